@@ -1,0 +1,182 @@
+// Package store defines Assent's persistent records and the Store interface
+// that the core uses. Only the sqlstore package knows SQL; everything above
+// it sees these value types and sentinel errors.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every Store implementation.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// IntegrationType says which API an integration's keys may call.
+type IntegrationType string
+
+const (
+	TypeAuthAPI   IntegrationType = "authapi"
+	TypeAdminAPI  IntegrationType = "adminapi"
+	TypeWebSDK    IntegrationType = "websdk"
+	TypeUniversal IntegrationType = "universal"
+)
+
+// Valid reports whether t is one of the known integration types.
+func (t IntegrationType) Valid() bool {
+	switch t {
+	case TypeAuthAPI, TypeAdminAPI, TypeWebSDK, TypeUniversal:
+		return true
+	}
+	return false
+}
+
+// NewUserPolicy decides what happens to users who are unknown or have not
+// enrolled a device, as Duo's "new user policy" does.
+type NewUserPolicy string
+
+const (
+	PolicyEnroll NewUserPolicy = "enroll" // default: ask the user to enroll
+	PolicyAllow  NewUserPolicy = "allow"  // let them in without a second factor
+	PolicyDeny   NewUserPolicy = "deny"   // refuse them
+)
+
+// Valid reports whether p is a known policy.
+func (p NewUserPolicy) Valid() bool {
+	switch p {
+	case PolicyEnroll, PolicyAllow, PolicyDeny:
+		return true
+	}
+	return false
+}
+
+// Integration is one set of credentials (ikey/skey) for one application.
+type Integration struct {
+	IKey          string // "DI" + 18 upper-case alphanumerics
+	Name          string
+	Type          IntegrationType
+	SecretEnc     []byte // the skey, sealed by the secrets package; never plaintext
+	NewUserPolicy NewUserPolicy
+	Created       time.Time
+}
+
+// UserStatus is Duo's user status. StatusLockedOut is set by the system only.
+type UserStatus string
+
+const (
+	StatusActive    UserStatus = "active"
+	StatusBypass    UserStatus = "bypass"
+	StatusDisabled  UserStatus = "disabled"
+	StatusLockedOut UserStatus = "locked out"
+)
+
+// Valid reports whether s is a known status.
+func (s UserStatus) Valid() bool {
+	switch s {
+	case StatusActive, StatusBypass, StatusDisabled, StatusLockedOut:
+		return true
+	}
+	return false
+}
+
+// User is a person who authenticates.
+type User struct {
+	ID             string // "DU" + 18 upper-case alphanumerics
+	Username       string // as created; lookups by username are case-insensitive
+	Status         UserStatus
+	FailedAttempts int    // consecutive failed second-factor attempts
+	LockoutReason  string // why the user was locked out; empty otherwise
+	Created        time.Time
+	LastLogin      time.Time // zero: never
+}
+
+// BypassCode is an administrator-issued one-time (or N-time) passcode. Only a
+// keyed hash of the code is stored.
+type BypassCode struct {
+	ID            string // "DB" + 18 upper-case alphanumerics
+	UserID        string
+	Hash          []byte // keyed hash of the code; unique per user
+	RemainingUses int    // 0 means unlimited
+	Expires       time.Time
+	Created       time.Time
+}
+
+// Expired reports whether the code has an expiry and it is not after now.
+func (b BypassCode) Expired(now time.Time) bool {
+	return !b.Expires.IsZero() && !now.Before(b.Expires)
+}
+
+// AuthLog is one authentication decision. It is written in the same
+// transaction as the state that decision changed.
+type AuthLog struct {
+	ID       int64 // assigned by the store
+	TxID     string
+	Time     time.Time
+	IKey     string // integration that asked; empty for internal callers
+	UserID   string // empty when the user is unknown
+	Username string // as the caller sent it
+	Factor   string // passcode, bypass_code, push, …; empty if none was tried
+	Device   string // device ID or empty
+	Result   string // allow, deny, …
+	Reason   string // machine-readable reason, e.g. valid_passcode, locked_out
+	IP       string
+	Hostname string
+}
+
+// AuthLogFilter selects auth-log rows; zero fields do not filter.
+type AuthLogFilter struct {
+	UserID string
+	IKey   string
+	Since  time.Time // Time >= Since
+	Limit  int       // 0: no limit. Newest first.
+}
+
+// Queries holds every read and write. Store implements it outside a
+// transaction; InTx hands fn an implementation bound to one transaction.
+type Queries interface {
+	CreateIntegration(ctx context.Context, in Integration) error // ErrAlreadyExists on duplicate IKey
+	GetIntegration(ctx context.Context, ikey string) (Integration, error)
+	ListIntegrations(ctx context.Context) ([]Integration, error) // ordered by Created, then IKey
+	DeleteIntegration(ctx context.Context, ikey string) error    // ErrNotFound if absent
+
+	// CreateUser returns ErrAlreadyExists if the ID or the username (compared
+	// case-insensitively) is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser and GetUserByUsername lock the row until the end of the
+	// transaction when called inside InTx on engines that lock rows
+	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent decisions about one
+	// user serialize.
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByUsername(ctx context.Context, username string) (User, error) // case-insensitive
+	ListUsers(ctx context.Context) ([]User, error)                         // ordered by username
+	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
+	// LastLogin of the user with u.ID; ErrNotFound if absent.
+	UpdateUser(ctx context.Context, u User) error
+	DeleteUser(ctx context.Context, id string) error // also deletes the user's bypass codes
+
+	CreateBypassCodes(ctx context.Context, codes []BypassCode) error
+	ListBypassCodes(ctx context.Context, userID string) ([]BypassCode, error) // ordered by Created, then ID
+	FindBypassCode(ctx context.Context, userID string, hash []byte) (BypassCode, error)
+	UpdateBypassCode(ctx context.Context, c BypassCode) error // writes RemainingUses
+	DeleteBypassCode(ctx context.Context, id string) error
+	DeleteBypassCodesForUser(ctx context.Context, userID string) error
+
+	AppendAuthLog(ctx context.Context, l *AuthLog) error // sets l.ID
+	ListAuthLog(ctx context.Context, f AuthLogFilter) ([]AuthLog, error)
+
+	GetSetting(ctx context.Context, key string) (string, error) // ErrNotFound if unset
+	PutSetting(ctx context.Context, key, value string) error    // insert or replace
+}
+
+// Store is a database.
+type Store interface {
+	Queries
+	// InTx runs fn inside one transaction and commits if fn returns nil.
+	// fn must use only the Queries it is given.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}

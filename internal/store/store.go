@@ -151,7 +151,7 @@ type Queries interface {
 	// user serialize.
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error) // case-insensitive
-	ListUsers(ctx context.Context) ([]User, error)                         // ordered by username
+	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username
 	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
 	// LastLogin of the user with u.ID; ErrNotFound if absent.
 	UpdateUser(ctx context.Context, u User) error

@@ -1,0 +1,156 @@
+// Package app opens what both the server and the administration commands
+// need: the configured store, the master key and the auth core. The CLI may
+// run beside a running server on the same data directory or database.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/secrets"
+	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/store/sqlstore"
+)
+
+// Settings kept in the database.
+const (
+	settingKeyCheck    = "master_key_check"
+	settingAPIHostname = "api_hostname"
+)
+
+// App is an opened Assent installation.
+type App struct {
+	Config config.Config
+	Store  store.Store
+	Box    *secrets.Box
+	Core   *auth.Service
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Open opens the store and the master key named by cfg and checks that the
+// key is the one the database was created with.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var (
+		st  *sqlstore.Store
+		err error
+	)
+	if cfg.DatabaseURL != "" {
+		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+		}
+		st, err = sqlstore.OpenSQLite(ctx, cfg.SQLitePath())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	box, err := openKey(ctx, cfg, st, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
+	a.Core = auth.New(st, box, auth.Options{
+		LockoutThreshold: lockout(cfg.LockoutThreshold),
+		EnrollPortalURL:  a.enrollPortalURL,
+		Now:              a.Now,
+		Logger:           log,
+	})
+	return a, nil
+}
+
+// lockout maps the config's "0 disables" onto the core's "negative disables".
+func lockout(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+// openKey loads the master key and checks it against the database.
+func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*secrets.Box, error) {
+	var (
+		key    []byte
+		source string
+		err    error
+	)
+	switch {
+	case cfg.MasterKey != "":
+		source = "master_key (ASSENT_MASTER_KEY)"
+		key, err = secrets.ParseKey(cfg.MasterKey)
+	case cfg.MasterKeyFile != "":
+		source = cfg.MasterKeyFile
+		key, _, err = secrets.LoadOrCreateKeyFile(cfg.MasterKeyFile)
+	default:
+		source = cfg.DefaultMasterKeyFile()
+		var created bool
+		key, created, err = secrets.LoadOrCreateKeyFile(source)
+		if created {
+			log.Info("generated a new master key", "file", source)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key from %s: %w", source, err)
+	}
+	box, err := secrets.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("master key from %s: %w", source, err)
+	}
+	check, err := st.GetSetting(ctx, settingKeyCheck)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if err := st.PutSetting(ctx, settingKeyCheck, box.KeyCheck()); err != nil {
+			return nil, fmt.Errorf("record master key check: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("read master key check: %w", err)
+	case check != box.KeyCheck():
+		return nil, fmt.Errorf("the master key from %s is not the one this database was created with; "+
+			"give the original key (master_key_file, or ASSENT_MASTER_KEY on every node sharing the database)", source)
+	}
+	return box, nil
+}
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// APIHostname is the hostname clients should use: what the running server
+// recorded at its last start, else the configured public hostname.
+func (a *App) APIHostname(ctx context.Context) string {
+	if h, err := a.Store.GetSetting(ctx, settingAPIHostname); err == nil && h != "" {
+		return h
+	}
+	return a.Config.PublicHostname
+}
+
+// RecordAPIHostname stores the server's public hostname so the CLI prints it.
+func (a *App) RecordAPIHostname(ctx context.Context) error {
+	return a.Store.PutSetting(ctx, settingAPIHostname, a.Config.PublicHostname)
+}
+
+func (a *App) enrollPortalURL(username string) string {
+	base := a.Config.EnrollPortalURL
+	if base == "" {
+		base = "https://" + a.Config.PublicHostname + "/portal/enroll"
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	q := u.Query()
+	q.Set("username", username)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,241 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/assent-auth/assent/internal/ids"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Request carries what every preauth/auth call says about its context.
+type Request struct {
+	Integration store.Integration
+	Username    string // one of Username and UserID
+	UserID      string
+	IP          string // ipaddr, optional
+	Hostname    string // hostname, optional
+}
+
+func (r Request) ref() userRef { return userRef{Username: r.Username, UserID: r.UserID} }
+
+// PreauthRequest asks what a user may do.
+type PreauthRequest struct {
+	Request
+	// TextPrompt asks for the duo_unix prompt object (text_prompt=1).
+	TextPrompt bool
+}
+
+// Preauth results, as in Duo.
+const (
+	ResultAuth   = "auth"
+	ResultAllow  = "allow"
+	ResultDeny   = "deny"
+	ResultEnroll = "enroll"
+)
+
+// Device is one authentication device as preauth lists it.
+type Device struct {
+	ID           string
+	Type         string // phone or token
+	Number       string // masked, or ""
+	Name         string
+	DisplayName  string
+	Capabilities []string
+}
+
+// Prompt is the text menu duo_unix and the RADIUS proxy show.
+type Prompt struct {
+	Text    string
+	Factors map[string]string // "1" → "push1", …, "default" → …
+}
+
+// PreauthResult is Duo's preauth answer.
+type PreauthResult struct {
+	Result          string
+	StatusMsg       string
+	Devices         []Device // for ResultAuth
+	EnrollPortalURL string   // for ResultEnroll
+	Prompt          *Prompt  // when asked for with TextPrompt
+	UserID          string   // empty for unknown users
+
+	reason string // auth-log reason of a decision made at preauth
+}
+
+// Status messages shown to users. Duo's exact texts where known.
+const (
+	msgAccountActive  = "Account is active"
+	msgEnroll         = "Enroll an authentication device to proceed"
+	msgBypassUser     = "Allowing bypass user"
+	msgAllowUnenroll  = "Allowing unenrolled user"
+	msgDenyUnenroll   = "Your account is not enrolled; contact your administrator"
+	msgDisabled       = "Your account is disabled"
+	msgLockedOut      = "Your account is locked out after too many failed attempts; contact your administrator"
+	msgSuccess        = "Success. Logging you in..."
+	msgBadPasscode    = "Incorrect passcode. Please try again."
+	msgBypassAllowed  = "Allowing user in bypass mode"
+	msgNoDeviceDetail = "no capable device"
+)
+
+// Auth-log reasons, named as in Duo's authentication log.
+const (
+	ReasonValidPasscode   = "valid_passcode"
+	ReasonInvalidPasscode = "invalid_passcode"
+	ReasonBypassUser      = "bypass_user"
+	ReasonUserDisabled    = "user_disabled"
+	ReasonLockedOut       = "locked_out"
+	ReasonAllowUnenrolled = "allow_unenrolled_user"
+	ReasonDenyUnenrolled  = "deny_unenrolled_user"
+	ReasonEnrollRequired  = "user_not_enrolled"
+)
+
+// Preauth decides whether a user must authenticate, may pass, must enroll,
+// or is refused, and lists the ways they can authenticate.
+func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResult, error) {
+	if err := req.ref().validate(); err != nil {
+		return PreauthResult{}, err
+	}
+	u, known, err := lookup(ctx, s.st, req.ref())
+	if err != nil {
+		return PreauthResult{}, wrap("preauth", err)
+	}
+	if !known && req.UserID != "" {
+		return PreauthResult{}, invalid("user_id", "no user with that user_id")
+	}
+	var res PreauthResult
+	if known {
+		res, err = s.preauthKnown(ctx, req, u)
+		if err != nil {
+			return PreauthResult{}, err
+		}
+		res.UserID = u.ID
+	} else {
+		res = s.unenrolled(req.Integration, req.Username)
+	}
+	if req.TextPrompt {
+		res.Prompt = buildPrompt(displayName(req, u), res)
+	}
+	if res.Result != ResultAuth {
+		// A decision was made here, so it belongs in the auth log.
+		l := s.logRow(req.Request, u)
+		l.Result, l.Reason = res.Result, res.reason
+		if l.Result == ResultEnroll {
+			l.Result = ResultDeny
+		}
+		if err := s.st.AppendAuthLog(ctx, &l); err != nil {
+			return PreauthResult{}, wrap("preauth: auth log", err)
+		}
+	}
+	return res, nil
+}
+
+func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.User) (PreauthResult, error) {
+	switch u.Status {
+	case store.StatusBypass:
+		return PreauthResult{Result: ResultAllow, StatusMsg: msgBypassUser, reason: ReasonBypassUser}, nil
+	case store.StatusDisabled:
+		return PreauthResult{Result: ResultDeny, StatusMsg: msgDisabled, reason: ReasonUserDisabled}, nil
+	case store.StatusLockedOut:
+		return PreauthResult{Result: ResultDeny, StatusMsg: msgLockedOut, reason: ReasonLockedOut}, nil
+	}
+	codes, err := s.st.ListBypassCodes(ctx, u.ID)
+	if err != nil {
+		return PreauthResult{}, wrap("preauth: bypass codes", err)
+	}
+	devices := []Device{} // devices arrive with enrollment
+	if len(devices) == 0 && !usableBypassCodes(codes, s.now()) {
+		// Not enrolled: the integration's new-user policy decides.
+		return s.unenrolled(req.Integration, u.Username), nil
+	}
+	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
+}
+
+// unenrolled applies the integration's new-user policy.
+func (s *Service) unenrolled(in store.Integration, username string) PreauthResult {
+	switch in.NewUserPolicy {
+	case store.PolicyAllow:
+		return PreauthResult{Result: ResultAllow, StatusMsg: msgAllowUnenroll, reason: ReasonAllowUnenrolled}
+	case store.PolicyDeny:
+		return PreauthResult{Result: ResultDeny, StatusMsg: msgDenyUnenroll, reason: ReasonDenyUnenrolled}
+	}
+	return PreauthResult{Result: ResultEnroll, StatusMsg: msgEnroll, EnrollPortalURL: s.opts.EnrollPortalURL(username), reason: ReasonEnrollRequired}
+}
+
+func displayName(req PreauthRequest, u store.User) string {
+	if u.Username != "" {
+		return u.Username
+	}
+	return req.Username
+}
+
+// buildPrompt renders the duo_unix text menu for a preauth result.
+func buildPrompt(username string, r PreauthResult) *Prompt {
+	p := &Prompt{Factors: map[string]string{}}
+	switch r.Result {
+	case ResultEnroll:
+		p.Text = fmt.Sprintf("%s:\n%s\n", r.StatusMsg, r.EnrollPortalURL)
+		if r.EnrollPortalURL == "" {
+			p.Text = r.StatusMsg + "\n"
+		}
+		return p
+	case ResultAuth:
+	default:
+		p.Text = r.StatusMsg + "\n"
+		return p
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Duo two-factor login for %s\n\n", username)
+	var options []string
+	for i, d := range r.Devices {
+		n := i + 1
+		for _, c := range d.Capabilities {
+			var label, factor string
+			switch c {
+			case "push":
+				label, factor = "Duo Push to "+d.DisplayName, fmt.Sprintf("push%d", n)
+			case "phone":
+				label, factor = "Phone call to "+d.DisplayName, fmt.Sprintf("phone%d", n)
+			case "sms":
+				label, factor = "SMS passcodes to "+d.DisplayName, fmt.Sprintf("sms%d", n)
+			default:
+				continue
+			}
+			options = append(options, label)
+			key := fmt.Sprint(len(options))
+			p.Factors[key] = factor
+			if _, ok := p.Factors["default"]; !ok {
+				p.Factors["default"] = factor
+			}
+		}
+	}
+	if len(options) == 0 {
+		b.WriteString("Enter a passcode: ")
+		p.Text = b.String()
+		return p
+	}
+	b.WriteString("Enter a passcode or select one of the following options:\n\n")
+	for i, o := range options {
+		fmt.Fprintf(&b, " %d. %s\n", i+1, o)
+	}
+	fmt.Fprintf(&b, "\nPasscode or option (1-%d): ", len(options))
+	p.Text = b.String()
+	return p
+}
+
+// logRow starts an auth-log row for req about user u (zero if unknown).
+func (s *Service) logRow(req Request, u store.User) store.AuthLog {
+	l := store.AuthLog{
+		TxID:     ids.TxID(),
+		Time:     s.now(),
+		IKey:     req.Integration.IKey,
+		UserID:   u.ID,
+		Username: req.Username,
+		IP:       req.IP,
+		Hostname: req.Hostname,
+	}
+	if l.Username == "" {
+		l.Username = u.Username
+	}
+	return l
+}

@@ -1,0 +1,140 @@
+// Package auth is Assent's core: it decides authentications and owns
+// integrations, users and bypass codes. It never imports net/http; the
+// protocol edges (authapi, frame, …) translate to and from it.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/assent-auth/assent/internal/secrets"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	// LockoutThreshold is the number of consecutive failed attempts after
+	// which a user is locked out. 0 means the default (10); negative disables
+	// lockout.
+	LockoutThreshold int
+	// EnrollPortalURL returns the URL preauth sends users who must enroll.
+	EnrollPortalURL func(username string) string
+	// Now is the clock; tests inject their own.
+	Now func() time.Time
+	// Logger receives operational events (never secrets or passcodes).
+	Logger *slog.Logger
+}
+
+// DefaultLockoutThreshold matches Duo's default of 10 failed attempts.
+const DefaultLockoutThreshold = 10
+
+// Service is the domain core.
+type Service struct {
+	st   store.Store
+	box  *secrets.Box
+	opts Options
+}
+
+// New returns a Service persisting through st and sealing secrets with box.
+func New(st store.Store, box *secrets.Box, opts Options) *Service {
+	if opts.LockoutThreshold == 0 {
+		opts.LockoutThreshold = DefaultLockoutThreshold
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.EnrollPortalURL == nil {
+		opts.EnrollPortalURL = func(string) string { return "" }
+	}
+	return &Service{st: st, box: box, opts: opts}
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().Truncate(time.Second) }
+
+// Kind classifies errors for the edges, which map them to protocol codes.
+type Kind int
+
+const (
+	// KindInvalid is a bad or missing parameter (Duo 400/40002).
+	KindInvalid Kind = iota + 1
+	// KindNotFound is a named resource that does not exist (Duo 404/40401).
+	KindNotFound
+	// KindConflict is a resource that already exists.
+	KindConflict
+)
+
+// Error is an error a caller caused. Param names the offending parameter
+// where there is one; Detail is safe to show to the caller.
+type Error struct {
+	Kind   Kind
+	Param  string
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" && e.Detail != "" {
+		return e.Param + ": " + e.Detail
+	}
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return e.Param
+}
+
+func invalid(param, detail string) error { return &Error{Kind: KindInvalid, Param: param, Detail: detail} }
+
+func notFound(detail string) error { return &Error{Kind: KindNotFound, Detail: detail} }
+
+// IsKind reports whether err is an *Error of kind k.
+func IsKind(err error, k Kind) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Kind == k
+}
+
+// ErrNoCapableDevice is returned when a factor needs a device the user does
+// not have (Duo answers 400/40002 "no capable device").
+var ErrNoCapableDevice = &Error{Kind: KindInvalid, Detail: "no capable device"}
+
+func wrap(op string, err error) error { return fmt.Errorf("auth: %s: %w", op, err) }
+
+// userRef names a user by username or by user ID; exactly one is set.
+type userRef struct {
+	Username string
+	UserID   string
+}
+
+func (r userRef) validate() error {
+	switch {
+	case r.Username == "" && r.UserID == "":
+		return invalid("username", "one of username or user_id is required")
+	case r.Username != "" && r.UserID != "":
+		return invalid("username", "give username or user_id, not both")
+	}
+	return nil
+}
+
+// lookup finds the referenced user with q. A missing user is (zero, false, nil).
+func lookup(ctx context.Context, q store.Queries, r userRef) (store.User, bool, error) {
+	var (
+		u   store.User
+		err error
+	)
+	if r.UserID != "" {
+		u, err = q.GetUser(ctx, r.UserID)
+	} else {
+		u, err = q.GetUserByUsername(ctx, r.Username)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, err
+	}
+	return u, true, nil
+}

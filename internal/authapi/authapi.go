@@ -1,0 +1,158 @@
+// Package authapi serves Duo's Auth API v2 (/auth/v2/*): ping, check, logo,
+// preauth and auth. It parses and formats; the auth core decides.
+package authapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Core is what the Auth API needs from the domain core.
+type Core interface {
+	Preauth(ctx context.Context, req auth.PreauthRequest) (auth.PreauthResult, error)
+	Auth(ctx context.Context, req auth.AuthRequest) (auth.AuthResult, error)
+}
+
+// API serves /auth/v2.
+type API struct {
+	Core Core
+	// Logo is the PNG returned by /auth/v2/logo; nil answers Duo's
+	// "Logo not found".
+	Logo []byte
+	Now  func() time.Time
+}
+
+var authTypes = []store.IntegrationType{store.TypeAuthAPI}
+
+// Register adds the Auth API routes to mux.
+func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
+	mux.Handle("/auth/v2/ping", only(http.MethodGet, httpapi.Handle(a.ping)))
+	mux.Handle("/auth/v2/check", only(http.MethodGet, s.Require(authTypes, a.check)))
+	mux.Handle("/auth/v2/logo", only(http.MethodGet, s.Require(authTypes, a.logo)))
+	mux.Handle("/auth/v2/preauth", only(http.MethodPost, s.Require(authTypes, a.preauth)))
+	mux.Handle("/auth/v2/auth", only(http.MethodPost, s.Require(authTypes, a.auth)))
+}
+
+// only answers other methods with Duo's envelope rather than the mux's
+// plain-text 405, so every client can parse the answer.
+func only(method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: httpapi.CodeMethodNotAllowed, Message: "Method not allowed"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type timeResponse struct {
+	Time int64 `json:"time"`
+}
+
+// ping is unsigned for most clients; duo_unix ≥ 2.1 signs it and uses the
+// time to correct its clock, so it must be the real time.
+func (a *API) ping(w http.ResponseWriter, r *http.Request) error {
+	httpapi.WriteOK(w, timeResponse{Time: a.Now().Unix()})
+	return nil
+}
+
+func (a *API) check(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	httpapi.WriteOK(w, timeResponse{Time: a.Now().Unix()})
+	return nil
+}
+
+func (a *API) logo(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if len(a.Logo) == 0 {
+		return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidParams, Message: "Logo not found"}
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(a.Logo)
+	return nil
+}
+
+func request(c *httpapi.Call) auth.Request {
+	p := c.Params
+	return auth.Request{
+		Integration: c.Integration,
+		Username:    p.Get("username"),
+		UserID:      p.Get("user_id"),
+		IP:          p.Get("ipaddr"),
+		Hostname:    p.Get("hostname"),
+	}
+}
+
+func (a *API) preauth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	textPrompt, err := c.Params.Bool("text_prompt")
+	if err != nil {
+		return err
+	}
+	res, err := a.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(c), TextPrompt: textPrompt})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, PreauthJSON(res))
+	return nil
+}
+
+// PreauthJSON renders a preauth result in Duo's shape (keys sorted by the
+// encoder, as in Duo's answers).
+func PreauthJSON(res auth.PreauthResult) map[string]any {
+	out := map[string]any{
+		"result":     res.Result,
+		"status_msg": res.StatusMsg,
+	}
+	if res.Result == auth.ResultAuth {
+		devices := make([]map[string]any, 0, len(res.Devices))
+		for _, d := range res.Devices {
+			caps := d.Capabilities
+			if caps == nil {
+				caps = []string{}
+			}
+			devices = append(devices, map[string]any{
+				"device":       d.ID,
+				"type":         d.Type,
+				"number":       d.Number,
+				"name":         d.Name,
+				"display_name": d.DisplayName,
+				"capabilities": caps,
+			})
+		}
+		out["devices"] = devices
+	}
+	if res.Result == auth.ResultEnroll {
+		out["enroll_portal_url"] = res.EnrollPortalURL
+	}
+	if res.Prompt != nil {
+		out["prompt"] = map[string]any{"text": res.Prompt.Text, "factors": res.Prompt.Factors}
+	}
+	return out
+}
+
+type authResponse struct {
+	Result    string `json:"result"`
+	Status    string `json:"status"`
+	StatusMsg string `json:"status_msg"`
+}
+
+func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	p := c.Params
+	res, err := a.Core.Auth(r.Context(), auth.AuthRequest{
+		Request:  request(c),
+		Factor:   p.Get("factor"),
+		Passcode: p.Get("passcode"),
+		Prompt:   p.Get("prompt"),
+		Device:   p.Get("device"),
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, authResponse{Result: res.Result, Status: res.Status, StatusMsg: res.StatusMsg})
+	return nil
+}

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+func newIntegrationCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "integration",
+		Aliases: []string{"integrations"},
+		Short:   "Create, list and delete integrations (ikey/skey pairs)",
+	}
+	cmd.AddCommand(newIntegrationCreateCmd(e), newIntegrationListCmd(e), newIntegrationDeleteCmd(e))
+	return cmd
+}
+
+// integrationJSON is the shape `integration create --json` prints.
+type integrationJSON struct {
+	IntegrationKey string `json:"integration_key"`
+	SecretKey      string `json:"secret_key,omitempty"`
+	APIHostname    string `json:"api_hostname"`
+	Name           string `json:"name"`
+	Type           string `json:"type"`
+	NewUserPolicy  string `json:"new_user_policy"`
+	Created        int64  `json:"created"`
+}
+
+func newIntegrationCreateCmd(e *env) *cobra.Command {
+	var name, typ, policy string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create --type authapi|adminapi|websdk|universal --name NAME",
+		Short: "Create an integration and print its keys (the secret key is shown only here)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
+				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
+			})
+			if err != nil {
+				return err
+			}
+			out := integrationJSON{
+				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(cmd.Context()),
+				Name: in.Name, Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			fmt.Fprintf(e.stdout, "Integration created. Keep the secret key safe: it is not shown again.\n\n"+
+				"  integration key  %s\n  secret key       %s\n  API hostname     %s\n  name             %s\n  type             %s\n  new-user policy  %s\n",
+				out.IntegrationKey, out.SecretKey, out.APIHostname, out.Name, out.Type, out.NewUserPolicy)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "a name for the integration (required)")
+	f.StringVar(&typ, "type", "", "authapi, adminapi, websdk or universal (required)")
+	f.StringVar(&policy, "new-user-policy", "enroll", "what unenrolled users get: enroll, allow or deny")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.MarkFlagRequired("type")
+	return cmd
+}
+
+func newIntegrationListCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List integrations (without secret keys)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			list, err := a.Core.Integrations(cmd.Context())
+			if err != nil {
+				return err
+			}
+			host := a.APIHostname(cmd.Context())
+			out := make([]integrationJSON, 0, len(list))
+			rows := make([][]string, 0, len(list))
+			for _, in := range list {
+				out = append(out, integrationJSON{IntegrationKey: in.IKey, APIHostname: host, Name: in.Name,
+					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix()})
+				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), in.Created.UTC().Format(time.DateTime), in.Name})
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "CREATED (UTC)", "NAME"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newIntegrationDeleteCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "delete INTEGRATION_KEY",
+		Short: "Delete an integration; its keys stop working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.Core.DeleteIntegration(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"integration_key": args[0], "deleted": true})
+			}
+			fmt.Fprintf(e.stdout, "Deleted integration %s.\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

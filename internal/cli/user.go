@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+func newUserCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "user",
+		Aliases: []string{"users"},
+		Short:   "Manage users: create, list, status, bypass codes",
+	}
+	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e),
+		newUserBypassCodesCmd(e), newUserDeleteCmd(e))
+	return cmd
+}
+
+// userJSON mirrors the Admin API's user object fields that exist so far.
+type userJSON struct {
+	UserID         string `json:"user_id"`
+	Username       string `json:"username"`
+	Status         string `json:"status"`
+	LockoutReason  string `json:"lockout_reason,omitempty"`
+	FailedAttempts int    `json:"failed_attempts"`
+	Created        int64  `json:"created"`
+	LastLogin      *int64 `json:"last_login"`
+}
+
+func toUserJSON(u store.User) userJSON {
+	j := userJSON{UserID: u.ID, Username: u.Username, Status: string(u.Status), LockoutReason: u.LockoutReason,
+		FailedAttempts: u.FailedAttempts, Created: u.Created.Unix()}
+	if !u.LastLogin.IsZero() {
+		t := u.LastLogin.Unix()
+		j.LastLogin = &t
+	}
+	return j
+}
+
+func printUser(e *env, u store.User, asJSON bool, verb string) error {
+	if asJSON {
+		return printJSON(e.stdout, toUserJSON(u))
+	}
+	fmt.Fprintf(e.stdout, "%s user %s (%s), status %s.\n", verb, u.Username, u.ID, u.Status)
+	return nil
+}
+
+func newUserCreateCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create USERNAME",
+		Short: "Create an active user",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Core.CreateUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return printUser(e, u, asJSON, "Created")
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newUserListCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			list, err := a.Core.Users(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := make([]userJSON, 0, len(list))
+				for _, u := range list {
+					out = append(out, toUserJSON(u))
+				}
+				return printJSON(e.stdout, out)
+			}
+			rows := make([][]string, 0, len(list))
+			for _, u := range list {
+				last := "never"
+				if !u.LastLogin.IsZero() {
+					last = u.LastLogin.UTC().Format(time.DateTime)
+				}
+				status := string(u.Status)
+				if u.LockoutReason != "" {
+					status += " (" + u.LockoutReason + ")"
+				}
+				rows = append(rows, []string{u.Username, u.ID, status, last})
+			}
+			return table(e.stdout, []string{"USERNAME", "USER ID", "STATUS", "LAST LOGIN (UTC)"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newUserSetStatusCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "set-status USERNAME active|bypass|disabled",
+		Short: "Set a user's status; active also unlocks a locked-out user",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Core.SetUserStatus(cmd.Context(), args[0], store.UserStatus(args[1]))
+			if err != nil {
+				return err
+			}
+			return printUser(e, u, asJSON, "Updated")
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newUserDeleteCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "delete USERNAME",
+		Short: "Delete a user and its bypass codes",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.Core.DeleteUser(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, map[string]any{"username": args[0], "deleted": true})
+			}
+			fmt.Fprintf(e.stdout, "Deleted user %s.\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// bypassJSON is what `user bypass-codes --json` prints.
+type bypassJSON struct {
+	UserID     string   `json:"user_id"`
+	Username   string   `json:"username"`
+	Codes      []string `json:"codes"`
+	ReuseCount int      `json:"reuse_count"`
+	Expiration *int64   `json:"expiration"`
+}
+
+func newUserBypassCodesCmd(e *env) *cobra.Command {
+	var (
+		count, uses, validSecs int
+		preserve, asJSON       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bypass-codes USERNAME",
+		Short: "Issue bypass codes (replacing the user's earlier ones unless --preserve-existing)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			out, err := a.Core.IssueBypassCodes(cmd.Context(), args[0], auth.NewBypassCodes{
+				Count: count, Uses: uses, Valid: time.Duration(validSecs) * time.Second, PreserveExisting: preserve,
+			})
+			if err != nil {
+				return err
+			}
+			j := bypassJSON{UserID: out.UserID, Username: out.Username, Codes: out.Codes, ReuseCount: out.Uses}
+			if !out.Expires.IsZero() {
+				t := out.Expires.Unix()
+				j.Expiration = &t
+			}
+			if asJSON {
+				return printJSON(e.stdout, j)
+			}
+			uses := "unlimited uses"
+			if out.Uses > 0 {
+				uses = strconv.Itoa(out.Uses) + " use(s) each"
+			}
+			expires := "never expire"
+			if !out.Expires.IsZero() {
+				expires = "expire " + out.Expires.UTC().Format(time.DateTime) + " UTC"
+			}
+			fmt.Fprintf(e.stdout, "Bypass codes for %s (%s, %s). They are not shown again:\n  %s\n",
+				out.Username, uses, expires, strings.Join(out.Codes, "\n  "))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&count, "count", 10, "how many codes (1-10)")
+	f.IntVar(&uses, "uses", 1, "uses per code; 0 means unlimited")
+	f.IntVar(&validSecs, "valid-secs", 0, "seconds until the codes expire; 0 means never")
+	f.BoolVar(&preserve, "preserve-existing", false, "keep the user's earlier codes")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,318 @@
+// Package config loads the server configuration from a TOML file, ASSENT_*
+// environment variables and command-line flags (in rising precedence) and
+// validates it in one pass that reports every problem with its source and
+// key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the server configuration. Keys are the toml tags; the
+// environment variable for a key is ASSENT_ + the key in upper case.
+type Config struct {
+	// DataDir holds the SQLite database, the master key and the local CA.
+	DataDir string `toml:"data_dir"`
+	// Listen is the HTTPS listen address.
+	Listen string `toml:"listen"`
+	// PublicHostname is the API hostname clients use (host or host:port);
+	// it goes into certificates, activation codes and api_hostname.
+	// Default: localhost:<port of listen>.
+	PublicHostname string `toml:"public_hostname"`
+	// TLSCert and TLSKey are a real certificate and key (PEM). Without
+	// them Assent serves a certificate from its own local CA.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// DatabaseURL is a postgres:// URL; empty means SQLite in DataDir.
+	DatabaseURL string `toml:"database_url"`
+	// MasterKey (base64 or hex, 32 bytes) seals secrets at rest. Prefer
+	// MasterKeyFile or the environment to writing it in a file.
+	MasterKey     string `toml:"master_key"`
+	MasterKeyFile string `toml:"master_key_file"`
+	// LockoutThreshold is the number of consecutive failures that lock a
+	// user out; 0 disables lockout.
+	LockoutThreshold int `toml:"lockout_threshold"`
+	// ClockSkew is how far a signed request's date may be from now.
+	ClockSkew Duration `toml:"clock_skew"`
+	// EnrollPortalURL is where preauth sends users who must enroll.
+	EnrollPortalURL string `toml:"enroll_portal_url"`
+	// LogoFile is a PNG served by /auth/v2/logo; empty serves Assent's.
+	LogoFile string `toml:"logo_file"`
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `toml:"log_level"`
+	LogFormat string `toml:"log_format"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Duration is a time.Duration written as "30s", "5m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like 30s or 5m", string(b))
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults returns the zero-setup configuration.
+func Defaults() Config {
+	return Config{
+		DataDir:          "./assent-data",
+		Listen:           "127.0.0.1:8443",
+		LockoutThreshold: 10,
+		ClockSkew:        Duration{300 * time.Second},
+		LogLevel:         "info",
+		LogFormat:        "text",
+		ShutdownTimeout:  Duration{15 * time.Second},
+	}
+}
+
+// Problem is one configuration error.
+type Problem struct {
+	Source string // file path, "environment" or "flags"
+	Key    string
+	Msg    string
+}
+
+func (p Problem) String() string {
+	if p.Key == "" {
+		return fmt.Sprintf("%s: %s", p.Source, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", p.Source, p.Key, p.Msg)
+}
+
+// Errors lists every configuration problem found.
+type Errors []Problem
+
+func (e Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid configuration (%d problem", len(e))
+	if len(e) != 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, p := range e {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Sources is where configuration comes from besides the defaults.
+type Sources struct {
+	File  string            // TOML file; empty for none
+	Env   []string          // KEY=VALUE pairs, usually os.Environ()
+	Flags map[string]string // key → value for flags the user set
+}
+
+// Load builds and validates the configuration.
+func Load(src Sources) (Config, error) {
+	cfg := Defaults()
+	var errs Errors
+	if src.File != "" {
+		errs = append(errs, loadFile(&cfg, src.File)...)
+	}
+	env := map[string]string{}
+	for _, kv := range src.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		// ASSENT_CONFIG names the file itself; ASSENT_TEST_* belong to the test suite.
+		if ok && strings.HasPrefix(k, "ASSENT_") && k != "ASSENT_CONFIG" && !strings.HasPrefix(k, "ASSENT_TEST_") {
+			env[k] = v
+		}
+	}
+	errs = append(errs, apply(&cfg, "environment", env, func(key string) string { return "ASSENT_" + strings.ToUpper(key) })...)
+	errs = append(errs, apply(&cfg, "flags", src.Flags, func(key string) string { return key })...)
+	errs = append(errs, cfg.validate()...)
+	if len(errs) > 0 {
+		return cfg, errs
+	}
+	return cfg, nil
+}
+
+func loadFile(cfg *Config, path string) Errors {
+	md, err := toml.DecodeFile(path, cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Errors{{Source: path, Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}
+		}
+		if os.IsNotExist(err) {
+			return Errors{{Source: path, Msg: "file not found"}}
+		}
+		return Errors{{Source: path, Msg: err.Error()}}
+	}
+	var errs Errors
+	for _, k := range md.Undecoded() {
+		errs = append(errs, Problem{Source: path, Key: k.String(), Msg: "unknown key"})
+	}
+	return errs
+}
+
+// apply sets fields from a name → value map; name(key) maps a config key to
+// the name used by that source.
+func apply(cfg *Config, source string, vals map[string]string, name func(string) string) Errors {
+	if len(vals) == 0 {
+		return nil
+	}
+	var errs Errors
+	known := map[string]bool{}
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		key := t.Field(i).Tag.Get("toml")
+		n := name(key)
+		known[n] = true
+		s, ok := vals[n]
+		if !ok {
+			continue
+		}
+		if err := setField(v.Field(i), s); err != nil {
+			errs = append(errs, Problem{Source: source, Key: n, Msg: err.Error()})
+		}
+	}
+	var unknown []string
+	for n := range vals {
+		if !known[n] {
+			unknown = append(unknown, n)
+		}
+	}
+	sort.Strings(unknown)
+	for _, n := range unknown {
+		errs = append(errs, Problem{Source: source, Key: n, Msg: "unknown setting"})
+	}
+	return errs
+}
+
+func setField(f reflect.Value, s string) error {
+	switch p := f.Addr().Interface().(type) {
+	case *string:
+		*p = s
+	case *int:
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		*p = n
+	case *Duration:
+		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
+	default:
+		return fmt.Errorf("unsupported setting type %s", f.Type())
+	}
+	return nil
+}
+
+// validate checks values and fills derived defaults.
+func (c *Config) validate() Errors {
+	var errs Errors
+	bad := func(key, msg string) { errs = append(errs, Problem{Source: "config", Key: key, Msg: msg}) }
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("listen", fmt.Sprintf("%q is not host:port (e.g. 127.0.0.1:8443 or :443)", c.Listen))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("listen", fmt.Sprintf("port %q is not a number from 0 to 65535", port))
+	}
+	if c.PublicHostname == "" && err == nil {
+		c.PublicHostname = defaultPublicHostname(host, port)
+	}
+	if c.PublicHostname != "" {
+		if err := checkHostname(c.PublicHostname); err != nil {
+			bad("public_hostname", err.Error())
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert", "tls_cert and tls_key go together: set both or neither")
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("database_url", "must be a postgres:// or postgresql:// URL (leave it empty for the embedded SQLite database)")
+		}
+	}
+	if c.MasterKey != "" && c.MasterKeyFile != "" {
+		bad("master_key", "set master_key or master_key_file, not both")
+	}
+	if c.LockoutThreshold < 0 {
+		bad("lockout_threshold", "must be 0 (no lockout) or more")
+	}
+	if c.ClockSkew.Duration < 30*time.Second || c.ClockSkew.Duration > time.Hour {
+		bad("clock_skew", "must be between 30s and 1h")
+	}
+	if c.EnrollPortalURL != "" {
+		if u, err := url.Parse(c.EnrollPortalURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("enroll_portal_url", "must be an https:// URL")
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		bad("log_format", fmt.Sprintf("%q is not one of text, json", c.LogFormat))
+	}
+	if c.ShutdownTimeout.Duration <= 0 {
+		bad("shutdown_timeout", "must be positive")
+	}
+	return errs
+}
+
+// defaultPublicHostname names the listener the way local clients reach it:
+// loopback and wildcard addresses become "localhost" (duo_unix cannot match
+// IP SANs), and port 443 is left out.
+func defaultPublicHostname(host, port string) string {
+	ip := net.ParseIP(host)
+	if host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {
+		host = "localhost"
+	}
+	if port == "443" {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func checkHostname(h string) error {
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q has an invalid port", h)
+		}
+		host = hh
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ ") || strings.Contains(h, "://") {
+		return fmt.Errorf("%q must be a bare host or host:port, without a scheme or path", h)
+	}
+	return nil
+}
+
+// SQLitePath is the embedded database file.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "assent.db") }
+
+// TLSDir holds the local CA and server certificate.
+func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }
+
+// DefaultMasterKeyFile is used when neither master_key nor master_key_file is set.
+func (c Config) DefaultMasterKeyFile() string { return filepath.Join(c.DataDir, "master.key") }

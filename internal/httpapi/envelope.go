@@ -1,0 +1,98 @@
+// Package httpapi is the HTTP plumbing shared by Assent's protocol edges:
+// Duo's JSON envelope and error codes, one decoder for parameters from the
+// query string, form bodies and JSON bodies, the signed-request middleware,
+// request IDs, access logs and panic recovery.
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Duo error codes used by the edges.
+const (
+	CodeInvalidParams    = 40002 // 400
+	CodeMissingCreds     = 40101 // 401
+	CodeBadIKey          = 40102 // 401
+	CodeBadSignature     = 40103 // 401
+	CodeBadTimestamp     = 40105 // 401
+	CodeForbidden        = 40301 // 403
+	CodeNotFound         = 40401 // 404
+	CodeMethodNotAllowed = 40501 // 405
+	CodeTooLarge         = 41301 // 413
+	CodeServerError      = 50000 // 500
+	CodeUnavailable      = 50301 // 503
+)
+
+// Error is a Duo API error answer.
+type Error struct {
+	Status  int    // HTTP status
+	Code    int    // Duo code
+	Message string // Duo message
+	Detail  string // optional message_detail
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return e.Message + ": " + e.Detail
+	}
+	return e.Message
+}
+
+// InvalidParams is Duo's 400/40002 answer with a detail naming the problem.
+func InvalidParams(detail string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidParams, Message: "Invalid request parameters", Detail: detail}
+}
+
+// Common answers.
+var (
+	ErrNotFound = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "Resource not found"}
+	ErrInternal = &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "Internal server error"}
+)
+
+// okEnvelope keeps keys in sorted order, as Duo's responses do.
+type okEnvelope struct {
+	Response any    `json:"response"`
+	Stat     string `json:"stat"`
+}
+
+type failEnvelope struct {
+	Code          int    `json:"code"`
+	Message       string `json:"message"`
+	MessageDetail string `json:"message_detail,omitempty"`
+	Stat          string `json:"stat"`
+}
+
+// WriteOK answers {"response": resp, "stat": "OK"} with Duo's cache headers.
+func WriteOK(w http.ResponseWriter, resp any) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, okEnvelope{Response: resp, Stat: "OK"})
+}
+
+// WriteError answers with Duo's failure envelope.
+func WriteError(w http.ResponseWriter, e *Error) {
+	writeJSON(w, e.Status, failEnvelope{Code: e.Code, Message: e.Message, MessageDetail: e.Detail, Stat: "FAIL"})
+}
+
+// writeJSON sends v with an explicit Content-Length: duo_unix's HTTP parser
+// and keep-alive clients rely on exact framing.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"code":50000,"message":"Internal server error","stat":"FAIL"}`)
+	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -87,7 +87,9 @@ func (e *Error) Error() string {
 	return e.Param
 }
 
-func invalid(param, detail string) error { return &Error{Kind: KindInvalid, Param: param, Detail: detail} }
+func invalid(param, detail string) error {
+	return &Error{Kind: KindInvalid, Param: param, Detail: detail}
+}
 
 func notFound(detail string) error { return &Error{Kind: KindNotFound, Detail: detail} }
 

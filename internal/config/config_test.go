@@ -1,0 +1,133 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(Sources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "./assent-data" || cfg.Listen != "127.0.0.1:8443" || cfg.PublicHostname != "localhost:8443" ||
+		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(Sources{
+		File:  "testdata/good.toml",
+		Env:   []string{"ASSENT_LOCKOUT_THRESHOLD=7", "ASSENT_LOG_FORMAT=text", "PATH=/bin", "ASSENT_TEST_POSTGRES_DSN=x", "ASSENT_CONFIG=y"},
+		Flags: map[string]string{"log_format": "json", "listen": "127.0.0.1:9443"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ got, want any }{
+		{cfg.DataDir, "/var/lib/assent"},          // file
+		{cfg.LockoutThreshold, 7},                 // env over file
+		{cfg.LogFormat, "json"},                   // flag over env
+		{cfg.Listen, "127.0.0.1:9443"},            // flag over file
+		{cfg.PublicHostname, "mfa.example.com"},   // file
+		{cfg.ClockSkew.Duration, 2 * time.Minute}, // file duration
+	} {
+		if c.got != c.want {
+			t.Errorf("got %v, want %v", c.got, c.want)
+		}
+	}
+}
+
+func TestDerivedPublicHostname(t *testing.T) {
+	t.Parallel()
+	for listen, want := range map[string]string{
+		"127.0.0.1:8443":  "localhost:8443",
+		":443":            "localhost",
+		"[::1]:9000":      "localhost:9000",
+		"0.0.0.0:8443":    "localhost:8443",
+		"10.1.2.3:8443":   "10.1.2.3:8443",
+		"mfa.example:443": "mfa.example",
+	} {
+		cfg, err := Load(Sources{Flags: map[string]string{"listen": listen}})
+		if err != nil || cfg.PublicHostname != want {
+			t.Errorf("listen %s: public hostname %q (%v), want %q", listen, cfg.PublicHostname, err, want)
+		}
+	}
+}
+
+// Every problem is reported at once, with where it came from.
+func TestAllProblemsReported(t *testing.T) {
+	t.Parallel()
+	_, err := Load(Sources{
+		File:  "testdata/bad.toml",
+		Env:   []string{"ASSENT_LISTN=typo", "ASSENT_CLOCK_SKEW=soon"},
+		Flags: map[string]string{"tls_cert": "/x.pem"},
+	})
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"testdata/bad.toml: colour: unknown key",
+		"environment: ASSENT_LISTN: unknown setting",
+		"environment: ASSENT_CLOCK_SKEW:",
+		"config: listen:",
+		"config: lockout_threshold:",
+		"config: log_level:",
+		"config: database_url:",
+		"config: tls_cert: tls_cert and tls_key go together",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+}
+
+func TestFileErrors(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]string{
+		"testdata/syntax.toml":  "testdata/syntax.toml: line 1",
+		"testdata/missing.toml": "testdata/missing.toml: file not found",
+	} {
+		_, err := Load(Sources{File: file})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", file, err, want)
+		}
+	}
+}
+
+func TestValues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		flags map[string]string
+		key   string // "" = valid
+	}{
+		{map[string]string{"public_hostname": "https://x.example"}, "public_hostname"},
+		{map[string]string{"public_hostname": "x.example:99999"}, "public_hostname"},
+		{map[string]string{"public_hostname": "x.example:8443"}, ""},
+		{map[string]string{"database_url": "postgres://u@h/db"}, ""},
+		{map[string]string{"master_key": "k", "master_key_file": "f"}, "master_key"},
+		{map[string]string{"enroll_portal_url": "http://x"}, "enroll_portal_url"},
+		{map[string]string{"lockout_threshold": "ten"}, "lockout_threshold"},
+		{map[string]string{"clock_skew": "5s"}, "clock_skew"},
+		{map[string]string{"shutdown_timeout": "0s"}, "shutdown_timeout"},
+		{map[string]string{"data_dir": ""}, "data_dir"},
+	} {
+		_, err := Load(Sources{Flags: tc.flags})
+		if tc.key == "" {
+			if err != nil {
+				t.Errorf("%v: unexpected %v", tc.flags, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.key+":") {
+			t.Errorf("%v: %v, want a problem with %s", tc.flags, err, tc.key)
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// dialect holds what differs between the engines. Everything else is shared
+// SQL written with '?' placeholders.
+type dialect struct {
+	name     string
+	postgres bool
+	// binary is appended to text columns in ORDER BY so that both engines
+	// order by bytes, whatever collation a PostgreSQL database was created
+	// with.
+	binary string
+}
+
+var (
+	sqliteDialect   = &dialect{name: DialectSQLite}
+	postgresDialect = &dialect{name: DialectPostgres, postgres: true, binary: ` COLLATE "C"`}
+)
+
+// rebind rewrites '?' placeholders for the dialect.
+func (d *dialect) rebind(query string) string {
+	if !d.postgres {
+		return query
+	}
+	return rebindDollar(query)
+}
+
+// rebindDollar replaces each '?' outside quotes with $1, $2, ….
+func rebindDollar(query string) string {
+	if !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	var quote byte // the quote character we are inside, or 0
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: same result
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// mapErr turns a driver error into one that also matches a store sentinel
+// where there is one: unique violations match store.ErrAlreadyExists and
+// foreign-key violations store.ErrNotFound (the referenced row is missing).
+// sql.ErrNoRows matches store.ErrNotFound. The driver error stays in the
+// chain for the message and for errors.As.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %w", store.ErrAlreadyExists, err)
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		}
+		return err
+	}
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		switch liteErr.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", store.ErrAlreadyExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+		}
+	}
+	return err
+}
+
+// toUnix stores t as unix seconds; the zero time is 0.
+func toUnix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// fromUnix is the inverse of toUnix, in UTC.
+func fromUnix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// blob keeps nil byte slices out of NOT NULL columns.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// normUsername is the form usernames are compared in.
+func normUsername(username string) string {
+	return strings.ToLower(username)
+}

@@ -1,0 +1,123 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Migrations live in migrations/<dialect>/NNNN_name.sql. Each dialect has the
+// same versions; a version, once released, is never edited — add a new file.
+//
+//go:embed migrations
+var migrationsFS embed.FS
+
+type migration struct {
+	version int64
+	name    string
+	sql     string
+}
+
+// migrationLockKey is the pg_advisory_xact_lock key that serializes
+// migrations across processes ("assentdb" in ASCII).
+const migrationLockKey int64 = 0x6173_7365_6e74_6462
+
+const createSchemaMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT NOT NULL PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    applied_at BIGINT NOT NULL
+)`
+
+// loadMigrations returns the dialect's migrations in version order.
+func loadMigrations(dialect string) ([]migration, error) {
+	dir := path.Join("migrations", dialect)
+	entries, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
+			continue
+		}
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.ParseInt(prefix, 10, 64)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s/%s: name must start with a positive version number and '_'", dir, e.Name())
+		}
+		b, err := fs.ReadFile(migrationsFS, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies every migration not yet recorded in schema_migrations, all
+// in one transaction. Concurrent openers serialize: on SQLite through BEGIN
+// IMMEDIATE (the second waits on the busy timeout), on PostgreSQL through an
+// advisory lock taken before anything is read. The later one then finds
+// nothing left to do.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations(s.d.name)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	err = s.inTx(ctx, func(q *queries) error {
+		if s.d.postgres {
+			if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLockKey); err != nil {
+				return fmt.Errorf("lock: %w", err)
+			}
+		}
+		if _, err := q.exec(ctx, createSchemaMigrations); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		rows, err := q.query(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied, err := collect(rows, func(r scanner) (int64, error) {
+			var v int64
+			return v, r.Scan(&v)
+		})
+		if err != nil {
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		if len(applied) > 0 && len(ms) > 0 {
+			if newest, known := slices.Max(applied), ms[len(ms)-1].version; newest > known {
+				return fmt.Errorf("database schema version %d is newer than this program knows (%d); upgrade assent", newest, known)
+			}
+		}
+		for _, m := range ms {
+			if slices.Contains(applied, m.version) {
+				continue
+			}
+			if _, err := q.exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			if _, err := q.exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, time.Now().Unix()); err != nil {
+				return fmt.Errorf("%s: record: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate %s: %w", s.d.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,478 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries on a pool or on one transaction.
+type queries struct {
+	db execer
+	d  *dialect
+	tx bool // bound to a transaction
+}
+
+var _ store.Queries = (*queries)(nil)
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.db.ExecContext(ctx, q.d.rebind(query), args...)
+}
+
+func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.db.QueryContext(ctx, q.d.rebind(query), args...)
+}
+
+func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.db.QueryRowContext(ctx, q.d.rebind(query), args...)
+}
+
+// forUpdate locks the selected rows until the end of the transaction on
+// engines that lock rows. SQLite needs nothing: its transactions here are
+// BEGIN IMMEDIATE on a single connection, so they already run one at a time.
+func (q *queries) forUpdate() string {
+	if q.tx && q.d.postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// affected returns the number of rows a statement changed.
+func affected(res sql.Result) (int64, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return n, nil
+}
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// collect scans every row with scan.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Integrations.
+
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created`
+
+func scanIntegration(r scanner) (store.Integration, error) {
+	var (
+		in          store.Integration
+		typ, policy string
+		secret      []byte
+		created     int64
+	)
+	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created); err != nil {
+		return store.Integration{}, err
+	}
+	in.Type = store.IntegrationType(typ)
+	in.SecretEnc = secret
+	in.NewUserPolicy = store.NewUserPolicy(policy)
+	in.Created = fromUnix(created)
+	return in, nil
+}
+
+func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
+	res, err := q.exec(ctx,
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created))
+	if err != nil {
+		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, store.ErrAlreadyExists)
+	}
+	return nil
+}
+
+func (q *queries) GetIntegration(ctx context.Context, ikey string) (store.Integration, error) {
+	in, err := scanIntegration(q.queryRow(ctx,
+		`SELECT `+integrationCols+` FROM integrations WHERE ikey = ?`, ikey))
+	if err != nil {
+		return store.Integration{}, fmt.Errorf("sqlstore: get integration %s: %w", ikey, mapErr(err))
+	}
+	return in, nil
+}
+
+func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, error) {
+	rows, err := q.query(ctx,
+		`SELECT `+integrationCols+` FROM integrations ORDER BY created, ikey`+q.d.binary)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list integrations: %w", err)
+	}
+	out, err := collect(rows, scanIntegration)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list integrations: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) DeleteIntegration(ctx context.Context, ikey string) error {
+	res, err := q.exec(ctx, `DELETE FROM integrations WHERE ikey = ?`, ikey)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete integration %s: %w", ikey, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete integration %s: %w", ikey, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: delete integration %s: %w", ikey, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Users.
+
+const userCols = `id, username, status, failed_attempts, lockout_reason, created, last_login`
+
+func scanUser(r scanner) (store.User, error) {
+	var (
+		u                  store.User
+		status             string
+		created, lastLogin int64
+	)
+	if err := r.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin); err != nil {
+		return store.User{}, err
+	}
+	u.Status = store.UserStatus(status)
+	u.Created = fromUnix(created)
+	u.LastLogin = fromUnix(lastLogin)
+	return u, nil
+}
+
+func (q *queries) CreateUser(ctx context.Context, u store.User) error {
+	res, err := q.exec(ctx,
+		`INSERT INTO users (id, username, username_norm, status, failed_attempts, lockout_reason, created, last_login)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		u.ID, u.Username, normUsername(u.Username), string(u.Status), u.FailedAttempts, u.LockoutReason,
+		toUnix(u.Created), toUnix(u.LastLogin))
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user %s: %w", u.ID, mapErr(err))
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user %s: %w", u.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: create user %s (%q): %w", u.ID, u.Username, store.ErrAlreadyExists)
+	}
+	return nil
+}
+
+func (q *queries) GetUser(ctx context.Context, id string) (store.User, error) {
+	u, err := scanUser(q.queryRow(ctx,
+		`SELECT `+userCols+` FROM users WHERE id = ?`+q.forUpdate(), id))
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlstore: get user %s: %w", id, mapErr(err))
+	}
+	return u, nil
+}
+
+func (q *queries) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	u, err := scanUser(q.queryRow(ctx,
+		`SELECT `+userCols+` FROM users WHERE username_norm = ?`+q.forUpdate(), normUsername(username)))
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlstore: get user by username %q: %w", username, mapErr(err))
+	}
+	return u, nil
+}
+
+func (q *queries) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := q.query(ctx,
+		`SELECT `+userCols+` FROM users ORDER BY username_norm`+q.d.binary+`, id`+q.d.binary)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list users: %w", err)
+	}
+	out, err := collect(rows, scanUser)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list users: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
+	res, err := q.exec(ctx,
+		`UPDATE users SET username = ?, username_norm = ?, status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
+		 WHERE id = ?`,
+		u.Username, normUsername(u.Username), string(u.Status), u.FailedAttempts, u.LockoutReason, toUnix(u.LastLogin),
+		u.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, mapErr(err))
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (q *queries) DeleteUser(ctx context.Context, id string) error {
+	// The foreign key cascades too; deleting explicitly does not depend on it.
+	if _, err := q.exec(ctx, `DELETE FROM bypass_codes WHERE user_id = ?`, id); err != nil {
+		return fmt.Errorf("sqlstore: delete user %s: bypass codes: %w", id, err)
+	}
+	res, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: delete user %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Bypass codes.
+
+const bypassCols = `id, user_id, hash, remaining_uses, expires, created`
+
+func scanBypassCode(r scanner) (store.BypassCode, error) {
+	var (
+		c                store.BypassCode
+		expires, created int64
+	)
+	if err := r.Scan(&c.ID, &c.UserID, &c.Hash, &c.RemainingUses, &expires, &created); err != nil {
+		return store.BypassCode{}, err
+	}
+	c.Expires = fromUnix(expires)
+	c.Created = fromUnix(created)
+	return c, nil
+}
+
+// bypassBatch bounds the rows of one multi-row INSERT, well under both
+// engines' limits on bound parameters.
+const bypassBatch = 200
+
+func (q *queries) CreateBypassCodes(ctx context.Context, codes []store.BypassCode) error {
+	if len(codes) == 0 {
+		return nil
+	}
+	// Report an unknown user clearly; the foreign key is the backstop.
+	checked := make(map[string]bool)
+	for _, c := range codes {
+		if checked[c.UserID] {
+			continue
+		}
+		checked[c.UserID] = true
+		var one int
+		err := q.queryRow(ctx, `SELECT 1 FROM users WHERE id = ?`, c.UserID).Scan(&one)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create bypass codes: user %s: %w", c.UserID, mapErr(err))
+		}
+	}
+	for len(codes) > 0 {
+		batch := codes[:min(len(codes), bypassBatch)]
+		codes = codes[len(batch):]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO bypass_codes (` + bypassCols + `) VALUES `)
+		args := make([]any, 0, 6*len(batch))
+		for i, c := range batch {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?)")
+			args = append(args, c.ID, c.UserID, blob(c.Hash), c.RemainingUses, toUnix(c.Expires), toUnix(c.Created))
+		}
+		sb.WriteString(` ON CONFLICT DO NOTHING`)
+		res, err := q.exec(ctx, sb.String(), args...)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create bypass codes: %w", mapErr(err))
+		}
+		n, err := affected(res)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create bypass codes: %w", err)
+		}
+		if n != int64(len(batch)) {
+			return fmt.Errorf("sqlstore: create bypass codes: %d of %d: %w (same ID, or same hash for the user)",
+				int64(len(batch))-n, len(batch), store.ErrAlreadyExists)
+		}
+	}
+	return nil
+}
+
+func (q *queries) ListBypassCodes(ctx context.Context, userID string) ([]store.BypassCode, error) {
+	rows, err := q.query(ctx,
+		`SELECT `+bypassCols+` FROM bypass_codes WHERE user_id = ? ORDER BY created, id`+q.d.binary, userID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list bypass codes of %s: %w", userID, err)
+	}
+	out, err := collect(rows, scanBypassCode)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list bypass codes of %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+func (q *queries) FindBypassCode(ctx context.Context, userID string, hash []byte) (store.BypassCode, error) {
+	c, err := scanBypassCode(q.queryRow(ctx,
+		`SELECT `+bypassCols+` FROM bypass_codes WHERE user_id = ? AND hash = ?`+q.forUpdate(), userID, blob(hash)))
+	if err != nil {
+		return store.BypassCode{}, fmt.Errorf("sqlstore: find bypass code of %s: %w", userID, mapErr(err))
+	}
+	return c, nil
+}
+
+func (q *queries) UpdateBypassCode(ctx context.Context, c store.BypassCode) error {
+	res, err := q.exec(ctx, `UPDATE bypass_codes SET remaining_uses = ? WHERE id = ?`, c.RemainingUses, c.ID)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update bypass code %s: %w", c.ID, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update bypass code %s: %w", c.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: update bypass code %s: %w", c.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (q *queries) DeleteBypassCode(ctx context.Context, id string) error {
+	res, err := q.exec(ctx, `DELETE FROM bypass_codes WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete bypass code %s: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: delete bypass code %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: delete bypass code %s: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+func (q *queries) DeleteBypassCodesForUser(ctx context.Context, userID string) error {
+	if _, err := q.exec(ctx, `DELETE FROM bypass_codes WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("sqlstore: delete bypass codes of %s: %w", userID, err)
+	}
+	return nil
+}
+
+// Auth log.
+
+const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname`
+
+func scanAuthLog(r scanner) (store.AuthLog, error) {
+	var (
+		l  store.AuthLog
+		at int64
+	)
+	if err := r.Scan(&l.ID, &l.TxID, &at, &l.IKey, &l.UserID, &l.Username, &l.Factor, &l.Device,
+		&l.Result, &l.Reason, &l.IP, &l.Hostname); err != nil {
+		return store.AuthLog{}, err
+	}
+	l.Time = fromUnix(at)
+	return l, nil
+}
+
+func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
+	if l == nil {
+		return errors.New("sqlstore: append auth log: nil entry")
+	}
+	var id int64
+	err := q.queryRow(ctx,
+		`INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname,
+	).Scan(&id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: append auth log: %w", err)
+	}
+	l.ID = id
+	return nil
+}
+
+func (q *queries) ListAuthLog(ctx context.Context, f store.AuthLogFilter) ([]store.AuthLog, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.UserID != "" {
+		where = append(where, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.IKey != "" {
+		where = append(where, "ikey = ?")
+		args = append(args, f.IKey)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, f.Since.Unix())
+	}
+	query := `SELECT ` + authLogCols + ` FROM auth_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY time DESC, id DESC`
+	if f.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list auth log: %w", err)
+	}
+	out, err := collect(rows, scanAuthLog)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list auth log: %w", err)
+	}
+	return out, nil
+}
+
+// Settings.
+
+func (q *queries) GetSetting(ctx context.Context, key string) (string, error) {
+	var v string
+	if err := q.queryRow(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+		return "", fmt.Errorf("sqlstore: get setting %q: %w", key, mapErr(err))
+	}
+	return v, nil
+}
+
+func (q *queries) PutSetting(ctx context.Context, key, value string) error {
+	if _, err := q.exec(ctx,
+		`INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+		key, value); err != nil {
+		return fmt.Errorf("sqlstore: put setting %q: %w", key, err)
+	}
+	return nil
+}

@@ -1,0 +1,407 @@
+// Package sqlstore implements store.Store on database/sql with two dialects:
+// SQLite (modernc.org/sqlite, pure Go) and PostgreSQL (pgx's database/sql
+// adapter). Queries are written once with '?' placeholders and rebound to $N
+// for PostgreSQL; the schema comes from embedded, numbered migrations applied
+// when a Store is opened.
+//
+// Conventions shared by both dialects:
+//   - Times are stored as unix seconds (sub-second precision is dropped) and
+//     0 stands for the zero time.Time. Times are returned in UTC.
+//   - Usernames are unique case-insensitively: a lower-cased copy is kept in
+//     users.username_norm with a unique index, and lookups go through it.
+//   - Create* methods report duplicates as store.ErrAlreadyExists without
+//     failing the statement (INSERT … ON CONFLICT DO NOTHING), so inside InTx
+//     the transaction stays usable afterwards on both engines.
+//   - Update*/Delete* of a single row report a missing row as
+//     store.ErrNotFound; DeleteBypassCodesForUser does not.
+//   - CreateBypassCodes reports an unknown user as store.ErrNotFound.
+//   - Any other error returned inside InTx should be returned from fn: on
+//     PostgreSQL a failed statement aborts the transaction.
+//
+// SQLite: the file is opened in WAL mode with synchronous=NORMAL,
+// foreign_keys=ON and a busy timeout, through two pools: a read pool of
+// several query-only connections and a write pool of exactly one connection.
+// InTx and every write method run on the write pool in BEGIN IMMEDIATE
+// transactions, so writers in this process queue on the pool and writers in
+// other processes (the assent CLI) wait on the busy timeout instead of
+// failing with SQLITE_BUSY. Because there is one write connection, fn passed
+// to InTx must not call write methods of the Store itself: it would wait for
+// itself forever (the interface already says fn must only use its Queries).
+//
+// PostgreSQL: inside InTx, GetUser, GetUserByUsername and FindBypassCode use
+// SELECT … FOR UPDATE, so concurrent decisions about one user serialize.
+// Migrations run under pg_advisory_xact_lock, so several nodes may start at
+// once.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Dialect names returned by (*Store).Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Store is a store.Store backed by SQLite or PostgreSQL.
+type Store struct {
+	d  *dialect
+	r  *sql.DB  // reads outside transactions
+	w  *sql.DB  // writes and transactions; the same pool as r for PostgreSQL
+	rq *queries // reads outside transactions, bound to r
+	aq *queries // PostgreSQL only: single-statement writes in autocommit, bound to w
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct {
+	busyTimeout time.Duration
+	readConns   int
+	maxConns    int
+}
+
+func defaultOptions() options {
+	return options{
+		busyTimeout: 10 * time.Second,
+		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		maxConns:    20,
+	}
+}
+
+// WithBusyTimeout sets how long a SQLite connection waits for a lock held by
+// another connection or process before failing with SQLITE_BUSY (default
+// 10 s). Ignored for PostgreSQL.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// WithReadConns sets the size of the SQLite read pool (default: the larger of
+// 4 and GOMAXPROCS). Ignored for PostgreSQL.
+func WithReadConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readConns = n
+		}
+	}
+}
+
+// WithMaxConns sets the maximum number of open PostgreSQL connections
+// (default 20). Ignored for SQLite, whose write pool always has exactly one.
+func WithMaxConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxConns = n
+		}
+	}
+}
+
+// Open opens the database named by dsn and applies pending migrations.
+//
+// dsn is either a PostgreSQL URL ("postgres://…" or "postgresql://…", passed
+// to pgx unchanged) or a SQLite database file: a plain path, "sqlite:PATH" or
+// "sqlite://PATH" (so "sqlite:///var/lib/assent/assent.db" is absolute). A
+// SQLite path is taken literally; it cannot carry driver parameters.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	lower := strings.ToLower(dsn)
+	switch {
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return OpenPostgres(ctx, dsn, opts...)
+	case strings.HasPrefix(lower, "sqlite://"):
+		return OpenSQLite(ctx, dsn[len("sqlite://"):], opts...)
+	case strings.HasPrefix(lower, "sqlite:"):
+		return OpenSQLite(ctx, dsn[len("sqlite:"):], opts...)
+	}
+	return OpenSQLite(ctx, dsn, opts...)
+}
+
+// OpenSQLite opens (creating if needed, with mode 0600 and missing parent
+// directories with mode 0700) the SQLite database file at path and applies
+// pending migrations.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	switch {
+	case path == "":
+		return nil, errors.New("sqlstore: open sqlite: empty database path")
+	case path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return nil, fmt.Errorf("sqlstore: open sqlite: %q: need a database file path", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: create directory: %w", err)
+	}
+	// Create the file ourselves so that it (and, following it, the -wal and
+	// -shm files SQLite creates) is private to the owner.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+
+	uri := sqliteURI(abs)
+	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL", o.busyTimeout.Milliseconds())
+	w, err := sql.Open("sqlite", uri+"?"+common+"&_journal_mode=WAL&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	s := &Store{d: sqliteDialect, w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	// Opened after migrating, so the file is already in WAL mode (which is
+	// persistent) and read connections never need to write it.
+	r, err := sql.Open("sqlite", uri+"?"+common+"&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(o.readConns)
+	r.SetMaxIdleConns(o.readConns)
+	r.SetConnMaxIdleTime(5 * time.Minute)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	s.r = r
+	s.rq = &queries{db: r, d: s.d}
+	return s, nil
+}
+
+// sqliteURI turns an absolute path into a "file:" URI, percent-escaping the
+// path so that characters such as '?' and '#' stay part of the file name.
+func sqliteURI(abs string) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: C:/x → /C:/x
+	}
+	return "file:" + (&url.URL{Path: p}).EscapedPath()
+}
+
+// OpenPostgres connects to the PostgreSQL database at url (any form pgx
+// accepts, normally "postgres://user:pass@host:port/db?sslmode=…") and
+// applies pending migrations.
+func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(min(o.maxConns, 10))
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	s := &Store{d: postgresDialect, r: db, w: db}
+	s.rq = &queries{db: db, d: s.d}
+	s.aq = s.rq
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect returns DialectSQLite or DialectPostgres.
+func (s *Store) Dialect() string { return s.d.name }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlstore: ping: %w", err)
+	}
+	if s.w != s.r {
+		if err := s.w.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlstore: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes every connection.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil && s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlstore: close: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction (BEGIN IMMEDIATE on SQLite) and commits if
+// fn returns nil. If fn returns an error or panics, the transaction is rolled
+// back and the error (unchanged) or panic is passed on.
+func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	return s.inTx(ctx, func(q *queries) error { return fn(q) })
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Runs on error and on panic; the panic keeps unwinding.
+		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) && err != nil {
+			err = errors.Join(err, fmt.Errorf("sqlstore: rollback: %w", rbErr))
+		}
+	}()
+	if err := fn(&queries{db: tx, d: s.d, tx: true}); err != nil {
+		return err
+	}
+	committed = true
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// write runs a write method: in autocommit on PostgreSQL when it is a single
+// statement, otherwise in its own transaction (BEGIN IMMEDIATE on SQLite).
+func (s *Store) write(ctx context.Context, single bool, fn func(q *queries) error) error {
+	if single && s.aq != nil {
+		return fn(s.aq)
+	}
+	return s.inTx(ctx, fn)
+}
+
+// Reads outside transactions use the read pool.
+
+func (s *Store) GetIntegration(ctx context.Context, ikey string) (store.Integration, error) {
+	return s.rq.GetIntegration(ctx, ikey)
+}
+
+func (s *Store) ListIntegrations(ctx context.Context) ([]store.Integration, error) {
+	return s.rq.ListIntegrations(ctx)
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return s.rq.GetUser(ctx, id)
+}
+
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	return s.rq.GetUserByUsername(ctx, username)
+}
+
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	return s.rq.ListUsers(ctx)
+}
+
+func (s *Store) ListBypassCodes(ctx context.Context, userID string) ([]store.BypassCode, error) {
+	return s.rq.ListBypassCodes(ctx, userID)
+}
+
+func (s *Store) FindBypassCode(ctx context.Context, userID string, hash []byte) (store.BypassCode, error) {
+	return s.rq.FindBypassCode(ctx, userID, hash)
+}
+
+func (s *Store) ListAuthLog(ctx context.Context, f store.AuthLogFilter) ([]store.AuthLog, error) {
+	return s.rq.ListAuthLog(ctx, f)
+}
+
+func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
+	return s.rq.GetSetting(ctx, key)
+}
+
+// Writes go through the write pool.
+
+func (s *Store) CreateIntegration(ctx context.Context, in store.Integration) error {
+	return s.write(ctx, true, func(q *queries) error { return q.CreateIntegration(ctx, in) })
+}
+
+func (s *Store) DeleteIntegration(ctx context.Context, ikey string) error {
+	return s.write(ctx, true, func(q *queries) error { return q.DeleteIntegration(ctx, ikey) })
+}
+
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	return s.write(ctx, true, func(q *queries) error { return q.CreateUser(ctx, u) })
+}
+
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateUser(ctx, u) })
+}
+
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.write(ctx, false, func(q *queries) error { return q.DeleteUser(ctx, id) })
+}
+
+func (s *Store) CreateBypassCodes(ctx context.Context, codes []store.BypassCode) error {
+	return s.write(ctx, false, func(q *queries) error { return q.CreateBypassCodes(ctx, codes) })
+}
+
+func (s *Store) UpdateBypassCode(ctx context.Context, c store.BypassCode) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateBypassCode(ctx, c) })
+}
+
+func (s *Store) DeleteBypassCode(ctx context.Context, id string) error {
+	return s.write(ctx, true, func(q *queries) error { return q.DeleteBypassCode(ctx, id) })
+}
+
+func (s *Store) DeleteBypassCodesForUser(ctx context.Context, userID string) error {
+	return s.write(ctx, true, func(q *queries) error { return q.DeleteBypassCodesForUser(ctx, userID) })
+}
+
+func (s *Store) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
+	if l == nil {
+		return errors.New("sqlstore: append auth log: nil entry")
+	}
+	// Work on a copy so that l.ID is set only once the row is committed.
+	c := *l
+	if err := s.write(ctx, true, func(q *queries) error { return q.AppendAuthLog(ctx, &c) }); err != nil {
+		return err
+	}
+	l.ID = c.ID
+	return nil
+}
+
+func (s *Store) PutSetting(ctx context.Context, key, value string) error {
+	return s.write(ctx, true, func(q *queries) error { return q.PutSetting(ctx, key, value) })
+}

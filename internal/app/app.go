@@ -14,6 +14,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/push"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
@@ -33,6 +34,8 @@ type App struct {
 	Core   *auth.Service
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	closers []func() error
 }
 
 // Open opens the store and the master key named by cfg and checks that the
@@ -62,11 +65,25 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
+	var broker auth.Broker = push.NewLocal()
+	if cfg.DatabaseURL != "" {
+		// Pushes answered on another node must wake requests waiting here.
+		pg, err := push.NewPostgres(ctx, cfg.DatabaseURL, log)
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		a.closers = append(a.closers, pg.Close)
+		broker = pg
+	}
 	a.Core = auth.New(st, box, auth.Options{
 		LockoutThreshold: lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:  a.enrollPortalURL,
 		Now:              a.Now,
 		Logger:           log,
+		APIHostname:      cfg.PublicHostname,
+		Broker:           broker,
+		PushTimeout:      cfg.PushTimeout.Duration,
 	})
 	return a, nil
 }
@@ -123,8 +140,15 @@ func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.L
 	return box, nil
 }
 
-// Close closes the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close closes the store and the broker.
+func (a *App) Close() error {
+	var errs []error
+	for _, c := range a.closers {
+		errs = append(errs, c())
+	}
+	errs = append(errs, a.Store.Close())
+	return errors.Join(errs...)
+}
 
 // APIHostname is the hostname clients should use: what the running server
 // recorded at its last start, else the configured public hostname.

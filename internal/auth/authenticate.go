@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/assent-auth/assent/internal/store"
@@ -27,27 +28,37 @@ type AuthRequest struct {
 	Passcode string // factor=passcode, or auto carrying a passcode
 	Prompt   string // factor=prompt: a factor name from the prompt, or a passcode
 	Device   string // device ID or "auto"
+	// Async returns a txid at once; the answer comes from AuthStatus.
+	Async bool
+	// Type, DisplayUsername and PushInfo are shown on the device.
+	Type            string
+	DisplayUsername string
+	PushInfo        string
 }
 
-// AuthResult is Duo's synchronous auth answer.
+// AuthResult is Duo's auth answer: the decision, or (async) only TxID.
 type AuthResult struct {
-	Result    string // allow or deny
-	Status    string // allow, deny, bypass, locked_out, …
+	Result    string // allow or deny; empty for an async answer
+	Status    string // allow, deny, bypass, locked_out, timeout, …
 	StatusMsg string
-	TxID      string // identifies the auth-log row
+	TxID      string
 }
 
 // maxPasscodeLen bounds passcodes; YubiKey OTPs are 44 characters.
 const maxPasscodeLen = 64
 
+// maxPushInfo is Duo's limit on pushinfo.
+const maxPushInfo = 20000
+
 // deviceFactor matches the device-bound factor names duo_unix and the RADIUS
 // proxy send (push, push2, phone1, sms, smsrefresh1, voice1, verified_push1).
-var deviceFactor = regexp.MustCompile(`^(push|phone|sms|voice|smsrefresh|verified_push)[0-9]*$`)
+var deviceFactor = regexp.MustCompile(`^(push|phone|sms|voice|smsrefresh|verified_push)([0-9]*)$`)
 
 // plan is the factor an auth request resolves to.
 type plan struct {
 	passcode string // non-empty: check this passcode
-	device   bool   // needs a device (push, phone, sms)
+	device   string // "push", "phone" or "sms": needs a device
+	index    int    // 1-based device position from a prompt factor (push2); 0: by req.Device
 }
 
 func resolveFactor(req AuthRequest) (plan, error) {
@@ -63,19 +74,34 @@ func resolveFactor(req AuthRequest) (plan, error) {
 		if req.Passcode != "" {
 			return checkPasscodeShape(req.Passcode)
 		}
-		return plan{device: true}, nil
+		return plan{device: FactorPush}, nil
 	case FactorPrompt:
-		switch {
-		case req.Prompt == "":
+		if req.Prompt == "" {
 			return plan{}, invalid("prompt", "is required with factor=prompt")
-		case deviceFactor.MatchString(req.Prompt):
-			return plan{device: true}, nil
+		}
+		if m := deviceFactor.FindStringSubmatch(req.Prompt); m != nil {
+			return factorName(m[1], m[2]), nil
 		}
 		return checkPasscodeShape(req.Prompt)
 	case FactorPush, FactorPhone, FactorSMS:
-		return plan{device: true}, nil
+		return plan{device: req.Factor}, nil
 	}
 	return plan{}, invalid("factor", fmt.Sprintf("unknown factor %q", req.Factor))
+}
+
+// factorName maps a prompt factor such as push2 or smsrefresh1 to a plan.
+func factorName(name, num string) plan {
+	p := plan{device: FactorPush}
+	switch name {
+	case "phone", "voice":
+		p.device = FactorPhone
+	case "sms", "smsrefresh":
+		p.device = FactorSMS
+	}
+	if n, err := strconv.Atoi(num); err == nil {
+		p.index = n
+	}
+	return p
 }
 
 func checkPasscodeShape(p string) (plan, error) {
@@ -92,16 +118,24 @@ func checkPasscodeShape(p string) (plan, error) {
 
 // Auth authenticates a user. Every decision writes an auth-log row in the
 // same transaction as the state it changes (failure count, lockout, bypass
-// code uses), so the log never disagrees with the state.
+// code uses, HOTP counter), so the log never disagrees with the state. A
+// push is stored as a transaction and decided when the device answers or
+// the push times out; synchronous requests wait for that here.
 func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error) {
 	if err := req.ref().validate(); err != nil {
 		return AuthResult{}, err
+	}
+	if len(req.PushInfo) > maxPushInfo {
+		return AuthResult{}, invalid("pushinfo", "is longer than 20000 bytes")
 	}
 	p, err := resolveFactor(req)
 	if err != nil {
 		return AuthResult{}, err
 	}
-	var res AuthResult
+	var (
+		res     AuthResult
+		pending *store.Transaction
+	)
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		u, known, err := lookup(ctx, q, req.ref())
 		if err != nil {
@@ -111,12 +145,26 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 			return invalid("user_id", "no user with that user_id")
 		}
 		l := s.logRow(req.Request, u)
-		res, err = s.decide(ctx, q, req, p, u, known, &l)
+		res, pending, err = s.decide(ctx, q, req, p, u, known, &l)
 		if err != nil {
 			return err
 		}
+		if pending != nil {
+			// Decided when the device answers or the push times out.
+			return q.CreateTransaction(ctx, *pending)
+		}
 		res.TxID = l.TxID
 		l.Result = res.Result
+		if req.Async {
+			// auth_status must be able to report this decision.
+			if err := q.CreateTransaction(ctx, store.Transaction{
+				ID: l.TxID, UserID: u.ID, DeviceID: l.Device, IKey: req.Integration.IKey, Factor: l.Factor,
+				State: finalState(res), IP: req.IP, Hostname: req.Hostname,
+				Created: l.Time, Expires: l.Time, Answered: l.Time,
+			}); err != nil {
+				return err
+			}
+		}
 		return q.AppendAuthLog(ctx, &l)
 	})
 	var ae *Error
@@ -126,63 +174,114 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	if err != nil {
 		return AuthResult{}, wrap("auth", err)
 	}
-	return res, nil
+	if pending == nil {
+		if req.Async {
+			return AuthResult{TxID: res.TxID}, nil
+		}
+		return res, nil
+	}
+	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID)
+	if req.Async {
+		return AuthResult{TxID: pending.ID}, nil
+	}
+	t, err := s.waitTx(ctx, pending.ID, s.opts.PushTimeout+time.Second)
+	if err != nil {
+		return AuthResult{}, wrap("auth: wait for push", err)
+	}
+	st := txStatus(t)
+	return AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}, nil
+}
+
+func finalState(r AuthResult) string {
+	if r.Result == ResultAllow {
+		return store.TxAllow
+	}
+	return store.TxDeny
 }
 
 // decide makes the decision inside the transaction and fills the log row's
-// factor and reason; the caller records the result.
-func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, p plan, u store.User, known bool, l *store.AuthLog) (AuthResult, error) {
+// factor, device and reason; the caller records the result. A push returns
+// the transaction to create instead of a result.
+func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, p plan, u store.User, known bool, l *store.AuthLog) (AuthResult, *store.Transaction, error) {
 	if p.passcode != "" {
 		l.Factor = FactorPasscode
 	}
 	if !known {
-		return s.unenrolledAuth(req.Integration, l), nil
+		return s.unenrolledAuth(req.Integration, l), nil, nil
 	}
 	switch u.Status {
 	case store.StatusBypass:
 		l.Reason = ReasonBypassUser
-		return AuthResult{Result: ResultAllow, Status: "bypass", StatusMsg: msgBypassAllowed}, nil
+		return AuthResult{Result: ResultAllow, Status: "bypass", StatusMsg: msgBypassAllowed}, nil, nil
 	case store.StatusDisabled:
 		l.Reason = ReasonUserDisabled
-		return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgDisabled}, nil
+		return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgDisabled}, nil, nil
 	case store.StatusLockedOut:
 		l.Reason = ReasonLockedOut
-		return AuthResult{Result: ResultDeny, Status: "locked_out", StatusMsg: msgLockedOut}, nil
+		return AuthResult{Result: ResultDeny, Status: "locked_out", StatusMsg: msgLockedOut}, nil, nil
+	}
+	devices, err := q.ListDevices(ctx, u.ID)
+	if err != nil {
+		return AuthResult{}, nil, err
 	}
 	codes, err := q.ListBypassCodes(ctx, u.ID)
 	if err != nil {
-		return AuthResult{}, err
+		return AuthResult{}, nil, err
 	}
 	now := s.now()
-	if !usableBypassCodes(codes, now) {
-		// No devices yet and nothing else to authenticate with.
-		if p.device {
-			return AuthResult{}, ErrNoCapableDevice
+	if len(devices) == 0 && !usableBypassCodes(codes, now) {
+		// Not enrolled: nothing to authenticate with.
+		if p.device != "" {
+			return AuthResult{}, nil, ErrNoCapableDevice
 		}
-		return s.unenrolledAuth(req.Integration, l), nil
+		return s.unenrolledAuth(req.Integration, l), nil, nil
 	}
-	if p.device {
-		return AuthResult{}, ErrNoCapableDevice
+	if p.device != "" {
+		t, err := s.newPush(req, p, u, devices, now)
+		return AuthResult{}, t, err
 	}
+	return s.checkPasscode(ctx, q, u, devices, p.passcode, now, l)
+}
 
-	ok, err := s.consumeBypassCode(ctx, q, u.ID, p.passcode, now)
+// checkPasscode tries bypass codes, then the HOTP codes of each device.
+func (s *Service) checkPasscode(ctx context.Context, q store.Queries, u store.User, devices []store.Device, code string, now time.Time, l *store.AuthLog) (AuthResult, *store.Transaction, error) {
+	ok, err := s.consumeBypassCode(ctx, q, u.ID, code, now)
 	if err != nil {
-		return AuthResult{}, err
+		return AuthResult{}, nil, err
+	}
+	if ok {
+		l.Factor = "bypass_code"
+	} else {
+		for _, d := range devices {
+			c, matched, err := s.matchHOTP(d, code)
+			if err != nil {
+				return AuthResult{}, nil, err
+			}
+			if matched {
+				// Spend this code and every earlier one.
+				d.HOTPCounter = c + 1
+				if err := q.UpdateDevice(ctx, d); err != nil {
+					return AuthResult{}, nil, err
+				}
+				ok, l.Factor, l.Device = true, "duo_mobile_passcode", d.ID
+				break
+			}
+		}
 	}
 	if ok {
 		u.FailedAttempts = 0
 		u.LastLogin = now
 		if err := q.UpdateUser(ctx, u); err != nil {
-			return AuthResult{}, err
+			return AuthResult{}, nil, err
 		}
-		l.Factor, l.Reason = "bypass_code", ReasonValidPasscode
-		return AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}, nil
+		l.Reason = ReasonValidPasscode
+		return AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}, nil, nil
 	}
 	l.Reason = ReasonInvalidPasscode
 	if err := s.recordFailure(ctx, q, u); err != nil {
-		return AuthResult{}, err
+		return AuthResult{}, nil, err
 	}
-	return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}, nil
+	return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}, nil, nil
 }
 
 // unenrolledAuth applies the new-user policy to an auth request.

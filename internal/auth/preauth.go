@@ -143,7 +143,14 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: bypass codes", err)
 	}
-	devices := []Device{} // devices arrive with enrollment
+	list, err := s.st.ListDevices(ctx, u.ID)
+	if err != nil {
+		return PreauthResult{}, wrap("preauth: devices", err)
+	}
+	devices := make([]Device, 0, len(list))
+	for _, d := range list {
+		devices = append(devices, preauthDevice(d))
+	}
 	if len(devices) == 0 && !usableBypassCodes(codes, s.now()) {
 		// Not enrolled: the integration's new-user policy decides.
 		return s.unenrolled(req.Integration, u.Username), nil

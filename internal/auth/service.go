@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/assent-auth/assent/internal/push"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -26,10 +27,34 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives operational events (never secrets or passcodes).
 	Logger *slog.Logger
+	// APIHostname is the public host[:port] devices activate against.
+	APIHostname string
+	// CustomerName is shown on activated devices. Default "Assent".
+	CustomerName string
+	// Broker wakes requests waiting for push answers; default in-process.
+	Broker Broker
+	// PushTimeout is how long a push waits for its answer. Default 60 s.
+	PushTimeout time.Duration
+	// StatusWait is how long auth_status holds a request while nothing
+	// changes. Default 30 s.
+	StatusWait time.Duration
 }
 
-// DefaultLockoutThreshold matches Duo's default of 10 failed attempts.
-const DefaultLockoutThreshold = 10
+// Broker wakes requests waiting on a transaction (see package push).
+type Broker interface {
+	Subscribe(txid string) (<-chan struct{}, func())
+	Publish(ctx context.Context, txid string) error
+}
+
+// Defaults.
+const (
+	// DefaultLockoutThreshold matches Duo's default of 10 failed attempts.
+	DefaultLockoutThreshold = 10
+	// DefaultPushTimeout is how long a push waits, as in Duo.
+	DefaultPushTimeout = 60 * time.Second
+	// DefaultStatusWait is how long auth_status holds an unchanged request.
+	DefaultStatusWait = 30 * time.Second
+)
 
 // Service is the domain core.
 type Service struct {
@@ -48,6 +73,18 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CustomerName == "" {
+		opts.CustomerName = "Assent"
+	}
+	if opts.Broker == nil {
+		opts.Broker = push.NewLocal()
+	}
+	if opts.PushTimeout <= 0 {
+		opts.PushTimeout = DefaultPushTimeout
+	}
+	if opts.StatusWait <= 0 {
+		opts.StatusWait = DefaultStatusWait
 	}
 	if opts.EnrollPortalURL == nil {
 		opts.EnrollPortalURL = func(string) string { return "" }

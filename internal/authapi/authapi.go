@@ -5,6 +5,8 @@ package authapi
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -16,6 +18,9 @@ import (
 type Core interface {
 	Preauth(ctx context.Context, req auth.PreauthRequest) (auth.PreauthResult, error)
 	Auth(ctx context.Context, req auth.AuthRequest) (auth.AuthResult, error)
+	AuthStatus(ctx context.Context, in store.Integration, txid string) (auth.Status, error)
+	Enroll(ctx context.Context, req auth.EnrollRequest) (auth.Enrollment, error)
+	EnrollStatus(ctx context.Context, userID, activationCode string) (string, error)
 }
 
 // API serves /auth/v2.
@@ -25,6 +30,8 @@ type API struct {
 	// "Logo not found".
 	Logo []byte
 	Now  func() time.Time
+	// APIHostname is the public host[:port], for activation URLs.
+	APIHostname string
 }
 
 var authTypes = []store.IntegrationType{store.TypeAuthAPI}
@@ -36,6 +43,9 @@ func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
 	mux.Handle("/auth/v2/logo", only(http.MethodGet, s.Require(authTypes, a.logo)))
 	mux.Handle("/auth/v2/preauth", only(http.MethodPost, s.Require(authTypes, a.preauth)))
 	mux.Handle("/auth/v2/auth", only(http.MethodPost, s.Require(authTypes, a.auth)))
+	mux.Handle("/auth/v2/auth_status", only(http.MethodGet, s.Require(authTypes, a.authStatus)))
+	mux.Handle("/auth/v2/enroll", only(http.MethodPost, s.Require(authTypes, a.enroll)))
+	mux.Handle("/auth/v2/enroll_status", only(http.MethodPost, s.Require(authTypes, a.enrollStatus)))
 }
 
 // only answers other methods with Duo's envelope rather than the mux's
@@ -143,16 +153,96 @@ type authResponse struct {
 
 func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	p := c.Params
+	async, err := p.Bool("async")
+	if err != nil {
+		return err
+	}
 	res, err := a.Core.Auth(r.Context(), auth.AuthRequest{
-		Request:  request(c),
-		Factor:   p.Get("factor"),
-		Passcode: p.Get("passcode"),
-		Prompt:   p.Get("prompt"),
-		Device:   p.Get("device"),
+		Request:         request(c),
+		Factor:          p.Get("factor"),
+		Passcode:        p.Get("passcode"),
+		Prompt:          p.Get("prompt"),
+		Device:          p.Get("device"),
+		Async:           async,
+		Type:            p.Get("type"),
+		DisplayUsername: p.Get("display_username"),
+		PushInfo:        p.Get("pushinfo"),
 	})
 	if err != nil {
 		return err
 	}
+	if async {
+		httpapi.WriteOK(w, map[string]string{"txid": res.TxID})
+		return nil
+	}
 	httpapi.WriteOK(w, authResponse{Result: res.Result, Status: res.Status, StatusMsg: res.StatusMsg})
+	return nil
+}
+
+type authStatusResponse struct {
+	AuthDelayed bool   `json:"auth_delayed"`
+	Result      string `json:"result"`
+	Status      string `json:"status"`
+	StatusMsg   string `json:"status_msg"`
+}
+
+// authStatus long-polls: it answers when the transaction changes or after
+// about 30 s, as duo_unix (20 polls at most) and Duo's docs expect.
+func (a *API) authStatus(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	st, err := a.Core.AuthStatus(r.Context(), c.Integration, c.Params.Get("txid"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, authStatusResponse{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg})
+	return nil
+}
+
+type enrollResponse struct {
+	ActivationBarcode string `json:"activation_barcode"`
+	ActivationCode    string `json:"activation_code"`
+	ActivationURL     string `json:"activation_url"`
+	Expiration        int64  `json:"expiration"`
+	UserID            string `json:"user_id"`
+	Username          string `json:"username"`
+}
+
+func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	p := c.Params
+	var valid time.Duration
+	if v := p.Get("valid_secs"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return httpapi.InvalidParams("valid_secs: must be a whole number of seconds, at least 1")
+		}
+		valid = time.Duration(n) * time.Second
+	}
+	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid})
+	if err != nil {
+		return err
+	}
+	barcode := QRURL(a.APIHostname, e.ActivationCode)
+	httpapi.WriteOK(w, enrollResponse{
+		ActivationBarcode: barcode,
+		ActivationCode:    e.ActivationCode,
+		// There is no app store to send a phone to: the URL shows the code.
+		ActivationURL: barcode,
+		Expiration:    e.Expires.Unix(),
+		UserID:        e.UserID,
+		Username:      e.Username,
+	})
+	return nil
+}
+
+// QRURL is the address of the QR image holding value.
+func QRURL(host, value string) string {
+	return "https://" + host + "/frame/qr?" + url.Values{"value": {value}}.Encode()
+}
+
+func (a *API) enrollStatus(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	st, err := a.Core.EnrollStatus(r.Context(), c.Params.Get("user_id"), c.Params.Get("activation_code"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, st)
 	return nil
 }

@@ -90,6 +90,8 @@ func newRoot(e *env) *cobra.Command {
 		newIntegrationCmd(e),
 		newUserCmd(e),
 		newAPICmd(e),
+		newDeviceCmd(e),
+		newBenchCmd(e),
 	)
 	return root
 }

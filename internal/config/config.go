@@ -46,6 +46,8 @@ type Config struct {
 	LockoutThreshold int `toml:"lockout_threshold"`
 	// ClockSkew is how far a signed request's date may be from now.
 	ClockSkew Duration `toml:"clock_skew"`
+	// PushTimeout is how long a push waits for the device's answer.
+	PushTimeout Duration `toml:"push_timeout"`
 	// EnrollPortalURL is where preauth sends users who must enroll.
 	EnrollPortalURL string `toml:"enroll_portal_url"`
 	// LogoFile is a PNG served by /auth/v2/logo; empty serves Assent's.
@@ -80,6 +82,7 @@ func Defaults() Config {
 		Listen:           "127.0.0.1:8443",
 		LockoutThreshold: 10,
 		ClockSkew:        Duration{300 * time.Second},
+		PushTimeout:      Duration{60 * time.Second},
 		LogLevel:         "info",
 		LogFormat:        "text",
 		ShutdownTimeout:  Duration{15 * time.Second},
@@ -258,6 +261,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.ClockSkew.Duration < 30*time.Second || c.ClockSkew.Duration > time.Hour {
 		bad("clock_skew", "must be between 30s and 1h")
+	}
+	if c.PushTimeout.Duration < 5*time.Second || c.PushTimeout.Duration > 10*time.Minute {
+		bad("push_timeout", "must be between 5s and 10m")
 	}
 	if c.EnrollPortalURL != "" {
 		if u, err := url.Parse(c.EnrollPortalURL); err != nil || u.Scheme != "https" || u.Host == "" {

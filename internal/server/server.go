@@ -21,6 +21,7 @@ import (
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
 	"github.com/assent-auth/assent/internal/duosig"
+	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/tlsutil"
 )
@@ -62,7 +63,8 @@ func New(a *app.App) (*Server, error) {
 		},
 	}
 	mux := http.NewServeMux()
-	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now}).Register(mux, signer)
+	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
+	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	}))

@@ -1,0 +1,363 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+
+	"github.com/assent-auth/assent/internal/ids"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Enrollment defaults, as in Duo.
+const (
+	DefaultEnrollValid = 24 * time.Hour
+	maxEnrollValid     = 30 * 24 * time.Hour
+	activationCodeLen  = 20
+	activationPurpose  = "activation code"
+	hotpWindow         = 10 // codes ahead of the stored counter that are accepted
+	settingAKey        = "device_akey"
+)
+
+// EnrollRequest asks for an activation code.
+type EnrollRequest struct {
+	Username string        // empty: a random username is generated
+	Valid    time.Duration // 0: DefaultEnrollValid
+}
+
+// Enrollment is a new activation code for a user.
+type Enrollment struct {
+	UserID   string
+	Username string
+	Code     string // the 20-character code
+	// ActivationCode is what the QR code holds: duo://<code>-<base64 host>.
+	ActivationCode string
+	Expires        time.Time
+}
+
+// Enroll creates the user if needed and an activation code for a new device.
+func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, error) {
+	valid := req.Valid
+	switch {
+	case valid == 0:
+		valid = DefaultEnrollValid
+	case valid < 0 || valid > maxEnrollValid:
+		return Enrollment{}, invalid("valid_secs", "must be between 1 and 2592000 (30 days)")
+	}
+	username := req.Username
+	if username == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		username = hex.EncodeToString(b)
+	}
+	if err := validateUsername(username); err != nil {
+		return Enrollment{}, err
+	}
+	now := s.now()
+	code := ids.Random(activationCodeLen, skeyAlphabet)
+	out := Enrollment{Username: username, Code: code, Expires: now.Add(valid),
+		ActivationCode: "duo://" + code + "-" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(s.opts.APIHostname)), "=")}
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		u, err := q.GetUserByUsername(ctx, username)
+		if errors.Is(err, store.ErrNotFound) {
+			u = store.User{ID: ids.New(ids.User), Username: username, Status: store.StatusActive, Created: now}
+			err = q.CreateUser(ctx, u)
+		}
+		if err != nil {
+			return err
+		}
+		out.UserID, out.Username = u.ID, u.Username
+		return q.CreateActivation(ctx, store.Activation{
+			CodeHash: s.activationHash(code), UserID: u.ID, Expires: out.Expires, Created: now,
+		})
+	})
+	if err != nil {
+		return Enrollment{}, wrap("enroll", err)
+	}
+	s.opts.Logger.Info("activation code issued", "user_id", out.UserID, "expires", out.Expires)
+	return out, nil
+}
+
+func (s *Service) activationHash(code string) []byte {
+	return s.box.KeyedHash(activationPurpose, code)
+}
+
+// codeFrom extracts the 20-character code from "duo://code-b64host",
+// "code-b64host" or a bare code.
+func codeFrom(v string) string {
+	v = strings.TrimPrefix(strings.Trim(v, "<> "), "duo://")
+	code, _, _ := strings.Cut(v, "-")
+	return code
+}
+
+// Enrollment states, as enroll_status reports them.
+const (
+	EnrollWaiting = "waiting"
+	EnrollSuccess = "success"
+	EnrollInvalid = "invalid"
+)
+
+// EnrollStatus reports whether the activation code of a user was used.
+func (s *Service) EnrollStatus(ctx context.Context, userID, activationCode string) (string, error) {
+	if userID == "" {
+		return "", invalid("user_id", "is required")
+	}
+	if activationCode == "" {
+		return "", invalid("activation_code", "is required")
+	}
+	a, err := s.st.GetActivation(ctx, s.activationHash(codeFrom(activationCode)))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return EnrollInvalid, nil
+	case err != nil:
+		return "", wrap("enroll status", err)
+	case a.UserID != userID:
+		return EnrollInvalid, nil
+	case a.DeviceID != "":
+		return EnrollSuccess, nil
+	case !s.now().Before(a.Expires):
+		return EnrollInvalid, nil
+	}
+	return EnrollWaiting, nil
+}
+
+// ActivateRequest is a device presenting an activation code.
+type ActivateRequest struct {
+	Code      string // the 20-character code (or duo://… form)
+	PublicKey string // PEM RSA public key the device will sign with
+	Name      string // device name or model, optional
+	Platform  string // Android, iOS, …, optional
+}
+
+// Activation is what a device receives when it activates.
+type Activation struct {
+	Device       store.Device
+	HOTPSecret   string // 32 lower-case hex characters; its ASCII bytes are the HOTP key
+	AKey         string // the installation's account key, echoed by devices
+	CustomerName string
+}
+
+// ErrUnknownActivation is an unknown, expired or already used activation code.
+var ErrUnknownActivation = &Error{Kind: KindNotFound, Detail: "Unknown activation code"}
+
+// Activate registers a device for the user of an activation code. A code
+// works once.
+func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation, error) {
+	if _, err := parseDeviceKey(req.PublicKey); err != nil {
+		return Activation{}, err
+	}
+	akey, err := s.akey(ctx)
+	if err != nil {
+		return Activation{}, err
+	}
+	now := s.now()
+	secret := make([]byte, 16)
+	_, _ = rand.Read(secret)
+	out := Activation{HOTPSecret: hex.EncodeToString(secret), AKey: akey, CustomerName: s.opts.CustomerName}
+	d := store.Device{
+		ID: ids.New(ids.Device), Name: deviceName(req), Platform: req.Platform,
+		PublicKey: strings.TrimSpace(req.PublicKey), Created: now, LastSeen: now,
+	}
+	if d.HOTPSecretEnc, err = s.box.Seal([]byte(out.HOTPSecret), []byte(d.ID)); err != nil {
+		return Activation{}, wrap("activate: seal", err)
+	}
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		a, err := q.GetActivation(ctx, s.activationHash(codeFrom(req.Code)))
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (a.DeviceID != "" || !now.Before(a.Expires))) {
+			return ErrUnknownActivation
+		}
+		if err != nil {
+			return err
+		}
+		d.UserID = a.UserID
+		if err := q.CreateDevice(ctx, d); err != nil {
+			return err
+		}
+		a.DeviceID = d.ID
+		return q.UpdateActivation(ctx, a)
+	})
+	if errors.Is(err, ErrUnknownActivation) {
+		return Activation{}, ErrUnknownActivation
+	}
+	if err != nil {
+		return Activation{}, wrap("activate", err)
+	}
+	out.Device = d
+	s.opts.Logger.Info("device activated", "user_id", d.UserID, "device_id", d.ID, "platform", d.Platform)
+	return out, nil
+}
+
+func deviceName(req ActivateRequest) string {
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		name = strings.TrimSpace(req.Platform)
+	}
+	if name == "" {
+		name = "Device"
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+// parseDeviceKey accepts a PEM RSA public key of at least 2048 bits, as
+// SubjectPublicKeyInfo ("PUBLIC KEY") or PKCS #1 ("RSA PUBLIC KEY").
+func parseDeviceKey(p string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		return nil, invalid("pubkey", "must be a PEM-encoded RSA public key")
+	}
+	var key any
+	var err error
+	switch block.Type {
+	case "PUBLIC KEY":
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	default:
+		return nil, invalid("pubkey", "must be a PEM-encoded RSA public key")
+	}
+	rk, ok := key.(*rsa.PublicKey)
+	if err != nil || !ok {
+		return nil, invalid("pubkey", "must be an RSA public key")
+	}
+	if rk.N.BitLen() < 2048 {
+		return nil, invalid("pubkey", "RSA keys must have at least 2048 bits")
+	}
+	return rk, nil
+}
+
+// akey returns the installation's account key, creating it on first use.
+func (s *Service) akey(ctx context.Context) (string, error) {
+	v, err := s.st.GetSetting(ctx, settingAKey)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", wrap("akey", err)
+	}
+	v = ids.New("DA")
+	if err := s.st.PutSetting(ctx, settingAKey, v); err != nil {
+		return "", wrap("akey", err)
+	}
+	// Another node may have raced us; everyone uses what was stored last.
+	if got, err := s.st.GetSetting(ctx, settingAKey); err == nil {
+		v = got
+	}
+	return v, nil
+}
+
+// DeviceKey returns a device and the public key its requests are signed
+// with. It records when the device was last seen (at most once a minute).
+func (s *Service) DeviceKey(ctx context.Context, deviceID string) (store.Device, *rsa.PublicKey, error) {
+	d, err := s.st.GetDevice(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Device{}, nil, notFound("unknown device")
+	}
+	if err != nil {
+		return store.Device{}, nil, wrap("device", err)
+	}
+	key, err := parseDeviceKey(d.PublicKey)
+	if err != nil {
+		return store.Device{}, nil, wrap("device key of "+d.ID, err)
+	}
+	if now := s.now(); now.Sub(d.LastSeen) >= time.Minute {
+		err := s.st.InTx(ctx, func(q store.Queries) error {
+			cur, err := q.GetDevice(ctx, d.ID)
+			if err != nil {
+				return err
+			}
+			cur.LastSeen = now
+			return q.UpdateDevice(ctx, cur)
+		})
+		if err != nil {
+			s.opts.Logger.Warn("could not record device last seen", "device_id", d.ID, "err", err)
+		}
+	}
+	return d, key, nil
+}
+
+// RegisterPushToken stores the device's push registration token.
+func (s *Service) RegisterPushToken(ctx context.Context, deviceID, token string) error {
+	if len(token) > 4096 {
+		return invalid("token", "is too long")
+	}
+	return s.st.InTx(ctx, func(q store.Queries) error {
+		d, err := q.GetDevice(ctx, deviceID)
+		if err != nil {
+			return err
+		}
+		d.PushToken = token
+		return q.UpdateDevice(ctx, d)
+	})
+}
+
+// Devices lists a user's devices.
+func (s *Service) Devices(ctx context.Context, nameOrID string) ([]store.Device, error) {
+	u, err := s.User(ctx, nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.st.ListDevices(ctx, u.ID)
+	if err != nil {
+		return nil, wrap("list devices", err)
+	}
+	return list, nil
+}
+
+// preauthDevice describes a device as preauth lists it.
+func preauthDevice(d store.Device) Device {
+	display := d.Name
+	if d.Platform != "" && !strings.EqualFold(d.Platform, d.Name) {
+		display = fmt.Sprintf("%s (%s)", d.Name, d.Platform)
+	}
+	return Device{
+		ID: d.ID, Type: "phone", Name: d.Name, DisplayName: display,
+		Capabilities: []string{"auto", "push", "mobile_otp"},
+	}
+}
+
+var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// hotpCode is the 6-digit RFC 4226 code; Duo devices use the ASCII bytes of
+// the hotp_secret string as the key.
+func hotpCode(secret []byte, counter int64) (string, error) {
+	return hotp.GenerateCodeCustom(b32.EncodeToString(secret), uint64(counter),
+		hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+}
+
+// matchHOTP checks code against the counters [d.HOTPCounter, +hotpWindow)
+// of d and returns the matched counter.
+func (s *Service) matchHOTP(d store.Device, code string) (int64, bool, error) {
+	if len(code) != 6 {
+		return 0, false, nil
+	}
+	secret, err := s.box.Open(d.HOTPSecretEnc, []byte(d.ID))
+	if err != nil {
+		return 0, false, fmt.Errorf("open HOTP secret of %s: %w", d.ID, err)
+	}
+	for c := d.HOTPCounter; c < d.HOTPCounter+hotpWindow; c++ {
+		want, err := hotpCode(secret, c)
+		if err != nil {
+			return 0, false, err
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return c, true, nil
+		}
+	}
+	return 0, false, nil
+}

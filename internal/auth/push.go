@@ -1,0 +1,283 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/assent-auth/assent/internal/ids"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Push status messages, as in Duo.
+const (
+	msgPushed     = "Pushed a login request to your device..."
+	msgPushDenied = "Login request denied."
+	msgTimedOut   = "Login timed out."
+)
+
+// Auth-log reasons for pushes.
+const (
+	ReasonUserApproved = "user_approved"
+	ReasonUserDenied   = "user_denied"
+	ReasonNoResponse   = "no_response"
+	factorPushLog      = "duo_push"
+)
+
+// recheckEvery bounds how long a waiter trusts the broker alone: a lost
+// wake-up costs at most this much latency, and each pending push reads its
+// row at most this often.
+const recheckEvery = 15 * time.Second
+
+// newPush picks the device and builds the transaction for a push.
+func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store.Device, now time.Time) (*store.Transaction, error) {
+	if p.device != FactorPush {
+		// Phone calls and SMS need a telephony gateway, which Assent does
+		// not have; no enrolled device is capable of them.
+		return nil, ErrNoCapableDevice
+	}
+	var d *store.Device
+	switch {
+	case p.index > 0:
+		if p.index <= len(devices) {
+			d = &devices[p.index-1]
+		}
+	case req.Device == "" || req.Device == "auto":
+		if len(devices) > 0 {
+			d = &devices[0]
+		}
+	default:
+		for i := range devices {
+			if devices[i].ID == req.Device {
+				d = &devices[i]
+			}
+		}
+	}
+	if d == nil {
+		return nil, ErrNoCapableDevice
+	}
+	typ := req.Type
+	if typ == "" {
+		typ = "Login"
+	}
+	return &store.Transaction{
+		ID: ids.TxID(), UserID: u.ID, DeviceID: d.ID, IKey: req.Integration.IKey, Factor: FactorPush,
+		State: store.TxPushed, Type: typ, DisplayUsername: req.DisplayUsername, PushInfo: req.PushInfo,
+		IP: req.IP, Hostname: req.Hostname, Created: now, Expires: now.Add(s.opts.PushTimeout),
+	}, nil
+}
+
+// Status is Duo's auth_status answer.
+type Status struct {
+	Result    string // waiting, allow, deny
+	Status    string // pushed, allow, deny, timeout
+	StatusMsg string
+}
+
+// txStatus renders a transaction as auth_status reports it.
+func txStatus(t store.Transaction) Status {
+	switch t.State {
+	case store.TxPushed:
+		return Status{Result: "waiting", Status: "pushed", StatusMsg: msgPushed}
+	case store.TxAllow:
+		return Status{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}
+	case store.TxTimeout:
+		return Status{Result: ResultDeny, Status: "timeout", StatusMsg: msgTimedOut}
+	}
+	if t.Factor == FactorPasscode {
+		return Status{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}
+	}
+	return Status{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgPushDenied}
+}
+
+// AuthStatus reports a transaction of the calling integration, holding the
+// request up to StatusWait while it is still waiting for the device.
+func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid string) (Status, error) {
+	if txid == "" {
+		return Status{}, invalid("txid", "is required")
+	}
+	t, err := s.st.GetTransaction(ctx, txid)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.IKey != in.IKey) {
+		return Status{}, invalid("txid", "no such transaction")
+	}
+	if err != nil {
+		return Status{}, wrap("auth status", err)
+	}
+	if t.State == store.TxPushed {
+		if t, err = s.waitTx(ctx, txid, s.opts.StatusWait); err != nil {
+			return Status{}, wrap("auth status", err)
+		}
+	}
+	return txStatus(t), nil
+}
+
+// waitTx waits until the transaction leaves TxPushed, times out, or maxWait
+// passes, and returns its latest state. It subscribes before reading, so an
+// answer committed in between still wakes it.
+func (s *Service) waitTx(ctx context.Context, txid string, maxWait time.Duration) (store.Transaction, error) {
+	wake, unsubscribe := s.opts.Broker.Subscribe(txid)
+	defer unsubscribe()
+	deadline := time.Now().Add(maxWait)
+	for {
+		t, err := s.settle(ctx, txid)
+		if err != nil || t.State != store.TxPushed {
+			return t, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return t, nil
+		}
+		// Wake at the deadline, at expiry (to record the timeout), or to recheck.
+		wait := min(left, max(t.Expires.Sub(s.opts.Now()), 0)+10*time.Millisecond, recheckEvery)
+		timer := time.NewTimer(wait)
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return t, ctx.Err()
+		}
+		timer.Stop()
+	}
+}
+
+// settle reads a transaction and, if it is still pushed past its expiry,
+// records the timeout (with its auth-log row) and wakes other waiters.
+func (s *Service) settle(ctx context.Context, txid string) (store.Transaction, error) {
+	t, err := s.st.GetTransaction(ctx, txid)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	now := s.now()
+	if t.State != store.TxPushed || now.Before(t.Expires) {
+		return t, nil
+	}
+	changed := false
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		cur, err := q.GetTransaction(ctx, txid)
+		if err != nil {
+			return err
+		}
+		t = cur
+		if cur.State != store.TxPushed {
+			return nil // answered or settled meanwhile
+		}
+		t.State, t.Answered = store.TxTimeout, now
+		if err := q.UpdateTransaction(ctx, t); err != nil {
+			return err
+		}
+		changed = true
+		return s.logPush(ctx, q, t, ResultDeny, ReasonNoResponse)
+	})
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	if changed {
+		s.publish(ctx, txid)
+	}
+	return t, nil
+}
+
+// logPush writes the auth-log row of a decided push.
+func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transaction, result, reason string) error {
+	u, err := q.GetUser(ctx, t.UserID)
+	if err != nil {
+		return err
+	}
+	l := store.AuthLog{
+		TxID: t.ID, Time: t.Answered, IKey: t.IKey, UserID: u.ID, Username: u.Username,
+		Factor: factorPushLog, Device: t.DeviceID, Result: result, Reason: reason, IP: t.IP, Hostname: t.Hostname,
+	}
+	if result == ResultAllow {
+		u.FailedAttempts = 0
+		u.LastLogin = t.Answered
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	return q.AppendAuthLog(ctx, &l)
+}
+
+func (s *Service) publish(ctx context.Context, txid string) {
+	if err := s.opts.Broker.Publish(context.WithoutCancel(ctx), txid); err != nil {
+		// Waiters on other nodes still recheck within recheckEvery.
+		s.opts.Logger.Warn("could not publish a push answer to other nodes", "txid", txid, "err", err)
+	}
+}
+
+// ErrAlreadyAnswered is an answer to a push that is no longer waiting.
+var ErrAlreadyAnswered = &Error{Kind: KindConflict, Detail: "this request was already answered or has expired"}
+
+// Answer records a device's answer to one of its pushes and wakes the
+// request waiting for it, on whichever node it waits.
+func (s *Service) Answer(ctx context.Context, deviceID, txid string, approve bool) error {
+	now := s.now()
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		t, err := q.GetTransaction(ctx, txid)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DeviceID != deviceID) {
+			return notFound("no such transaction for this device")
+		}
+		if err != nil {
+			return err
+		}
+		if t.State != store.TxPushed || !now.Before(t.Expires) {
+			return ErrAlreadyAnswered
+		}
+		result, reason := ResultDeny, ReasonUserDenied
+		t.State = store.TxDeny
+		if approve {
+			result, reason = ResultAllow, ReasonUserApproved
+			t.State = store.TxAllow
+		}
+		t.Answered = now
+		if err := q.UpdateTransaction(ctx, t); err != nil {
+			return err
+		}
+		return s.logPush(ctx, q, t, result, reason)
+	})
+	var ae *Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if err != nil {
+		return wrap("answer", err)
+	}
+	s.opts.Logger.Info("push answered", "txid", txid, "device_id", deviceID, "approved", approve)
+	s.publish(ctx, txid)
+	return nil
+}
+
+// PendingPush is a push waiting on a device, with what the device shows.
+type PendingPush struct {
+	store.Transaction
+	Username        string
+	IntegrationName string
+}
+
+// Pending lists the pushes waiting for a device's answer, oldest first.
+func (s *Service) Pending(ctx context.Context, deviceID string) ([]PendingPush, error) {
+	list, err := s.st.ListPendingTransactions(ctx, deviceID, s.now())
+	if err != nil {
+		return nil, wrap("pending pushes", err)
+	}
+	out := make([]PendingPush, 0, len(list))
+	names := map[string]string{}
+	for _, t := range list {
+		p := PendingPush{Transaction: t, Username: t.DisplayUsername}
+		if p.Username == "" {
+			if u, err := s.st.GetUser(ctx, t.UserID); err == nil {
+				p.Username = u.Username
+			}
+		}
+		name, ok := names[t.IKey]
+		if !ok {
+			if in, err := s.st.GetIntegration(ctx, t.IKey); err == nil {
+				name = in.Name
+			}
+			names[t.IKey] = name
+		}
+		p.IntegrationName = name
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -155,7 +155,9 @@ type Queries interface {
 	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
 	// LastLogin of the user with u.ID; ErrNotFound if absent.
 	UpdateUser(ctx context.Context, u User) error
-	DeleteUser(ctx context.Context, id string) error // also deletes the user's bypass codes
+	// DeleteUser also deletes the user's bypass codes, devices,
+	// activations and transactions.
+	DeleteUser(ctx context.Context, id string) error
 
 	CreateBypassCodes(ctx context.Context, codes []BypassCode) error
 	ListBypassCodes(ctx context.Context, userID string) ([]BypassCode, error) // ordered by Created, then ID
@@ -169,6 +171,8 @@ type Queries interface {
 
 	GetSetting(ctx context.Context, key string) (string, error) // ErrNotFound if unset
 	PutSetting(ctx context.Context, key, value string) error    // insert or replace
+
+	DeviceQueries
 }
 
 // Store is a database.
@@ -179,4 +183,85 @@ type Store interface {
 	InTx(ctx context.Context, fn func(q Queries) error) error
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Device is an activated authenticator (a phone app or `assent device`).
+type Device struct {
+	ID        string // "DP" + 18; also the pkey the device names itself with
+	UserID    string
+	Name      string // shown in prompts, e.g. "Pixel 8" or "assent device"
+	Platform  string // Android, iOS, Assent CLI, …
+	PublicKey string // PEM SubjectPublicKeyInfo (RSA) verifying the device's requests
+	// HOTPSecretEnc is the hotp_secret, sealed by the secrets package.
+	HOTPSecretEnc []byte
+	// HOTPCounter is the lowest counter value still accepted; every code at
+	// or below a used one is spent.
+	HOTPCounter int64
+	PushToken   string // registration token (e.g. "GCM:…"); may be empty
+	Created     time.Time
+	LastSeen    time.Time // zero: never
+}
+
+// Activation is a pending or used activation code. Only a keyed hash of the
+// code is stored: the code itself is a bearer secret.
+type Activation struct {
+	CodeHash []byte
+	UserID   string
+	Expires  time.Time
+	DeviceID string // set when a device used the code; empty while waiting
+	Created  time.Time
+}
+
+// Transaction states.
+const (
+	TxPushed  = "pushed" // waiting for the device
+	TxAllow   = "allow"
+	TxDeny    = "deny"
+	TxTimeout = "timeout"
+)
+
+// Transaction is an out-of-band authentication (a push) waiting for or
+// holding its answer.
+type Transaction struct {
+	ID              string // lower-case UUID: the txid and the device's urgid
+	UserID          string
+	DeviceID        string
+	IKey            string
+	Factor          string // push
+	State           string // TxPushed, TxAllow, TxDeny, TxTimeout
+	Type            string // shown before "request", e.g. "Login"
+	DisplayUsername string
+	PushInfo        string // URL-encoded key=value pairs shown on the device
+	IP              string
+	Hostname        string
+	Created         time.Time
+	Expires         time.Time
+	Answered        time.Time // zero while pushed
+}
+
+// DeviceQueries are the device, activation and transaction reads and
+// writes. Inside InTx on PostgreSQL, GetActivation and GetTransaction lock
+// the row (SELECT … FOR UPDATE) like GetUser.
+type DeviceQueries interface {
+	CreateDevice(ctx context.Context, d Device) error // ErrAlreadyExists on duplicate ID
+	GetDevice(ctx context.Context, id string) (Device, error)
+	ListDevices(ctx context.Context, userID string) ([]Device, error) // ordered by Created, then ID
+	// UpdateDevice writes Name, HOTPCounter, PushToken and LastSeen.
+	UpdateDevice(ctx context.Context, d Device) error
+	DeleteDevice(ctx context.Context, id string) error // also deletes its transactions
+
+	CreateActivation(ctx context.Context, a Activation) error
+	GetActivation(ctx context.Context, codeHash []byte) (Activation, error)
+	UpdateActivation(ctx context.Context, a Activation) error // writes DeviceID, by CodeHash
+	// DeleteExpiredActivations removes unused activations that expired
+	// before now and returns how many.
+	DeleteExpiredActivations(ctx context.Context, now time.Time) (int, error)
+
+	CreateTransaction(ctx context.Context, t Transaction) error
+	GetTransaction(ctx context.Context, id string) (Transaction, error)
+	// UpdateTransaction writes State and Answered.
+	UpdateTransaction(ctx context.Context, t Transaction) error
+	// ListPendingTransactions lists a device's transactions in TxPushed that
+	// expire after now, oldest first.
+	ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]Transaction, error)
 }

@@ -242,9 +242,12 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 }
 
 func (q *queries) DeleteUser(ctx context.Context, id string) error {
-	// The foreign key cascades too; deleting explicitly does not depend on it.
-	if _, err := q.exec(ctx, `DELETE FROM bypass_codes WHERE user_id = ?`, id); err != nil {
-		return fmt.Errorf("sqlstore: delete user %s: bypass codes: %w", id, err)
+	// The foreign keys cascade too; deleting explicitly does not depend on
+	// them. Transactions go before the devices they reference.
+	for _, table := range []string{"transactions", "activations", "devices", "bypass_codes"} {
+		if _, err := q.exec(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("sqlstore: delete user %s: %s: %w", id, table, err)
+		}
 	}
 	res, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {

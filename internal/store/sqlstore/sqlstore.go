@@ -14,7 +14,20 @@
 //     the transaction stays usable afterwards on both engines.
 //   - Update*/Delete* of a single row report a missing row as
 //     store.ErrNotFound; DeleteBypassCodesForUser does not.
-//   - CreateBypassCodes reports an unknown user as store.ErrNotFound.
+//   - CreateBypassCodes, CreateDevice and CreateActivation report an unknown
+//     user, and CreateTransaction an unknown user or a device that is unknown
+//     or not the transaction's user's, as store.ErrNotFound. They check
+//     before inserting, so inside InTx the transaction stays usable
+//     afterwards. A transaction may have an empty UserID (unknown user) and
+//     an empty DeviceID (no device took part).
+//   - DeleteUser deletes the user's bypass codes, devices, activations and
+//     transactions; DeleteDevice the device's transactions (the foreign keys
+//     cascade as well). Activations are not deleted with the device they
+//     were used for.
+//   - DeleteExpiredActivations deletes unused activations (DeviceID empty)
+//     whose Expires is set and not after now, as BypassCode.Expired counts
+//     it; ListPendingTransactions returns TxPushed transactions whose
+//     Expires is after now. Both compare in whole seconds.
 //   - Any other error returned inside InTx should be returned from fn: on
 //     PostgreSQL a failed statement aborts the transaction.
 //
@@ -28,8 +41,9 @@
 // to InTx must not call write methods of the Store itself: it would wait for
 // itself forever (the interface already says fn must only use its Queries).
 //
-// PostgreSQL: inside InTx, GetUser, GetUserByUsername and FindBypassCode use
-// SELECT … FOR UPDATE, so concurrent decisions about one user serialize.
+// PostgreSQL: inside InTx, GetUser, GetUserByUsername, FindBypassCode,
+// GetActivation and GetTransaction use SELECT … FOR UPDATE, so concurrent
+// decisions about one user, activation code or push serialize.
 // Migrations run under pg_advisory_xact_lock, so several nodes may start at
 // once.
 package sqlstore
@@ -351,6 +365,26 @@ func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
 	return s.rq.GetSetting(ctx, key)
 }
 
+func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	return s.rq.GetDevice(ctx, id)
+}
+
+func (s *Store) ListDevices(ctx context.Context, userID string) ([]store.Device, error) {
+	return s.rq.ListDevices(ctx, userID)
+}
+
+func (s *Store) GetActivation(ctx context.Context, codeHash []byte) (store.Activation, error) {
+	return s.rq.GetActivation(ctx, codeHash)
+}
+
+func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
+	return s.rq.GetTransaction(ctx, id)
+}
+
+func (s *Store) ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]store.Transaction, error) {
+	return s.rq.ListPendingTransactions(ctx, deviceID, now)
+}
+
 // Writes go through the write pool.
 
 func (s *Store) CreateIntegration(ctx context.Context, in store.Integration) error {
@@ -400,6 +434,44 @@ func (s *Store) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	}
 	l.ID = c.ID
 	return nil
+}
+
+func (s *Store) CreateDevice(ctx context.Context, d store.Device) error {
+	return s.write(ctx, true, func(q *queries) error { return q.CreateDevice(ctx, d) })
+}
+
+func (s *Store) UpdateDevice(ctx context.Context, d store.Device) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateDevice(ctx, d) })
+}
+
+func (s *Store) DeleteDevice(ctx context.Context, id string) error {
+	return s.write(ctx, false, func(q *queries) error { return q.DeleteDevice(ctx, id) })
+}
+
+func (s *Store) CreateActivation(ctx context.Context, a store.Activation) error {
+	return s.write(ctx, true, func(q *queries) error { return q.CreateActivation(ctx, a) })
+}
+
+func (s *Store) UpdateActivation(ctx context.Context, a store.Activation) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateActivation(ctx, a) })
+}
+
+func (s *Store) DeleteExpiredActivations(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := s.write(ctx, true, func(q *queries) error {
+		var err error
+		n, err = q.DeleteExpiredActivations(ctx, now)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) CreateTransaction(ctx context.Context, t store.Transaction) error {
+	return s.write(ctx, true, func(q *queries) error { return q.CreateTransaction(ctx, t) })
+}
+
+func (s *Store) UpdateTransaction(ctx context.Context, t store.Transaction) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateTransaction(ctx, t) })
 }
 
 func (s *Store) PutSetting(ctx context.Context, key, value string) error {

@@ -44,6 +44,13 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InTxAlreadyExistsKeepsTxUsable", testInTxAlreadyExists},
 		{"ConcurrentUserUpdates", testConcurrentUserUpdates},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"Devices", testDevices},
+		{"Activations", testActivations},
+		{"Transactions", testTransactions},
+		{"DeleteUserDevices", testDeleteUserDevices},
+		{"DeviceInTx", testDeviceInTx},
+		{"ConcurrentTransactionAnswer", testConcurrentTransactionAnswer},
+		{"ConcurrentActivationUse", testConcurrentActivationUse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

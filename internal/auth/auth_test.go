@@ -49,7 +49,9 @@ func newFixture(t *testing.T, opts auth.Options) *fixture {
 		t.Fatal(err)
 	}
 	c := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	opts.Now = c.Now
+	if opts.Now == nil {
+		opts.Now = c.Now
+	}
 	if opts.EnrollPortalURL == nil {
 		opts.EnrollPortalURL = func(u string) string { return "https://assent.example/portal/enroll?username=" + u }
 	}

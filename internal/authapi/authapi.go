@@ -36,7 +36,7 @@ type API struct {
 
 var authTypes = []store.IntegrationType{store.TypeAuthAPI}
 
-// Register adds the Auth API routes to mux.
+// Register adds the Auth API routes (v2, and the legacy v1) to mux.
 func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
 	mux.Handle("/auth/v2/ping", only(http.MethodGet, httpapi.Handle(a.ping)))
 	mux.Handle("/auth/v2/check", only(http.MethodGet, s.Require(authTypes, a.check)))
@@ -46,6 +46,8 @@ func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
 	mux.Handle("/auth/v2/auth_status", only(http.MethodGet, s.Require(authTypes, a.authStatus)))
 	mux.Handle("/auth/v2/enroll", only(http.MethodPost, s.Require(authTypes, a.enroll)))
 	mux.Handle("/auth/v2/enroll_status", only(http.MethodPost, s.Require(authTypes, a.enrollStatus)))
+	// The legacy v1 API, for deployed duo_unix releases before 2.2.
+	a.registerV1(mux, s)
 }
 
 // only answers other methods with Duo's envelope rather than the mux's

@@ -1,0 +1,292 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/assent-auth/assent/internal/testutil"
+)
+
+// buildAssent builds ./cmd/assent into dir (with -race when the tests
+// have it, which also catches races in the subprocess).
+func buildAssent(t *testing.T, dir string) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	testutil.Require(t, "the go command", err == nil)
+	bin := filepath.Join(dir, "assent")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, goTool, append(args, "./cmd/assent")...)
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/assent: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// hermeticEnv is the environment without ASSENT_* settings, so the
+// developer's own configuration cannot leak into the subprocesses.
+func hermeticEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ASSENT_") && !strings.HasPrefix(kv, "DUO_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+type cliResult struct {
+	stdout, stderr string
+	code           int
+}
+
+// runCLI runs the assent binary to completion with a timeout.
+func runCLI(t *testing.T, bin string, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = hermeticEnv()
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := cliResult{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		res.code = ee.ExitCode()
+	default:
+		t.Fatalf("assent %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, res.stdout, res.stderr)
+	}
+	return res
+}
+
+// mustCLI runs the binary and requires exit status 0.
+func mustCLI(t *testing.T, bin string, args ...string) cliResult {
+	t.Helper()
+	r := runCLI(t, bin, args...)
+	if r.code != 0 {
+		t.Fatalf("assent %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// lockedBuffer is an io.Writer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestBinary builds the assent binary once and runs it as a server and as
+// the administration CLI.
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	bin := buildAssent(t, t.TempDir())
+	t.Run("ServeAndCLI", func(t *testing.T) {
+		t.Parallel()
+		testBinaryServeAndCLI(t, bin)
+	})
+	t.Run("InvalidConfig", func(t *testing.T) {
+		t.Parallel()
+		testBinaryInvalidConfig(t, bin)
+	})
+}
+
+func testBinaryServeAndCLI(t *testing.T, bin string) {
+	dataDir := t.TempDir()
+	port := testutil.FreePort(t)
+	host := fmt.Sprintf("localhost:%d", port)
+	caFile := filepath.Join(dataDir, "tls", "ca.pem")
+
+	// The server.
+	srv := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
+	srv.Env = hermeticEnv()
+	srvOut := &lockedBuffer{}
+	srv.Stdout, srv.Stderr = srvOut, srvOut
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start assent serve: %v", err)
+	}
+	// exited is closed when the server has exited; waitErr is then its status.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = srv.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = srv.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("assent serve output:\n%s", srvOut.String())
+		}
+	})
+
+	// Wait for the CA file and for ping to answer.
+	var client *http.Client
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("assent serve exited early: %v\n%s", waitErr, srvOut.String())
+		default:
+		}
+		if client == nil {
+			if _, err := os.Stat(caFile); err == nil {
+				client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, caFile)}}}
+			}
+		}
+		if client != nil {
+			resp, err := client.Get("https://" + host + "/auth/v2/ping")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("assent serve did not answer ping within 20s\n%s", srvOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	client.CloseIdleConnections()
+
+	dd := []string{"--data-dir", dataDir}
+	cli := func(args ...string) cliResult { t.Helper(); return mustCLI(t, bin, append(args, dd...)...) }
+
+	// integration create --json
+	r := cli("integration", "create", "--type", "authapi", "--name", "E2E App", "--json")
+	var in map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &in); err != nil {
+		t.Fatalf("integration create --json: %v\n%s", err, r.stdout)
+	}
+	ikey, _ := in["integration_key"].(string)
+	skey, _ := in["secret_key"].(string)
+	if !regexp.MustCompile(`^DI[A-Z0-9]{18}$`).MatchString(ikey) || len(skey) != 40 ||
+		in["api_hostname"] != host || in["name"] != "E2E App" || in["type"] != "authapi" {
+		t.Fatalf("integration create --json: %s (want api_hostname %s)", r.stdout, host)
+	}
+
+	// users and bypass codes
+	r = cli("user", "create", "bob", "--json")
+	var user map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &user); err != nil || user["username"] != "bob" || user["status"] != "active" {
+		t.Fatalf("user create --json: %v\n%s", err, r.stdout)
+	}
+	r = cli("user", "bypass-codes", "bob", "--count", "2", "--json")
+	var bc struct {
+		Username string   `json:"username"`
+		Codes    []string `json:"codes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &bc); err != nil || bc.Username != "bob" || len(bc.Codes) != 2 {
+		t.Fatalf("user bypass-codes --json: %v\n%s", err, r.stdout)
+	}
+	r = cli("user", "list", "--json")
+	var users []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &users); err != nil || len(users) != 1 || users[0]["username"] != "bob" || users[0]["user_id"] != user["user_id"] {
+		t.Fatalf("user list --json: %v\n%s", err, r.stdout)
+	}
+	r = cli("integration", "list")
+	if !strings.Contains(r.stdout, ikey) || !strings.Contains(r.stdout, "E2E App") {
+		t.Fatalf("integration list does not show %s:\n%s", ikey, r.stdout)
+	}
+
+	// assent api against the running server
+	apiAuth := func(code string) cliResult {
+		t.Helper()
+		return runCLI(t, bin, "api", "--host", host, "--ca", caFile, "--ikey", ikey, "--skey", skey,
+			"POST", "/auth/v2/auth", "username=bob", "factor=passcode", "passcode="+code)
+	}
+	r = apiAuth(bc.Codes[0])
+	if r.code != 0 || !strings.Contains(r.stdout, `"result": "allow"`) {
+		t.Fatalf("assent api auth: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	cli("user", "set-status", "bob", "disabled")
+	r = apiAuth(bc.Codes[1])
+	if !strings.Contains(r.stdout, `"result": "deny"`) {
+		t.Fatalf("assent api auth of a disabled user: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, bin, "api", "--host", host, "--ca", caFile, "--ikey", ikey, "--skey", strings.Repeat("x", 40), "GET", "/auth/v2/check")
+	if r.code == 0 || !strings.Contains(r.stdout, "40103") {
+		t.Errorf("assent api with a wrong skey: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+
+	// Graceful shutdown on SIGTERM.
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("assent serve after SIGTERM: %v (want exit 0)", waitErr)
+		}
+	case <-time.After(20 * time.Second): // shutdown_timeout is 15s
+		t.Fatalf("assent serve did not exit within 20s of SIGTERM")
+	}
+	out := srvOut.String()
+	if !strings.Contains(out, "msg=stopped") {
+		t.Errorf("assent serve did not log \"stopped\":\n%s", out)
+	}
+	for _, secret := range append([]string{skey}, bc.Codes...) {
+		if strings.Contains(out, secret) {
+			t.Errorf("the server log contains a secret (%s…)", secret[:4])
+		}
+	}
+}
+
+func testBinaryInvalidConfig(t *testing.T, bin string) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "assent.toml")
+	if err := os.WriteFile(cfgFile, []byte("listen = \"not a listen address\"\nfrobnicate = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, bin, "serve", "--config", cfgFile, "--data-dir", filepath.Join(dir, "data"))
+	if r.code == 0 {
+		t.Fatalf("assent serve with an invalid config exited 0\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	all := r.stdout + r.stderr
+	for _, want := range []string{"frobnicate", "listen", "not a listen address"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("output does not mention %q:\n%s", want, all)
+		}
+	}
+	for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+		if strings.Contains(all, bad) {
+			t.Errorf("output contains %q:\n%s", bad, all)
+		}
+	}
+}

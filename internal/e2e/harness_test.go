@@ -1,0 +1,393 @@
+// Package e2e holds Assent's end-to-end tests: a real server started in
+// the test process (or the assent binary as a subprocess) driven by the
+// real Duo clients (duo_api_golang, Debian's python3-duo-client, npm
+// @duosecurity/duo_api), by hand-built signed requests and by the CLI.
+//
+// The package has only test files. harness_test.go starts servers and
+// creates fixtures; each test gets its own server and data directory, so
+// the tests run in parallel.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver, to create test databases
+
+	"github.com/assent-auth/assent/internal/app"
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/server"
+	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
+)
+
+// postgresDSNEnv names an administrative PostgreSQL DSN; each test that
+// uses PostgreSQL creates (and drops) its own database through it.
+const postgresDSNEnv = "ASSENT_TEST_POSTGRES_DSN"
+
+// Engine selects the database behind a test server.
+type Engine string
+
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// engines is what the engine-parametrized tests run against.
+var engines = []Engine{SQLite, Postgres}
+
+// serverOptions tweak startServer.
+type serverOptions struct {
+	engine Engine
+	// flags are extra config keys (config.Sources.Flags).
+	flags map[string]string
+}
+
+// testServer is an Assent server running in the test process.
+type testServer struct {
+	App    *app.App
+	Port   int
+	Host   string // "localhost:PORT", the public hostname
+	IPHost string // "127.0.0.1:PORT"
+	CAFile string // the local CA clients must trust
+	// Client trusts CAFile and has a bounded timeout.
+	Client *http.Client
+	logs   *syncBuffer
+}
+
+// syncBuffer collects the server's log for failure reports.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServer starts a server on 127.0.0.1 with a random port and a fresh
+// data directory (and, for Postgres, a fresh database) and stops it when
+// the test ends. A Postgres server needs ASSENT_TEST_POSTGRES_DSN: without
+// it the test is skipped locally and fails in CI (testutil.Require).
+func startServer(t *testing.T, opts serverOptions) *testServer {
+	t.Helper()
+	flags := map[string]string{}
+	if opts.engine == Postgres {
+		flags["database_url"] = createPostgresDB(t)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	flags["data_dir"] = t.TempDir()
+	flags["listen"] = fmt.Sprintf("127.0.0.1:%d", port)
+	flags["public_hostname"] = fmt.Sprintf("localhost:%d", port)
+	for k, v := range opts.flags {
+		flags[k] = v
+	}
+	cfg, err := config.Load(config.Sources{Flags: flags})
+	if err != nil {
+		_ = ln.Close()
+		t.Fatalf("config: %v", err)
+	}
+
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.Open(ctx, cfg, logger)
+	if err != nil {
+		_ = ln.Close()
+		t.Fatalf("app.Open: %v", err)
+	}
+	srv, err := server.New(a)
+	if err != nil {
+		_ = ln.Close()
+		_ = a.Close()
+		t.Fatalf("server.New: %v", err)
+	}
+	if srv.CAFile == "" {
+		t.Fatal("server.New did not create a local CA (CAFile is empty)")
+	}
+
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(serveCtx, ln) }()
+
+	ts := &testServer{
+		App:    a,
+		Port:   port,
+		Host:   cfg.PublicHostname,
+		IPHost: fmt.Sprintf("127.0.0.1:%d", port),
+		CAFile: srv.CAFile,
+		logs:   logs,
+	}
+	t.Cleanup(func() {
+		if ts.Client != nil {
+			ts.Client.CloseIdleConnections()
+		}
+		stop()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve returned %v", err)
+			}
+		case <-time.After(cfg.ShutdownTimeout.Duration + 5*time.Second):
+			t.Errorf("Serve did not return within the shutdown timeout")
+		}
+		if err := a.Close(); err != nil {
+			t.Errorf("closing the app: %v", err)
+		}
+		log := logs.String()
+		if strings.Contains(log, "panic") {
+			t.Errorf("the server log mentions a panic:\n%s", log)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", log)
+		}
+	})
+	ts.Client = &http.Client{
+		Timeout:   20 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.caPool(t)}},
+	}
+	ts.waitReady(t)
+	return ts
+}
+
+// waitReady waits until the server answers /auth/v2/ping.
+func (ts *testServer) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := ts.Client.Get("https://" + ts.Host + "/auth/v2/ping")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (ts *testServer) caPool(t *testing.T) *x509.CertPool {
+	t.Helper()
+	return caPool(t, ts.CAFile)
+}
+
+// caPool reads a PEM CA certificate into a pool.
+func caPool(t *testing.T, caFile string) *x509.CertPool {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatalf("read CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	return pool
+}
+
+// ctx is a bounded context for fixture calls.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// integration creates an integration of type typ and returns its keys.
+func (ts *testServer) integration(t *testing.T, typ store.IntegrationType) (ikey, skey string) {
+	t.Helper()
+	in, skey, err := ts.App.Core.CreateIntegration(testCtx(t), auth.NewIntegration{Name: "e2e " + string(typ), Type: typ})
+	if err != nil {
+		t.Fatalf("create %s integration: %v", typ, err)
+	}
+	return in.IKey, skey
+}
+
+// authAPI creates an Auth API integration.
+func (ts *testServer) authAPI(t *testing.T) (ikey, skey string) {
+	t.Helper()
+	return ts.integration(t, store.TypeAuthAPI)
+}
+
+// user creates an active user with n single-use bypass codes (none if n is 0).
+func (ts *testServer) user(t *testing.T, name string, n int) []string {
+	t.Helper()
+	ctx := testCtx(t)
+	if _, err := ts.App.Core.CreateUser(ctx, name); err != nil {
+		t.Fatalf("create user %s: %v", name, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	out, err := ts.App.Core.IssueBypassCodes(ctx, name, auth.NewBypassCodes{Count: n, Uses: 1})
+	if err != nil {
+		t.Fatalf("bypass codes for %s: %v", name, err)
+	}
+	return out.Codes
+}
+
+// setStatus sets a user's status.
+func (ts *testServer) setStatus(t *testing.T, name string, status store.UserStatus) {
+	t.Helper()
+	if _, err := ts.App.Core.SetUserStatus(testCtx(t), name, status); err != nil {
+		t.Fatalf("set status of %s to %s: %v", name, status, err)
+	}
+}
+
+// userStatus reads a user's status from the store.
+func (ts *testServer) userRecord(t *testing.T, name string) store.User {
+	t.Helper()
+	u, err := ts.App.Core.User(testCtx(t), name)
+	if err != nil {
+		t.Fatalf("get user %s: %v", name, err)
+	}
+	return u
+}
+
+// createPostgresDB creates a fresh database through ASSENT_TEST_POSTGRES_DSN,
+// drops it when the test ends and returns its URL.
+func createPostgresDB(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(postgresDSNEnv)
+	testutil.Require(t, "PostgreSQL ("+postgresDSNEnv+")", dsn != "")
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("%s must be a postgres:// URL", postgresDSNEnv)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := "assent_e2e_" + hex.EncodeToString(rnd[:])
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", postgresDSNEnv, err)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// duoEnvelope is Duo's JSON answer.
+type duoEnvelope struct {
+	Stat          string          `json:"stat"`
+	Response      json.RawMessage `json:"response"`
+	Code          int             `json:"code"`
+	Message       string          `json:"message"`
+	MessageDetail string          `json:"message_detail"`
+}
+
+// decodeEnvelope parses a Duo envelope and, for failures, checks that the
+// body leaks nothing about the implementation.
+func decodeEnvelope(t *testing.T, body []byte) duoEnvelope {
+	t.Helper()
+	var env duoEnvelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		t.Fatalf("answer is not a Duo JSON envelope: %v: %q", err, body)
+	}
+	switch env.Stat {
+	case "OK":
+	case "FAIL":
+		checkFailBody(t, body)
+		if env.Code == 0 || env.Message == "" {
+			t.Errorf("FAIL envelope without code or message: %s", body)
+		}
+	default:
+		t.Errorf("stat %q in %s", env.Stat, body)
+	}
+	return env
+}
+
+// checkFailBody asserts an error answer reveals no internals.
+func checkFailBody(t *testing.T, body []byte) {
+	t.Helper()
+	low := strings.ToLower(string(body))
+	for _, bad := range []string{"panic", ".go:", "sql", "goroutine"} {
+		if strings.Contains(low, bad) {
+			t.Errorf("error answer contains %q: %s", bad, body)
+		}
+	}
+}
+
+// repoRoot is the module root, two levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+// runJSON runs cmd with a timeout and decodes its stdout as JSON into v.
+func runJSON(t *testing.T, timeout time.Duration, v any, name string, args []string, env []string, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), v); err != nil {
+		t.Fatalf("%s printed no JSON: %v\nstdout:\n%s\nstderr:\n%s", name, err, stdout.String(), stderr.String())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s stderr:\n%s", name, stderr.String())
+	}
+}

@@ -130,3 +130,9 @@ func blob(b []byte) []byte {
 func normUsername(username string) string {
 	return strings.ToLower(username)
 }
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var liteErr *sqlite.Error
+	return errors.As(err, &liteErr) && liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
+}

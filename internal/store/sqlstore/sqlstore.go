@@ -193,7 +193,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	w.SetConnMaxIdleTime(0)
 
 	s := &Store{d: sqliteDialect, w: w}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateSQLite(ctx, o.busyTimeout); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -476,4 +476,23 @@ func (s *Store) UpdateTransaction(ctx context.Context, t store.Transaction) erro
 
 func (s *Store) PutSetting(ctx context.Context, key, value string) error {
 	return s.write(ctx, true, func(q *queries) error { return q.PutSetting(ctx, key, value) })
+}
+
+// migrateSQLite migrates, retrying while another process holds the file.
+// Opening a new file switches it to WAL, which needs an exclusive lock; a
+// process opening the same file at that moment gets SQLITE_BUSY without the
+// busy handler being consulted, so the busy timeout alone does not cover it.
+func (s *Store) migrateSQLite(ctx context.Context, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := s.migrate(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }

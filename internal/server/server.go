@@ -20,6 +20,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
@@ -64,6 +65,8 @@ func New(a *app.App) (*Server, error) {
 	}
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
+	(&device.API{Core: a.Core, Logo: logo, Hosts: []string{a.Config.PublicHostname},
+		Window: a.Config.ClockSkew.Duration, Now: a.Now}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound

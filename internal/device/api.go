@@ -1,0 +1,369 @@
+// Package device speaks the Duo Mobile device protocol (/push/v2/*, spec
+// §5): activation of authenticator devices and the RSA-signed requests with
+// which they list and answer pushes. The server side (API) parses and
+// formats and leaves decisions to the auth core; the client side (Client)
+// is the `assent device` command-line authenticator, which tests also use
+// to act as a phone.
+package device
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/duosig"
+	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// Core is what the device API needs from the domain core.
+type Core interface {
+	Activate(ctx context.Context, req auth.ActivateRequest) (auth.Activation, error)
+	DeviceKey(ctx context.Context, deviceID string) (store.Device, *rsa.PublicKey, error)
+	Pending(ctx context.Context, deviceID string) ([]auth.PendingPush, error)
+	Answer(ctx context.Context, deviceID, txid string, approve bool) error
+	RegisterPushToken(ctx context.Context, deviceID, token string) error
+}
+
+var _ Core = (*auth.Service)(nil)
+
+// DefaultCustomerName is what devices show when API.CustomerName is empty;
+// it matches the core's default.
+const DefaultCustomerName = "Assent"
+
+// API serves /push/v2.
+type API struct {
+	Core Core
+	// Logo is the PNG sent to activating devices as customer_logo.
+	Logo []byte
+	// CustomerName is shown by /push/v2/device/info and on pushes; the
+	// activation answer carries the core's own name.
+	CustomerName string
+	// Hosts are the configured public API hostnames devices sign.
+	Hosts []string
+	// Window is the accepted clock skew; 0 means duosig.DefaultWindow.
+	Window time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	logo64 string
+}
+
+// Register adds the device routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	if a.CustomerName == "" {
+		a.CustomerName = DefaultCustomerName
+	}
+	if a.Window <= 0 {
+		a.Window = duosig.DefaultWindow
+	}
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	a.logo64 = base64.StdEncoding.EncodeToString(a.Logo)
+	mux.Handle("/push/v2/activation/{code}", only(http.MethodPost, httpapi.Handle(a.activate)))
+	mux.Handle("/push/v2/device/transactions", only(http.MethodGet, a.signed(a.transactions)))
+	mux.Handle("/push/v2/device/transactions/{urgid}", only(http.MethodPost, a.signed(a.answer)))
+	mux.Handle("/push/v2/device/registration", only(http.MethodPost, a.signed(a.registration)))
+	mux.Handle("/push/v2/device/info", only(http.MethodGet, a.signed(a.info)))
+}
+
+// only answers other methods with Duo's envelope rather than the mux's
+// plain-text 405, so every client can parse the answer.
+func only(method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			httpapi.WriteError(w, &httpapi.Error{Status: http.StatusMethodNotAllowed, Code: httpapi.CodeMethodNotAllowed, Message: "Method not allowed"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// errUnknownActivation is the answer duo-hotp documents; the HTTP status is
+// not known publicly, 404 matches the code's 404xx class.
+var errUnknownActivation = &httpapi.Error{Status: http.StatusNotFound, Code: 40403, Message: "Unknown activation code"}
+
+type activationResponse struct {
+	AKey             string `json:"akey"`
+	CustomerLogo     string `json:"customer_logo"`
+	CustomerName     string `json:"customer_name"`
+	HasBackupRestore bool   `json:"has_backup_restore"`
+	HOTPSecret       string `json:"hotp_secret"`
+	PKey             string `json:"pkey"`
+	UseTOTP          bool   `json:"use_totp"`
+}
+
+// activate registers a device. It is unsigned: the activation code is the
+// credential. Clients send parameters in the query, a form body or both;
+// device-description fields other than the name and platform are ignored.
+func (a *API) activate(w http.ResponseWriter, r *http.Request) error {
+	p, err := httpapi.ReadParams(w, r)
+	if err != nil {
+		return err
+	}
+	pubkey := p.Get("pubkey")
+	if pubkey == "" {
+		return httpapi.InvalidParams("pubkey: is required")
+	}
+	if pk := p.Get("pkpush"); pk != "" && !strings.EqualFold(pk, "rsa-sha512") {
+		return httpapi.InvalidParams("pkpush: must be rsa-sha512")
+	}
+	name := p.Get("device_name")
+	if name == "" {
+		name = p.Get("model")
+	}
+	act, err := a.Core.Activate(r.Context(), auth.ActivateRequest{
+		Code:      r.PathValue("code"),
+		PublicKey: pubkey,
+		Name:      name,
+		Platform:  p.Get("platform"),
+	})
+	if errors.Is(err, auth.ErrUnknownActivation) {
+		return errUnknownActivation
+	}
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, activationResponse{
+		AKey:         act.AKey,
+		CustomerLogo: a.logo64,
+		CustomerName: act.CustomerName,
+		HOTPSecret:   act.HOTPSecret,
+		PKey:         act.Device.ID,
+	})
+	return nil
+}
+
+// deviceHandler serves a request signed by dev.
+type deviceHandler func(w http.ResponseWriter, r *http.Request, dev store.Device, p *httpapi.Params) error
+
+// signed wraps h so it runs only for requests signed by an activated
+// device (spec §5.3).
+func (a *API) signed(h deviceHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dev, p, err := a.authenticate(w, r)
+		if err == nil {
+			err = h(w, r, dev, p)
+		} else {
+			// Say why at debug level: a client that signs differently from
+			// all the known ones is found here.
+			httpapi.Logger(r.Context()).Debug("device request rejected", "err", err)
+		}
+		if err != nil {
+			httpapi.Render(w, r, err)
+		}
+	})
+}
+
+// authenticate checks the date and the RSA signature of a device request
+// and returns the device and its parameters. The date is checked before
+// the device is looked up, so replayed or stale requests cost no store
+// access.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device, *httpapi.Params, error) {
+	pkey, sig, err := parseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return store.Device{}, nil, duosig.ErrMissingCredentials
+	}
+	date := r.Header.Get("X-Duo-Date")
+	if date == "" {
+		date = r.Header.Get("Date")
+	}
+	if err := checkDate(date, a.Now(), a.Window); err != nil {
+		return store.Device{}, nil, err
+	}
+	dev, key, err := a.Core.DeviceKey(r.Context(), pkey)
+	if auth.IsKind(err, auth.KindNotFound) {
+		return store.Device{}, nil, duosig.ErrUnknownIKey
+	}
+	if err != nil {
+		return store.Device{}, nil, err
+	}
+	p, err := httpapi.ReadParams(w, r)
+	if err != nil {
+		return store.Device{}, nil, err
+	}
+	sr := signedRequest{
+		Date:     date,
+		Method:   r.Method,
+		Path:     rawPath(r),
+		Hosts:    candidateHosts(a.Hosts, r.Host),
+		Query:    p.Query,
+		Form:     p.Form,
+		RawQuery: r.URL.RawQuery,
+	}
+	if p.Form != nil {
+		sr.RawForm = string(p.Body)
+	}
+	if !verifySignature(key, sig, sr) {
+		return store.Device{}, nil, duosig.ErrBadSignature
+	}
+	return dev, p, nil
+}
+
+// rawPath is the path exactly as the client sent it: clients sign what
+// they send.
+func rawPath(r *http.Request) string {
+	if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
+		return p
+	}
+	if p := r.URL.EscapedPath(); p != "" {
+		return p
+	}
+	return "/"
+}
+
+// Transaction is a push as devices receive it (spec §5.4).
+type Transaction struct {
+	// Attributes are [label, value] pairs shown to the user.
+	Attributes [][]string `json:"attributes"`
+	Expiration int64      `json:"expiration"`
+	Summary    string     `json:"summary"`
+	Time       int64      `json:"time"`
+	Type       string     `json:"type"`
+	// TxID is the urgid the device answers, the Auth API's txid.
+	TxID string `json:"urgid"`
+}
+
+// Attr returns the value of the first attribute labelled label, or "".
+func (t Transaction) Attr(label string) string {
+	for _, kv := range t.Attributes {
+		if len(kv) == 2 && kv[0] == label {
+			return kv[1]
+		}
+	}
+	return ""
+}
+
+type transactionsResponse struct {
+	Transactions []Transaction `json:"transactions"`
+}
+
+func (a *API) transactions(w http.ResponseWriter, r *http.Request, dev store.Device, _ *httpapi.Params) error {
+	list, err := a.Core.Pending(r.Context(), dev.ID)
+	if err != nil {
+		return err
+	}
+	out := transactionsResponse{Transactions: make([]Transaction, 0, len(list))}
+	for _, p := range list {
+		out.Transactions = append(out.Transactions, a.transaction(p))
+	}
+	httpapi.WriteOK(w, out)
+	return nil
+}
+
+// transaction renders a pending push with what Duo Mobile shows: who, for
+// which application, when and from where, then the integration's pushinfo.
+func (a *API) transaction(p auth.PendingPush) Transaction {
+	typ := p.Type
+	if typ == "" {
+		typ = "Login"
+	}
+	summary := typ + " request"
+	if p.IntegrationName != "" {
+		summary += " for " + p.IntegrationName
+	}
+	attrs := [][]string{
+		{"Username", p.Username},
+		{"Organization", a.CustomerName},
+	}
+	if p.IntegrationName != "" {
+		attrs = append(attrs, []string{"Application", p.IntegrationName})
+	}
+	attrs = append(attrs, []string{"Time", p.Created.UTC().Format(time.RFC1123)})
+	if p.IP != "" {
+		attrs = append(attrs, []string{"IP Address", p.IP})
+	}
+	if p.Hostname != "" {
+		attrs = append(attrs, []string{"Hostname", p.Hostname})
+	}
+	attrs = append(attrs, pushInfo(p.PushInfo)...)
+	return Transaction{
+		Attributes: attrs,
+		Expiration: p.Expires.Unix(),
+		Summary:    summary,
+		Time:       p.Created.Unix(),
+		Type:       typ,
+		TxID:       p.ID,
+	}
+}
+
+// pushInfo decodes Duo's URL-encoded pushinfo into [key, value] pairs in
+// the order the integration gave them; undecodable pieces are shown as
+// they are rather than dropped.
+func pushInfo(s string) [][]string {
+	var out [][]string
+	for piece := range strings.SplitSeq(s, "&") {
+		if piece == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(piece, "=")
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
+		}
+		if dv, err := url.QueryUnescape(v); err == nil {
+			v = dv
+		}
+		out = append(out, []string{k, v})
+	}
+	return out
+}
+
+type answerResponse struct {
+	Result string `json:"result"`
+}
+
+// answer records approve or deny. duo-ext's UI sends "reject" for deny.
+// Other parameters (akey, txId, step_up_code…) are signed but unused.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, dev store.Device, p *httpapi.Params) error {
+	var approve bool
+	switch strings.ToLower(p.Get("answer")) {
+	case "approve":
+		approve = true
+	case "deny", "reject":
+	default:
+		return httpapi.InvalidParams("answer: must be approve or deny")
+	}
+	if err := a.Core.Answer(r.Context(), dev.ID, r.PathValue("urgid"), approve); err != nil {
+		return err
+	}
+	res := answerResponse{Result: "deny"}
+	if approve {
+		res.Result = "approve"
+	}
+	httpapi.WriteOK(w, res)
+	return nil
+}
+
+func (a *API) registration(w http.ResponseWriter, r *http.Request, dev store.Device, p *httpapi.Params) error {
+	token := p.Get("token")
+	if token == "" {
+		return httpapi.InvalidParams("token: is required")
+	}
+	if err := a.Core.RegisterPushToken(r.Context(), dev.ID, token); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, struct{}{})
+	return nil
+}
+
+// Info is the answer of /push/v2/device/info. Duo's body is not publicly
+// characterised; this one is kept small.
+type Info struct {
+	CustomerName string `json:"customer_name"`
+	Name         string `json:"name"`
+	Platform     string `json:"platform"`
+	PKey         string `json:"pkey"`
+}
+
+func (a *API) info(w http.ResponseWriter, r *http.Request, dev store.Device, _ *httpapi.Params) error {
+	httpapi.WriteOK(w, Info{CustomerName: a.CustomerName, Name: dev.Name, Platform: dev.Platform, PKey: dev.ID})
+	return nil
+}

@@ -38,9 +38,24 @@ type App struct {
 	closers []func() error
 }
 
+// Option tunes Open.
+type Option func(*options)
+
+type options struct{ admin bool }
+
+// ForAdministration opens the installation for an administration command:
+// unless a public hostname was configured explicitly, the one the running
+// server recorded is used, so activation codes and api_hostname name the
+// server clients actually reach.
+func ForAdministration() Option { return func(o *options) { o.admin = true } }
+
 // Open opens the store and the master key named by cfg and checks that the
 // key is the one the database was created with.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -63,6 +78,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		_ = st.Close()
 		return nil, err
+	}
+	if o.admin && cfg.PublicHostnameDerived {
+		if h, err := st.GetSetting(ctx, settingAPIHostname); err == nil && h != "" {
+			cfg.PublicHostname = h
+		}
 	}
 	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
 	var broker auth.Broker = push.NewLocal()
@@ -150,14 +170,8 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
-// APIHostname is the hostname clients should use: what the running server
-// recorded at its last start, else the configured public hostname.
-func (a *App) APIHostname(ctx context.Context) string {
-	if h, err := a.Store.GetSetting(ctx, settingAPIHostname); err == nil && h != "" {
-		return h
-	}
-	return a.Config.PublicHostname
-}
+// APIHostname is the hostname clients should use (see ForAdministration).
+func (a *App) APIHostname() string { return a.Config.PublicHostname }
 
 // RecordAPIHostname stores the server's public hostname so the CLI prints it.
 func (a *App) RecordAPIHostname(ctx context.Context) error {

@@ -361,3 +361,16 @@ func (s *Service) matchHOTP(d store.Device, code string) (int64, bool, error) {
 	}
 	return 0, false, nil
 }
+
+// RemoveDevice deletes a device; its pending pushes go with it.
+func (s *Service) RemoveDevice(ctx context.Context, deviceID string) error {
+	err := s.st.DeleteDevice(ctx, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no device with that ID")
+	}
+	if err != nil {
+		return wrap("remove device", err)
+	}
+	s.opts.Logger.Info("device removed", "device_id", deviceID)
+	return nil
+}

@@ -51,7 +51,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 				return err
 			}
 			out := integrationJSON{
-				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(cmd.Context()),
+				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(),
 				Name: in.Name, Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
 			}
 			if asJSON {
@@ -89,7 +89,7 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			host := a.APIHostname(cmd.Context())
+			host := a.APIHostname()
 			out := make([]integrationJSON, 0, len(list))
 			rows := make([][]string, 0, len(list))
 			for _, in := range list {

@@ -145,6 +145,9 @@ func openApp(cmd *cobra.Command, e *env, quiet bool) (*app.App, error) {
 	if quiet && !cmd.Flags().Changed("log-level") {
 		cfg.LogLevel = "warn"
 	}
+	if quiet {
+		return app.Open(cmd.Context(), cfg, newLogger(cfg, e.stderr), app.ForAdministration())
+	}
 	return app.Open(cmd.Context(), cfg, newLogger(cfg, e.stderr))
 }
 

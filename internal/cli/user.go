@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/authapi"
 	"github.com/assent-auth/assent/internal/store"
 )
 
@@ -19,7 +20,8 @@ func newUserCmd(e *env) *cobra.Command {
 		Short:   "Manage users: create, list, status, bypass codes",
 	}
 	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e),
-		newUserBypassCodesCmd(e), newUserDeleteCmd(e))
+		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
+		newUserRemoveDeviceCmd(e))
 	return cmd
 }
 
@@ -223,5 +225,119 @@ func newUserBypassCodesCmd(e *env) *cobra.Command {
 	f.IntVar(&validSecs, "valid-secs", 0, "seconds until the codes expire; 0 means never")
 	f.BoolVar(&preserve, "preserve-existing", false, "keep the user's earlier codes")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// enrollJSON is what `user enroll --json` prints: the fields of Duo's
+// /auth/v2/enroll answer.
+type enrollJSON struct {
+	UserID            string `json:"user_id"`
+	Username          string `json:"username"`
+	ActivationCode    string `json:"activation_code"`
+	ActivationBarcode string `json:"activation_barcode"`
+	Expiration        int64  `json:"expiration"`
+}
+
+func newUserEnrollCmd(e *env) *cobra.Command {
+	var (
+		validSecs int
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "enroll USERNAME",
+		Short: "Issue an activation code for a new device (creating the user if needed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			en, err := a.Core.Enroll(cmd.Context(), auth.EnrollRequest{Username: args[0], Valid: time.Duration(validSecs) * time.Second})
+			if err != nil {
+				return err
+			}
+			j := enrollJSON{UserID: en.UserID, Username: en.Username, ActivationCode: en.ActivationCode,
+				ActivationBarcode: authapi.QRURL(a.APIHostname(), en.ActivationCode), Expiration: en.Expires.Unix()}
+			if asJSON {
+				return printJSON(e.stdout, j)
+			}
+			fmt.Fprintf(e.stdout, "Activation code for %s (valid until %s UTC, usable once):\n  %s\nQR code: %s\n"+
+				"Try it without a phone: assent device activate '%s' --ca <data-dir>/tls/ca.pem\n",
+				en.Username, en.Expires.UTC().Format(time.DateTime), en.ActivationCode, j.ActivationBarcode, en.ActivationCode)
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&validSecs, "valid-secs", 86400, "seconds the code stays valid (at most 30 days)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// deviceJSON describes an activated device (never its keys or secrets).
+type deviceJSON struct {
+	DeviceID string `json:"device_id"`
+	Name     string `json:"name"`
+	Platform string `json:"platform"`
+	Created  int64  `json:"created"`
+	LastSeen *int64 `json:"last_seen"`
+}
+
+func newUserDevicesCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "devices USERNAME",
+		Short: "List a user's activated devices",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			list, err := a.Core.Devices(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			out := make([]deviceJSON, 0, len(list))
+			rows := make([][]string, 0, len(list))
+			for _, d := range list {
+				j := deviceJSON{DeviceID: d.ID, Name: d.Name, Platform: d.Platform, Created: d.Created.Unix()}
+				last := "never"
+				if !d.LastSeen.IsZero() {
+					t := d.LastSeen.Unix()
+					j.LastSeen = &t
+					last = d.LastSeen.UTC().Format(time.DateTime)
+				}
+				out = append(out, j)
+				rows = append(rows, []string{d.ID, d.Name, d.Platform, d.Created.UTC().Format(time.DateTime), last})
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			return table(e.stdout, []string{"DEVICE ID", "NAME", "PLATFORM", "ACTIVATED (UTC)", "LAST SEEN (UTC)"}, rows)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newUserRemoveDeviceCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove-device DEVICE_ID",
+		Short: "Remove an activated device (a lost phone); its pending pushes go with it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.Core.RemoveDevice(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Removed device %s.\n", args[0])
+			return nil
+		},
+	}
 	return cmd
 }

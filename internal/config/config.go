@@ -57,6 +57,11 @@ type Config struct {
 	LogFormat string `toml:"log_format"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+
+	// PublicHostnameDerived is true when PublicHostname was not set but
+	// derived from Listen; administration commands then prefer the
+	// hostname the running server recorded.
+	PublicHostnameDerived bool `toml:"-"`
 }
 
 // Duration is a time.Duration written as "30s", "5m".
@@ -182,6 +187,9 @@ func apply(cfg *Config, source string, vals map[string]string, name func(string)
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("toml")
+		if key == "-" {
+			continue
+		}
 		n := name(key)
 		known[n] = true
 		s, ok := vals[n]
@@ -238,6 +246,7 @@ func (c *Config) validate() Errors {
 	}
 	if c.PublicHostname == "" && err == nil {
 		c.PublicHostname = defaultPublicHostname(host, port)
+		c.PublicHostnameDerived = true
 	}
 	if c.PublicHostname != "" {
 		if err := checkHostname(c.PublicHostname); err != nil {

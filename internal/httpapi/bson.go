@@ -50,8 +50,8 @@ func RenderBSON(w http.ResponseWriter, r *http.Request, err error) {
 
 // AsError maps err to the Duo error Render answers with: *Error as it is,
 // duosig and auth errors with their Duo codes, a canceled request as 499,
-// anything else as a logged 500 that reveals nothing. It exists beside
-// Render so other encodings (BSON) answer exactly the same errors.
+// anything else as a logged 500 that reveals nothing. Every encoding (JSON,
+// BSON) renders errors through it, so they answer exactly the same.
 func AsError(r *http.Request, err error) *Error {
 	var (
 		he *Error
@@ -76,19 +76,7 @@ func AsError(r *http.Request, err error) *Error {
 // and handler errors are all answered as BSON documents, because duo_unix
 // cannot parse a JSON error (it would report "invalid BSON response").
 func (s *Signer) RequireBSON(types []store.IntegrationType, h HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.verify(w, r)
-		if err == nil && !slices.Contains(types, c.Integration.Type) {
-			err = errWrongType
-		}
-		if err == nil {
-			SetIKey(r.Context(), c.Integration.IKey)
-			err = h(w, r, c)
-		}
-		if err != nil {
-			RenderBSON(w, r, err)
-		}
-	})
+	return s.require(types, h, RenderBSON)
 }
 
 // writeBSON sends doc with an explicit Content-Length, as writeJSON does.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -36,8 +35,13 @@ type Signer struct {
 var errWrongType = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Access forbidden", Detail: "Wrong integration type for this API."}
 
 // Require wraps h so it runs only for requests correctly signed by an
-// integration of one of the given types.
+// integration of one of the given types; errors are answered as JSON.
 func (s *Signer) Require(types []store.IntegrationType, h HandlerFunc) http.Handler {
+	return s.require(types, h, Render)
+}
+
+// require is Require with the error renderer of the route's encoding.
+func (s *Signer) require(types []store.IntegrationType, h HandlerFunc, render func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.verify(w, r)
 		if err == nil && !slices.Contains(types, c.Integration.Type) {
@@ -48,7 +52,7 @@ func (s *Signer) Require(types []store.IntegrationType, h HandlerFunc) http.Hand
 			err = h(w, r, c)
 		}
 		if err != nil {
-			Render(w, r, err)
+			render(w, r, err)
 		}
 	})
 }
@@ -94,29 +98,9 @@ func rawPath(r *http.Request) string {
 	return "/"
 }
 
-// Render answers err with Duo's envelope: *Error as it is, duosig and auth
-// errors with their Duo codes, anything else as a logged 500 that reveals
-// nothing.
+// Render answers err with Duo's JSON envelope (see AsError).
 func Render(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		he *Error
-		se *duosig.Error
-		ae *auth.Error
-	)
-	switch {
-	case errors.As(err, &he):
-		WriteError(w, he)
-	case errors.As(err, &se):
-		WriteError(w, &Error{Status: se.Status, Code: se.Code, Message: se.Message})
-	case errors.As(err, &ae):
-		WriteError(w, fromAuth(ae))
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads this answer.
-		WriteError(w, &Error{Status: 499, Code: CodeServerError, Message: "Request canceled"})
-	default:
-		Logger(r.Context()).Error("request failed", "err", err)
-		WriteError(w, ErrInternal)
-	}
+	WriteError(w, AsError(r, err))
 }
 
 func fromAuth(e *auth.Error) *Error {

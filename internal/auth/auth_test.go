@@ -533,3 +533,52 @@ func TestConcurrentSingleUseCode(t *testing.T) {
 		t.Errorf("single-use code allowed %d times", allowed)
 	}
 }
+
+// TestIntegrationCache covers the cached lookup: hits, expiry and reload,
+// eviction by DeleteIntegration, and a deletion made behind the Service's
+// back (another node) taking effect once the entry expires.
+func TestIntegrationCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const ttl = 50 * time.Millisecond
+	f := newFixture(t, auth.Options{IntegrationCacheTTL: ttl})
+	in, skey, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "cached", Type: store.TypeAuthAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // miss, hit, and after expiry a reload
+		if i == 2 {
+			time.Sleep(2 * ttl)
+		}
+		got, gotKey, err := f.svc.Integration(ctx, in.IKey)
+		if err != nil || got.IKey != in.IKey || gotKey != skey {
+			t.Fatalf("lookup %d: %v %q, err %v", i, got.IKey, gotKey, err)
+		}
+	}
+	// Deleted in the store directly, as another node would: still cached
+	// until the entry expires, then gone.
+	if err := f.st.DeleteIntegration(ctx, in.IKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Integration(ctx, in.IKey); err != nil {
+		t.Fatalf("cached entry: %v", err)
+	}
+	time.Sleep(2 * ttl)
+	if _, _, err := f.svc.Integration(ctx, in.IKey); !auth.IsKind(err, auth.KindNotFound) {
+		t.Fatalf("after expiry: err %v, want not found", err)
+	}
+	// DeleteIntegration evicts at once.
+	in2, _, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "evicted", Type: store.TypeAuthAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Integration(ctx, in2.IKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteIntegration(ctx, in2.IKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Integration(ctx, in2.IKey); !auth.IsKind(err, auth.KindNotFound) {
+		t.Fatalf("after DeleteIntegration: err %v, want not found", err)
+	}
+}

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/store"
@@ -54,9 +55,32 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	return in, skey, nil
 }
 
+// DefaultIntegrationCacheTTL is how long Integration keeps an integration
+// and its decrypted secret key in memory. DeleteIntegration evicts it from
+// this Service at once; a deletion made elsewhere (another node, or the CLI
+// in another process) takes effect here within this time.
+const DefaultIntegrationCacheTTL = 10 * time.Second
+
+type cachedIntegration struct {
+	in      store.Integration
+	skey    string
+	expires time.Time // wall clock with monotonic reading, not opts.Now
+}
+
 // Integration returns the integration with ikey and its plaintext secret
-// key. A missing integration is a KindNotFound error.
+// key. A missing integration is a KindNotFound error. Found integrations are
+// cached for Options.IntegrationCacheTTL.
 func (s *Service) Integration(ctx context.Context, ikey string) (store.Integration, string, error) {
+	if v, ok := s.integrations.Load(ikey); ok {
+		c := v.(*cachedIntegration)
+		if time.Now().Before(c.expires) {
+			return c.in, c.skey, nil
+		}
+		s.integrations.CompareAndDelete(ikey, v)
+	}
+	s.intMu.Lock()
+	gen := s.intGen
+	s.intMu.Unlock()
 	in, err := s.st.GetIntegration(ctx, ikey)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Integration{}, "", notFound("no integration with that integration key")
@@ -68,6 +92,11 @@ func (s *Service) Integration(ctx context.Context, ikey string) (store.Integrati
 	if err != nil {
 		return store.Integration{}, "", wrap("open secret key of "+in.IKey, err)
 	}
+	s.intMu.Lock()
+	if s.intGen == gen && s.opts.IntegrationCacheTTL > 0 { // no deletion since the lookup started
+		s.integrations.Store(ikey, &cachedIntegration{in: in, skey: string(skey), expires: time.Now().Add(s.opts.IntegrationCacheTTL)})
+	}
+	s.intMu.Unlock()
 	return in, string(skey), nil
 }
 
@@ -80,9 +109,15 @@ func (s *Service) Integrations(ctx context.Context) ([]store.Integration, error)
 	return list, nil
 }
 
-// DeleteIntegration removes an integration; its keys stop working at once.
+// DeleteIntegration removes an integration; its keys stop working at once on
+// this Service (other processes and nodes: within Options.IntegrationCacheTTL).
 func (s *Service) DeleteIntegration(ctx context.Context, ikey string) error {
 	err := s.st.DeleteIntegration(ctx, ikey)
+	// Evict, and keep lookups that started before the delete from caching.
+	s.intMu.Lock()
+	s.intGen++
+	s.integrations.Delete(ikey)
+	s.intMu.Unlock()
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no integration with that integration key")
 	}

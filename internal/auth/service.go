@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/assent-auth/assent/internal/push"
@@ -38,6 +39,9 @@ type Options struct {
 	// StatusWait is how long auth_status holds a request while nothing
 	// changes. Default 30 s.
 	StatusWait time.Duration
+	// IntegrationCacheTTL is how long integrations and their secret keys
+	// stay cached in memory. Default 10 s; negative disables the cache.
+	IntegrationCacheTTL time.Duration
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -61,6 +65,10 @@ type Service struct {
 	st   store.Store
 	box  *secrets.Box
 	opts Options
+
+	integrations sync.Map   // ikey → *cachedIntegration; see Integration
+	intMu        sync.Mutex // guards intGen and storing into integrations
+	intGen       uint64     // bumped by DeleteIntegration
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -82,6 +90,9 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = DefaultPushTimeout
+	}
+	if opts.IntegrationCacheTTL == 0 {
+		opts.IntegrationCacheTTL = DefaultIntegrationCacheTTL
 	}
 	if opts.StatusWait <= 0 {
 		opts.StatusWait = DefaultStatusWait

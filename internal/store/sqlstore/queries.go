@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -22,19 +23,121 @@ type queries struct {
 	db execer
 	d  *dialect
 	tx bool // bound to a transaction
+
+	// SQLite only: prepared statements reused across calls. On the read
+	// pool, stmts holds statements prepared on it; in a write transaction,
+	// stmts holds statements prepared on the write pool and sqlTx is the
+	// transaction they are bound to.
+	stmts *stmtCache
+	sqlTx *sql.Tx
+}
+
+// maxCachedStmts bounds a stmtCache; queries beyond it run unprepared.
+const maxCachedStmts = 128
+
+// stmtCache keeps one *sql.Stmt per query text, so SQLite compiles each
+// query once per connection instead of on every call.
+type stmtCache struct {
+	db   *sql.DB
+	lazy bool // write pool: prepare only through prepareWanted, outside a transaction
+
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	wanted map[string]struct{}
+}
+
+func newStmtCache(db *sql.DB, lazy bool) *stmtCache {
+	return &stmtCache{db: db, lazy: lazy, m: make(map[string]*sql.Stmt), wanted: make(map[string]struct{})}
+}
+
+// get returns the statement for query, preparing it now unless the cache is
+// lazy (the single write connection is then held by the caller's
+// transaction: the query is noted for prepareWanted and nil returned).
+func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.m[query]
+	full := len(c.m) >= maxCachedStmts
+	if !ok && !full && c.lazy {
+		c.wanted[query] = struct{}{}
+	}
+	c.mu.Unlock()
+	if ok || full || c.lazy {
+		return st
+	}
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // the caller runs it unprepared and reports the error
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		st.Close()
+		return prev
+	}
+	c.m[query] = st
+	return st
+}
+
+// prepareWanted prepares the queries get noted, while the write connection
+// is free; errors leave the query unprepared.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for query := range c.wanted {
+		delete(c.wanted, query)
+		if _, ok := c.m[query]; ok || len(c.m) >= maxCachedStmts {
+			continue
+		}
+		if st, err := c.db.PrepareContext(ctx, query); err == nil {
+			c.m[query] = st
+		}
+	}
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for query, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, query)
+	}
+	return errors.Join(errs...)
+}
+
+// stmt returns the cached prepared statement for query bound to q's pool or
+// transaction, or nil to run query unprepared.
+func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.stmts == nil {
+		return nil
+	}
+	st := q.stmts.get(ctx, query)
+	if st == nil || q.sqlTx == nil {
+		return st
+	}
+	return q.sqlTx.StmtContext(ctx, st)
 }
 
 var _ store.Queries = (*queries)(nil)
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.db.ExecContext(ctx, q.d.rebind(query), args...)
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return q.db.QueryContext(ctx, q.d.rebind(query), args...)
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.db.QueryRowContext(ctx, q.d.rebind(query), args...)
 }
 

@@ -58,6 +58,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -79,7 +81,21 @@ type Store struct {
 	w  *sql.DB  // writes and transactions; the same pool as r for PostgreSQL
 	rq *queries // reads outside transactions, bound to r
 	aq *queries // PostgreSQL only: single-statement writes in autocommit, bound to w
+
+	// SQLite only.
+	rst       *stmtCache    // prepared statements on the read pool
+	wst       *stmtCache    // prepared statements on the write connection
+	wq        chan struct{} // FIFO queue in front of the write connection (capacity 1)
+	ck        *sql.DB       // checkpoint connection
+	writes    atomic.Uint64 // committed write transactions, for the checkpointer
+	stop      chan struct{} // closed by Close to stop the checkpointer
+	done      chan struct{} // closed when the checkpointer has returned
+	closeOnce sync.Once
 }
+
+// checkpointInterval is how often the background checkpointer of a SQLite
+// store runs PRAGMA wal_checkpoint(PASSIVE) when something was written.
+const checkpointInterval = 200 * time.Millisecond
 
 var _ store.Store = (*Store)(nil)
 
@@ -183,7 +199,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 
 	uri := sqliteURI(abs)
 	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_synchronous=NORMAL", o.busyTimeout.Milliseconds())
-	w, err := sql.Open("sqlite", uri+"?"+common+"&_journal_mode=WAL&_txlock=immediate")
+	// Automatic checkpoints are off on the write connection: they would run
+	// inside the COMMIT of whichever request crosses the threshold. A
+	// background goroutine checkpoints instead (see checkpointer).
+	w, err := sql.Open("sqlite", uri+"?"+common+"&_journal_mode=WAL&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
@@ -213,9 +232,55 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
+	ck, err := sql.Open("sqlite", uri+"?"+common)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(time.Minute)
 	s.r = r
-	s.rq = &queries{db: r, d: s.d}
+	s.rst = newStmtCache(r, false)
+	s.wst = newStmtCache(w, true)
+	s.rq = &queries{db: r, d: s.d, stmts: s.rst}
+	s.wq = make(chan struct{}, 1)
+	s.ck = ck
+	s.stop = make(chan struct{})
+	s.done = make(chan struct{})
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointer copies the WAL back into the database file off the request
+// path: every checkpointInterval, if this store committed anything since the
+// last run, it runs PRAGMA wal_checkpoint(PASSIVE) on its own connection
+// (which neither waits for nor blocks writers and readers). Durability is
+// unchanged: commits are in the WAL (synchronous=NORMAL) either way. Other
+// processes (the CLI) checkpoint their own writes when they close.
+func (s *Store) checkpointer() {
+	defer close(s.done)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	var seen uint64
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		n := s.writes.Load()
+		if n == seen {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := s.ck.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		cancel()
+		if err == nil {
+			seen = n
+		}
+	}
 }
 
 // sqliteURI turns an absolute path into a "file:" URI, percent-escaping the
@@ -276,6 +341,13 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes every connection.
 func (s *Store) Close() error {
 	var errs []error
+	if s.ck != nil {
+		s.closeOnce.Do(func() {
+			close(s.stop)
+			<-s.done
+			errs = append(errs, s.ck.Close(), s.rst.close(), s.wst.close())
+		})
+	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
 	}
@@ -294,6 +366,20 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error) {
+	if s.wq != nil {
+		// SQLite: wait for the single write connection first come, first
+		// served (database/sql hands a released connection to a random
+		// waiter, which makes the wait at saturation long-tailed).
+		select {
+		case s.wq <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("sqlstore: begin: %w", ctx.Err())
+		}
+		defer func() { <-s.wq }()
+		// Statements first used by this transaction are prepared once the
+		// connection is free again, still before the next writer's turn.
+		defer s.wst.prepareWanted(context.WithoutCancel(ctx))
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
@@ -308,13 +394,18 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 			err = errors.Join(err, fmt.Errorf("sqlstore: rollback: %w", rbErr))
 		}
 	}()
-	if err := fn(&queries{db: tx, d: s.d, tx: true}); err != nil {
+	q := &queries{db: tx, d: s.d, tx: true}
+	if s.wst != nil {
+		q.stmts, q.sqlTx = s.wst, tx
+	}
+	if err := fn(q); err != nil {
 		return err
 	}
 	committed = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
+	s.writes.Add(1)
 	return nil
 }
 

@@ -31,8 +31,8 @@ type PreauthRequest struct {
 
 // Device is one entry of preauth's devices list.
 type Device struct {
-	ID           string   // "DP…" or "phone1"
-	Type         string   // "phone", "token"
+	ID           string // "DP…" or "phone1"
+	Type         string // "phone", "token"
 	Name         string
 	DisplayName  string
 	Capabilities []string // "push", "phone", "sms", "mobile_otp", "auto"

@@ -1,0 +1,413 @@
+package duoclient
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assent-auth/assent/internal/duosig"
+)
+
+// maxParamLen is the longest parameter value sent to the API; longer ones
+// are refused locally, as Duo's proxy does, so a NAS cannot make the proxy
+// send arbitrarily large requests.
+const maxParamLen = 2000
+
+// maxBody bounds what is read from an answer; Duo's answers are a few KiB.
+const maxBody = 1 << 20
+
+// DefaultUserAgent is sent when Config.UserAgent is empty.
+const DefaultUserAgent = "assent-authproxy/1"
+
+// Client calls the Auth API. It is safe for concurrent use; all calls share
+// one keep-alive connection pool.
+type Client struct {
+	signer  duosig.Signer
+	http    *http.Client
+	timeout time.Duration
+	ua      string
+}
+
+// New checks cfg and builds a client. It does not contact the API.
+func New(cfg Config) (*Client, error) {
+	if cfg.IKey == "" || cfg.SKey == "" {
+		return nil, errors.New("duoclient: ikey and skey are required")
+	}
+	host, err := apiHost(cfg.APIHost, cfg.APIPort)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("duoclient: negative api timeout %v", cfg.Timeout)
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("duoclient: reading CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("duoclient: CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSClientConfig:     tlsCfg,
+		TLSHandshakeTimeout: 15 * time.Second,
+		// Every pending push holds a connection for up to a minute, so
+		// many logins at once need many connections; keep enough idle
+		// ones that a burst does not pay a TLS handshake per request.
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if cfg.HTTPProxy != "" {
+		pu, err := url.Parse(cfg.HTTPProxy)
+		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+			return nil, fmt.Errorf("duoclient: invalid HTTP proxy %q (want http://host:port)", cfg.HTTPProxy)
+		}
+		tr.Proxy = http.ProxyURL(pu)
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	return &Client{
+		signer:  duosig.Signer{IKey: cfg.IKey, SKey: cfg.SKey, Host: host, Version: 2, Digest: duosig.SHA512},
+		http:    &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		timeout: cfg.Timeout,
+		ua:      ua,
+	}, nil
+}
+
+// noRedirect keeps 3xx answers as they are: a signed call must not be
+// replayed elsewhere, and a redirect means api_host is wrong.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// apiHost is the host as dialled and signed: api_host, with the port
+// unless it is 443. A port already in api_host wins (tests use
+// "localhost:8443").
+func apiHost(host string, port int) (string, error) {
+	if host == "" {
+		return "", errors.New("duoclient: api_host is required")
+	}
+	if strings.ContainsAny(host, "/?#@ ") {
+		return "", fmt.Errorf("duoclient: api_host %q must be a host name, not a URL", host)
+	}
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("duoclient: api_port %d out of range", port)
+	}
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || h == "" {
+			return "", fmt.Errorf("duoclient: invalid port in api_host %q", host)
+		}
+		if port != 0 && port != 443 && strconv.Itoa(port) != p {
+			return "", fmt.Errorf("duoclient: api_host %q and api_port %d disagree", host, port)
+		}
+		return host, nil
+	}
+	if port == 0 || port == 443 {
+		return host, nil
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// Host is the API host as dialled and signed (host or host:port).
+func (c *Client) Host() string { return c.signer.Host }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Ping calls /auth/v2/ping and returns the server's clock, to measure drift.
+func (c *Client) Ping(ctx context.Context) (time.Time, error) {
+	return c.timeCall(ctx, CallPing, "/auth/v2/ping")
+}
+
+// Check calls /auth/v2/check, which proves the ikey and skey are accepted.
+func (c *Client) Check(ctx context.Context) error {
+	_, err := c.timeCall(ctx, CallCheck, "/auth/v2/check")
+	return err
+}
+
+func (c *Client) timeCall(ctx context.Context, call Call, path string) (time.Time, error) {
+	raw, err := c.do(ctx, call, http.MethodGet, path, url.Values{})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var r struct {
+		Time *int64 `json:"time"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || r.Time == nil {
+		return time.Time{}, malformed(call, "response.time missing or not a number")
+	}
+	return time.Unix(*r.Time, 0), nil
+}
+
+// Preauth asks what r.Username may do, with the text_prompt menu.
+func (c *Client) Preauth(ctx context.Context, r PreauthRequest) (Preauth, error) {
+	p := url.Values{"username": {r.Username}, "text_prompt": {"1"}}
+	if validIP(r.IPAddr) {
+		p.Set("ipaddr", r.IPAddr)
+	}
+	if r.Hostname != "" {
+		p.Set("hostname", r.Hostname)
+	}
+	switch r.Failmode {
+	case "safe":
+		p.Set("failmode", "open")
+	case "secure":
+		p.Set("failmode", "closed")
+	case "":
+	default:
+		return Preauth{}, &Error{Call: CallPreauth, Class: ClassClient, Message: fmt.Sprintf("unknown failmode %q", r.Failmode)}
+	}
+	if r.Username == "" {
+		return Preauth{}, &Error{Call: CallPreauth, Class: ClassClient, Message: "empty username"}
+	}
+	raw, err := c.do(ctx, CallPreauth, http.MethodPost, "/auth/v2/preauth", p)
+	if err != nil {
+		return Preauth{}, err
+	}
+	return parsePreauth(raw)
+}
+
+// Auth authenticates r.Username with the user's choice from the prompt
+// (a factor name or a passcode) and waits for the answer: a push or phone
+// call blocks until the user responds or the server gives up.
+func (c *Client) Auth(ctx context.Context, r AuthRequest) (AuthResult, error) {
+	if r.Username == "" {
+		return AuthResult{}, &Error{Call: CallAuth, Class: ClassClient, Message: "empty username"}
+	}
+	if r.Choice == "" {
+		return AuthResult{}, &Error{Call: CallAuth, Class: ClassClient, Message: "empty factor or passcode"}
+	}
+	p := url.Values{
+		"username": {r.Username},
+		"factor":   {"prompt"},
+		"prompt":   {r.Choice},
+		"async":    {"0"},
+	}
+	if validIP(r.IPAddr) {
+		p.Set("ipaddr", r.IPAddr)
+	}
+	if r.Hostname != "" {
+		p.Set("hostname", r.Hostname)
+	}
+	raw, err := c.do(ctx, CallAuth, http.MethodPost, "/auth/v2/auth", p)
+	if err != nil {
+		return AuthResult{}, err
+	}
+	return parseAuth(raw)
+}
+
+func validIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+// envelope is Duo's JSON answer.
+type envelope struct {
+	Stat          *string         `json:"stat"`
+	Response      json.RawMessage `json:"response"`
+	Code          int             `json:"code"`
+	Message       string          `json:"message"`
+	MessageDetail string          `json:"message_detail"`
+}
+
+func (e envelope) text() string {
+	if e.MessageDetail != "" {
+		return e.Message + ": " + e.MessageDetail
+	}
+	return e.Message
+}
+
+// do sends one signed call and returns the "response" member of a stat OK
+// answer; every failure is an *Error classified for the failmode rules.
+func (c *Client) do(ctx context.Context, call Call, method, path string, params url.Values) (json.RawMessage, error) {
+	for k, vs := range params {
+		for _, v := range vs {
+			if len(v) > maxParamLen {
+				return nil, &Error{Call: call, Class: ClassClient, Message: fmt.Sprintf("parameter %s longer than %d characters", k, maxParamLen)}
+			}
+		}
+	}
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, err := c.signer.NewRequest(ctx, method, path, params)
+	if err != nil {
+		return nil, &Error{Call: call, Class: ClassClient, Message: "signing the request", Err: err}
+	}
+	req.Header.Set("User-Agent", c.ua)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, &Error{Call: call, Class: ClassTransport, Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: err}
+	}
+	if len(body) > maxBody {
+		return nil, &Error{Call: call, Class: classForStatus(resp.StatusCode, ClassBadBody), HTTPStatus: resp.StatusCode, Message: "answer larger than 1 MiB"}
+	}
+	return classify(call, resp.StatusCode, body)
+}
+
+// classify applies spec §3 to one HTTP answer.
+func classify(call Call, status int, body []byte) (json.RawMessage, error) {
+	var env envelope
+	jsonErr := json.Unmarshal(body, &env)
+	switch {
+	case status >= 500:
+		e := &Error{Call: call, Class: ClassServer, HTTPStatus: status, Message: "server error"}
+		if jsonErr == nil && env.Message != "" {
+			e.Code, e.Message = env.Code, env.text()
+		}
+		return nil, e
+	case status != http.StatusOK:
+		// 4xx (bad ikey, signature, parameters), and anything else that is
+		// not a plain 200 (a redirect means api_host is wrong): a
+		// misconfiguration, never bypassed.
+		e := &Error{Call: call, Class: ClassClient, HTTPStatus: status, Message: http.StatusText(status)}
+		if jsonErr == nil && env.Message != "" {
+			e.Code, e.Message = env.Code, env.text()
+		}
+		return nil, e
+	}
+	if jsonErr != nil {
+		return nil, &Error{Call: call, Class: ClassBadBody, HTTPStatus: status, Message: "answer is not JSON", Err: jsonErr}
+	}
+	if env.Stat == nil {
+		return nil, &Error{Call: call, Class: ClassBadBody, HTTPStatus: status, Message: "answer has no stat"}
+	}
+	switch *env.Stat {
+	case "OK":
+		r := env.Response
+		if len(r) == 0 || string(r) == "null" {
+			return nil, &Error{Call: call, Class: ClassMalformed, HTTPStatus: status, Message: "stat OK without a response"}
+		}
+		return r, nil
+	case "FAIL":
+		class := ClassClient
+		if env.Code/1000 == 50 { // a 5xx-class Duo code inside a 200
+			class = ClassServer
+		}
+		return nil, &Error{Call: call, Class: class, HTTPStatus: status, Code: env.Code, Message: env.text()}
+	}
+	return nil, &Error{Call: call, Class: ClassMalformed, HTTPStatus: status, Message: fmt.Sprintf("unknown stat %q", *env.Stat)}
+}
+
+func classForStatus(status int, ok Class) Class {
+	switch {
+	case status >= 500:
+		return ClassServer
+	case status != http.StatusOK:
+		return ClassClient
+	}
+	return ok
+}
+
+func malformed(call Call, msg string) *Error {
+	return &Error{Call: call, Class: ClassMalformed, HTTPStatus: http.StatusOK, Message: msg}
+}
+
+// Wire shapes of the answers; pointers tell a missing member from an empty one.
+type preauthJSON struct {
+	Result          *string `json:"result"`
+	StatusMsg       *string `json:"status_msg"`
+	EnrollPortalURL string  `json:"enroll_portal_url"`
+	Prompt          *struct {
+		Text    *string            `json:"text"`
+		Factors *map[string]string `json:"factors"`
+	} `json:"prompt"`
+	Devices []struct {
+		Device       string   `json:"device"`
+		Type         string   `json:"type"`
+		Name         string   `json:"name"`
+		DisplayName  string   `json:"display_name"`
+		Capabilities []string `json:"capabilities"`
+	} `json:"devices"`
+}
+
+// parsePreauth checks the fields each result needs (spec §2.1): "auth"
+// must carry the prompt text and its factors map; the others a status_msg.
+func parsePreauth(raw json.RawMessage) (Preauth, error) {
+	var j preauthJSON
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return Preauth{}, &Error{Call: CallPreauth, Class: ClassMalformed, HTTPStatus: http.StatusOK, Message: "response has the wrong shape", Err: err}
+	}
+	if j.Result == nil {
+		return Preauth{}, malformed(CallPreauth, "response.result missing")
+	}
+	p := Preauth{Result: *j.Result, EnrollPortalURL: j.EnrollPortalURL}
+	if j.StatusMsg != nil {
+		p.StatusMsg = *j.StatusMsg
+	}
+	switch p.Result {
+	case "auth":
+		if j.Prompt == nil || j.Prompt.Text == nil || *j.Prompt.Text == "" || j.Prompt.Factors == nil {
+			return Preauth{}, malformed(CallPreauth, "result auth without prompt text and factors")
+		}
+		p.Prompt = *j.Prompt.Text
+		p.Factors = *j.Prompt.Factors
+		for _, d := range j.Devices {
+			p.Devices = append(p.Devices, Device{
+				ID: d.Device, Type: d.Type, Name: d.Name, DisplayName: d.DisplayName,
+				Capabilities: d.Capabilities,
+			})
+		}
+	case "allow", "deny", "enroll":
+		if p.StatusMsg == "" {
+			return Preauth{}, malformed(CallPreauth, "result "+p.Result+" without status_msg")
+		}
+		if j.Prompt != nil && j.Prompt.Text != nil {
+			p.Prompt = *j.Prompt.Text
+		}
+	default:
+		return Preauth{}, malformed(CallPreauth, fmt.Sprintf("unknown result %q", p.Result))
+	}
+	return p, nil
+}
+
+// parseAuth checks a synchronous auth answer: result allow or deny, and a
+// status_msg to show the user.
+func parseAuth(raw json.RawMessage) (AuthResult, error) {
+	var j struct {
+		Result    *string `json:"result"`
+		Status    string  `json:"status"`
+		StatusMsg *string `json:"status_msg"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return AuthResult{}, &Error{Call: CallAuth, Class: ClassMalformed, HTTPStatus: http.StatusOK, Message: "response has the wrong shape", Err: err}
+	}
+	if j.Result == nil || j.StatusMsg == nil {
+		return AuthResult{}, malformed(CallAuth, "response.result or response.status_msg missing")
+	}
+	switch *j.Result {
+	case "allow", "deny":
+	default:
+		return AuthResult{}, malformed(CallAuth, fmt.Sprintf("unknown result %q", *j.Result))
+	}
+	return AuthResult{Result: *j.Result, Status: j.Status, StatusMsg: *j.StatusMsg}, nil
+}

@@ -99,6 +99,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	a.Core = auth.New(st, box, auth.Options{
 		LockoutThreshold: lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:  a.enrollPortalURL,
+		EnrollLinkTTL:    cfg.EnrollLinkTTL.Duration,
 		Now:              a.Now,
 		Logger:           log,
 		APIHostname:      cfg.PublicHostname,
@@ -178,17 +179,23 @@ func (a *App) RecordAPIHostname(ctx context.Context) error {
 	return a.Store.PutSetting(ctx, settingAPIHostname, a.Config.PublicHostname)
 }
 
-func (a *App) enrollPortalURL(username string) string {
-	base := a.Config.EnrollPortalURL
-	if base == "" {
-		base = "https://" + a.Config.PublicHostname + "/portal/enroll"
+// enrollPortalURL is preauth's enroll_portal_url: the configured portal
+// (with ?username=) when enroll_portal_url is set, else a single-use link
+// to Assent's own portal.
+func (a *App) enrollPortalURL(ctx context.Context, username string) (string, error) {
+	if base := a.Config.EnrollPortalURL; base != "" {
+		u, err := url.Parse(base)
+		if err != nil {
+			return base, nil
+		}
+		q := u.Query()
+		q.Set("username", username)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
 	}
-	u, err := url.Parse(base)
+	token, _, err := a.Core.EnrollLinkToken(ctx, username)
 	if err != nil {
-		return base
+		return "", err
 	}
-	q := u.Query()
-	q.Set("username", username)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return "https://" + a.Config.PublicHostname + "/portal/enroll/" + token, nil
 }

@@ -53,7 +53,9 @@ func newFixture(t *testing.T, opts auth.Options) *fixture {
 		opts.Now = c.Now
 	}
 	if opts.EnrollPortalURL == nil {
-		opts.EnrollPortalURL = func(u string) string { return "https://assent.example/portal/enroll?username=" + u }
+		opts.EnrollPortalURL = func(_ context.Context, u string) (string, error) {
+			return "https://assent.example/portal/enroll?username=" + u, nil
+		}
 	}
 	svc := auth.New(st, box, opts)
 	in, _, err := svc.CreateIntegration(ctx, auth.NewIntegration{Name: "test", Type: store.TypeAuthAPI})

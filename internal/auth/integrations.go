@@ -3,6 +3,10 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
@@ -17,6 +21,32 @@ type NewIntegration struct {
 	Name          string
 	Type          store.IntegrationType
 	NewUserPolicy store.NewUserPolicy // empty: enroll
+	// AllowedOrigins are the web origins that may frame the hosted prompt
+	// (websdk), e.g. https://app.example.com; empty: the parent page named
+	// in each signed request.
+	AllowedOrigins []string
+}
+
+// NormalizeOrigin checks that o is a web origin (http or https scheme and a
+// host, nothing after it but an optional "/") and returns it in canonical
+// form: lower-case scheme and host, no default port, no trailing slash.
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", invalid("allowed_origin", fmt.Sprintf("%q is not an origin like https://app.example.com[:port]", o))
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
 }
 
 // CreateIntegration creates an integration with fresh keys and returns it
@@ -35,6 +65,16 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if !n.NewUserPolicy.Valid() {
 		return store.Integration{}, "", invalid("new_user_policy", "must be one of enroll, allow, deny")
 	}
+	origins := make([]string, 0, len(n.AllowedOrigins))
+	for _, o := range n.AllowedOrigins {
+		norm, err := NormalizeOrigin(o)
+		if err != nil {
+			return store.Integration{}, "", err
+		}
+		if !slices.Contains(origins, norm) {
+			origins = append(origins, norm)
+		}
+	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
 		IKey:          ids.New(ids.Integration),
@@ -42,6 +82,9 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		Type:          n.Type,
 		NewUserPolicy: n.NewUserPolicy,
 		Created:       s.now(),
+	}
+	if len(origins) > 0 {
+		in.AllowedOrigins = origins
 	}
 	sealed, err := s.box.Seal([]byte(skey), []byte(in.IKey))
 	if err != nil {

@@ -25,6 +25,9 @@ type PreauthRequest struct {
 	Request
 	// TextPrompt asks for the duo_unix prompt object (text_prompt=1).
 	TextPrompt bool
+	// NoEnrollPortal: the caller enrolls users itself (the hosted prompt),
+	// so a ResultEnroll answer carries no portal link.
+	NoEnrollPortal bool
 }
 
 // Preauth results, as in Duo.
@@ -62,6 +65,11 @@ type PreauthResult struct {
 
 	reason string // auth-log reason of a decision made at preauth
 }
+
+// Reason is the auth-log reason of a decision made at preauth (allow or
+// deny without a second factor, e.g. ReasonBypassUser); empty for
+// ResultAuth.
+func (r PreauthResult) Reason() string { return r.reason }
 
 // Status messages shown to users. Duo's exact texts where known.
 const (
@@ -111,7 +119,16 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 		}
 		res.UserID = u.ID
 	} else {
-		res = s.unenrolled(req.Integration, req.Username)
+		res = s.unenrolled(req.Integration)
+	}
+	if res.Result == ResultEnroll && !req.NoEnrollPortal {
+		name := req.Username
+		if known {
+			name = u.Username
+		}
+		if res.EnrollPortalURL, err = s.opts.EnrollPortalURL(ctx, name); err != nil {
+			return PreauthResult{}, wrap("preauth: enroll portal link", err)
+		}
 	}
 	if req.TextPrompt {
 		res.Prompt = buildPrompt(displayName(req, u), res)
@@ -153,20 +170,20 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	}
 	if len(devices) == 0 && !usableBypassCodes(codes, s.now()) {
 		// Not enrolled: the integration's new-user policy decides.
-		return s.unenrolled(req.Integration, u.Username), nil
+		return s.unenrolled(req.Integration), nil
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }
 
 // unenrolled applies the integration's new-user policy.
-func (s *Service) unenrolled(in store.Integration, username string) PreauthResult {
+func (s *Service) unenrolled(in store.Integration) PreauthResult {
 	switch in.NewUserPolicy {
 	case store.PolicyAllow:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgAllowUnenroll, reason: ReasonAllowUnenrolled}
 	case store.PolicyDeny:
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgDenyUnenroll, reason: ReasonDenyUnenrolled}
 	}
-	return PreauthResult{Result: ResultEnroll, StatusMsg: msgEnroll, EnrollPortalURL: s.opts.EnrollPortalURL(username), reason: ReasonEnrollRequired}
+	return PreauthResult{Result: ResultEnroll, StatusMsg: msgEnroll, reason: ReasonEnrollRequired}
 }
 
 func displayName(req PreauthRequest, u store.User) string {

@@ -22,8 +22,12 @@ type Options struct {
 	// which a user is locked out. 0 means the default (10); negative disables
 	// lockout.
 	LockoutThreshold int
-	// EnrollPortalURL returns the URL preauth sends users who must enroll.
-	EnrollPortalURL func(username string) string
+	// EnrollPortalURL returns the URL preauth sends users who must enroll
+	// (typically a link with a token from EnrollLinkToken).
+	EnrollPortalURL func(ctx context.Context, username string) (string, error)
+	// EnrollLinkTTL is how long EnrollLinkToken's links stay valid.
+	// Default DefaultEnrollLinkTTL.
+	EnrollLinkTTL time.Duration
 	// Now is the clock; tests inject their own.
 	Now func() time.Time
 	// Logger receives operational events (never secrets or passcodes).
@@ -98,7 +102,10 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 		opts.StatusWait = DefaultStatusWait
 	}
 	if opts.EnrollPortalURL == nil {
-		opts.EnrollPortalURL = func(string) string { return "" }
+		opts.EnrollPortalURL = func(context.Context, string) (string, error) { return "", nil }
+	}
+	if opts.EnrollLinkTTL <= 0 {
+		opts.EnrollLinkTTL = DefaultEnrollLinkTTL
 	}
 	return &Service{st: st, box: box, opts: opts}
 }

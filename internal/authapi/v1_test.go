@@ -54,7 +54,9 @@ func newFixture(t *testing.T, opts auth.Options) *fixture {
 		t.Fatal(err)
 	}
 	if opts.EnrollPortalURL == nil {
-		opts.EnrollPortalURL = func(u string) string { return "https://" + apiHost + "/portal/enroll?username=" + u }
+		opts.EnrollPortalURL = func(_ context.Context, u string) (string, error) {
+			return "https://" + apiHost + "/portal/enroll?username=" + u, nil
+		}
 	}
 	svc := auth.New(st, box, opts)
 	in, skey, err := svc.CreateIntegration(ctx, auth.NewIntegration{Name: "test", Type: store.TypeAuthAPI})

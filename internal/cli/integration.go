@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,17 +23,19 @@ func newIntegrationCmd(e *env) *cobra.Command {
 
 // integrationJSON is the shape `integration create --json` prints.
 type integrationJSON struct {
-	IntegrationKey string `json:"integration_key"`
-	SecretKey      string `json:"secret_key,omitempty"`
-	APIHostname    string `json:"api_hostname"`
-	Name           string `json:"name"`
-	Type           string `json:"type"`
-	NewUserPolicy  string `json:"new_user_policy"`
-	Created        int64  `json:"created"`
+	IntegrationKey string   `json:"integration_key"`
+	SecretKey      string   `json:"secret_key,omitempty"`
+	APIHostname    string   `json:"api_hostname"`
+	Name           string   `json:"name"`
+	Type           string   `json:"type"`
+	NewUserPolicy  string   `json:"new_user_policy"`
+	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	Created        int64    `json:"created"`
 }
 
 func newIntegrationCreateCmd(e *env) *cobra.Command {
 	var name, typ, policy string
+	var origins []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create --type authapi|adminapi|websdk|universal --name NAME",
@@ -46,6 +49,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			defer a.Close()
 			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
 				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
+				AllowedOrigins: origins,
 			})
 			if err != nil {
 				return err
@@ -53,6 +57,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			out := integrationJSON{
 				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(),
 				Name: in.Name, Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
+				AllowedOrigins: in.AllowedOrigins,
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
@@ -60,6 +65,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			fmt.Fprintf(e.stdout, "Integration created. Keep the secret key safe: it is not shown again.\n\n"+
 				"  integration key  %s\n  secret key       %s\n  API hostname     %s\n  name             %s\n  type             %s\n  new-user policy  %s\n",
 				out.IntegrationKey, out.SecretKey, out.APIHostname, out.Name, out.Type, out.NewUserPolicy)
+			if len(out.AllowedOrigins) > 0 {
+				fmt.Fprintf(e.stdout, "  allowed origins  %s\n", strings.Join(out.AllowedOrigins, " "))
+			}
 			return nil
 		},
 	}
@@ -67,6 +75,8 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.StringVar(&name, "name", "", "a name for the integration (required)")
 	f.StringVar(&typ, "type", "", "authapi, adminapi, websdk or universal (required)")
 	f.StringVar(&policy, "new-user-policy", "enroll", "what unenrolled users get: enroll, allow or deny")
+	f.StringArrayVar(&origins, "allowed-origin", nil,
+		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable (default: the page in each request)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
@@ -94,7 +104,8 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			rows := make([][]string, 0, len(list))
 			for _, in := range list {
 				out = append(out, integrationJSON{IntegrationKey: in.IKey, APIHostname: host, Name: in.Name,
-					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix()})
+					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
+					AllowedOrigins: in.AllowedOrigins})
 				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), in.Created.UTC().Format(time.DateTime), in.Name})
 			}
 			if asJSON {

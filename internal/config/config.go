@@ -48,8 +48,11 @@ type Config struct {
 	ClockSkew Duration `toml:"clock_skew"`
 	// PushTimeout is how long a push waits for the device's answer.
 	PushTimeout Duration `toml:"push_timeout"`
-	// EnrollPortalURL is where preauth sends users who must enroll.
+	// EnrollPortalURL is where preauth sends users who must enroll; empty:
+	// a single-use link to Assent's own portal.
 	EnrollPortalURL string `toml:"enroll_portal_url"`
+	// EnrollLinkTTL is how long such a portal link stays valid.
+	EnrollLinkTTL Duration `toml:"enroll_link_ttl"`
 	// LogoFile is a PNG served by /auth/v2/logo; empty serves Assent's.
 	LogoFile string `toml:"logo_file"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
@@ -88,6 +91,7 @@ func Defaults() Config {
 		LockoutThreshold: 10,
 		ClockSkew:        Duration{300 * time.Second},
 		PushTimeout:      Duration{60 * time.Second},
+		EnrollLinkTTL:    Duration{24 * time.Hour},
 		LogLevel:         "info",
 		LogFormat:        "text",
 		ShutdownTimeout:  Duration{15 * time.Second},
@@ -273,6 +277,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.PushTimeout.Duration < 5*time.Second || c.PushTimeout.Duration > 10*time.Minute {
 		bad("push_timeout", "must be between 5s and 10m")
+	}
+	if c.EnrollLinkTTL.Duration < 5*time.Minute || c.EnrollLinkTTL.Duration > 30*24*time.Hour {
+		bad("enroll_link_ttl", "must be between 5m and 720h (30 days)")
 	}
 	if c.EnrollPortalURL != "" {
 		if u, err := url.Parse(c.EnrollPortalURL); err != nil || u.Scheme != "https" || u.Host == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,8 +133,9 @@ func goClientFlow(t *testing.T, ts *testServer) {
 	}
 	pre, err = api.Preauth(authapi.PreauthUsername("nobody"))
 	wantPreauth(t, "preauth unknown user", pre, err, "enroll")
-	if want := "https://" + ts.Host + "/portal/enroll?username=nobody"; pre.Response.Enroll_Portal_Url != want {
-		t.Errorf("enroll_portal_url %q, want %q", pre.Response.Enroll_Portal_Url, want)
+	if want := "https://" + ts.Host + "/portal/enroll/"; !strings.HasPrefix(pre.Response.Enroll_Portal_Url, want) ||
+		len(pre.Response.Enroll_Portal_Url) != len(want)+32 {
+		t.Errorf("enroll_portal_url %q, want %q followed by a 32-character token", pre.Response.Enroll_Portal_Url, want)
 	}
 
 	res, err := api.Auth("passcode", authapi.AuthUsername("alice"), authapi.AuthPasscode(codes[0]))

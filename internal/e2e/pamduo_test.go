@@ -377,7 +377,7 @@ func TestLoginDuoLegacyPreauthDecisions(t *testing.T) {
 		ok   bool
 		want string
 	}{
-		{"newcomer", false, "/portal/enroll?username=newcomer"},
+		{"newcomer", false, "/portal/enroll/"},
 		{"bypassed", true, "Skipped Duo login for 'bypassed'"},
 		{"disabled", false, "Your account is disabled"},
 	} {

@@ -24,7 +24,9 @@ import (
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/prompt"
 	"github.com/assent-auth/assent/internal/tlsutil"
+	"github.com/assent-auth/assent/internal/universal"
 )
 
 //go:embed logo.png
@@ -68,6 +70,19 @@ func New(a *app.App) (*Server, error) {
 	(&device.API{Core: a.Core, Logo: logo, Hosts: []string{a.Config.PublicHostname},
 		Window: a.Config.ClockSkew.Duration, Now: a.Now}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
+	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
+	// portal); each entry registers its Finisher by session kind.
+	websdk := &frame.WebSDK{Core: a.Core, Now: a.Now}
+	pr := &prompt.Prompt{Core: a.Core, Box: a.Box, Host: a.Config.PublicHostname, Now: a.Now,
+		Finishers: map[string]prompt.Finisher{prompt.KindWebSDK: websdk}}
+	websdk.Prompt = pr
+	pr.Register(mux)
+	websdk.Register(mux)
+	// The Universal Prompt (/oauth/v1/*): codes in the single-use token table.
+	uni := &universal.API{Core: a.Core, Tokens: a.Store, Hasher: a.Box, Prompt: pr,
+		Hosts: []string{a.Config.PublicHostname}, Now: a.Now}
+	pr.Finishers[prompt.KindUniversal] = uni
+	uni.Register(mux)
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	}))

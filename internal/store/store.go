@@ -61,6 +61,10 @@ type Integration struct {
 	SecretEnc     []byte // the skey, sealed by the secrets package; never plaintext
 	NewUserPolicy NewUserPolicy
 	Created       time.Time
+	// AllowedOrigins are the web origins (scheme://host[:port]) that may
+	// frame this integration's hosted prompt (Web SDK v2 parent pages); empty
+	// means only the parent named in each signed request.
+	AllowedOrigins []string
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -173,6 +177,7 @@ type Queries interface {
 	PutSetting(ctx context.Context, key, value string) error    // insert or replace
 
 	DeviceQueries
+	OnetimeQueries
 }
 
 // Store is a database.
@@ -264,4 +269,32 @@ type DeviceQueries interface {
 	// ListPendingTransactions lists a device's transactions in TxPushed that
 	// expire after now, oldest first.
 	ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]Transaction, error)
+}
+
+// Onetime is a single-use, expiring token: an enrollment-portal link, an
+// OAuth authorization code, a seen JWT ID. Only a keyed hash of the token is
+// stored (like activation codes, the token is a bearer secret).
+type Onetime struct {
+	Hash    []byte // keyed hash of the token; the primary key
+	Kind    string // what the token is for, e.g. "enroll_link", "oauth_code"
+	Payload []byte // what the token stands for; opaque to the store
+	Expires time.Time
+	Created time.Time
+}
+
+// OnetimeQueries store single-use tokens. A token is usable while now is
+// before Expires (whole seconds); an expired token is reported as ErrNotFound
+// and may be purged at any time.
+type OnetimeQueries interface {
+	// PutOnetime stores a token. It returns ErrAlreadyExists if a token with
+	// the same hash exists and has not expired at o.Created; an expired one
+	// is replaced. It also purges tokens that expired by o.Created.
+	PutOnetime(ctx context.Context, o Onetime) error
+	// GetOnetime returns the unexpired token of that kind and hash without
+	// using it.
+	GetOnetime(ctx context.Context, kind string, hash []byte, now time.Time) (Onetime, error)
+	// TakeOnetime deletes and returns the unexpired token of that kind and
+	// hash, atomically: of concurrent takers exactly one gets it, the others
+	// get ErrNotFound.
+	TakeOnetime(ctx context.Context, kind string, hash []byte, now time.Time) (Onetime, error)
 }

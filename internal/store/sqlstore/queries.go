@@ -30,6 +30,9 @@ type queries struct {
 	// transaction they are bound to.
 	stmts *stmtCache
 	sqlTx *sql.Tx
+	// noCancel: run statements to completion even if the caller's context
+	// ends (group commit; see groupcommit.go).
+	noCancel bool
 }
 
 // maxCachedStmts bounds a stmtCache; queries beyond it run unprepared.
@@ -121,6 +124,9 @@ func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
 var _ store.Queries = (*queries)(nil)
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.noCancel {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st := q.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -128,6 +134,9 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.noCancel {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -135,6 +144,9 @@ func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.noCancel {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -183,7 +195,7 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // Integrations.
 
-const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created`
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins`
 
 func scanIntegration(r scanner) (store.Integration, error) {
 	var (
@@ -191,9 +203,13 @@ func scanIntegration(r scanner) (store.Integration, error) {
 		typ, policy string
 		secret      []byte
 		created     int64
+		origins     string
 	)
-	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created); err != nil {
+	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins); err != nil {
 		return store.Integration{}, err
+	}
+	if origins != "" {
+		in.AllowedOrigins = strings.Fields(origins)
 	}
 	in.Type = store.IntegrationType(typ)
 	in.SecretEnc = secret
@@ -204,8 +220,9 @@ func scanIntegration(r scanner) (store.Integration, error) {
 
 func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created))
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created),
+		strings.Join(in.AllowedOrigins, " "))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
 	}

@@ -24,6 +24,9 @@
 //     transactions; DeleteDevice the device's transactions (the foreign keys
 //     cascade as well). Activations are not deleted with the device they
 //     were used for.
+//   - Integration.AllowedOrigins is kept space-separated in one column.
+//   - TakeOnetime is one DELETE … RETURNING statement, so of concurrent
+//     takers exactly one gets the token; PutOnetime purges expired tokens.
 //   - DeleteExpiredActivations deletes unused activations (DeviceID empty)
 //     whose Expires is set and not after now, as BypassCode.Expired counts
 //     it; ListPendingTransactions returns TxPushed transactions whose
@@ -83,13 +86,14 @@ type Store struct {
 	aq *queries // PostgreSQL only: single-statement writes in autocommit, bound to w
 
 	// SQLite only.
-	rst       *stmtCache    // prepared statements on the read pool
-	wst       *stmtCache    // prepared statements on the write connection
-	wq        chan struct{} // FIFO queue in front of the write connection (capacity 1)
-	ck        *sql.DB       // checkpoint connection
-	writes    atomic.Uint64 // committed write transactions, for the checkpointer
-	stop      chan struct{} // closed by Close to stop the checkpointer
-	done      chan struct{} // closed when the checkpointer has returned
+	rst       *stmtCache     // prepared statements on the read pool
+	wst       *stmtCache     // prepared statements on the write connection
+	wreqs     chan *writeReq // transactions waiting for the writer goroutine, in order
+	wdone     chan struct{}  // closed when the writer goroutine has returned
+	ck        *sql.DB        // checkpoint connection
+	writes    atomic.Uint64  // committed write transactions, for the checkpointer
+	stop      chan struct{}  // closed by Close to stop the checkpointer
+	done      chan struct{}  // closed when the checkpointer has returned
 	closeOnce sync.Once
 }
 
@@ -245,11 +249,13 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	s.rst = newStmtCache(r, false)
 	s.wst = newStmtCache(w, true)
 	s.rq = &queries{db: r, d: s.d, stmts: s.rst}
-	s.wq = make(chan struct{}, 1)
+	s.wreqs = make(chan *writeReq, maxBatch)
 	s.ck = ck
 	s.stop = make(chan struct{})
 	s.done = make(chan struct{})
+	s.wdone = make(chan struct{})
 	go s.checkpointer()
+	go s.writer()
 	return s, nil
 }
 
@@ -345,6 +351,7 @@ func (s *Store) Close() error {
 		s.closeOnce.Do(func() {
 			close(s.stop)
 			<-s.done
+			<-s.wdone
 			errs = append(errs, s.ck.Close(), s.rst.close(), s.wst.close())
 		})
 	}
@@ -366,19 +373,8 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error 
 }
 
 func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error) {
-	if s.wq != nil {
-		// SQLite: wait for the single write connection first come, first
-		// served (database/sql hands a released connection to a random
-		// waiter, which makes the wait at saturation long-tailed).
-		select {
-		case s.wq <- struct{}{}:
-		case <-ctx.Done():
-			return fmt.Errorf("sqlstore: begin: %w", ctx.Err())
-		}
-		defer func() { <-s.wq }()
-		// Statements first used by this transaction are prepared once the
-		// connection is free again, still before the next writer's turn.
-		defer s.wst.prepareWanted(context.WithoutCancel(ctx))
+	if s.wreqs != nil {
+		return s.inBatch(ctx, fn)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -394,18 +390,13 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 			err = errors.Join(err, fmt.Errorf("sqlstore: rollback: %w", rbErr))
 		}
 	}()
-	q := &queries{db: tx, d: s.d, tx: true}
-	if s.wst != nil {
-		q.stmts, q.sqlTx = s.wst, tx
-	}
-	if err := fn(q); err != nil {
+	if err := fn(&queries{db: tx, d: s.d, tx: true}); err != nil {
 		return err
 	}
 	committed = true
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
-	s.writes.Add(1)
 	return nil
 }
 

@@ -51,6 +51,9 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeviceInTx", testDeviceInTx},
 		{"ConcurrentTransactionAnswer", testConcurrentTransactionAnswer},
 		{"ConcurrentActivationUse", testConcurrentActivationUse},
+		{"Onetime", testOnetime},
+		{"OnetimeInTx", testOnetimeInTx},
+		{"ConcurrentOnetimeTake", testConcurrentOnetimeTake},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +84,9 @@ func normIntegration(in store.Integration) store.Integration {
 	in.Created = sec(in.Created)
 	if in.SecretEnc == nil {
 		in.SecretEnc = []byte{}
+	}
+	if len(in.AllowedOrigins) == 0 {
+		in.AllowedOrigins = nil
 	}
 	return in
 }
@@ -178,7 +184,8 @@ func testIntegrations(t *testing.T, s store.Store) {
 	b := store.Integration{IKey: ikey(1), Name: "Admin", Type: store.TypeAdminAPI,
 		SecretEnc: []byte("sealed"), NewUserPolicy: store.PolicyDeny, Created: at(0).Add(200 * time.Millisecond)}
 	c := store.Integration{IKey: ikey(3), Name: "Wiki", Type: store.TypeUniversal,
-		SecretEnc: []byte{0}, NewUserPolicy: store.PolicyAllow, Created: at(-time.Hour).In(time.FixedZone("X", 5*3600))}
+		SecretEnc: []byte{0}, NewUserPolicy: store.PolicyAllow, Created: at(-time.Hour).In(time.FixedZone("X", 5*3600)),
+		AllowedOrigins: []string{"https://app.example", "http://localhost:8080"}}
 	for _, in := range []store.Integration{a, b, c} {
 		must(t, "CreateIntegration "+in.IKey, s.CreateIntegration(ctx, in))
 	}

@@ -1,0 +1,58 @@
+package prompt
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/web"
+)
+
+// The enrollment portal: preauth's enroll_portal_url. GET shows whom the
+// link is for and uses nothing, so link scanners and previews cannot spend
+// it; the button (POST) uses the link and shows the QR code.
+
+const msgBadLink = "This enrollment link is invalid, has expired or was already used. Log in to your application again to get a new one, or ask your administrator."
+
+func (p *Prompt) portalPage(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	info, err := p.Core.EnrollLink(r.Context(), token)
+	if err != nil {
+		p.portalError(w, r, err)
+		return
+	}
+	_ = web.Render(w, http.StatusOK, web.Page{Title: titleEnroll, State: web.StatePortal, Username: info.Username,
+		Portal: true, PortalToken: token, MessageKind: "info"}, web.Headers{})
+}
+
+func (p *Prompt) portalStart(w http.ResponseWriter, r *http.Request) {
+	if !p.sameOrigin(r) {
+		renderError(w, r, http.StatusForbidden, titleError, msgCrossSite, nil)
+		return
+	}
+	e, err := p.Core.RedeemEnrollLink(r.Context(), r.PathValue("token"))
+	if err != nil {
+		p.portalError(w, r, err)
+		return
+	}
+	st := state{Session: Session{Kind: kindPortal, Username: e.Username, Expires: p.now().Add(auth.PromptEnrollValid)},
+		EnrollUser: e.UserID, EnrollCode: e.ActivationCode}
+	if err := p.showCode(w, st, store.Integration{}, ""); err != nil {
+		p.log(r).Error("enrollment portal", "err", err)
+		renderError(w, r, http.StatusInternalServerError, titleError, msgInternal, nil)
+	}
+}
+
+func (p *Prompt) portalError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *auth.Error
+	switch {
+	case errors.Is(err, auth.ErrEnrollLinkInvalid):
+		renderError(w, r, http.StatusNotFound, titleError, msgBadLink, nil)
+	case errors.As(err, &ae):
+		renderError(w, r, http.StatusConflict, titleError, ae.Detail, nil)
+	default:
+		p.log(r).Error("enrollment portal", "err", err)
+		renderError(w, r, http.StatusInternalServerError, titleError, msgInternal, nil)
+	}
+}

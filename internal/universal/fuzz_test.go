@@ -1,0 +1,95 @@
+package universal
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// FuzzParseAuthorize feeds arbitrary query strings (the browser's URL,
+// untrusted) to the authorize request parser: it must not panic, and what
+// it accepts must carry a redirect URI that passes its own check and a
+// state of legal length.
+func FuzzParseAuthorize(f *testing.F) {
+	fx := newFixture(f)
+	now := fx.clock.Now()
+	good := sign(f, jwt.MapClaims{
+		"response_type": "code", "scope": "openid", "client_id": fx.ikey, "iss": fx.ikey,
+		"aud": "https://" + testHost, "exp": now.Add(5 * time.Minute).Unix(),
+		"redirect_uri": testRedirect, "state": strings.Repeat("s", 36), "duo_uname": "alice",
+		"use_duo_code_attribute": true,
+	}, fx.skey)
+	f.Add("response_type=code&client_id=" + fx.ikey + "&request=" + good)
+	f.Add("response_type=code&client_id=" + fx.ikey + "&request=" + good + "&nonce=abc")
+	f.Add("scope=openid&response_type=code&redirect_uri=https://app/cb?a=1&b=2&client_id=" + fx.ikey + "&request=" + good)
+	f.Add("request=" + good)
+	f.Add("client_id=%zz&request=a.b.c")
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		req, aerr := fx.api.parseAuthorize(context.Background(), rawQuery)
+		if aerr != nil {
+			if req != nil || aerr.msg == "" {
+				t.Fatalf("error %v with request %+v", aerr, req)
+			}
+			return
+		}
+		if err := fx.api.checkRedirect(req.RedirectURI); err != nil {
+			t.Fatalf("accepted redirect %q: %v", req.RedirectURI, err)
+		}
+		if n := len([]rune(req.State)); n < minStateLen || n > maxStateLen || req.Username == "" {
+			t.Fatalf("accepted %+v", req)
+		}
+		if _, err := redirectURL(req.RedirectURI, req.CodeParams, "code", req.State); err != nil {
+			t.Fatalf("redirect URL for %q: %v", req.RedirectURI, err)
+		}
+	})
+}
+
+// FuzzClientAssertion feeds arbitrary client assertions and client IDs to
+// the client authentication of the health check and token endpoints.
+func FuzzClientAssertion(f *testing.F) {
+	fx := newFixture(f)
+	f.Add(fx.ikey, fx.assertion(f, PathHealthCheck, nil))
+	f.Add("", fx.assertion(f, PathToken, nil))
+	f.Add(fx.ikey, "eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.")
+	f.Add("DIXXXXXXXXXXXXXXXXXX", "a.b.c")
+	f.Fuzz(func(t *testing.T, clientID, assertion string) {
+		for _, path := range []string{PathHealthCheck, PathToken} {
+			c, oe := fx.api.authenticateClient(context.Background(), clientID, assertion, path)
+			if oe != nil {
+				if c != nil || oe.code == "" || oe.desc == "" {
+					t.Fatalf("error %+v with client %+v", oe, c)
+				}
+				continue
+			}
+			// Only the fixture's own secret can have signed an accepted one.
+			if c.in.IKey != fx.ikey || !strings.HasSuffix(c.audience, path) || c.jti == "" {
+				t.Fatalf("accepted %+v", c)
+			}
+		}
+	})
+}
+
+// FuzzRedirect checks redirect URI handling on arbitrary strings.
+func FuzzRedirect(f *testing.F) {
+	a := &API{}
+	for _, s := range []string{testRedirect, "http://localhost:8080/cb?x=1", "https://a/b#frag", "javascript:alert(1)", "//evil"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if err := a.checkRedirect(raw); err != nil {
+			return
+		}
+		u, err := redirectURL(raw, []string{"duo_code"}, "c0de", "st&te")
+		if err != nil {
+			t.Fatalf("%q accepted but not extended: %v", raw, err)
+		}
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "https" && !isLoopback(p.Hostname())) || p.Query().Get("duo_code") != "c0de" || p.Query().Get("state") != "st&te" {
+			t.Fatalf("%q → %q", raw, u)
+		}
+	})
+}

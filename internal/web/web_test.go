@@ -1,0 +1,109 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func render(t *testing.T, p Page, hd Headers) *httptest.ResponseRecorder {
+	t.Helper()
+	rr := httptest.NewRecorder()
+	if err := Render(rr, http.StatusOK, p, hd); err != nil {
+		t.Fatalf("Render(%s): %v", p.State, err)
+	}
+	return rr
+}
+
+// Every state renders, with the ids the browser tests use, and every form
+// control has a label.
+func TestStates(t *testing.T) {
+	t.Parallel()
+	one := []Device{{ID: "DP1", Name: "Phone"}}
+	two := []Device{{ID: "DP1", Name: "Phone"}, {ID: "DP2", Name: "Tablet <2>"}}
+	for _, tc := range []struct {
+		p   Page
+		ids []string
+	}{
+		{Page{State: StateChoose, Devices: one, Push: true, Passcode: true}, []string{"push-button", "passcode", "passcode-button", "device-name"}},
+		{Page{State: StateChoose, Devices: two, Push: true, Passcode: true}, []string{"push-button", "device", "passcode"}},
+		{Page{State: StateChoose, Passcode: true}, []string{"passcode", "passcode-button"}},
+		{Page{State: StatePushed}, []string{"check-button", "choose-button", "status"}},
+		{Page{State: StateEnrollIntro}, []string{"enroll-button"}},
+		{Page{State: StateEnrollQR, ActivationCode: "duo://x-y", QRURL: "/frame/qr?value=duo%3A%2F%2Fx-y"}, []string{"qr", "activation-code", "enrolled-button"}},
+		{Page{State: StateEnrolled, Portal: true}, []string{"status"}},
+		{Page{State: StateRefused, Message: "no"}, []string{"status"}},
+		{Page{State: StateError, Message: "bad"}, []string{"status"}},
+		{Page{State: StatePortal, PortalToken: "abc", Portal: true}, []string{"portal-start-button"}},
+		{Page{State: StateDone, ParentMessage: "AUTH|a|b", ParentOrigin: "https://app.example"}, []string{"status"}},
+	} {
+		tc.p.Title, tc.p.Session, tc.p.Username = "Title", "sealed", "alice"
+		body := render(t, tc.p, Headers{}).Body.String()
+		if !strings.Contains(body, `data-state="`+tc.p.State+`"`) {
+			t.Errorf("%s: no data-state", tc.p.State)
+		}
+		for _, id := range tc.ids {
+			if !strings.Contains(body, `id="`+id+`"`) {
+				t.Errorf("%s: no element #%s", tc.p.State, id)
+			}
+		}
+		for _, m := range regexp.MustCompile(`<(?:input|select)[^>]*\bid="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+			if !strings.Contains(body, `<label for="`+m[1]+`"`) {
+				t.Errorf("%s: #%s has no label", tc.p.State, m[1])
+			}
+		}
+		if strings.Contains(body, "<script>") || regexp.MustCompile(` (on[a-z]+|style)=`).MatchString(body) {
+			t.Errorf("%s: inline script or style", tc.p.State)
+		}
+		if strings.Contains(body, "Tablet <2>") {
+			t.Errorf("%s: device name not escaped", tc.p.State)
+		}
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	rr := render(t, Page{State: StateError}, Headers{FrameAncestors: []string{"https://a.example", "https://b.example"},
+		FormTargets: []string{"https://rp.example"}})
+	h := rr.Header()
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'",
+		"form-action 'self' https://rp.example", "frame-ancestors https://a.example https://b.example"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if h.Get("X-Frame-Options") != "" || h.Get("Cache-Control") != "no-store" || h.Get("Referrer-Policy") != "no-referrer" ||
+		h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Errorf("headers %v", h)
+	}
+	h = render(t, Page{State: StateError}, Headers{}).Header()
+	if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("unframed page headers %v", h)
+	}
+}
+
+func TestAssets(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		path   string
+		status int
+		ctype  string
+	}{
+		{AssetPrefix + "prompt.js", 200, "text/javascript; charset=utf-8"},
+		{AssetPrefix + "prompt.css", 200, "text/css; charset=utf-8"},
+		{AssetPrefix + "nope.js", 404, ""},
+		{AssetPrefix, 404, ""},
+	} {
+		rr := httptest.NewRecorder()
+		Assets().ServeHTTP(rr, httptest.NewRequest("GET", tc.path, nil))
+		if rr.Code != tc.status || (tc.ctype != "" && rr.Header().Get("Content-Type") != tc.ctype) {
+			t.Errorf("%s: %d %q", tc.path, rr.Code, rr.Header().Get("Content-Type"))
+		}
+	}
+	if u := assetURL("prompt.js"); !regexp.MustCompile(`^/prompt/assets/prompt\.js\?v=[0-9a-f]{12}$`).MatchString(u) {
+		t.Errorf("asset URL %q", u)
+	}
+}

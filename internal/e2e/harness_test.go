@@ -12,22 +12,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,10 +29,9 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/auth"
-	"github.com/assent-auth/assent/internal/config"
-	"github.com/assent-auth/assent/internal/server"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 )
 
 // postgresDSNEnv names an administrative PostgreSQL DSN; each test that
@@ -63,7 +56,8 @@ type serverOptions struct {
 	flags map[string]string
 }
 
-// testServer is an Assent server running in the test process.
+// testServer is an Assent server running in the test process
+// (internal/testutil/assenttest starts it).
 type testServer struct {
 	App    *app.App
 	Port   int
@@ -72,25 +66,6 @@ type testServer struct {
 	CAFile string // the local CA clients must trust
 	// Client trusts CAFile and has a bounded timeout.
 	Client *http.Client
-	logs   *syncBuffer
-}
-
-// syncBuffer collects the server's log for failure reports.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServer starts a server on 127.0.0.1 with a random port and a fresh
@@ -101,106 +76,15 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	t.Helper()
 	flags := map[string]string{}
 	if opts.engine == Postgres {
+		// Registered before the server's cleanup, so the database is
+		// dropped after the server has stopped.
 		flags["database_url"] = createPostgresDB(t)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	flags["data_dir"] = t.TempDir()
-	flags["listen"] = fmt.Sprintf("127.0.0.1:%d", port)
-	flags["public_hostname"] = fmt.Sprintf("localhost:%d", port)
 	for k, v := range opts.flags {
 		flags[k] = v
 	}
-	cfg, err := config.Load(config.Sources{Flags: flags})
-	if err != nil {
-		_ = ln.Close()
-		t.Fatalf("config: %v", err)
-	}
-
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	a, err := app.Open(ctx, cfg, logger)
-	if err != nil {
-		_ = ln.Close()
-		t.Fatalf("app.Open: %v", err)
-	}
-	srv, err := server.New(a)
-	if err != nil {
-		_ = ln.Close()
-		_ = a.Close()
-		t.Fatalf("server.New: %v", err)
-	}
-	if srv.CAFile == "" {
-		t.Fatal("server.New did not create a local CA (CAFile is empty)")
-	}
-
-	serveCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(serveCtx, ln) }()
-
-	ts := &testServer{
-		App:    a,
-		Port:   port,
-		Host:   cfg.PublicHostname,
-		IPHost: fmt.Sprintf("127.0.0.1:%d", port),
-		CAFile: srv.CAFile,
-		logs:   logs,
-	}
-	t.Cleanup(func() {
-		if ts.Client != nil {
-			ts.Client.CloseIdleConnections()
-		}
-		stop()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve returned %v", err)
-			}
-		case <-time.After(cfg.ShutdownTimeout.Duration + 5*time.Second):
-			t.Errorf("Serve did not return within the shutdown timeout")
-		}
-		if err := a.Close(); err != nil {
-			t.Errorf("closing the app: %v", err)
-		}
-		log := logs.String()
-		if strings.Contains(log, "panic") {
-			t.Errorf("the server log mentions a panic:\n%s", log)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", log)
-		}
-	})
-	ts.Client = &http.Client{
-		Timeout:   20 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.caPool(t)}},
-	}
-	ts.waitReady(t)
-	return ts
-}
-
-// waitReady waits until the server answers /auth/v2/ping.
-func (ts *testServer) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := ts.Client.Get("https://" + ts.Host + "/auth/v2/ping")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s := assenttest.Start(t, assenttest.Options{Flags: flags})
+	return &testServer{App: s.App, Port: s.Port, Host: s.Host, IPHost: s.IPHost, CAFile: s.CAFile, Client: s.Client}
 }
 
 func (ts *testServer) caPool(t *testing.T) *x509.CertPool {
@@ -211,15 +95,7 @@ func (ts *testServer) caPool(t *testing.T) *x509.CertPool {
 // caPool reads a PEM CA certificate into a pool.
 func caPool(t *testing.T, caFile string) *x509.CertPool {
 	t.Helper()
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatalf("read CA: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("%s holds no certificate", caFile)
-	}
-	return pool
+	return assenttest.CAPool(t, caFile)
 }
 
 // ctx is a bounded context for fixture calls.

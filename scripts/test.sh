@@ -28,14 +28,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-# Debian packages the tests need. Later work adds to this list (planned:
-# slapd ldap-utils freeradius freeradius-utils chromium).
+# Debian packages the tests need.
 APT_PACKAGES=(
 	gcc libc6-dev # cgo, for go test -race
 	postgresql
 	python3-duo-client python3-six python3-requests
 	openssl
 	login-duo libpam-duo pamtester oathtool
+	slapd ldap-utils freeradius freeradius-utils # authentication proxy: LDAP and RADIUS partners
+	chromium # browser tests (internal/e2e/browser_*_test.go, driven by npm playwright-core)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }

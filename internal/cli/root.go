@@ -92,6 +92,7 @@ func newRoot(e *env) *cobra.Command {
 		newAPICmd(e),
 		newDeviceCmd(e),
 		newBenchCmd(e),
+		newAuthproxyCmd(e),
 	)
 	return root
 }

@@ -45,6 +45,9 @@ func (s *Store) inBatch(ctx context.Context, fn func(q *queries) error) error {
 		return errClosed
 	default:
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
 	select {
 	case s.wreqs <- req:
 	case <-ctx.Done():

@@ -25,9 +25,14 @@ func TestGroupCommit(t *testing.T) {
 	errWant := errors.New("fn failed")
 
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // registered after openSQLite's Close, so it runs first
+	started := make(chan struct{})
 	var holder sync.WaitGroup
 	holder.Go(func() {
 		err := s.InTx(ctx, func(q store.Queries) error {
+			close(started)
 			<-release
 			return q.PutSetting(ctx, "holder", "1")
 		})
@@ -35,6 +40,7 @@ func TestGroupCommit(t *testing.T) {
 			t.Errorf("holder: %v", err)
 		}
 	})
+	<-started // the holder's transaction holds the writer
 	before := s.writes.Load()
 
 	type outcome struct {
@@ -74,7 +80,7 @@ func TestGroupCommit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(release)
+	unblock()
 	holder.Wait()
 	wg.Wait()
 

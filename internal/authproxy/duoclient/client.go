@@ -1,6 +1,7 @@
 package duoclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/assent-auth/assent/internal/duosig"
@@ -264,14 +266,32 @@ func (c *Client) do(ctx context.Context, call Call, method, path string, params 
 		return nil, &Error{Call: call, Class: ClassTransport, Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
+	// The answer is read into a pooled buffer: classify copies what it
+	// keeps (json.RawMessage and strings), so the buffer is free again
+	// when it returns.
+	buf := bodyPool.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1)); err != nil {
 		return nil, &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: err}
 	}
+	body := buf.Bytes()
 	if len(body) > maxBody {
 		return nil, &Error{Call: call, Class: classForStatus(resp.StatusCode, ClassBadBody), HTTPStatus: resp.StatusCode, Message: "answer larger than 1 MiB"}
 	}
 	return classify(call, resp.StatusCode, body)
+}
+
+// bodyPool holds buffers for reading answers.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBody returns buf to the pool unless an unusually large answer made
+// it big.
+func putBody(buf *bytes.Buffer) {
+	if buf.Cap() > 64<<10 {
+		return
+	}
+	buf.Reset()
+	bodyPool.Put(buf)
 }
 
 // classify applies spec §3 to one HTTP answer.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,13 +88,15 @@ func TestRadclientChallengeFlow(t *testing.T) {
 // the answer reaches radclient.
 func TestRadclientRetransmitOnePush(t *testing.T) {
 	t.Parallel()
-	var e *env
-	e = start(t, Options{}, func(p *fakePrimary, d *fakeDuo) []*Section {
+	// The hook runs on a server goroutine: it reads the env through an
+	// atomic, since nothing else orders it after the assignment below.
+	var ep atomic.Pointer[env]
+	e := start(t, Options{}, func(p *fakePrimary, d *fakeDuo) []*Section {
 		d.authHook = func(ctx context.Context, r duoclient.AuthRequest) (duoclient.AuthResult, error) {
 			// Hold the "push" until radclient has retransmitted at least once.
 			deadline := time.Now().Add(8 * time.Second)
 			for time.Now().Before(deadline) {
-				if _, _, dups := e.rec.snapshot(); len(dups) > 0 {
+				if _, _, dups := ep.Load().rec.snapshot(); len(dups) > 0 {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
@@ -102,6 +105,7 @@ func TestRadclientRetransmitOnePush(t *testing.T) {
 		}
 		return []*Section{section(ModeDuoOnly, p, d)}
 	})
+	ep.Store(e)
 	out := radclient(t, e, "User-Name = \"alice\"\nUser-Password = \"push\"\nMessage-Authenticator = 0x00\n", "-r", "5", "-t", "1")
 	if received(out) != "Access-Accept" {
 		t.Fatalf("radclient:\n%s", out)

@@ -85,6 +85,13 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 
 	s.log.Info("radius: serving", "addr", conn.LocalAddr().String(), "sections", s.sectionNames())
 	var serveErr error
+	// Each datagram is answered by a worker goroutine of its own, as if
+	// started per request; a worker that has finished waits a while for
+	// the next datagram instead of exiting, so under load requests reuse
+	// goroutines whose stacks have already grown to what the Auth API
+	// client needs (growing a fresh stack every request costs more than
+	// the rest of the RADIUS path).
+	work := make(chan job)
 	buf := make([]byte, radius.MaxPacketLength+1)
 	for {
 		n, addr, err := conn.ReadFrom(buf)
@@ -103,9 +110,14 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			s.drop("too_long", nil, "length", n)
 			continue
 		}
-		raw := bytes.Clone(buf[:n])
-		wg.Go(func() { s.handle(hctx, conn, raw, addr) })
+		j := job{raw: bytes.Clone(buf[:n]), addr: addr}
+		select {
+		case work <- j: // an idle worker takes it
+		default:
+			wg.Go(func() { s.worker(hctx, conn, j, work) })
+		}
 	}
+	close(work) // idle workers exit; busy ones finish their request first
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -117,6 +129,37 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 		<-done
 	}
 	return serveErr
+}
+
+// job is one datagram to answer.
+type job struct {
+	raw  []byte
+	addr net.Addr
+}
+
+// workerIdle is how long a worker waits for another datagram before it
+// exits.
+const workerIdle = 10 * time.Second
+
+// worker answers j, then any datagram handed to it on work until work is
+// closed or none comes for workerIdle. Only idle workers receive, so a
+// request never waits behind another.
+func (s *Server) worker(ctx context.Context, conn net.PacketConn, j job, work <-chan job) {
+	s.handle(ctx, conn, j.raw, j.addr)
+	t := time.NewTimer(workerIdle)
+	defer t.Stop()
+	for {
+		select {
+		case j, ok := <-work:
+			if !ok {
+				return
+			}
+			s.handle(ctx, conn, j.raw, j.addr)
+			t.Reset(workerIdle)
+		case <-t.C:
+			return
+		}
+	}
 }
 
 func (s *Server) sectionNames() []string {
@@ -350,23 +393,32 @@ func (s *Server) report(rq *request, rep *reply) {
 	if rep.fail {
 		level = slog.LevelError
 	}
-	args := []any{
-		"request_id", rq.id, "section", rq.sec.Name, "user", rq.user, "nas", rq.src.String(),
-		"client_ip", rq.client, "stage", ev.AuthStage, "result", result, "status", rep.status,
-		"msg", rep.msg, "total_ms", ms(total),
+	ctx := context.Background()
+	if !s.log.Enabled(ctx, level) {
+		return
 	}
+	// Typed attributes (LogAttrs) rather than key-value pairs: the same
+	// line, without boxing every value for the per-request log.
+	var buf [15]slog.Attr
+	args := append(buf[:0],
+		slog.String("request_id", rq.id), slog.String("section", rq.sec.Name), slog.String("user", rq.user),
+		slog.String("nas", rq.src.String()),
+		slog.String("client_ip", rq.client), slog.String("stage", ev.AuthStage), slog.String("result", result),
+		slog.String("status", rep.status), slog.String("msg", rep.msg), slog.Float64("total_ms", ms(total)),
+	)
 	if rq.factor != "" {
-		args = append(args, "factor", rq.factor)
+		args = append(args, slog.String("factor", rq.factor))
 	}
-	for _, l := range []struct {
-		k string
-		d time.Duration
-	}{{"primary_ms", rq.primary}, {"preauth_ms", rq.preauth}, {"auth_ms", rq.auth}} {
-		if l.d > 0 {
-			args = append(args, l.k, ms(l.d))
-		}
+	if rq.primary > 0 {
+		args = append(args, slog.Float64("primary_ms", ms(rq.primary)))
 	}
-	s.log.Log(context.Background(), level, "radius: request answered", args...)
+	if rq.preauth > 0 {
+		args = append(args, slog.Float64("preauth_ms", ms(rq.preauth)))
+	}
+	if rq.auth > 0 {
+		args = append(args, slog.Float64("auth_ms", ms(rq.auth)))
+	}
+	s.log.LogAttrs(ctx, level, "radius: request answered", args...)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

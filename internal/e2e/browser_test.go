@@ -166,7 +166,7 @@ func TestBrowserWebSDK(t *testing.T) {
 		res := e.run(t, append([]step{
 			{"do": "goto", "url": page},
 			{"do": "waitVisible", "frame": duoFrame, "sel": selPasscode},
-			{"do": "fill", "frame": duoFrame, "sel": selPasscode, "value": "12345678"}, // 8 digits: neither a HOTP (6) nor a bypass code (9), so never valid,
+			{"do": "fill", "frame": duoFrame, "sel": selPasscode, "value": "12345678"}, // 8 digits: neither a HOTP (6) nor a bypass code (9), so never valid
 			{"do": "click", "frame": duoFrame, "sel": selPasscodeBtn},
 			{"do": "waitVisible", "frame": duoFrame, "sel": selStatusError, "shot": "wrong-passcode"},
 			{"do": "read", "frame": duoFrame, "sel": "#status", "as": "wrong"},

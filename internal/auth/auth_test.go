@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -583,4 +584,105 @@ func TestIntegrationCache(t *testing.T) {
 	if _, _, err := f.svc.Integration(ctx, in2.IKey); !auth.IsKind(err, auth.KindNotFound) {
 		t.Fatalf("after DeleteIntegration: err %v, want not found", err)
 	}
+}
+
+// TestUpdateIntegration covers partial updates, validation and
+// normalization, and eviction of the cached entry.
+func TestUpdateIntegration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{IntegrationCacheTTL: time.Hour})
+	in, skey, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "portal", Type: store.TypeWebSDK,
+		AllowedOrigins: []string{"https://old.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cache it, so a missing eviction would show below.
+	if _, _, err := f.svc.Integration(ctx, in.IKey); err != nil {
+		t.Fatal(err)
+	}
+	ptr := func(s string) *string { return &s }
+	policy := func(p store.NewUserPolicy) *store.NewUserPolicy { return &p }
+	origins := func(o ...string) *[]string { return &o }
+
+	for _, tc := range []struct {
+		name  string
+		u     auth.IntegrationUpdate
+		kind  auth.Kind
+		param string
+	}{
+		{"nothing", auth.IntegrationUpdate{}, auth.KindInvalid, ""},
+		{"empty name", auth.IntegrationUpdate{Name: ptr("")}, auth.KindInvalid, "name"},
+		{"bad policy", auth.IntegrationUpdate{NewUserPolicy: policy("maybe")}, auth.KindInvalid, "new_user_policy"},
+		{"bad origin", auth.IntegrationUpdate{AllowedOrigins: origins("https://app.example/path")}, auth.KindInvalid, "allowed_origin"},
+	} {
+		_, err := f.svc.UpdateIntegration(ctx, in.IKey, tc.u)
+		var ae *auth.Error
+		if !errors.As(err, &ae) || ae.Kind != tc.kind || ae.Param != tc.param {
+			t.Errorf("%s: got %v, want kind %v param %q", tc.name, err, tc.kind, tc.param)
+		}
+	}
+	if _, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{}); err == nil || err.Error() != "nothing to update" {
+		t.Errorf("empty update: %v, want \"nothing to update\"", err)
+	}
+	if _, err := f.svc.UpdateIntegration(ctx, "DIXXXXXXXXXXXXXXXXXX", auth.IntegrationUpdate{Name: ptr("x")}); !auth.IsKind(err, auth.KindNotFound) {
+		t.Errorf("unknown ikey: %v, want not found", err)
+	}
+
+	check := func(what string, want store.Integration) {
+		t.Helper()
+		for _, src := range []string{"store", "service"} {
+			var got store.Integration
+			var gotSkey string
+			var err error
+			if src == "store" {
+				got, err = f.st.GetIntegration(ctx, in.IKey)
+			} else {
+				got, gotSkey, err = f.svc.Integration(ctx, in.IKey)
+				if gotSkey != skey {
+					t.Errorf("%s (%s): secret key changed", what, src)
+				}
+			}
+			if err != nil {
+				t.Fatalf("%s (%s): %v", what, src, err)
+			}
+			if got.Name != want.Name || got.NewUserPolicy != want.NewUserPolicy || got.Type != want.Type ||
+				!slices.Equal(got.AllowedOrigins, want.AllowedOrigins) || !bytes.Equal(got.SecretEnc, in.SecretEnc) {
+				t.Errorf("%s (%s): got %+v, want %+v", what, src, got, want)
+			}
+		}
+	}
+
+	// Only the name changes.
+	want := in
+	want.Name = "customer portal"
+	got, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{Name: ptr("customer portal")})
+	if err != nil || got.Name != want.Name {
+		t.Fatalf("rename: %+v, %v", got, err)
+	}
+	check("after rename", want)
+
+	// Policy and origins; origins normalized like create does, duplicates dropped.
+	want.NewUserPolicy = store.PolicyDeny
+	want.AllowedOrigins = []string{"https://app.example", "http://localhost:8080"}
+	got, err = f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{NewUserPolicy: policy(store.PolicyDeny),
+		AllowedOrigins: origins("HTTPS://App.Example:443/", "http://localhost:8080", "https://app.example")})
+	if err != nil || !slices.Equal(got.AllowedOrigins, want.AllowedOrigins) {
+		t.Fatalf("policy and origins: %+v, %v", got, err)
+	}
+	check("after policy and origins", want)
+
+	// A failed update changes nothing.
+	if _, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{Name: ptr("x"),
+		AllowedOrigins: origins("ftp://nope.example")}); !auth.IsKind(err, auth.KindInvalid) {
+		t.Fatalf("bad origin: %v", err)
+	}
+	check("after a rejected update", want)
+
+	// Clearing the origins.
+	want.AllowedOrigins = nil
+	if _, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{AllowedOrigins: origins()}); err != nil {
+		t.Fatal(err)
+	}
+	check("after clearing origins", want)
 }

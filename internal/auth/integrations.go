@@ -49,6 +49,22 @@ func NormalizeOrigin(o string) (string, error) {
 	return scheme + "://" + host, nil
 }
 
+// normalizeOrigins normalizes each origin with NormalizeOrigin and drops
+// duplicates, keeping the first occurrence's position.
+func normalizeOrigins(in []string) ([]string, error) {
+	origins := make([]string, 0, len(in))
+	for _, o := range in {
+		norm, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(origins, norm) {
+			origins = append(origins, norm)
+		}
+	}
+	return origins, nil
+}
+
 // CreateIntegration creates an integration with fresh keys and returns it
 // with its plaintext secret key, which is shown to the administrator once
 // here and stored only sealed.
@@ -65,15 +81,9 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if !n.NewUserPolicy.Valid() {
 		return store.Integration{}, "", invalid("new_user_policy", "must be one of enroll, allow, deny")
 	}
-	origins := make([]string, 0, len(n.AllowedOrigins))
-	for _, o := range n.AllowedOrigins {
-		norm, err := NormalizeOrigin(o)
-		if err != nil {
-			return store.Integration{}, "", err
-		}
-		if !slices.Contains(origins, norm) {
-			origins = append(origins, norm)
-		}
+	origins, err := normalizeOrigins(n.AllowedOrigins)
+	if err != nil {
+		return store.Integration{}, "", err
 	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
@@ -98,10 +108,81 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	return in, skey, nil
 }
 
+// IntegrationUpdate says what UpdateIntegration changes; nil fields are left
+// as they are. An integration's type and keys never change.
+type IntegrationUpdate struct {
+	Name          *string
+	NewUserPolicy *store.NewUserPolicy
+	// AllowedOrigins, when not nil, replaces the whole list; an empty slice
+	// clears it (only the parent page named in each request may frame).
+	AllowedOrigins *[]string
+}
+
+// UpdateIntegration changes the name, new-user policy or allowed origins of
+// the integration with ikey and returns it as stored; a u that changes
+// nothing is a KindInvalid "nothing to update" error. The change takes
+// effect at once on this Service (other processes and nodes: within
+// Options.IntegrationCacheTTL). A missing integration is a KindNotFound
+// error.
+func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
+	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil {
+		return store.Integration{}, invalid("", "nothing to update")
+	}
+	if u.Name != nil && *u.Name == "" {
+		return store.Integration{}, invalid("name", "an integration needs a name")
+	}
+	if u.NewUserPolicy != nil && !u.NewUserPolicy.Valid() {
+		return store.Integration{}, invalid("new_user_policy", "must be one of enroll, allow, deny")
+	}
+	var origins []string
+	if u.AllowedOrigins != nil {
+		var err error
+		if origins, err = normalizeOrigins(*u.AllowedOrigins); err != nil {
+			return store.Integration{}, err
+		}
+	}
+	var in store.Integration
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		var err error
+		if in, err = q.GetIntegration(ctx, ikey); err != nil {
+			return err
+		}
+		if u.Name != nil {
+			in.Name = *u.Name
+		}
+		if u.NewUserPolicy != nil {
+			in.NewUserPolicy = *u.NewUserPolicy
+		}
+		if u.AllowedOrigins != nil {
+			in.AllowedOrigins = nil
+			if len(origins) > 0 {
+				in.AllowedOrigins = origins
+			}
+		}
+		return q.UpdateIntegration(ctx, in)
+	})
+	// Evict, and keep lookups that started before the update from caching
+	// the old values.
+	s.intMu.Lock()
+	s.intGen++
+	s.integrations.Delete(ikey)
+	s.intMu.Unlock()
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Integration{}, notFound("no integration with that integration key")
+	}
+	if err != nil {
+		return store.Integration{}, wrap("update integration", err)
+	}
+	s.opts.Logger.Info("integration updated", "ikey", in.IKey, "name", in.Name,
+		"new_user_policy", in.NewUserPolicy, "allowed_origins", strings.Join(in.AllowedOrigins, " "))
+	return in, nil
+}
+
 // DefaultIntegrationCacheTTL is how long Integration keeps an integration
-// and its decrypted secret key in memory. DeleteIntegration evicts it from
-// this Service at once; a deletion made elsewhere (another node, or the CLI
-// in another process) takes effect here within this time.
+// and its decrypted secret key in memory. DeleteIntegration and
+// UpdateIntegration evict it from this Service at once; a change made
+// elsewhere (another node, or the CLI in another process) takes effect here
+// within this time.
 const DefaultIntegrationCacheTTL = 10 * time.Second
 
 type cachedIntegration struct {
@@ -136,7 +217,7 @@ func (s *Service) Integration(ctx context.Context, ikey string) (store.Integrati
 		return store.Integration{}, "", wrap("open secret key of "+in.IKey, err)
 	}
 	s.intMu.Lock()
-	if s.intGen == gen && s.opts.IntegrationCacheTTL > 0 { // no deletion since the lookup started
+	if s.intGen == gen && s.opts.IntegrationCacheTTL > 0 { // no deletion or update since the lookup started
 		s.integrations.Store(ikey, &cachedIntegration{in: in, skey: string(skey), expires: time.Now().Add(s.opts.IntegrationCacheTTL)})
 	}
 	s.intMu.Unlock()

@@ -72,7 +72,7 @@ type Service struct {
 
 	integrations sync.Map   // ikey → *cachedIntegration; see Integration
 	intMu        sync.Mutex // guards intGen and storing into integrations
-	intGen       uint64     // bumped by DeleteIntegration
+	intGen       uint64     // bumped by DeleteIntegration and UpdateIntegration
 }
 
 // New returns a Service persisting through st and sealing secrets with box.

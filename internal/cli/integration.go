@@ -15,13 +15,14 @@ func newIntegrationCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "integration",
 		Aliases: []string{"integrations"},
-		Short:   "Create, list and delete integrations (ikey/skey pairs)",
+		Short:   "Create, list, update and delete integrations (ikey/skey pairs)",
 	}
-	cmd.AddCommand(newIntegrationCreateCmd(e), newIntegrationListCmd(e), newIntegrationDeleteCmd(e))
+	cmd.AddCommand(newIntegrationCreateCmd(e), newIntegrationListCmd(e), newIntegrationUpdateCmd(e), newIntegrationDeleteCmd(e))
 	return cmd
 }
 
-// integrationJSON is the shape `integration create --json` prints.
+// integrationJSON is the shape `integration create|list|update --json`
+// prints; only create fills in SecretKey.
 type integrationJSON struct {
 	IntegrationKey string   `json:"integration_key"`
 	SecretKey      string   `json:"secret_key,omitempty"`
@@ -115,6 +116,71 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newIntegrationUpdateCmd(e *env) *cobra.Command {
+	var name, policy string
+	var origins []string
+	var clearOrigins, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... [--clear-allowed-origins]",
+		Short: "Change an integration's name, new-user policy or allowed origins (its keys stay the same)",
+		Long: "Change an integration's name, new-user policy or allowed origins. Only the flags given change.\n" +
+			"--allowed-origin replaces the whole list of allowed origins; --clear-allowed-origins empties it,\n" +
+			"so that only the parent page named in each request may frame the prompt. The type and keys\n" +
+			"never change, and the secret key is not printed.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var u auth.IntegrationUpdate
+			f := cmd.Flags()
+			if f.Changed("name") {
+				u.Name = &name
+			}
+			if f.Changed("new-user-policy") {
+				p := store.NewUserPolicy(policy)
+				u.NewUserPolicy = &p
+			}
+			switch {
+			case f.Changed("allowed-origin"):
+				u.AllowedOrigins = &origins
+			case clearOrigins:
+				u.AllowedOrigins = &[]string{}
+			}
+			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin or --clear-allowed-origins")
+			}
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			in, err := a.Core.UpdateIntegration(cmd.Context(), args[0], u)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(e.stdout, integrationJSON{IntegrationKey: in.IKey, APIHostname: a.APIHostname(), Name: in.Name,
+					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
+					AllowedOrigins: in.AllowedOrigins})
+			}
+			allowed := strings.Join(in.AllowedOrigins, " ")
+			if allowed == "" {
+				allowed = "-"
+			}
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "NAME"},
+				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, in.Name}})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "a new name for the integration")
+	f.StringVar(&policy, "new-user-policy", "", "what unenrolled users get: enroll, allow or deny")
+	f.StringArrayVar(&origins, "allowed-origin", nil,
+		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable; replaces the current list")
+	f.BoolVar(&clearOrigins, "clear-allowed-origins", false,
+		"remove all allowed origins (only the page in each request may frame the prompt)")
+	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
+	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	return cmd
 }
 

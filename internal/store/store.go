@@ -145,6 +145,10 @@ type Queries interface {
 	GetIntegration(ctx context.Context, ikey string) (Integration, error)
 	ListIntegrations(ctx context.Context) ([]Integration, error) // ordered by Created, then IKey
 	DeleteIntegration(ctx context.Context, ikey string) error    // ErrNotFound if absent
+	// UpdateIntegration writes Name, NewUserPolicy and AllowedOrigins of the
+	// integration with in.IKey (never its type, secret or creation time);
+	// ErrNotFound if absent.
+	UpdateIntegration(ctx context.Context, in Integration) error
 
 	// CreateUser returns ErrAlreadyExists if the ID or the username (compared
 	// case-insensitively) is taken.

@@ -258,6 +258,23 @@ func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, er
 	return out, nil
 }
 
+func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) error {
+	res, err := q.exec(ctx,
+		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ? WHERE ikey = ?`,
+		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), in.IKey)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, mapErr(err))
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, store.ErrNotFound)
+	}
+	return nil
+}
+
 func (q *queries) DeleteIntegration(ctx context.Context, ikey string) error {
 	res, err := q.exec(ctx, `DELETE FROM integrations WHERE ikey = ?`, ikey)
 	if err != nil {

@@ -477,6 +477,10 @@ func (s *Store) DeleteIntegration(ctx context.Context, ikey string) error {
 	return s.write(ctx, true, func(q *queries) error { return q.DeleteIntegration(ctx, ikey) })
 }
 
+func (s *Store) UpdateIntegration(ctx context.Context, in store.Integration) error {
+	return s.write(ctx, true, func(q *queries) error { return q.UpdateIntegration(ctx, in) })
+}
+
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	return s.write(ctx, true, func(q *queries) error { return q.CreateUser(ctx, u) })
 }

@@ -31,6 +31,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Ping", testPing},
 		{"Integrations", testIntegrations},
+		{"UpdateIntegration", testUpdateIntegration},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"DeleteUser", testDeleteUser},
@@ -163,6 +164,61 @@ func createUsers(t *testing.T, s store.Store, users ...store.User) {
 	for _, u := range users {
 		must(t, "CreateUser "+u.Username, s.CreateUser(t.Context(), u))
 	}
+}
+
+func testUpdateIntegration(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := store.Integration{IKey: ikey(1), Name: "Portal", Type: store.TypeWebSDK,
+		SecretEnc: []byte{0, 1, 2, 0xfe, 0xff}, NewUserPolicy: store.PolicyEnroll, Created: at(0),
+		AllowedOrigins: []string{"https://old.example"}}
+	b := store.Integration{IKey: ikey(2), Name: "VPN", Type: store.TypeAuthAPI,
+		SecretEnc: []byte("sealed"), NewUserPolicy: store.PolicyAllow, Created: at(time.Second)}
+	for _, in := range []store.Integration{a, b} {
+		must(t, "CreateIntegration "+in.IKey, s.CreateIntegration(ctx, in))
+	}
+
+	// Name, policy and origins change; type, secret and creation time do
+	// not, even when the argument carries other values for them.
+	want := a
+	want.Name = "Customer portal"
+	want.NewUserPolicy = store.PolicyDeny
+	want.AllowedOrigins = []string{"https://app.example", "http://localhost:8080"}
+	arg := want
+	arg.Type = store.TypeAdminAPI
+	arg.SecretEnc = []byte("other")
+	arg.Created = at(time.Hour)
+	must(t, "UpdateIntegration", s.UpdateIntegration(ctx, arg))
+	got, err := s.GetIntegration(ctx, a.IKey)
+	must(t, "GetIntegration", err)
+	check(t, "integration after update", got, want, normIntegration)
+
+	// Writing the same values again is not "not found".
+	must(t, "UpdateIntegration with unchanged values", s.UpdateIntegration(ctx, want))
+
+	// Clearing the origins.
+	want.AllowedOrigins = nil
+	must(t, "UpdateIntegration clearing origins", s.UpdateIntegration(ctx, want))
+	got, err = s.GetIntegration(ctx, a.IKey)
+	must(t, "GetIntegration", err)
+	check(t, "integration after clearing origins", got, want, normIntegration)
+
+	// Other integrations are untouched.
+	got, err = s.GetIntegration(ctx, b.IKey)
+	must(t, "GetIntegration", err)
+	check(t, "other integration after update", got, b, normIntegration)
+
+	missing := want
+	missing.IKey = ikey(99)
+	wantErr(t, "UpdateIntegration of unknown ikey", s.UpdateIntegration(ctx, missing), store.ErrNotFound)
+	_, err = s.GetIntegration(ctx, ikey(99))
+	wantErr(t, "GetIntegration after update of unknown ikey", err, store.ErrNotFound)
+
+	// Inside a transaction too.
+	want.Name = "In tx"
+	must(t, "InTx UpdateIntegration", s.InTx(ctx, func(q store.Queries) error { return q.UpdateIntegration(ctx, want) }))
+	got, err = s.GetIntegration(ctx, a.IKey)
+	must(t, "GetIntegration", err)
+	check(t, "integration after update in a transaction", got, want, normIntegration)
 }
 
 func testPing(t *testing.T, s store.Store) {

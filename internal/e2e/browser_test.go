@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"net/url"
 	"strings"
 	"sync"
@@ -129,7 +130,7 @@ func TestBrowserWebSDK(t *testing.T) {
 	for _, signer := range []string{"pkg/duoweb", "npm"} {
 		t.Run("push approved, signed by "+signer, func(t *testing.T) {
 			user := "push-" + strings.ReplaceAll(signer, "/", "-")
-			phone := e.ts.activatePhone(t, user)
+			phone := e.ts.ActivatePhone(t, user)
 			sig := e.goSign(t, user)
 			if signer == "npm" {
 				sig = e.rp.npmSign(t, user)
@@ -138,7 +139,7 @@ func TestBrowserWebSDK(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			// The delay keeps the "pushed" state on screen for its screenshot.
-			answer := answerNext(ctx, phone, true, 700*time.Millisecond)
+			answer := assenttest.AnswerNext(ctx, phone, true, 700*time.Millisecond)
 			res := e.run(t, append([]step{
 				{"do": "goto", "url": page, "shot": "login-page"},
 				{"do": "read", "sel": duoFrame, "attr": "src", "as": "src"},
@@ -146,8 +147,8 @@ func TestBrowserWebSDK(t *testing.T) {
 				{"do": "click", "frame": duoFrame, "sel": selPushButton},
 				{"do": "waitVisible", "frame": duoFrame, "sel": state("pushed"), "shot": "pushed"},
 			}, waitLoggedIn()...))
-			if a := received(t, answer); a.tx.Attr("Username") != user {
-				t.Errorf("the phone showed a push for %q, want %q", a.tx.Attr("Username"), user)
+			if a := assenttest.Received(t, answer); a.Tx.Attr("Username") != user {
+				t.Errorf("the phone showed a push for %q, want %q", a.Tx.Attr("Username"), user)
 			}
 			loggedIn(t, l, res, user)
 			checkFrameURL(t, res.str(t, "src"), e.ts.Host, sig, page)
@@ -157,7 +158,7 @@ func TestBrowserWebSDK(t *testing.T) {
 
 	t.Run("passcode", func(t *testing.T) {
 		user := "passcode-user"
-		phone := e.ts.activatePhone(t, user)
+		phone := e.ts.ActivatePhone(t, user)
 		code, err := phone.Passcode()
 		if err != nil {
 			t.Fatal(err)
@@ -181,11 +182,11 @@ func TestBrowserWebSDK(t *testing.T) {
 
 	t.Run("push denied", func(t *testing.T) {
 		user := "denied-user"
-		phone := e.ts.activatePhone(t, user)
+		phone := e.ts.ActivatePhone(t, user)
 		page, l := e.rp.login(user, e.goSign(t, user), true)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		answer := answerNext(ctx, phone, false, 500*time.Millisecond)
+		answer := assenttest.AnswerNext(ctx, phone, false, 500*time.Millisecond)
 		res := e.run(t, []step{
 			{"do": "goto", "url": page},
 			{"do": "click", "frame": duoFrame, "sel": selPushButton},
@@ -195,7 +196,7 @@ func TestBrowserWebSDK(t *testing.T) {
 			// The prompt offers another try; nothing was posted.
 			{"do": "waitVisible", "frame": duoFrame, "sel": selPushButton},
 		})
-		received(t, answer)
+		assenttest.Received(t, answer)
 		if got := res.str(t, "status"); !strings.Contains(strings.ToLower(got), "denied") {
 			t.Errorf("a denied push shows %q", got)
 		}
@@ -210,7 +211,7 @@ func TestBrowserWebSDK(t *testing.T) {
 		defer cancel()
 		var (
 			mu     sync.Mutex
-			answer <-chan pushAnswer
+			answer <-chan assenttest.PushAnswer
 		)
 		// The hook plays the user activating the shown duo:// code with a
 		// phone, which then approves the next push.
@@ -220,7 +221,7 @@ func TestBrowserWebSDK(t *testing.T) {
 				return err
 			}
 			mu.Lock()
-			answer = answerNext(ctx, phone, true, 0)
+			answer = assenttest.AnswerNext(ctx, phone, true, 0)
 			mu.Unlock()
 			return nil
 		})
@@ -244,7 +245,7 @@ func TestBrowserWebSDK(t *testing.T) {
 		if ch == nil {
 			t.Fatal("the activation hook did not run")
 		}
-		received(t, ch)
+		assenttest.Received(t, ch)
 		loggedIn(t, l, res, user)
 		if devs, err := e.ts.App.Core.Devices(testCtx(t), user); err != nil || len(devs) != 1 {
 			t.Errorf("devices of %s after enrolling in the frame: %v, %v", user, devs, err)
@@ -254,11 +255,11 @@ func TestBrowserWebSDK(t *testing.T) {
 	// examples/websdk, run as its README says: password, then the prompt.
 	t.Run("example app", func(t *testing.T) {
 		user, password := "example-user", "example password"
-		phone := e.ts.activatePhone(t, user)
+		phone := e.ts.ActivatePhone(t, user)
 		app := startExampleApp(t, e.ts.Host, e.ikey, e.skey, e.ts.CAFile, user, password)
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		answer := answerNext(ctx, phone, true, 0)
+		answer := assenttest.AnswerNext(ctx, phone, true, 0)
 		res := e.run(t, []step{
 			{"do": "goto", "url": app + "/"},
 			{"do": "fill", "sel": "#username", "value": user},
@@ -272,7 +273,7 @@ func TestBrowserWebSDK(t *testing.T) {
 			{"do": "waitVisible", "sel": "#welcome", "shot": "welcome"},
 			{"do": "read", "sel": "#welcome", "attr": "data-user", "as": "loggedIn"},
 		})
-		received(t, answer)
+		assenttest.Received(t, answer)
 		if got := res.str(t, "loggedIn"); got != user {
 			t.Errorf("the example app greets %q, want %q", got, user)
 		}
@@ -293,7 +294,7 @@ func TestBrowserWebSDK(t *testing.T) {
 		}
 		rp := startRelyingParty(t, e.node, e.dir, e.ts.Host, in.IKey, skey)
 		user := "origin-user"
-		e.ts.activatePhone(t, user)
+		e.ts.ActivatePhone(t, user)
 		sig, err := duoweb.SignRequest(in.IKey, skey, rp.akey, user)
 		if err != nil {
 			t.Fatal(err)
@@ -408,17 +409,17 @@ func TestBrowserUniversal(t *testing.T) {
 	ikey, skey := ts.integration(t, store.TypeUniversal)
 	rp := startRelyingParty(t, node, dir, ts.Host, ikey, skey)
 	const user = "universal-user"
-	phone := ts.activatePhone(t, user)
+	phone := ts.ActivatePhone(t, user)
 
 	// The phone approves the two pushes of the two flows below.
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	answers := make(chan pushAnswer, 2)
+	answers := make(chan assenttest.PushAnswer, 2)
 	go func() {
 		for range 2 {
-			a := <-answerNext(ctx, phone, true, 700*time.Millisecond)
+			a := <-assenttest.AnswerNext(ctx, phone, true, 700*time.Millisecond)
 			answers <- a
-			if a.err != nil {
+			if a.Err != nil {
 				return
 			}
 		}
@@ -462,7 +463,7 @@ func TestBrowserUniversal(t *testing.T) {
 	}
 	res := runBrowser(t, node, dir, sc, rp.CAFile, false)
 	for range 2 {
-		received(t, answers)
+		assenttest.Received(t, answers)
 	}
 	noPending(t, phone)
 

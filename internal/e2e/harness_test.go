@@ -16,7 +16,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -27,7 +26,6 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" database/sql driver, to create test databases
 
-	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
@@ -59,13 +57,7 @@ type serverOptions struct {
 // testServer is an Assent server running in the test process
 // (internal/testutil/assenttest starts it).
 type testServer struct {
-	App    *app.App
-	Port   int
-	Host   string // "localhost:PORT", the public hostname
-	IPHost string // "127.0.0.1:PORT"
-	CAFile string // the local CA clients must trust
-	// Client trusts CAFile and has a bounded timeout.
-	Client *http.Client
+	*assenttest.Server
 }
 
 // startServer starts a server on 127.0.0.1 with a random port and a fresh
@@ -84,7 +76,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 		flags[k] = v
 	}
 	s := assenttest.Start(t, assenttest.Options{Flags: flags})
-	return &testServer{App: s.App, Port: s.Port, Host: s.Host, IPHost: s.IPHost, CAFile: s.CAFile, Client: s.Client}
+	return &testServer{s}
 }
 
 func (ts *testServer) caPool(t *testing.T) *x509.CertPool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
@@ -124,12 +125,12 @@ func pushGoClientFlow(t *testing.T, ts *testServer) {
 
 	// A synchronous push, approved on the phone.
 	const pushinfo = "from=e2e%20test&realm=example.com"
-	ch := answerNext(ctx, phone, true, 0)
+	ch := assenttest.AnswerNext(ctx, phone, true, 0)
 	res, err := api.Auth("push", authapi.AuthUsername("carol"), authapi.AuthDevice("auto"),
 		authapi.AuthType("VPN login"), authapi.AuthPushinfo(pushinfo))
 	wantAuth(t, "approved push", res, err, "allow", "allow", "Success. Logging you in...")
-	a := received(t, ch)
-	tx := a.tx
+	a := assenttest.Received(t, ch)
+	tx := a.Tx
 	for label, want := range map[string]string{
 		"Username": "carol", "Application": appName, "Organization": "Assent",
 		"from": "e2e test", "realm": "example.com",
@@ -147,11 +148,11 @@ func pushGoClientFlow(t *testing.T, ts *testServer) {
 	noPending(t, phone)
 
 	// Denied.
-	ch = answerNext(ctx, phone, false, 0)
+	ch = assenttest.AnswerNext(ctx, phone, false, 0)
 	res, err = api.Auth("push", authapi.AuthUsername("carol"), authapi.AuthDevice("auto"))
 	wantAuth(t, "denied push", res, err, "deny", "deny", "Login request denied.")
-	if a := received(t, ch); a.tx.Type != "Login" || a.tx.Attr("Username") != "carol" {
-		t.Errorf("default push type %q, username %q", a.tx.Type, a.tx.Attr("Username"))
+	if a := assenttest.Received(t, ch); a.Tx.Type != "Login" || a.Tx.Attr("Username") != "carol" {
+		t.Errorf("default push type %q, username %q", a.Tx.Type, a.Tx.Attr("Username"))
 	}
 	noPending(t, phone)
 
@@ -208,14 +209,14 @@ func pushGoClientFlow(t *testing.T, ts *testServer) {
 	if !txidRE.MatchString(txid) || res.Response.Result != "" {
 		t.Fatalf("async push answered %+v, want only a txid", res.Response)
 	}
-	pending, err := waitPush(ctx, phone)
+	pending, err := assenttest.WaitPush(ctx, phone)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pending.TxID != txid {
 		t.Errorf("the phone shows push %s, auth answered txid %s", pending.TxID, txid)
 	}
-	ch = answerNext(ctx, phone, true, 300*time.Millisecond)
+	ch = assenttest.AnswerNext(ctx, phone, true, 300*time.Millisecond)
 	t0 = time.Now()
 	sr, err := api.AuthStatus(txid)
 	elapsed = time.Since(t0)
@@ -223,14 +224,14 @@ func pushGoClientFlow(t *testing.T, ts *testServer) {
 		t.Fatalf("auth_status: %v", err)
 	}
 	wantOK(t, "auth_status while pushed", sr.StatResult, err)
-	a = received(t, ch)
+	a = assenttest.Received(t, ch)
 	if r := sr.Response; r.Result != "allow" || r.Status != "allow" || r.Status_Msg != "Success. Logging you in..." {
 		t.Errorf("auth_status polled before the answer: %+v, want allow (the call long-polls)", r)
 	}
 	if elapsed < 250*time.Millisecond || elapsed > 10*time.Second {
 		t.Errorf("auth_status returned after %v; want it held until the answer ~300 ms later", elapsed)
 	}
-	if lag := time.Since(a.at); lag > 3*time.Second {
+	if lag := time.Since(a.At); lag > 3*time.Second {
 		t.Errorf("auth_status returned %v after the answer", lag)
 	}
 	t0 = time.Now()

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
@@ -66,7 +67,7 @@ func TestPushIvantiPowerShell(t *testing.T) {
 	ts := startServer(t, serverOptions{})
 	const appName = "Identity Director password reset"
 	ikey, skey := ts.pushIntegration(t, appName)
-	phone := ts.activatePhone(t, "carol")
+	phone := ts.ActivatePhone(t, "carol")
 	ctx := testCtx(t)
 
 	for _, c := range []struct {
@@ -76,13 +77,13 @@ func TestPushIvantiPowerShell(t *testing.T) {
 		{true, "allow", "allow", "Success. Logging you in..."},
 		{false, "deny", "deny", "Login request denied."},
 	} {
-		ch := answerNext(ctx, phone, c.approve, 0)
+		ch := assenttest.AnswerNext(ctx, phone, c.approve, 0)
 		code, body := ivantiRequest(t, ts, ikey, skey)
 		env := decodeEnvelope(t, body)
 		if code != http.StatusOK || env.Stat != "OK" {
 			t.Fatalf("approve=%v: HTTP %d %s", c.approve, code, body)
 		}
-		a := received(t, ch)
+		a := assenttest.Received(t, ch)
 		var res struct {
 			Result    string `json:"result"`
 			Status    string `json:"status"`
@@ -95,8 +96,8 @@ func TestPushIvantiPowerShell(t *testing.T) {
 		if res.Result != c.result || res.Status != c.status || res.StatusMsg != c.statusMsg {
 			t.Errorf("approve=%v: response %+v, want result %q status %q %q", c.approve, res, c.result, c.status, c.statusMsg)
 		}
-		if a.tx.Type != "Password reset" || a.tx.Summary != "Password reset request for "+appName || a.tx.Attr("Username") != "carol" {
-			t.Errorf("the phone showed type %q summary %q username %q", a.tx.Type, a.tx.Summary, a.tx.Attr("Username"))
+		if a.Tx.Type != "Password reset" || a.Tx.Summary != "Password reset request for "+appName || a.Tx.Attr("Username") != "carol" {
+			t.Errorf("the phone showed type %q summary %q username %q", a.Tx.Type, a.Tx.Summary, a.Tx.Attr("Username"))
 		}
 	}
 	got, _ := ts.pushLog(t, ikey)

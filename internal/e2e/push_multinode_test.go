@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
@@ -40,7 +41,7 @@ func TestPushAcrossNodes(t *testing.T) {
 	}
 
 	ikey, skey := nodeA.pushIntegration(t, "Cluster VPN")
-	phoneA := nodeA.activatePhone(t, "carol")
+	phoneA := nodeA.ActivatePhone(t, "carol")
 	phoneB := phoneOn(phoneA, nodeB)
 	ctx := testCtx(t)
 
@@ -62,15 +63,15 @@ func TestPushAcrossNodes(t *testing.T) {
 		{true, "allow", "allow", "Success. Logging you in..."},
 		{false, "deny", "deny", "Login request denied."},
 	} {
-		ch := answerNext(ctx, phoneB, c.approve, 0)
+		ch := assenttest.AnswerNext(ctx, phoneB, c.approve, 0)
 		res, err := apiA.Auth("push", authapi.AuthUsername("carol"), authapi.AuthDevice("auto"))
 		done := time.Now()
 		wantAuth(t, "sync push on node A answered on node B", res, err, c.result, c.status, c.statusMsg)
-		a := received(t, ch)
-		if a.tx.Attr("Username") != "carol" || a.tx.Attr("Application") != "Cluster VPN" {
-			t.Errorf("node B showed the push as %q", a.tx.Attributes)
+		a := assenttest.Received(t, ch)
+		if a.Tx.Attr("Username") != "carol" || a.Tx.Attr("Application") != "Cluster VPN" {
+			t.Errorf("node B showed the push as %q", a.Tx.Attributes)
 		}
-		lag := done.Sub(a.at)
+		lag := done.Sub(a.At)
 		t.Logf("approve=%v: node A answered %v after node B took the answer", c.approve, lag)
 		if lag > crossNodeLag {
 			t.Errorf("approve=%v: node A answered %v after the answer on node B, want < %v (LISTEN/NOTIFY broker)", c.approve, lag, crossNodeLag)
@@ -88,14 +89,14 @@ func TestPushAcrossNodes(t *testing.T) {
 	if !txidRE.MatchString(async.TxID) {
 		t.Fatalf("async auth on node A: txid %q", async.TxID)
 	}
-	tx, err := waitPush(ctx, phoneB)
+	tx, err := assenttest.WaitPush(ctx, phoneB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tx.TxID != async.TxID {
 		t.Errorf("node B shows push %s, node A answered txid %s", tx.TxID, async.TxID)
 	}
-	ch := answerNext(ctx, phoneB, true, 300*time.Millisecond)
+	ch := assenttest.AnswerNext(ctx, phoneB, true, 300*time.Millisecond)
 	var st struct {
 		Result    string `json:"result"`
 		Status    string `json:"status"`
@@ -104,11 +105,11 @@ func TestPushAcrossNodes(t *testing.T) {
 	t0 := time.Now()
 	signedCall(t, nodeA, signer, http.MethodGet, "/auth/v2/auth_status", url.Values{"txid": {async.TxID}}, &st)
 	done := time.Now()
-	a := received(t, ch)
+	a := assenttest.Received(t, ch)
 	if st.Result != "allow" || st.Status != "allow" || st.StatusMsg != "Success. Logging you in..." {
 		t.Errorf("auth_status on node A: %+v, want allow", st)
 	}
-	lag := done.Sub(a.at)
+	lag := done.Sub(a.At)
 	t.Logf("async: auth_status on node A held %v, answered %v after node B took the answer", done.Sub(t0), lag)
 	if done.Sub(t0) < 250*time.Millisecond {
 		t.Errorf("auth_status on node A returned after %v, before the answer on node B", done.Sub(t0))

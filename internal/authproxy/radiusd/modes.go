@@ -102,17 +102,9 @@ func (s *Server) auto(ctx context.Context, rq *request) *reply {
 	if sec.exempt(rq.user) {
 		return s.accept(rq, msgExempt, attrs, StageSecondary)
 	}
-	pre, rep := s.preauth(ctx, rq, attrs)
-	if rep != nil || pre == nil {
+	pre, rep := s.preauthGate(ctx, rq, attrs, false)
+	if pre == nil {
 		return rep
-	}
-	switch pre.Result {
-	case "allow":
-		return s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
-	case "deny":
-		return s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
-	case "enroll":
-		return s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
 	}
 	factor := concatFactor
 	if factor == "" {
@@ -145,20 +137,9 @@ func (s *Server) challenge(ctx context.Context, rq *request) *reply {
 	if sec.exempt(rq.user) {
 		return s.accept(rq, msgExempt, attrs, StageSecondary)
 	}
-	pre, rep := s.preauth(ctx, rq, attrs)
-	if rep != nil || pre == nil {
+	pre, rep := s.preauthGate(ctx, rq, attrs, sec.EnrollChallenge)
+	if pre == nil {
 		return rep
-	}
-	switch pre.Result {
-	case "allow":
-		return s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
-	case "deny":
-		return s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
-	case "enroll":
-		if sec.EnrollChallenge {
-			return s.sendChallenge(rq, &pending{kind: pendingEnroll}, enrollText(*pre))
-		}
-		return s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
 	}
 	prompt := formatPrompt(sec.PromptFormat, pre.Prompt, pre.Factors)
 	return s.sendChallenge(rq, &pending{kind: pendingPrompt, attrs: attrs, factors: pre.Factors, promptRM: prompt}, prompt)
@@ -227,17 +208,9 @@ func (s *Server) concat(ctx context.Context, rq *request) *reply {
 	if sec.exempt(rq.user) {
 		return s.accept(rq, msgExempt, attrs, StageSecondary)
 	}
-	pre, rep := s.preauth(ctx, rq, attrs)
-	if rep != nil || pre == nil {
+	pre, rep := s.preauthGate(ctx, rq, attrs, false)
+	if pre == nil {
 		return rep
-	}
-	switch pre.Result {
-	case "allow":
-		return s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
-	case "deny":
-		return s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
-	case "enroll":
-		return s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
 	}
 	return s.duoAuth(ctx, rq, right, attrs)
 }
@@ -251,19 +224,35 @@ func (s *Server) duoOnly(ctx context.Context, rq *request) *reply {
 	if rq.pass == "" {
 		return s.reject(rq, msgBadPassword, StageSecondary, StatusReject, nil)
 	}
-	pre, rep := s.preauth(ctx, rq, nil)
-	if rep != nil || pre == nil {
+	pre, rep := s.preauthGate(ctx, rq, nil, false)
+	if pre == nil {
 		return rep
+	}
+	return s.duoAuth(ctx, rq, rq.pass, nil)
+}
+
+// preauthGate asks preauth and settles the request when the answer is
+// allow (Accept), deny (Reject) or enroll (Reject, or an enrollment
+// challenge when enrollChallenge). Only when the user must authenticate
+// does it return the preauth answer; otherwise rep is the reply (nil: answer
+// nothing).
+func (s *Server) preauthGate(ctx context.Context, rq *request, attrs radius.Attributes, enrollChallenge bool) (pre *duoclient.Preauth, rep *reply) {
+	pre, rep = s.preauth(ctx, rq, attrs)
+	if rep != nil || pre == nil {
+		return nil, rep
 	}
 	switch pre.Result {
 	case "allow":
-		return s.accept(rq, pre.StatusMsg, nil, StageSecondary)
+		return nil, s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
 	case "deny":
-		return s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
+		return nil, s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
 	case "enroll":
-		return s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
+		if enrollChallenge {
+			return nil, s.sendChallenge(rq, &pending{kind: pendingEnroll}, enrollText(*pre))
+		}
+		return nil, s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
 	}
-	return s.duoAuth(ctx, rq, rq.pass, nil)
+	return pre, nil
 }
 
 // primaryAuth runs the first factor. done reports that the request is

@@ -21,39 +21,6 @@ import (
 	"github.com/assent-auth/assent/internal/testutil"
 )
 
-// buildAssent builds ./cmd/assent into dir (with -race when the tests
-// have it, which also catches races in the subprocess).
-func buildAssent(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	testutil.Require(t, "the go command", err == nil)
-	bin := filepath.Join(dir, "assent")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, goTool, append(args, "./cmd/assent")...)
-	cmd.Dir = repoRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/assent: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// hermeticEnv is the environment without ASSENT_* settings, so the
-// developer's own configuration cannot leak into the subprocesses.
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ASSENT_") && !strings.HasPrefix(kv, "DUO_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 type cliResult struct {
 	stdout, stderr string
 	code           int
@@ -65,7 +32,7 @@ func runCLI(t *testing.T, bin string, args ...string) cliResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = hermeticEnv()
+	cmd.Env = testutil.HermeticEnv()
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -114,7 +81,7 @@ func (l *lockedBuffer) String() string {
 // the administration CLI.
 func TestBinary(t *testing.T) {
 	t.Parallel()
-	bin := buildAssent(t, t.TempDir())
+	bin := testutil.GoBuild(t, "./cmd/assent", t.TempDir(), "assent")
 	t.Run("ServeAndCLI", func(t *testing.T) {
 		t.Parallel()
 		testBinaryServeAndCLI(t, bin)
@@ -133,7 +100,7 @@ func testBinaryServeAndCLI(t *testing.T, bin string) {
 
 	// The server.
 	srv := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	srv.Env = hermeticEnv()
+	srv.Env = testutil.HermeticEnv()
 	srvOut := &lockedBuffer{}
 	srv.Stdout, srv.Stderr = srvOut, srvOut
 	if err := srv.Start(); err != nil {

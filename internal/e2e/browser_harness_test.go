@@ -76,7 +76,7 @@ func artifactsDir(t *testing.T) string {
 		}
 		return abs
 	}
-	return filepath.Join(repoRoot(t), "test-artifacts", "browser")
+	return filepath.Join(testutil.RepoRoot(t), "test-artifacts", "browser")
 }
 
 // spkiHash is the base64 SHA-256 of a certificate's SubjectPublicKeyInfo,
@@ -476,20 +476,7 @@ func runBrowser(t *testing.T, node, dir string, sc scenario, extraCA string, may
 // with one user, as its README says; it returns the application's URL.
 func startExampleApp(t *testing.T, assentHost, ikey, skey, caFile, user, password string) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	testutil.Require(t, "the go command", err == nil)
-	bin := filepath.Join(t.TempDir(), "websdk")
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race") // reuses the race-instrumented packages of this test build
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, goTool, append(args, "./examples/websdk")...)
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/websdk: %v\n%s", err, out)
-	}
+	bin := testutil.GoBuild(t, "./examples/websdk", t.TempDir(), "websdk")
 
 	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--assent", assentHost, "--ca", caFile, "--user", user+":"+password)
 	// The keys come from the environment, as the README suggests.

@@ -3,12 +3,13 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/device"

@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,19 +222,6 @@ func checkFailBody(t *testing.T, body []byte) {
 			t.Errorf("error answer contains %q: %s", bad, body)
 		}
 	}
-}
-
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found at %s: %v", root, err)
-	}
-	return root
 }
 
 // runJSON runs cmd with a timeout and decodes its stdout as JSON into v.

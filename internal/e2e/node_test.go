@@ -19,7 +19,7 @@ func nodePartners(t *testing.T) (node, dir string) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	testutil.Require(t, "node (apt nodejs)", err == nil)
-	dir = filepath.Join(repoRoot(t), "tests", "partners", "node")
+	dir = filepath.Join(testutil.RepoRoot(t), "tests", "partners", "node")
 	_, err = os.Stat(filepath.Join(dir, "node_modules", "@duosecurity", "duo_api", "package.json"))
 	testutil.Require(t, "tests/partners/node/node_modules (npm ci in tests/partners/node)", err == nil)
 	return node, dir

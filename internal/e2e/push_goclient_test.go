@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 
 	"github.com/duosecurity/duo_api_golang/authapi"
 

@@ -8,13 +8,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 )
 
 // ivantiRequest sends, byte for byte, the request of the Identity Director

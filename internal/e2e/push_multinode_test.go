@@ -5,13 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"io"
 	"maps"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil/assenttest"
 
 	"github.com/duosecurity/duo_api_golang/authapi"
 

@@ -23,42 +23,6 @@ import (
 	"github.com/assent-auth/assent/internal/testutil/radiustest"
 )
 
-// buildAssent builds ./cmd/assent into dir, with -race when the tests
-// have it (reusing the packages the test build compiled).
-func buildAssent(t *testing.T, dir string) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	testutil.Require(t, "the go command", err == nil)
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "assent")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	args := []string{"build", "-o", bin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	cmd := exec.CommandContext(ctx, goTool, append(args, "./cmd/assent")...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/assent: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// hermeticEnv is the environment without ASSENT_*/DUO_* settings.
-func hermeticEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ASSENT_") && !strings.HasPrefix(kv, "DUO_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // runAssent runs the binary to completion and returns its output and exit
 // status.
 func runAssent(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
@@ -66,7 +30,7 @@ func runAssent(t *testing.T, bin string, args ...string) (stdout, stderr string,
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = hermeticEnv()
+	cmd.Env = testutil.HermeticEnv()
 	cmd.WaitDelay = 5 * time.Second
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -98,7 +62,7 @@ type checkJSON struct {
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	requireRadclient(t)
-	bin := buildAssent(t, t.TempDir())
+	bin := testutil.GoBuild(t, "./cmd/assent", t.TempDir(), "assent")
 	ldap := ldaptest.Start(t, ldaptest.Options{})
 	fr := radiustest.Start(t, radiustest.Options{})
 	as := assenttest.Start(t, assenttest.Options{})
@@ -175,7 +139,7 @@ func TestBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "authproxy", "--config", cfgPath)
-		cmd.Env = hermeticEnv()
+		cmd.Env = testutil.HermeticEnv()
 		var stderr assenttest.SyncBuffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		cmd.WaitDelay = 5 * time.Second

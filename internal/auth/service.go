@@ -122,6 +122,9 @@ const (
 	KindNotFound
 	// KindConflict is a resource that already exists.
 	KindConflict
+	// KindRateLimited is an attempt refused by a rate limit (Duo 429/42901);
+	// Error.RetryAfter says when to try again.
+	KindRateLimited
 )
 
 // Error is an error a caller caused. Param names the offending parameter
@@ -130,6 +133,9 @@ type Error struct {
 	Kind   Kind
 	Param  string
 	Detail string
+	// RetryAfter is set for KindRateLimited: how long until an attempt can
+	// succeed again.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -147,6 +153,10 @@ func invalid(param, detail string) error {
 }
 
 func notFound(detail string) error { return &Error{Kind: KindNotFound, Detail: detail} }
+
+func rateLimited(detail string, retry time.Duration) error {
+	return &Error{Kind: KindRateLimited, Detail: detail, RetryAfter: retry}
+}
 
 // IsKind reports whether err is an *Error of kind k.
 func IsKind(err error, k Kind) bool {

@@ -31,6 +31,7 @@ func WriteOKBSON(w http.ResponseWriter, resp any) {
 
 // WriteErrorBSON answers with Duo's failure envelope as a BSON document.
 func WriteErrorBSON(w http.ResponseWriter, e *Error) {
+	setRetryAfter(w, e)
 	d := bson.D{
 		{Key: "stat", Value: "FAIL"},
 		{Key: "code", Value: int32(e.Code)},

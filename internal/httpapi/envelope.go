@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // Duo error codes used by the edges.
@@ -17,11 +18,14 @@ const (
 	CodeMissingCreds     = 40101 // 401
 	CodeBadIKey          = 40102 // 401
 	CodeBadSignature     = 40103 // 401
+	CodeMissingTimestamp = 40104 // 401
 	CodeBadTimestamp     = 40105 // 401
+	CodeBadContentType   = 40106 // 400
 	CodeForbidden        = 40301 // 403
 	CodeNotFound         = 40401 // 404
 	CodeMethodNotAllowed = 40501 // 405
 	CodeTooLarge         = 41301 // 413
+	CodeTooManyRequests  = 42901 // 429
 	CodeServerError      = 50000 // 500
 	CodeUnavailable      = 50301 // 503
 )
@@ -32,6 +36,8 @@ type Error struct {
 	Code    int    // Duo code
 	Message string // Duo message
 	Detail  string // optional message_detail
+	// RetryAfter, when positive, is sent as a Retry-After header (429s).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -44,6 +50,12 @@ func (e *Error) Error() string {
 // InvalidParams is Duo's 400/40002 answer with a detail naming the problem.
 func InvalidParams(detail string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidParams, Message: "Invalid request parameters", Detail: detail}
+}
+
+// TooManyRequests is Duo's 429/42901 answer; retry (rounded up to whole
+// seconds) goes into Retry-After, which Duo's clients honour by backing off.
+func TooManyRequests(detail string, retry time.Duration) *Error {
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: "Too many requests", Detail: detail, RetryAfter: retry}
 }
 
 // Common answers.
@@ -75,7 +87,16 @@ func WriteOK(w http.ResponseWriter, resp any) {
 
 // WriteError answers with Duo's failure envelope.
 func WriteError(w http.ResponseWriter, e *Error) {
+	setRetryAfter(w, e)
 	writeJSON(w, e.Status, failEnvelope{Code: e.Code, Message: e.Message, MessageDetail: e.Detail, Stat: "FAIL"})
+}
+
+// setRetryAfter adds Retry-After for errors that carry one.
+func setRetryAfter(w http.ResponseWriter, e *Error) {
+	if e.RetryAfter > 0 {
+		secs := int64((e.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
 }
 
 // writeJSON sends v with an explicit Content-Length: duo_unix's HTTP parser

@@ -109,6 +109,8 @@ func fromAuth(e *auth.Error) *Error {
 		return ErrNotFound
 	case auth.KindConflict:
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidParams, Message: "Invalid request parameters", Detail: e.Error()}
+	case auth.KindRateLimited:
+		return TooManyRequests(e.Error(), e.RetryAfter)
 	}
 	// Duo names the offending parameter in message_detail; Assent adds why.
 	return InvalidParams(e.Error())

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,11 @@ type Config struct {
 	// it goes into certificates, activation codes and api_hostname.
 	// Default: localhost:<port of listen>.
 	PublicHostname string `toml:"public_hostname"`
+	// AltHostnames are other names (or IP addresses), each host or
+	// host:port, by which clients reach this server. With PublicHostname
+	// they are the only hosts a signed request may name, and the names the
+	// local CA may certify.
+	AltHostnames []string `toml:"alt_hostnames"`
 	// TLSCert and TLSKey are a real certificate and key (PEM). Without
 	// them Assent serves a certificate from its own local CA.
 	TLSCert string `toml:"tls_cert"`
@@ -229,6 +235,14 @@ func setField(f reflect.Value, s string) error {
 		*p = n
 	case *Duration:
 		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
+	case *[]string:
+		// Environment variables and flags give lists comma-separated.
+		*p = nil
+		for _, e := range strings.Split(s, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				*p = append(*p, e)
+			}
+		}
 	default:
 		return fmt.Errorf("unsupported setting type %s", f.Type())
 	}
@@ -255,6 +269,11 @@ func (c *Config) validate() Errors {
 	if c.PublicHostname != "" {
 		if err := checkHostname(c.PublicHostname); err != nil {
 			bad("public_hostname", err.Error())
+		}
+	}
+	for _, h := range c.AltHostnames {
+		if err := checkHostname(h); err != nil {
+			bad("alt_hostnames", err.Error())
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -328,6 +347,19 @@ func checkHostname(h string) error {
 		return fmt.Errorf("%q must be a bare host or host:port, without a scheme or path", h)
 	}
 	return nil
+}
+
+// Hostnames are the names clients use to reach the server: PublicHostname
+// first, then AltHostnames, without duplicates (compared case-insensitively).
+func (c Config) Hostnames() []string {
+	var out []string
+	for _, h := range append([]string{c.PublicHostname}, c.AltHostnames...) {
+		if h == "" || slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, h) }) {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // SQLitePath is the embedded database file.

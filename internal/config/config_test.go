@@ -131,3 +131,19 @@ func TestValues(t *testing.T) {
 		}
 	}
 }
+
+func TestAltHostnames(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(Sources{Env: []string{"ASSENT_ALT_HOSTNAMES= mfa.example.com , 10.0.0.5:8443,LOCALHOST:8443"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(cfg.Hostnames(), " ")
+	if want := "localhost:8443 mfa.example.com 10.0.0.5:8443"; got != want {
+		t.Errorf("Hostnames() = %q, want %q", got, want)
+	}
+	_, err = Load(Sources{Env: []string{"ASSENT_ALT_HOSTNAMES=ok.example,https://bad.example/"}})
+	if err == nil || !strings.Contains(err.Error(), "alt_hostnames") {
+		t.Errorf("bad alt hostname: err = %v, want a problem naming alt_hostnames", err)
+	}
+}

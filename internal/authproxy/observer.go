@@ -60,6 +60,7 @@ func (o *observer) Observe(e radiusd.Event) {
 	}
 }
 
-func (o *observer) Dropped(reason string)   { o.metrics.Dropped(reason) }
-func (o *observer) Duplicate(kind string)   { o.metrics.Duplicate(kind) }
-func (o *observer) PendingChallenges(n int) { o.metrics.SetPendingChallenges(n) }
+func (o *observer) Dropped(reason string)       { o.metrics.Dropped(reason) }
+func (o *observer) Duplicate(kind string)       { o.metrics.Duplicate(kind) }
+func (o *observer) PendingChallenges(n int)     { o.metrics.SetPendingChallenges(n) }
+func (o *observer) StatusServer(section string) { o.metrics.StatusServer(section) }

@@ -239,6 +239,8 @@ func TestMetrics(t *testing.T) {
 	m.Dropped("unknown_client")
 	m.FailOpen("radius_server_auto")
 	m.SetPendingChallenges(3)
+	m.StatusServer("radius_server_auto")
+	m.StatusServer("radius_server_auto")
 
 	// Two instances must not share state (no global registry).
 	other := NewMetrics()
@@ -263,6 +265,7 @@ func TestMetrics(t *testing.T) {
 		`assent_authproxy_dropped_packets_total{reason="unknown_client"} 1`,
 		`assent_authproxy_fail_open_total{section="radius_server_auto"} 1`,
 		`assent_authproxy_pending_challenges 3`,
+		`assent_authproxy_status_server_total{section="radius_server_auto"} 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

@@ -21,6 +21,7 @@ type Metrics struct {
 	dropped    *prometheus.CounterVec
 	failOpens  *prometheus.CounterVec
 	pending    prometheus.Gauge
+	statuses   *prometheus.CounterVec
 }
 
 // latencyBuckets span a cached LDAP bind (a millisecond) to a push the
@@ -57,9 +58,13 @@ func NewMetrics() *Metrics {
 			Namespace: "assent_authproxy", Name: "pending_challenges",
 			Help: "Access-Challenges sent and not yet answered or expired.",
 		}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "assent_authproxy", Name: "status_server_total",
+			Help: "Status-Server packets (RFC 5997) answered, by server section of the client.",
+		}, []string{"section"}),
 	}
 	m.reg.MustRegister(
-		m.requests, m.stage, m.duplicates, m.dropped, m.failOpens, m.pending,
+		m.requests, m.stage, m.duplicates, m.dropped, m.failOpens, m.pending, m.statuses,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -93,6 +98,9 @@ func (m *Metrics) Dropped(reason string) { m.dropped.WithLabelValues(reason).Inc
 
 // FailOpen counts one login let in because the Auth API failed.
 func (m *Metrics) FailOpen(section string) { m.failOpens.WithLabelValues(section).Inc() }
+
+// StatusServer counts one Status-Server answered for a client of section.
+func (m *Metrics) StatusServer(section string) { m.statuses.WithLabelValues(section).Inc() }
 
 // SetPendingChallenges sets the number of outstanding Access-Challenges.
 func (m *Metrics) SetPendingChallenges(n int) { m.pending.Set(float64(n)) }

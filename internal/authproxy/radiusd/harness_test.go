@@ -173,11 +173,12 @@ func (d *fakeDuo) counts() (preauths, auths int) {
 
 // recorder is an Observer that keeps everything.
 type recorder struct {
-	mu      sync.Mutex
-	events  []Event
-	dropped []string
-	dups    []string
-	pending int
+	mu       sync.Mutex
+	events   []Event
+	dropped  []string
+	dups     []string
+	pending  int
+	statuses []string // sections of the Status-Servers answered
 }
 
 func (r *recorder) Observe(e Event) { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
@@ -188,6 +189,17 @@ func (r *recorder) Dropped(reason string) {
 }
 func (r *recorder) Duplicate(kind string)   { r.mu.Lock(); r.dups = append(r.dups, kind); r.mu.Unlock() }
 func (r *recorder) PendingChallenges(n int) { r.mu.Lock(); r.pending = n; r.mu.Unlock() }
+func (r *recorder) StatusServer(section string) {
+	r.mu.Lock()
+	r.statuses = append(r.statuses, section)
+	r.mu.Unlock()
+}
+
+func (r *recorder) statusServers() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.statuses)
+}
 
 func (r *recorder) snapshot() (events []Event, dropped, dups []string) {
 	r.mu.Lock()

@@ -22,6 +22,12 @@ import (
 // Message-Authenticator of every reply and ignores replies that fail.
 func radclient(t *testing.T, e *env, packet string, args ...string) string {
 	t.Helper()
+	return radclientCommand(t, e, "auth", testSecret, packet, args...)
+}
+
+// radclientCommand is radclient with a command (auth, status) and secret.
+func radclientCommand(t *testing.T, e *env, command, secret, packet string, args ...string) string {
+	t.Helper()
 	rc, err := exec.LookPath("radclient")
 	testutil.Require(t, "radclient (apt freeradius-utils)", err == nil)
 	file := filepath.Join(t.TempDir(), "packet")
@@ -31,7 +37,7 @@ func radclient(t *testing.T, e *env, packet string, args ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	argv := append([]string{"-x", "-f", file}, args...)
-	argv = append(argv, e.addr.String(), "auth", testSecret)
+	argv = append(argv, e.addr.String(), command, secret)
 	out, _ := exec.CommandContext(ctx, rc, argv...).CombinedOutput() // exit status varies by version; the output says it all
 	return string(out)
 }
@@ -139,5 +145,28 @@ func TestRadclientRequireMessageAuthenticator(t *testing.T) {
 	}
 	if i, j := strings.Index(out, "Proxy-State = 0x01"), strings.LastIndex(out, "Proxy-State = 0x02"); i < 0 || j < i {
 		t.Errorf("Proxy-State not echoed in order:\n%s", out)
+	}
+}
+
+// radclient's Status-Server (RFC 5997) is answered with an Access-Accept
+// that radclient accepts (it checks both authenticators); with the wrong
+// secret it is dropped. Neither touches the Auth API or the primary.
+func TestRadclientStatusServer(t *testing.T) {
+	t.Parallel()
+	e := start(t, Options{}, func(p *fakePrimary, d *fakeDuo) []*Section { return []*Section{section(ModeChallenge, p, d)} })
+	out := radclientCommand(t, e, "status", testSecret, "Message-Authenticator = 0x00\n", "-r", "1", "-t", "3")
+	if received(out) != "Access-Accept" || !strings.Contains(out, "Message-Authenticator = 0x") {
+		t.Fatalf("status:\n%s", out)
+	}
+	if got := e.rec.statusServers(); len(got) != 1 || got[0] != "radius_server_challenge" {
+		t.Errorf("Status-Servers counted: %q", got)
+	}
+	out = radclientCommand(t, e, "status", "not-the-secret", "Message-Authenticator = 0x00\n", "-r", "1", "-t", "1")
+	if got := received(out); got != "" {
+		t.Fatalf("status with the wrong secret answered (%s):\n%s", got, out)
+	}
+	e.rec.waitDropped(t, "bad_message_authenticator", 1)
+	if p, a := e.duo.counts(); p+a != 0 || len(e.primary.passwords()) != 0 {
+		t.Errorf("Status-Server reached the Auth API (%d calls) or the primary", p+a)
 	}
 }

@@ -10,6 +10,9 @@
 // by (source address, Identifier) so a retransmit never starts a second
 // push, State single-use and bound to the source IP and User-Name,
 // Proxy-State echoed, and Message-Authenticator first in every response.
+// Status-Server (RFC 5997) from a known client, with a valid
+// Message-Authenticator, is answered with an Access-Accept without
+// touching the primary or the Auth API.
 package radiusd
 
 import (
@@ -72,7 +75,12 @@ type Network struct {
 	Secret []byte
 	// RequireMessageAuthenticator drops Access-Requests from this network
 	// that carry no Message-Authenticator (BlastRADIUS, CVE-2024-3596).
+	// The configuration turns it on unless the administrator turns it off;
+	// the zero value here is off.
 	RequireMessageAuthenticator bool
+	// Index is the N of the radius_ip_N this network comes from (0 when
+	// unknown), so that logs can name the setting to change.
+	Index int
 }
 
 // Attr names a request attribute: a plain one (Vendor 0, Type) or a
@@ -151,7 +159,11 @@ type Options struct {
 	MaxPendingChallenges int
 	ReadBuffer           int           // UDP receive buffer in bytes, default 4 MiB
 	ShutdownGrace        time.Duration // how long Serve waits for requests in progress, default 5 s
-	Now                  func() time.Time
+	// DropLogInterval is the least time between two warnings about packets
+	// dropped for the same reason from the same client address (default
+	// 1 minute); the metrics count every packet.
+	DropLogInterval time.Duration
+	Now             func() time.Time
 }
 
 // Observer receives what happened, for auth-event logs and metrics. Calls
@@ -166,6 +178,9 @@ type Observer interface {
 	Duplicate(kind string)
 	// PendingChallenges reports the number of outstanding challenges.
 	PendingChallenges(n int)
+	// StatusServer is called for every Status-Server answered, with the
+	// section of the client's network.
+	StatusServer(section string)
 }
 
 // Auth stages and statuses of Event, as Duo's authevents.log names them.
@@ -215,6 +230,7 @@ func (nopObserver) Observe(Event)         {}
 func (nopObserver) Dropped(string)        {}
 func (nopObserver) Duplicate(string)      {}
 func (nopObserver) PendingChallenges(int) {}
+func (nopObserver) StatusServer(string)   {}
 
 // route is one network of one section, for the longest-prefix match.
 type route struct {
@@ -249,6 +265,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 5 * time.Second
+	}
+	if o.DropLogInterval <= 0 {
+		o.DropLogInterval = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now

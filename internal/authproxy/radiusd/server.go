@@ -27,8 +27,9 @@ type Server struct {
 	log      *slog.Logger
 	obs      Observer
 
-	dups   dupCache
-	states *stateStore
+	dups    dupCache
+	states  *stateStore
+	dropLog *dropLog
 }
 
 // NewServer checks the sections (all problems at once) and prepares a
@@ -59,6 +60,7 @@ func NewServer(sections []*Section, opts Options) (*Server, error) {
 		obs:      opts.Observer,
 		dups:     dupCache{m: map[dupKey]*dupEntry{}},
 		states:   newStateStore(opts.MaxPendingChallenges),
+		dropLog:  newDropLog(opts.DropLogInterval),
 	}, nil
 }
 
@@ -107,7 +109,8 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			break
 		}
 		if n > radius.MaxPacketLength {
-			s.drop("too_long", nil, "length", n)
+			src, _ := addrPort(addr)
+			s.drop("too_long", src.Addr(), "nas", addr.String(), "length", n)
 			continue
 		}
 		j := job{raw: bytes.Clone(buf[:n]), addr: addr}
@@ -170,7 +173,7 @@ func (s *Server) sectionNames() []string {
 	return names
 }
 
-// janitor forgets expired cache entries and challenges.
+// janitor forgets expired cache entries, challenges and drop-log entries.
 func (s *Server) janitor(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -181,17 +184,39 @@ func (s *Server) janitor(ctx context.Context) {
 		case <-t.C:
 			now := s.opts.Now()
 			s.dups.sweep(now)
+			s.dropLog.sweep(now)
 			s.obs.PendingChallenges(s.states.sweep(now))
 		}
 	}
 }
 
-func (s *Server) drop(reason string, rq *request, args ...any) {
-	s.obs.Dropped(reason)
-	if rq != nil {
-		args = append(args, "request_id", rq.id, "nas", rq.src.String())
+// drop counts a packet dropped without an answer and logs it at WARN, at
+// most once per DropLogInterval for the same reason and client address
+// (src, zero when unknown); the line says how many were not logged since.
+func (s *Server) drop(reason string, src netip.Addr, args ...any) {
+	// Counted after the line is written, so whoever sees the count sees
+	// the line.
+	defer s.obs.Dropped(reason)
+	ok, suppressed := s.dropLog.allow(reason, src, s.opts.Now())
+	if !ok {
+		return
 	}
-	s.log.Warn("radius: packet dropped", append([]any{"reason", reason}, args...)...)
+	args = append([]any{"reason", reason}, args...)
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	s.log.Warn("radius: packet dropped", args...)
+}
+
+// missingMAHint tells the administrator what to do about a NAS that sends
+// no Message-Authenticator, naming the exact setting.
+func missingMAHint(rt *route) string {
+	key := "require_message_authenticator"
+	if rt.net.Index > 0 {
+		key = fmt.Sprintf("require_message_authenticator_%d", rt.net.Index)
+	}
+	return fmt.Sprintf("the NAS sent no Message-Authenticator, so its requests can be forged (BlastRADIUS, CVE-2024-3596); "+
+		"configure the NAS to send one, or only if it cannot, set %s = false in [%s]", key, rt.sec.Name)
 }
 
 // request is one Access-Request being answered.
@@ -217,35 +242,41 @@ type request struct {
 func (s *Server) handle(ctx context.Context, conn net.PacketConn, raw []byte, addr net.Addr) {
 	src, ok := addrPort(addr)
 	if !ok {
-		s.drop("bad_source", nil, "addr", addr.String())
+		s.drop("bad_source", netip.Addr{}, "addr", addr.String())
 		return
 	}
 	rt, ok := s.route(src.Addr())
 	if !ok {
-		s.drop("unknown_client", nil, "nas", src.String())
+		s.drop("unknown_client", src.Addr(), "nas", src.String())
 		return
 	}
-	if len(raw) < 20 || radius.Code(raw[0]) != radius.CodeAccessRequest {
-		code := -1
-		if len(raw) > 0 {
-			code = int(raw[0])
-		}
-		s.drop("not_access_request", nil, "nas", src.String(), "code", code)
+	code := -1
+	if len(raw) >= 20 {
+		code = int(raw[0])
+	}
+	switch radius.Code(code) {
+	case radius.CodeAccessRequest:
+	case radius.CodeStatusServer:
+		s.statusServer(conn, raw, addr, src, rt)
+		return
+	default:
+		s.drop("not_access_request", src.Addr(), "nas", src.String(), "code", code)
 		return
 	}
 	pkt, err := radius.Parse(raw, rt.net.Secret)
 	if err != nil {
-		s.drop("malformed", nil, "nas", src.String(), "err", err)
+		s.drop("malformed", src.Addr(), "nas", src.String(), "err", err)
 		return
 	}
 	present, valid := radiusmsg.VerifyRequest(raw, rt.net.Secret)
 	switch {
 	case present && !valid:
-		s.drop("bad_message_authenticator", nil, "nas", src.String(), "section", rt.sec.Name,
+		s.drop("bad_message_authenticator", src.Addr(), "nas", src.String(), "section", rt.sec.Name,
 			"hint", "wrong shared secret or forged packet")
 		return
 	case !present && rt.net.RequireMessageAuthenticator:
-		s.drop("missing_message_authenticator", nil, "nas", src.String(), "section", rt.sec.Name)
+		s.drop("missing_message_authenticator", src.Addr(), "nas", src.String(), "section", rt.sec.Name,
+			"network", rt.net.Prefix.String(), "hint", missingMAHint(rt))
 		return
 	}
 

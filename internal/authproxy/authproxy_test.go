@@ -20,6 +20,7 @@ import (
 	"github.com/assent-auth/assent/internal/authproxy/cfg"
 	"github.com/assent-auth/assent/internal/authproxy/events"
 	"github.com/assent-auth/assent/internal/authproxy/radiusd"
+	"github.com/assent-auth/assent/internal/authproxy/radiusmsg"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/assenttest"
@@ -135,7 +136,7 @@ radius_ip_1 = 10.0.0.0/8
 radius_secret_1 = wide
 radius_ip_2 = 10.1.2.3
 radius_secret_2 = narrow
-require_message_authenticator_2 = true
+require_message_authenticator_1 = false
 client = radius_client
 failmode = secure
 prompt_format = short
@@ -162,7 +163,8 @@ pw_codec = latin-1
 		t.Errorf("pass_through_attr_names = %+v", sec.PassThrough)
 	}
 	if len(sec.Networks) != 2 || string(sec.Networks[0].Secret) != "wide" || sec.Networks[0].RequireMessageAuthenticator ||
-		string(sec.Networks[1].Secret) != "narrow" || !sec.Networks[1].RequireMessageAuthenticator {
+		sec.Networks[0].Index != 1 || string(sec.Networks[1].Secret) != "narrow" || !sec.Networks[1].RequireMessageAuthenticator ||
+		sec.Networks[1].Index != 2 {
 		t.Errorf("networks = %+v", sec.Networks)
 	}
 	if got, err := sec.DecodePassword([]byte("\xe9")); err != nil || got != "é" {
@@ -324,6 +326,10 @@ func TestProxyLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Add(2, pw)
+	// Required by default (BlastRADIUS).
+	if err := radiusmsg.AddRequest(req); err != nil {
+		t.Fatal(err)
+	}
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer rcancel()
 	resp, err := radius.Exchange(rctx, req, fmt.Sprintf("127.0.0.1:%d", port))
@@ -386,13 +392,16 @@ func TestCheck(t *testing.T) {
 	t.Run("all good", func(t *testing.T) {
 		t.Parallel()
 		rs := Check(context.Background(), parse(t, dir, good), CheckOptions{})
-		if !AllOK(rs) || len(rs) != 3 {
+		if !AllOK(rs) || len(rs) != 4 {
 			t.Fatalf("results: %+v", rs)
 		}
-		for i, want := range []string{CheckListen, CheckAuthAPI, CheckAuthAPIKey} {
+		for i, want := range []string{CheckListen, CheckAuthAPI, CheckAuthAPIKey, CheckMessageAuthenticator} {
 			if rs[i].Check != want {
 				t.Errorf("result %d is %s, want %s", i, rs[i].Check, want)
 			}
+		}
+		if r := rs[3]; r.Target != "radius_ip_1 = 127.0.0.1" || r.Detail != "Message-Authenticator required (Assent's default): requests without one are dropped" {
+			t.Errorf("Message-Authenticator row: %+v", r)
 		}
 		// The Auth API's time has a resolution of one second.
 		if d := rs[1].Detail; d != "ping ok, clock drift 0s" && d != "ping ok, clock drift 1s" {
@@ -431,7 +440,7 @@ func TestCheck(t *testing.T) {
 		down := strings.NewReplacer(testIKey, ikey, testSKey, skey).Replace(
 			duoOnly(fmt.Sprintf("localhost:%d", closed), as.CAFile, free, ""))
 		rs := Check(context.Background(), parse(t, dir, down), CheckOptions{SkipListen: true, Timeout: 5 * time.Second})
-		if len(rs) != 2 || rs[0].OK || rs[1].OK {
+		if len(rs) != 3 || rs[0].OK || rs[1].OK || rs[2].Check != CheckMessageAuthenticator {
 			t.Errorf("results: %+v", rs)
 		}
 	})

@@ -34,6 +34,7 @@ func section(s *cfg.Server, prim radiusd.Primary, duo radiusd.Duo) (*radiusd.Sec
 			Prefix:                      n.Prefix,
 			Secret:                      []byte(n.Secret.Reveal()),
 			RequireMessageAuthenticator: n.RequireMessageAuthenticator,
+			Index:                       n.Index,
 		})
 	}
 	var errs []error

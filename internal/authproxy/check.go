@@ -25,9 +25,13 @@ const (
 	CheckAuthAPIKey = "auth_check" // ikey/skey accepted
 	CheckLDAP       = "ldap"       // connect, service bind, search
 	CheckRADIUS     = "radius"     // Status-Server
+	// CheckMessageAuthenticator reports, per client network (radius_ip_N),
+	// whether its Access-Requests must carry a Message-Authenticator.
+	// It reads the configuration only and passes either way.
+	CheckMessageAuthenticator = "message_authenticator"
 )
 
-var checkOrder = map[string]int{CheckListen: 0, CheckAuthAPI: 1, CheckAuthAPIKey: 2, CheckLDAP: 3, CheckRADIUS: 4}
+var checkOrder = map[string]int{CheckListen: 0, CheckAuthAPI: 1, CheckAuthAPIKey: 2, CheckLDAP: 3, CheckRADIUS: 4, CheckMessageAuthenticator: 5}
 
 // CheckResult is one connectivity test.
 type CheckResult struct {
@@ -54,7 +58,9 @@ type CheckOptions struct {
 // Auth API of every server section (ping, clock drift, credentials), every
 // ad_client host (connect, service-account bind, search), every
 // radius_client host (Status-Server), and that every listen address can be
-// bound. The results are in a stable order.
+// bound; it also reports, per client network, whether Message-Authenticator
+// is required (from the configuration; that row always passes). The
+// results are in a stable order.
 func Check(ctx context.Context, c *cfg.Config, opts CheckOptions) []CheckResult {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
@@ -158,6 +164,12 @@ func Check(ctx context.Context, c *cfg.Config, opts CheckOptions) []CheckResult 
 		})
 	}
 	checkPrimaries(c, run, many)
+	for _, s := range c.Servers {
+		for _, n := range clientNetworks(s) {
+			run(CheckMessageAuthenticator, s.Name, fmt.Sprintf("radius_ip_%d = %s", n.Index, n.Source),
+				func(context.Context) (string, error) { return messageAuthenticatorDetail(n), nil })
+		}
+	}
 	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool {
 		if oi, oj := checkOrder[out[i].Check], checkOrder[out[j].Check]; oi != oj {
@@ -166,6 +178,32 @@ func Check(ctx context.Context, c *cfg.Config, opts CheckOptions) []CheckResult 
 		return out[i].sequence < out[j].sequence
 	})
 	return out
+}
+
+// clientNetworks lists a section's networks once per radius_ip_N (a range
+// gives several prefixes with the same settings).
+func clientNetworks(s *cfg.Server) []cfg.Network {
+	var out []cfg.Network
+	for _, n := range s.Networks {
+		if len(out) == 0 || out[len(out)-1].Index != n.Index {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// messageAuthenticatorDetail says whether a client network must send
+// Message-Authenticator, and which setting decided it.
+func messageAuthenticatorDetail(n cfg.Network) string {
+	from := "Assent's default"
+	if n.RequireMessageAuthenticatorKey != "" {
+		from = fmt.Sprintf("%s = %t", n.RequireMessageAuthenticatorKey, n.RequireMessageAuthenticator)
+	}
+	if n.RequireMessageAuthenticator {
+		return fmt.Sprintf("Message-Authenticator required (%s): requests without one are dropped", from)
+	}
+	return fmt.Sprintf("Message-Authenticator NOT required (%s): requests without one are accepted and can be forged "+
+		"(BlastRADIUS, CVE-2024-3596); remove the setting once the NAS sends it", from)
 }
 
 // socketSections names the sections sharing one socket.

@@ -210,7 +210,10 @@ radius_secret_1 = c
 		{"auto.pw_codec", auto.PWCodec, "utf-8"},
 		{"auto.pass_through_all", auto.PassThroughAll, false},
 		{"auto.exempt", len(auto.ExemptUsernames), 0},
-		{"auto.require_message_authenticator", auto.RequireMessageAuthenticator, false},
+		// Assent's default, unlike Duo's (BlastRADIUS).
+		{"auto.require_message_authenticator", auto.RequireMessageAuthenticator, true},
+		{"auto.network require MA", auto.Networks[0].RequireMessageAuthenticator, true},
+		{"auto.network require MA key", auto.Networks[0].RequireMessageAuthenticatorKey, ""},
 		{"auto.factors", auto.Factors, []string{"auto"}},
 		{"auto.delimiter", auto.Delimiter, ","},
 		{"auto.delimited_password_length", auto.DelimitedPasswordLength, 0},
@@ -308,7 +311,9 @@ func TestAllKeys(t *testing.T) {
 		{"auto.failmode", auto.Failmode, "secure"},
 		{"auto.networks", prefixes(auto.Networks), []string{"10.0.0.0/24", "10.0.1.1/32", "10.0.1.2/31", "10.0.1.4/31", "10.0.1.6/32"}},
 		{"auto.network secrets", []string{auto.Networks[0].Secret.Reveal(), auto.Networks[1].Secret.Reveal()}, []string{"net1secret", "net2secret"}},
-		{"auto.network require MA", []bool{auto.Networks[0].RequireMessageAuthenticator, auto.Networks[1].RequireMessageAuthenticator}, []bool{true, false}},
+		{"auto.network require MA", []bool{auto.Networks[0].RequireMessageAuthenticator, auto.Networks[1].RequireMessageAuthenticator}, []bool{false, true}},
+		{"auto.network require MA key", []string{auto.Networks[0].RequireMessageAuthenticatorKey, auto.Networks[1].RequireMessageAuthenticatorKey},
+			[]string{"require_message_authenticator", "require_message_authenticator_2"}},
 		{"auto.network index", auto.Networks[4].Index, 2},
 		{"auto.port", auto.Port, 18120},
 		{"auto.interface", auto.Interface, netip.MustParseAddr("192.0.2.2")},
@@ -324,7 +329,7 @@ func TestAllKeys(t *testing.T) {
 		{"auto.http_proxy_port", auto.HTTPProxyPort, 8080},
 		{"auto.http_ca_certs_file", auto.HTTPCACertsFile, ca},
 		{"auto.debug", auto.Debug, true},
-		{"auto.require_message_authenticator", auto.RequireMessageAuthenticator, true},
+		{"auto.require_message_authenticator", auto.RequireMessageAuthenticator, false},
 		{"auto.factors", auto.Factors, []string{"push", "passcode"}},
 		{"auto.delimiter", auto.Delimiter, "#"},
 		{"auto.delimited_password_length", auto.DelimitedPasswordLength, 12},
@@ -867,18 +872,34 @@ func TestSockets(t *testing.T) {
 func TestExtensions(t *testing.T) {
 	t.Parallel()
 	c, _, err := parseString(t, minimalServer("radius_server_auto", "10.0.0.1")+
-		"radius_ip_2 = 10.0.1.0/24\nradius_secret_2 = two\nrequire_message_authenticator_2 = true\n"+
+		"radius_ip_2 = 10.0.1.0/24\nradius_secret_2 = two\nrequire_message_authenticator_2 = false\n"+
 		"[main]\nmetrics_listen = [::1]:9812\nlog_format = Json\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.Servers[0]
 	runChecks(t, []check{
-		{"section default", s.RequireMessageAuthenticator, false},
-		{"network 1", s.Networks[0].RequireMessageAuthenticator, false},
-		{"network 2 override", s.Networks[1].RequireMessageAuthenticator, true},
+		{"section default", s.RequireMessageAuthenticator, true},
+		{"network 1", s.Networks[0].RequireMessageAuthenticator, true},
+		{"network 1 key", s.Networks[0].RequireMessageAuthenticatorKey, ""},
+		{"network 2 override", s.Networks[1].RequireMessageAuthenticator, false},
+		{"network 2 key", s.Networks[1].RequireMessageAuthenticatorKey, "require_message_authenticator_2"},
 		{"metrics_listen", c.Main.MetricsListen, "[::1]:9812"},
 		{"log_format", c.Main.LogFormat, "json"},
+	})
+	// An old configuration whose NAS cannot send Message-Authenticator:
+	// off for the section, back on for one network.
+	c, _, err = parseString(t, minimalServer("radius_server_duo_only", "10.0.0.1")+
+		"require_message_authenticator = 0\nradius_ip_2 = 10.0.1.0/24\nradius_secret_2 = two\nrequire_message_authenticator_2 = TRUE\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = c.Servers[0]
+	runChecks(t, []check{
+		{"old: section", s.RequireMessageAuthenticator, false},
+		{"old: network 1", s.Networks[0].RequireMessageAuthenticator, false},
+		{"old: network 1 key", s.Networks[0].RequireMessageAuthenticatorKey, "require_message_authenticator"},
+		{"old: network 2", s.Networks[1].RequireMessageAuthenticator, true},
 	})
 }
 

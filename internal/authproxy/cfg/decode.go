@@ -30,6 +30,14 @@ const (
 	DefaultSSLVerifyDepth = 9
 )
 
+// DefaultRequireMessageAuthenticator is Assent's default for
+// require_message_authenticator. Duo's proxy accepts Access-Requests
+// without a Message-Authenticator, which BlastRADIUS (CVE-2024-3596) lets
+// an attacker on the path forge; Assent drops them unless the
+// administrator sets require_message_authenticator(_N) = false for a NAS
+// that cannot send one.
+const DefaultRequireMessageAuthenticator = true
+
 // decodeMain reads [main]; s may be nil (no [main] section).
 func (d *decoder) decodeMain(s *Section) Main {
 	if s == nil {
@@ -360,8 +368,12 @@ func (d *decoder) decodeServer(s *Section, family string, m *Main) *Server {
 	v.APIPort = r.port("api_port", DefaultAPIPort)
 	v.APITimeout = r.seconds("api_timeout", 0, 0)
 	v.Failmode = r.enum("failmode", "safe", "safe", "secure")
-	v.RequireMessageAuthenticator = r.boolean("require_message_authenticator", false)
-	v.Networks = r.networks(v.RequireMessageAuthenticator)
+	v.RequireMessageAuthenticator = r.boolean("require_message_authenticator", DefaultRequireMessageAuthenticator)
+	maKey := ""
+	if s.Get("require_message_authenticator") != nil {
+		maKey = "require_message_authenticator"
+	}
+	v.Networks = r.networks(v.RequireMessageAuthenticator, maKey)
 	v.Port = r.port("port", DefaultRADIUSPort)
 	v.Interface = r.singleIP("interface")
 	if !v.Interface.IsValid() {
@@ -506,8 +518,9 @@ func (r *reader) delimiter(key string) string {
 }
 
 // networks reads radius_ip_N / radius_secret_N pairs and the per-network
-// require_message_authenticator_N overrides.
-func (r *reader) networks(requireMA bool) []Network {
+// require_message_authenticator_N overrides of requireMA, which maKey set
+// ("" for the default).
+func (r *reader) networks(requireMA bool, maKey string) []Network {
 	ips := r.numbered("radius_ip")
 	secrets := map[string]*Entry{}
 	for _, ne := range r.numbered("radius_secret") {
@@ -548,13 +561,13 @@ func (r *reader) networks(requireMA bool) []Network {
 			}
 			r.quoted(se)
 		}
-		req := requireMA
+		req, reqKey := requireMA, maKey
 		if me := reqMA[ip.N]; me != nil {
 			b, ok := parseBool(me.Value)
 			if !ok {
 				r.invalid(me, "allowed: true or false (any case), or an integer (0 = false)")
 			} else {
-				req = b
+				req, reqKey = b, me.Key
 			}
 		}
 		prefixes, note, err := ParseNetworks(ip.E.Value)
@@ -570,7 +583,8 @@ func (r *reader) networks(requireMA bool) []Network {
 			secret = Secret(se.Value)
 		}
 		for _, p := range prefixes {
-			out = append(out, Network{Prefix: p, Secret: secret, RequireMessageAuthenticator: req, Index: ip.Index, Source: ip.E.Value, Line: ip.E.Line})
+			out = append(out, Network{Prefix: p, Secret: secret, RequireMessageAuthenticator: req,
+				RequireMessageAuthenticatorKey: reqKey, Index: ip.Index, Source: ip.E.Value, Line: ip.E.Line})
 		}
 	}
 	for n, e := range secrets {

@@ -22,7 +22,9 @@
 // Assent extensions (keys Duo's proxy does not have):
 //   - require_message_authenticator in a server section, and
 //     require_message_authenticator_N per radius_ip_N: drop Access-Requests
-//     without a valid Message-Authenticator (BlastRADIUS, CVE-2024-3596);
+//     without a valid Message-Authenticator (BlastRADIUS, CVE-2024-3596).
+//     On by default (DefaultRequireMessageAuthenticator), unlike Duo's
+//     proxy: a NAS that cannot send it needs an explicit =false;
 //   - [main] metrics_listen: host:port serving Prometheus /metrics;
 //   - [main] log_format: text or json.
 //

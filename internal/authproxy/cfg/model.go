@@ -141,11 +141,16 @@ type Network struct {
 	Prefix netip.Prefix
 	Secret Secret
 	// RequireMessageAuthenticator is the section's
-	// require_message_authenticator, or require_message_authenticator_N.
+	// require_message_authenticator, or require_message_authenticator_N
+	// (default DefaultRequireMessageAuthenticator).
 	RequireMessageAuthenticator bool
-	Index                       int    // N of radius_ip_N
-	Source                      string // the radius_ip_N value as written
-	Line                        int    // line of radius_ip_N in the file
+	// RequireMessageAuthenticatorKey is the key that set it, as written
+	// (require_message_authenticator_N or require_message_authenticator),
+	// or "" when it is the default.
+	RequireMessageAuthenticatorKey string
+	Index                          int    // N of radius_ip_N
+	Source                         string // the radius_ip_N value as written
+	Line                           int    // line of radius_ip_N in the file
 }
 
 // Server is a [radius_server_*] section.
@@ -182,9 +187,9 @@ type Server struct {
 	HTTPCACertsFile string
 	Debug           bool
 
-	// RequireMessageAuthenticator (Assent extension): drop Access-Requests
-	// without a valid Message-Authenticator (BlastRADIUS protection).
-	// Per-network overrides are in Networks.
+	// RequireMessageAuthenticator (Assent extension, default true): drop
+	// Access-Requests without a valid Message-Authenticator (BlastRADIUS
+	// protection). Per-network overrides are in Networks.
 	RequireMessageAuthenticator bool
 
 	// auto and concat

@@ -100,11 +100,17 @@ func TestBinary(t *testing.T) {
 		for _, r := range rep.Results {
 			kinds[r.Check]++
 		}
-		// 2 sockets, 2 sections × (ping, check), 1 LDAP host, 1 RADIUS host.
-		want := map[string]int{"listen": 2, "auth_api": 2, "auth_check": 2, "ldap": 1, "radius": 1}
+		// 2 sockets, 2 sections × (ping, check, one client network),
+		// 1 LDAP host, 1 RADIUS host.
+		want := map[string]int{"listen": 2, "auth_api": 2, "auth_check": 2, "ldap": 1, "radius": 1, "message_authenticator": 2}
 		for k, n := range want {
 			if kinds[k] != n {
 				t.Errorf("%d %s results, want %d: %s", kinds[k], k, n, stdout)
+			}
+		}
+		for _, r := range rep.Results {
+			if r.Check == "message_authenticator" && !strings.HasPrefix(r.Detail, "Message-Authenticator required (Assent's default)") {
+				t.Errorf("Message-Authenticator row: %+v", r)
 			}
 		}
 		// The table form too.
@@ -178,8 +184,12 @@ func TestBinary(t *testing.T) {
 		wantCode(t, r, "Access-Accept")
 		wantCode(t, radclient(t, pap(fmt.Sprintf("127.0.0.1:%d", autoPort), "binary-secret", "alice", "nope,"+codes[2])), "Access-Reject")
 
+		// Status-Server (RFC 5997), as monitoring sends it.
+		wantCode(t, radclientStatus(t, fmt.Sprintf("127.0.0.1:%d", duoPort), "binary-secret", true), "Access-Accept")
+
 		m := scrape()
 		for _, want := range []string{
+			`assent_authproxy_status_server_total{section="radius_server_duo_only"} 1`,
 			`assent_authproxy_requests_total{result="accept",section="radius_server_duo_only"} 1`,
 			`assent_authproxy_requests_total{result="accept",section="radius_server_auto"} 1`,
 			`assent_authproxy_requests_total{result="reject",section="radius_server_auto"} 1`,

@@ -195,6 +195,17 @@ func radclient(t testing.TB, r radRequest) radReply {
 	return runRad(t, "radclient", args, strings.Join(lines, "\n")+"\n")
 }
 
+// radclientStatus sends a Status-Server with radclient (with
+// Message-Authenticator when ma) and parses the answer.
+func radclientStatus(t testing.TB, addr, secret string, ma bool) radReply {
+	t.Helper()
+	in := "NAS-Identifier = \"e2e\"\n"
+	if ma {
+		in += "Message-Authenticator = 0x00\n"
+	}
+	return runRad(t, "radclient", []string{"-x", "-t", "1", "-r", "1", addr, "status", secret}, in)
+}
+
 // radtest runs FreeRADIUS's radtest (PAP): radtest user password addr 0 secret.
 func radtest(t testing.TB, addr, secret, user, password string) radReply {
 	t.Helper()

@@ -119,14 +119,16 @@ func newFixture(t *testing.T) *fixture {
 			"interface", "127.0.0.1", "port", fmt.Sprint(port),
 		}, kv...)...))
 	}
-	server(secChallenge, f.as, store.PolicyEnroll, "client", "ad_client", "require_message_authenticator", "true")
+	// secChallenge requires Message-Authenticator by Assent's default;
+	// secDuoOnly is an old configuration whose NAS cannot send one.
+	server(secChallenge, f.as, store.PolicyEnroll, "client", "ad_client")
 	server(secWrongPW, f.as, store.PolicyEnroll, "client", "ad_client")
 	server(secRetransmit, f.as, store.PolicyEnroll, "client", "ad_client")
 	server(secAuto, f.as, store.PolicyEnroll, "client", "ad_client", "factors", "auto")
 	server(secUpstream, f.as, store.PolicyEnroll, "client", "radius_client")
 	server(secSafe, f.down, store.PolicyEnroll, "client", "ad_client", "failmode", "safe", "api_timeout", "5")
 	server(secSecure, f.down, store.PolicyEnroll, "client", "ad_client", "failmode", "secure", "api_timeout", "5")
-	server(secDuoOnly, f.as, store.PolicyEnroll)
+	server(secDuoOnly, f.as, store.PolicyEnroll, "require_message_authenticator", "false")
 
 	path := absPath(f.dir, "authproxy.cfg")
 	writeFile(t, path, cfg.String())
@@ -173,6 +175,7 @@ func TestProxy(t *testing.T) {
 		t.Run("RadiusClientPrimary", f.radiusClientPrimary)
 		t.Run("RetransmitOnePush", f.retransmit)
 		t.Run("MessageAuthenticator", f.messageAuthenticator)
+		t.Run("StatusServer", f.statusServer)
 		t.Run("Failmode", f.failmode)
 	})
 	if t.Failed() {
@@ -312,7 +315,7 @@ func (f *fixture) duoOnly(t *testing.T) {
 	r := f.pap(t, secDuoOnly, "otto", f.codes["otto"][0])
 	wantCode(t, r, "Access-Accept")
 	wantCode(t, f.pap(t, secDuoOnly, "otto", "123456789"), "Access-Reject")
-	// No Message-Authenticator: accepted here (not required by this section).
+	// No Message-Authenticator: accepted here (require_message_authenticator = false).
 	req := pap(f.addr[secDuoOnly], f.secret[secDuoOnly], "otto", f.codes["otto"][1])
 	req.MessageAuthenticator = false
 	wantCode(t, radclient(t, req), "Access-Accept")
@@ -363,11 +366,18 @@ func (f *fixture) retransmit(t *testing.T) {
 func (f *fixture) messageAuthenticator(t *testing.T) {
 	t.Parallel()
 	addr, secret := f.addr[secChallenge], f.secret[secChallenge]
-	t.Run("missing: dropped", func(t *testing.T) {
+	t.Run("missing: dropped by default, logged", func(t *testing.T) {
 		req := pap(addr, secret, "dan", "danpw")
 		req.MessageAuthenticator, req.Timeout = false, 1
 		if r := radclient(t, req); r.Code != "" {
-			t.Fatalf("a request without Message-Authenticator got %s from a section that requires it", r.Code)
+			t.Fatalf("a request without Message-Authenticator got %s from a section that requires it by default", r.Code)
+		}
+		if n := f.metric(t, "assent_authproxy_dropped_packets_total", "reason", "missing_message_authenticator"); n < 1 {
+			t.Errorf("dropped_packets_total{reason=missing_message_authenticator} = %v", n)
+		}
+		want := "require_message_authenticator_1 = false in [" + secChallenge + "]"
+		if logs := f.proxy.Logs.String(); !strings.Contains(logs, want) || !strings.Contains(logs, "nas=127.0.0.1:") {
+			t.Errorf("no WARN line naming the client and %q:\n%s", want, logs)
 		}
 	})
 	build := func(t *testing.T) *radius.Packet {
@@ -413,6 +423,27 @@ func (f *fixture) messageAuthenticator(t *testing.T) {
 			t.Errorf("the answer's Message-Authenticator: present %v, valid %v", present, ok)
 		}
 	})
+}
+
+// statusServer: radclient's Status-Server (RFC 5997) is answered on each
+// section's socket; without Message-Authenticator it is dropped even where
+// Access-Requests need none. (That it never reaches the Auth API is checked
+// in radiusd, where no parallel test shares the fakes.)
+func (f *fixture) statusServer(t *testing.T) {
+	t.Parallel()
+	for _, sec := range []string{secChallenge, secDuoOnly} {
+		r := radclientStatus(t, f.addr[sec], f.secret[sec], true)
+		wantCode(t, r, "Access-Accept")
+		if n := f.metric(t, "assent_authproxy_status_server_total", "section", sec); n < 1 {
+			t.Errorf("status_server_total{section=%s} = %v", sec, n)
+		}
+	}
+	if r := radclientStatus(t, f.addr[secDuoOnly], f.secret[secDuoOnly], false); r.Code != "" {
+		t.Errorf("a Status-Server without Message-Authenticator got %s", r.Code)
+	}
+	if n := f.metric(t, "assent_authproxy_dropped_packets_total", "reason", "status_server_without_message_authenticator"); n != 1 {
+		t.Errorf("dropped_packets_total{reason=status_server_without_message_authenticator} = %v, want 1", n)
+	}
 }
 
 // exchange sends raw over UDP to addr and returns the answer, or nil after

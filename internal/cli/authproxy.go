@@ -48,7 +48,9 @@ Auth API ping (with the clock drift, which must stay under 60 s) and check
 (the ikey/skey are accepted); for every ad_client host a connection, the
 service-account bind and a search; for every radius_client host a
 Status-Server request; and that every listen port can be bound (so run it
-while the proxy is stopped, or expect those rows to fail).
+while the proxy is stopped, or expect those rows to fail). It also shows, for
+every client network (radius_ip_N), whether requests must carry a
+Message-Authenticator and which setting decided it (informational rows).
 
 The exit status is 0 only when the file is valid and every test passed.`,
 		Args: cobra.NoArgs,

@@ -107,7 +107,10 @@ func TestBinaryTLS(t *testing.T) {
 	tlsDir := filepath.Join(dataDir, "tls")
 	caFile := filepath.Join(tlsDir, "ca.pem")
 	port := testutil.FreePort(t)
-	cli := func(args ...string) cliResult { t.Helper(); return mustCLI(t, bin, append(args, "--data-dir", dataDir)...) }
+	cli := func(args ...string) cliResult {
+		t.Helper()
+		return mustCLI(t, bin, append(args, "--data-dir", dataDir)...)
+	}
 
 	srv, ok := startTLSServe(t, bin, dataDir, port)
 	if !ok {

@@ -93,6 +93,7 @@ func newRoot(e *env) *cobra.Command {
 		newDeviceCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),
+		newCACmd(e),
 	)
 	return root
 }

@@ -40,6 +40,8 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	tls     *tls.Config
+	// local is the local CA's certificate source; nil with tls_cert.
+	local *tlsutil.Local
 	// CAFile is the local CA clients must trust; empty with a real certificate.
 	CAFile string
 }
@@ -47,11 +49,11 @@ type Server struct {
 // New prepares the routes and the TLS certificate.
 func New(a *app.App) (*Server, error) {
 	s := &Server{app: a, log: a.Logger}
-	cert, err := s.certificate()
+	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
-	s.tls = tlsutil.ServerConfig(cert)
+	s.tls = tlsCfg
 	logo, err := loadLogo(a.Config.LogoFile)
 	if err != nil {
 		return nil, err
@@ -97,17 +99,46 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // TLSConfig is the server's TLS configuration.
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
 
-func (s *Server) certificate() (tls.Certificate, error) {
+// tlsConfig serves the configured certificate (tls_cert, tls_key) or one
+// from the local CA in <data_dir>/tls, named for every configured host.
+func (s *Server) tlsConfig() (*tls.Config, error) {
 	cfg := s.app.Config
 	if cfg.TLSCert != "" {
-		return tlsutil.LoadKeyPair(cfg.TLSCert, cfg.TLSKey)
+		cert, err := tlsutil.LoadKeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, err
+		}
+		return tlsutil.ServerConfig(cert), nil
 	}
-	files, err := tlsutil.EnsureLocalCA(cfg.TLSDir(), []string{cfg.PublicHostname}, s.app.Now())
+	local, err := tlsutil.OpenLocal(tlsutil.LocalOptions{
+		Dir: cfg.TLSDir(), Hosts: cfg.Hostnames(), Now: s.app.Now, Log: s.log,
+	})
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("local CA: %w", err)
+		return nil, fmt.Errorf("local CA: %w", err)
 	}
-	s.CAFile = files.CACert
-	return tlsutil.LoadKeyPair(files.Cert, files.Key)
+	s.local, s.CAFile = local, local.CAFile()
+	return local.TLSConfig(), nil
+}
+
+// renewCertificates checks the local CA's server certificate every
+// tlsutil.CheckEvery while ctx lasts, renewing it without a restart; the
+// returned function stops the check and waits for it.
+func (s *Server) renewCertificates(ctx context.Context) (stop func()) {
+	if s.local == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	ticker := time.NewTicker(tlsutil.CheckEvery)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.local.Run(ctx, ticker.C)
+	}()
+	return func() {
+		cancel()
+		ticker.Stop()
+		<-done
+	}
 }
 
 func loadLogo(path string) ([]byte, error) {
@@ -168,6 +199,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		attrs = append(attrs, "ca_file", s.CAFile)
 	}
 	s.log.Info("assent listening", attrs...)
+	stopRenewal := s.renewCertificates(ctx)
+	defer stopRenewal()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tls.NewListener(ln, s.tls)) }()

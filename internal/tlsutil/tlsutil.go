@@ -1,21 +1,21 @@
-// Package tlsutil creates the server's local certificate authority and
-// certificate on first start, and builds the server's TLS configuration.
+// Package tlsutil runs the server's local certificate authority and builds
+// the server's TLS configuration.
+//
+// The local CA is name-constrained to the names the server is configured
+// with (plus localhost and the loopback addresses), lives three years and
+// issues 30-day server certificates that the running server renews on its
+// own (see Local). Its key may be kept on another machine: the server then
+// serves the certificate issued there and warns before it expires.
 package tlsutil
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"net"
 	"net/netip"
@@ -25,7 +25,8 @@ import (
 	"time"
 )
 
-// File names inside the directory given to EnsureLocalCA.
+// File names inside a TLS directory (<data_dir>/tls, or a CA directory
+// kept elsewhere).
 const (
 	CACertFile = "ca.pem"
 	CAKeyFile  = "ca-key.pem"
@@ -33,11 +34,26 @@ const (
 	KeyFile    = "server-key.pem"
 )
 
+// Lifetimes and warning periods.
 const (
-	caValidityYears = 10
-	serverValidity  = 397 * 24 * time.Hour
-	renewBefore     = 30 * 24 * time.Hour
-	backdate        = time.Hour // tolerate clients whose clocks run slightly behind
+	// CAValidityYears is the life of a new CA: short enough that a stolen
+	// key stops working, long enough that clients rarely re-import it.
+	CAValidityYears = 3
+	// LeafValidity is the life of a server certificate the server issues
+	// itself; it is renewed when a third of it is left.
+	LeafValidity = 30 * 24 * time.Hour
+	// MaxLeafValidity bounds `assent ca issue --days` (the CA/Browser
+	// Forum's limit).
+	MaxLeafValidity = 397 * 24 * time.Hour
+	// CAExpiryWarning is how long before the CA expires the server warns.
+	CAExpiryWarning = 90 * 24 * time.Hour
+	// OfflineLeafWarning is how long before a certificate issued by an
+	// offline CA expires the server warns (it cannot renew it).
+	OfflineLeafWarning = 10 * 24 * time.Hour
+	// CheckEvery is how often the running server checks its certificate.
+	CheckEvery = time.Hour
+
+	backdate = time.Hour // tolerate clients whose clocks run slightly behind
 )
 
 // Files are the paths of the local CA certificate (to give to clients) and
@@ -46,56 +62,64 @@ type Files struct {
 	CACert, Cert, Key string
 }
 
-// EnsureLocalCA makes sure dir holds a local CA and a server certificate
-// signed by it, valid at now for localhost, 127.0.0.1, ::1 and every entry
-// of hosts (host names or IP literals, optionally with a :port, which is
-// ignored).
-//
-// The first call creates the CA (ECDSA P-256, ten years) and the server
-// certificate (ECDSA P-256, 397 days). Later calls reuse the CA, and reuse
-// the server certificate unless it expires within 30 days, is not signed by
-// the CA, does not match its key, or lacks a name in hosts; then a new one
-// is issued. Files are replaced atomically. A CA that exists but cannot be
-// read is an error, never silently replaced; an expired CA is replaced.
-func EnsureLocalCA(dir string, hosts []string, now time.Time) (Files, error) {
-	files := Files{
+// FilesIn names the files in dir.
+func FilesIn(dir string) Files {
+	return Files{
 		CACert: filepath.Join(dir, CACertFile),
 		Cert:   filepath.Join(dir, CertFile),
 		Key:    filepath.Join(dir, KeyFile),
 	}
-	dnsNames, ips, err := sanList(hosts)
-	if err != nil {
-		return Files{}, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Files{}, fmt.Errorf("tlsutil: creating %s: %w", dir, err)
-	}
+}
 
-	caKeyPath := filepath.Join(dir, CAKeyFile)
-	caCert, caKey, err := loadCA(files.CACert, caKeyPath, now)
-	if err != nil {
-		return Files{}, err
-	}
-	if caCert == nil {
-		caCert, caKey, err = createCA(files.CACert, caKeyPath, now)
-		if err != nil {
-			return Files{}, err
+// Names are the DNS names and IP addresses a server certificate carries
+// and a local CA is constrained to.
+type Names struct {
+	// Primary is the server certificate's common name: the first host
+	// given, else localhost.
+	Primary string
+	DNS     []string
+	IPs     []net.IP
+}
+
+// NamesFor returns the names for hosts (host names or IP literals,
+// optionally with a :port, which is ignored) plus localhost, 127.0.0.1
+// and ::1, which local clients use (duo_unix never matches an IP SAN, so
+// the DNS name localhost is always there).
+func NamesFor(hosts []string) (Names, error) {
+	n := Names{Primary: "localhost", DNS: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1).To4(), net.IPv6loopback}}
+	first := true
+	for _, raw := range hosts {
+		h := normalizeHost(raw)
+		if h == "" {
+			continue
+		}
+		if first {
+			n.Primary, first = h, false
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			ip := net.IP(a.AsSlice())
+			if !containsIP(n.IPs, ip) {
+				n.IPs = append(n.IPs, ip)
+			}
+			continue
+		}
+		if strings.ContainsAny(h, " /\\@:*\t") {
+			return Names{}, fmt.Errorf("tlsutil: %q is not a valid host name", raw)
+		}
+		if !containsFold(n.DNS, h) {
+			n.DNS = append(n.DNS, h)
 		}
 	}
+	return n, nil
+}
 
-	if serverCertUsable(files.Cert, files.Key, caCert, dnsNames, ips, now) {
-		return files, nil
+// List is every name as text, DNS names first.
+func (n Names) List() []string {
+	out := append([]string(nil), n.DNS...)
+	for _, ip := range n.IPs {
+		out = append(out, ip.String())
 	}
-	cn := "localhost"
-	if len(hosts) > 0 {
-		if h := normalizeHost(hosts[0]); h != "" {
-			cn = h
-		}
-	}
-	if err := issueServerCert(files.Cert, files.Key, caCert, caKey, cn, dnsNames, ips, now); err != nil {
-		return Files{}, err
-	}
-	return files, nil
+	return out
 }
 
 // normalizeHost strips a port, brackets, an IPv6 zone and a trailing dot,
@@ -116,34 +140,6 @@ func normalizeHost(h string) string {
 	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
-// sanList returns the DNS and IP SANs for hosts, always including
-// localhost, 127.0.0.1 and ::1 (duo_unix never matches an IP SAN, so the
-// DNS name localhost must always be there).
-func sanList(hosts []string) ([]string, []net.IP, error) {
-	dnsNames := []string{"localhost"}
-	ips := []net.IP{net.IPv4(127, 0, 0, 1).To4(), net.IPv6loopback}
-	for _, raw := range hosts {
-		h := normalizeHost(raw)
-		if h == "" {
-			continue
-		}
-		if a, err := netip.ParseAddr(h); err == nil {
-			ip := net.IP(a.AsSlice())
-			if !containsIP(ips, ip) {
-				ips = append(ips, ip)
-			}
-			continue
-		}
-		if strings.ContainsAny(h, " /\\@:\t") {
-			return nil, nil, fmt.Errorf("tlsutil: %q is not a valid host name", raw)
-		}
-		if !containsFold(dnsNames, h) {
-			dnsNames = append(dnsNames, h)
-		}
-	}
-	return dnsNames, ips, nil
-}
-
 func containsIP(list []net.IP, ip net.IP) bool {
 	for _, x := range list {
 		if x.Equal(ip) {
@@ -162,150 +158,50 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func loadCA(certPath, keyPath string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	_, certErr := os.Stat(certPath)
-	_, keyErr := os.Stat(keyPath)
-	if errors.Is(certErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist) {
-		return nil, nil, nil
-	}
-	if certErr != nil || keyErr != nil {
-		return nil, nil, fmt.Errorf("tlsutil: local CA incomplete (%s and %s must both exist; remove both to create a new CA): %w",
-			certPath, keyPath, errors.Join(certErr, keyErr))
-	}
-	cert, err := readCert(certPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: reading local CA: %w", err)
-	}
-	key, err := readKey(keyPath)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: reading local CA key: %w", err)
-	}
-	if !cert.IsCA || !publicKeysEqual(cert.PublicKey, key.Public()) {
-		return nil, nil, fmt.Errorf("tlsutil: %s and %s are not a matching CA certificate and key (remove both to create a new CA)", certPath, keyPath)
-	}
-	if !now.Before(cert.NotAfter) {
-		return nil, nil, nil // expired: useless to every client, make a new one
-	}
-	return cert, key, nil
+// tls12Suites are the only TLS 1.2 suites offered: ECDHE key exchange
+// (forward secrecy) with AEAD ciphers. Go's defaults still include CBC
+// suites with SHA-1 MACs. TLS 1.3 suites are not configurable in Go and
+// are all AEAD.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-func createCA(certPath, keyPath string, now time.Time) (*x509.Certificate, crypto.Signer, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: generating CA key: %w", err)
+// baseConfig is TLS 1.2 or newer with modern suites only, Go's default
+// curves, and ALPN for HTTP/2 and HTTP/1.1 (net/http's Server handles both
+// when given this configuration).
+func baseConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: append([]uint16(nil), tls12Suites...),
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
-	suffix := make([]byte, 4)
-	if _, err := rand.Read(suffix); err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject: pkix.Name{
-			CommonName:   "Assent local CA " + hex.EncodeToString(suffix),
-			Organization: []string{"Assent"},
-		},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.AddDate(caValidityYears, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: creating CA certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, fmt.Errorf("tlsutil: %w", err)
-	}
-	keyPEM, err := marshalKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, nil, err
-	}
-	return cert, key, nil
 }
 
-// serverCertUsable reports whether the existing server certificate can be
-// kept: it parses, matches its key, is signed by ca, is valid at now and for
-// at least renewBefore more, and names every requested host.
-func serverCertUsable(certPath, keyPath string, ca *x509.Certificate, dnsNames []string, ips []net.IP, now time.Time) bool {
-	cert, err := readCert(certPath)
+// ServerConfig returns the server's TLS configuration serving cert (a
+// real certificate from tls_cert, or a test's).
+func ServerConfig(cert tls.Certificate) *tls.Config {
+	c := baseConfig()
+	c.Certificates = []tls.Certificate{cert}
+	return c
+}
+
+// LoadKeyPair loads a PEM certificate (chain) and its private key.
+func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return false
+		return tls.Certificate{}, fmt.Errorf("tlsutil: loading TLS certificate %s with key %s: %w", certFile, keyFile, err)
 	}
-	key, err := readKey(keyPath)
-	if err != nil || !publicKeysEqual(cert.PublicKey, key.Public()) {
-		return false
-	}
-	if cert.CheckSignatureFrom(ca) != nil || !bytes.Equal(cert.RawIssuer, ca.RawSubject) {
-		return false
-	}
-	if now.Before(cert.NotBefore) || !now.Add(renewBefore).Before(cert.NotAfter) {
-		return false
-	}
-	for _, n := range dnsNames {
-		if !containsFold(cert.DNSNames, n) {
-			return false
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return tls.Certificate{}, fmt.Errorf("tlsutil: %s: %w", certFile, err)
 		}
 	}
-	for _, ip := range ips {
-		if !containsIP(cert.IPAddresses, ip) {
-			return false
-		}
-	}
-	return true
-}
-
-func issueServerCert(certPath, keyPath string, ca *x509.Certificate, caKey crypto.Signer, cn string, dnsNames []string, ips []net.IP, now time.Time) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("tlsutil: generating server key: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return err
-	}
-	notAfter := now.Add(serverValidity)
-	if notAfter.After(ca.NotAfter) {
-		notAfter = ca.NotAfter
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Assent"}},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		DNSNames:              dnsNames,
-		IPAddresses:           ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		return fmt.Errorf("tlsutil: creating server certificate: %w", err)
-	}
-	keyPEM, err := marshalKey(key)
-	if err != nil {
-		return err
-	}
-	// Key first: if we stop in between, the next call sees a mismatched
-	// pair and issues again.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return err
-	}
-	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return cert, nil
 }
 
 func randomSerial() (*big.Int, error) {
@@ -324,7 +220,12 @@ func marshalKey(key *ecdsa.PrivateKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-func readCert(path string) (*x509.Certificate, error) {
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// ReadCert reads the first certificate of a PEM file.
+func ReadCert(path string) (*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -345,7 +246,8 @@ func readCert(path string) (*x509.Certificate, error) {
 	}
 }
 
-func readKey(path string) (crypto.Signer, error) {
+// ReadKey reads the first private key of a PEM file.
+func ReadKey(path string) (crypto.Signer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -383,9 +285,9 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ea.Equal(b)
 }
 
-// writeFileAtomic writes data to a temporary file in the same directory and
-// renames it over path.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+// WriteFileAtomic writes data to a temporary file in the same directory
+// and renames it over path, so readers see the old or the new content.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -413,29 +315,15 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		os.Remove(name)
 		return fmt.Errorf("tlsutil: writing %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
+	SyncDir(dir)
 	return nil
 }
 
-// LoadKeyPair loads a PEM certificate (chain) and its private key.
-func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tlsutil: loading TLS certificate %s with key %s: %w", certFile, keyFile, err)
-	}
-	return cert, nil
-}
-
-// ServerConfig returns a TLS configuration serving cert: TLS 1.2 or newer,
-// Go's default cipher suites and curves, and ALPN for HTTP/2 and HTTP/1.1
-// (net/http's Server handles both when given this configuration).
-func ServerConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		NextProtos:   []string{"h2", "http/1.1"},
+// SyncDir flushes a directory's entries (after a rename or a removal);
+// best effort.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 }

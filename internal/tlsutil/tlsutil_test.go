@@ -3,7 +3,9 @@ package tlsutil
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -28,7 +30,7 @@ func ensure(t *testing.T, dir string, hosts []string, now time.Time) Files {
 
 func mustCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
-	c, err := readCert(path)
+	c, err := ReadCert(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,20 +90,34 @@ func TestFreshCreation(t *testing.T) {
 	if ca.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
 		t.Errorf("CA key usage %v", ca.KeyUsage)
 	}
+	if !slices.Equal(ca.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
+		t.Errorf("CA extended key usage %v, want server authentication only", ca.ExtKeyUsage)
+	}
+	if !slices.Equal(ca.PermittedDNSDomains, []string{"localhost", "assent.example.com"}) || !ca.PermittedDNSDomainsCritical {
+		t.Errorf("CA permitted DNS %v (critical %v)", ca.PermittedDNSDomains, ca.PermittedDNSDomainsCritical)
+	}
+	var ranges []string
+	for _, r := range ca.PermittedIPRanges {
+		ranges = append(ranges, r.String())
+	}
+	if !slices.Equal(ranges, []string{"127.0.0.1/32", "::1/128", "192.0.2.10/32"}) {
+		t.Errorf("CA permitted IP ranges %v", ranges)
+	}
 	if ca.PublicKeyAlgorithm != x509.ECDSA {
 		t.Errorf("CA key %v", ca.PublicKeyAlgorithm)
 	}
-	if got := ca.NotAfter.Sub(t0); got < 9*365*24*time.Hour || got > 11*365*24*time.Hour {
-		t.Errorf("CA validity %v", got)
+	if !ca.NotAfter.Equal(t0.AddDate(3, 0, 0)) {
+		t.Errorf("CA valid until %v, want three years", ca.NotAfter)
 	}
-	critical := false
+	critical := map[string]bool{}
 	for _, e := range ca.Extensions {
-		if e.Id.String() == "2.5.29.19" {
-			critical = e.Critical
-		}
+		critical[e.Id.String()] = e.Critical
 	}
-	if !critical {
+	if !critical["2.5.29.19"] {
 		t.Error("basicConstraints not critical")
+	}
+	if !critical["2.5.29.30"] {
+		t.Error("nameConstraints missing or not critical")
 	}
 
 	leaf := mustCert(t, f.Cert)
@@ -124,7 +140,7 @@ func TestFreshCreation(t *testing.T) {
 	if !slices.Equal(ips, []string{"127.0.0.1", "::1", "192.0.2.10"}) {
 		t.Errorf("IP SANs %v", ips)
 	}
-	if got := leaf.NotAfter.Sub(t0); got != 397*24*time.Hour {
+	if got := leaf.NotAfter.Sub(t0); got != 30*24*time.Hour {
 		t.Errorf("leaf validity from now %v", got)
 	}
 
@@ -158,9 +174,9 @@ func TestReuse(t *testing.T) {
 	f := ensure(t, dir, hosts, t0)
 	ca1, leaf1 := mustCert(t, f.CACert), mustCert(t, f.Cert)
 
-	// Same hosts, a month later, hosts given differently (port, case, subset).
+	// Same hosts, two weeks later, hosts given differently (port, case, subset).
 	for _, h := range [][]string{hosts, {"ASSENT.example.com:443"}, nil, {"localhost", "127.0.0.1:8443", "[::1]:8443"}} {
-		ensure(t, dir, h, t0.Add(30*24*time.Hour))
+		ensure(t, dir, h, t0.Add(14*24*time.Hour))
 		if ca2 := mustCert(t, f.CACert); ca2.SerialNumber.Cmp(ca1.SerialNumber) != 0 {
 			t.Fatalf("hosts %v: CA re-created", h)
 		}
@@ -170,46 +186,59 @@ func TestReuse(t *testing.T) {
 	}
 }
 
-func TestReissueNewHost(t *testing.T) {
+func TestNewHostOutsideConstraintsRefused(t *testing.T) {
 	dir := t.TempDir()
 	f := ensure(t, dir, []string{"a.example.com"}, t0)
 	ca1, leaf1 := mustCert(t, f.CACert), mustCert(t, f.Cert)
 
-	f = ensure(t, dir, []string{"a.example.com", "b.example.com:8443", "[2001:db8::5]:443"}, t0)
-	ca2, leaf2 := mustCert(t, f.CACert), mustCert(t, f.Cert)
-	if ca2.SerialNumber.Cmp(ca1.SerialNumber) != 0 {
-		t.Error("CA re-created")
+	hosts := []string{"a.example.com", "b.example.com:8443", "[2001:db8::5]:443"}
+	_, err := EnsureLocalCA(dir, hosts, t0)
+	for _, want := range []string{"b.example.com", "2001:db8::5", "assent ca create --force", "ca.pem"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("names outside the CA's constraints: error %v, want it to mention %q", err, want)
+		}
 	}
-	if leaf2.SerialNumber.Cmp(leaf1.SerialNumber) == 0 {
-		t.Fatal("server certificate not re-issued for a new host")
+	var nc *NotCoveredError
+	if !errors.As(err, &nc) || !slices.Equal(nc.Names, []string{"b.example.com", "2001:db8::5"}) {
+		t.Errorf("error %v: want a NotCoveredError for b.example.com and 2001:db8::5", err)
 	}
+	if mustCert(t, f.CACert).SerialNumber.Cmp(ca1.SerialNumber) != 0 || mustCert(t, f.Cert).SerialNumber.Cmp(leaf1.SerialNumber) != 0 {
+		t.Fatal("a refused start changed the CA or the server certificate")
+	}
+
+	// The remedy: a new CA for the names (what `assent ca create --force` does).
+	names, err := NamesFor(hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CreateCA(dir, names, t0, CreateOptions{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	f = ensure(t, dir, hosts, t0)
 	for _, name := range []string{"localhost", "127.0.0.1", "::1", "a.example.com", "b.example.com", "2001:db8::5"} {
 		if err := verify(t, f, name, t0); err != nil {
 			t.Errorf("verify %s: %v", name, err)
 		}
 	}
-	// The old leaf is not signed by another CA; the key changed with it.
-	if _, err := LoadKeyPair(f.Cert, f.Key); err != nil {
-		t.Error(err)
-	}
 }
 
-func TestReissueNearExpiry(t *testing.T) {
+func TestReissueAtAThirdLeft(t *testing.T) {
 	dir := t.TempDir()
 	f := ensure(t, dir, nil, t0)
 	leaf1 := mustCert(t, f.Cert)
+	third := leaf1.NotAfter.Sub(leaf1.NotBefore) / 3
 
-	ensure(t, dir, nil, leaf1.NotAfter.Add(-31*24*time.Hour))
+	ensure(t, dir, nil, leaf1.NotAfter.Add(-third-time.Minute))
 	if mustCert(t, f.Cert).SerialNumber.Cmp(leaf1.SerialNumber) != 0 {
-		t.Fatal("re-issued 31 days before expiry")
+		t.Fatal("re-issued with more than a third of its life left")
 	}
-	later := leaf1.NotAfter.Add(-29 * 24 * time.Hour)
+	later := leaf1.NotAfter.Add(-third)
 	ensure(t, dir, nil, later)
 	leaf2 := mustCert(t, f.Cert)
 	if leaf2.SerialNumber.Cmp(leaf1.SerialNumber) == 0 {
-		t.Fatal("not re-issued 29 days before expiry")
+		t.Fatal("not re-issued with a third of its life left")
 	}
-	if err := verify(t, f, "localhost", later.Add(300*24*time.Hour)); err != nil {
+	if err := verify(t, f, "localhost", later.Add(25*24*time.Hour)); err != nil {
 		t.Errorf("renewed certificate: %v", err)
 	}
 }
@@ -251,23 +280,65 @@ func TestReissueWhenKeyMissing(t *testing.T) {
 }
 
 func TestBrokenCAIsNotReplaced(t *testing.T) {
-	dir := t.TempDir()
-	f := ensure(t, dir, nil, t0)
-	if err := os.Remove(filepath.Join(dir, CAKeyFile)); err != nil {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, dir string)
+	}{
+		{"garbage key", func(t *testing.T, dir string) { write(t, filepath.Join(dir, CAKeyFile), "garbage") }},
+		{"garbage certificate", func(t *testing.T, dir string) { write(t, filepath.Join(dir, CACertFile), "garbage") }},
+		{"key without certificate", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, CACertFile)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"key of another CA", func(t *testing.T, dir string) {
+			other := t.TempDir()
+			ensure(t, other, nil, t0)
+			b, err := os.ReadFile(filepath.Join(other, CAKeyFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, CAKeyFile), string(b))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ensure(t, dir, nil, t0)
+			tc.break_(t, dir)
+			before := snapshot(t, dir)
+			if _, err := EnsureLocalCA(dir, nil, t0); err == nil {
+				t.Error("no error")
+			}
+			if after := snapshot(t, dir); !maps.Equal(before, after) {
+				t.Error("the CA directory changed")
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EnsureLocalCA(dir, nil, t0); err == nil {
-		t.Error("missing CA key: no error")
-	}
-	if err := os.WriteFile(filepath.Join(dir, CAKeyFile), []byte("garbage"), 0o600); err != nil {
+}
+
+// snapshot maps every file in dir to its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EnsureLocalCA(dir, nil, t0); err == nil {
-		t.Error("garbage CA key: no error")
+	m := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
 	}
-	if _, err := os.Stat(f.CACert); err != nil {
-		t.Error("CA certificate removed")
-	}
+	return m
 }
 
 func TestExpiredCAReplaced(t *testing.T) {

@@ -105,6 +105,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		APIHostname:      cfg.PublicHostname,
 		Broker:           broker,
 		PushTimeout:      cfg.PushTimeout.Duration,
+		Limits: auth.Limits{
+			PushesPerUser:             cfg.RateLimitPushesPerUser.Limit(),
+			PasscodeFailuresPerUser:   cfg.RateLimitPasscodeFailuresPerUser.Limit(),
+			PasscodeFailuresPerIP:     cfg.RateLimitPasscodeFailuresPerIP.Limit(),
+			EnrollmentsPerIntegration: cfg.RateLimitEnrollmentsPerIntegration.Limit(),
+		},
 	})
 	return a, nil
 }

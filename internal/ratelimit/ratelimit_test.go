@@ -193,24 +193,31 @@ func TestBeginEnd(t *testing.T) {
 
 func TestBeginConcurrent(t *testing.T) {
 	l := New(Limit{Every: time.Hour, Burst: 5}, Options{})
-	var wg sync.WaitGroup
+	// Every attempt is begun before any ends, as when a flood of guesses
+	// is checked in parallel.
+	var begun, wg sync.WaitGroup
 	var mu sync.Mutex
 	admitted := 0
-	for range 8 {
+	begun.Add(20)
+	for range 20 {
 		wg.Go(func() {
-			for range 50 {
-				if ok, _ := l.Begin("shared"); ok {
-					mu.Lock()
-					admitted++
-					mu.Unlock()
-					l.End("shared", true)
-				}
+			ok, _ := l.Begin("shared")
+			begun.Done()
+			begun.Wait()
+			if ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+				l.End("shared", true)
 			}
 		})
 	}
 	wg.Wait()
 	if admitted != 5 {
-		t.Fatalf("admitted %d failing attempts, want exactly the burst of 5", admitted)
+		t.Fatalf("admitted %d attempts in flight at once, want exactly the burst of 5", admitted)
+	}
+	if ok, _ := l.Begin("shared"); ok {
+		t.Fatal("admitted after the burst failed")
 	}
 }
 

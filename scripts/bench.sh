@@ -10,7 +10,8 @@
 #      unlimited-use bypass code (`assent integration create`, `assent user
 #      bypass-codes U --count 1 --uses 0 --json`);
 #   2. start `assent serve` on a random loopback port (SQLite, default
-#      logging to a file, push_timeout 300 s so held pushes do not expire);
+#      logging to a file, push_timeout 300 s so held pushes do not expire,
+#      the per-user rate limits off since one user gets every request);
 #      give the user a device: /auth/v2/enroll, then `assent device
 #      activate` (or, without that command, `assent bench setup-device`);
 #   3. back to back at the same concurrency and duration: `assent bench
@@ -132,7 +133,12 @@ printf 'integration %s, user %s with an unlimited-use bypass code\n' "$IKEY" "$U
 
 start_server() {
 	local log=$WORK/server-$1.log
-	ASSENT_PUSH_TIMEOUT=300s "${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
+	# One user gets every push and has its passcode checked from many
+	# connections at once: the per-user (and per-address) limits are off
+	# for the measurement.
+	ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off \
+		ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
+		"${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
 	SERVER_PID=$!
 	for _ in $(seq 1 200); do
 		if DUO_SKEY=$SKEY "$BIN" api --host "$HOST" --ca "$CA" --ikey "$IKEY" GET /auth/v2/check >/dev/null 2>&1; then

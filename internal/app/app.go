@@ -41,7 +41,14 @@ type App struct {
 // Option tunes Open.
 type Option func(*options)
 
-type options struct{ admin bool }
+type options struct {
+	admin bool
+	now   func() time.Time
+}
+
+// WithClock gives the installation a clock other than time.Now: tests use
+// it to move time (rate-limit refills, expiries) without sleeping.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // ForAdministration opens the installation for an administration command:
 // unless a public hostname was configured explicitly, the one the running
@@ -85,6 +92,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		}
 	}
 	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
+	if o.now != nil {
+		a.Now = o.now
+	}
 	var broker auth.Broker = push.NewLocal()
 	if cfg.DatabaseURL != "" {
 		// Pushes answered on another node must wake requests waiting here.
@@ -105,6 +115,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		APIHostname:      cfg.PublicHostname,
 		Broker:           broker,
 		PushTimeout:      cfg.PushTimeout.Duration,
+		Limits: auth.Limits{
+			PushesPerUser:             cfg.RateLimitPushesPerUser.Limit(),
+			PasscodeFailuresPerUser:   cfg.RateLimitPasscodeFailuresPerUser.Limit(),
+			PasscodeFailuresPerIP:     cfg.RateLimitPasscodeFailuresPerIP.Limit(),
+			EnrollmentsPerIntegration: cfg.RateLimitEnrollmentsPerIntegration.Limit(),
+		},
 	})
 	return a, nil
 }

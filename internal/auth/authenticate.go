@@ -120,7 +120,9 @@ func checkPasscodeShape(p string) (plan, error) {
 // same transaction as the state it changes (failure count, lockout, bypass
 // code uses, HOTP counter), so the log never disagrees with the state. A
 // push is stored as a transaction and decided when the device answers or
-// the push times out; synchronous requests wait for that here.
+// the push times out; synchronous requests wait for that here. A push or
+// passcode refused by a rate limit (Options.Limits) is a KindRateLimited
+// error, recorded in the auth log as ReasonRateLimited.
 func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error) {
 	if err := req.ref().validate(); err != nil {
 		return AuthResult{}, err
@@ -135,7 +137,11 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	var (
 		res     AuthResult
 		pending *store.Transaction
+		limited error           // a rate limit's refusal, answered after the commit
+		attempt passcodeAttempt // the passcode check the limits admitted, if any
 	)
+	committed := false
+	defer func() { attempt.end(committed) }()
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		u, known, err := lookup(ctx, q, req.ref())
 		if err != nil {
@@ -145,7 +151,12 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 			return invalid("user_id", "no user with that user_id")
 		}
 		l := s.logRow(req.Request, u)
-		res, pending, err = s.decide(ctx, q, req, p, u, known, &l)
+		res, pending, err = s.decide(ctx, q, req, p, u, known, &l, &attempt)
+		if IsKind(err, KindRateLimited) {
+			// Nothing was tried; the refusal itself is logged.
+			limited, l.Result, l.Reason = err, ResultDeny, ReasonRateLimited
+			return q.AppendAuthLog(ctx, &l)
+		}
 		if err != nil {
 			return err
 		}
@@ -165,14 +176,19 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 				return err
 			}
 		}
+		attempt.failed = l.Reason == ReasonInvalidPasscode
 		return q.AppendAuthLog(ctx, &l)
 	})
+	committed = err == nil
 	var ae *Error
 	if errors.As(err, &ae) {
 		return AuthResult{}, err
 	}
 	if err != nil {
 		return AuthResult{}, wrap("auth", err)
+	}
+	if limited != nil {
+		return AuthResult{}, limited
 	}
 	if pending == nil {
 		if req.Async {
@@ -202,7 +218,12 @@ func finalState(r AuthResult) string {
 // decide makes the decision inside the transaction and fills the log row's
 // factor, device and reason; the caller records the result. A push returns
 // the transaction to create instead of a result.
-func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, p plan, u store.User, known bool, l *store.AuthLog) (AuthResult, *store.Transaction, error) {
+//
+// The rate limits are applied here, once the user is known and just before
+// anything is tried: a push spends a token of the user's push bucket, a
+// passcode check must be admitted by the user's and the address's failure
+// buckets (even a right code is refused unchecked when they are empty).
+func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, p plan, u store.User, known bool, l *store.AuthLog, a *passcodeAttempt) (AuthResult, *store.Transaction, error) {
 	if p.passcode != "" {
 		l.Factor = FactorPasscode
 	}
@@ -238,7 +259,17 @@ func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, 
 	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)
-		return AuthResult{}, t, err
+		if err != nil {
+			return AuthResult{}, nil, err
+		}
+		l.Factor, l.Device = factorPushLog, t.DeviceID
+		if err := s.allowPush(ctx, u); err != nil {
+			return AuthResult{}, nil, err
+		}
+		return AuthResult{}, t, nil
+	}
+	if err := s.beginPasscode(ctx, a, u, req.IP); err != nil {
+		return AuthResult{}, nil, err
 	}
 	return s.checkPasscode(ctx, q, u, devices, p.passcode, now, l)
 }

@@ -36,6 +36,11 @@ const (
 type EnrollRequest struct {
 	Username string        // empty: a random username is generated
 	Valid    time.Duration // 0: DefaultEnrollValid
+	// IKey is the integration asking (Auth API enroll, the prompt's inline
+	// enrollment), whose enrollment rate limit applies; empty for the
+	// administrator's own commands and single-use portal links, which are
+	// not limited.
+	IKey string
 }
 
 // Enrollment is a new activation code for a user.
@@ -48,7 +53,9 @@ type Enrollment struct {
 	Expires        time.Time
 }
 
-// Enroll creates the user if needed and an activation code for a new device.
+// Enroll creates the user if needed and an activation code for a new
+// device. Over the integration's enrollment limit it creates nothing and
+// answers KindRateLimited.
 func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, error) {
 	valid := req.Valid
 	switch {
@@ -64,6 +71,9 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 		username = hex.EncodeToString(b)
 	}
 	if err := validateUsername(username); err != nil {
+		return Enrollment{}, err
+	}
+	if err := s.allowEnrollment(ctx, req.IKey); err != nil {
 		return Enrollment{}, err
 	}
 	now := s.now()

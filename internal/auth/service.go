@@ -46,6 +46,9 @@ type Options struct {
 	// IntegrationCacheTTL is how long integrations and their secret keys
 	// stay cached in memory. Default 10 s; negative disables the cache.
 	IntegrationCacheTTL time.Duration
+	// Limits are the per-user and per-integration rate limits; the zero
+	// value limits nothing.
+	Limits Limits
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -69,6 +72,7 @@ type Service struct {
 	st   store.Store
 	box  *secrets.Box
 	opts Options
+	lim  limiters
 
 	integrations sync.Map   // ikey → *cachedIntegration; see Integration
 	intMu        sync.Mutex // guards intGen and storing into integrations
@@ -107,7 +111,7 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.EnrollLinkTTL <= 0 {
 		opts.EnrollLinkTTL = DefaultEnrollLinkTTL
 	}
-	return &Service{st: st, box: box, opts: opts}
+	return &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now)}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().Truncate(time.Second) }

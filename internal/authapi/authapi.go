@@ -218,7 +218,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) er
 		}
 		valid = time.Duration(n) * time.Second
 	}
-	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid})
+	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid, IKey: c.Integration.IKey})
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,24 @@ type Config struct {
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 
+	// Rate limits (token buckets, per node): "N/duration" is a burst of N
+	// refilled at N per duration; "off" disables the limit.
+	//
+	// RateLimitPushesPerUser bounds the pushes started for one user.
+	RateLimitPushesPerUser RateLimit `toml:"rate_limit_pushes_per_user"`
+	// RateLimitPasscodeFailuresPerUser bounds failed passcodes per user; a
+	// user out of tokens has every passcode refused, a right one too.
+	RateLimitPasscodeFailuresPerUser RateLimit `toml:"rate_limit_passcode_failures_per_user"`
+	// RateLimitPasscodeFailuresPerIP bounds failed passcodes per end-user
+	// address (ipaddr, or the browser's address in the prompt).
+	RateLimitPasscodeFailuresPerIP RateLimit `toml:"rate_limit_passcode_failures_per_ip"`
+	// RateLimitEnrollmentsPerIntegration bounds the activation codes one
+	// integration creates (/auth/v2/enroll, the prompt's inline enrollment).
+	RateLimitEnrollmentsPerIntegration RateLimit `toml:"rate_limit_enrollments_per_integration"`
+	// RateLimitActivationFailuresPerIP bounds wrong activation codes and
+	// enrollment-portal links per client address.
+	RateLimitActivationFailuresPerIP RateLimit `toml:"rate_limit_activation_failures_per_ip"`
+
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
 	// hostname the running server recorded.
@@ -101,6 +119,12 @@ func Defaults() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		ShutdownTimeout:  Duration{15 * time.Second},
+
+		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
+		RateLimitPasscodeFailuresPerUser:   RateLimit{N: 10, Per: 10 * time.Minute},
+		RateLimitPasscodeFailuresPerIP:     RateLimit{N: 30, Per: 10 * time.Minute},
+		RateLimitEnrollmentsPerIntegration: RateLimit{N: 60, Per: time.Minute},
+		RateLimitActivationFailuresPerIP:   RateLimit{N: 10, Per: 10 * time.Minute},
 	}
 }
 
@@ -235,6 +259,8 @@ func setField(f reflect.Value, s string) error {
 		*p = n
 	case *Duration:
 		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
+	case *RateLimit:
+		return p.UnmarshalText([]byte(s))
 	case *[]string:
 		// Environment variables and flags give lists comma-separated.
 		*p = nil

@@ -19,6 +19,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
 )
 
@@ -51,6 +52,9 @@ type API struct {
 	Window time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ActivationLimit bounds wrong activation codes per client address
+	// (rate_limit_activation_failures_per_ip); nil limits nothing.
+	ActivationLimit *ratelimit.Named
 
 	logo64 string
 }
@@ -65,6 +69,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	if a.Now == nil {
 		a.Now = time.Now
+	}
+	if a.ActivationLimit == nil {
+		a.ActivationLimit = ratelimit.NewNamed("activation", ratelimit.Limit{}, ratelimit.Options{})
 	}
 	a.logo64 = base64.StdEncoding.EncodeToString(a.Logo)
 	mux.Handle("/push/v2/activation/{code}", only(http.MethodPost, httpapi.Handle(a.activate)))
@@ -104,7 +111,16 @@ type activationResponse struct {
 // activate registers a device. It is unsigned: the activation code is the
 // credential. Clients send parameters in the query, a form body or both;
 // device-description fields other than the name and platform are ignored.
+// An address that sent too many wrong codes is refused (429) before any
+// code is looked up.
 func (a *API) activate(w http.ResponseWriter, r *http.Request) error {
+	addr := ratelimit.AddrKey(r.RemoteAddr)
+	if ok, retry := a.ActivationLimit.Begin(addr); !ok {
+		a.ActivationLimit.Warn(httpapi.Logger(r.Context()), addr, retry)
+		return httpapi.TooManyRequests("too many wrong activation codes from this address; try again later", retry)
+	}
+	wrongCode := false
+	defer func() { a.ActivationLimit.End(addr, wrongCode) }()
 	p, err := httpapi.ReadParams(w, r)
 	if err != nil {
 		return err
@@ -127,6 +143,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) error {
 		Platform:  p.Get("platform"),
 	})
 	if errors.Is(err, auth.ErrUnknownActivation) {
+		wrongCode = true
 		return errUnknownActivation
 	}
 	if err != nil {

@@ -74,7 +74,9 @@ type fixture struct {
 	in    store.Integration
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts the fixture; configure (optional) adjusts the API
+// before it is registered.
+func newFixture(t *testing.T, configure ...func(*API)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "assent.db"))
@@ -92,7 +94,11 @@ func newFixture(t *testing.T) *fixture {
 	f.core = auth.New(st, box, auth.Options{Now: f.clock.Now, APIHostname: f.host,
 		StatusWait: 50 * time.Millisecond})
 	mux := http.NewServeMux()
-	(&API{Core: f.core, Logo: testLogo, Hosts: []string{f.host}, Now: f.clock.Now}).Register(mux)
+	api := &API{Core: f.core, Logo: testLogo, Hosts: []string{f.host}, Now: f.clock.Now}
+	for _, c := range configure {
+		c(api)
+	}
+	api.Register(mux)
 	f.srv.Config.Handler = httpapi.Middleware(slogDiscard, mux)
 	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)

@@ -51,6 +51,8 @@ type serverOptions struct {
 	engine Engine
 	// flags are extra config keys (config.Sources.Flags).
 	flags map[string]string
+	// now is the server's clock; nil is time.Now.
+	now func() time.Time
 }
 
 // testServer is an Assent server running in the test process
@@ -74,7 +76,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	for k, v := range opts.flags {
 		flags[k] = v
 	}
-	s := assenttest.Start(t, assenttest.Options{Flags: flags})
+	s := assenttest.Start(t, assenttest.Options{Flags: flags, Now: opts.now})
 	return &testServer{s}
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
 )
 
 // Middleware gives every request an ID, a request-scoped logger, panic
@@ -22,6 +24,8 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		attrs := &logAttrs{}
 		ctx := context.WithValue(r.Context(), keyLogger, log)
 		ctx = context.WithValue(ctx, keyAttrs, attrs)
+		// The core's warnings (rate limits) carry the request ID too.
+		ctx = auth.WithLogger(ctx, log)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/web"
 )
@@ -303,6 +304,17 @@ func (p *Prompt) action(h handler, portalOK bool, asJSON bool) http.Handler {
 			if r.Context().Err() != nil {
 				return // the browser left
 			}
+			var ae *auth.Error
+			if errors.As(err, &ae) && ae.Kind == auth.KindRateLimited {
+				// The core refused a push, passcode or enrollment.
+				if asJSON {
+					setRetryAfter(w, ae.RetryAfter)
+					writeJSON(w, http.StatusTooManyRequests, map[string]any{"state": "error", "message": tooManyMessage(ae.RetryAfter), "kind": "error"})
+					return
+				}
+				renderTooMany(w, r, ae.RetryAfter, p.headers(st, in))
+				return
+			}
 			p.log(r).Error("prompt action failed", "path", r.URL.Path, "err", err)
 			fail(http.StatusInternalServerError, msgInternal, p.headers(st, in))
 		}
@@ -341,6 +353,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Prompt) register(mux *http.ServeMux) {
+	if p.ActivationLimit == nil {
+		p.ActivationLimit = ratelimit.NewNamed("activation", ratelimit.Limit{}, ratelimit.Options{})
+	}
 	mux.Handle("POST /prompt/choose", p.action(p.choose, false, false))
 	mux.Handle("POST /prompt/push", p.action(p.push, false, false))
 	mux.Handle("POST /prompt/status", p.action(p.status, false, true))
@@ -478,7 +493,7 @@ func (p *Prompt) enroll(w http.ResponseWriter, r *http.Request, st state, in sto
 	}
 	// The code dies with the prompt at the latest.
 	valid := min(auth.PromptEnrollValid, st.Expires.Sub(p.now()))
-	e, err := p.Core.Enroll(r.Context(), auth.EnrollRequest{Username: st.Username, Valid: max(valid, time.Second)})
+	e, err := p.Core.Enroll(r.Context(), auth.EnrollRequest{Username: st.Username, Valid: max(valid, time.Second), IKey: in.IKey})
 	if err != nil {
 		return err
 	}

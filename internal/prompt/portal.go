@@ -11,13 +11,22 @@ import (
 
 // The enrollment portal: preauth's enroll_portal_url. GET shows whom the
 // link is for and uses nothing, so link scanners and previews cannot spend
-// it; the button (POST) uses the link and shows the QR code.
+// it; the button (POST) uses the link and shows the QR code. Both count a
+// wrong, expired or used link against the client's address
+// (ActivationLimit) and refuse an address out of tokens before any lookup.
 
 const msgBadLink = "This enrollment link is invalid, has expired or was already used. Log in to your application again to get a new one, or ask your administrator."
 
 func (p *Prompt) portalPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
+	addr, ok := p.beginPortal(w, r)
+	if !ok {
+		return
+	}
+	wrongLink := false
+	defer func() { p.ActivationLimit.End(addr, wrongLink) }()
 	info, err := p.Core.EnrollLink(r.Context(), token)
+	wrongLink = errors.Is(err, auth.ErrEnrollLinkInvalid)
 	if err != nil {
 		p.portalError(w, r, err)
 		return
@@ -31,7 +40,14 @@ func (p *Prompt) portalStart(w http.ResponseWriter, r *http.Request) {
 		renderError(w, r, http.StatusForbidden, titleError, msgCrossSite, nil)
 		return
 	}
+	addr, ok := p.beginPortal(w, r)
+	if !ok {
+		return
+	}
+	wrongLink := false
+	defer func() { p.ActivationLimit.End(addr, wrongLink) }()
 	e, err := p.Core.RedeemEnrollLink(r.Context(), r.PathValue("token"))
+	wrongLink = errors.Is(err, auth.ErrEnrollLinkInvalid)
 	if err != nil {
 		p.portalError(w, r, err)
 		return

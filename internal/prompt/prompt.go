@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -113,6 +114,10 @@ type Prompt struct {
 	SessionTTL time.Duration
 	Now        func() time.Time // nil: time.Now
 	Logger     *slog.Logger     // nil: discard
+	// ActivationLimit bounds wrong, expired or used enrollment-portal links
+	// per client address (rate_limit_activation_failures_per_ip, shared
+	// with the device API's activation codes); nil limits nothing.
+	ActivationLimit *ratelimit.Named
 }
 
 // Start renders the first page of a prompt for s: the user's devices, inline

@@ -10,11 +10,17 @@
 //     Fail spends one only when an attempt failed (failed passcodes), so
 //     people who type their code right are never slowed down.
 //
+// A third way, Begin and End, is Blocked and Fail made safe for concurrent
+// attempts at the same key: attempts in flight count against the bucket,
+// so a thousand parallel guesses cannot all pass a bucket holding one token.
+//
 // Buckets live in one process: every node of a cluster keeps its own, so a
 // cluster of N nodes allows up to N times the configured rate.
 package ratelimit
 
 import (
+	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -43,6 +49,9 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
+	// inflight counts attempts between Begin and End, by key; an entry
+	// lives only while an attempt is in flight, so it stays small.
+	inflight map[string]int
 }
 
 // Options tune a Limiter. Zero values take the defaults.
@@ -65,7 +74,7 @@ func New(l Limit, o Options) *Limiter {
 	if o.MaxKeys <= 0 {
 		o.MaxKeys = DefaultMaxKeys
 	}
-	return &Limiter{limit: l, now: o.Now, maxKeys: o.MaxKeys, buckets: map[string]*rate.Limiter{}}
+	return &Limiter{limit: l, now: o.Now, maxKeys: o.MaxKeys, buckets: map[string]*rate.Limiter{}, inflight: map[string]int{}}
 }
 
 // Limit is the limit every bucket applies.
@@ -119,6 +128,48 @@ func (l *Limiter) Fail(key string) {
 	l.bucket(key, now).AllowN(now, 1)
 }
 
+// Begin starts an attempt whose cost is known only once it is over (a
+// passcode check: only a failure costs a token). It refuses, like Blocked,
+// when key's bucket less the attempts already in flight holds no whole
+// token; otherwise the attempt is in flight until End. Every admitted
+// attempt must be ended exactly once.
+func (l *Limiter) Begin(key string) (ok bool, retry time.Duration) {
+	if l == nil || !l.limit.Enabled() {
+		return true, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tokens := float64(l.limit.Burst)
+	if b, ok := l.buckets[key]; ok {
+		tokens = b.TokensAt(now)
+	}
+	n := l.inflight[key]
+	if need := float64(n+1) - tokens; need > 0 {
+		return false, max(time.Duration(need*float64(l.limit.Every)), time.Second).Round(time.Second)
+	}
+	l.inflight[key] = n + 1
+	return true, 0
+}
+
+// End ends an attempt Begin admitted; a failed one spends a token (as Fail).
+func (l *Limiter) End(key string, failed bool) {
+	if l == nil || !l.limit.Enabled() {
+		return
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.inflight[key]; n > 1 {
+		l.inflight[key] = n - 1
+	} else {
+		delete(l.inflight, key)
+	}
+	if failed {
+		l.bucket(key, now).AllowN(now, 1)
+	}
+}
+
 // Len is the number of buckets kept (for tests and metrics).
 func (l *Limiter) Len() int {
 	if l == nil {
@@ -162,4 +213,57 @@ func (l *Limiter) wait(b *rate.Limiter, now time.Time) time.Duration {
 	}
 	d := time.Duration(missing * float64(l.limit.Every))
 	return max(d, time.Second).Round(time.Second)
+}
+
+// AddrKey is the key of a client address for per-address limits: an IPv4
+// address as it is, an IPv6 address as its /64 network (one subscriber
+// usually holds a whole /64, so single addresses would be free to rotate).
+// s may carry a port ("192.0.2.1:443", "[2001:db8::1]:443"). It is "" when s
+// is not an IP address.
+func AddrKey(s string) string {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return ""
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ""
+	}
+	return p.String()
+}
+
+// Named is a Limiter with the name of the setting that configures it. Its
+// Warn logs refusals at warning level, at most once per key per refill
+// period (Every × Burst), so a flood leaves one line per key, not one per
+// request.
+type Named struct {
+	*Limiter
+	Name   string
+	warned *Limiter
+}
+
+// NewNamed returns a Named limiter applying l (disabled l: allows all).
+func NewNamed(name string, l Limit, o Options) *Named {
+	period := l.Every * time.Duration(max(l.Burst, 1))
+	return &Named{Limiter: New(l, o), Name: name, warned: New(Limit{Every: period, Burst: 1}, o)}
+}
+
+// Warn logs that key was refused by this limit until retry, unless that
+// key was already logged within the period. The key must not be a secret
+// (a user ID, an address, an integration key).
+func (n *Named) Warn(log *slog.Logger, key string, retry time.Duration) {
+	if n == nil || log == nil {
+		return
+	}
+	if ok, _ := n.warned.Allow(key); ok {
+		log.Warn("rate limit reached", "limit", n.Name, "key", key, "retry_after", retry.String())
+	}
 }

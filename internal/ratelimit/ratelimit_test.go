@@ -1,7 +1,10 @@
 package ratelimit
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +88,10 @@ func TestDisabledAndNil(t *testing.T) {
 				t.Fatal("disabled limiter refused")
 			}
 			l.Fail("k")
+			if ok, _ := l.Begin("k"); !ok {
+				t.Fatal("disabled limiter refused an attempt")
+			}
+			l.End("k", true)
 		}
 		if b, _ := l.Blocked("k"); b {
 			t.Fatal("disabled limiter blocked")
@@ -138,5 +145,116 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if allowed != 50 {
 		t.Fatalf("allowed %d, want exactly the burst of 50", allowed)
+	}
+}
+
+func TestBeginEnd(t *testing.T) {
+	c := newClock()
+	l := New(Limit{Every: time.Minute, Burst: 2}, Options{Now: c.Now})
+	// Successes cost nothing.
+	for range 10 {
+		ok, _ := l.Begin("u")
+		if !ok {
+			t.Fatal("refused although no attempt failed")
+		}
+		l.End("u", false)
+	}
+	// Two attempts in flight hold the two tokens: a third must wait,
+	// whatever their outcome will be.
+	for range 2 {
+		if ok, _ := l.Begin("u"); !ok {
+			t.Fatal("refused within the burst")
+		}
+	}
+	if ok, retry := l.Begin("u"); ok || retry != time.Minute {
+		t.Fatalf("third attempt in flight: ok=%v retry=%v, want refused with 1m", ok, retry)
+	}
+	l.End("u", false)
+	if ok, _ := l.Begin("u"); !ok {
+		t.Fatal("refused after an attempt in flight ended well")
+	}
+	l.End("u", true)
+	l.End("u", true)
+	if ok, retry := l.Begin("u"); ok || retry != time.Minute {
+		t.Fatalf("after two failures: ok=%v retry=%v, want refused with 1m", ok, retry)
+	}
+	if b, _ := l.Blocked("u"); !b {
+		t.Fatal("Blocked disagrees with Begin")
+	}
+	c.Add(time.Minute)
+	if ok, _ := l.Begin("u"); !ok {
+		t.Fatal("refused after a refill")
+	}
+	l.End("u", false)
+	if n := len(l.inflight); n != 0 {
+		t.Fatalf("%d in-flight entries left after every attempt ended", n)
+	}
+}
+
+func TestBeginConcurrent(t *testing.T) {
+	l := New(Limit{Every: time.Hour, Burst: 5}, Options{})
+	// Every attempt is begun before any ends, as when a flood of guesses
+	// is checked in parallel.
+	var begun, wg sync.WaitGroup
+	var mu sync.Mutex
+	admitted := 0
+	begun.Add(20)
+	for range 20 {
+		wg.Go(func() {
+			ok, _ := l.Begin("shared")
+			begun.Done()
+			begun.Wait()
+			if ok {
+				mu.Lock()
+				admitted++
+				mu.Unlock()
+				l.End("shared", true)
+			}
+		})
+	}
+	wg.Wait()
+	if admitted != 5 {
+		t.Fatalf("admitted %d attempts in flight at once, want exactly the burst of 5", admitted)
+	}
+	if ok, _ := l.Begin("shared"); ok {
+		t.Fatal("admitted after the burst failed")
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.7", "192.0.2.7"},
+		{"192.0.2.7:51234", "192.0.2.7"},
+		{"::ffff:192.0.2.7", "192.0.2.7"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2::9]:443", "2001:db8:1:2::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"", ""},
+		{"not-an-ip", ""},
+		{"example.com:443", ""},
+	} {
+		if got := AddrKey(tc.in); got != tc.want {
+			t.Errorf("AddrKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestNamedWarnsOncePerPeriod(t *testing.T) {
+	c := newClock()
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	n := NewNamed("rate_limit_things", Limit{Every: time.Minute, Burst: 2}, Options{Now: c.Now})
+	for range 5 {
+		n.Warn(log, "alice", time.Minute)
+	}
+	n.Warn(log, "bob", time.Minute)
+	c.Add(2 * time.Minute) // one period (Every × Burst)
+	n.Warn(log, "alice", time.Minute)
+	got := buf.String()
+	if c := strings.Count(got, "key=alice"); c != 2 {
+		t.Errorf("alice logged %d times, want 2 (once per period):\n%s", c, got)
+	}
+	if !strings.Contains(got, "level=WARN") || !strings.Contains(got, "limit=rate_limit_things") || !strings.Contains(got, "key=bob") {
+		t.Errorf("warning lacks the level, the limit's name or a key:\n%s", got)
 	}
 }

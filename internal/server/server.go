@@ -25,6 +25,7 @@ import (
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/prompt"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/tlsutil"
 	"github.com/assent-auth/assent/internal/universal"
 )
@@ -67,16 +68,20 @@ func New(a *app.App) (*Server, error) {
 			Now:    a.Now,
 		},
 	}
+	// Wrong activation codes and portal links share one budget per address:
+	// both are guesses at an enrollment credential.
+	activations := ratelimit.NewNamed("rate_limit_activation_failures_per_ip",
+		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: []string{a.Config.PublicHostname},
-		Window: a.Config.ClockSkew.Duration, Now: a.Now}).Register(mux)
+		Window: a.Config.ClockSkew.Duration, Now: a.Now, ActivationLimit: activations}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.
 	websdk := &frame.WebSDK{Core: a.Core, Now: a.Now}
 	pr := &prompt.Prompt{Core: a.Core, Box: a.Box, Host: a.Config.PublicHostname, Now: a.Now,
-		Finishers: map[string]prompt.Finisher{prompt.KindWebSDK: websdk}}
+		Finishers: map[string]prompt.Finisher{prompt.KindWebSDK: websdk}, ActivationLimit: activations}
 	websdk.Prompt = pr
 	pr.Register(mux)
 	websdk.Register(mux)

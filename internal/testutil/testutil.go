@@ -10,7 +10,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
+	"time"
 )
 
 // Require fails (in CI) or skips (elsewhere) the test unless ok.
@@ -53,4 +55,28 @@ func Python3(t testing.TB) string {
 	}
 	Require(t, "python3-duo-client (import duo_client in "+py+")", err == nil)
 	return py
+}
+
+// Clock is a settable clock for tests: it shows the time it was given and
+// moves only when told to.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock showing start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/prompt"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
@@ -67,6 +68,10 @@ type Options struct {
 	PushTimeout time.Duration
 	// LockoutThreshold of the core; 0: 3.
 	LockoutThreshold int
+	// Limits of the core (none by default).
+	Limits auth.Limits
+	// ActivationLimit limits wrong portal links per address (none by default).
+	ActivationLimit ratelimit.Limit
 }
 
 // Stack is a running prompt.
@@ -106,14 +111,15 @@ func New(t testing.TB, opts Options) *Stack {
 	s.Server = httptest.NewUnstartedServer(nil)
 	s.Host = s.Server.Listener.Addr().String()
 	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout,
-		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, IntegrationCacheTTL: -1,
+		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, IntegrationCacheTTL: -1, Limits: opts.Limits,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {
 			tok, _, err := s.Core.EnrollLinkToken(ctx, username)
 			return "https://" + s.Host + "/portal/enroll/" + tok, err
 		}})
 	s.WebSDK = &frame.WebSDK{Core: s.Core, Now: s.Clock.Now}
 	s.Prompt = &prompt.Prompt{Core: s.Core, Box: box, Host: s.Host, Now: s.Clock.Now, Logger: slog.New(slog.DiscardHandler),
-		Finishers: map[string]prompt.Finisher{prompt.KindWebSDK: s.WebSDK}}
+		Finishers:       map[string]prompt.Finisher{prompt.KindWebSDK: s.WebSDK},
+		ActivationLimit: ratelimit.NewNamed("rate_limit_activation_failures_per_ip", opts.ActivationLimit, ratelimit.Options{Now: s.Clock.Now})}
 	for k, f := range opts.Finishers {
 		s.Prompt.Finishers[k] = f
 	}

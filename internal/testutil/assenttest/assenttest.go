@@ -40,6 +40,9 @@ type Options struct {
 	// "push_timeout": "5s". data_dir, listen and public_hostname are set
 	// by Start unless given here.
 	Flags map[string]string
+	// Now is the server's clock (e.g. a testutil.Clock, to refill rate
+	// limits without sleeping); nil is time.Now.
+	Now func() time.Time
 }
 
 // Server is an Assent server running in the test process.
@@ -103,7 +106,11 @@ func Start(t testing.TB, opts Options) *Server {
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.Open(ctx, cfg, logger)
+	var appOpts []app.Option
+	if opts.Now != nil {
+		appOpts = append(appOpts, app.WithClock(opts.Now))
+	}
+	a, err := app.Open(ctx, cfg, logger, appOpts...)
 	if err != nil {
 		_ = ln.Close()
 		t.Fatalf("app.Open: %v", err)

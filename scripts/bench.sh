@@ -10,7 +10,9 @@
 #      unlimited-use bypass code (`assent integration create`, `assent user
 #      bypass-codes U --count 1 --uses 0 --json`);
 #   2. start `assent serve` on a random loopback port (SQLite, default
-#      logging to a file, push_timeout 300 s so held pushes do not expire);
+#      logging to a file, push_timeout 300 s so held pushes do not expire,
+#      no per-address connection cap and max_held_requests above
+#      BENCH_PUSHES, since all load comes from one address);
 #      give the user a device: /auth/v2/enroll, then `assent device
 #      activate` (or, without that command, `assent bench setup-device`);
 #   3. back to back at the same concurrency and duration: `assent bench
@@ -132,7 +134,10 @@ printf 'integration %s, user %s with an unlimited-use bypass code\n' "$IKEY" "$U
 
 start_server() {
 	local log=$WORK/server-$1.log
-	ASSENT_PUSH_TIMEOUT=300s "${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
+	# All load comes from 127.0.0.1 and the sync phase holds PUSHES
+	# requests: lift the per-address connection cap and the held-requests cap.
+	ASSENT_PUSH_TIMEOUT=300s ASSENT_MAX_CONNECTIONS_PER_IP=0 ASSENT_MAX_HELD_REQUESTS=$(( PUSHES + 64 )) \
+		"${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
 	SERVER_PID=$!
 	for _ in $(seq 1 200); do
 		if DUO_SKEY=$SKEY "$BIN" api --host "$HOST" --ca "$CA" --ikey "$IKEY" GET /auth/v2/check >/dev/null 2>&1; then

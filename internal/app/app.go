@@ -105,6 +105,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		APIHostname:      cfg.PublicHostname,
 		Broker:           broker,
 		PushTimeout:      cfg.PushTimeout.Duration,
+		MaxHeldRequests:  cfg.MaxHeldRequests,
 	})
 	return a, nil
 }

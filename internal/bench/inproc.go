@@ -93,6 +93,10 @@ func StartAssent(ctx context.Context, o AssentOptions) (_ *Assent, err error) {
 		"listen":          a.Host,
 		"public_hostname": a.Host,
 		"log_level":       "info",
+		// The load comes from one address and may hold more requests
+		// than a production server would.
+		"max_connections_per_ip": "0",
+		"max_held_requests":      strconv.Itoa(MaxPushes),
 	}
 	if o.LogLevel != "" {
 		flags["log_level"] = o.LogLevel

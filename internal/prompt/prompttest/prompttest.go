@@ -67,6 +67,8 @@ type Options struct {
 	PushTimeout time.Duration
 	// LockoutThreshold of the core; 0: 3.
 	LockoutThreshold int
+	// MaxHeldRequests of the core; 0: the core's default.
+	MaxHeldRequests int
 }
 
 // Stack is a running prompt.
@@ -107,6 +109,7 @@ func New(t testing.TB, opts Options) *Stack {
 	s.Host = s.Server.Listener.Addr().String()
 	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout,
 		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, IntegrationCacheTTL: -1,
+		MaxHeldRequests: opts.MaxHeldRequests,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {
 			tok, _, err := s.Core.EnrollLinkToken(ctx, username)
 			return "https://" + s.Host + "/portal/enroll/" + tok, err

@@ -27,7 +27,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 func TestMaxHeldRequests(t *testing.T) {
 	t.Parallel()
 	logs := &syncBuf{}
-	f := newFixture(t, auth.Options{MaxHeldRequests: 2, Now: time.Now,
+	f := newFixture(t, auth.Options{MaxHeldRequests: 2, Now: time.Now, PushTimeout: 15 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := context.Background()
 	a := f.device(t, "alice")

@@ -27,8 +27,12 @@ func FileLimit() (uint64, error) {
 }
 
 // DefaultMax is the global cap for an open-files limit: the limit less
-// FileReserve (a quarter of it for small limits), at most MaxDefault.
+// FileReserve (a quarter of it for small limits), at most MaxDefault. An
+// unknown limit (0) counts as 1024, the usual default.
 func DefaultMax(fileLimit uint64) int {
+	if fileLimit == 0 {
+		fileLimit = 1024
+	}
 	if fileLimit > MaxDefault+FileReserve {
 		return MaxDefault
 	}

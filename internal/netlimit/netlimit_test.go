@@ -299,6 +299,7 @@ func TestDefaultMax(t *testing.T) {
 		1 << 62:    16384,
 		MaxDefault: MaxDefault - FileReserve,
 		1:          1,
+		0:          768, // unknown: as 1024
 	} {
 		if got := DefaultMax(limit); got != want {
 			t.Errorf("DefaultMax(%d) = %d, want %d", limit, got, want)

@@ -49,9 +49,6 @@ func (s *Server) limits() connLimits {
 	}
 	if l.max == 0 {
 		l.max, l.derived = netlimit.DefaultMax(l.fileLimit), true
-		if l.fileLimit == 0 {
-			l.max = netlimit.DefaultMax(1024)
-		}
 	} else if l.fileLimit > 0 && l.max > netlimit.DefaultMax(l.fileLimit) {
 		s.log.Warn("max_connections leaves too few files for the database and logs; raise the open-files limit (LimitNOFILE=) or lower max_connections",
 			"max_connections", l.max, "open_files_limit", l.fileLimit)

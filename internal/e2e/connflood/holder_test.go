@@ -85,7 +85,7 @@ func runHolder(specJSON string) int {
 	var all sync.WaitGroup
 	for _, from := range spec.From {
 		all.Go(func() {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second, Control: bindNoPort}
 			dial := func() net.Conn {
 				c, err := d.Dial("tcp", spec.Target)
 				switch {
@@ -161,4 +161,21 @@ func runHolder(specJSON string) int {
 		_ = c.Close()
 	}
 	return 0
+}
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT (not in syscall).
+const ipBindAddressNoPort = 24
+
+// bindNoPort lets the kernel choose the source port at connect, by the
+// whole address 4-tuple, instead of reserving a port at bind: 25,000
+// bound ports would leave the machine's other tests (they run in
+// parallel) no ephemeral port to connect from.
+func bindNoPort(_, _ string, c syscall.RawConn) error {
+	var err error
+	if cerr := c.Control(func(fd uintptr) {
+		err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+	}); cerr != nil {
+		return cerr
+	}
+	return err
 }

@@ -67,7 +67,10 @@ func TestIdleConnectionFlood(t *testing.T) {
 	t.Parallel()
 	prlimit, err := exec.LookPath("prlimit")
 	testutil.Require(t, "prlimit (util-linux)", err == nil)
+	begin := time.Now()
+	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(begin).Seconds(), what) }
 	bin := testutil.GoBuild(t, "./cmd/assent", t.TempDir(), "assent")
+	phase("built")
 	data := t.TempDir()
 	port, mport := testutil.FreePort(t), testutil.FreePort(t)
 	target := fmt.Sprintf("127.0.0.1:%d", port)
@@ -96,6 +99,8 @@ func TestIdleConnectionFlood(t *testing.T) {
 		t.Fatalf("the start line does not show %s derived from open_files_limit=%d:\n%s", want, fileLimit, srv.logs.String())
 	}
 
+	phase("server ready")
+
 	// Phase 1: 25,000 connections from 127.0.0.2–9, three holders.
 	var from []string
 	for i := range attackers {
@@ -119,6 +124,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 		t.Fatalf("only %d of 25,000 connections reached the server", reached)
 	}
 	srv.waitSettled(t, reached)
+	phase("flood taken")
 	// Nearly all of the flood is refused for its addresses (a TLS client
 	// that gave up frees its place for another, so not exactly all).
 	if n := srv.metric(t, `assent_connections_refused_total{reason="per_ip"}`); n < 22000 {
@@ -135,6 +141,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 	}
 	srv.checkFiles(t)
 	srv.checkWarnings(t, "per_ip", 1)
+	phase("probes answered")
 
 	// Phase 2: more addresses than max_connections/perIP: the global cap
 	// refuses the rest, and the process never runs out of files.
@@ -152,6 +159,7 @@ func TestIdleConnectionFlood(t *testing.T) {
 	}
 	srv.checkFiles(t)
 	srv.checkWarnings(t, "global", 1)
+	phase("second flood taken")
 
 	// Once that flood goes, the server serves again.
 	h.release()

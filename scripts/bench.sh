@@ -11,7 +11,9 @@
 #      bypass-codes U --count 1 --uses 0 --json`);
 #   2. start `assent serve` on a random loopback port (SQLite, default
 #      logging to a file, push_timeout 300 s so held pushes do not expire,
-#      the per-user rate limits off since one user gets every request);
+#      the per-user rate limits off since one user gets every request,
+#      no per-address connection cap and max_held_requests above
+#      BENCH_PUSHES, since all load comes from one address);
 #      give the user a device: /auth/v2/enroll, then `assent device
 #      activate` (or, without that command, `assent bench setup-device`);
 #   3. back to back at the same concurrency and duration: `assent bench
@@ -134,10 +136,12 @@ printf 'integration %s, user %s with an unlimited-use bypass code\n' "$IKEY" "$U
 start_server() {
 	local log=$WORK/server-$1.log
 	# One user gets every push and has its passcode checked from many
-	# connections at once: the per-user (and per-address) limits are off
-	# for the measurement.
+	# connections at once, all from 127.0.0.1, and the sync phase holds
+	# PUSHES requests: the per-user rate limits, the per-address connection
+	# cap and the held-requests cap are lifted for the measurement.
 	ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off \
 		ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
+		ASSENT_MAX_CONNECTIONS_PER_IP=0 ASSENT_MAX_HELD_REQUESTS=$(( PUSHES + 64 )) \
 		"${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
 	SERVER_PID=$!
 	for _ in $(seq 1 200); do

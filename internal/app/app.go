@@ -121,6 +121,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			PasscodeFailuresPerIP:     cfg.RateLimitPasscodeFailuresPerIP.Limit(),
 			EnrollmentsPerIntegration: cfg.RateLimitEnrollmentsPerIntegration.Limit(),
 		},
+		MaxHeldRequests: cfg.MaxHeldRequests,
 	})
 	return a, nil
 }

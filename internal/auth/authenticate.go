@@ -134,6 +134,15 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	if err != nil {
 		return AuthResult{}, err
 	}
+	if !req.Async && p.device == FactorPush {
+		// A synchronous push holds the request until the device answers:
+		// take a place first, so a refusal sends no push.
+		release, err := s.hold()
+		if err != nil {
+			return AuthResult{}, err
+		}
+		defer release()
+	}
 	var (
 		res     AuthResult
 		pending *store.Transaction

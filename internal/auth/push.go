@@ -104,6 +104,11 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 		return Status{}, wrap("auth status", err)
 	}
 	if t.State == store.TxPushed {
+		release, err := s.hold()
+		if err != nil {
+			return Status{}, err
+		}
+		defer release()
 		if t, err = s.waitTx(ctx, txid, s.opts.StatusWait); err != nil {
 			return Status{}, wrap("auth status", err)
 		}

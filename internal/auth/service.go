@@ -49,6 +49,10 @@ type Options struct {
 	// Limits are the per-user and per-integration rate limits; the zero
 	// value limits nothing.
 	Limits Limits
+	// MaxHeldRequests caps the requests held at once while they wait for a
+	// device (synchronous pushes, auth_status); more are refused with
+	// KindRateLimited. 0 means DefaultMaxHeldRequests; negative, no cap.
+	MaxHeldRequests int
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -77,6 +81,8 @@ type Service struct {
 	integrations sync.Map   // ikey → *cachedIntegration; see Integration
 	intMu        sync.Mutex // guards intGen and storing into integrations
 	intGen       uint64     // bumped by DeleteIntegration and UpdateIntegration
+
+	held heldGate // requests waiting for a device; see hold
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -110,6 +116,9 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.EnrollLinkTTL <= 0 {
 		opts.EnrollLinkTTL = DefaultEnrollLinkTTL
+	}
+	if opts.MaxHeldRequests == 0 {
+		opts.MaxHeldRequests = DefaultMaxHeldRequests
 	}
 	return &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now)}
 }

@@ -99,6 +99,10 @@ func StartAssent(ctx context.Context, o AssentOptions) (_ *Assent, err error) {
 		"rate_limit_pushes_per_user":            "off",
 		"rate_limit_passcode_failures_per_user": "off",
 		"rate_limit_passcode_failures_per_ip":   "off",
+		// The load comes from one address and may hold more requests
+		// than a production server would.
+		"max_connections_per_ip": "0",
+		"max_held_requests":      strconv.Itoa(MaxPushes),
 	}
 	if o.LogLevel != "" {
 		flags["log_level"] = o.LogLevel

@@ -66,6 +66,21 @@ type Config struct {
 	LogFormat string `toml:"log_format"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxConnections caps the client connections open at once; 0 derives
+	// it from the process's open-files limit (see netlimit.DefaultMax).
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerIP caps the connections open at once from one client
+	// address (an IPv6 /64); 0 means no per-address cap, for servers behind
+	// a load balancer whose connections all come from its address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxHeldRequests caps the requests held open at once while they wait
+	// (synchronous pushes, auth_status long polls); more are answered 429.
+	MaxHeldRequests int `toml:"max_held_requests"`
+	// MetricsListen is host:port serving Prometheus /metrics over plain
+	// HTTP; empty: off.
+	MetricsListen string `toml:"metrics_listen"`
 
 	// Rate limits (token buckets, per node): "N/duration" is a burst of N
 	// refilled at N per duration; "off" disables the limit.
@@ -125,6 +140,11 @@ func Defaults() Config {
 		RateLimitPasscodeFailuresPerIP:     RateLimit{N: 30, Per: 10 * time.Minute},
 		RateLimitEnrollmentsPerIntegration: RateLimit{N: 60, Per: time.Minute},
 		RateLimitActivationFailuresPerIP:   RateLimit{N: 10, Per: 10 * time.Minute},
+		// One client address may hold this many connections; a browser
+		// opens about six, a busy RADIUS proxy or application a few dozen.
+		MaxConnectionsPerIP: 512,
+		IdleTimeout:         Duration{60 * time.Second},
+		MaxHeldRequests:     10000,
 	}
 }
 
@@ -344,7 +364,45 @@ func (c *Config) validate() Errors {
 	if c.ShutdownTimeout.Duration <= 0 {
 		bad("shutdown_timeout", "must be positive")
 	}
+	if c.MaxConnections < 0 {
+		bad("max_connections", "must be 0 (derived from the open-files limit) or more")
+	}
+	if c.MaxConnectionsPerIP < 0 {
+		bad("max_connections_per_ip", "must be 0 (no per-address cap) or more")
+	}
+	if c.IdleTimeout.Duration < time.Second || c.IdleTimeout.Duration > time.Hour {
+		bad("idle_timeout", "must be between 1s and 1h")
+	}
+	if c.MaxHeldRequests < 1 {
+		bad("max_held_requests", "must be 1 or more")
+	}
+	if c.MetricsListen != "" {
+		if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {
+			bad("metrics_listen", err.Error())
+		}
+	}
 	return errs
+}
+
+// checkMetricsListen checks the metrics address: host:port, and not the
+// HTTPS listener's address (the same port on an overlapping host).
+func checkMetricsListen(addr, listen string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9443)", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	lhost, lport, err := net.SplitHostPort(listen)
+	if err != nil || port != lport || port == "0" {
+		return nil
+	}
+	wildcard := func(h string) bool { ip := net.ParseIP(h); return h == "" || (ip != nil && ip.IsUnspecified()) }
+	if strings.EqualFold(host, lhost) || wildcard(host) || wildcard(lhost) {
+		return fmt.Errorf("%q is the HTTPS listen address (%s); give metrics their own port", addr, listen)
+	}
+	return nil
 }
 
 // defaultPublicHostname names the listener the way local clients reach it:

@@ -14,7 +14,9 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.DataDir != "./assent-data" || cfg.Listen != "127.0.0.1:8443" || cfg.PublicHostname != "localhost:8443" ||
-		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second {
+		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second ||
+		cfg.MaxConnections != 0 || cfg.MaxConnectionsPerIP != 512 || cfg.IdleTimeout.Duration != time.Minute ||
+		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -118,6 +120,19 @@ func TestValues(t *testing.T) {
 		{map[string]string{"clock_skew": "5s"}, "clock_skew"},
 		{map[string]string{"shutdown_timeout": "0s"}, "shutdown_timeout"},
 		{map[string]string{"data_dir": ""}, "data_dir"},
+		{map[string]string{"max_connections": "-1"}, "max_connections"},
+		{map[string]string{"max_connections": "100", "max_connections_per_ip": "0"}, ""},
+		{map[string]string{"max_connections_per_ip": "-5"}, "max_connections_per_ip"},
+		{map[string]string{"idle_timeout": "0s"}, "idle_timeout"},
+		{map[string]string{"idle_timeout": "2h"}, "idle_timeout"},
+		{map[string]string{"idle_timeout": "5s"}, ""},
+		{map[string]string{"max_held_requests": "0"}, "max_held_requests"},
+		{map[string]string{"metrics_listen": "127.0.0.1:9443"}, ""},
+		{map[string]string{"metrics_listen": "9443"}, "metrics_listen"},
+		{map[string]string{"metrics_listen": "127.0.0.1:8443"}, "metrics_listen"},
+		{map[string]string{"metrics_listen": ":8443"}, "metrics_listen"},
+		{map[string]string{"metrics_listen": "[::1]:8443"}, ""},
+		{map[string]string{"listen": "0.0.0.0:443", "metrics_listen": "127.0.0.1:443"}, "metrics_listen"},
 	} {
 		_, err := Load(Sources{Flags: tc.flags})
 		if tc.key == "" {

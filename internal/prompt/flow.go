@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -406,6 +407,14 @@ func (p *Prompt) status(w http.ResponseWriter, r *http.Request, st state, in sto
 		writeJSON(w, http.StatusOK, map[string]any{"state": "deny", "message": ""})
 		return nil
 	}
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Kind == auth.KindRateLimited {
+		// Too many requests wait already: the page polls again later.
+		secs := max(int((ae.RetryAfter+time.Second-1)/time.Second), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{"state": "waiting", "message": ""})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -429,6 +438,11 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 	s, err := p.Core.AuthStatus(r.Context(), in, st.TxID)
 	if auth.IsKind(err, auth.KindInvalid) {
 		return p.begin(w, r, st, in, msgPushFailed, "error")
+	}
+	if auth.IsKind(err, auth.KindRateLimited) {
+		// Still waiting, and too many others wait: back to polling.
+		return p.render(w, st, in, web.Page{Title: titleLogin, State: web.StatePushed,
+			Message: "Pushed a login request to your device…", MessageKind: "info"})
 	}
 	if err != nil {
 		return err

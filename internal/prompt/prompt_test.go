@@ -386,3 +386,42 @@ func TestMultipartPoll(t *testing.T) {
 		t.Errorf("multipart poll: %d %s", resp.StatusCode, b)
 	}
 }
+
+// With max_held_requests waiting, the status long poll answers 429 at once
+// (the page polls again later) instead of holding one more request, and a
+// check shows the waiting page again.
+func TestStatusOverHeldRequests(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	s := prompttest.New(t, prompttest.Options{MaxHeldRequests: 1,
+		Finishers: map[string]prompt.Finisher{prompt.KindUniversal: rec}})
+	in, _ := s.Integration(t, store.TypeUniversal, store.PolicyEnroll)
+	f := &fixture{s: s, rec: rec, in: in}
+	d := s.Enroll(t, "alice")
+	pushed := s.Action(t, f.start(t, "alice"), "/prompt/push", "device", "auto")
+	if pushed.State() != "pushed" {
+		t.Fatalf("state %q after push", pushed.State())
+	}
+	held := make(chan *prompttest.Page, 1)
+	go func() { held <- s.Action(t, pushed, "/prompt/status") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Core.HeldRequests().Open != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first status poll was not held")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	busy := s.Action(t, pushed, "/prompt/status")
+	if busy.Status != http.StatusTooManyRequests || busy.Header.Get("Retry-After") == "" || !strings.Contains(busy.Body, `"state":"waiting"`) {
+		t.Errorf("second status poll: %d Retry-After=%q %s; want 429, a Retry-After and state waiting",
+			busy.Status, busy.Header.Get("Retry-After"), busy.Body)
+	}
+	if again := s.Action(t, pushed, "/prompt/check"); again.Status != http.StatusOK || again.State() != "pushed" {
+		t.Errorf("check over the cap: %d state %q; want the waiting page", again.Status, again.State())
+	}
+	s.Answer(t, d, true)
+	// allow, or waiting if the core's 2 s status wait ended first.
+	if p := <-held; p.Status != http.StatusOK || !strings.Contains(p.Body, `"state":"allow"`) && !strings.Contains(p.Body, `"state":"waiting"`) {
+		t.Errorf("held status poll: %d %s; want 200 with allow or waiting", p.Status, p.Body)
+	}
+}

@@ -5,6 +5,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	_ "embed"
@@ -18,12 +19,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/logthrottle"
 	"github.com/assent-auth/assent/internal/prompt"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/tlsutil"
@@ -42,14 +46,18 @@ type Server struct {
 	handler http.Handler
 	tls     *tls.Config
 	// local is the local CA's certificate source; nil with tls_cert.
-	local *tlsutil.Local
+	local   *tlsutil.Local
+	metrics *Metrics
 	// CAFile is the local CA clients must trust; empty with a real certificate.
 	CAFile string
+
+	// headerTimeout overrides the constant of the same name (tests).
+	headerTimeout time.Duration
 }
 
 // New prepares the routes and the TLS certificate.
 func New(a *app.App) (*Server, error) {
-	s := &Server{app: a, log: a.Logger}
+	s := &Server{app: a, log: a.Logger, metrics: NewMetrics(prometheus.NewRegistry(), a.Core.HeldRequests)}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -103,6 +111,9 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // TLSConfig is the server's TLS configuration.
 func (s *Server) TLSConfig() *tls.Config { return s.tls }
+
+// Metrics are the server's metrics (served on metrics_listen).
+func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // tlsConfig serves the configured certificate (tls_cert, tls_key) or one
 // from the local CA in <data_dir>/tls, named for every configured host.
@@ -170,36 +181,67 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// Run listens on the configured address and serves until ctx ends, then
-// shuts down gracefully within the configured timeout.
+// Run listens on the configured address (and on metrics_listen when set)
+// and serves until ctx ends, then shuts down gracefully within the
+// configured timeout.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.app.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.app.Config.Listen, err)
 	}
-	return s.Serve(ctx, ln)
+	var mln net.Listener
+	if addr := s.app.Config.MetricsListen; addr != "" {
+		if mln, err = net.Listen("tcp", addr); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("metrics_listen %s: %w", addr, err)
+		}
+	}
+	return s.serve(ctx, ln, mln)
 }
 
 // Serve serves on ln until ctx ends.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if err := s.app.RecordAPIHostname(ctx); err != nil {
+	return s.serve(ctx, ln, nil)
+}
+
+// serve serves HTTPS on ln, with the connection limits, and metrics on mln
+// when it is not nil, until ctx ends.
+func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
+	closeAll := func() {
 		_ = ln.Close()
+		if mln != nil {
+			_ = mln.Close()
+		}
+	}
+	if err := s.app.RecordAPIHostname(ctx); err != nil {
+		closeAll()
 		return fmt.Errorf("record api hostname: %w", err)
 	}
-	hs := &http.Server{
-		Handler:           s.handler,
-		TLSConfig:         s.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// Long enough for a synchronous push wait plus margin; handlers bound
-		// their own waits.
-		WriteTimeout:   150 * time.Second,
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       log.New(handshakeLog{s.log}, "", 0),
-		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	limits := s.limits()
+	warn := logthrottle.New(s.log, limitWarnEvery)
+	limited, err := s.limitListener(ln, limits, warn)
+	if err != nil {
+		closeAll()
+		return err
 	}
-	attrs := []any{"addr", ln.Addr().String(), "api_hostname", s.app.Config.PublicHostname}
+	cfg := s.app.Config
+	hs := &http.Server{
+		Handler:           s.metrics.instrument(s.handler),
+		TLSConfig:         s.tls,
+		ReadHeaderTimeout: cmp.Or(s.headerTimeout, headerTimeout),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       cfg.IdleTimeout.Duration,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.New(handshakeLog{s.log}, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	attrs := []any{"addr", ln.Addr().String(), "api_hostname", cfg.PublicHostname,
+		"max_connections", limits.max, "max_connections_per_ip", limits.perIP,
+		"idle_timeout", cfg.IdleTimeout.Duration, "max_held_requests", cfg.MaxHeldRequests}
+	if limits.derived {
+		attrs = append(attrs, "open_files_limit", limits.fileLimit)
+	}
 	if s.CAFile != "" {
 		attrs = append(attrs, "ca_file", s.CAFile)
 	}
@@ -207,23 +249,45 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	stopRenewal := s.renewCertificates(ctx)
 	defer stopRenewal()
 
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(tls.NewListener(ln, s.tls)) }()
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(tls.NewListener(limited, s.tls)) }()
+	servers := 1
+	var ms *http.Server
+	if mln != nil {
+		servers++
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: headerTimeout, ReadTimeout: readTimeout,
+			WriteTimeout: readTimeout, IdleTimeout: cfg.IdleTimeout.Duration, ErrorLog: log.New(handshakeLog{s.log}, "", 0)}
+		s.log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		go func() { errc <- ms.Serve(mln) }()
+	}
+	defer warn.Flush() // counts not yet written, on every path
 	select {
 	case err := <-errc:
+		_ = hs.Close()
+		if ms != nil {
+			_ = ms.Close()
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "timeout", s.app.Config.ShutdownTimeout.Duration)
-	sctx, cancel := context.WithTimeout(context.Background(), s.app.Config.ShutdownTimeout.Duration)
+	s.log.Info("shutting down", "timeout", cfg.ShutdownTimeout.Duration)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
 	defer cancel()
+	if ms != nil {
+		_ = ms.Close() // a scrape can be retried
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+	for range servers {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
 	}
+	warn.Flush()
 	s.log.Info("stopped")
 	return nil
 }

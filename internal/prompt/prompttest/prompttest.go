@@ -72,6 +72,8 @@ type Options struct {
 	Limits auth.Limits
 	// ActivationLimit limits wrong portal links per address (none by default).
 	ActivationLimit ratelimit.Limit
+	// MaxHeldRequests of the core; 0: the core's default.
+	MaxHeldRequests int
 }
 
 // Stack is a running prompt.
@@ -112,6 +114,7 @@ func New(t testing.TB, opts Options) *Stack {
 	s.Host = s.Server.Listener.Addr().String()
 	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout,
 		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, IntegrationCacheTTL: -1, Limits: opts.Limits,
+		MaxHeldRequests: opts.MaxHeldRequests,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {
 			tok, _, err := s.Core.EnrollLinkToken(ctx, username)
 			return "https://" + s.Host + "/portal/enroll/" + tok, err

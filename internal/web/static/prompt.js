@@ -40,8 +40,9 @@
       fetch(url, { method: "POST", body: body, credentials: "same-origin", cache: "no-store" })
         .then(function (r) {
           // Errors come as JSON too ({"state":"error"}); anything else
-          // (a proxy's error page) is retried.
-          if (!r.ok && (r.headers.get("Content-Type") || "").indexOf("application/json") !== 0) {
+          // (a proxy's error page) is retried, as is 429 (the server
+          // holds too many requests), with a growing pause.
+          if (r.status === 429 || (!r.ok && (r.headers.get("Content-Type") || "").indexOf("application/json") !== 0)) {
             throw new Error("HTTP " + r.status);
           }
           return r.json();

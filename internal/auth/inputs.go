@@ -70,18 +70,20 @@ func (r AuthRequest) checkPush() error {
 	return checkPushInfo(r.PushInfo)
 }
 
-// parseIP accepts an IPv4 or IPv6 address (no zone) and returns its
-// canonical text form.
+// parseIP accepts an IPv4 or IPv6 address and returns its canonical text
+// form. An IPv6 zone (fe80::1%eth0) names an interface of the sender's
+// host, meaningless here: it is dropped rather than refused, since clients
+// such as the authentication proxy pass on whatever parses as an address.
 func parseIP(s string) (string, error) {
 	const msg = "must be an IPv4 or IPv6 address, e.g. 192.0.2.10 or 2001:db8::10"
 	if len(s) > maxIPAddr {
 		return "", invalid("ipaddr", msg)
 	}
 	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
+	if err != nil {
 		return "", invalid("ipaddr", msg)
 	}
-	return a.String(), nil
+	return a.WithZone("").String(), nil
 }
 
 // checkText refuses text longer than maxChars characters, text that is not

@@ -117,6 +117,18 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 			t.Errorf("UpdateUser(%s %+q): %v", id, u.Username, err)
 		}
 	}
+	// Renaming a set-aside user gives it a name again.
+	u, err := s.GetUser(ctx, "DU000000000000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Username = "karl2"
+	if err := s.UpdateUser(ctx, u); err != nil {
+		t.Fatalf("rename the set-aside user: %v", err)
+	}
+	if got, err := s.GetUserByUsername(ctx, "KARL2"); err != nil || got.ID != u.ID {
+		t.Errorf("GetUserByUsername(KARL2) = %s, %v; want %s", got.ID, err, u.ID)
+	}
 	if v, err := s.GetSetting(ctx, settingUsernameNorm); err != nil || v != username.Version {
 		t.Errorf("setting %s = %q, %v; want %q", settingUsernameNorm, v, err, username.Version)
 	}

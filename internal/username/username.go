@@ -115,7 +115,8 @@ func checkPrepared(r rune) error {
 		}
 		return nil
 	}
-	if c := string(r); norm.NFKC.String(c) != c {
+	// For one code point, "not in NFKC" is "NFKC changes it" (HasCompat).
+	if !norm.NFKC.IsNormalString(string(r)) {
 		return refuse("must not contain %U, a compatibility form of another character; type the character itself", r)
 	}
 	return nil

@@ -111,3 +111,20 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNormalize(b *testing.B) {
+	for _, bc := range []struct{ name, in string }{
+		{"ascii", "alice"},
+		{"two parts", "John Smith"},
+		{"fullwidth", "ＪＯＨＮ"},
+		{"longest accented", strings.Repeat("é", MaxLength)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Normalize(bc.in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

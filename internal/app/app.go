@@ -71,12 +71,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		err error
 	)
 	if cfg.DatabaseURL != "" {
-		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
+		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL, sqlstore.WithLogger(log))
 	} else {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 		}
-		st, err = sqlstore.OpenSQLite(ctx, cfg.SQLitePath())
+		st, err = sqlstore.OpenSQLite(ctx, cfg.SQLitePath(), sqlstore.WithLogger(log))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -47,9 +47,6 @@ type AuthResult struct {
 // maxPasscodeLen bounds passcodes; YubiKey OTPs are 44 characters.
 const maxPasscodeLen = 64
 
-// maxPushInfo is Duo's limit on pushinfo.
-const maxPushInfo = 20000
-
 // deviceFactor matches the device-bound factor names duo_unix and the RADIUS
 // proxy send (push, push2, phone1, sms, smsrefresh1, voice1, verified_push1).
 var deviceFactor = regexp.MustCompile(`^(push|phone|sms|voice|smsrefresh|verified_push)([0-9]*)$`)
@@ -124,11 +121,12 @@ func checkPasscodeShape(p string) (plan, error) {
 // passcode refused by a rate limit (Options.Limits) is a KindRateLimited
 // error, recorded in the auth log as ReasonRateLimited.
 func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error) {
-	if err := req.ref().validate(); err != nil {
+	var err error
+	if req.Request, err = req.check(); err != nil {
 		return AuthResult{}, err
 	}
-	if len(req.PushInfo) > maxPushInfo {
-		return AuthResult{}, invalid("pushinfo", "is longer than 20000 bytes")
+	if err := req.checkPush(); err != nil {
+		return AuthResult{}, err
 	}
 	p, err := resolveFactor(req)
 	if err != nil {

@@ -57,27 +57,8 @@ func (s *Service) IssueBypassCodes(ctx context.Context, nameOrID string, n NewBy
 	}
 	now := s.now()
 	out := IssuedBypassCodes{UserID: u.ID, Username: u.Username, Uses: n.Uses}
-	if n.Valid > 0 {
-		out.Expires = now.Add(n.Valid)
-	}
-	codes := make([]store.BypassCode, 0, n.Count)
-	seen := map[string]bool{}
-	for len(codes) < n.Count {
-		code := ids.Random(BypassCodeDigits, "0123456789")
-		if seen[code] {
-			continue
-		}
-		seen[code] = true
-		out.Codes = append(out.Codes, code)
-		codes = append(codes, store.BypassCode{
-			ID:            ids.New(ids.BypassCode),
-			UserID:        u.ID,
-			Hash:          s.bypassHash(u.ID, code),
-			RemainingUses: n.Uses,
-			Expires:       out.Expires,
-			Created:       now,
-		})
-	}
+	var codes []store.BypassCode
+	out.Codes, codes, out.Expires = s.newBypassCodes(u.ID, n, now)
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		if !n.PreserveExisting {
 			if err := q.DeleteBypassCodesForUser(ctx, u.ID); err != nil {
@@ -95,6 +76,35 @@ func (s *Service) IssueBypassCodes(ctx context.Context, nameOrID string, n NewBy
 	}
 	s.opts.Logger.Info("bypass codes issued", "user_id", u.ID, "count", n.Count, "uses", n.Uses, "valid", n.Valid)
 	return out, nil
+}
+
+// newBypassCodes generates n.Count distinct codes for a user: the plaintext
+// to show once, the records to store (keyed hashes only) and their expiry.
+func (s *Service) newBypassCodes(userID string, n NewBypassCodes, now time.Time) ([]string, []store.BypassCode, time.Time) {
+	var expires time.Time
+	if n.Valid > 0 {
+		expires = now.Add(n.Valid)
+	}
+	plain := make([]string, 0, n.Count)
+	codes := make([]store.BypassCode, 0, n.Count)
+	seen := map[string]bool{}
+	for len(codes) < n.Count {
+		code := ids.Random(BypassCodeDigits, "0123456789")
+		if seen[code] {
+			continue
+		}
+		seen[code] = true
+		plain = append(plain, code)
+		codes = append(codes, store.BypassCode{
+			ID:            ids.New(ids.BypassCode),
+			UserID:        userID,
+			Hash:          s.bypassHash(userID, code),
+			RemainingUses: n.Uses,
+			Expires:       expires,
+			Created:       now,
+		})
+	}
+	return plain, codes, expires
 }
 
 func (s *Service) bypassHash(userID, code string) []byte {

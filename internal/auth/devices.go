@@ -41,6 +41,10 @@ type EnrollRequest struct {
 	// administrator's own commands and single-use portal links, which are
 	// not limited.
 	IKey string
+	// BypassCodes is how many bypass codes to issue with the activation
+	// code (Duo's enroll parameter bypass_codes, 0–10). They are single-use,
+	// do not expire, and are added to any codes the user already has.
+	BypassCodes int
 }
 
 // Enrollment is a new activation code for a user.
@@ -51,6 +55,9 @@ type Enrollment struct {
 	// ActivationCode is what the QR code holds: duo://<code>-<base64 host>.
 	ActivationCode string
 	Expires        time.Time
+	// BypassCodes are the codes asked for with EnrollRequest.BypassCodes,
+	// in plaintext, shown once.
+	BypassCodes []string
 }
 
 // Enroll creates the user if needed and an activation code for a new
@@ -63,6 +70,9 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 		valid = DefaultEnrollValid
 	case valid < 0 || valid > maxEnrollValid:
 		return Enrollment{}, invalid("valid_secs", "must be between 1 and 2592000 (30 days)")
+	}
+	if req.BypassCodes < 0 || req.BypassCodes > maxBypassCodes {
+		return Enrollment{}, invalid("bypass_codes", fmt.Sprintf("must be between 0 and %d", maxBypassCodes))
 	}
 	username := req.Username
 	if username == "" {
@@ -90,6 +100,13 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 			return err
 		}
 		out.UserID, out.Username = u.ID, u.Username
+		if req.BypassCodes > 0 {
+			var codes []store.BypassCode
+			out.BypassCodes, codes, _ = s.newBypassCodes(u.ID, NewBypassCodes{Count: req.BypassCodes, Uses: 1}, now)
+			if err := q.CreateBypassCodes(ctx, codes); err != nil {
+				return err
+			}
+		}
 		return q.CreateActivation(ctx, store.Activation{
 			CodeHash: s.activationHash(code), UserID: u.ID, Expires: out.Expires, Created: now,
 		})
@@ -97,7 +114,7 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 	if err != nil {
 		return Enrollment{}, wrap("enroll", err)
 	}
-	s.opts.Logger.Info("activation code issued", "user_id", out.UserID, "expires", out.Expires)
+	s.opts.Logger.Info("activation code issued", "user_id", out.UserID, "expires", out.Expires, "bypass_codes", len(out.BypassCodes))
 	return out, nil
 }
 

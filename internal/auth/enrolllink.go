@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
@@ -46,8 +45,10 @@ func (s *Service) enrollLinkHash(token string) []byte {
 	return s.box.KeyedHash("onetime "+onetimeEnrollLink, token)
 }
 
-func (s *Service) enrollIndexHash(username string) []byte {
-	return s.box.KeyedHash("onetime "+onetimeEnrollIndex, strings.ToLower(username))
+// enrollIndexHash keys a user's current link by the normalised username,
+// so every spelling of one user finds the same link.
+func (s *Service) enrollIndexHash(normalized string) []byte {
+	return s.box.KeyedHash("onetime "+onetimeEnrollIndex, normalized)
 }
 
 // EnrollLinkToken returns the token of a portal link for username. A user
@@ -55,12 +56,13 @@ func (s *Service) enrollIndexHash(username string) []byte {
 // one again, so repeated preauths write nothing and mint at most one link
 // per half lifetime.
 func (s *Service) EnrollLinkToken(ctx context.Context, username string) (string, time.Time, error) {
-	if err := validateUsername(username); err != nil {
+	norm, err := normalizeUsername(username)
+	if err != nil {
 		return "", time.Time{}, err
 	}
 	ttl := s.opts.EnrollLinkTTL
 	now := s.now()
-	idx := s.enrollIndexHash(username)
+	idx := s.enrollIndexHash(norm)
 	if o, err := s.st.GetOnetime(ctx, onetimeEnrollIndex, idx, now); err == nil {
 		if tok, err := s.box.Open(o.Payload, idx); err == nil {
 			l, err := s.st.GetOnetime(ctx, onetimeEnrollLink, s.enrollLinkHash(string(tok)), now)

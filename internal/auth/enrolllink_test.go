@@ -70,6 +70,16 @@ func TestEnrollLinks(t *testing.T) {
 	if _, _, err := f.svc.EnrollLinkToken(ctx, ""); !auth.IsKind(err, auth.KindInvalid) {
 		t.Errorf("empty username: %v", err)
 	}
+	// Every spelling of one user gets that user's link; the Kelvin sign
+	// is not a spelling of anyone.
+	for _, name := range []string{"UMA", "ｕｍａ", "Ｕｍａ"} {
+		if again, _, err := f.svc.EnrollLinkToken(ctx, name); err != nil || again != tok {
+			t.Errorf("EnrollLinkToken(%q) = %q, %v; want Uma's link", name, again, err)
+		}
+	}
+	if _, _, err := f.svc.EnrollLinkToken(ctx, "\u212Aelvin"); !auth.IsKind(err, auth.KindInvalid) {
+		t.Errorf("EnrollLinkToken with KELVIN SIGN: %v, want invalid", err)
+	}
 	info, err := f.svc.EnrollLink(ctx, tok)
 	if err != nil || info.Username != "Uma" || !info.Expires.Equal(exp) {
 		t.Errorf("EnrollLink = %+v, %v", info, err)

@@ -101,7 +101,8 @@ const (
 // Preauth decides whether a user must authenticate, may pass, must enroll,
 // or is refused, and lists the ways they can authenticate.
 func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResult, error) {
-	if err := req.ref().validate(); err != nil {
+	var err error
+	if req.Request, err = req.check(); err != nil {
 		return PreauthResult{}, err
 	}
 	u, known, err := lookup(ctx, s.st, req.ref())

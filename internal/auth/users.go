@@ -3,34 +3,27 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/username"
 )
 
-// maxUsernameLen bounds usernames; Duo's limit is not public, this is generous.
-const maxUsernameLen = 256
+// normalizeUsername returns the form usernames are compared in (see
+// package username), or a KindInvalid error naming the parameter.
+func normalizeUsername(name string) (string, error) {
+	norm, err := username.Normalize(name)
+	if err != nil {
+		return "", invalid("username", err.Error())
+	}
+	return norm, nil
+}
 
 func validateUsername(name string) error {
-	switch {
-	case name == "":
-		return invalid("username", "must not be empty")
-	case len(name) > maxUsernameLen:
-		return invalid("username", "is longer than 256 bytes")
-	case !utf8.ValidString(name):
-		return invalid("username", "is not valid UTF-8")
-	case strings.TrimSpace(name) != name:
-		return invalid("username", "must not start or end with white space")
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return invalid("username", "must not contain control characters")
-		}
-	}
-	return nil
+	_, err := normalizeUsername(name)
+	return err
 }
 
 // CreateUser creates an active user.
@@ -46,13 +39,23 @@ func (s *Service) CreateUser(ctx context.Context, username string) (store.User, 
 	}
 	err := s.st.CreateUser(ctx, u)
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return store.User{}, &Error{Kind: KindConflict, Param: "username", Detail: "a user with that username already exists"}
+		return store.User{}, s.usernameTaken(ctx, username)
 	}
 	if err != nil {
 		return store.User{}, wrap("create user", err)
 	}
 	s.opts.Logger.Info("user created", "user_id", u.ID)
 	return u, nil
+}
+
+// usernameTaken explains a refused creation, naming the existing user the
+// new name collides with (it may look different: "ALICE", "ａｌｉｃｅ").
+func (s *Service) usernameTaken(ctx context.Context, name string) error {
+	detail := "a user with that username already exists"
+	if u, err := s.st.GetUserByUsername(ctx, name); err == nil && u.Username != name {
+		detail = fmt.Sprintf("%q is the same username as the existing user %q (usernames are compared ignoring case and character width)", name, u.Username)
+	}
+	return &Error{Kind: KindConflict, Param: "username", Detail: detail}
 }
 
 // User returns the user with the given username or user ID (a DU… value
@@ -66,6 +69,9 @@ func (s *Service) User(ctx context.Context, nameOrID string) (store.User, error)
 		if !errors.Is(err, store.ErrNotFound) {
 			return store.User{}, wrap("get user", err)
 		}
+	}
+	if err := validateUsername(nameOrID); err != nil {
+		return store.User{}, err
 	}
 	u, err := s.st.GetUserByUsername(ctx, nameOrID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -117,6 +123,38 @@ func (s *Service) SetUserStatus(ctx context.Context, nameOrID string, status sto
 		return store.User{}, wrap("set user status", err)
 	}
 	s.opts.Logger.Info("user status set", "user_id", out.ID, "status", status)
+	return out, nil
+}
+
+// RenameUser gives a user a new username, which must be valid and not be
+// another user's under the comparison rule (see package username). It is
+// also how a user set aside when usernames were renormalised (reachable
+// only by its user ID) gets a name again.
+func (s *Service) RenameUser(ctx context.Context, nameOrID, newName string) (store.User, error) {
+	if err := validateUsername(newName); err != nil {
+		return store.User{}, err
+	}
+	found, err := s.User(ctx, nameOrID)
+	if err != nil {
+		return store.User{}, err
+	}
+	var out store.User
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		u, err := q.GetUser(ctx, found.ID)
+		if err != nil {
+			return err
+		}
+		u.Username = newName
+		out = u
+		return q.UpdateUser(ctx, u)
+	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return store.User{}, s.usernameTaken(ctx, newName)
+	}
+	if err != nil {
+		return store.User{}, wrap("rename user", err)
+	}
+	s.opts.Logger.Info("user renamed", "user_id", out.ID)
 	return out, nil
 }
 

@@ -203,9 +203,11 @@ type enrollResponse struct {
 	ActivationBarcode string `json:"activation_barcode"`
 	ActivationCode    string `json:"activation_code"`
 	ActivationURL     string `json:"activation_url"`
-	Expiration        int64  `json:"expiration"`
-	UserID            string `json:"user_id"`
-	Username          string `json:"username"`
+	// BypassCodes is present when the request asked for bypass_codes.
+	BypassCodes []string `json:"bypass_codes,omitempty"`
+	Expiration  int64    `json:"expiration"`
+	UserID      string   `json:"user_id"`
+	Username    string   `json:"username"`
 }
 
 func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
@@ -218,7 +220,17 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) er
 		}
 		valid = time.Duration(n) * time.Second
 	}
-	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid, IKey: c.Integration.IKey})
+	// bypass_codes (duo_client_python's enroll) is a count of codes to
+	// issue with the activation code; the answer lists them.
+	var codes int
+	if v := p.Get("bypass_codes"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return httpapi.InvalidParams("bypass_codes: must be a whole number of codes (0 to 10)")
+		}
+		codes = n
+	}
+	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid, IKey: c.Integration.IKey, BypassCodes: codes})
 	if err != nil {
 		return err
 	}
@@ -228,6 +240,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) er
 		ActivationCode:    e.ActivationCode,
 		// There is no app store to send a phone to: the URL shows the code.
 		ActivationURL: barcode,
+		BypassCodes:   e.BypassCodes,
 		Expiration:    e.Expires.Unix(),
 		UserID:        e.UserID,
 		Username:      e.Username,

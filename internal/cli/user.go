@@ -19,7 +19,7 @@ func newUserCmd(e *env) *cobra.Command {
 		Aliases: []string{"users"},
 		Short:   "Manage users: create, list, status, bypass codes",
 	}
-	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e),
+	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e), newUserRenameCmd(e),
 		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
 		newUserRemoveDeviceCmd(e))
 	return cmd
@@ -136,6 +136,29 @@ func newUserSetStatusCmd(e *env) *cobra.Command {
 				return err
 			}
 			return printUser(e, u, asJSON, "Updated")
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newUserRenameCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rename USERNAME|USER_ID NEW_USERNAME",
+		Short: "Change a user's username (devices, codes and history stay with the user)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.Core.RenameUser(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return printUser(e, u, asJSON, "Renamed")
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -178,6 +178,28 @@ func testBinaryServeAndCLI(t *testing.T, bin string) {
 	if err := json.Unmarshal([]byte(r.stdout), &user); err != nil || user["username"] != "bob" || user["status"] != "active" {
 		t.Fatalf("user create --json: %v\n%s", err, r.stdout)
 	}
+	// Usernames compare as PRECIS says: another spelling of bob is bob, a
+	// compatibility character is refused (issue 9, defect 7).
+	for _, tc := range []struct{ name, want string }{
+		{"\u212Aob", "U+212A"}, // KELVIN SIGN
+		{"ＢＯＢ", `existing user "bob"`},
+		{"bob  smith", "two spaces"},
+	} {
+		r := runCLI(t, bin, append([]string{"user", "create", tc.name}, dd...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, "username") || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("user create %+q: exit %d, stderr %q; want a refusal mentioning %q", tc.name, r.code, r.stderr, tc.want)
+		}
+	}
+	cli("user", "create", "carol")
+	if r := runCLI(t, bin, append([]string{"user", "rename", "carol", "Bob"}, dd...)...); r.code == 0 || !strings.Contains(r.stderr, `existing user "bob"`) {
+		t.Errorf("user rename carol Bob: exit %d, stderr %q; want a conflict", r.code, r.stderr)
+	}
+	r = cli("user", "rename", "CAROL", "Caroline", "--json")
+	if !strings.Contains(r.stdout, `"username": "Caroline"`) {
+		t.Errorf("user rename CAROL Caroline: %s", r.stdout)
+	}
+	cli("user", "delete", "caroline")
+
 	r = cli("user", "bypass-codes", "bob", "--count", "2", "--json")
 	var bc struct {
 		Username string   `json:"username"`

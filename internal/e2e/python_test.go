@@ -64,6 +64,7 @@ func TestPythonDuoClient(t *testing.T) {
 		"DUO_USERNAME=pyuser",
 		"DUO_PASSCODES=" + strings.Join(codes, ","),
 		"DUO_UNKNOWN_USER=nobody-py",
+		"DUO_NEW_USER=py-enrolled",
 	}, "")
 
 	for _, variant := range []string{"v2-sha1", "v2-sha512", "v4-json"} {
@@ -114,6 +115,20 @@ func TestPythonDuoClient(t *testing.T) {
 			calls["preauth_unknown"].decode(t, "preauth unknown", &pre)
 			if pre.Result != "enroll" || !strings.HasPrefix(pre.EnrollPortalURL, "https://"+ts.Host+"/portal/enroll/") {
 				t.Errorf("preauth unknown user: %+v", pre)
+			}
+			// enroll(bypass_codes=2): Duo's client documents the codes in
+			// the answer; they log the new user in.
+			var en struct {
+				Username    string   `json:"username"`
+				BypassCodes []string `json:"bypass_codes"`
+			}
+			calls["enroll_bypass_codes"].decode(t, "enroll with bypass_codes", &en)
+			if en.Username != "py-enrolled" || len(en.BypassCodes) != 2 {
+				t.Errorf("enroll with bypass_codes=2: %+v, want 2 codes", en)
+			}
+			calls["enroll_bypass_codes_auth"].decode(t, "auth with an enroll bypass code", &a)
+			if a.Result != "allow" {
+				t.Errorf("auth with the first bypass code from enroll: %+v", a)
 			}
 		})
 	}

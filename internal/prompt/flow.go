@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -177,9 +178,15 @@ func renderError(w http.ResponseWriter, r *http.Request, status int, title, mess
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	// The core refuses an ipaddr that is not an address; a listener that
+	// has none to give (a Unix socket) leaves it out instead.
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return ""
+	}
+	return a.WithZone("").String()
 }
 
 func request(st state, in store.Integration, r *http.Request) auth.Request {

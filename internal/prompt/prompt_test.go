@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"html"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -423,5 +424,26 @@ func TestStatusOverHeldRequests(t *testing.T) {
 	// allow, or waiting if the core's 2 s status wait ended first.
 	if p := <-held; p.Status != http.StatusOK || !strings.Contains(p.Body, `"state":"allow"`) && !strings.Contains(p.Body, `"state":"waiting"`) {
 		t.Errorf("held status poll: %d %s; want 200 with allow or waiting", p.Status, p.Body)
+	}
+}
+
+// TestStartUsernames: the prompt compares usernames as the Auth API does.
+// A compatibility spelling (KELVIN SIGN) is refused with the reason, not
+// taken for karl; an ordinary other spelling is karl.
+func TestStartUsernames(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, store.PolicyAllow)
+	f.s.Enroll(t, "karl")
+	p := f.start(t, "\u212Aarl")
+	if p.State() != "refused" || !strings.Contains(html.UnescapeString(p.Body), "U+212A") {
+		t.Errorf("prompt for \\u212Aarl: state %q, want refused naming U+212A:\n%s", p.State(), p.Body)
+	}
+	if p = f.start(t, "ＫＡＲＬ"); p.State() != "choose" {
+		t.Errorf("prompt for fullwidth KARL: state %q, want karl's devices", p.State())
+	}
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	if len(f.rec.outcomes) != 0 {
+		t.Errorf("the finisher was called: %+v", f.rec.outcomes)
 	}
 }

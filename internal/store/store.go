@@ -89,7 +89,7 @@ func (s UserStatus) Valid() bool {
 // User is a person who authenticates.
 type User struct {
 	ID             string // "DU" + 18 upper-case alphanumerics
-	Username       string // as created; lookups by username are case-insensitive
+	Username       string // as created; lookups compare as package username says (PRECIS)
 	Status         UserStatus
 	FailedAttempts int    // consecutive failed second-factor attempts
 	LockoutReason  string // why the user was locked out; empty otherwise
@@ -158,7 +158,7 @@ type Queries interface {
 	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent decisions about one
 	// user serialize.
 	GetUser(ctx context.Context, id string) (User, error)
-	GetUserByUsername(ctx context.Context, username string) (User, error) // case-insensitive
+	GetUserByUsername(ctx context.Context, username string) (User, error) // compared as package username says
 	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username
 	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
 	// LastLogin of the user with u.ID; ErrNotFound if absent.

@@ -10,11 +10,13 @@ Settings come from the environment:
   DUO_USERNAME         a user with bypass codes
   DUO_PASSCODES        comma-separated single-use bypass codes, one per variant
   DUO_UNKNOWN_USER     a username the server does not know
+  DUO_NEW_USER         a username to enroll with two bypass codes
 
 Each signing variant (the client's default v2 HMAC-SHA1, v2 HMAC-SHA512 and
 v4 with a JSON body) calls check, preauth and a passcode auth; the default
-variant also calls ping and logo, reuses its code and preauths the unknown
-user. Results (or the RuntimeError text for failures) are printed as one
+variant also calls ping and logo, reuses its code, preauths the unknown
+user, and enrolls the new user asking for bypass codes, then logs in with
+the first of them. Results (or the RuntimeError text for failures) are printed as one
 JSON object on stdout.
 """
 
@@ -69,6 +71,11 @@ def main():
             r["logo"] = logo
             r["auth_again"] = call(client.auth, factor="passcode", username=username, passcode=code)
             r["preauth_unknown"] = call(client.preauth, username=env["DUO_UNKNOWN_USER"])
+            enrolled = call(client.enroll, username=env["DUO_NEW_USER"], bypass_codes=2)
+            r["enroll_bypass_codes"] = enrolled
+            codes = enrolled.get("ok", {}).get("bypass_codes") or [""]
+            r["enroll_bypass_codes_auth"] = call(
+                client.auth, factor="passcode", username=env["DUO_NEW_USER"], passcode=codes[0])
         out[name] = r
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")

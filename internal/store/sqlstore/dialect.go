@@ -13,6 +13,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/username"
 )
 
 // dialect holds what differs between the engines. Everything else is shared
@@ -126,9 +127,10 @@ func blob(b []byte) []byte {
 	return b
 }
 
-// normUsername is the form usernames are compared in.
-func normUsername(username string) string {
-	return strings.ToLower(username)
+// normUsername is the form usernames are compared in and the key of the
+// unique index users.username_norm (see package username).
+func normUsername(name string) (string, error) {
+	return username.Normalize(name)
 }
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).

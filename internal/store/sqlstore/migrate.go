@@ -77,7 +77,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
+	var notices []normNotice
 	err = s.inTx(ctx, func(q *queries) error {
+		notices = nil // a retried transaction starts over
 		if s.d.postgres {
 			if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLockKey); err != nil {
 				return fmt.Errorf("lock: %w", err)
@@ -114,10 +116,17 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("%s: record: %w", m.name, err)
 			}
 		}
+		// Data that depends on Go code rather than on the schema: the
+		// username comparison rule (and the Unicode version behind it).
+		notices, err = renormalizeUsernames(ctx, q)
+		if err != nil {
+			return fmt.Errorf("renormalize usernames: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrate %s: %w", s.d.name, err)
 	}
+	logNotices(s.log, notices)
 	return nil
 }

@@ -310,10 +310,14 @@ func scanUser(r scanner) (store.User, error) {
 }
 
 func (q *queries) CreateUser(ctx context.Context, u store.User) error {
+	norm, err := normUsername(u.Username)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create user %s: username %w", u.ID, err)
+	}
 	res, err := q.exec(ctx,
 		`INSERT INTO users (id, username, username_norm, status, failed_attempts, lockout_reason, created, last_login)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		u.ID, u.Username, normUsername(u.Username), string(u.Status), u.FailedAttempts, u.LockoutReason,
+		u.ID, u.Username, norm, string(u.Status), u.FailedAttempts, u.LockoutReason,
 		toUnix(u.Created), toUnix(u.LastLogin))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create user %s: %w", u.ID, mapErr(err))
@@ -337,11 +341,16 @@ func (q *queries) GetUser(ctx context.Context, id string) (store.User, error) {
 	return u, nil
 }
 
-func (q *queries) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	u, err := scanUser(q.queryRow(ctx,
-		`SELECT `+userCols+` FROM users WHERE username_norm = ?`+q.forUpdate(), normUsername(username)))
+func (q *queries) GetUserByUsername(ctx context.Context, name string) (store.User, error) {
+	norm, err := normUsername(name)
 	if err != nil {
-		return store.User{}, fmt.Errorf("sqlstore: get user by username %q: %w", username, mapErr(err))
+		// No user can have a name that is not valid.
+		return store.User{}, fmt.Errorf("sqlstore: get user by username: %w", store.ErrNotFound)
+	}
+	u, err := scanUser(q.queryRow(ctx,
+		`SELECT `+userCols+` FROM users WHERE username_norm = ?`+q.forUpdate(), norm))
+	if err != nil {
+		return store.User{}, fmt.Errorf("sqlstore: get user by username %q: %w", name, mapErr(err))
 	}
 	return u, nil
 }
@@ -359,12 +368,29 @@ func (q *queries) ListUsers(ctx context.Context) ([]store.User, error) {
 	return out, nil
 }
 
+// UpdateUser recomputes username_norm only when the username changes, so a
+// user whose norm was set aside when opening the store (see
+// renormalizeUsernames) keeps it through status updates, and a name kept
+// from before the current rule may stay, but nothing is renamed to one.
 func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
-	res, err := q.exec(ctx,
-		`UPDATE users SET username = ?, username_norm = ?, status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
-		 WHERE id = ?`,
-		u.Username, normUsername(u.Username), string(u.Status), u.FailedAttempts, u.LockoutReason, toUnix(u.LastLogin),
-		u.ID)
+	norm, normErr := normUsername(u.Username)
+	var (
+		res sql.Result
+		err error
+	)
+	if normErr == nil {
+		res, err = q.exec(ctx,
+			`UPDATE users SET username = ?, username_norm = CASE WHEN username = ? THEN username_norm ELSE ? END,
+			 status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
+			 WHERE id = ?`,
+			u.Username, u.Username, norm, string(u.Status), u.FailedAttempts, u.LockoutReason, toUnix(u.LastLogin),
+			u.ID)
+	} else {
+		res, err = q.exec(ctx,
+			`UPDATE users SET status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
+			 WHERE id = ? AND username = ?`,
+			string(u.Status), u.FailedAttempts, u.LockoutReason, toUnix(u.LastLogin), u.ID, u.Username)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, mapErr(err))
 	}
@@ -372,10 +398,16 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("sqlstore: update user %s: %w", u.ID, store.ErrNotFound)
+	if n > 0 {
+		return nil
 	}
-	return nil
+	if normErr != nil {
+		var one int
+		if err := q.queryRow(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one); err == nil {
+			return fmt.Errorf("sqlstore: update user %s: username %w", u.ID, normErr)
+		}
+	}
+	return fmt.Errorf("sqlstore: update user %s: %w", u.ID, store.ErrNotFound)
 }
 
 func (q *queries) DeleteUser(ctx context.Context, id string) error {

@@ -7,8 +7,13 @@
 // Conventions shared by both dialects:
 //   - Times are stored as unix seconds (sub-second precision is dropped) and
 //     0 stands for the zero time.Time. Times are returned in UTC.
-//   - Usernames are unique case-insensitively: a lower-cased copy is kept in
+//   - Usernames are unique under the PRECIS comparison of package username
+//     (case, width, Unicode normalisation): the normalised form is kept in
 //     users.username_norm with a unique index, and lookups go through it.
+//     CreateUser refuses, and GetUserByUsername does not find, a name that
+//     is not valid. Opening the store recomputes the column when the rule
+//     changed (settings.username_norm), giving users who no longer fit a
+//     value nobody can type and logging a warning (see usernames.go).
 //   - Create* methods report duplicates as store.ErrAlreadyExists without
 //     failing the statement (INSERT … ON CONFLICT DO NOTHING), so inside InTx
 //     the transaction stays usable afterwards on both engines.
@@ -56,6 +61,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -95,6 +101,8 @@ type Store struct {
 	stop      chan struct{}  // closed by Close to stop the checkpointer
 	done      chan struct{}  // closed when the checkpointer has returned
 	closeOnce sync.Once
+
+	log *slog.Logger // what opening the store did to the data
 }
 
 // checkpointInterval is how often the background checkpointer of a SQLite
@@ -110,6 +118,7 @@ type options struct {
 	busyTimeout time.Duration
 	readConns   int
 	maxConns    int
+	logger      *slog.Logger
 }
 
 func defaultOptions() options {
@@ -117,6 +126,17 @@ func defaultOptions() options {
 		busyTimeout: 10 * time.Second,
 		readConns:   max(4, runtime.GOMAXPROCS(0)),
 		maxConns:    20,
+		logger:      slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithLogger sets where the store reports what it did to the data when it
+// was opened (e.g. usernames that collide under a new comparison rule).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
 	}
 }
 
@@ -215,7 +235,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	s := &Store{d: sqliteDialect, w: w}
+	s := &Store{d: sqliteDialect, w: w, log: o.logger}
 	if err := s.migrateSQLite(ctx, o.busyTimeout); err != nil {
 		w.Close()
 		return nil, err
@@ -318,7 +338,7 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	s := &Store{d: postgresDialect, r: db, w: db}
+	s := &Store{d: postgresDialect, r: db, w: db, log: o.logger}
 	s.rq = &queries{db: db, d: s.d}
 	s.aq = s.rq
 	if err := s.migrate(ctx); err != nil {

@@ -34,6 +34,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateIntegration", testUpdateIntegration},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
+		{"UsernameComparison", testUsernameComparison},
 		{"DeleteUser", testDeleteUser},
 		{"BypassCodes", testBypassCodes},
 		{"AuthLog", testAuthLog},
@@ -428,6 +429,23 @@ func testUpdateUser(t *testing.T, s store.Store) {
 		u.Username = "BOB"
 		wantErr(t, "UpdateUser to a taken username", s.UpdateUser(ctx, u), store.ErrAlreadyExists)
 		check(t, "user after failed rename", get(t, alice.ID), before, normUser)
+	})
+
+	t.Run("rename to a taken username in another width", func(t *testing.T) {
+		u := get(t, alice.ID)
+		u.Username = "ＢＯＢ"
+		wantErr(t, "UpdateUser to a fullwidth spelling of a taken username", s.UpdateUser(ctx, u), store.ErrAlreadyExists)
+	})
+
+	t.Run("rename to an invalid username", func(t *testing.T) {
+		u := get(t, alice.ID)
+		before := u
+		u.Username = "\u212Aarl" // KELVIN SIGN
+		err := s.UpdateUser(ctx, u)
+		if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("UpdateUser to %+q: %v, want an invalid-username error", u.Username, err)
+		}
+		check(t, "user after refused rename", get(t, alice.ID), before, normUser)
 	})
 
 	t.Run("unknown user", func(t *testing.T) {

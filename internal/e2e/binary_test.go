@@ -90,6 +90,10 @@ func TestBinary(t *testing.T) {
 		t.Parallel()
 		testBinaryInvalidConfig(t, bin)
 	})
+	t.Run("SecretsNeverLogged", func(t *testing.T) {
+		t.Parallel()
+		testSecretsNeverLogged(t, bin)
+	})
 }
 
 func testBinaryServeAndCLI(t *testing.T, bin string) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-auth/assent/internal/push"
@@ -43,9 +44,6 @@ type Options struct {
 	// StatusWait is how long auth_status holds a request while nothing
 	// changes. Default 30 s.
 	StatusWait time.Duration
-	// IntegrationCacheTTL is how long integrations and their secret keys
-	// stay cached in memory. Default 10 s; negative disables the cache.
-	IntegrationCacheTTL time.Duration
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -70,9 +68,8 @@ type Service struct {
 	box  *secrets.Box
 	opts Options
 
-	integrations sync.Map   // ikey → *cachedIntegration; see Integration
-	intMu        sync.Mutex // guards intGen and storing into integrations
-	intGen       uint64     // bumped by DeleteIntegration and UpdateIntegration
+	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
+	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -94,9 +91,6 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = DefaultPushTimeout
-	}
-	if opts.IntegrationCacheTTL == 0 {
-		opts.IntegrationCacheTTL = DefaultIntegrationCacheTTL
 	}
 	if opts.StatusWait <= 0 {
 		opts.StatusWait = DefaultStatusWait

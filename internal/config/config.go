@@ -66,6 +66,9 @@ type Config struct {
 	LogFormat string `toml:"log_format"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
+	// Universal Prompt's request JWTs and client assertions may expire.
+	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
 
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
@@ -101,6 +104,8 @@ func Defaults() Config {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		ShutdownTimeout:  Duration{15 * time.Second},
+
+		UniversalJWTMaxLifetime: Duration{5 * time.Minute},
 	}
 }
 
@@ -317,6 +322,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.ShutdownTimeout.Duration <= 0 {
 		bad("shutdown_timeout", "must be positive")
+	}
+	if d := c.UniversalJWTMaxLifetime.Duration; d < time.Minute || d > time.Hour {
+		bad("universal_jwt_max_lifetime", "must be between 1m and 1h")
 	}
 	return errs
 }

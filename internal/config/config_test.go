@@ -118,6 +118,9 @@ func TestValues(t *testing.T) {
 		{map[string]string{"clock_skew": "5s"}, "clock_skew"},
 		{map[string]string{"shutdown_timeout": "0s"}, "shutdown_timeout"},
 		{map[string]string{"data_dir": ""}, "data_dir"},
+		{map[string]string{"universal_jwt_max_lifetime": "1h"}, ""},
+		{map[string]string{"universal_jwt_max_lifetime": "2h"}, "universal_jwt_max_lifetime"},
+		{map[string]string{"universal_jwt_max_lifetime": "0s"}, "universal_jwt_max_lifetime"},
 	} {
 		_, err := Load(Sources{Flags: tc.flags})
 		if tc.key == "" {

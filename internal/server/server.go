@@ -80,7 +80,8 @@ func New(a *app.App) (*Server, error) {
 	websdk.Register(mux)
 	// The Universal Prompt (/oauth/v1/*): codes in the single-use token table.
 	uni := &universal.API{Core: a.Core, Tokens: a.Store, Hasher: a.Box, Prompt: pr,
-		Hosts: []string{a.Config.PublicHostname}, Now: a.Now}
+		Hosts: []string{a.Config.PublicHostname}, Now: a.Now,
+		ClockSkew: a.Config.ClockSkew.Duration, MaxJWTLifetime: a.Config.UniversalJWTMaxLifetime.Duration}
 	pr.Finishers[prompt.KindUniversal] = uni
 	uni.Register(mux)
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {

@@ -44,6 +44,16 @@ type Options struct {
 	// StatusWait is how long auth_status holds a request while nothing
 	// changes. Default 30 s.
 	StatusWait time.Duration
+	// RetainTransactions is how long push transactions and activation
+	// codes are kept after they expire. 0 means DefaultRetainTransactions;
+	// negative keeps them forever.
+	RetainTransactions time.Duration
+	// RetainAuthLog is how long auth-log rows are kept; 0 or negative keeps
+	// them forever.
+	RetainAuthLog time.Duration
+	// PurgeInterval is how often RunPurger purges. Default
+	// DefaultPurgeInterval.
+	PurgeInterval time.Duration
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -94,6 +104,12 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.StatusWait <= 0 {
 		opts.StatusWait = DefaultStatusWait
+	}
+	if opts.RetainTransactions == 0 {
+		opts.RetainTransactions = DefaultRetainTransactions
+	}
+	if opts.PurgeInterval <= 0 {
+		opts.PurgeInterval = DefaultPurgeInterval
 	}
 	if opts.EnrollPortalURL == nil {
 		opts.EnrollPortalURL = func(context.Context, string) (string, error) { return "", nil }

@@ -69,6 +69,15 @@ type Config struct {
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
+	// RetentionTransactions is how long push transactions and activation
+	// codes are kept after they expire; 0 keeps them forever.
+	RetentionTransactions Duration `toml:"retention_transactions"`
+	// RetentionAuthLog is how long auth-log rows are kept; 0 (the default)
+	// keeps them forever.
+	RetentionAuthLog Duration `toml:"retention_auth_log"`
+	// PurgeInterval is how often the server purges what outlived its
+	// retention.
+	PurgeInterval Duration `toml:"purge_interval"`
 
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
@@ -106,6 +115,8 @@ func Defaults() Config {
 		ShutdownTimeout:  Duration{15 * time.Second},
 
 		UniversalJWTMaxLifetime: Duration{5 * time.Minute},
+		RetentionTransactions:   Duration{7 * 24 * time.Hour},
+		PurgeInterval:           Duration{time.Hour},
 	}
 }
 
@@ -325,6 +336,15 @@ func (c *Config) validate() Errors {
 	}
 	if d := c.UniversalJWTMaxLifetime.Duration; d < time.Minute || d > time.Hour {
 		bad("universal_jwt_max_lifetime", "must be between 1m and 1h")
+	}
+	if d := c.RetentionTransactions.Duration; d != 0 && d < time.Hour {
+		bad("retention_transactions", "must be 0 (keep forever) or at least 1h")
+	}
+	if d := c.RetentionAuthLog.Duration; d != 0 && d < 24*time.Hour {
+		bad("retention_auth_log", "must be 0 (keep forever) or at least 24h")
+	}
+	if d := c.PurgeInterval.Duration; d < time.Minute || d > 24*time.Hour {
+		bad("purge_interval", "must be between 1m and 24h")
 	}
 	return errs
 }

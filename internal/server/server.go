@@ -170,6 +170,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("assent listening", attrs...)
 
+	// Retention: old transactions, activations, tokens (and, if set, auth
+	// log rows) are purged in the background while the server runs.
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { defer close(purged); s.app.Core.RunPurger(purgeCtx) }()
+	defer func() { stopPurge(); <-purged }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(tls.NewListener(ln, s.tls)) }()
 	select {

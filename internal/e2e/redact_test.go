@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/assent-auth/assent/internal/prompt/prompttest"
+	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/pkg/duoweb"
 )
 
@@ -245,6 +246,11 @@ func testSecretsNeverLogged(t *testing.T, bin string) {
 	authPasscode(passcode(), "allow")
 	authPasscode(sec.guess("guessed bypass code", 9, digits), "deny")
 	authPasscode(bc.Codes[0], "allow")
+
+	// A transport error of assent api names the URL; not its query.
+	closed := fmt.Sprintf("localhost:%d", testutil.FreePort(t))
+	cli(false, "api", "--host", closed, "--ca", ca, "--ikey", authapi.IKey, "--skey", authapi.SKey,
+		"GET", "/auth/v2/auth_status", "txid="+sec.guess("query of a failed request", 24, alnum))
 
 	// A push, answered by the CLI authenticator.
 	res := api(authapi, true, "POST", "/auth/v2/auth", "username=alice", "factor=push", "device=auto", "async=1")

@@ -122,6 +122,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			EnrollmentsPerIntegration: cfg.RateLimitEnrollmentsPerIntegration.Limit(),
 		},
 		MaxHeldRequests: cfg.MaxHeldRequests,
+		// The config's 0 means "keep forever", the core's negative.
+		RetainTransactions: keepForever(cfg.RetentionTransactions.Duration),
+		RetainAuthLog:      cfg.RetentionAuthLog.Duration,
+		PurgeInterval:      cfg.PurgeInterval.Duration,
 	})
 	return a, nil
 }
@@ -132,6 +136,14 @@ func lockout(n int) int {
 		return -1
 	}
 	return n
+}
+
+// keepForever maps the config's "0 keeps forever" onto the core's negative.
+func keepForever(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // openKey loads the master key and checks it against the database.

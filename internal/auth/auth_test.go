@@ -537,52 +537,58 @@ func TestConcurrentSingleUseCode(t *testing.T) {
 	}
 }
 
-// TestIntegrationCache covers the cached lookup: hits, expiry and reload,
-// eviction by DeleteIntegration, and a deletion made behind the Service's
-// back (another node) taking effect once the entry expires.
-func TestIntegrationCache(t *testing.T) {
+// TestIntegrationChangesSeenAtOnce: changes made behind the Service's back
+// (another node, the CLI in another process) hold from the very next
+// lookup: a deletion, an update, and a secret key sealed anew (a rotation).
+func TestIntegrationChangesSeenAtOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	const ttl = 50 * time.Millisecond
-	f := newFixture(t, auth.Options{IntegrationCacheTTL: ttl})
-	in, skey, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "cached", Type: store.TypeAuthAPI})
+	f := newFixture(t, auth.Options{})
+	in, skey, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "cached", Type: store.TypeWebSDK})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 { // miss, hit, and after expiry a reload
-		if i == 2 {
-			time.Sleep(2 * ttl)
-		}
-		got, gotKey, err := f.svc.Integration(ctx, in.IKey)
-		if err != nil || got.IKey != in.IKey || gotKey != skey {
-			t.Fatalf("lookup %d: %v %q, err %v", i, got.IKey, gotKey, err)
+	lookup := func(what, wantName, wantKey string) {
+		t.Helper()
+		for range 2 { // the second lookup finds the unsealed key cached
+			got, gotKey, err := f.svc.Integration(ctx, in.IKey)
+			if err != nil || got.Name != wantName || gotKey != wantKey {
+				t.Fatalf("%s: %q %q, err %v; want %q and the right key", what, got.Name, gotKey, err, wantName)
+			}
 		}
 	}
-	// Deleted in the store directly, as another node would: still cached
-	// until the entry expires, then gone.
+	lookup("created", "cached", skey)
+
+	// Updated in the store directly.
+	in.Name = "renamed elsewhere"
+	if err := f.st.UpdateIntegration(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	lookup("after an update elsewhere", "renamed elsewhere", skey)
+
+	// The same ikey with a new secret key (as a rotation would store it).
+	box, err := secrets.New(bytes.Repeat([]byte{7}, 32)) // the fixture's master key
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rotated = "rotatedrotatedrotatedrotatedrotatedrotat"
+	if in.SecretEnc, err = box.Seal([]byte(rotated), []byte(in.IKey)); err != nil {
+		t.Fatal(err)
+	}
 	if err := f.st.DeleteIntegration(ctx, in.IKey); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.svc.Integration(ctx, in.IKey); err != nil {
-		t.Fatalf("cached entry: %v", err)
+	if err := f.st.CreateIntegration(ctx, in); err != nil {
+		t.Fatal(err)
 	}
-	time.Sleep(2 * ttl)
+	lookup("after a new secret key", "renamed elsewhere", rotated)
+
+	// Deleted in the store directly.
+	if err := f.st.DeleteIntegration(ctx, in.IKey); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := f.svc.Integration(ctx, in.IKey); !auth.IsKind(err, auth.KindNotFound) {
-		t.Fatalf("after expiry: err %v, want not found", err)
-	}
-	// DeleteIntegration evicts at once.
-	in2, _, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "evicted", Type: store.TypeAuthAPI})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.svc.Integration(ctx, in2.IKey); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.svc.DeleteIntegration(ctx, in2.IKey); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.svc.Integration(ctx, in2.IKey); !auth.IsKind(err, auth.KindNotFound) {
-		t.Fatalf("after DeleteIntegration: err %v, want not found", err)
+		t.Fatalf("after a deletion elsewhere: err %v, want not found", err)
 	}
 }
 
@@ -591,13 +597,13 @@ func TestIntegrationCache(t *testing.T) {
 func TestUpdateIntegration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := newFixture(t, auth.Options{IntegrationCacheTTL: time.Hour})
+	f := newFixture(t, auth.Options{})
 	in, skey, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "portal", Type: store.TypeWebSDK,
 		AllowedOrigins: []string{"https://old.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Cache it, so a missing eviction would show below.
+	// Look it up first, so a stale cached copy would show below.
 	if _, _, err := f.svc.Integration(ctx, in.IKey); err != nil {
 		t.Fatal(err)
 	}

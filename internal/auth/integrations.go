@@ -1,13 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/store"
@@ -120,10 +120,9 @@ type IntegrationUpdate struct {
 
 // UpdateIntegration changes the name, new-user policy or allowed origins of
 // the integration with ikey and returns it as stored; a u that changes
-// nothing is a KindInvalid "nothing to update" error. The change takes
-// effect at once on this Service (other processes and nodes: within
-// Options.IntegrationCacheTTL). A missing integration is a KindNotFound
-// error.
+// nothing is a KindInvalid "nothing to update" error. The change holds from
+// the next request on, on every node (see Integration). A missing
+// integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
 	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil {
 		return store.Integration{}, invalid("", "nothing to update")
@@ -161,12 +160,6 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 		}
 		return q.UpdateIntegration(ctx, in)
 	})
-	// Evict, and keep lookups that started before the update from caching
-	// the old values.
-	s.intMu.Lock()
-	s.intGen++
-	s.integrations.Delete(ikey)
-	s.intMu.Unlock()
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Integration{}, notFound("no integration with that integration key")
 	}
@@ -178,49 +171,47 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 	return in, nil
 }
 
-// DefaultIntegrationCacheTTL is how long Integration keeps an integration
-// and its decrypted secret key in memory. DeleteIntegration and
-// UpdateIntegration evict it from this Service at once; a change made
-// elsewhere (another node, or the CLI in another process) takes effect here
-// within this time.
-const DefaultIntegrationCacheTTL = 10 * time.Second
+// maxCachedKeys bounds the unsealed-key cache; past it the cache starts
+// over. Entries exist only for integrations found in the store.
+const maxCachedKeys = 4096
 
-type cachedIntegration struct {
-	in      store.Integration
-	skey    string
-	expires time.Time // wall clock with monotonic reading, not opts.Now
+// cachedKey is an unsealed secret key and the sealed bytes it came from.
+type cachedKey struct {
+	sealed []byte
+	skey   string
 }
 
 // Integration returns the integration with ikey and its plaintext secret
-// key. A missing integration is a KindNotFound error. Found integrations are
-// cached for Options.IntegrationCacheTTL.
+// key. A missing integration is a KindNotFound error.
+//
+// The row is read from the store on every call (one indexed read on the
+// read pool), so a deletion or an update made anywhere — this process,
+// another node, the CLI in another process — holds from the next request
+// on. Only the unsealing is cached, keyed by ikey and the sealed bytes, so
+// a changed secret key can never be served from the cache.
 func (s *Service) Integration(ctx context.Context, ikey string) (store.Integration, string, error) {
-	if v, ok := s.integrations.Load(ikey); ok {
-		c := v.(*cachedIntegration)
-		if time.Now().Before(c.expires) {
-			return c.in, c.skey, nil
-		}
-		s.integrations.CompareAndDelete(ikey, v)
-	}
-	s.intMu.Lock()
-	gen := s.intGen
-	s.intMu.Unlock()
 	in, err := s.st.GetIntegration(ctx, ikey)
 	if errors.Is(err, store.ErrNotFound) {
+		s.skeys.Delete(ikey)
 		return store.Integration{}, "", notFound("no integration with that integration key")
 	}
 	if err != nil {
 		return store.Integration{}, "", wrap("get integration", err)
 	}
+	if v, ok := s.skeys.Load(ikey); ok {
+		if c := v.(*cachedKey); bytes.Equal(c.sealed, in.SecretEnc) {
+			return in, c.skey, nil
+		}
+	}
 	skey, err := s.box.Open(in.SecretEnc, []byte(in.IKey))
 	if err != nil {
 		return store.Integration{}, "", wrap("open secret key of "+in.IKey, err)
 	}
-	s.intMu.Lock()
-	if s.intGen == gen && s.opts.IntegrationCacheTTL > 0 { // no deletion or update since the lookup started
-		s.integrations.Store(ikey, &cachedIntegration{in: in, skey: string(skey), expires: time.Now().Add(s.opts.IntegrationCacheTTL)})
+	if s.nkeys.Add(1) > maxCachedKeys {
+		s.skeys.Clear()
+		s.nkeys.Store(1)
 	}
-	s.intMu.Unlock()
+	s.skeys.Store(ikey, &cachedKey{sealed: in.SecretEnc, skey: string(skey)})
 	return in, string(skey), nil
 }
 
@@ -233,15 +224,11 @@ func (s *Service) Integrations(ctx context.Context) ([]store.Integration, error)
 	return list, nil
 }
 
-// DeleteIntegration removes an integration; its keys stop working at once on
-// this Service (other processes and nodes: within Options.IntegrationCacheTTL).
+// DeleteIntegration removes an integration; its keys stop working with the
+// next request, on every node (see Integration).
 func (s *Service) DeleteIntegration(ctx context.Context, ikey string) error {
 	err := s.st.DeleteIntegration(ctx, ikey)
-	// Evict, and keep lookups that started before the delete from caching.
-	s.intMu.Lock()
-	s.intGen++
-	s.integrations.Delete(ikey)
-	s.intMu.Unlock()
+	s.skeys.Delete(ikey)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no integration with that integration key")
 	}

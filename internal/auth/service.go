@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/assent-auth/assent/internal/push"
@@ -43,9 +44,6 @@ type Options struct {
 	// StatusWait is how long auth_status holds a request while nothing
 	// changes. Default 30 s.
 	StatusWait time.Duration
-	// IntegrationCacheTTL is how long integrations and their secret keys
-	// stay cached in memory. Default 10 s; negative disables the cache.
-	IntegrationCacheTTL time.Duration
 	// Limits are the per-user and per-integration rate limits; the zero
 	// value limits nothing.
 	Limits Limits
@@ -53,6 +51,16 @@ type Options struct {
 	// device (synchronous pushes, auth_status); more are refused with
 	// KindRateLimited. 0 means DefaultMaxHeldRequests; negative, no cap.
 	MaxHeldRequests int
+	// RetainTransactions is how long push transactions and activation
+	// codes are kept after they expire. 0 means DefaultRetainTransactions;
+	// negative keeps them forever.
+	RetainTransactions time.Duration
+	// RetainAuthLog is how long auth-log rows are kept; 0 or negative keeps
+	// them forever.
+	RetainAuthLog time.Duration
+	// PurgeInterval is how often RunPurger purges. Default
+	// DefaultPurgeInterval.
+	PurgeInterval time.Duration
 }
 
 // Broker wakes requests waiting on a transaction (see package push).
@@ -78,9 +86,8 @@ type Service struct {
 	opts Options
 	lim  limiters
 
-	integrations sync.Map   // ikey → *cachedIntegration; see Integration
-	intMu        sync.Mutex // guards intGen and storing into integrations
-	intGen       uint64     // bumped by DeleteIntegration and UpdateIntegration
+	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
+	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
 	held heldGate // requests waiting for a device; see hold
 }
@@ -105,11 +112,14 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = DefaultPushTimeout
 	}
-	if opts.IntegrationCacheTTL == 0 {
-		opts.IntegrationCacheTTL = DefaultIntegrationCacheTTL
-	}
 	if opts.StatusWait <= 0 {
 		opts.StatusWait = DefaultStatusWait
+	}
+	if opts.RetainTransactions == 0 {
+		opts.RetainTransactions = DefaultRetainTransactions
+	}
+	if opts.PurgeInterval <= 0 {
+		opts.PurgeInterval = DefaultPurgeInterval
 	}
 	if opts.EnrollPortalURL == nil {
 		opts.EnrollPortalURL = func(context.Context, string) (string, error) { return "", nil }

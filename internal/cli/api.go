@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,10 +80,10 @@ func runAPI(cmd *cobra.Command, e *env, f apiFlags, args []string) error {
 		}
 	}
 	params := url.Values{}
-	for _, kv := range args[2:] {
+	for i, kv := range args[2:] {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("parameter %q is not key=value", kv)
+			return fmt.Errorf("parameter %d (%d characters) is not key=value", i+1, len(kv))
 		}
 		params.Add(k, v)
 	}
@@ -110,6 +111,14 @@ func runAPI(cmd *cobra.Command, e *env, f apiFlags, args []string) error {
 	client := &http.Client{Timeout: f.timeout, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	resp, err := client.Do(req)
 	if err != nil {
+		// A transport error names the URL; its query can hold a passcode.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+				u.RawQuery = "[redacted]"
+				ue.URL = u.String()
+			}
+		}
 		return err
 	}
 	defer resp.Body.Close()

@@ -99,6 +99,18 @@ type Config struct {
 	// RateLimitActivationFailuresPerIP bounds wrong activation codes and
 	// enrollment-portal links per client address.
 	RateLimitActivationFailuresPerIP RateLimit `toml:"rate_limit_activation_failures_per_ip"`
+	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
+	// Universal Prompt's request JWTs and client assertions may expire.
+	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
+	// RetentionTransactions is how long push transactions and activation
+	// codes are kept after they expire; 0 keeps them forever.
+	RetentionTransactions Duration `toml:"retention_transactions"`
+	// RetentionAuthLog is how long auth-log rows are kept; 0 (the default)
+	// keeps them forever.
+	RetentionAuthLog Duration `toml:"retention_auth_log"`
+	// PurgeInterval is how often the server purges what outlived its
+	// retention.
+	PurgeInterval Duration `toml:"purge_interval"`
 
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
@@ -142,9 +154,12 @@ func Defaults() Config {
 		RateLimitActivationFailuresPerIP:   RateLimit{N: 10, Per: 10 * time.Minute},
 		// One client address may hold this many connections; a browser
 		// opens about six, a busy RADIUS proxy or application a few dozen.
-		MaxConnectionsPerIP: 512,
-		IdleTimeout:         Duration{60 * time.Second},
-		MaxHeldRequests:     10000,
+		MaxConnectionsPerIP:     512,
+		IdleTimeout:             Duration{60 * time.Second},
+		MaxHeldRequests:         10000,
+		UniversalJWTMaxLifetime: Duration{5 * time.Minute},
+		RetentionTransactions:   Duration{7 * 24 * time.Hour},
+		PurgeInterval:           Duration{time.Hour},
 	}
 }
 
@@ -380,6 +395,18 @@ func (c *Config) validate() Errors {
 		if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {
 			bad("metrics_listen", err.Error())
 		}
+	}
+	if d := c.UniversalJWTMaxLifetime.Duration; d < time.Minute || d > time.Hour {
+		bad("universal_jwt_max_lifetime", "must be between 1m and 1h")
+	}
+	if d := c.RetentionTransactions.Duration; d != 0 && d < time.Hour {
+		bad("retention_transactions", "must be 0 (keep forever) or at least 1h")
+	}
+	if d := c.RetentionAuthLog.Duration; d != 0 && d < 24*time.Hour {
+		bad("retention_auth_log", "must be 0 (keep forever) or at least 24h")
+	}
+	if d := c.PurgeInterval.Duration; d < time.Minute || d > 24*time.Hour {
+		bad("purge_interval", "must be between 1m and 24h")
 	}
 	return errs
 }

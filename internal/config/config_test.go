@@ -133,6 +133,14 @@ func TestValues(t *testing.T) {
 		{map[string]string{"metrics_listen": ":8443"}, "metrics_listen"},
 		{map[string]string{"metrics_listen": "[::1]:8443"}, ""},
 		{map[string]string{"listen": "0.0.0.0:443", "metrics_listen": "127.0.0.1:443"}, "metrics_listen"},
+		{map[string]string{"universal_jwt_max_lifetime": "1h"}, ""},
+		{map[string]string{"universal_jwt_max_lifetime": "2h"}, "universal_jwt_max_lifetime"},
+		{map[string]string{"universal_jwt_max_lifetime": "0s"}, "universal_jwt_max_lifetime"},
+		{map[string]string{"retention_transactions": "0s", "retention_auth_log": "2160h", "purge_interval": "10m"}, ""},
+		{map[string]string{"retention_transactions": "30m"}, "retention_transactions"},
+		{map[string]string{"retention_transactions": "-1h"}, "retention_transactions"},
+		{map[string]string{"retention_auth_log": "1h"}, "retention_auth_log"},
+		{map[string]string{"purge_interval": "0s"}, "purge_interval"},
 	} {
 		_, err := Load(Sources{Flags: tc.flags})
 		if tc.key == "" {

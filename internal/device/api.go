@@ -74,7 +74,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		a.ActivationLimit = ratelimit.NewNamed("activation", ratelimit.Limit{}, ratelimit.Options{})
 	}
 	a.logo64 = base64.StdEncoding.EncodeToString(a.Logo)
-	mux.Handle("/push/v2/activation/{code}", only(http.MethodPost, httpapi.Handle(a.activate)))
+	// The code is a bearer secret: a {…} wildcard keeps it out of the access
+	// log (httpapi.LogPath), "..." even from near misses.
+	mux.Handle("/push/v2/activation/{code...}", only(http.MethodPost, httpapi.Handle(a.activate)))
 	mux.Handle("/push/v2/device/transactions", only(http.MethodGet, a.signed(a.transactions)))
 	mux.Handle("/push/v2/device/transactions/{urgid}", only(http.MethodPost, a.signed(a.answer)))
 	mux.Handle("/push/v2/device/registration", only(http.MethodPost, a.signed(a.registration)))

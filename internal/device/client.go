@@ -25,6 +25,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
+
+	"github.com/assent-auth/assent/internal/httpapi"
 )
 
 // Platform is what `assent device` reports when it activates.
@@ -73,7 +75,8 @@ func ParseCode(s string) (code, host string, err error) {
 	s = strings.TrimPrefix(s, "duo://")
 	code, b64, ok := strings.Cut(s, "-")
 	if !ok || code == "" || b64 == "" {
-		return "", "", fmt.Errorf("activation code %q is not <code>-<base64 host>", s)
+		// The input is (or may be) a bearer secret: not quoted in the error.
+		return "", "", errors.New("the activation code is not duo://<code>-<base64 host>")
 	}
 	if n := len(b64) % 4; n != 0 {
 		b64 += strings.Repeat("=", 4-n)
@@ -136,6 +139,11 @@ func Activate(ctx context.Context, activationCode string, opts ActivateOptions) 
 		CustomerName string `json:"customer_name"`
 	}
 	if err := c.send(req, &resp); err != nil {
+		// A transport error names the URL, whose path holds the code.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = "https://" + host + "/push/v2/activation/" + httpapi.Redacted
+		}
 		return nil, fmt.Errorf("activate: %w", err)
 	}
 	if resp.PKey == "" || resp.HOTPSecret == "" {

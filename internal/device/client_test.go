@@ -6,8 +6,10 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,8 @@ func TestParseCode(t *testing.T) {
 		if tc.bad {
 			if err == nil {
 				t.Errorf("%q: accepted as %q %q", tc.in, code, host)
+			} else if strings.Contains(err.Error(), "ABCDEFGHIJ") {
+				t.Errorf("%q: the error quotes the code: %v", tc.in, err)
 			}
 			continue
 		}
@@ -219,5 +223,26 @@ func TestLoadErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing file loaded")
+	}
+}
+
+// TestActivateErrorHidesCode: a transport error names the request URL,
+// whose path holds the activation code; the error must not.
+func TestActivateErrorHidesCode(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	const code = "SECRETCODE0123456789"
+	_, err = Activate(context.Background(), "duo://"+code+"-"+base64.RawStdEncoding.EncodeToString([]byte(host)),
+		ActivateOptions{Key: testKeys()[0]})
+	if err == nil {
+		t.Fatal("activation against a closed port succeeded")
+	}
+	if strings.Contains(err.Error(), code) || !strings.Contains(err.Error(), "/push/v2/activation/[redacted]") {
+		t.Errorf("error %q: want the URL with the code redacted", err)
 	}
 }

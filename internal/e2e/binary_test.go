@@ -94,6 +94,16 @@ func TestBinary(t *testing.T) {
 		t.Parallel()
 		testBinaryRateLimits(t, bin)
 	})
+	t.Run("SecretsNeverLogged", func(t *testing.T) {
+		t.Parallel()
+		testSecretsNeverLogged(t, bin)
+	})
+	for _, e := range engines {
+		t.Run("IntegrationChangesAtOnce/"+string(e), func(t *testing.T) {
+			t.Parallel()
+			testIntegrationChangesAtOnce(t, bin, e)
+		})
+	}
 }
 
 func testBinaryServeAndCLI(t *testing.T, bin string) {

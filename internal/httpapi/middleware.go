@@ -14,7 +14,8 @@ import (
 
 // Middleware gives every request an ID, a request-scoped logger, panic
 // recovery with a Duo 500 answer, and one access-log line. It logs no query
-// strings or bodies: they can hold passcodes.
+// strings or bodies (they hold passcodes, codes and JWTs) and paths only as
+// LogPath redacts them (they hold enrollment tokens and activation codes).
 func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -27,6 +28,8 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		// The core's warnings (rate limits) carry the request ID too.
 		ctx = auth.WithLogger(ctx, log)
 		sw := &statusWriter{ResponseWriter: w}
+		// The mux records the matched pattern in this request (see LogPath).
+		req := r.WithContext(ctx)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -39,14 +42,14 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", LogPath(req)),
 				slog.Int("status", sw.status()),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", r.RemoteAddr),
 				slog.String("ikey", attrs.ikey),
 			)
 		}()
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		next.ServeHTTP(sw, req)
 	})
 }
 

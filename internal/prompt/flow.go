@@ -323,7 +323,7 @@ func (p *Prompt) action(h handler, portalOK bool, asJSON bool) http.Handler {
 				renderTooMany(w, r, ae.RetryAfter, p.headers(st, in))
 				return
 			}
-			p.log(r).Error("prompt action failed", "path", r.URL.Path, "err", err)
+			p.log(r).Error("prompt action failed", "path", httpapi.LogPath(r), "err", err)
 			fail(http.StatusInternalServerError, msgInternal, p.headers(st, in))
 		}
 	})
@@ -373,8 +373,11 @@ func (p *Prompt) register(mux *http.ServeMux) {
 	mux.Handle("POST /prompt/enroll_status", p.action(p.enrollStatus, true, true))
 	mux.Handle("POST /prompt/enrolled", p.action(p.enrolled, true, false))
 	mux.Handle("GET "+web.AssetPrefix, web.Assets())
-	mux.HandleFunc("GET /portal/enroll/{token}", p.portalPage)
-	mux.HandleFunc("POST /portal/enroll/{token}", p.portalStart)
+	// The token is a bearer secret: a {…} wildcard keeps it out of the
+	// access log (httpapi.LogPath), "..." even from near misses, and every
+	// method reaches it (with a method in the pattern, other methods would
+	// fall through to the catch-all route, which logs the path as sent).
+	mux.HandleFunc("/portal/enroll/{token...}", p.portal)
 }
 
 // choose shows the ways to log in again (e.g. "Other options" while a push

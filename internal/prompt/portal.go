@@ -17,6 +17,20 @@ import (
 
 const msgBadLink = "This enrollment link is invalid, has expired or was already used. Log in to your application again to get a new one, or ask your administrator."
 
+// portal serves /portal/enroll/{token...}: GET (and HEAD) show the page,
+// POST starts the enrollment.
+func (p *Prompt) portal(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		p.portalPage(w, r)
+	case http.MethodPost:
+		p.portalStart(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		renderError(w, r, http.StatusMethodNotAllowed, titleError, "Method not allowed.", nil)
+	}
+}
+
 func (p *Prompt) portalPage(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
 	addr, ok := p.beginPortal(w, r)

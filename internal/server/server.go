@@ -95,7 +95,8 @@ func New(a *app.App) (*Server, error) {
 	websdk.Register(mux)
 	// The Universal Prompt (/oauth/v1/*): codes in the single-use token table.
 	uni := &universal.API{Core: a.Core, Tokens: a.Store, Hasher: a.Box, Prompt: pr,
-		Hosts: []string{a.Config.PublicHostname}, Now: a.Now}
+		Hosts: []string{a.Config.PublicHostname}, Now: a.Now,
+		ClockSkew: a.Config.ClockSkew.Duration, MaxJWTLifetime: a.Config.UniversalJWTMaxLifetime.Duration}
 	pr.Finishers[prompt.KindUniversal] = uni
 	uni.Register(mux)
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
@@ -248,6 +249,13 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	s.log.Info("assent listening", attrs...)
 	stopRenewal := s.renewCertificates(ctx)
 	defer stopRenewal()
+
+	// Retention: old transactions, activations, tokens (and, if set, auth
+	// log rows) are purged in the background while the server runs.
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { defer close(purged); s.app.Core.RunPurger(purgeCtx) }()
+	defer func() { stopPurge(); <-purged }()
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(tls.NewListener(limited, s.tls)) }()

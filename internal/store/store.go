@@ -182,6 +182,7 @@ type Queries interface {
 
 	DeviceQueries
 	OnetimeQueries
+	PurgeQueries
 }
 
 // Store is a database.
@@ -301,4 +302,22 @@ type OnetimeQueries interface {
 	// hash, atomically: of concurrent takers exactly one gets it, the others
 	// get ErrNotFound.
 	TakeOnetime(ctx context.Context, kind string, hash []byte, now time.Time) (Onetime, error)
+}
+
+// PurgeQueries delete rows that have outlived their use. Each call deletes
+// at most limit rows (limit > 0) and returns how many it deleted; callers
+// repeat while a call deletes limit rows, so no single statement holds the
+// writer long. Times compare in whole seconds.
+type PurgeQueries interface {
+	// PurgeTransactions deletes transactions whose Expires is before
+	// before, whatever their state (answered, timed out, never settled).
+	PurgeTransactions(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeActivations deletes activations, used or not, whose Expires is
+	// set and before before.
+	PurgeActivations(ctx context.Context, before time.Time, limit int) (int, error)
+	// PurgeOnetime deletes single-use tokens that expired by now (Expires
+	// not after now), of every kind.
+	PurgeOnetime(ctx context.Context, now time.Time, limit int) (int, error)
+	// PurgeAuthLog deletes auth-log rows whose Time is before before.
+	PurgeAuthLog(ctx context.Context, before time.Time, limit int) (int, error)
 }

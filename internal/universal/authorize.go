@@ -101,7 +101,7 @@ func (a *API) parseAuthorize(ctx context.Context, rawQuery string) (*authzReques
 		return nil, badAuthz("The client_id is not a Universal Prompt application.")
 	}
 	var c requestClaims
-	if err := parseHS512(request, secret, a.now, &c); err != nil {
+	if err := parseHS512(request, secret, a.lifetime(), &c); err != nil {
 		return nil, badAuthz("The request could not be verified: " + err.Error() + ".")
 	}
 	switch {

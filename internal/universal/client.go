@@ -77,7 +77,7 @@ func (a *API) authenticateClient(ctx context.Context, clientID, assertion, path 
 		return nil, invalidClient("The client is not a Universal Prompt application.")
 	}
 	var c assertionClaims
-	if err := parseHS512(assertion, secret, a.now, &c); err != nil {
+	if err := parseHS512(assertion, secret, a.lifetime(), &c); err != nil {
 		return nil, invalidClient("The provided client_assertion was invalid: " + err.Error() + ".")
 	}
 	if !equal(c.Issuer, in.IKey) {
@@ -93,11 +93,9 @@ func (a *API) authenticateClient(ctx context.Context, clientID, assertion, path 
 	if c.ID == "" {
 		return nil, invalidClient("Invalid Client assertion: The `jti` claim is missing.")
 	}
-	exp := c.ExpiresAt.Time
-	if exp.After(a.now().Add(maxAssertionLife)) {
-		return nil, invalidClient("Invalid Client assertion: The `exp` claim is too far in the future.")
-	}
-	return &client{in: in, secret: secret, audience: aud, jti: c.ID, expires: exp}, nil
+	// parseHS512 bounded exp (DefaultMaxJWTLifetime), which also keeps the
+	// table of seen assertion IDs small.
+	return &client{in: in, secret: secret, audience: aud, jti: c.ID, expires: c.ExpiresAt.Time}, nil
 }
 
 // useAssertion records the assertion's jti so the same assertion cannot

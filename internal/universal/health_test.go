@@ -35,12 +35,12 @@ func TestHealthCheck(t *testing.T) {
 		{"float exp (python)", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", float64(now.Unix())+299.75)), false, true},
 		{"aud as array (go jwx)", f.ikey, f.assertion(t, PathHealthCheck, edit("aud", []string{"https://" + testHost + PathHealthCheck})), false, true},
 		{"aud with :443", f.ikey, f.assertion(t, PathHealthCheck, edit("aud", "https://"+testHost+":443"+PathHealthCheck)), false, true},
-		{"exp 3600 s (java)", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", now.Add(time.Hour).Unix())), false, true},
 		{"expired within leeway", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", now.Add(-30*time.Second).Unix())), false, true},
 		{"no client_id: from iss", "-", f.assertion(t, PathHealthCheck, nil), false, true},
 
 		{"expired", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", now.Add(-2*time.Minute).Unix())), false, false},
 		{"no exp", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", nil)), false, false},
+		{"exp 3600 s (older java, default limit)", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", now.Add(time.Hour).Unix())), false, false},
 		{"exp far ahead", f.ikey, f.assertion(t, PathHealthCheck, edit("exp", now.Add(48*time.Hour).Unix())), false, false},
 		{"aud of token endpoint", f.ikey, f.assertion(t, PathHealthCheck, edit("aud", "https://"+testHost+PathToken)), false, false},
 		{"aud of other host", f.ikey, f.assertion(t, PathHealthCheck, edit("aud", "https://api-123.duosecurity.com"+PathHealthCheck)), false, false},

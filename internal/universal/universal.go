@@ -87,6 +87,13 @@ type API struct {
 	Now func() time.Time
 	// CodeTTL is the authorization codes' lifetime; 0 means DefaultCodeTTL.
 	CodeTTL time.Duration
+	// ClockSkew is how far the application's clock may be ahead of
+	// Assent's: iat and nbf may be this far ahead, exp this much beyond
+	// MaxJWTLifetime. 0 means Leeway.
+	ClockSkew time.Duration
+	// MaxJWTLifetime is how far ahead a request JWT or client assertion may
+	// expire (plus ClockSkew); 0 means DefaultMaxJWTLifetime.
+	MaxJWTLifetime time.Duration
 	// Logger receives operational events; nil means the request logger.
 	Logger *slog.Logger
 }

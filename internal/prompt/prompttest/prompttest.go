@@ -113,7 +113,7 @@ func New(t testing.TB, opts Options) *Stack {
 	s.Server = httptest.NewUnstartedServer(nil)
 	s.Host = s.Server.Listener.Addr().String()
 	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout,
-		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, IntegrationCacheTTL: -1, Limits: opts.Limits,
+		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, Limits: opts.Limits,
 		MaxHeldRequests: opts.MaxHeldRequests,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {
 			tok, _, err := s.Core.EnrollLinkToken(ctx, username)

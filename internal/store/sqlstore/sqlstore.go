@@ -36,6 +36,9 @@
 //     whose Expires is set and not after now, as BypassCode.Expired counts
 //     it; ListPendingTransactions returns TxPushed transactions whose
 //     Expires is after now. Both compare in whole seconds.
+//   - The Purge* methods delete at most limit rows per call with one
+//     DELETE … WHERE key IN (SELECT key … LIMIT ?) statement, served by
+//     indexes on the expiry or time columns (migration 0006).
 //   - Any other error returned inside InTx should be returned from fn: on
 //     PostgreSQL a failed statement aborts the transaction.
 //

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Onetime", testOnetime},
 		{"OnetimeInTx", testOnetimeInTx},
 		{"ConcurrentOnetimeTake", testConcurrentOnetimeTake},
+		{"Purge", testPurge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

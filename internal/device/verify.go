@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -79,10 +80,11 @@ func decodeBase64(s string) ([]byte, bool) {
 }
 
 // checkDate parses the request date and checks it lies within ±window of
-// now. Every failure is ErrBadTimestamp (401 40105), Duo's observed answer.
+// now: a missing date is ErrMissingTimestamp (401 40104), any other failure
+// ErrBadTimestamp (401 40105, Duo's observed answer).
 func checkDate(date string, now time.Time, window time.Duration) error {
 	if date == "" {
-		return fmt.Errorf("%w: no x-duo-date or Date header", duosig.ErrBadTimestamp)
+		return fmt.Errorf("%w: no x-duo-date or Date header", duosig.ErrMissingTimestamp)
 	}
 	t, err := duosig.ParseDate(date)
 	if err != nil {
@@ -108,21 +110,27 @@ type signedRequest struct {
 	RawQuery, RawForm string
 }
 
+// maxCandidates bounds the canonical strings tried for one request: six
+// parameter forms (see candidateDigests) for each configured host string.
+// The work per request is fixed by the configuration, never by the request.
+const maxCandidates = duosig.MaxHosts * 6
+
 // verifySignature checks sig against every canonical string a known client
-// could have signed for r (see candidates) and reports whether one matches.
+// could have signed for r (see candidateDigests) and reports whether one
+// matches.
 func verifySignature(key *rsa.PublicKey, sig []byte, r signedRequest) bool {
-	for _, c := range candidates(r) {
-		h := sha512.Sum512([]byte(c))
-		if rsa.VerifyPKCS1v15(key, crypto.SHA512, h[:], sig) == nil {
+	for _, d := range candidateDigests(r) {
+		if rsa.VerifyPKCS1v15(key, crypto.SHA512, d[:], sig) == nil {
 			return true
 		}
 	}
 	return false
 }
 
-// candidates returns the distinct canonical strings "date\nMETHOD\nhost\n
-// path\nparams" (spec §5.3) a client may have signed: each candidate host
-// times each way clients encode the parameters —
+// candidateDigests returns the distinct SHA-512 digests of the canonical
+// strings "date\nMETHOD\nhost\npath\nparams" (spec §5.3) a client may
+// have signed, most likely first: each candidate host times each way
+// clients encode the parameters —
 //   - sorted by key, Python urlencode ('+' for space; also Go's Encode);
 //   - sorted, JavaScript encodeURIComponent ("%20", !'()* left literal);
 //   - sorted, JavaScript URLSearchParams ('+', only *-._ left literal);
@@ -130,7 +138,12 @@ func verifySignature(key *rsa.PublicKey, sig []byte, r signedRequest) bool {
 //   - DuoBreak's: the sorted Python form or the parameters as sent, with
 //     "&host=<host>" appended, because it signs a dict that carries the
 //     host last but sends the dict without it.
-func candidates(r signedRequest) []string {
+//
+// The canonical strings are hashed piece by piece, never built: a request
+// costs its (small) body a few times over, not once per candidate. There
+// are at most maxCandidates digests; usually two per host, since the
+// encodings agree for plain parameters.
+func candidateDigests(r signedRequest) [][sha512.Size]byte {
 	pairs := mergedPairs(r.Query, r.Form)
 	encodings := []string{
 		encodePairs(pairs, pythonStyle),
@@ -148,27 +161,39 @@ func candidates(r signedRequest) []string {
 		encodings = append(encodings, sent)
 	}
 	method := strings.ToUpper(r.Method)
-	var out []string
-	add := func(host, params string) {
-		c := r.Date + "\n" + method + "\n" + host + "\n" + r.Path + "\n" + params
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+	var out [][sha512.Size]byte
+	h := sha512.New()
+	add := func(host string, params ...string) {
+		if len(out) == maxCandidates {
+			return
+		}
+		h.Reset()
+		for _, p := range [...]string{r.Date, "\n", method, "\n", host, "\n", r.Path, "\n"} {
+			io.WriteString(h, p)
+		}
+		for _, p := range params {
+			io.WriteString(h, p)
+		}
+		var d [sha512.Size]byte
+		h.Sum(d[:0])
+		if !slices.Contains(out, d) {
+			out = append(out, d)
 		}
 	}
-	for _, h := range r.Hosts {
+	for _, host := range r.Hosts {
 		for _, e := range encodings {
-			add(h, e)
+			add(host, e)
 		}
 	}
-	for _, h := range r.Hosts {
-		hp := "host=" + encodeComponent(h, pythonStyle)
+	for _, host := range r.Hosts {
+		hp := "host=" + encodeComponent(host, pythonStyle)
 		if encodings[0] == "" {
-			add(h, hp)
+			add(host, hp)
 		} else {
-			add(h, encodings[0]+"&"+hp)
+			add(host, encodings[0], "&", hp)
 		}
 		if sent != "" {
-			add(h, sent+"&"+hp)
+			add(host, sent, "&", hp)
 		}
 	}
 	return out
@@ -243,18 +268,19 @@ func encodeComponent(s string, st encodeStyle) string {
 	return b.String()
 }
 
-// candidateHosts lists the lower-cased configured hostnames and the Host
-// header, each with and without its port: a client signs the host of the
-// activation code, which a proxy may present differently.
-func candidateHosts(configured []string, hostHeader string) []string {
+// candidateHosts lists the lower-cased configured hostnames, each with and
+// without its port (a client signs the host of its activation code, which
+// may or may not carry the port), at most duosig.MaxHosts. The Host header
+// is not a candidate: the client chooses it.
+func candidateHosts(configured []string) []string {
 	var out []string
 	add := func(h string) {
 		h = strings.ToLower(strings.TrimSpace(h))
-		if h != "" && !slices.Contains(out, h) {
+		if h != "" && len(out) < duosig.MaxHosts && !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
-	for _, h := range append(slices.Clip(configured), hostHeader) {
+	for _, h := range configured {
 		add(h)
 		add(stripPort(h))
 	}

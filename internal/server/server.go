@@ -25,6 +25,7 @@ import (
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/prompt"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/tlsutil"
 	"github.com/assent-auth/assent/internal/universal"
 )
@@ -57,18 +58,24 @@ func New(a *app.App) (*Server, error) {
 		return nil, err
 	}
 
+	// Signed requests must name one of the server's own names; failed
+	// signatures, on the Auth API and the device API alike, spend one
+	// budget per client address.
+	hosts := a.Config.Hostnames()
+	badSignatures := ratelimit.New(a.Config.RateLimitBadSignatures.Limit(), ratelimit.Options{Now: a.Now})
 	signer := &httpapi.Signer{
 		Lookup: a.Core,
 		Verifier: duosig.Verifier{
-			Hosts:  []string{a.Config.PublicHostname},
+			Hosts:  hosts,
 			Window: a.Config.ClockSkew.Duration,
 			Now:    a.Now,
 		},
+		Failures: badSignatures,
 	}
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
-	(&device.API{Core: a.Core, Logo: logo, Hosts: []string{a.Config.PublicHostname},
-		Window: a.Config.ClockSkew.Duration, Now: a.Now}).Register(mux)
+	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts,
+		Window: a.Config.ClockSkew.Duration, Now: a.Now, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.

@@ -44,9 +44,9 @@ type Options struct {
 
 // Server is an Assent server running in the test process.
 type Server struct {
-	App    *app.App
-	Port   int
-	Host   string // "localhost:PORT": the public hostname, matching the certificate
+	App  *app.App
+	Port int
+	Host string // "localhost:PORT": the public hostname, matching the certificate
 	// IPHost is "127.0.0.1:PORT", configured as an alt_hostname: clients
 	// may sign it as well as Host.
 	IPHost string

@@ -1,12 +1,17 @@
 package device
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -216,5 +221,57 @@ func TestActivationFitsMaxBody(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if status, code, _, _ := f.send(t, r, "192.0.2.1:1"); status != 404 || code != 40403 {
 		t.Errorf("activation: HTTP %d %d, want 404 40403 (read, then refused for the code)", status, code)
+	}
+}
+
+// TestSignedDigest: the digest signedDigest reads out of a signature is
+// the one crypto/rsa verifies, and anything else is refused.
+func TestSignedDigest(t *testing.T) {
+	t.Parallel()
+	for i, key := range testKeys() {
+		msg := []byte(fmt.Sprintf("date\nGET\nassent.example\n/push/v2/device/info\nkey=%d", i))
+		h := sha512.Sum512(msg)
+		sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA512, h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := signedDigest(&key.PublicKey, sig); !ok || !bytes.Equal(d, h[:]) {
+			t.Errorf("key %d: a good signature gives %x, %v", i, d, ok)
+		}
+		h256 := sha256.Sum256(msg)
+		sig256, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, h256[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := testKeys()[(i+1)%len(testKeys())]
+		tampered := bytes.Clone(sig)
+		tampered[len(tampered)/2] ^= 1
+		beyond := new(big.Int).Add(key.N, big.NewInt(1)).FillBytes(make([]byte, len(sig)))
+		for name, bad := range map[string][]byte{
+			"SHA-256 signature": sig256, "tampered": tampered, "short": sig[1:], "long": append([]byte{0}, sig...),
+			"zero": make([]byte, len(sig)), "not below N": beyond,
+		} {
+			if d, ok := signedDigest(&key.PublicKey, bad); ok {
+				t.Errorf("key %d, %s: accepted, digest %x", i, name, d)
+			}
+		}
+		if _, ok := signedDigest(&other.PublicKey, sig); ok {
+			t.Errorf("key %d: another key's signature accepted", i)
+		}
+		for name, k := range map[string]*rsa.PublicKey{
+			"e = 1": {N: key.N, E: 1}, "even e": {N: key.N, E: 65536},
+		} {
+			if _, ok := signedDigest(k, sig); ok {
+				t.Errorf("key %d, %s: accepted", i, name)
+			}
+		}
+		// Whatever it reads out, crypto/rsa agrees on.
+		for range 200 {
+			junk := make([]byte, len(sig))
+			_, _ = rand.Read(junk)
+			if d, ok := signedDigest(&key.PublicKey, junk); ok && rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA512, d, junk) != nil {
+				t.Errorf("key %d: signedDigest read %x out of junk that crypto/rsa refuses", i, d)
+			}
+		}
 	}
 }

@@ -26,10 +26,17 @@
 #   5. on a freshly restarted server each: 10,000 synchronous pushes held
 #      open, then 10,000 async pushes left pending, with the server's
 #      VmRSS/VmHWM from /proc;
-#   6. `assent bench summary` of all results, with the targets.
+#   6. on a freshly restarted server each, with rate_limit_bad_signatures
+#      off (the worst case: an attacker with many addresses): `assent bench
+#      flood` of the device API (known device ID, garbage signatures) and
+#      of /auth/v2/auth with a Web SDK key, 128 connections from 127.0.0.2,
+#      timing signed preauth + device requests meanwhile, with the server's
+#      peak memory; then the device flood again with the default limit;
+#   7. `assent bench summary` of all results, with the targets.
 #
 # Settings (environment): BENCH_CONNS (64), BENCH_DURATION (10s),
 # BENCH_WARMUP (2s), BENCH_PUSHES (10000), BENCH_APPROVE_SAMPLES (300),
+# BENCH_FLOOD_CONNS (128), BENCH_FLOOD_DURATION (10s),
 # BENCH_KEEP=1 keeps the work directory (results, server logs),
 # BENCH_RESULTS=DIR copies the JSON results there.
 set -euo pipefail
@@ -42,6 +49,8 @@ DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 PUSHES=${BENCH_PUSHES:-10000}
 APPROVE_SAMPLES=${BENCH_APPROVE_SAMPLES:-300}
+FLOOD_CONNS=${BENCH_FLOOD_CONNS:-128}
+FLOOD_DURATION=${BENCH_FLOOD_DURATION:-10s}
 
 section() { printf '\n==== %s ====\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
@@ -133,16 +142,18 @@ PASSCODE=$(tr -d ' \n' <"$WORK/codes.json" | sed -n 's/.*"codes":\["\([0-9]*\)".
 [[ -n $PASSCODE ]] || die "could not read the bypass code"
 printf 'integration %s, user %s with an unlimited-use bypass code\n' "$IKEY" "$USERNAME" >&2
 
+# start_server NAME [VAR=VALUE…] starts a server with extra settings.
 start_server() {
 	local log=$WORK/server-$1.log
+	shift
 	# One user gets every push and has its passcode checked from many
 	# connections at once, all from 127.0.0.1, and the sync phase holds
 	# PUSHES requests: the per-user rate limits, the per-address connection
 	# cap and the held-requests cap are lifted for the measurement.
-	ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off \
+	env ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off \
 		ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
 		ASSENT_MAX_CONNECTIONS_PER_IP=0 ASSENT_MAX_HELD_REQUESTS=$(( PUSHES + 64 )) \
-		"${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
+		"$@" "${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &
 	SERVER_PID=$!
 	for _ in $(seq 1 200); do
 		if DUO_SKEY=$SKEY "$BIN" api --host "$HOST" --ca "$CA" --ikey "$IKEY" GET /auth/v2/check >/dev/null 2>&1; then
@@ -231,6 +242,29 @@ if [[ $HAVE_DEVICE == 1 ]]; then
 	"$BIN" bench pushes "${TARGET[@]}" --username "$USERNAME" --mode async --count "$PUSHES" --pid "$SERVER_PID" --json >"$RESULTS/pushes-async.json"
 	stop_server
 fi
+
+# Unauthenticated floods: only what anyone can learn (a device ID from
+# preauth, a Web SDK key from a prompt URL) and garbage signatures, from
+# 127.0.0.2, while legitimate signed requests come from 127.0.0.1.
+FLOOD=("$BIN" bench flood "${TARGET[@]}" --username "$USERNAME" -c "$FLOOD_CONNS" -d "$FLOOD_DURATION" --source-ip 127.0.0.2 --json)
+if [[ -f $DEVICE_FILE ]]; then
+	FLOOD+=(--device-file "$DEVICE_FILE")
+	DEVICE_ID=$(sed -n 's/.*"pkey": *"\([^"]*\)".*/\1/p' "$DEVICE_FILE")
+	section "device API flood, failed-signature limit off (fresh server)"
+	start_server flood-device ASSENT_RATE_LIMIT_BAD_SIGNATURES=off
+	"${FLOOD[@]}" --kind device --name "device, limit off" --key "$DEVICE_ID" --pid "$SERVER_PID" >"$RESULTS/flood-device.json"
+	stop_server
+	section "device API flood, default failed-signature limit (fresh server)"
+	start_server flood-device-limited
+	"${FLOOD[@]}" --kind device --name "device, default limit" --key "$DEVICE_ID" --pid "$SERVER_PID" >"$RESULTS/flood-device-limited.json"
+	stop_server
+fi
+"${ADMIN[@]}" integration create --type websdk --name bench-web --json >"$WORK/websdk.json"
+WEB_IKEY=$(sed -n 's/.*"integration_key": *"\([^"]*\)".*/\1/p' "$WORK/websdk.json")
+section "Web SDK key flood on /auth/v2/auth, failed-signature limit off (fresh server)"
+start_server flood-websdk ASSENT_RATE_LIMIT_BAD_SIGNATURES=off
+"${FLOOD[@]}" --kind websdk --name "websdk, limit off" --key "$WEB_IKEY" --pid "$SERVER_PID" >"$RESULTS/flood-websdk.json"
+stop_server
 
 section "summary"
 cat "$RESULTS/machine.txt"

@@ -653,7 +653,8 @@ func TestUpdateIntegration(t *testing.T) {
 				t.Fatalf("%s (%s): %v", what, src, err)
 			}
 			if got.Name != want.Name || got.NewUserPolicy != want.NewUserPolicy || got.Type != want.Type ||
-				!slices.Equal(got.AllowedOrigins, want.AllowedOrigins) || !bytes.Equal(got.SecretEnc, in.SecretEnc) {
+				!slices.Equal(got.AllowedOrigins, want.AllowedOrigins) || !bytes.Equal(got.SecretEnc, in.SecretEnc) ||
+				got.LegacySignatures != want.LegacySignatures {
 				t.Errorf("%s (%s): got %+v, want %+v", what, src, got, want)
 			}
 		}
@@ -691,4 +692,26 @@ func TestUpdateIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after clearing origins", want)
+
+	// The legacy-signatures flag alone, on and off again.
+	yes, no := true, false
+	want.LegacySignatures = true
+	if got, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{LegacySignatures: &yes}); err != nil || !got.LegacySignatures {
+		t.Fatalf("legacy on: %+v, %v", got, err)
+	}
+	check("after legacy signatures on", want)
+	want.LegacySignatures = false
+	if _, err := f.svc.UpdateIntegration(ctx, in.IKey, auth.IntegrationUpdate{LegacySignatures: &no}); err != nil {
+		t.Fatal(err)
+	}
+	check("after legacy signatures off", want)
+
+	// Created with the flag.
+	legacy, _, err := f.svc.CreateIntegration(ctx, auth.NewIntegration{Name: "pam", Type: store.TypeAuthAPI, LegacySignatures: true})
+	if err != nil || !legacy.LegacySignatures {
+		t.Fatalf("create legacy: %+v, %v", legacy, err)
+	}
+	if stored, err := f.st.GetIntegration(ctx, legacy.IKey); err != nil || !stored.LegacySignatures {
+		t.Errorf("create legacy: stored %+v, %v", stored, err)
+	}
 }

@@ -25,6 +25,9 @@ type NewIntegration struct {
 	// (websdk), e.g. https://app.example.com; empty: the parent page named
 	// in each signed request.
 	AllowedOrigins []string
+	// LegacySignatures admits signature version 1 (undated, replayable) on
+	// every route; see store.Integration.
+	LegacySignatures bool
 }
 
 // NormalizeOrigin checks that o is a web origin (http or https scheme and a
@@ -92,6 +95,8 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		Type:          n.Type,
 		NewUserPolicy: n.NewUserPolicy,
 		Created:       s.now(),
+		// Named in the log below: it weakens the integration.
+		LegacySignatures: n.LegacySignatures,
 	}
 	if len(origins) > 0 {
 		in.AllowedOrigins = origins
@@ -104,7 +109,8 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if err := s.st.CreateIntegration(ctx, in); err != nil {
 		return store.Integration{}, "", wrap("create integration", err)
 	}
-	s.opts.Logger.Info("integration created", "ikey", in.IKey, "name", in.Name, "type", in.Type)
+	s.opts.Logger.Info("integration created", "ikey", in.IKey, "name", in.Name, "type", in.Type,
+		"legacy_signatures", in.LegacySignatures)
 	return in, skey, nil
 }
 
@@ -116,15 +122,18 @@ type IntegrationUpdate struct {
 	// AllowedOrigins, when not nil, replaces the whole list; an empty slice
 	// clears it (only the parent page named in each request may frame).
 	AllowedOrigins *[]string
+	// LegacySignatures, when not nil, admits (true) or refuses (false)
+	// signature version 1 on every route; see store.Integration.
+	LegacySignatures *bool
 }
 
-// UpdateIntegration changes the name, new-user policy or allowed origins of
-// the integration with ikey and returns it as stored; a u that changes
-// nothing is a KindInvalid "nothing to update" error. The change holds from
-// the next request on, on every node (see Integration). A missing
-// integration is a KindNotFound error.
+// UpdateIntegration changes the name, new-user policy, allowed origins or
+// legacy-signatures flag of the integration with ikey and returns it as
+// stored; a u that changes nothing is a KindInvalid "nothing to update"
+// error. The change holds from the next request on, on every node (see
+// Integration). A missing integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
-	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil {
+	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil {
 		return store.Integration{}, invalid("", "nothing to update")
 	}
 	if u.Name != nil && *u.Name == "" {
@@ -158,6 +167,9 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 				in.AllowedOrigins = origins
 			}
 		}
+		if u.LegacySignatures != nil {
+			in.LegacySignatures = *u.LegacySignatures
+		}
 		return q.UpdateIntegration(ctx, in)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -167,7 +179,8 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 		return store.Integration{}, wrap("update integration", err)
 	}
 	s.opts.Logger.Info("integration updated", "ikey", in.IKey, "name", in.Name,
-		"new_user_policy", in.NewUserPolicy, "allowed_origins", strings.Join(in.AllowedOrigins, " "))
+		"new_user_policy", in.NewUserPolicy, "allowed_origins", strings.Join(in.AllowedOrigins, " "),
+		"legacy_signatures", in.LegacySignatures)
 	return in, nil
 }
 

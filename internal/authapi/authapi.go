@@ -36,16 +36,34 @@ type API struct {
 
 var authTypes = []store.IntegrationType{store.TypeAuthAPI}
 
+// Body limits: every Auth API body is small, and the limit is what an
+// unauthenticated client can make the server read before the signature is
+// checked.
+const (
+	// MaxAuthBody is for auth, whose pushinfo Duo limits to 20,000 bytes;
+	// 64 KiB holds that even with every byte percent-escaped again in a
+	// form body.
+	MaxAuthBody = 64 << 10
+	// MaxSmallBody is for every other route: a username, an address, a
+	// hostname, a code.
+	MaxSmallBody = 8 << 10
+)
+
+var (
+	small    = httpapi.Route{Types: authTypes, MaxBody: MaxSmallBody}
+	authCall = httpapi.Route{Types: authTypes, MaxBody: MaxAuthBody}
+)
+
 // Register adds the Auth API routes (v2, and the legacy v1) to mux.
 func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
 	mux.Handle("/auth/v2/ping", only(http.MethodGet, httpapi.Handle(a.ping)))
-	mux.Handle("/auth/v2/check", only(http.MethodGet, s.Require(authTypes, a.check)))
-	mux.Handle("/auth/v2/logo", only(http.MethodGet, s.Require(authTypes, a.logo)))
-	mux.Handle("/auth/v2/preauth", only(http.MethodPost, s.Require(authTypes, a.preauth)))
-	mux.Handle("/auth/v2/auth", only(http.MethodPost, s.Require(authTypes, a.auth)))
-	mux.Handle("/auth/v2/auth_status", only(http.MethodGet, s.Require(authTypes, a.authStatus)))
-	mux.Handle("/auth/v2/enroll", only(http.MethodPost, s.Require(authTypes, a.enroll)))
-	mux.Handle("/auth/v2/enroll_status", only(http.MethodPost, s.Require(authTypes, a.enrollStatus)))
+	mux.Handle("/auth/v2/check", only(http.MethodGet, s.Require(small, a.check)))
+	mux.Handle("/auth/v2/logo", only(http.MethodGet, s.Require(small, a.logo)))
+	mux.Handle("/auth/v2/preauth", only(http.MethodPost, s.Require(small, a.preauth)))
+	mux.Handle("/auth/v2/auth", only(http.MethodPost, s.Require(authCall, a.auth)))
+	mux.Handle("/auth/v2/auth_status", only(http.MethodGet, s.Require(small, a.authStatus)))
+	mux.Handle("/auth/v2/enroll", only(http.MethodPost, s.Require(small, a.enroll)))
+	mux.Handle("/auth/v2/enroll_status", only(http.MethodPost, s.Require(small, a.enrollStatus)))
 	// The legacy v1 API, for deployed duo_unix releases before 2.2.
 	a.registerV1(mux, s)
 }

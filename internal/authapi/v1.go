@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/httpapi"
 )
 
@@ -61,6 +62,13 @@ func (a *API) registerV1(mux *http.ServeMux, s *httpapi.Signer) {
 		{"status", http.MethodGet, true, a.v1Status},
 	}
 	for _, rt := range routes {
+		// duo_unix before 2.0.4 signs with version 1, which covers no
+		// date: these routes accept it from any integration (a captured
+		// request can be replayed here, and only here).
+		route := httpapi.Route{Types: authTypes, MaxBody: MaxSmallBody, Versions: duosig.WithUndatedV1}
+		if rt.name == "auth" {
+			route.MaxBody = MaxAuthBody
+		}
 		for _, suffix := range []string{"", ".json", ".bson"} {
 			f := v1Format{bson: suffix == ".bson"}
 			h := rt.h
@@ -74,11 +82,11 @@ func (a *API) registerV1(mux *http.ServeMux, s *httpapi.Signer) {
 					}
 				})
 			case f.bson:
-				handler = s.RequireBSON(authTypes, func(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+				handler = s.RequireBSON(route, func(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 					return h(w, r, c, f)
 				})
 			default:
-				handler = s.Require(authTypes, func(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+				handler = s.Require(route, func(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 					return h(w, r, c, f)
 				})
 			}

@@ -336,11 +336,11 @@ func TestV1Errors(t *testing.T) {
 			{"unknown ikey", func() *http.Request {
 				return f.request(t, "DIXXXXXXXXXXXXXXXXXX", f.skey, http.MethodGet, "/rest/v1/check"+sfx, nil)
 			}, 401, httpapi.CodeBadIKey},
-			// Without a date only v1 can match, so a wrong dateless
-			// signature is reported as a missing timestamp.
+			// Without a date only v1 is tried: a wrong dateless
+			// signature is a bad signature.
 			{"wrong skey, no date", func() *http.Request {
 				return f.request(t, f.ikey, strings.Repeat("x", 40), http.MethodPost, "/rest/v1/preauth"+sfx, url.Values{"user": {"alice"}})
-			}, 401, httpapi.CodeBadTimestamp},
+			}, 401, httpapi.CodeBadSignature},
 			{"wrong skey, dated", func() *http.Request {
 				s := duosig.Signer{IKey: f.ikey, SKey: strings.Repeat("x", 40), Host: "localhost", Digest: duosig.SHA1}
 				req, err := s.NewRequest(context.Background(), http.MethodPost, "/rest/v1/preauth"+sfx, url.Values{"user": {"alice"}})

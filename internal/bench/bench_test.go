@@ -6,9 +6,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
 )
 
 func TestHistogramQuantiles(t *testing.T) {
@@ -209,6 +213,29 @@ func TestInProcess(t *testing.T) {
 		if err != nil || ap.Samples != 2 || ap.Errors != 0 || ap.NonAllow != 0 || ap.Latency.Max <= 0 {
 			t.Errorf("approve (%s): %+v, %v", ar.Method(), ap, err)
 		}
+	}
+
+	// A small flood of each kind: answered with the expected refusals,
+	// legitimate requests all answered (the default limit on failed
+	// signatures makes most device answers 429s).
+	web, _, err := a.App.Core.CreateIntegration(ctx, auth.NewIntegration{Name: "web", Type: store.TypeWebSDK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kind, key := range map[FloodKind]string{FloodDevice: a.DeviceID, FloodWebSDK: web.IKey} {
+		fr, err := RunFlood(ctx, FloodOptions{Kind: kind, Host: a.Host, TLS: tlsCfg, Key: key, Conns: 4, BodyBytes: 300 << 10,
+			Duration: 300 * time.Millisecond, PID: os.Getpid(), Legit: LegitSteps(d, a.Username, a.Device)})
+		if err != nil || fr.Attacks == 0 || fr.Legit.Requests == 0 || fr.Legit.Errors != 0 || fr.Peak == nil {
+			t.Errorf("%s flood: %s, %v (%s)", kind, fr.FloodSummary(), err, fr.LegitFirstError)
+		}
+		for status := range fr.Statuses {
+			if !strings.Contains(" 401 403 413 429 ", " "+status+" ") {
+				t.Errorf("%s flood: attacks answered %s: %v", kind, status, fr.Statuses)
+			}
+		}
+	}
+	if _, err := RunFlood(ctx, FloodOptions{Kind: "other", Host: a.Host, Key: "x", Legit: LegitSteps(d, a.Username, nil)}); err == nil {
+		t.Error("RunFlood accepted an unknown kind")
 	}
 
 	for _, sync := range []bool{false, true} {

@@ -38,7 +38,7 @@ on 127.0.0.1. scripts/bench.sh runs the whole set; docs/benchmarks.md has
 the figures.`,
 	}
 	cmd.AddCommand(newBenchAuthCmd(e), newBenchHelloCmd(e), newBenchPushesCmd(e), newBenchApproveCmd(e),
-		newBenchSetupDeviceCmd(e), newBenchSummaryCmd(e))
+		newBenchFloodCmd(e), newBenchSetupDeviceCmd(e), newBenchSummaryCmd(e))
 	return cmd
 }
 
@@ -534,6 +534,7 @@ type summaryInput struct {
 	paced                 []bench.Report // load runs at a fixed rate
 	pushes                []bench.PushReport
 	approve               []bench.ApproveReport
+	floods                []bench.FloodReport
 }
 
 func readSummaryInput(files []string) (summaryInput, error) {
@@ -577,6 +578,12 @@ func readSummaryInput(files []string) (summaryInput, error) {
 				return in, fmt.Errorf("%s: %w", f, err)
 			}
 			in.approve = append(in.approve, r)
+		case "flood":
+			var r bench.FloodReport
+			if err := json.Unmarshal(b, &r); err != nil {
+				return in, fmt.Errorf("%s: %w", f, err)
+			}
+			in.floods = append(in.floods, r)
 		default:
 			return in, fmt.Errorf("%s: not a bench result (scenario %q)", f, kind.Scenario)
 		}
@@ -658,6 +665,11 @@ func summarize(w io.Writer, files []string) error {
 		}
 	}
 
+	floodChecks, err := summarizeFloods(w, in.floods)
+	if err != nil {
+		return err
+	}
+
 	fmt.Fprintf(w, "\nTargets:\n")
 	var checks [][]string
 	if in.hello != nil && in.hello.Total.RPS > 0 {
@@ -708,8 +720,9 @@ func summarize(w io.Writer, files []string) error {
 		}
 		checks = append(checks, []string{"10,000 pending pushes ≤ 256 MB", note, v})
 	}
+	checks = append(checks, floodChecks...)
 	if len(checks) == 0 {
-		fmt.Fprintln(w, "  (nothing to check: give hello, auth, approve or pushes results)")
+		fmt.Fprintln(w, "  (nothing to check: give hello, auth, approve, pushes or flood results)")
 		return nil
 	}
 	return table(w, []string{"TARGET", "MEASURED", "VERDICT"}, checks)

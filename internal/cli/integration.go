@@ -31,13 +31,29 @@ type integrationJSON struct {
 	Type           string   `json:"type"`
 	NewUserPolicy  string   `json:"new_user_policy"`
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
-	Created        int64    `json:"created"`
+	// LegacySignatures: the integration may sign with version 1 (undated,
+	// replayable) on every route.
+	LegacySignatures bool  `json:"legacy_signatures"`
+	Created          int64 `json:"created"`
+}
+
+// legacyFlagHelp explains --legacy-signatures where it is defined.
+const legacyFlagHelp = "accept signature version 1 from this integration on every Auth API route: it signs no date, " +
+	"so a captured request can be replayed at any time; only for old clients that cannot sign otherwise " +
+	"(the legacy /rest/v1 routes accept it without this flag)"
+
+// yesNo renders a flag in tables.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func newIntegrationCreateCmd(e *env) *cobra.Command {
 	var name, typ, policy string
 	var origins []string
-	var asJSON bool
+	var asJSON, legacy bool
 	cmd := &cobra.Command{
 		Use:   "create --type authapi|adminapi|websdk|universal --name NAME",
 		Short: "Create an integration and print its keys (the secret key is shown only here)",
@@ -50,7 +66,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			defer a.Close()
 			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
 				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
-				AllowedOrigins: origins,
+				AllowedOrigins: origins, LegacySignatures: legacy,
 			})
 			if err != nil {
 				return err
@@ -58,7 +74,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			out := integrationJSON{
 				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(),
 				Name: in.Name, Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-				AllowedOrigins: in.AllowedOrigins,
+				AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures,
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
@@ -69,6 +85,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if len(out.AllowedOrigins) > 0 {
 				fmt.Fprintf(e.stdout, "  allowed origins  %s\n", strings.Join(out.AllowedOrigins, " "))
 			}
+			if out.LegacySignatures {
+				fmt.Fprintf(e.stdout, "  legacy signatures  yes: undated version-1 signatures are accepted and can be replayed\n")
+			}
 			return nil
 		},
 	}
@@ -78,6 +97,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.StringVar(&policy, "new-user-policy", "enroll", "what unenrolled users get: enroll, allow or deny")
 	f.StringArrayVar(&origins, "allowed-origin", nil,
 		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable (default: the page in each request)")
+	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
@@ -106,13 +126,14 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			for _, in := range list {
 				out = append(out, integrationJSON{IntegrationKey: in.IKey, APIHostname: host, Name: in.Name,
 					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-					AllowedOrigins: in.AllowedOrigins})
-				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), in.Created.UTC().Format(time.DateTime), in.Name})
+					AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures})
+				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), yesNo(in.LegacySignatures),
+					in.Created.UTC().Format(time.DateTime), in.Name})
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "CREATED (UTC)", "NAME"}, rows)
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "CREATED (UTC)", "NAME"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -122,14 +143,17 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	var name, policy string
 	var origins []string
-	var clearOrigins, asJSON bool
+	var clearOrigins, asJSON, legacy bool
 	cmd := &cobra.Command{
-		Use:   "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... [--clear-allowed-origins]",
-		Short: "Change an integration's name, new-user policy or allowed origins (its keys stay the same)",
-		Long: "Change an integration's name, new-user policy or allowed origins. Only the flags given change.\n" +
-			"--allowed-origin replaces the whole list of allowed origins; --clear-allowed-origins empties it,\n" +
-			"so that only the parent page named in each request may frame the prompt. The type and keys\n" +
-			"never change, and the secret key is not printed.",
+		Use: "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... " +
+			"[--clear-allowed-origins] [--legacy-signatures[=false]]",
+		Short: "Change an integration's name, new-user policy, allowed origins or legacy signatures (its keys stay the same)",
+		Long: "Change an integration's name, new-user policy, allowed origins or legacy signatures. Only the flags\n" +
+			"given change. --allowed-origin replaces the whole list of allowed origins; --clear-allowed-origins\n" +
+			"empties it, so that only the parent page named in each request may frame the prompt.\n" +
+			"--legacy-signatures accepts undated, replayable version-1 signatures from this integration on every\n" +
+			"Auth API route; --legacy-signatures=false refuses them again. The type and keys never change, and\n" +
+			"the secret key is not printed.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u auth.IntegrationUpdate
@@ -147,8 +171,11 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			case clearOrigins:
 				u.AllowedOrigins = &[]string{}
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil {
-				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin or --clear-allowed-origins")
+			if f.Changed("legacy-signatures") {
+				u.LegacySignatures = &legacy
+			}
+			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins or --legacy-signatures")
 			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
@@ -162,14 +189,14 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			if asJSON {
 				return printJSON(e.stdout, integrationJSON{IntegrationKey: in.IKey, APIHostname: a.APIHostname(), Name: in.Name,
 					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-					AllowedOrigins: in.AllowedOrigins})
+					AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures})
 			}
 			allowed := strings.Join(in.AllowedOrigins, " ")
 			if allowed == "" {
 				allowed = "-"
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "NAME"},
-				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, in.Name}})
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "LEGACY SIGNATURES", "NAME"},
+				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, yesNo(in.LegacySignatures), in.Name}})
 		},
 	}
 	f := cmd.Flags()
@@ -179,6 +206,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable; replaces the current list")
 	f.BoolVar(&clearOrigins, "clear-allowed-origins", false,
 		"remove all allowed origins (only the page in each request may frame the prompt)")
+	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp+"; =false refuses them again")
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	return cmd

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"net"
@@ -111,6 +112,9 @@ type Config struct {
 	// PurgeInterval is how often the server purges what outlived its
 	// retention.
 	PurgeInterval Duration `toml:"purge_interval"`
+	// RateLimitBadSignatures limits failed request signatures (bad
+	// signature, unknown key, bad or missing date) per client IP address.
+	RateLimitBadSignatures RateLimit `toml:"rate_limit_bad_signatures"`
 
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
@@ -160,6 +164,9 @@ func Defaults() Config {
 		UniversalJWTMaxLifetime: Duration{5 * time.Minute},
 		RetentionTransactions:   Duration{7 * 24 * time.Hour},
 		PurgeInterval:           Duration{time.Hour},
+		// A client whose keys are right never fails; 20 failures at once
+		// and then one every 3 s is plenty for typos and clock trouble.
+		RateLimitBadSignatures: RateLimit{N: 20, Per: time.Minute},
 	}
 }
 
@@ -294,8 +301,8 @@ func setField(f reflect.Value, s string) error {
 		*p = n
 	case *Duration:
 		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
-	case *RateLimit:
-		return p.UnmarshalText([]byte(s))
+	case encoding.TextUnmarshaler: // RateLimit and other text-typed settings
+		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
 	case *[]string:
 		// Environment variables and flags give lists comma-separated.
 		*p = nil
@@ -336,6 +343,9 @@ func (c *Config) validate() Errors {
 		if err := checkHostname(h); err != nil {
 			bad("alt_hostnames", err.Error())
 		}
+	}
+	if n := len(c.Hostnames()); n > MaxHostnames {
+		bad("alt_hostnames", fmt.Sprintf("%d names with public_hostname; at most %d (each signed request is checked against every name)", n, MaxHostnames))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert", "tls_cert and tls_key go together: set both or neither")
@@ -459,6 +469,11 @@ func checkHostname(h string) error {
 	}
 	return nil
 }
+
+// MaxHostnames bounds public_hostname plus alt_hostnames: a signature is
+// checked against each name (with and without its port), and that work must
+// stay small and constant (duosig.MaxHosts host strings).
+const MaxHostnames = 8
 
 // Hostnames are the names clients use to reach the server: PublicHostname
 // first, then AltHostnames, without duplicates (compared case-insensitively).

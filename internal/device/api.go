@@ -46,7 +46,8 @@ type API struct {
 	// CustomerName is shown by /push/v2/device/info and on pushes; the
 	// activation answer carries the core's own name.
 	CustomerName string
-	// Hosts are the configured public API hostnames devices sign.
+	// Hosts are the server's configured names (config.Hostnames()); a
+	// device must sign one of them, with or without its port.
 	Hosts []string
 	// Window is the accepted clock skew; 0 means duosig.DefaultWindow.
 	Window time.Duration
@@ -55,9 +56,21 @@ type API struct {
 	// ActivationLimit bounds wrong activation codes per client address
 	// (rate_limit_activation_failures_per_ip); nil limits nothing.
 	ActivationLimit *ratelimit.Named
+	// Failures is spent on every failed device signature (unknown device,
+	// missing or bad date, bad signature) from a client address; a client
+	// whose bucket is empty is answered 429 before anything is looked up.
+	// nil: no limit. The server shares it with the Auth API's signer.
+	Failures *ratelimit.Limiter
 
 	logo64 string
+	hosts  []string // candidate host lines, from Hosts
 }
+
+// MaxBody bounds every device API body: what devices send is tiny (an
+// activation is a public key and a few short device fields, about 1.5 KB
+// with a 4096-bit key; answers and registrations well under 1 KB), and it
+// is what an unauthenticated client can make the server read.
+const MaxBody = 8 << 10
 
 // Register adds the device routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
@@ -74,6 +87,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		a.ActivationLimit = ratelimit.NewNamed("activation", ratelimit.Limit{}, ratelimit.Options{})
 	}
 	a.logo64 = base64.StdEncoding.EncodeToString(a.Logo)
+	a.hosts = candidateHosts(a.Hosts)
 	// The code is a bearer secret: a {…} wildcard keeps it out of the access
 	// log (httpapi.LogPath), "..." even from near misses.
 	mux.Handle("/push/v2/activation/{code...}", only(http.MethodPost, httpapi.Handle(a.activate)))
@@ -123,7 +137,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) error {
 	}
 	wrongCode := false
 	defer func() { a.ActivationLimit.End(addr, wrongCode) }()
-	p, err := httpapi.ReadParams(w, r)
+	p, err := httpapi.ReadParamsLimit(w, r, MaxBody)
 	if err != nil {
 		return err
 	}
@@ -183,29 +197,36 @@ func (a *API) signed(h deviceHandler) http.Handler {
 }
 
 // authenticate checks the date and the RSA signature of a device request
-// and returns the device and its parameters. The date is checked before
-// the device is looked up, so replayed or stale requests cost no store
-// access.
+// and returns the device and its parameters, cheapest rejection first: the
+// Authorization header, the client's failure budget, the date (so replayed
+// or stale requests cost no store access), the device; only then is the
+// body read, within MaxBody, and the signature checked over a fixed set of
+// canonical strings.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device, *httpapi.Params, error) {
 	pkey, sig, err := parseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
 		return store.Device{}, nil, duosig.ErrMissingCredentials
 	}
-	date := r.Header.Get("X-Duo-Date")
-	if date == "" {
-		date = r.Header.Get("Date")
+	client := httpapi.ClientKey(r)
+	if blocked, retry := a.Failures.Blocked(client); blocked {
+		return store.Device{}, nil, httpapi.TooManyRequests("too many failed signatures from this address", retry)
 	}
-	if err := checkDate(date, a.Now(), a.Window); err != nil {
+	fail := func(err error) (store.Device, *httpapi.Params, error) {
+		a.Failures.Fail(client)
 		return store.Device{}, nil, err
+	}
+	date := duosig.DateHeader(r.Header)
+	if err := checkDate(date, a.Now(), a.Window); err != nil {
+		return fail(err)
 	}
 	dev, key, err := a.Core.DeviceKey(r.Context(), pkey)
 	if auth.IsKind(err, auth.KindNotFound) {
-		return store.Device{}, nil, duosig.ErrUnknownIKey
+		return fail(duosig.ErrUnknownIKey)
 	}
 	if err != nil {
 		return store.Device{}, nil, err
 	}
-	p, err := httpapi.ReadParams(w, r)
+	p, err := httpapi.ReadParamsLimit(w, r, MaxBody)
 	if err != nil {
 		return store.Device{}, nil, err
 	}
@@ -213,7 +234,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device
 		Date:     date,
 		Method:   r.Method,
 		Path:     rawPath(r),
-		Hosts:    candidateHosts(a.Hosts, r.Host),
+		Hosts:    a.hosts,
 		Query:    p.Query,
 		Form:     p.Form,
 		RawQuery: r.URL.RawQuery,
@@ -222,7 +243,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device
 		sr.RawForm = string(p.Body)
 	}
 	if !verifySignature(key, sig, sr) {
-		return store.Device{}, nil, duosig.ErrBadSignature
+		return fail(duosig.ErrBadSignature)
 	}
 	return dev, p, nil
 }

@@ -249,8 +249,10 @@ func TestDeviceRequestAuthentication(t *testing.T) {
 		{name: "Date header", req: rawSigned{method: "GET", path: info, query: std, signedParams: std, dateHeader: "Date"}, status: 200},
 		{name: "host without port", req: rawSigned{method: "GET", path: info, query: std, signedParams: std,
 			signedHost: "127.0.0.1"}, status: 200},
+		// The Host header is the client's choice: a request signed for
+		// another server is refused even when the Host header names it.
 		{name: "Host header host", req: rawSigned{method: "GET", path: info, query: std, signedParams: std,
-			hostHeader: "Assent.Example:" + port, signedHost: "assent.example"}, status: 200},
+			hostHeader: "Assent.Example:" + port, signedHost: "assent.example"}, status: 401, code: 40103},
 		{name: "lenient Authorization scheme", req: rawSigned{method: "GET", path: info}, status: 200},
 
 		{name: "stale date", req: rawSigned{method: "GET", path: info, query: std, signedParams: std,
@@ -284,13 +286,13 @@ func TestDeviceRequestAuthentication(t *testing.T) {
 			}
 		})
 	}
-	// A missing date is a bad timestamp too.
+	// A missing date has its own code.
 	req, err := c.NewRequest(context.Background(), "GET", info, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Del("X-Duo-Date")
-	if status, env := f.do(t, req); status != 401 || env.Code != 40105 || env.Message != "Bad request timestamp" {
+	if status, env := f.do(t, req); status != 401 || env.Code != 40104 || env.Message != "Missing request timestamp" {
 		t.Errorf("no date: HTTP %d %s", status, env.raw)
 	}
 }

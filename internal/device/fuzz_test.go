@@ -31,11 +31,11 @@ func FuzzDeviceAuth(f *testing.F) {
 		_, _, _ = parseAuthorization(authz)
 		q, _ := url.ParseQuery(query)
 		form, _ := url.ParseQuery(body)
-		hosts := candidateHosts([]string{authz}, date)
-		cands := candidates(signedRequest{Date: date, Method: method, Path: path,
+		hosts := candidateHosts([]string{authz, date})
+		cands := candidateDigests(signedRequest{Date: date, Method: method, Path: path,
 			Hosts: hosts, Query: q, Form: form, RawQuery: query, RawForm: body})
-		if len(hosts) > 0 && len(cands) == 0 {
-			t.Fatal("no candidates")
+		if len(hosts) > 0 && len(cands) == 0 || len(cands) > maxCandidates {
+			t.Fatalf("%d candidates for %d hosts", len(cands), len(hosts))
 		}
 		_ = pushInfo(query)
 

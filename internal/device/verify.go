@@ -1,12 +1,15 @@
 package device
 
 import (
+	"bufio"
+	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"slices"
 	"strings"
@@ -79,10 +82,11 @@ func decodeBase64(s string) ([]byte, bool) {
 }
 
 // checkDate parses the request date and checks it lies within ±window of
-// now. Every failure is ErrBadTimestamp (401 40105), Duo's observed answer.
+// now: a missing date is ErrMissingTimestamp (401 40104), any other failure
+// ErrBadTimestamp (401 40105, Duo's observed answer).
 func checkDate(date string, now time.Time, window time.Duration) error {
 	if date == "" {
-		return fmt.Errorf("%w: no x-duo-date or Date header", duosig.ErrBadTimestamp)
+		return fmt.Errorf("%w: no x-duo-date or Date header", duosig.ErrMissingTimestamp)
 	}
 	t, err := duosig.ParseDate(date)
 	if err != nil {
@@ -108,21 +112,65 @@ type signedRequest struct {
 	RawQuery, RawForm string
 }
 
+// maxCandidates bounds the canonical strings tried for one request: six
+// parameter forms (see candidateDigests) for each configured host string.
+// The work per request is fixed by the configuration, never by the request.
+const maxCandidates = duosig.MaxHosts * 6
+
 // verifySignature checks sig against every canonical string a known client
-// could have signed for r (see candidates) and reports whether one matches.
+// could have signed for r (see candidateDigests) and reports whether one
+// matches. It costs one RSA operation however many candidates there are:
+// signedDigest opens the signature once, and only a candidate whose digest
+// it carries is verified, by crypto/rsa, which alone decides.
 func verifySignature(key *rsa.PublicKey, sig []byte, r signedRequest) bool {
-	for _, c := range candidates(r) {
-		h := sha512.Sum512([]byte(c))
-		if rsa.VerifyPKCS1v15(key, crypto.SHA512, h[:], sig) == nil {
-			return true
+	signed, ok := signedDigest(key, sig)
+	if !ok {
+		return false
+	}
+	for _, d := range candidateDigests(r) {
+		if bytes.Equal(d[:], signed) {
+			return rsa.VerifyPKCS1v15(key, crypto.SHA512, d[:], sig) == nil
 		}
 	}
 	return false
 }
 
-// candidates returns the distinct canonical strings "date\nMETHOD\nhost\n
-// path\nparams" (spec §5.3) a client may have signed: each candidate host
-// times each way clients encode the parameters —
+// sha512DigestInfo is the DER prefix of the DigestInfo in a PKCS #1 v1.5
+// SHA-512 signature (RFC 8017 §9.2, note 1).
+var sha512DigestInfo = []byte{0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}
+
+// signedDigest opens a PKCS #1 v1.5 signature with the public key (one RSA
+// public-key operation; nothing here is secret) and returns the SHA-512
+// digest it carries, or false when sig is not a well-formed SHA-512
+// signature under key: 0x00 0x01 0xff… 0x00 DigestInfo digest (RFC 8017
+// §9.2). It only picks the candidate to verify; verifySignature leaves the
+// decision to rsa.VerifyPKCS1v15.
+func signedDigest(key *rsa.PublicKey, sig []byte) ([]byte, bool) {
+	k := key.Size()
+	if key.N.Sign() <= 0 || key.E < 3 || key.E%2 == 0 || len(sig) != k || k < len(sha512DigestInfo)+sha512.Size+11 {
+		return nil, false
+	}
+	s := new(big.Int).SetBytes(sig)
+	if s.Cmp(key.N) >= 0 {
+		return nil, false
+	}
+	em := new(big.Int).Exp(s, big.NewInt(int64(key.E)), key.N).FillBytes(make([]byte, k))
+	t := k - sha512.Size - len(sha512DigestInfo) // where the DigestInfo starts
+	if em[0] != 0 || em[1] != 1 || em[t-1] != 0 || !bytes.Equal(em[t:k-sha512.Size], sha512DigestInfo) {
+		return nil, false
+	}
+	for _, b := range em[2 : t-1] {
+		if b != 0xff {
+			return nil, false
+		}
+	}
+	return em[k-sha512.Size:], true
+}
+
+// candidateDigests returns the distinct SHA-512 digests of the canonical
+// strings "date\nMETHOD\nhost\npath\nparams" (spec §5.3) a client may
+// have signed, most likely first: each candidate host times each way
+// clients encode the parameters —
 //   - sorted by key, Python urlencode ('+' for space; also Go's Encode);
 //   - sorted, JavaScript encodeURIComponent ("%20", !'()* left literal);
 //   - sorted, JavaScript URLSearchParams ('+', only *-._ left literal);
@@ -130,45 +178,73 @@ func verifySignature(key *rsa.PublicKey, sig []byte, r signedRequest) bool {
 //   - DuoBreak's: the sorted Python form or the parameters as sent, with
 //     "&host=<host>" appended, because it signs a dict that carries the
 //     host last but sends the dict without it.
-func candidates(r signedRequest) []string {
+//
+// The canonical strings, encodings included, are written straight into the
+// hash through a small buffer, never built: a request costs its (small)
+// body a few times over in CPU and nothing in memory. There are at most
+// maxCandidates digests; usually two per host, since the encodings agree
+// for plain parameters.
+func candidateDigests(r signedRequest) [][sha512.Size]byte {
 	pairs := mergedPairs(r.Query, r.Form)
-	encodings := []string{
-		encodePairs(pairs, pythonStyle),
-		encodePairs(pairs, uriComponentStyle),
-		encodePairs(pairs, searchParamsStyle),
+	var sent []string // the parameters as sent, joined with '&'
+	for _, raw := range []string{r.RawQuery, r.RawForm} {
+		if raw != "" {
+			sent = append(sent, raw)
+		}
 	}
-	sent := r.RawQuery
-	switch {
-	case sent != "" && r.RawForm != "":
-		sent += "&" + r.RawForm
-	case r.RawForm != "":
-		sent = r.RawForm
+	h := sha512.New()
+	w := bufio.NewWriterSize(h, 4<<10)
+	// The parameter forms, each written straight into the hash.
+	forms := []func(){
+		func() { writePairs(w, pairs, pythonStyle) },
+		func() { writePairs(w, pairs, uriComponentStyle) },
+		func() { writePairs(w, pairs, searchParamsStyle) },
 	}
-	if sent != "" {
-		encodings = append(encodings, sent)
+	asSent := func() {
+		for i, raw := range sent {
+			if i > 0 {
+				w.WriteByte('&')
+			}
+			w.WriteString(raw)
+		}
+	}
+	if len(sent) > 0 {
+		forms = append(forms, asSent)
 	}
 	method := strings.ToUpper(r.Method)
-	var out []string
-	add := func(host, params string) {
-		c := r.Date + "\n" + method + "\n" + host + "\n" + r.Path + "\n" + params
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+	var out [][sha512.Size]byte
+	add := func(host string, params func(), suffix string) {
+		if len(out) == maxCandidates {
+			return
+		}
+		h.Reset()
+		w.Reset(h)
+		for _, p := range [...]string{r.Date, "\n", method, "\n", host, "\n", r.Path, "\n"} {
+			w.WriteString(p)
+		}
+		params()
+		w.WriteString(suffix)
+		w.Flush() // a hash never fails to write
+		var d [sha512.Size]byte
+		h.Sum(d[:0])
+		if !slices.Contains(out, d) {
+			out = append(out, d)
 		}
 	}
-	for _, h := range r.Hosts {
-		for _, e := range encodings {
-			add(h, e)
+	for _, host := range r.Hosts {
+		for _, f := range forms {
+			add(host, f, "")
 		}
 	}
-	for _, h := range r.Hosts {
-		hp := "host=" + encodeComponent(h, pythonStyle)
-		if encodings[0] == "" {
-			add(h, hp)
+	for _, host := range r.Hosts {
+		hp := "host=" + encodeComponent(host, pythonStyle)
+		if len(pairs) == 0 {
+			add(host, func() {}, hp)
 		} else {
-			add(h, encodings[0]+"&"+hp)
+			add(host, forms[0], "&"+hp)
 		}
-		if sent != "" {
-			add(h, sent+"&"+hp)
+		if len(sent) > 0 {
+			add(host, asSent, "&"+hp)
 		}
 	}
 	return out
@@ -210,51 +286,67 @@ var (
 	searchParamsStyle = encodeStyle{literal: "*-._", plusSpace: true}
 )
 
+// byteWriter is what the encoders write to: a strings.Builder, or a
+// bufio.Writer in front of a hash.
+type byteWriter interface {
+	WriteByte(c byte) error
+	WriteString(s string) (int, error)
+}
+
 func encodePairs(pairs []pair, st encodeStyle) string {
 	var b strings.Builder
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(encodeComponent(p.k, st))
-		b.WriteByte('=')
-		b.WriteString(encodeComponent(p.v, st))
-	}
+	writePairs(&b, pairs, st)
 	return b.String()
 }
 
+func writePairs(w byteWriter, pairs []pair, st encodeStyle) {
+	for i, p := range pairs {
+		if i > 0 {
+			w.WriteByte('&')
+		}
+		writeComponent(w, p.k, st)
+		w.WriteByte('=')
+		writeComponent(w, p.v, st)
+	}
+}
+
 func encodeComponent(s string, st encodeStyle) string {
-	const hexUpper = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s))
+	writeComponent(&b, s, st)
+	return b.String()
+}
+
+func writeComponent(w byteWriter, s string, st encodeStyle) {
+	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte(st.literal, c) >= 0:
-			b.WriteByte(c)
+			w.WriteByte(c)
 		case c == ' ' && st.plusSpace:
-			b.WriteByte('+')
+			w.WriteByte('+')
 		default:
-			b.WriteByte('%')
-			b.WriteByte(hexUpper[c>>4])
-			b.WriteByte(hexUpper[c&15])
+			w.WriteByte('%')
+			w.WriteByte(hexUpper[c>>4])
+			w.WriteByte(hexUpper[c&15])
 		}
 	}
-	return b.String()
 }
 
-// candidateHosts lists the lower-cased configured hostnames and the Host
-// header, each with and without its port: a client signs the host of the
-// activation code, which a proxy may present differently.
-func candidateHosts(configured []string, hostHeader string) []string {
+// candidateHosts lists the lower-cased configured hostnames, each with and
+// without its port (a client signs the host of its activation code, which
+// may or may not carry the port), at most duosig.MaxHosts. The Host header
+// is not a candidate: the client chooses it.
+func candidateHosts(configured []string) []string {
 	var out []string
 	add := func(h string) {
 		h = strings.ToLower(strings.TrimSpace(h))
-		if h != "" && !slices.Contains(out, h) {
+		if h != "" && len(out) < duosig.MaxHosts && !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
-	for _, h := range append(slices.Clip(configured), hostHeader) {
+	for _, h := range configured {
 		add(h)
 		add(stripPort(h))
 	}

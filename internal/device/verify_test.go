@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -59,22 +61,62 @@ func TestParseAuthorization(t *testing.T) {
 
 func TestCandidateHosts(t *testing.T) {
 	t.Parallel()
+	many := make([]string, 2*duosig.MaxHosts)
+	for i := range many {
+		many[i] = fmt.Sprintf("h%d.example:%d", i, 8000+i)
+	}
 	for _, tc := range []struct {
 		configured []string
-		header     string
 		want       []string
 	}{
-		{[]string{"Assent.Example:8443"}, "assent.example:8443", []string{"assent.example:8443", "assent.example"}},
-		{[]string{"localhost:8443"}, "127.0.0.1:8443", []string{"localhost:8443", "localhost", "127.0.0.1:8443", "127.0.0.1"}},
-		{nil, "[::1]:8443", []string{"[::1]:8443", "[::1]"}},
-		{nil, "::1", []string{"::1"}},
-		{[]string{"a.example"}, "", []string{"a.example"}},
-		{nil, "h:", []string{"h:"}},
-		{nil, "h:x1", []string{"h:x1"}},
+		{[]string{"Assent.Example:8443"}, []string{"assent.example:8443", "assent.example"}},
+		{[]string{"localhost:8443", "127.0.0.1:8443"}, []string{"localhost:8443", "localhost", "127.0.0.1:8443", "127.0.0.1"}},
+		{[]string{"[::1]:8443"}, []string{"[::1]:8443", "[::1]"}},
+		{[]string{"::1"}, []string{"::1"}},
+		{[]string{"a.example", "A.example"}, []string{"a.example"}},
+		{[]string{"h:"}, []string{"h:"}},
+		{[]string{"h:x1"}, []string{"h:x1"}},
+		{nil, nil},
+		{many, []string{"h0.example:8000", "h0.example", "h1.example:8001", "h1.example", "h2.example:8002", "h2.example",
+			"h3.example:8003", "h3.example", "h4.example:8004", "h4.example", "h5.example:8005", "h5.example",
+			"h6.example:8006", "h6.example", "h7.example:8007", "h7.example"}},
 	} {
-		if got := candidateHosts(tc.configured, tc.header); !slices.Equal(got, tc.want) {
-			t.Errorf("%v %q: %q, want %q", tc.configured, tc.header, got, tc.want)
+		if got := candidateHosts(tc.configured); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %q, want %q", tc.configured, got, tc.want)
 		}
+	}
+}
+
+// TestCandidateDigestsBounded: the number of canonical strings tried
+// depends on the configuration, never on the request: at most six per host
+// whatever the parameters, two for plain ones (the encodings agree).
+func TestCandidateDigestsBounded(t *testing.T) {
+	t.Parallel()
+	hosts := candidateHosts([]string{"assent.example:8443", "10.0.0.5:8443"})
+	odd := url.Values{"note": {"a b!*'()~é/"}, "token": {"GCM:x y"}}
+	plain := url.Values{"akey": {"DAXXXXXXXXXXXXXXXXXX"}, "pkpush": {"rsa-sha512"}}
+	big := url.Values{}
+	for i := range 500 {
+		big.Add(fmt.Sprintf("k%d", i), "v w!*~")
+	}
+	for _, tc := range []struct {
+		name string
+		r    signedRequest
+		want int
+	}{
+		{"plain query", signedRequest{Query: plain, RawQuery: plain.Encode()}, 2 * len(hosts)},
+		{"odd form, sent unsorted", signedRequest{Form: odd, RawForm: "token=GCM%3Ax+y&note=a+b%21%2A%27%28%29%7E%C3%A9%2F"}, 6 * len(hosts)},
+		{"many params", signedRequest{Form: big, RawForm: "x"}, 6 * len(hosts)},
+	} {
+		tc.r.Date, tc.r.Method, tc.r.Path, tc.r.Hosts = "D", "POST", "/p", hosts
+		if got := len(candidateDigests(tc.r)); got != tc.want {
+			t.Errorf("%s: %d candidates, want %d", tc.name, got, tc.want)
+		}
+	}
+	all := candidateHosts(strings.Split("a:1 b:1 c:1 d:1 e:1 f:1 g:1 h:1 i:1", " "))
+	r := signedRequest{Date: "D", Method: "POST", Path: "/p", Hosts: all, Form: odd, RawForm: "token=x"}
+	if got := len(candidateDigests(r)); got > maxCandidates || len(all) != duosig.MaxHosts {
+		t.Errorf("%d hosts, %d candidates; want %d hosts and at most %d candidates", len(all), got, duosig.MaxHosts, maxCandidates)
 	}
 }
 
@@ -99,7 +141,7 @@ func TestEncodings(t *testing.T) {
 		t.Errorf("python style %s, Encode %s", got, want)
 	}
 	canon := duosig.CanonDevice(duosig.Request{Date: "D", Method: "get", Host: "H", Path: "/p", Params: v})
-	if !slices.Contains(candidates(signedRequest{Date: "D", Method: "GET", Path: "/p", Hosts: []string{"h"}, Query: v}), canon) {
+	if !slices.Contains(candidateDigests(signedRequest{Date: "D", Method: "GET", Path: "/p", Hosts: []string{"h"}, Query: v}), sha512.Sum512([]byte(canon))) {
 		t.Errorf("duosig.CanonDevice %q is not a candidate", canon)
 	}
 }
@@ -189,7 +231,11 @@ func TestCheckDate(t *testing.T) {
 		{"now", false},
 	} {
 		err := checkDate(tc.date, now, duosig.DefaultWindow)
-		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, duosig.ErrBadTimestamp)) {
+		want := duosig.ErrBadTimestamp
+		if tc.date == "" {
+			want = duosig.ErrMissingTimestamp
+		}
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, want)) {
 			t.Errorf("%q: %v", tc.date, err)
 		}
 	}

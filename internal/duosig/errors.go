@@ -32,6 +32,9 @@ var (
 	// package never returns it.
 	ErrUnknownIKey  = &Error{Status: 401, Code: 40102, Message: "Invalid integration key in request credentials"}
 	ErrBadSignature = &Error{Status: 401, Code: 40103, Message: "Invalid signature in request credentials"}
-	// ErrBadTimestamp covers a missing, unparseable or out-of-window date.
+	// ErrMissingTimestamp is a request without a date header where the
+	// route needs one (every route but the legacy ones).
+	ErrMissingTimestamp = &Error{Status: 401, Code: 40104, Message: "Missing request timestamp"}
+	// ErrBadTimestamp covers an unparseable or out-of-window date.
 	ErrBadTimestamp = &Error{Status: 401, Code: 40105, Message: "Bad request timestamp"}
 )

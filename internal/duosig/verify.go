@@ -15,11 +15,39 @@ import (
 // DefaultWindow is the accepted clock skew, as in Duo's mock server.
 const DefaultWindow = 300 * time.Second
 
-// Verifier checks signed requests. The zero value accepts any Host header
-// as the signed host and uses DefaultWindow and time.Now.
+// MaxHosts bounds the host strings a signature is checked against (each
+// configured name as is and without its port); further names are ignored,
+// and the configuration refuses more than half as many names.
+const MaxHosts = 16
+
+// MaxCandidates bounds the canonical strings Verify tries for one request:
+// every host times at most six forms (v2, v1, v4 and three v5 header sets).
+// The work per request is fixed by the configuration, never by the request.
+const MaxCandidates = MaxHosts * 6
+
+// Versions says which signature versions a route accepts.
+type Versions int
+
+const (
+	// DatedOnly accepts the versions that sign the date (2, 4 and 5) and
+	// requires a date header within the window: a captured request stops
+	// working when its date is out of the window.
+	DatedOnly Versions = iota
+	// WithUndatedV1 also accepts version 1, which signs no date, so a
+	// captured request can be replayed at any time. A request without a
+	// date header can then succeed, with version 1 only. It is for the
+	// legacy /rest/v1 routes (old duo_unix) and integrations marked legacy.
+	WithUndatedV1
+)
+
+// Verifier checks signed requests. The zero value accepts no host (every
+// signature fails) and uses DefaultWindow and time.Now.
 type Verifier struct {
-	// Hosts are the configured public API hostnames, e.g. "localhost:8443".
-	// Each is tried as is and without its port, besides the Host header.
+	// Hosts are the server's configured names (config.Hostnames()), e.g.
+	// "localhost:8443". A request must sign one of them, as is or without
+	// its port. The Host header is never a candidate: it is the client's
+	// own choice, so a request signed for another server (another Duo
+	// deployment sharing keys, a test instance) would otherwise pass.
 	Hosts  []string
 	Window time.Duration    // 0 means DefaultWindow
 	Now    func() time.Time // nil means time.Now
@@ -27,14 +55,13 @@ type Verifier struct {
 
 // Incoming is the parsed request the HTTP layer hands to Verify.
 type Incoming struct {
-	Method     string
-	Path       string // raw escaped path, no query (RequestURI cut at '?')
-	HostHeader string
-	Query      url.Values // decoded query
-	Form       url.Values // decoded form body (nil if none)
-	Body       []byte     // raw body bytes as received
-	JSONBody   bool       // the body is JSON (v4/v5)
-	Header     http.Header
+	Method   string
+	Path     string     // raw escaped path, no query (RequestURI cut at '?')
+	Query    url.Values // decoded query
+	Form     url.Values // decoded form body (nil if none)
+	Body     []byte     // raw body bytes as received
+	JSONBody bool       // the body is JSON (v4/v5)
+	Header   http.Header
 }
 
 // NewIncoming builds an Incoming from a server request whose body has
@@ -45,10 +72,9 @@ type Incoming struct {
 // the signature check then fails on its own.
 func NewIncoming(r *http.Request, body []byte) Incoming {
 	in := Incoming{
-		Method:     r.Method,
-		HostHeader: r.Host,
-		Body:       body,
-		Header:     r.Header,
+		Method: r.Method,
+		Body:   body,
+		Header: r.Header,
 	}
 	if p, _, _ := strings.Cut(r.RequestURI, "?"); strings.HasPrefix(p, "/") {
 		in.Path = p
@@ -69,23 +95,61 @@ func NewIncoming(r *http.Request, body []byte) Incoming {
 	return in
 }
 
-// Verify checks the request's date and signature against skey and returns
-// nil, ErrBadTimestamp or ErrBadSignature (possibly wrapped).
-//
-// The date comes from X-Duo-Date, else Date; if present it must parse and
-// lie within ±Window of now. Without any date header only version 1 (the
-// one undated version, used by old duo_unix) can succeed, and a failure is
-// reported as ErrBadTimestamp because dated versions need the date.
+// DateHeader is the request's date: X-Duo-Date, else Date, as Duo's mock
+// server reads it.
+func DateHeader(h http.Header) string {
+	if d := h.Get("X-Duo-Date"); d != "" {
+		return d
+	}
+	return h.Get("Date")
+}
+
+// CheckDate checks the request's date header (see DateHeader) and returns
+// it. It costs no more than parsing a date, so the HTTP layer calls it
+// before reading the body. Without a date header it returns
+// ErrMissingTimestamp, except that vers WithUndatedV1 admits a missing date
+// (returning ""); a date that does not parse or lies outside ±Window of now
+// is ErrBadTimestamp.
+func (v Verifier) CheckDate(h http.Header, vers Versions) (string, error) {
+	date := DateHeader(h)
+	if date == "" {
+		if vers == WithUndatedV1 {
+			return "", nil
+		}
+		return "", fmt.Errorf("%w: no X-Duo-Date or Date header", ErrMissingTimestamp)
+	}
+	t, err := ParseDate(date)
+	if err != nil {
+		return "", fmt.Errorf("%w: unparseable date %.64q", ErrBadTimestamp, date)
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	window := v.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if d := now().Sub(t); d > window || d < -window {
+		return "", fmt.Errorf("%w: date %.64q is %v from now", ErrBadTimestamp, date, -d.Round(time.Second))
+	}
+	return date, nil
+}
+
+// Verify checks the request's date (CheckDate) and signature against skey
+// and returns nil, ErrMissingTimestamp, ErrBadTimestamp or ErrBadSignature
+// (possibly wrapped). vers says whether version 1 is admitted.
 //
 // The signature is compared, in constant time, with the HMAC of every
-// plausible canonical string: each candidate host (configured hosts and
-// the Host header, each with and without port) times versions 1 and 2
-// (parameters: query merged with form, or query alone for JSON bodies)
-// and, for SHA512 signatures, versions 4 and 5 (query parameters and the
-// raw body hash; for v5 the x-duo header hash over no headers, all
-// received x-duo-* headers, and all but x-duo-date). The digest follows
-// the signature length: 40 hex chars SHA1, 128 SHA512.
-func (v Verifier) Verify(in Incoming, cred Credentials, skey string) error {
+// plausible canonical string: each configured host (with and without its
+// port) times version 2 and, with WithUndatedV1, version 1 (parameters:
+// query merged with form, or query alone for JSON bodies) and, for SHA512
+// signatures, versions 4 and 5 (query parameters and the raw body hash; for
+// v5 the x-duo header hash over no headers, all received x-duo-* headers,
+// and all but x-duo-date), never more than MaxCandidates. The digest
+// follows the signature length: 40 hex chars SHA1, 128 SHA512. Without a
+// date header (admitted only WithUndatedV1) only version 1 is tried.
+func (v Verifier) Verify(in Incoming, cred Credentials, skey string, vers Versions) error {
 	var want [64]byte
 	var digest Digest
 	switch len(cred.Signature) {
@@ -100,27 +164,9 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string) error {
 	if err != nil || skey == "" { // an empty key would make HMACs forgeable
 		return ErrBadSignature
 	}
-
-	date := in.Header.Get("X-Duo-Date")
-	if date == "" {
-		date = in.Header.Get("Date")
-	}
-	if date != "" {
-		t, err := ParseDate(date)
-		if err != nil {
-			return fmt.Errorf("%w: unparseable date %.64q", ErrBadTimestamp, date)
-		}
-		now := time.Now
-		if v.Now != nil {
-			now = v.Now
-		}
-		window := v.Window
-		if window <= 0 {
-			window = DefaultWindow
-		}
-		if d := now().Sub(t); d > window || d < -window {
-			return fmt.Errorf("%w: date %.64q is %v from now", ErrBadTimestamp, date, -d.Round(time.Second))
-		}
+	date, err := v.CheckDate(in.Header, vers)
+	if err != nil {
+		return err
 	}
 
 	c := candidates{
@@ -130,7 +176,7 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string) error {
 		method: strings.ToUpper(in.Method),
 		path:   in.Path,
 	}
-	c.hosts = v.candidateHosts(c.hostBuf[:0], in.HostHeader)
+	c.hosts = v.candidateHosts(c.hostBuf[:0])
 	if in.JSONBody {
 		c.params12 = canonParams(in.Query, nil)
 	} else {
@@ -144,11 +190,11 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string) error {
 	}
 	c.buf = make([]byte, 0, len(date)+len(c.method)+maxHost+len(c.path)+len(c.params12)+2*128+6)
 
-	if date == "" {
+	if date == "" { // only WithUndatedV1 gets here
 		if c.try(1, "") {
 			return nil
 		}
-		return fmt.Errorf("%w: missing date header", ErrBadTimestamp)
+		return fmt.Errorf("%w: no date header, so only version 1 was tried", ErrBadSignature)
 	}
 	// Most likely first: v2 (Go, C#, duo_unix, PowerShell) and v5 without
 	// extra headers (Python, Java, Go JSON); v1 and v4 are rare.
@@ -166,7 +212,7 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string) error {
 			return nil
 		}
 	}
-	if c.try(1, "") {
+	if vers == WithUndatedV1 && c.try(1, "") {
 		return nil
 	}
 	if digest == SHA512 {
@@ -193,9 +239,10 @@ type candidates struct {
 	params12, params45 string
 	bodyHash           string
 	hosts              []string
-	hostBuf            [8]string
+	hostBuf            [MaxHosts]string
 	buf                []byte
 	sum                [64]byte
+	tried              int // candidates HMACed so far, at most MaxCandidates
 }
 
 // try reports whether any candidate host matches for version (hdrHash is
@@ -206,6 +253,10 @@ func (c *candidates) try(version int, hdrHash string) bool {
 		params = c.params45
 	}
 	for _, h := range c.hosts {
+		if c.tried >= MaxCandidates {
+			return false
+		}
+		c.tried++
 		c.buf = appendCanon(c.buf[:0], version, c.date, c.method, h, c.path, params, c.bodyHash, hdrHash)
 		c.mac.Reset()
 		c.mac.Write(c.buf)
@@ -216,11 +267,11 @@ func (c *candidates) try(version int, hdrHash string) bool {
 	return false
 }
 
-// candidateHosts lists the configured hosts and the Host header, each also
-// without its port, lower-cased and deduplicated, configured ones first.
-func (v Verifier) candidateHosts(dst []string, hostHeader string) []string {
+// candidateHosts lists the configured hosts, each also without its port,
+// lower-cased and deduplicated, in configuration order, at most MaxHosts.
+func (v Verifier) candidateHosts(dst []string) []string {
 	add := func(h string) {
-		if h == "" {
+		if h == "" || len(dst) == MaxHosts {
 			return
 		}
 		for _, x := range dst {
@@ -235,9 +286,6 @@ func (v Verifier) candidateHosts(dst []string, hostHeader string) []string {
 		add(h)
 		add(stripPort(h))
 	}
-	h := strings.ToLower(hostHeader)
-	add(h)
-	add(stripPort(h))
 	return dst
 }
 

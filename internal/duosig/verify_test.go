@@ -3,6 +3,7 @@ package duosig
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -38,7 +39,6 @@ type clientReq struct {
 	version    int
 	digest     Digest
 	signedHost string
-	hostHeader string // defaults to cfgHost
 	dateHeader string // "Date", "X-Duo-Date" or "" for none
 	date       string
 	method     string
@@ -55,9 +55,6 @@ type clientReq struct {
 // build signs r and returns what the server would see.
 func (r clientReq) build(t testing.TB) (Incoming, string) {
 	t.Helper()
-	if r.hostHeader == "" {
-		r.hostHeader = cfgHost
-	}
 	if r.skey == "" {
 		r.skey = testSKey
 	}
@@ -87,7 +84,7 @@ func (r clientReq) build(t testing.TB) (Incoming, string) {
 	if r.dateHeader != "" {
 		h.Set(r.dateHeader, r.date)
 	}
-	in := Incoming{Method: r.method, Path: r.path, HostHeader: r.hostHeader, Query: r.query, Header: h}
+	in := Incoming{Method: r.method, Path: r.path, Query: r.query, Header: h}
 	switch {
 	case r.body != nil:
 		in.Body, in.JSONBody = r.body, true
@@ -108,17 +105,24 @@ func TestVerifyClients(t *testing.T) {
 	jsonBody := []byte(`{"device":"auto","factor":"push","username":"alice"}`)
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
+	// Cases with this prefix run WithUndatedV1 (a legacy route or
+	// integration); the others DatedOnly.
+	const legacy = "legacy: "
 	tests := []struct {
 		name string
 		req  clientReq
 		want error
 	}{
-		{"duo_unix <=2.0.0: v1 SHA1, no date, form", clientReq{version: 1, digest: SHA1, signedHost: bareHost,
+		{legacy + "duo_unix <=2.0.0: v1 SHA1, no date, form", clientReq{version: 1, digest: SHA1, signedHost: bareHost,
 			method: "POST", path: "/rest/v1/auth.bson", form: url.Values{"user": {"alice"}, "factor": {"push"}, "ipaddr": {"10.0.0.1"}}}, nil},
-		{"duo_unix 2.0.1: v1 SHA512, no date", clientReq{version: 1, digest: SHA512, signedHost: bareHost,
+		{legacy + "duo_unix 2.0.1: v1 SHA512, no date", clientReq{version: 1, digest: SHA512, signedHost: bareHost,
 			method: "POST", path: "/rest/v1/preauth", form: url.Values{"user": {"alice"}}}, nil},
-		{"Java v1 SHA512, no date, GET", clientReq{version: 1, digest: SHA512, signedHost: bareHost,
+		{legacy + "Java v1 SHA512, no date, GET", clientReq{version: 1, digest: SHA512, signedHost: bareHost,
 			method: "GET", path: "/auth/v2/check"}, nil},
+		{legacy + "python sig_version=1: v1 with a Date header", clientReq{version: 1, digest: SHA512, signedHost: bareHost,
+			dateHeader: "Date", date: minus0, method: "POST", path: "/auth/v2/preauth", form: url.Values{"username": {"alice"}}}, nil},
+		{legacy + "v2 still works", clientReq{version: 2, digest: SHA512, signedHost: cfgHost,
+			dateHeader: "Date", date: utc, method: "POST", path: "/auth/v2/auth", form: authForm}, nil},
 		{"duo_unix 2.0.4: v2 SHA512, X-Duo-Date local offset", clientReq{version: 2, digest: SHA512, signedHost: bareHost,
 			dateHeader: "X-Duo-Date", date: fmtDate(now, minus4), method: "POST", path: "/auth/v2/preauth", form: url.Values{"username": {"alice"}}}, nil},
 		{"v2 SHA1, X-Duo-Date +0530", clientReq{version: 2, digest: SHA1, signedHost: bareHost,
@@ -143,8 +147,6 @@ func TestVerifyClients(t *testing.T) {
 			form: url.Values{"factor": {"push"}, "device": {"auto"}}}, nil},
 		{"python path id escaped", clientReq{version: 2, digest: SHA512, signedHost: bareHost,
 			dateHeader: "Date", date: minus0, method: "GET", path: "/admin/v1/users/DU%2BABC%40x"}, nil},
-		{"Host header names the host: signed host", clientReq{version: 2, digest: SHA512, signedHost: "other.example.org",
-			hostHeader: "Other.Example.org:443", dateHeader: "Date", date: utc, method: "GET", path: "/auth/v2/check"}, nil},
 		{"python 5: v5 JSON POST", clientReq{version: 5, digest: SHA512, signedHost: bareHost,
 			dateHeader: "Date", date: minus0, method: "POST", path: "/auth/v2/auth", body: jsonBody}, nil},
 		{"python 5: v5 GET query", clientReq{version: 5, digest: SHA512, signedHost: bareHost,
@@ -188,9 +190,22 @@ func TestVerifyClients(t *testing.T) {
 		{"unparseable date", clientReq{version: 2, digest: SHA512, signedHost: bareHost, dateHeader: "Date",
 			date: "yesterday", method: "GET", path: "/auth/v2/check"}, ErrBadTimestamp},
 		{"v2 without date header", clientReq{version: 2, digest: SHA512, signedHost: bareHost, date: utc,
-			method: "GET", path: "/auth/v2/check"}, ErrBadTimestamp},
-		{"v1 no date, wrong key", clientReq{version: 1, digest: SHA1, signedHost: bareHost, skey: strings.Repeat("x", 40),
-			method: "GET", path: "/auth/v2/check"}, ErrBadTimestamp},
+			method: "GET", path: "/auth/v2/check"}, ErrMissingTimestamp},
+		{legacy + "v2 without date header", clientReq{version: 2, digest: SHA512, signedHost: bareHost, date: utc,
+			method: "GET", path: "/auth/v2/check"}, ErrBadSignature},
+		{legacy + "v1 no date, wrong key", clientReq{version: 1, digest: SHA1, signedHost: bareHost, skey: strings.Repeat("x", 40),
+			method: "GET", path: "/auth/v2/check"}, ErrBadSignature},
+		{legacy + "v1 stale date", clientReq{version: 1, digest: SHA1, signedHost: bareHost, dateHeader: "Date",
+			date: fmtDate(testNow.Add(-time.Hour), time.UTC), method: "GET", path: "/auth/v2/check"}, ErrBadTimestamp},
+		// Replay: version 1 signs no date, so a captured request is refused
+		// where only dated versions are admitted, with or without a fresh
+		// (unsigned) date header added.
+		{"v1 captured, no date", clientReq{version: 1, digest: SHA1, signedHost: bareHost,
+			method: "POST", path: "/auth/v2/auth", form: authForm}, ErrMissingTimestamp},
+		{"v1 captured, fresh date added", clientReq{version: 1, digest: SHA1, signedHost: bareHost, dateHeader: "Date", date: utc,
+			method: "POST", path: "/auth/v2/auth", form: authForm}, ErrBadSignature},
+		{"v1 SHA512 captured, fresh date added", clientReq{version: 1, digest: SHA512, signedHost: cfgHost, dateHeader: "X-Duo-Date", date: utc,
+			method: "GET", path: "/auth/v2/check"}, ErrBadSignature},
 		{"wrong skey", clientReq{version: 2, digest: SHA512, signedHost: bareHost, skey: strings.Repeat("x", 40),
 			dateHeader: "Date", date: utc, method: "GET", path: "/auth/v2/check"}, ErrBadSignature},
 		{"wrong skey v5", clientReq{version: 5, digest: SHA512, signedHost: bareHost, skey: strings.Repeat("x", 40),
@@ -214,7 +229,11 @@ func TestVerifyClients(t *testing.T) {
 			if cred.IKey != testIKey {
 				t.Fatalf("ikey %q", cred.IKey)
 			}
-			err = testVerifier().Verify(in, cred, testSKey)
+			vers := DatedOnly
+			if strings.HasPrefix(tt.name, legacy) {
+				vers = WithUndatedV1
+			}
+			err = testVerifier().Verify(in, cred, testSKey, vers)
 			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
 				t.Errorf("Verify = %v, want %v", err, tt.want)
 			}
@@ -254,12 +273,12 @@ func TestVerifyTampered(t *testing.T) {
 			t.Parallel()
 			in, auth := tt.req.build(t)
 			cred, _ := ParseAuthorization(auth)
-			if err := testVerifier().Verify(in, cred, testSKey); err != nil {
+			if err := testVerifier().Verify(in, cred, testSKey, WithUndatedV1); err != nil {
 				t.Fatalf("untampered: %v", err)
 			}
 			in, _ = tt.req.build(t)
 			tt.mutate(&in)
-			if err := testVerifier().Verify(in, cred, testSKey); !errors.Is(err, ErrBadSignature) {
+			if err := testVerifier().Verify(in, cred, testSKey, WithUndatedV1); !errors.Is(err, ErrBadSignature) {
 				t.Errorf("Verify = %v, want ErrBadSignature", err)
 			}
 		})
@@ -272,49 +291,122 @@ func TestVerifyEdgeCases(t *testing.T) {
 		date: fmtDate(testNow, time.UTC), method: "GET", path: "/auth/v2/check"}.build(t)
 	cred, _ := ParseAuthorization(auth)
 	v := testVerifier()
-	if err := v.Verify(in, cred, ""); !errors.Is(err, ErrBadSignature) {
+	if err := v.Verify(in, cred, "", DatedOnly); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("empty skey: %v", err)
 	}
-	if err := v.Verify(in, Credentials{IKey: testIKey, Signature: "abc"}, testSKey); !errors.Is(err, ErrBadSignature) {
+	if err := v.Verify(in, Credentials{IKey: testIKey, Signature: "abc"}, testSKey, DatedOnly); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("short signature: %v", err)
 	}
-	if err := v.Verify(in, Credentials{IKey: testIKey, Signature: strings.Repeat("z", 40)}, testSKey); !errors.Is(err, ErrBadSignature) {
+	if err := v.Verify(in, Credentials{IKey: testIKey, Signature: strings.Repeat("z", 40)}, testSKey, DatedOnly); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("non-hex signature: %v", err)
 	}
-	// The zero Verifier trusts the Host header and uses the real clock.
-	if err := (Verifier{}).Verify(in, cred, testSKey); !errors.Is(err, ErrBadTimestamp) {
+	// The zero Verifier uses the real clock and accepts no host.
+	if err := (Verifier{}).Verify(in, cred, testSKey, DatedOnly); !errors.Is(err, ErrBadTimestamp) {
 		t.Errorf("zero verifier with 2024 date: %v", err)
 	}
 	wide := Verifier{Window: 100 * 24 * 365 * time.Hour}
-	if err := wide.Verify(in, cred, testSKey); err != nil {
-		t.Errorf("zero-host verifier: %v", err)
+	if err := wide.Verify(in, cred, testSKey, DatedOnly); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("verifier without hosts: %v, want ErrBadSignature", err)
 	}
-	// The rendered error carries Duo's code.
+	wide.Hosts = []string{bareHost}
+	if err := wide.Verify(in, cred, testSKey, DatedOnly); err != nil {
+		t.Errorf("wide verifier: %v", err)
+	}
+	// The rendered errors carry Duo's codes.
 	var e *Error
-	err := v.Verify(in, cred, strings.Repeat("y", 40))
+	err := v.Verify(in, cred, strings.Repeat("y", 40), DatedOnly)
 	if !errors.As(err, &e) || e.Code != 40103 || e.Status != 401 {
 		t.Errorf("errors.As: %v", err)
+	}
+	in.Header.Del("Date")
+	err = v.Verify(in, cred, testSKey, DatedOnly)
+	if !errors.As(err, &e) || e.Code != 40104 || e.Status != 401 || e.Message != "Missing request timestamp" {
+		t.Errorf("missing date: %v, want 401 40104 Missing request timestamp", err)
+	}
+}
+
+// TestCheckDate: the cheap date check the HTTP layer runs before reading
+// a body.
+func TestCheckDate(t *testing.T) {
+	t.Parallel()
+	v := testVerifier()
+	ok := fmtDate(testNow.Add(-time.Minute), minus4)
+	for _, tc := range []struct {
+		name      string
+		h         http.Header
+		vers      Versions
+		wantDate  string
+		wantError error
+	}{
+		{"Date", http.Header{"Date": {ok}}, DatedOnly, ok, nil},
+		{"X-Duo-Date before Date", http.Header{"Date": {"garbage"}, "X-Duo-Date": {ok}}, DatedOnly, ok, nil},
+		{"none", http.Header{}, DatedOnly, "", ErrMissingTimestamp},
+		{"none, legacy", http.Header{}, WithUndatedV1, "", nil},
+		{"empty", http.Header{"Date": {""}}, DatedOnly, "", ErrMissingTimestamp},
+		{"garbage", http.Header{"Date": {"garbage"}}, WithUndatedV1, "", ErrBadTimestamp},
+		{"stale", http.Header{"Date": {fmtDate(testNow.Add(-time.Hour), time.UTC)}}, WithUndatedV1, "", ErrBadTimestamp},
+	} {
+		got, err := v.CheckDate(tc.h, tc.vers)
+		if got != tc.wantDate || !errors.Is(err, tc.wantError) || (err == nil) != (tc.wantError == nil) {
+			t.Errorf("%s: %q, %v; want %q, %v", tc.name, got, err, tc.wantDate, tc.wantError)
+		}
+	}
+}
+
+// TestCandidatesBounded: however many names are configured, one request
+// costs at most MaxCandidates HMACs.
+func TestCandidatesBounded(t *testing.T) {
+	t.Parallel()
+	var hosts []string
+	for i := range 3 * MaxHosts {
+		hosts = append(hosts, fmt.Sprintf("h%d.example:%d", i, 8000+i))
+	}
+	v := Verifier{Hosts: hosts, Now: func() time.Time { return testNow }}
+	if got := len(v.candidateHosts(nil)); got != MaxHosts {
+		t.Errorf("%d candidate hosts, want MaxHosts = %d", got, MaxHosts)
+	}
+	in, auth := clientReq{version: 5, digest: SHA512, signedHost: "elsewhere.example", dateHeader: "X-Duo-Date",
+		date: fmtDate(testNow, time.UTC), method: "POST", path: "/auth/v2/auth", body: []byte(`{"a":"b"}`),
+		xduo: http.Header{"X-Duo-A": {"1"}}}.build(t)
+	cred, _ := ParseAuthorization(auth)
+	if err := v.Verify(in, cred, testSKey, WithUndatedV1); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("Verify = %v", err)
+	}
+	// The first MaxHosts host strings are the first names with and without
+	// their ports; a name beyond them is not tried.
+	late := clientReq{version: 2, digest: SHA512, signedHost: hosts[MaxHosts/2], dateHeader: "Date",
+		date: fmtDate(testNow, time.UTC), method: "GET", path: "/auth/v2/check"}
+	in, auth = late.build(t)
+	cred, _ = ParseAuthorization(auth)
+	if err := v.Verify(in, cred, testSKey, DatedOnly); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("a name beyond MaxHosts host strings: %v, want ErrBadSignature", err)
+	}
+	late.signedHost = hosts[MaxHosts/2-1]
+	in, auth = late.build(t)
+	cred, _ = ParseAuthorization(auth)
+	if err := v.Verify(in, cred, testSKey, DatedOnly); err != nil {
+		t.Errorf("the last name within MaxHosts host strings: %v", err)
 	}
 }
 
 func TestCandidateHosts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		hosts  []string
-		header string
-		want   string
+		hosts []string
+		want  string
 	}{
-		{[]string{"API.example.com:8443"}, "api.example.com:8443", "api.example.com:8443 api.example.com"},
-		{[]string{"api.example.com"}, "localhost:8443", "api.example.com localhost:8443 localhost"},
-		{nil, "[::1]:8443", "[::1]:8443 [::1]"},
-		{[]string{"::1"}, "", "::1"},
-		{[]string{"a:b"}, "", "a:b"},
-		{nil, "", ""},
+		{[]string{"API.example.com:8443"}, "api.example.com:8443 api.example.com"},
+		{[]string{"api.example.com", "localhost:8443"}, "api.example.com localhost:8443 localhost"},
+		{[]string{"[::1]:8443"}, "[::1]:8443 [::1]"},
+		{[]string{"::1"}, "::1"},
+		{[]string{"a:b"}, "a:b"},
+		{[]string{"x.example:1", "X.example"}, "x.example:1 x.example"},
+		{nil, ""},
 	}
 	for _, tt := range tests {
-		got := strings.Join(Verifier{Hosts: tt.hosts}.candidateHosts(nil, tt.header), " ")
+		got := strings.Join(Verifier{Hosts: tt.hosts}.candidateHosts(nil), " ")
 		if got != tt.want {
-			t.Errorf("hosts %q header %q: got %q want %q", tt.hosts, tt.header, got, tt.want)
+			t.Errorf("hosts %q: got %q want %q", tt.hosts, got, tt.want)
 		}
 	}
 }
@@ -365,7 +457,7 @@ func TestNewIncoming(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := testVerifier().Verify(in, cred, testSKey); err != nil {
+			if err := testVerifier().Verify(in, cred, testSKey, DatedOnly); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 		})

@@ -104,6 +104,19 @@ func TestBinary(t *testing.T) {
 			testIntegrationChangesAtOnce(t, bin, e)
 		})
 	}
+	t.Run("SignatureLimits", func(t *testing.T) {
+		t.Parallel()
+		testBinarySignatureLimits(t, bin)
+	})
+	t.Run("Floods", func(t *testing.T) {
+		t.Parallel()
+		// The floods measure the server's memory, which -race multiplies.
+		floodBin := bin
+		if testutil.RaceEnabled {
+			floodBin = testutil.GoBuildNoRace(t, "./cmd/assent", t.TempDir(), "assent")
+		}
+		testBinaryFloods(t, floodBin)
+	})
 }
 
 func testBinaryServeAndCLI(t *testing.T, bin string) {

@@ -47,6 +47,9 @@ type handRequest struct {
 	// query parsed from target and the body hash.
 	params url.Values
 	sig    signing
+	// hostHeader, if set, is sent as the Host header (the connection still
+	// goes to the server, with its own name in TLS).
+	hostHeader string
 }
 
 type handResponse struct {
@@ -70,6 +73,9 @@ func (ts *testServer) sendHand(t *testing.T, hr handRequest) handResponse {
 	}
 	if hr.ctype != "" {
 		req.Header.Set("Content-Type", hr.ctype)
+	}
+	if hr.hostHeader != "" {
+		req.Host = hr.hostHeader
 	}
 	s := hr.sig
 	if s.dateHeader != "" {
@@ -185,13 +191,14 @@ func TestHandBuiltRequests(t *testing.T) {
 				body:  []byte("device=auto&factor=passcode&passcode=" + codes[4] + "&username=hand"),
 				ctype: "application/x-www-form-urlencoded", params: p, sig: s}
 		}(), allow},
-		{"v1 SHA1 without a date (duo_unix 1.x)", func() handRequest {
+		// Version 1 signs no date: only the legacy routes take it.
+		{"v1 SHA1 without a date on /rest/v1 (duo_unix 1.x)", func() handRequest {
 			s := v(noPort, 1, duosig.SHA1)
 			s.dateHeader, s.date = "", ""
-			p := formAuth(codes[5])
-			return handRequest{method: "POST", target: "/auth/v2/auth", body: []byte(duosig.CanonParams(p)),
+			p := form("user", "hand", "factor", "passcode", "code", codes[5])
+			return handRequest{method: "POST", target: "/rest/v1/auth.json", body: []byte(duosig.CanonParams(p)),
 				ctype: "application/x-www-form-urlencoded", params: p, sig: s}
-		}(), allow},
+		}(), map[string]any{"result": "allow"}},
 		{"v2 form body with '+' for spaces, SHA512 (duo_api_golang style)", func() handRequest {
 			p := form("username", "hand", "factor", "passcode", "passcode", codes[6], "hostname", "a host name")
 			return handRequest{method: "POST", target: "/auth/v2/auth", body: []byte(p.Encode()),
@@ -288,9 +295,22 @@ func TestHandBuiltRequests(t *testing.T) {
 			s := v(noPort, 2, duosig.SHA512)
 			s.dateHeader = ""
 			return checkReq(s)
-		}(), status: 401, code: 40105, message: "Bad request timestamp"},
+		}(), status: 401, code: 40104, message: "Missing request timestamp"},
+		{name: "v1 signature without a date on /auth/v2 (replayable)", req: func() handRequest {
+			s := v(noPort, 1, duosig.SHA1)
+			s.dateHeader, s.date = "", ""
+			p := formAuth(codes[5])
+			return handRequest{method: "POST", target: "/auth/v2/auth", body: []byte(duosig.CanonParams(p)),
+				ctype: "application/x-www-form-urlencoded", params: p, sig: s}
+		}(), status: 401, code: 40104, message: "Missing request timestamp"},
+		{name: "text/xml body", req: handRequest{method: "POST", target: "/auth/v2/preauth", body: []byte("<username>hand</username>"),
+			ctype: "text/xml", sig: v(noPort, 5, duosig.SHA512)}, status: 400, code: 40106, message: "Invalid content type"},
 		{name: "wrong skey", req: checkReq(wrongSKey), status: 401, code: 40103, message: "Invalid signature in request credentials"},
 		{name: "signed for another host", req: checkReq(wrongHost), status: 401, code: 40103, message: "Invalid signature in request credentials"},
+		// The Host header is the client's to choose: naming the other host
+		// there does not make its signature valid here.
+		{name: "signed for another host, Host header names it", req: handRequest{method: "GET", target: "/auth/v2/check",
+			sig: wrongHost, hostHeader: wrongHost.host}, status: 401, code: 40103, message: "Invalid signature in request credentials"},
 		{name: "unknown ikey", req: checkReq(unknownIKey), status: 401, code: 40102, message: "Invalid integration key in request credentials"},
 		{name: "no Authorization", req: handRequest{method: "GET", target: "/auth/v2/check"}, status: 401, code: 40101, message: "Missing request credentials"},
 		{name: "Authorization with another scheme", req: checkReq(garbageAuth), status: 401, code: 40101, message: "Missing request credentials"},

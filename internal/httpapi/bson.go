@@ -12,7 +12,6 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/duosig"
-	"github.com/assent-auth/assent/internal/store"
 )
 
 // BSON is the envelope duo_unix 1.11 and older expect from the legacy
@@ -76,8 +75,8 @@ func AsError(r *http.Request, err error) *Error {
 // RequireBSON is Require for BSON endpoints: signature, integration-type
 // and handler errors are all answered as BSON documents, because duo_unix
 // cannot parse a JSON error (it would report "invalid BSON response").
-func (s *Signer) RequireBSON(types []store.IntegrationType, h HandlerFunc) http.Handler {
-	return s.require(types, h, RenderBSON)
+func (s *Signer) RequireBSON(rt Route, h HandlerFunc) http.Handler {
+	return s.require(rt, h, RenderBSON)
 }
 
 // writeBSON sends doc with an explicit Content-Length, as writeJSON does.

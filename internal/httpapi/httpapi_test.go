@@ -34,7 +34,10 @@ func TestReadParams(t *testing.T) {
 		{name: "json trailing", ct: "application/json", body: `{"a":"b"}{}`, errCode: CodeInvalidParams},
 		{name: "bad query", query: "a=%zz", errCode: CodeInvalidParams},
 		{name: "bad form", ct: "application/x-www-form-urlencoded", body: "a=%zz", errCode: CodeInvalidParams},
-		{name: "unsupported type", ct: "text/xml", body: "<a/>", errCode: CodeInvalidParams},
+		{name: "unsupported type", ct: "text/xml", body: "<a/>", errCode: CodeBadContentType},
+		{name: "multipart", ct: "multipart/form-data; boundary=x", body: "--x--", errCode: CodeBadContentType},
+		{name: "unparseable type", ct: "application/json;;", body: `{"a":"b"}`, errCode: CodeBadContentType},
+		{name: "any type without a body", ct: "text/xml", query: "a=1", want: map[string][]string{"a": {"1"}}},
 		{name: "too large", ct: "application/x-www-form-urlencoded", body: "a=" + strings.Repeat("x", MaxBodyBytes), errCode: CodeTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,8 +13,9 @@ import (
 	"strings"
 )
 
-// MaxBodyBytes bounds request bodies. Duo limits pushinfo to 20,000 bytes;
-// nothing legitimate comes near this.
+// MaxBodyBytes bounds request bodies where the route sets no smaller
+// limit. Duo limits pushinfo to 20,000 bytes; nothing legitimate comes near
+// this.
 const MaxBodyBytes = 256 << 10
 
 // Params is a decoded request: the merged parameters for business logic and
@@ -30,11 +31,23 @@ type Params struct {
 // Get returns the first value of key, or "".
 func (p *Params) Get(key string) string { return p.Values.Get(key) }
 
-// ReadParams decodes r's parameters from the query string and, for bodies,
-// from application/x-www-form-urlencoded or application/json. Query and body
-// parameters are merged (some clients send POST parameters in the query).
-// The raw body is kept for signature checks of v4/v5 requests.
+// ReadParams is ReadParamsLimit with MaxBodyBytes.
 func ReadParams(w http.ResponseWriter, r *http.Request) (*Params, error) {
+	return ReadParamsLimit(w, r, MaxBodyBytes)
+}
+
+// errTooLarge is Duo's answer to a body over the route's limit.
+var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "Request entity too large"}
+
+// ReadParamsLimit decodes r's parameters from the query string and, for
+// bodies, from application/x-www-form-urlencoded or application/json.
+// Query and body parameters are merged (some clients send POST parameters
+// in the query). The raw body is kept for signature checks of v4/v5
+// requests. Before reading anything it refuses, cheaply, a body of another
+// type (400/40106) or one declared longer than limit bytes (413/41301); a
+// body that turns out longer than limit is refused the same way after
+// limit bytes.
+func ReadParamsLimit(w http.ResponseWriter, r *http.Request, limit int64) (*Params, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, InvalidParams("malformed query string")
@@ -43,14 +56,21 @@ func ReadParams(w http.ResponseWriter, r *http.Request) (*Params, error) {
 	for k, v := range q {
 		p.Values[k] = append([]string(nil), v...)
 	}
-	if r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return p, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	ct, err := bodyType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "Request entity too large"}
+			return nil, errTooLarge
 		}
 		return nil, InvalidParams("could not read the request body")
 	}
@@ -58,7 +78,6 @@ func ReadParams(w http.ResponseWriter, r *http.Request) (*Params, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return p, nil
 	}
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case ct == "application/json" || (ct == "" && looksLikeJSON(body)):
 		obj, err := decodeJSONParams(body)
@@ -69,7 +88,7 @@ func ReadParams(w http.ResponseWriter, r *http.Request) (*Params, error) {
 		for k, v := range obj {
 			p.Values[k] = append(p.Values[k], v...)
 		}
-	case ct == "application/x-www-form-urlencoded" || ct == "":
+	default: // a form, declared or not
 		f, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, InvalidParams("malformed form body")
@@ -78,10 +97,25 @@ func ReadParams(w http.ResponseWriter, r *http.Request) (*Params, error) {
 		for k, v := range f {
 			p.Values[k] = append(p.Values[k], v...)
 		}
-	default:
-		return nil, InvalidParams("unsupported Content-Type " + strconv.Quote(ct))
 	}
 	return p, nil
+}
+
+// bodyType returns the media type of a body's Content-Type header: "" (none
+// given), application/x-www-form-urlencoded or application/json. Anything
+// else, or a header that does not parse, is Duo's 400/40106.
+func bodyType(header string) (string, error) {
+	if header == "" {
+		return "", nil
+	}
+	ct, _, err := mime.ParseMediaType(header)
+	switch {
+	case err != nil:
+	case ct == "application/x-www-form-urlencoded", ct == "application/json":
+		return ct, nil
+	}
+	return "", &Error{Status: http.StatusBadRequest, Code: CodeBadContentType, Message: "Invalid content type",
+		Detail: fmt.Sprintf("the body must be application/x-www-form-urlencoded or application/json, not %.64q", header)}
 }
 
 func looksLikeJSON(b []byte) bool {

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/duosig"
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
 )
 
@@ -30,26 +33,44 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request, c *Call) error
 type Signer struct {
 	Lookup   IntegrationLookup
 	Verifier duosig.Verifier
+	// Failures is spent on every failed signature (unknown integration
+	// key, missing or bad date, bad signature) from a client address; a
+	// client whose bucket is empty is answered 429 before anything is
+	// looked up. nil: no limit.
+	Failures *ratelimit.Limiter
+}
+
+// Route says what one signed route accepts.
+type Route struct {
+	// Types are the integration types that may call the route.
+	Types []store.IntegrationType
+	// MaxBody bounds the request body in bytes; 0 means MaxBodyBytes.
+	MaxBody int64
+	// Versions is duosig.WithUndatedV1 on the legacy routes (/rest/v1),
+	// else duosig.DatedOnly. Integrations marked LegacySignatures get
+	// WithUndatedV1 on every route.
+	Versions duosig.Versions
 }
 
 var errWrongType = &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: "Access forbidden", Detail: "Wrong integration type for this API."}
 
 // Require wraps h so it runs only for requests correctly signed by an
-// integration of one of the given types; errors are answered as JSON.
-func (s *Signer) Require(types []store.IntegrationType, h HandlerFunc) http.Handler {
-	return s.require(types, h, Render)
+// integration of one of rt's types; errors are answered as JSON.
+func (s *Signer) Require(rt Route, h HandlerFunc) http.Handler {
+	return s.require(rt, h, Render)
 }
 
 // require is Require with the error renderer of the route's encoding.
-func (s *Signer) require(types []store.IntegrationType, h HandlerFunc, render func(http.ResponseWriter, *http.Request, error)) http.Handler {
+func (s *Signer) require(rt Route, h HandlerFunc, render func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.verify(w, r)
-		if err == nil && !slices.Contains(types, c.Integration.Type) {
-			err = errWrongType
-		}
+		c, err := s.verify(w, r, rt)
 		if err == nil {
 			SetIKey(r.Context(), c.Integration.IKey)
 			err = h(w, r, c)
+		} else {
+			// Say why at debug level: a client that signs differently from
+			// all the known ones is found here.
+			Logger(r.Context()).Debug("signed request rejected", "err", err)
 		}
 		if err != nil {
 			render(w, r, err)
@@ -57,36 +78,84 @@ func (s *Signer) require(types []store.IntegrationType, h HandlerFunc, render fu
 	})
 }
 
-func (s *Signer) verify(w http.ResponseWriter, r *http.Request) (*Call, error) {
+// verify authenticates r, cheapest rejection first, so that a request that
+// fails early costs the server almost nothing: the Authorization header,
+// the client's failure budget, the integration (existence and type, so a
+// Web SDK key, which browsers see, gets no further on the Auth API), the
+// date; only then is the body read, within rt's limit, and the signature
+// checked over a fixed set of canonical forms.
+func (s *Signer) verify(w http.ResponseWriter, r *http.Request, rt Route) (*Call, error) {
 	cred, err := duosig.ParseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
 		return nil, err
 	}
+	client := ClientKey(r)
+	if blocked, retry := s.Failures.Blocked(client); blocked {
+		return nil, TooManyRequests("too many failed signatures from this address", retry)
+	}
+	fail := func(err error) (*Call, error) {
+		s.Failures.Fail(client)
+		return nil, err
+	}
 	in, skey, err := s.Lookup.Integration(r.Context(), cred.IKey)
 	if auth.IsKind(err, auth.KindNotFound) {
-		return nil, duosig.ErrUnknownIKey
+		return fail(duosig.ErrUnknownIKey)
 	}
 	if err != nil {
 		return nil, err
 	}
-	p, err := ReadParams(w, r)
+	if !slices.Contains(rt.Types, in.Type) {
+		return nil, errWrongType
+	}
+	vers := rt.Versions
+	if in.LegacySignatures {
+		vers = duosig.WithUndatedV1
+	}
+	if _, err := s.Verifier.CheckDate(r.Header, vers); err != nil {
+		return fail(err)
+	}
+	limit := rt.MaxBody
+	if limit <= 0 {
+		limit = MaxBodyBytes
+	}
+	p, err := ReadParamsLimit(w, r, limit)
 	if err != nil {
 		return nil, err
 	}
 	err = s.Verifier.Verify(duosig.Incoming{
-		Method:     r.Method,
-		Path:       rawPath(r),
-		HostHeader: r.Host,
-		Query:      p.Query,
-		Form:       p.Form,
-		Body:       p.Body,
-		JSONBody:   p.JSONBody,
-		Header:     r.Header,
-	}, cred, skey)
+		Method:   r.Method,
+		Path:     rawPath(r),
+		Query:    p.Query,
+		Form:     p.Form,
+		Body:     p.Body,
+		JSONBody: p.JSONBody,
+		Header:   r.Header,
+	}, cred, skey, vers)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	return &Call{Integration: in, Params: p}, nil
+}
+
+// ClientKey is the rate-limit key of r's client: its IP address from
+// RemoteAddr, IPv6 addresses cut to their /64 (one host's usual share, so
+// a client cannot step around the limit through its own addresses).
+// Behind a reverse proxy every client has the proxy's key.
+func ClientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
 }
 
 // rawPath is the path exactly as the client sent it, without the query:

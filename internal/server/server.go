@@ -68,13 +68,19 @@ func New(a *app.App) (*Server, error) {
 		return nil, err
 	}
 
+	// Signed requests must name one of the server's own names; failed
+	// signatures, on the Auth API and the device API alike, spend one
+	// budget per client address.
+	hosts := a.Config.Hostnames()
+	badSignatures := ratelimit.New(a.Config.RateLimitBadSignatures.Limit(), ratelimit.Options{Now: a.Now})
 	signer := &httpapi.Signer{
 		Lookup: a.Core,
 		Verifier: duosig.Verifier{
-			Hosts:  []string{a.Config.PublicHostname},
+			Hosts:  hosts,
 			Window: a.Config.ClockSkew.Duration,
 			Now:    a.Now,
 		},
+		Failures: badSignatures,
 	}
 	// Wrong activation codes and portal links share one budget per address:
 	// both are guesses at an enrollment credential.
@@ -82,8 +88,8 @@ func New(a *app.App) (*Server, error) {
 		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
-	(&device.API{Core: a.Core, Logo: logo, Hosts: []string{a.Config.PublicHostname},
-		Window: a.Config.ClockSkew.Duration, Now: a.Now, ActivationLimit: activations}).Register(mux)
+	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
+		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.

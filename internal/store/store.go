@@ -65,6 +65,12 @@ type Integration struct {
 	// frame this integration's hosted prompt (Web SDK v2 parent pages); empty
 	// means only the parent named in each signed request.
 	AllowedOrigins []string
+	// LegacySignatures lets the integration sign requests with signature
+	// version 1 on every Auth API route, with or without a date. Version 1
+	// covers no date, so such a request can be replayed at any time; only
+	// old clients that cannot sign otherwise need it (the legacy /rest/v1
+	// routes accept version 1 from any integration).
+	LegacySignatures bool
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -145,9 +151,9 @@ type Queries interface {
 	GetIntegration(ctx context.Context, ikey string) (Integration, error)
 	ListIntegrations(ctx context.Context) ([]Integration, error) // ordered by Created, then IKey
 	DeleteIntegration(ctx context.Context, ikey string) error    // ErrNotFound if absent
-	// UpdateIntegration writes Name, NewUserPolicy and AllowedOrigins of the
-	// integration with in.IKey (never its type, secret or creation time);
-	// ErrNotFound if absent.
+	// UpdateIntegration writes Name, NewUserPolicy, AllowedOrigins and
+	// LegacySignatures of the integration with in.IKey (never its type,
+	// secret or creation time); ErrNotFound if absent.
 	UpdateIntegration(ctx context.Context, in Integration) error
 
 	// CreateUser returns ErrAlreadyExists if the ID or the username (compared

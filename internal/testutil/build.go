@@ -36,11 +36,24 @@ func RepoRoot(t testing.TB) string {
 // build compiled and also catches races in the subprocess.
 func GoBuild(t testing.TB, pkg, dir, name string) string {
 	t.Helper()
+	return goBuild(t, pkg, dir, name, RaceEnabled)
+}
+
+// GoBuildNoRace is GoBuild without -race, for tests that measure the
+// process (memory, how much it gets through): the race detector multiplies
+// both several times over.
+func GoBuildNoRace(t testing.TB, pkg, dir, name string) string {
+	t.Helper()
+	return goBuild(t, pkg, dir, name, false)
+}
+
+func goBuild(t testing.TB, pkg, dir, name string, race bool) string {
+	t.Helper()
 	goTool, err := exec.LookPath("go")
 	Require(t, "the go command", err == nil)
 	bin := filepath.Join(dir, name)
 	args := []string{"build", "-o", bin}
-	if RaceEnabled {
+	if race {
 		args = append(args, "-race")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

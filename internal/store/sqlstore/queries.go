@@ -195,7 +195,7 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // Integrations.
 
-const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins`
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures`
 
 func scanIntegration(r scanner) (store.Integration, error) {
 	var (
@@ -204,8 +204,9 @@ func scanIntegration(r scanner) (store.Integration, error) {
 		secret      []byte
 		created     int64
 		origins     string
+		legacy      int64
 	)
-	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins); err != nil {
+	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins, &legacy); err != nil {
 		return store.Integration{}, err
 	}
 	if origins != "" {
@@ -215,14 +216,15 @@ func scanIntegration(r scanner) (store.Integration, error) {
 	in.SecretEnc = secret
 	in.NewUserPolicy = store.NewUserPolicy(policy)
 	in.Created = fromUnix(created)
+	in.LegacySignatures = legacy != 0
 	return in, nil
 }
 
 func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created),
-		strings.Join(in.AllowedOrigins, " "))
+		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -260,8 +262,8 @@ func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, er
 
 func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ? WHERE ikey = ?`,
-		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), in.IKey)
+		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ?, legacy_signatures = ? WHERE ikey = ?`,
+		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), in.IKey)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -273,6 +275,14 @@ func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) e
 		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, store.ErrNotFound)
 	}
 	return nil
+}
+
+// flag stores a boolean as 0 or 1, the same in both dialects.
+func flag(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (q *queries) DeleteIntegration(ctx context.Context, ikey string) error {

@@ -179,12 +179,13 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 		must(t, "CreateIntegration "+in.IKey, s.CreateIntegration(ctx, in))
 	}
 
-	// Name, policy and origins change; type, secret and creation time do
-	// not, even when the argument carries other values for them.
+	// Name, policy, origins and the legacy flag change; type, secret and
+	// creation time do not, even when the argument carries other values.
 	want := a
 	want.Name = "Customer portal"
 	want.NewUserPolicy = store.PolicyDeny
 	want.AllowedOrigins = []string{"https://app.example", "http://localhost:8080"}
+	want.LegacySignatures = true
 	arg := want
 	arg.Type = store.TypeAdminAPI
 	arg.SecretEnc = []byte("other")
@@ -197,12 +198,13 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 	// Writing the same values again is not "not found".
 	must(t, "UpdateIntegration with unchanged values", s.UpdateIntegration(ctx, want))
 
-	// Clearing the origins.
+	// Clearing the origins and the legacy flag.
 	want.AllowedOrigins = nil
-	must(t, "UpdateIntegration clearing origins", s.UpdateIntegration(ctx, want))
+	want.LegacySignatures = false
+	must(t, "UpdateIntegration clearing origins and legacy flag", s.UpdateIntegration(ctx, want))
 	got, err = s.GetIntegration(ctx, a.IKey)
 	must(t, "GetIntegration", err)
-	check(t, "integration after clearing origins", got, want, normIntegration)
+	check(t, "integration after clearing origins and legacy flag", got, want, normIntegration)
 
 	// Other integrations are untouched.
 	got, err = s.GetIntegration(ctx, b.IKey)
@@ -244,12 +246,15 @@ func testIntegrations(t *testing.T, s store.Store) {
 	c := store.Integration{IKey: ikey(3), Name: "Wiki", Type: store.TypeUniversal,
 		SecretEnc: []byte{0}, NewUserPolicy: store.PolicyAllow, Created: at(-time.Hour).In(time.FixedZone("X", 5*3600)),
 		AllowedOrigins: []string{"https://app.example", "http://localhost:8080"}}
-	for _, in := range []store.Integration{a, b, c} {
+	// An integration that may sign with the undated signature version 1.
+	d := store.Integration{IKey: ikey(4), Name: "Old pam_duo", Type: store.TypeAuthAPI,
+		SecretEnc: []byte("sealed too"), NewUserPolicy: store.PolicyEnroll, Created: at(time.Hour), LegacySignatures: true}
+	for _, in := range []store.Integration{a, b, c, d} {
 		must(t, "CreateIntegration "+in.IKey, s.CreateIntegration(ctx, in))
 	}
 
 	t.Run("Get", func(t *testing.T) {
-		for _, want := range []store.Integration{a, b, c} {
+		for _, want := range []store.Integration{a, b, c, d} {
 			got, err := s.GetIntegration(ctx, want.IKey)
 			must(t, "GetIntegration", err)
 			check(t, "GetIntegration "+want.IKey, got, want, normIntegration)
@@ -270,7 +275,7 @@ func testIntegrations(t *testing.T, s store.Store) {
 	t.Run("List", func(t *testing.T) {
 		got, err := s.ListIntegrations(ctx)
 		must(t, "ListIntegrations", err)
-		checkList(t, "ListIntegrations (by Created, then IKey)", got, []store.Integration{c, b, a}, normIntegration)
+		checkList(t, "ListIntegrations (by Created, then IKey)", got, []store.Integration{c, b, a, d}, normIntegration)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
@@ -280,7 +285,7 @@ func testIntegrations(t *testing.T, s store.Store) {
 		wantErr(t, "DeleteIntegration again", s.DeleteIntegration(ctx, b.IKey), store.ErrNotFound)
 		got, err := s.ListIntegrations(ctx)
 		must(t, "ListIntegrations", err)
-		checkList(t, "ListIntegrations after delete", got, []store.Integration{c, a}, normIntegration)
+		checkList(t, "ListIntegrations after delete", got, []store.Integration{c, a, d}, normIntegration)
 		// The ikey is free again.
 		must(t, "CreateIntegration after delete", s.CreateIntegration(ctx, b))
 	})

@@ -37,8 +37,8 @@ import (
 // Options tune Start.
 type Options struct {
 	// Flags are extra configuration keys (config.Sources.Flags), e.g.
-	// "push_timeout": "5s". data_dir, listen and public_hostname are set
-	// by Start unless given here.
+	// "push_timeout": "5s". data_dir, listen, public_hostname and
+	// alt_hostnames are set by Start unless given here.
 	Flags map[string]string
 	// Now is the server's clock (e.g. a testutil.Clock, to refill rate
 	// limits without sleeping); nil is time.Now.
@@ -47,10 +47,12 @@ type Options struct {
 
 // Server is an Assent server running in the test process.
 type Server struct {
-	App    *app.App
-	Port   int
-	Host   string // "localhost:PORT": the public hostname, matching the certificate
-	IPHost string // "127.0.0.1:PORT"
+	App  *app.App
+	Port int
+	Host string // "localhost:PORT": the public hostname, matching the certificate
+	// IPHost is "127.0.0.1:PORT", configured as an alt_hostname: clients
+	// may sign it as well as Host.
+	IPHost string
 	CAFile string // the local CA clients must trust
 	// Client trusts CAFile and has a bounded timeout.
 	Client *http.Client
@@ -92,6 +94,7 @@ func Start(t testing.TB, opts Options) *Server {
 		"data_dir":        t.TempDir(),
 		"listen":          fmt.Sprintf("127.0.0.1:%d", port),
 		"public_hostname": fmt.Sprintf("localhost:%d", port),
+		"alt_hostnames":   fmt.Sprintf("127.0.0.1:%d", port),
 	}
 	for k, v := range opts.Flags {
 		flags[k] = v

@@ -289,7 +289,8 @@ func (s *Service) akey(ctx context.Context) (string, error) {
 }
 
 // DeviceKey returns a device and the public key its requests are signed
-// with. It records when the device was last seen (at most once a minute).
+// with. It writes nothing: the request is not yet authenticated (see
+// DeviceSeen).
 func (s *Service) DeviceKey(ctx context.Context, deviceID string) (store.Device, *rsa.PublicKey, error) {
 	d, err := s.st.GetDevice(ctx, deviceID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -302,20 +303,27 @@ func (s *Service) DeviceKey(ctx context.Context, deviceID string) (store.Device,
 	if err != nil {
 		return store.Device{}, nil, wrap("device key of "+d.ID, err)
 	}
-	if now := s.now(); now.Sub(d.LastSeen) >= time.Minute {
-		err := s.st.InTx(ctx, func(q store.Queries) error {
-			cur, err := q.GetDevice(ctx, d.ID)
-			if err != nil {
-				return err
-			}
-			cur.LastSeen = now
-			return q.UpdateDevice(ctx, cur)
-		})
-		if err != nil {
-			s.opts.Logger.Warn("could not record device last seen", "device_id", d.ID, "err", err)
-		}
-	}
 	return d, key, nil
+}
+
+// DeviceSeen records that d made a correctly signed request, at most once a
+// minute. Failures are logged, not returned: the request itself succeeded.
+func (s *Service) DeviceSeen(ctx context.Context, d store.Device) {
+	now := s.now()
+	if now.Sub(d.LastSeen) < time.Minute {
+		return
+	}
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		cur, err := q.GetDevice(ctx, d.ID)
+		if err != nil {
+			return err
+		}
+		cur.LastSeen = now
+		return q.UpdateDevice(ctx, cur)
+	})
+	if err != nil {
+		s.opts.Logger.Warn("could not record device last seen", "device_id", d.ID, "err", err)
+	}
 }
 
 // RegisterPushToken stores the device's push registration token.

@@ -357,3 +357,40 @@ func TestPushWaitCanceled(t *testing.T) {
 		t.Errorf("err %v, want deadline exceeded", err)
 	}
 }
+
+// DeviceKey writes nothing (the request it serves is not yet
+// authenticated); DeviceSeen records the time, at most once a minute.
+func TestDeviceSeen(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Options{})
+	ctx := context.Background()
+	a := f.device(t, "alice")
+	lastSeen := func() time.Time {
+		t.Helper()
+		d, err := f.st.GetDevice(ctx, a.Device.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.LastSeen
+	}
+	start := lastSeen()
+	f.clock.Advance(2 * time.Minute)
+	d, _, err := f.svc.DeviceKey(ctx, a.Device.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lastSeen(); !got.Equal(start) {
+		t.Fatalf("DeviceKey changed last seen from %v to %v", start, got)
+	}
+	f.svc.DeviceSeen(ctx, d)
+	seen := lastSeen()
+	if !seen.Equal(f.clock.Now().Truncate(time.Second)) {
+		t.Fatalf("after DeviceSeen: last seen %v, want %v", seen, f.clock.Now())
+	}
+	f.clock.Advance(30 * time.Second)
+	d, _, _ = f.svc.DeviceKey(ctx, a.Device.ID)
+	f.svc.DeviceSeen(ctx, d)
+	if got := lastSeen(); !got.Equal(seen) {
+		t.Fatalf("DeviceSeen within a minute wrote again: %v, want %v", got, seen)
+	}
+}

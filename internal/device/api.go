@@ -27,6 +27,7 @@ import (
 type Core interface {
 	Activate(ctx context.Context, req auth.ActivateRequest) (auth.Activation, error)
 	DeviceKey(ctx context.Context, deviceID string) (store.Device, *rsa.PublicKey, error)
+	DeviceSeen(ctx context.Context, d store.Device)
 	Pending(ctx context.Context, deviceID string) ([]auth.PendingPush, error)
 	Answer(ctx context.Context, deviceID, txid string, approve bool) error
 	RegisterPushToken(ctx context.Context, deviceID, token string) error
@@ -245,6 +246,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device
 	if !verifySignature(key, sig, sr) {
 		return fail(duosig.ErrBadSignature)
 	}
+	a.Core.DeviceSeen(r.Context(), dev)
 	return dev, p, nil
 }
 

@@ -31,6 +31,13 @@ import (
 type countingCore struct {
 	stubCore
 	lookups *atomic.Int64
+	seen    *atomic.Int64
+}
+
+func (c countingCore) DeviceSeen(context.Context, store.Device) {
+	if c.seen != nil {
+		c.seen.Add(1)
+	}
 }
 
 func (c countingCore) DeviceKey(ctx context.Context, id string) (store.Device, *rsa.PublicKey, error) {
@@ -56,6 +63,7 @@ type limitFixture struct {
 	h       http.Handler
 	client  *Client
 	lookups atomic.Int64
+	seen    atomic.Int64
 }
 
 func newLimitFixture(t *testing.T, burst int) *limitFixture {
@@ -65,7 +73,7 @@ func newLimitFixture(t *testing.T, burst int) *limitFixture {
 	clock := func() time.Time { return now }
 	f := &limitFixture{client: &Client{Host: "assent.example", PKey: "DPSTUB", Key: key, Now: clock}}
 	mux := http.NewServeMux()
-	(&API{Core: countingCore{stubCore{key: &key.PublicKey}, &f.lookups}, Hosts: []string{"assent.example"}, Now: clock,
+	(&API{Core: countingCore{stubCore{key: &key.PublicKey}, &f.lookups, &f.seen}, Hosts: []string{"assent.example"}, Now: clock,
 		Failures: ratelimit.New(ratelimit.Limit{Every: time.Minute, Burst: burst}, ratelimit.Options{Now: clock})}).Register(mux)
 	f.h = httpapi.Middleware(slogDiscard, mux)
 	return f
@@ -101,6 +109,31 @@ func (f *limitFixture) signed(t *testing.T, method, path string, params url.Valu
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestDeviceSeenOnlyWhenSigned: "last seen" is a write, so only a correctly
+// signed request may cause it; forged ones knowing only the device id never
+// reach the store's write path.
+func TestDeviceSeenOnlyWhenSigned(t *testing.T) {
+	t.Parallel()
+	f := newLimitFixture(t, 100)
+	const info = "/push/v2/device/info"
+	for range 5 {
+		forged := f.signed(t, "GET", info, nil)
+		forged.URL.RawQuery = "x=1"
+		if status, _, _, _ := f.send(t, forged, "203.0.113.9:1000"); status != 401 {
+			t.Fatalf("forged request: HTTP %d, want 401", status)
+		}
+	}
+	if n := f.seen.Load(); n != 0 {
+		t.Fatalf("forged requests recorded the device as seen %d times", n)
+	}
+	if status, _, _, _ := f.send(t, f.signed(t, "GET", info, nil), "203.0.113.9:1000"); status != 200 {
+		t.Fatalf("good request: HTTP %d", status)
+	}
+	if n := f.seen.Load(); n != 1 {
+		t.Fatalf("a good request recorded the device as seen %d times, want 1", n)
+	}
 }
 
 // TestDeviceFailureLimit: failed device signatures (bad signature, unknown

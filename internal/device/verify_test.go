@@ -166,6 +166,7 @@ func (s stubCore) DeviceKey(_ context.Context, id string) (store.Device, *rsa.Pu
 func (s stubCore) Pending(context.Context, string) ([]auth.PendingPush, error) { return nil, nil }
 func (s stubCore) Answer(context.Context, string, string, bool) error          { return nil }
 func (s stubCore) RegisterPushToken(context.Context, string, string) error     { return nil }
+func (s stubCore) DeviceSeen(context.Context, store.Device)                    {}
 
 // stubHandler serves the device API on a stub core at a fixed time.
 func stubHandler(key *rsa.PublicKey, now time.Time) http.Handler {

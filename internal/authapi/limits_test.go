@@ -121,16 +121,16 @@ func TestBodyLimitsAndContentType(t *testing.T) {
 		r.Header.Set("Content-Type", ct)
 		return r
 	}
-	// Duo's pushinfo may hold 20,000 bytes; escaped again in a form body
-	// it still fits auth's limit.
-	pushinfo := strings.Repeat("k%3D", 5000)
+	// Duo's pushinfo must be less than 20,000 bytes; the longest one,
+	// escaped again in a form body, still fits auth's limit.
+	pushinfo := "k=v" + strings.Repeat("%3D", 6665) + "x"
 	for _, tc := range []struct {
 		name         string
 		req          *http.Request
 		bson         bool
 		status, code int
 	}{
-		{"20,000-byte pushinfo", v2("/auth/v2/auth", url.Values{"username": {"alice"}, "factor": {"passcode"},
+		{"19,999-byte pushinfo", v2("/auth/v2/auth", url.Values{"username": {"alice"}, "factor": {"passcode"},
 			"passcode": {codes[0]}, "pushinfo": {pushinfo}}), false, 200, 0},
 		{"auth over its limit", v2("/auth/v2/auth", url.Values{"username": {"alice"}, "factor": {"passcode"},
 			"passcode": {codes[1]}, "pushinfo": {strings.Repeat("x", authapi.MaxAuthBody)}}), false, 413, httpapi.CodeTooLarge},

@@ -99,7 +99,8 @@ func decodeJSONParams(body []byte) (url.Values, error) {
 	if err := dec.Decode(&obj); err != nil {
 		return nil, errors.New("the JSON body is not a JSON object")
 	}
-	if dec.More() {
+	// Not dec.More: it reports a trailing "}" or "]" as the end of input.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("the JSON body has trailing data")
 	}
 	out := url.Values{}

@@ -81,7 +81,11 @@ func FuzzVerify(f *testing.F) {
 		}
 		_ = v.Verify(in, Credentials{IKey: "x", Signature: auth}, testSKey)
 
-		// Correctly signed: must verify.
+		// Correctly signed: must verify. An empty Host header names no
+		// host to check a signature against (the verifier never tries "").
+		if host == "" {
+			return
+		}
 		h.Set("Date", "Tue, 21 Aug 2012 17:29:18 -0000")
 		r := Request{Method: method, Host: host, Path: path, Date: h.Get("Date"), Body: body, XDuoHeaders: h}
 		version = []int{1, 2, 4, 5}[uint(version)%4]

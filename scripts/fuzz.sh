@@ -47,6 +47,29 @@ if ((${#dirs[@]} == 0)); then
 	exit 0
 fi
 
+# run_target DIR BIN TARGET IMPORTPATH: fuzz one target. Go 1.26's fuzzing
+# coordinator sometimes fails a target with a bare "context deadline
+# exceeded" when -fuzztime ends while a worker is busy (go.dev/issue/75804,
+# fixed in Go 1.27): a real finding always writes its input. Such a run
+# counts as passed if replaying the target's corpus passes.
+run_target() {
+	local dir=$1 bin=$2 target=$3 ipath=$4 log="$tmp/run.log" rc
+	# Progress lines ("fuzz: elapsed: … execs …") are left out.
+	set +e
+	(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
+		-test.fuzzminimizetime "$minimize" -test.fuzzcachedir "$cache/$ipath") 2>&1 |
+		tee "$log" | grep --line-buffered -vE '^fuzz: elapsed: .*execs'
+	rc=${PIPESTATUS[0]}
+	set -e
+	((rc == 0)) && return 0
+	if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log" &&
+		(cd "$dir" && "$bin" -test.run "^${target}\$") >/dev/null 2>&1; then
+		echo "fuzz.sh: $target stopped with go.dev/issue/75804 (not a finding); its corpus replays cleanly"
+		return 0
+	fi
+	return 1
+}
+
 failed=()
 ran=0
 for dir in "${dirs[@]}"; do
@@ -63,11 +86,7 @@ for dir in "${dirs[@]}"; do
 	for target in "${targets[@]}"; do
 		printf '==== %s %s (%s)\n' "$ipath" "$target" "$fuzztime"
 		ran=$((ran + 1))
-		if ! (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
-			-test.fuzzminimizetime "$minimize" -test.fuzzcachedir "$cache/$ipath" 2>&1 |
-			grep -vE '^fuzz: elapsed: .*execs' ; exit "${PIPESTATUS[0]}"); then
-			failed+=("$ipath $target")
-		fi
+		run_target "$dir" "$bin" "$target" "$ipath" || failed+=("$ipath $target")
 	done
 done
 

@@ -19,7 +19,10 @@
 #      (skipped when node_modules already matches the lock file);
 #   3. start a private PostgreSQL on 127.0.0.1 (random port, temporary
 #      directory, removed on exit) and export ASSENT_TEST_POSTGRES_DSN;
-#   4. gofmt -l, go vet, go test -race.
+#   4. gofmt -l, go vet, go test -race;
+#   5. every fuzz target of the same packages for ASSENT_TEST_FUZZTIME each
+#      (default 2s; 0 skips it), through scripts/fuzz.sh. Skipped when an
+#      argument such as -run selects tests. A failing target fails the run.
 #
 # Tests that need an external program skip when it is missing, unless CI is
 # set in the environment: then they fail (internal/testutil.Require).
@@ -173,6 +176,13 @@ for a in "$@"; do
 	esac
 done
 test_args=("$@")
+# A -run, -bench or -fuzz argument selects tests: then no fuzzing step.
+selected=false
+for a in "$@"; do
+	case $a in
+	-run | -run=* | -test.run* | -bench* | -test.bench* | -fuzz*) selected=true ;;
+	esac
+done
 if ! $have_pkg; then
 	pkgs=(./...)
 	test_args+=(./...)
@@ -211,5 +221,13 @@ echo "ok"
 
 section "go test -race -count=1 -timeout 25m ${test_args[*]}"
 go test -race -count=1 -timeout 25m "${test_args[@]}"
+
+fuzztime=${ASSENT_TEST_FUZZTIME:-2s}
+if [[ $fuzztime == 0 ]] || $selected; then
+	section "fuzz targets: skipped"
+else
+	section "fuzz targets, $fuzztime each (scripts/fuzz.sh)"
+	"$ROOT/scripts/fuzz.sh" "$fuzztime" "${pkgs[@]}"
+fi
 
 section "all tests passed"

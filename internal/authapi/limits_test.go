@@ -138,9 +138,9 @@ func TestBodyLimitsAndContentType(t *testing.T) {
 			"hostname": {strings.Repeat("h", authapi.MaxSmallBody)}}), false, 413, httpapi.CodeTooLarge},
 		{"v1 preauth over its limit", v2("/rest/v1/preauth.bson", url.Values{"user": {"alice"},
 			"hostname": {strings.Repeat("h", authapi.MaxSmallBody)}}), true, 413, httpapi.CodeTooLarge},
-		{"text/xml", withType(v2("/auth/v2/preauth", url.Values{"username": {"alice"}}), "text/xml"), false, 400, httpapi.CodeBadContentType},
-		{"text/plain on BSON", withType(v2("/rest/v1/preauth.bson", url.Values{"user": {"alice"}}), "text/plain"), true, 400, httpapi.CodeBadContentType},
-		{"multipart on JSON v1", withType(v2("/rest/v1/preauth.json", url.Values{"user": {"alice"}}), "multipart/form-data; boundary=b"), false, 400, httpapi.CodeBadContentType},
+		{"text/xml", withType(v2("/auth/v2/preauth", url.Values{"username": {"alice"}}), "text/xml"), false, 401, httpapi.CodeBadContentType},
+		{"text/plain on BSON", withType(v2("/rest/v1/preauth.bson", url.Values{"user": {"alice"}}), "text/plain"), true, 401, httpapi.CodeBadContentType},
+		{"multipart on JSON v1", withType(v2("/rest/v1/preauth.json", url.Values{"user": {"alice"}}), "multipart/form-data; boundary=b"), false, 401, httpapi.CodeBadContentType},
 	} {
 		a := do(t, tc.req, tc.bson)
 		if a.status != tc.status || (tc.code != 0 && a.Code != tc.code) {

@@ -41,7 +41,7 @@ type fixture struct {
 	ikey, skey string
 }
 
-func newFixture(t *testing.T, opts auth.Options) *fixture {
+func newFixture(t testing.TB, opts auth.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "assent.db"))
@@ -74,7 +74,7 @@ func newFixture(t *testing.T, opts auth.Options) *fixture {
 // request builds a request signed as duo_unix 1.11 signs: signature v1,
 // HMAC-SHA1, no date header, the host without its port in the signature
 // but with it in the Host header. An empty skey sends no Authorization.
-func (f *fixture) request(t *testing.T, ikey, skey, method, path string, params url.Values) *http.Request {
+func (f *fixture) request(t testing.TB, ikey, skey, method, path string, params url.Values) *http.Request {
 	t.Helper()
 	if params == nil {
 		params = url.Values{}
@@ -132,7 +132,7 @@ func (a answer) obj(t *testing.T) v1Response {
 }
 
 // do sends req and decodes the answer as BSON if asBSON, else as JSON.
-func do(t *testing.T, req *http.Request, asBSON bool) answer {
+func do(t testing.TB, req *http.Request, asBSON bool) answer {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

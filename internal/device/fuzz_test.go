@@ -64,3 +64,28 @@ func FuzzDeviceAuth(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCode: activation codes come from a QR code or a link anyone can
+// craft. ParseCode never panics; what it accepts names a plain host, and a
+// code built from its parts parses back to them.
+func FuzzParseCode(f *testing.F) {
+	for _, s := range []string{"duo://AbCdEf0123456789ABCD-bG9jYWxob3N0Ojg0NDM", "<x-YQ>", "x-YQ==", "-", "duo://-", "a-_-8", " c-bG9jYWxob3N0 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		code, host, err := ParseCode(s)
+		if err != nil {
+			if code != "" || host != "" {
+				t.Fatalf("%q: error %v with %q, %q", s, err, code, host)
+			}
+			return
+		}
+		if code == "" || host == "" || strings.ContainsAny(host, "/?#@ \t\r\n") || strings.Contains(code, "-") {
+			t.Fatalf("%q parsed to code %q, host %q", s, code, host)
+		}
+		again := "duo://" + code + "-" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(host)), "=")
+		if c2, h2, err := ParseCode(again); err != nil || c2 != code || h2 != host {
+			t.Fatalf("%q → %q, %q → %q → %q, %q, %v", s, code, host, again, c2, h2, err)
+		}
+	})
+}

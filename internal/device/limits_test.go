@@ -207,7 +207,7 @@ func TestDeviceBodies(t *testing.T) {
 	}{
 		{"registration", f.signed(t, "POST", reg, url.Values{"token": {strings.Repeat("t", 4000)}}), 200, 0, true},
 		{"over the limit", over, 413, 41301, false},
-		{"text/xml", xml, 400, 40106, false},
+		{"text/xml", xml, 401, 40106, false},
 		{"unknown device", unknown, 401, 40102, false},
 		{"stale date", stale, 401, 40105, false},
 		{"activation over the limit", activation, 413, 41301, false},

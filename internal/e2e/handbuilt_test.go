@@ -304,7 +304,7 @@ func TestHandBuiltRequests(t *testing.T) {
 				ctype: "application/x-www-form-urlencoded", params: p, sig: s}
 		}(), status: 401, code: 40104, message: "Missing request timestamp"},
 		{name: "text/xml body", req: handRequest{method: "POST", target: "/auth/v2/preauth", body: []byte("<username>hand</username>"),
-			ctype: "text/xml", sig: v(noPort, 5, duosig.SHA512)}, status: 400, code: 40106, message: "Invalid content type"},
+			ctype: "text/xml", sig: v(noPort, 5, duosig.SHA512)}, status: 401, code: 40106, message: "Invalid content type"},
 		{name: "wrong skey", req: checkReq(wrongSKey), status: 401, code: 40103, message: "Invalid signature in request credentials"},
 		{name: "signed for another host", req: checkReq(wrongHost), status: 401, code: 40103, message: "Invalid signature in request credentials"},
 		// The Host header is the client's to choose: naming the other host

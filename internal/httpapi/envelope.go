@@ -20,7 +20,7 @@ const (
 	CodeBadSignature     = 40103 // 401
 	CodeMissingTimestamp = 40104 // 401
 	CodeBadTimestamp     = 40105 // 401
-	CodeBadContentType   = 40106 // 400
+	CodeBadContentType   = 40106 // 401, as every 401xx code
 	CodeForbidden        = 40301 // 403
 	CodeNotFound         = 40401 // 404
 	CodeMethodNotAllowed = 40501 // 405

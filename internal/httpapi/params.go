@@ -44,7 +44,7 @@ var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeToo
 // Query and body parameters are merged (some clients send POST parameters
 // in the query). The raw body is kept for signature checks of v4/v5
 // requests. Before reading anything it refuses, cheaply, a body of another
-// type (400/40106) or one declared longer than limit bytes (413/41301); a
+// type (401/40106) or one declared longer than limit bytes (413/41301); a
 // body that turns out longer than limit is refused the same way after
 // limit bytes.
 func ReadParamsLimit(w http.ResponseWriter, r *http.Request, limit int64) (*Params, error) {
@@ -103,7 +103,7 @@ func ReadParamsLimit(w http.ResponseWriter, r *http.Request, limit int64) (*Para
 
 // bodyType returns the media type of a body's Content-Type header: "" (none
 // given), application/x-www-form-urlencoded or application/json. Anything
-// else, or a header that does not parse, is Duo's 400/40106.
+// else, or a header that does not parse, is Duo's 401/40106.
 func bodyType(header string) (string, error) {
 	if header == "" {
 		return "", nil
@@ -114,7 +114,7 @@ func bodyType(header string) (string, error) {
 	case ct == "application/x-www-form-urlencoded", ct == "application/json":
 		return ct, nil
 	}
-	return "", &Error{Status: http.StatusBadRequest, Code: CodeBadContentType, Message: "Invalid content type",
+	return "", &Error{Status: http.StatusUnauthorized, Code: CodeBadContentType, Message: "Invalid content type",
 		Detail: fmt.Sprintf("the body must be application/x-www-form-urlencoded or application/json, not %.64q", header)}
 }
 
@@ -133,7 +133,8 @@ func decodeJSONParams(body []byte) (url.Values, error) {
 	if err := dec.Decode(&obj); err != nil {
 		return nil, errors.New("the JSON body is not a JSON object")
 	}
-	if dec.More() {
+	// Not dec.More: it reports a trailing "}" or "]" as the end of input.
+	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("the JSON body has trailing data")
 	}
 	out := url.Values{}

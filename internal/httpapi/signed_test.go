@@ -195,7 +195,7 @@ func TestSignerRejects(t *testing.T) {
 		// A Web SDK key is seen by browsers: refused before the body.
 		{name: "Web SDK key on the Auth API", r: req{ikey: webIKey, version: 2, body: big}, status: 403, code: 40301},
 		{name: "no Authorization", r: req{noAuth: true, body: big}, status: 401, code: 40101},
-		{name: "text/xml", r: req{version: 2, ctype: "text/xml", body: "<a/>"}, status: 400, code: 40106},
+		{name: "text/xml", r: req{version: 2, ctype: "text/xml", body: "<a/>"}, status: 401, code: 40106},
 		{name: "body over the route's limit", r: req{version: 2, body: big}, status: 413, code: 41301},
 		{name: "wrong key", r: req{version: 2, skey: strings.Repeat("k", 40)}, status: 401, code: 40103, bodyRead: true},
 

@@ -54,7 +54,7 @@ type fixture struct {
 	in  store.Integration
 }
 
-func newFixture(t *testing.T, policy store.NewUserPolicy) *fixture {
+func newFixture(t testing.TB, policy store.NewUserPolicy) *fixture {
 	t.Helper()
 	rec := &recorder{}
 	s := prompttest.New(t, prompttest.Options{Finishers: map[string]prompt.Finisher{prompt.KindUniversal: rec}})
@@ -63,7 +63,7 @@ func newFixture(t *testing.T, policy store.NewUserPolicy) *fixture {
 }
 
 // start starts a universal prompt for user, as /oauth/v1/authorize does.
-func (f *fixture) start(t *testing.T, user string) *prompttest.Page {
+func (f *fixture) start(t testing.TB, user string) *prompttest.Page {
 	t.Helper()
 	rr := httptest.NewRecorder()
 	req := httptest.NewRequest("GET", "https://"+f.s.Host+"/oauth/v1/authorize", nil)

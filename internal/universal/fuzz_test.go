@@ -2,6 +2,7 @@ package universal
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -90,6 +91,63 @@ func FuzzRedirect(f *testing.F) {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "https" && !isLoopback(p.Hostname())) || p.Query().Get("duo_code") != "c0de" || p.Query().Get("state") != "st&te" {
 			t.Fatalf("%q → %q", raw, u)
+		}
+	})
+}
+
+// FuzzToken posts arbitrary token requests: a genuine authorization code
+// or an arbitrary one, a fresh client assertion or an arbitrary one,
+// arbitrary redirect_uri, grant and assertion types, in the body or the
+// query. Never a 5xx; every failure is an OAuth error; an id_token only for
+// the genuine code, once, with its redirect URI and a valid assertion.
+func FuzzToken(f *testing.F) {
+	fx := newFixture(f)
+	f.Add(true, true, "", "", testRedirect, "authorization_code", clientAssertionType, false)
+	f.Add(true, false, "", "eyJhbGciOiJub25lIn0.e30.", testRedirect, "authorization_code", clientAssertionType, true)
+	f.Add(false, true, "x", "", "https://evil.example/cb", "refresh_token", "", false)
+	f.Add(false, false, strings.Repeat("A", 300), "a.b.c", "", "", clientAssertionType+"x", true)
+	f.Fuzz(func(t *testing.T, genuineCode, freshAssertion bool, code, assertion, redirect, grantType, assertionType string, inQuery bool) {
+		ctx := context.Background()
+		if genuineCode {
+			var err error
+			code, err = fx.api.issueCode(ctx, grant{ClientID: fx.ikey, RedirectURI: testRedirect, Username: "alice",
+				AuthTime: fx.clock.Now().Unix(), Result: "allow", Status: "allow", Factor: "passcode"})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if freshAssertion {
+			assertion = fx.assertion(t, PathToken, nil)
+		}
+		params := url.Values{"grant_type": {grantType}, "code": {code}, "redirect_uri": {redirect}, "client_id": {fx.ikey},
+			"client_assertion_type": {assertionType}, "client_assertion": {assertion}}
+		resp, body := fx.post(t, PathToken, params, inQuery)
+		ok := genuineCode && freshAssertion && redirect == testRedirect &&
+			grantType == "authorization_code" && assertionType == clientAssertionType
+		switch {
+		case resp.StatusCode >= 500:
+			t.Fatalf("HTTP %d %v", resp.StatusCode, body)
+		case resp.StatusCode == http.StatusOK:
+			if !ok {
+				t.Fatalf("token issued for %v: %v", params, body)
+			}
+			tok, _ := body["id_token"].(string)
+			if _, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return []byte(fx.skey), nil },
+				jwt.WithValidMethods([]string{"HS512"}), jwt.WithTimeFunc(fx.clock.Now)); err != nil {
+				t.Fatalf("id_token %q: %v", tok, err)
+			}
+			// The code was used up.
+			params.Set("client_assertion", fx.assertion(t, PathToken, nil))
+			if again, body := fx.post(t, PathToken, params, inQuery); again.StatusCode != http.StatusBadRequest || body["error"] != "invalid_grant" {
+				t.Fatalf("code used twice: HTTP %d %v", again.StatusCode, body)
+			}
+		default:
+			if ok {
+				t.Fatalf("genuine request refused: HTTP %d %v", resp.StatusCode, body)
+			}
+			if e, _ := body["error"].(string); e == "" || body["error_description"] == "" {
+				t.Fatalf("HTTP %d is not an OAuth error: %v", resp.StatusCode, body)
+			}
 		}
 	})
 }

@@ -66,6 +66,12 @@ func newLimiters(l Limits, now func() time.Time) limiters {
 	}
 }
 
+// RateLimits are the core's rate limits, for metrics (each counts its
+// refusals).
+func (s *Service) RateLimits() []*ratelimit.Named {
+	return []*ratelimit.Named{s.lim.pushes, s.lim.passcodeUser, s.lim.passcodeIP, s.lim.enrollments}
+}
+
 // passcodeAttempt is one passcode check admitted by the per-user and
 // per-address limits (ratelimit Begin); end records its outcome.
 type passcodeAttempt struct {

@@ -61,7 +61,7 @@ type API struct {
 	// missing or bad date, bad signature) from a client address; a client
 	// whose bucket is empty is answered 429 before anything is looked up.
 	// nil: no limit. The server shares it with the Auth API's signer.
-	Failures *ratelimit.Limiter
+	Failures *ratelimit.Named
 
 	logo64 string
 	hosts  []string // candidate host lines, from Hosts
@@ -210,6 +210,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device
 	}
 	client := httpapi.ClientKey(r)
 	if blocked, retry := a.Failures.Blocked(client); blocked {
+		a.Failures.Warn(httpapi.Logger(r.Context()), client, retry)
 		return store.Device{}, nil, httpapi.TooManyRequests("too many failed signatures from this address", retry)
 	}
 	fail := func(err error) (store.Device, *httpapi.Params, error) {

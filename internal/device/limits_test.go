@@ -74,7 +74,7 @@ func newLimitFixture(t *testing.T, burst int) *limitFixture {
 	f := &limitFixture{client: &Client{Host: "assent.example", PKey: "DPSTUB", Key: key, Now: clock}}
 	mux := http.NewServeMux()
 	(&API{Core: countingCore{stubCore{key: &key.PublicKey}, &f.lookups, &f.seen}, Hosts: []string{"assent.example"}, Now: clock,
-		Failures: ratelimit.New(ratelimit.Limit{Every: time.Minute, Burst: burst}, ratelimit.Options{Now: clock})}).Register(mux)
+		Failures: ratelimit.NewNamed("rate_limit_bad_signatures", ratelimit.Limit{Every: time.Minute, Burst: burst}, ratelimit.Options{Now: clock})}).Register(mux)
 	f.h = httpapi.Middleware(slogDiscard, mux)
 	return f
 }

@@ -37,7 +37,7 @@ type Signer struct {
 	// key, missing or bad date, bad signature) from a client address; a
 	// client whose bucket is empty is answered 429 before anything is
 	// looked up. nil: no limit.
-	Failures *ratelimit.Limiter
+	Failures *ratelimit.Named
 }
 
 // Route says what one signed route accepts.
@@ -91,6 +91,7 @@ func (s *Signer) verify(w http.ResponseWriter, r *http.Request, rt Route) (*Call
 	}
 	client := ClientKey(r)
 	if blocked, retry := s.Failures.Blocked(client); blocked {
+		s.Failures.Warn(Logger(r.Context()), client, retry)
 		return nil, TooManyRequests("too many failed signatures from this address", retry)
 	}
 	fail := func(err error) (*Call, error) {

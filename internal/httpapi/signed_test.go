@@ -71,7 +71,7 @@ func newSignedFixture(burst int) *signedFixture {
 	s := &Signer{
 		Lookup:   f.lookup,
 		Verifier: duosig.Verifier{Hosts: []string{signedHost}, Now: func() time.Time { return signedNow }},
-		Failures: ratelimit.New(ratelimit.Limit{Every: time.Minute, Burst: burst}, ratelimit.Options{Now: func() time.Time { return signedNow }}),
+		Failures: ratelimit.NewNamed("rate_limit_bad_signatures", ratelimit.Limit{Every: time.Minute, Burst: burst}, ratelimit.Options{Now: func() time.Time { return signedNow }}),
 	}
 	ok := func(w http.ResponseWriter, r *http.Request, c *Call) error {
 		WriteOK(w, map[string]string{"ikey": c.Integration.IKey, "username": c.Params.Get("username")})

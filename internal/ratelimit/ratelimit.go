@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -241,13 +242,14 @@ func AddrKey(s string) string {
 }
 
 // Named is a Limiter with the name of the setting that configures it. Its
-// Warn logs refusals at warning level, at most once per key per refill
-// period (Every × Burst), so a flood leaves one line per key, not one per
-// request.
+// Warn counts every refusal (for metrics) and logs it at warning level, at
+// most once per key per refill period (Every × Burst), so a flood leaves one
+// line per key, not one per request.
 type Named struct {
 	*Limiter
-	Name   string
-	warned *Limiter
+	Name    string
+	warned  *Limiter
+	refused atomic.Uint64
 }
 
 // NewNamed returns a Named limiter applying l (disabled l: allows all).
@@ -256,14 +258,27 @@ func NewNamed(name string, l Limit, o Options) *Named {
 	return &Named{Limiter: New(l, o), Name: name, warned: New(Limit{Every: period, Burst: 1}, o)}
 }
 
-// Warn logs that key was refused by this limit until retry, unless that
-// key was already logged within the period. The key must not be a secret
-// (a user ID, an address, an integration key).
+// Warn records that key was refused by this limit until retry: it counts
+// the refusal and logs it, unless that key was already logged within the
+// period. The key must not be a secret (a user ID, an address, an
+// integration key).
 func (n *Named) Warn(log *slog.Logger, key string, retry time.Duration) {
-	if n == nil || log == nil {
+	if n == nil {
+		return
+	}
+	n.refused.Add(1)
+	if log == nil {
 		return
 	}
 	if ok, _ := n.warned.Allow(key); ok {
 		log.Warn("rate limit reached", "limit", n.Name, "key", key, "retry_after", retry.String())
 	}
+}
+
+// Refused is how many attempts this limit has refused (each Warn).
+func (n *Named) Refused() uint64 {
+	if n == nil {
+		return 0
+	}
+	return n.refused.Load()
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/assent-auth/assent/internal/ratelimit"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +84,18 @@ func NewMetrics(reg *prometheus.Registry, held func() auth.HeldStats) *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// WatchRateLimits exports how many attempts each rate limit refused, as
+// assent_rate_limit_refusals_total{limit="<setting>"}.
+func (m *Metrics) WatchRateLimits(limits ...*ratelimit.Named) {
+	for _, l := range limits {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "assent", Name: "rate_limit_refusals_total",
+			Help:        "Attempts answered 429/42901 by a rate limit, by the setting that configures it.",
+			ConstLabels: prometheus.Labels{"limit": l.Name},
+		}, func() float64 { return float64(l.Refused()) }))
+	}
 }
 
 // Registry is the registry the metrics are on.

@@ -72,7 +72,7 @@ func New(a *app.App) (*Server, error) {
 	// signatures, on the Auth API and the device API alike, spend one
 	// budget per client address.
 	hosts := a.Config.Hostnames()
-	badSignatures := ratelimit.New(a.Config.RateLimitBadSignatures.Limit(), ratelimit.Options{Now: a.Now})
+	badSignatures := ratelimit.NewNamed("rate_limit_bad_signatures", a.Config.RateLimitBadSignatures.Limit(), ratelimit.Options{Now: a.Now})
 	signer := &httpapi.Signer{
 		Lookup: a.Core,
 		Verifier: duosig.Verifier{
@@ -86,6 +86,7 @@ func New(a *app.App) (*Server, error) {
 	// both are guesses at an enrollment credential.
 	activations := ratelimit.NewNamed("rate_limit_activation_failures_per_ip",
 		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
+	s.metrics.WatchRateLimits(append(a.Core.RateLimits(), badSignatures, activations)...)
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,

@@ -247,3 +247,39 @@ func TestSilentAndIdleConnectionsClosed(t *testing.T) {
 		t.Errorf("connections accepted: %d, want 2 or more", n)
 	}
 }
+
+// Rate-limit refusals are counted per limit: repeated bad signatures from
+// one address end in 429s, each one counted under rate_limit_bad_signatures,
+// and every configured limit is exported (at 0 until it refuses).
+func TestRateLimitMetrics(t *testing.T) {
+	t.Parallel()
+	ts := start(t, map[string]string{"rate_limit_bad_signatures": "2/1h"}, nil)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	statuses := map[int]int{}
+	for range 5 {
+		req, err := http.NewRequest(http.MethodGet, "https://"+ts.addr+"/auth/v2/check", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("DIXXXXXXXXXXXXXXXXXX", strings.Repeat("0", 40))
+		req.Header.Set("Date", time.Now().UTC().Format(time.RFC1123Z))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[http.StatusUnauthorized] != 2 || statuses[http.StatusTooManyRequests] != 3 {
+		t.Fatalf("answers %v, want 2×401 then 3×429", statuses)
+	}
+	if got := ts.metric(t, `assent_rate_limit_refusals_total{limit="rate_limit_bad_signatures"}`); got != "3" {
+		t.Errorf("bad-signature refusals metric = %q, want 3", got)
+	}
+	for _, l := range []string{"rate_limit_pushes_per_user", "rate_limit_passcode_failures_per_user", "rate_limit_passcode_failures_per_ip",
+		"rate_limit_enrollments_per_integration", "rate_limit_activation_failures_per_ip"} {
+		if got := ts.metric(t, `assent_rate_limit_refusals_total{limit="`+l+`"}`); got != "0" {
+			t.Errorf("%s refusals metric = %q, want 0", l, got)
+		}
+	}
+}

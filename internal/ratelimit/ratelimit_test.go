@@ -99,6 +99,29 @@ func TestDisabledAndNil(t *testing.T) {
 	}
 }
 
+// A nil *Named is no limit, as a nil *Limiter is: the signer's and the
+// device API's Failures are nil when no limit is configured.
+func TestNilNamed(t *testing.T) {
+	var n *Named
+	for range 100 {
+		if ok, _ := n.Allow("k"); !ok {
+			t.Fatal("nil Named refused")
+		}
+		n.Fail("k")
+		if ok, _ := n.Begin("k"); !ok {
+			t.Fatal("nil Named refused an attempt")
+		}
+		n.End("k", true)
+		n.Warn(nil, "k", time.Second)
+	}
+	if b, _ := n.Blocked("k"); b {
+		t.Fatal("nil Named blocked")
+	}
+	if n.Limit().Enabled() || n.Len() != 0 || n.Refused() != 0 {
+		t.Fatalf("nil Named: limit %+v, %d keys, %d refused", n.Limit(), n.Len(), n.Refused())
+	}
+}
+
 func TestMaxKeysBoundsMemory(t *testing.T) {
 	c := newClock()
 	l := New(Limit{Every: time.Second, Burst: 1}, Options{Now: c.Now, MaxKeys: 100})

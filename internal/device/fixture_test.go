@@ -160,6 +160,13 @@ func (f *fixture) status(t *testing.T, txid string) auth.Status {
 // do sends req and returns the HTTP status and the decoded envelope.
 func (f *fixture) do(t *testing.T, req *http.Request) (int, envelope) {
 	t.Helper()
+	status, env, _ := f.send(t, req)
+	return status, env
+}
+
+// send is do that also returns the answer's headers.
+func (f *fixture) send(t *testing.T, req *http.Request) (int, envelope, http.Header) {
+	t.Helper()
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +178,7 @@ func (f *fixture) do(t *testing.T, req *http.Request) (int, envelope) {
 		t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, b)
 	}
 	env.raw = string(b)
-	return resp.StatusCode, env
+	return resp.StatusCode, env, resp.Header
 }
 
 type envelope struct {

@@ -1,9 +1,7 @@
 package device
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"testing"
@@ -32,18 +30,8 @@ func TestActivationGuessingLimited(t *testing.T) {
 	}
 	post := func(code string) (int, envelope, string) {
 		t.Helper()
-		resp, err := f.srv.Client().Do(formPost(t, f.url("/push/v2/activation/"+code), url.Values{"pubkey": {pub}}.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var env envelope
-		if err := json.Unmarshal(b, &env); err != nil {
-			t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, b)
-		}
-		env.raw = string(b)
-		return resp.StatusCode, env, resp.Header.Get("Retry-After")
+		status, env, h := f.send(t, formPost(t, f.url("/push/v2/activation/"+code), url.Values{"pubkey": {pub}}.Encode()))
+		return status, env, h.Get("Retry-After")
 	}
 
 	for range 4 {

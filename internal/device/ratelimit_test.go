@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/ratelimit"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // Guessing activation codes from one address: after the budget of wrong
@@ -15,7 +16,7 @@ import (
 // too (which stays unused); right codes cost nothing.
 func TestActivationGuessingLimited(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	c := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 	f := newFixture(t, func(a *API) {
 		a.ActivationLimit = ratelimit.NewNamed("rate_limit_activation_failures_per_ip",
 			ratelimit.Limit{Every: 10 * time.Minute, Burst: 3}, ratelimit.Options{Now: c.Now})

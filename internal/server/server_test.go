@@ -135,19 +135,8 @@ func (ts *testServer) ping(t *testing.T) error {
 // metric reads one sample from the metrics listener ("" if absent).
 func (ts *testServer) metric(t *testing.T, series string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + ts.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			return v
-		}
-	}
-	return ""
+	v, _ := testutil.Metric(t, ts.metrics, series)
+	return v
 }
 
 // Connections over the per-address cap are closed at once, other

@@ -11,7 +11,6 @@
 package connflood
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -203,25 +202,15 @@ func startServer(t *testing.T, prlimit, bin, data string, port, mport int) *serv
 // metric reads one sample ("name" or `name{labels}`) from /metrics.
 func (s *server) metric(t *testing.T, series string) int64 {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get("http://" + s.metrics + "/metrics")
+	v, ok := testutil.Metric(t, s.metrics, series)
+	if !ok {
+		t.Fatalf("%s not in /metrics", series)
+	}
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+		t.Fatalf("%s: %q", series, v)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %q", series, v)
-			}
-			return int64(f)
-		}
-	}
-	t.Fatalf("%s not in /metrics", series)
-	return 0
+	return int64(f)
 }
 
 // waitSettled waits until the server has accepted or refused every

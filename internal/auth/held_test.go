@@ -46,9 +46,18 @@ func TestMaxHeldRequests(t *testing.T) {
 		synced <- res
 	}()
 	waitHeld(t, f.svc, 2)
-	pending, err := f.svc.Pending(ctx, a.Device.ID)
-	if err != nil || len(pending) != 3 {
-		t.Fatalf("pending pushes: %d, %v; want 3", len(pending), err)
+	// The synchronous push takes its place before it creates its
+	// transaction: wait for that too.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, err := f.svc.Pending(ctx, a.Device.ID)
+		if err == nil && len(pending) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending pushes: %d, %v; want 3", len(pending), err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 
 	// A third of either kind is refused at once, with a retry time.

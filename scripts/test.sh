@@ -19,7 +19,9 @@
 #      (skipped when node_modules already matches the lock file);
 #   3. start a private PostgreSQL on 127.0.0.1 (random port, temporary
 #      directory, removed on exit) and export ASSENT_TEST_POSTGRES_DSN;
-#   4. gofmt -l, go vet, go test -race;
+#   4. gofmt -l, go vet, staticcheck (pinned below, through the Go module
+#      proxy; //lint:ignore with a reason where a finding is intended),
+#      go test -race;
 #   5. every fuzz target of the same packages for ASSENT_TEST_FUZZTIME each
 #      (default 2s; 0 skips it), through scripts/fuzz.sh. Skipped when an
 #      argument such as -run selects tests. A failing target fails the run.
@@ -217,6 +219,11 @@ echo "ok"
 
 section "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
+echo "ok"
+
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+section "staticcheck ${pkgs[*]} ($STATICCHECK)"
+go run "$STATICCHECK" "${pkgs[@]}"
 echo "ok"
 
 section "go test -race -count=1 -timeout 25m ${test_args[*]}"

@@ -1,32 +1,23 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/testutil"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // Requests the core would hold (a synchronous push, an auth_status long
 // poll) are refused with KindRateLimited once MaxHeldRequests wait; a
 // refused synchronous push sends nothing to the device.
 func TestMaxHeldRequests(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	f := newFixture(t, auth.Options{MaxHeldRequests: 2, Now: time.Now, PushTimeout: 15 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := context.Background()
@@ -55,9 +46,18 @@ func TestMaxHeldRequests(t *testing.T) {
 		synced <- res
 	}()
 	waitHeld(t, f.svc, 2)
-	pending, err := f.svc.Pending(ctx, a.Device.ID)
-	if err != nil || len(pending) != 3 {
-		t.Fatalf("pending pushes: %d, %v; want 3", len(pending), err)
+	// The synchronous push takes its place before it creates its
+	// transaction: wait for that too.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pending, err := f.svc.Pending(ctx, a.Device.ID)
+		if err == nil && len(pending) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending pushes: %d, %v; want 3", len(pending), err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 
 	// A third of either kind is refused at once, with a retry time.

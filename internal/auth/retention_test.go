@@ -1,17 +1,16 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // TestPurgeRetention drives real flows, then moves the clock: each kind of
@@ -154,7 +153,7 @@ func TestPurgeDefaultsAndBatches(t *testing.T) {
 // interval, logs what went, and returns when its context ends.
 func TestRunPurger(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	f := newFixture(t, auth.Options{PurgeInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,22 +182,4 @@ func TestRunPurger(t *testing.T) {
 	if !strings.Contains(logs.String(), `msg="purged expired rows" transactions=0 activations=0 onetime_tokens=2 auth_log=0`) {
 		t.Errorf("log lines:\n%s", logs.String())
 	}
-}
-
-// syncBuffer is a log destination safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

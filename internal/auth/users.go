@@ -103,24 +103,13 @@ func (s *Service) SetUserStatus(ctx context.Context, nameOrID string, status sto
 	default:
 		return store.User{}, invalid("status", "must be one of active, bypass, disabled")
 	}
-	found, err := s.User(ctx, nameOrID)
-	if err != nil {
-		return store.User{}, err
-	}
-	var out store.User
-	err = s.st.InTx(ctx, func(q store.Queries) error {
-		u, err := q.GetUser(ctx, found.ID)
-		if err != nil {
-			return err
-		}
+	out, err := s.updateUser(ctx, "set user status", nameOrID, func(u *store.User) {
 		u.Status = status
 		u.FailedAttempts = 0
 		u.LockoutReason = ""
-		out = u
-		return q.UpdateUser(ctx, u)
 	})
 	if err != nil {
-		return store.User{}, wrap("set user status", err)
+		return store.User{}, err
 	}
 	s.opts.Logger.Info("user status set", "user_id", out.ID, "status", status)
 	return out, nil
@@ -134,6 +123,21 @@ func (s *Service) RenameUser(ctx context.Context, nameOrID, newName string) (sto
 	if err := validateUsername(newName); err != nil {
 		return store.User{}, err
 	}
+	out, err := s.updateUser(ctx, "rename user", nameOrID, func(u *store.User) { u.Username = newName })
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return store.User{}, s.usernameTaken(ctx, newName)
+	}
+	if err != nil {
+		return store.User{}, err
+	}
+	s.opts.Logger.Info("user renamed", "user_id", out.ID)
+	return out, nil
+}
+
+// updateUser finds a user by username or user ID, then in one transaction
+// reads it again, applies change and writes it back. Errors finding the
+// user are the core's own; store errors are wrapped, naming op.
+func (s *Service) updateUser(ctx context.Context, op, nameOrID string, change func(*store.User)) (store.User, error) {
 	found, err := s.User(ctx, nameOrID)
 	if err != nil {
 		return store.User{}, err
@@ -144,17 +148,13 @@ func (s *Service) RenameUser(ctx context.Context, nameOrID, newName string) (sto
 		if err != nil {
 			return err
 		}
-		u.Username = newName
+		change(&u)
 		out = u
 		return q.UpdateUser(ctx, u)
 	})
-	if errors.Is(err, store.ErrAlreadyExists) {
-		return store.User{}, s.usernameTaken(ctx, newName)
-	}
 	if err != nil {
-		return store.User{}, wrap("rename user", err)
+		return store.User{}, wrap(op, err)
 	}
-	s.opts.Logger.Info("user renamed", "user_id", out.ID)
 	return out, nil
 }
 

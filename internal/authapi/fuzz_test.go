@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
-	"github.com/assent-auth/assent/internal/duosig"
 )
 
 // fuzzRoutes are the Auth API routes whose handlers read parameters, with
@@ -72,12 +71,7 @@ func FuzzAuthAPI(f *testing.F) {
 		if strings.HasPrefix(rt.path, "/rest/v1/") {
 			req = fx.request(t, fx.ikey, fx.skey, rt.method, rt.path, params)
 		} else {
-			s := duosig.Signer{IKey: fx.ikey, SKey: fx.skey, Host: apiHost}
-			if req, err = s.NewRequest(ctx, rt.method, rt.path, params); err != nil {
-				t.Fatal(err)
-			}
-			target, _ := url.Parse(fx.srv.URL)
-			req.URL.Scheme, req.URL.Host, req.Host = "http", target.Host, apiHost
+			req = fx.v2Request(t, rt.method, rt.path, params)
 		}
 		a := do(t, req, strings.HasSuffix(rt.path, ".bson"))
 		switch {

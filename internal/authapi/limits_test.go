@@ -108,14 +108,7 @@ func TestBodyLimitsAndContentType(t *testing.T) {
 	}
 	codes := f.bypassCodes(t, "alice", 2)
 	v2 := func(path string, params url.Values) *http.Request {
-		s := duosig.Signer{IKey: f.ikey, SKey: f.skey, Host: apiHost}
-		r, err := s.NewRequest(ctx, http.MethodPost, path, params)
-		if err != nil {
-			t.Fatal(err)
-		}
-		target, _ := url.Parse(f.srv.URL)
-		r.URL.Scheme, r.URL.Host, r.Host = "http", target.Host, apiHost
-		return r
+		return f.v2Request(t, http.MethodPost, path, params)
 	}
 	withType := func(r *http.Request, ct string) *http.Request {
 		r.Header.Set("Content-Type", ct)

@@ -97,6 +97,21 @@ func (f *fixture) request(t testing.TB, ikey, skey, method, path string, params 
 	return req
 }
 
+// v2Request builds a request signed as the current clients sign: signature
+// v2, HMAC-SHA1, with a date, for the API hostname, sent to the fixture's
+// server.
+func (f *fixture) v2Request(t testing.TB, method, path string, params url.Values) *http.Request {
+	t.Helper()
+	s := duosig.Signer{IKey: f.ikey, SKey: f.skey, Host: apiHost}
+	req, err := s.NewRequest(context.Background(), method, path, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse(f.srv.URL)
+	req.URL.Scheme, req.URL.Host, req.Host = "http", target.Host, apiHost
+	return req
+}
+
 // answer is a decoded v1 answer, from JSON or BSON.
 type answer struct {
 	status      int

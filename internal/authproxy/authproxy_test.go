@@ -286,7 +286,7 @@ func TestProxyLifecycle(t *testing.T) {
 	if err != nil {
 		t.Skipf("port %d was taken meanwhile: %v", port, err)
 	}
-	logs := &assenttest.SyncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	p, err := New(c, Options{Logger: logger, ShutdownGrace: time.Second})
 	if err != nil {

@@ -32,15 +32,6 @@ func runCA(t *testing.T, dataDir string, args ...string) (string, error) {
 	return stdout.String(), err
 }
 
-func mustRunCA(t *testing.T, dataDir string, args ...string) string {
-	t.Helper()
-	out, err := runCA(t, dataDir, args...)
-	if err != nil {
-		t.Fatalf("assent %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)

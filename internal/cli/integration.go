@@ -37,6 +37,14 @@ type integrationJSON struct {
 	Created          int64 `json:"created"`
 }
 
+// toIntegrationJSON is an integration as the CLI prints it, without its
+// secret key.
+func toIntegrationJSON(in store.Integration, apiHostname string) integrationJSON {
+	return integrationJSON{IntegrationKey: in.IKey, APIHostname: apiHostname, Name: in.Name,
+		Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
+		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures}
+}
+
 // legacyFlagHelp explains --legacy-signatures where it is defined.
 const legacyFlagHelp = "accept signature version 1 from this integration on every Auth API route: it signs no date, " +
 	"so a captured request can be replayed at any time; only for old clients that cannot sign otherwise " +
@@ -71,11 +79,8 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := integrationJSON{
-				IntegrationKey: in.IKey, SecretKey: skey, APIHostname: a.APIHostname(),
-				Name: in.Name, Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-				AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures,
-			}
+			out := toIntegrationJSON(in, a.APIHostname())
+			out.SecretKey = skey
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
@@ -124,9 +129,7 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			out := make([]integrationJSON, 0, len(list))
 			rows := make([][]string, 0, len(list))
 			for _, in := range list {
-				out = append(out, integrationJSON{IntegrationKey: in.IKey, APIHostname: host, Name: in.Name,
-					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-					AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures})
+				out = append(out, toIntegrationJSON(in, host))
 				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), yesNo(in.LegacySignatures),
 					in.Created.UTC().Format(time.DateTime), in.Name})
 			}
@@ -187,9 +190,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return printJSON(e.stdout, integrationJSON{IntegrationKey: in.IKey, APIHostname: a.APIHostname(), Name: in.Name,
-					Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-					AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures})
+				return printJSON(e.stdout, toIntegrationJSON(in, a.APIHostname()))
 			}
 			allowed := strings.Join(in.AllowedOrigins, " ")
 			if allowed == "" {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,27 +55,53 @@ func printUser(e *env, u store.User, asJSON bool, verb string) error {
 	return nil
 }
 
-func newUserCreateCmd(e *env) *cobra.Command {
+// userChangeCmd is a command that creates or changes one user through the
+// core and prints it, saying verb ("Created", "Updated" …).
+func userChangeCmd(e *env, use, short string, nargs int, verb string,
+	change func(ctx context.Context, core *auth.Service, args []string) (store.User, error)) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "create USERNAME",
-		Short: "Create an active user",
-		Args:  cobra.ExactArgs(1),
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(nargs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := openApp(cmd, e, true)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			u, err := a.Core.CreateUser(cmd.Context(), args[0])
+			u, err := change(cmd.Context(), a.Core, args)
 			if err != nil {
 				return err
 			}
-			return printUser(e, u, asJSON, "Created")
+			return printUser(e, u, asJSON, verb)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func newUserCreateCmd(e *env) *cobra.Command {
+	return userChangeCmd(e, "create USERNAME", "Create an active user", 1, "Created",
+		func(ctx context.Context, core *auth.Service, args []string) (store.User, error) {
+			return core.CreateUser(ctx, args[0])
+		})
+}
+
+func newUserSetStatusCmd(e *env) *cobra.Command {
+	return userChangeCmd(e, "set-status USERNAME active|bypass|disabled",
+		"Set a user's status; active also unlocks a locked-out user", 2, "Updated",
+		func(ctx context.Context, core *auth.Service, args []string) (store.User, error) {
+			return core.SetUserStatus(ctx, args[0], store.UserStatus(args[1]))
+		})
+}
+
+func newUserRenameCmd(e *env) *cobra.Command {
+	return userChangeCmd(e, "rename USERNAME|USER_ID NEW_USERNAME",
+		"Change a user's username (devices, codes and history stay with the user)", 2, "Renamed",
+		func(ctx context.Context, core *auth.Service, args []string) (store.User, error) {
+			return core.RenameUser(ctx, args[0], args[1])
+		})
 }
 
 func newUserListCmd(e *env) *cobra.Command {
@@ -113,52 +140,6 @@ func newUserListCmd(e *env) *cobra.Command {
 				rows = append(rows, []string{u.Username, u.ID, status, last})
 			}
 			return table(e.stdout, []string{"USERNAME", "USER ID", "STATUS", "LAST LOGIN (UTC)"}, rows)
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
-}
-
-func newUserSetStatusCmd(e *env) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "set-status USERNAME active|bypass|disabled",
-		Short: "Set a user's status; active also unlocks a locked-out user",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd, e, true)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			u, err := a.Core.SetUserStatus(cmd.Context(), args[0], store.UserStatus(args[1]))
-			if err != nil {
-				return err
-			}
-			return printUser(e, u, asJSON, "Updated")
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
-}
-
-func newUserRenameCmd(e *env) *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:   "rename USERNAME|USER_ID NEW_USERNAME",
-		Short: "Change a user's username (devices, codes and history stay with the user)",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd, e, true)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			u, err := a.Core.RenameUser(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			return printUser(e, u, asJSON, "Renamed")
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -223,7 +223,7 @@ func Load(src Sources) (Config, error) {
 			env[k] = v
 		}
 	}
-	errs = append(errs, apply(&cfg, "environment", env, func(key string) string { return "ASSENT_" + strings.ToUpper(key) })...)
+	errs = append(errs, apply(&cfg, "environment", env, EnvVar)...)
 	errs = append(errs, apply(&cfg, "flags", src.Flags, func(key string) string { return key })...)
 	errs = append(errs, cfg.validate()...)
 	if len(errs) > 0 {
@@ -249,6 +249,22 @@ func loadFile(cfg *Config, path string) Errors {
 		errs = append(errs, Problem{Source: path, Key: k.String(), Msg: "unknown key"})
 	}
 	return errs
+}
+
+// EnvVar is the environment variable of a configuration key: ASSENT_ and
+// the key in upper case.
+func EnvVar(key string) string { return "ASSENT_" + strings.ToUpper(key) }
+
+// Keys lists every configuration key (the toml tags of Config), in order.
+func Keys() []string {
+	var keys []string
+	t := reflect.TypeFor[Config]()
+	for i := 0; i < t.NumField(); i++ {
+		if key := t.Field(i).Tag.Get("toml"); key != "-" {
+			keys = append(keys, key)
+		}
+	}
+	return keys
 }
 
 // apply sets fields from a name → value map; name(key) maps a config key to

@@ -23,6 +23,7 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // Device keys are slow to generate under -race; the tests share a few.
@@ -47,19 +48,6 @@ func pubPEM(t testing.TB, k *rsa.PublicKey) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 var slogDiscard = slog.New(slog.DiscardHandler)
 
 var testLogo = []byte("\x89PNG\r\n\x1a\nnot really a logo")
@@ -68,7 +56,7 @@ var testLogo = []byte("\x89PNG\r\n\x1a\nnot really a logo")
 // served over TLS by httptest, with an Auth API integration and user alice.
 type fixture struct {
 	core  *auth.Service
-	clock *clock
+	clock *testutil.Clock
 	srv   *httptest.Server
 	host  string // 127.0.0.1:port, the public hostname
 	in    store.Integration
@@ -88,7 +76,7 @@ func newFixture(t *testing.T, configure ...func(*API)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clock: &clock{now: time.Now().UTC().Truncate(time.Second)}}
+	f := &fixture{clock: testutil.NewClock(time.Now().UTC().Truncate(time.Second))}
 	f.srv = httptest.NewUnstartedServer(nil)
 	f.host = f.srv.Listener.Addr().String()
 	f.core = auth.New(st, box, auth.Options{Now: f.clock.Now, APIHostname: f.host,
@@ -160,6 +148,13 @@ func (f *fixture) status(t *testing.T, txid string) auth.Status {
 // do sends req and returns the HTTP status and the decoded envelope.
 func (f *fixture) do(t *testing.T, req *http.Request) (int, envelope) {
 	t.Helper()
+	status, env, _ := f.send(t, req)
+	return status, env
+}
+
+// send is do that also returns the answer's headers.
+func (f *fixture) send(t *testing.T, req *http.Request) (int, envelope, http.Header) {
+	t.Helper()
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +166,7 @@ func (f *fixture) do(t *testing.T, req *http.Request) (int, envelope) {
 		t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, b)
 	}
 	env.raw = string(b)
-	return resp.StatusCode, env
+	return resp.StatusCode, env, resp.Header
 }
 
 type envelope struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // countingCore is stubCore that counts device lookups.
@@ -44,20 +45,6 @@ func (c countingCore) DeviceKey(ctx context.Context, id string) (store.Device, *
 	c.lookups.Add(1)
 	return c.stubCore.DeviceKey(ctx, id)
 }
-
-// countingBody records how many body bytes the server read.
-type countingBody struct {
-	r    io.Reader
-	read *atomic.Int64
-}
-
-func (c countingBody) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c countingBody) Close() error { return nil }
 
 type limitFixture struct {
 	h       http.Handler
@@ -86,7 +73,7 @@ func (f *limitFixture) send(t *testing.T, r *http.Request, remote string) (statu
 	var n atomic.Int64
 	if r.Body != nil {
 		body, _ := io.ReadAll(r.Body)
-		r.Body = countingBody{r: strings.NewReader(string(body)), read: &n}
+		r.Body = testutil.CountingBody{R: strings.NewReader(string(body)), N: &n}
 		r.ContentLength = int64(len(body))
 	}
 	r.RemoteAddr = remote

@@ -1,15 +1,14 @@
 package device
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/ratelimit"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // Guessing activation codes from one address: after the budget of wrong
@@ -17,7 +16,7 @@ import (
 // too (which stays unused); right codes cost nothing.
 func TestActivationGuessingLimited(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
+	c := testutil.NewClock(time.Now().UTC().Truncate(time.Second))
 	f := newFixture(t, func(a *API) {
 		a.ActivationLimit = ratelimit.NewNamed("rate_limit_activation_failures_per_ip",
 			ratelimit.Limit{Every: 10 * time.Minute, Burst: 3}, ratelimit.Options{Now: c.Now})
@@ -32,18 +31,8 @@ func TestActivationGuessingLimited(t *testing.T) {
 	}
 	post := func(code string) (int, envelope, string) {
 		t.Helper()
-		resp, err := f.srv.Client().Do(formPost(t, f.url("/push/v2/activation/"+code), url.Values{"pubkey": {pub}}.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		var env envelope
-		if err := json.Unmarshal(b, &env); err != nil {
-			t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, b)
-		}
-		env.raw = string(b)
-		return resp.StatusCode, env, resp.Header.Get("Retry-After")
+		status, env, h := f.send(t, formPost(t, f.url("/push/v2/activation/"+code), url.Values{"pubkey": {pub}}.Encode()))
+		return status, env, h.Get("Retry-After")
 	}
 
 	for range 4 {

@@ -3,18 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,24 +52,6 @@ func mustCLI(t *testing.T, bin string, args ...string) cliResult {
 		t.Fatalf("assent %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
 	return r
-}
-
-// lockedBuffer is an io.Writer safe to read while a process writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestBinary builds the assent binary once and runs it as a server and as
@@ -120,64 +97,8 @@ func TestBinary(t *testing.T) {
 }
 
 func testBinaryServeAndCLI(t *testing.T, bin string) {
-	dataDir := t.TempDir()
-	port := testutil.FreePort(t)
-	host := fmt.Sprintf("localhost:%d", port)
-	caFile := filepath.Join(dataDir, "tls", "ca.pem")
-
-	// The server.
-	srv := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	srv.Env = testutil.HermeticEnv()
-	srvOut := &lockedBuffer{}
-	srv.Stdout, srv.Stderr = srvOut, srvOut
-	if err := srv.Start(); err != nil {
-		t.Fatalf("start assent serve: %v", err)
-	}
-	// exited is closed when the server has exited; waitErr is then its status.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = srv.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("assent serve output:\n%s", srvOut.String())
-		}
-	})
-
-	// Wait for the CA file and for ping to answer.
-	var client *http.Client
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-exited:
-			t.Fatalf("assent serve exited early: %v\n%s", waitErr, srvOut.String())
-		default:
-		}
-		if client == nil {
-			if _, err := os.Stat(caFile); err == nil {
-				client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, caFile)}}}
-			}
-		}
-		if client != nil {
-			resp, err := client.Get("https://" + host + "/auth/v2/ping")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("assent serve did not answer ping within 20s\n%s", srvOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	client.CloseIdleConnections()
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{})
+	dataDir, host, caFile := srv.DataDir, srv.Host, srv.CAFile
 
 	dd := []string{"--data-dir", dataDir}
 	cli := func(args ...string) cliResult { t.Helper(); return mustCLI(t, bin, append(args, dd...)...) }
@@ -262,18 +183,8 @@ func testBinaryServeAndCLI(t *testing.T, bin string) {
 	}
 
 	// Graceful shutdown on SIGTERM.
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Errorf("assent serve after SIGTERM: %v (want exit 0)", waitErr)
-		}
-	case <-time.After(20 * time.Second): // shutdown_timeout is 15s
-		t.Fatalf("assent serve did not exit within 20s of SIGTERM")
-	}
-	out := srvOut.String()
+	srv.Stop()
+	out := srv.Output()
 	if !strings.Contains(out, "msg=stopped") {
 		t.Errorf("assent serve did not log \"stopped\":\n%s", out)
 	}

@@ -188,7 +188,7 @@ func startRelyingParty(t *testing.T, node, dir, assentHost, ikey, skey string) *
 	})
 	rp.URL = "https://" + ln.Addr().String()
 	rp.CAFile = files.CACert
-	rp.SPKI = servedSPKI(t, ln.Addr().String(), "127.0.0.1", caPool(t, files.CACert))
+	rp.SPKI = servedSPKI(t, ln.Addr().String(), "127.0.0.1", testutil.CAPool(t, files.CACert))
 	return rp
 }
 
@@ -485,7 +485,7 @@ func startExampleApp(t *testing.T, assentHost, ikey, skey, caFile, user, passwor
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuf
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the example app: %v", err)
@@ -534,22 +534,4 @@ func startExampleApp(t *testing.T, assentHost, ikey, skey, caFile, user, passwor
 		t.Fatalf("the example app did not start:\n%s", stderr.String())
 	}
 	return ""
-}
-
-// syncBuf is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

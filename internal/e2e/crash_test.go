@@ -132,17 +132,17 @@ type crashLoad struct {
 }
 
 func runCrashRounds(t *testing.T, srv *procServer, rounds int) {
-	srv.start()
+	srv.MustStart()
 	users, ikey, skey := setupCrashUsers(t, srv)
 	load := &crashLoad{t: t, srv: srv, maxAllowed: map[string]int64{},
-		signer: duosig.Signer{IKey: ikey, SKey: skey, Host: srv.host}}
-	pool := caPool(t, srv.caFile)
+		signer: duosig.Signer{IKey: ikey, SKey: skey, Host: srv.Host}}
+	pool := testutil.CAPool(t, srv.CAFile)
 
 	// Rounds 0..rounds-1 end with SIGKILL at a random moment; the last
 	// one, after the final restart, ends with a graceful stop.
 	for round := 0; round <= rounds; round++ {
 		if round > 0 {
-			srv.start()
+			srv.MustStart()
 		}
 		for i := range load.clients {
 			load.clients[i] = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -159,10 +159,10 @@ func runCrashRounds(t *testing.T, srv *procServer, rounds int) {
 			time.Sleep(time.Second)
 			close(stop)
 			wg.Wait()
-			srv.stop()
+			srv.Stop()
 		} else {
 			time.Sleep(time.Duration(300+mrand.IntN(1200)) * time.Millisecond)
-			srv.kill()
+			srv.Kill()
 			close(stop)
 			wg.Wait()
 		}
@@ -211,7 +211,7 @@ func setupCrashUsers(t *testing.T, srv *procServer) (users []*crashUser, ikey, s
 				Code string `json:"activation_code"`
 			}
 			mustJSON(t, srv.cli("user", "enroll", u.name, "--json"), &en)
-			phone, err := device.Activate(ctx, en.Code, device.ActivateOptions{CAFile: srv.caFile, Key: key})
+			phone, err := device.Activate(ctx, en.Code, device.ActivateOptions{CAFile: srv.CAFile, Key: key})
 			if err != nil {
 				t.Errorf("activate a device for %s: %v", u.name, err)
 				return

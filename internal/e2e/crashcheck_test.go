@@ -23,7 +23,7 @@ func checkCrashDurability(t *testing.T, srv *procServer, users []*crashUser, ans
 	ctx := testCtx(t)
 	dsn := srv.dbURL
 	if dsn == "" {
-		dsn = config.Config{DataDir: srv.dataDir}.SQLitePath()
+		dsn = config.Config{DataDir: srv.DataDir}.SQLitePath()
 	}
 	st, err := sqlstore.Open(ctx, dsn)
 	if err != nil {

@@ -1,15 +1,10 @@
 package e2e
 
 import (
-	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -31,70 +26,19 @@ const attackerIP = "127.0.0.2"
 
 // binaryServer is `assent serve` running as a subprocess with a fresh data
 // directory.
-type binaryServer struct {
-	bin, dataDir, host, caFile string
-	cmd                        *exec.Cmd
-	out                        *lockedBuffer
-	tls                        *tls.Config
-}
+type binaryServer struct{ *testutil.Serve }
 
 // startBinary starts `assent serve` on a free loopback port with extra
 // ASSENT_* settings, waits for it to answer, and stops it when t ends.
 func startBinary(t *testing.T, bin string, settings ...string) *binaryServer {
 	t.Helper()
-	s := &binaryServer{bin: bin, dataDir: t.TempDir(), out: &lockedBuffer{}}
-	port := testutil.FreePort(t)
-	s.host = fmt.Sprintf("localhost:%d", port)
-	s.caFile = filepath.Join(s.dataDir, "tls", "ca.pem")
-	s.cmd = exec.Command(bin, "serve", "--data-dir", s.dataDir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
-	s.cmd.Env = append(testutil.HermeticEnv(), settings...)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start assent serve: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- s.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("assent serve output:\n%s", s.out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("assent serve exited early: %v\n%s", err, s.out.String())
-		default:
-		}
-		if s.tls == nil {
-			if _, err := os.Stat(s.caFile); err == nil {
-				s.tls = &tls.Config{RootCAs: caPool(t, s.caFile)}
-			}
-		}
-		if s.tls != nil {
-			c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: s.tls}}
-			resp, err := c.Get("https://" + s.host + "/auth/v2/ping")
-			c.CloseIdleConnections()
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return s
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("assent serve did not answer ping within 30s\n%s", s.out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return &binaryServer{testutil.StartServe(t, bin, testutil.ServeOptions{Env: settings})}
 }
 
 // cli runs an administration command against the server's data directory.
 func (s *binaryServer) cli(t *testing.T, args ...string) string {
 	t.Helper()
-	return mustCLI(t, s.bin, append(args, "--data-dir", s.dataDir)...).stdout
+	return mustCLI(t, s.Bin, append(args, "--data-dir", s.DataDir)...).stdout
 }
 
 // integration creates an integration with the CLI and returns its keys.
@@ -114,14 +58,14 @@ func (s *binaryServer) integration(t *testing.T, args ...string) (ikey, skey str
 
 // duo is a client signing like duo_api_golang from 127.0.0.1.
 func (s *binaryServer) duo(ikey, skey string) *bench.Duo {
-	return &bench.Duo{Host: s.host, IKey: ikey, SKey: skey, Client: bench.NewClient(2, s.tls, 20*time.Second)}
+	return &bench.Duo{Host: s.Host, IKey: ikey, SKey: skey, Client: bench.NewClient(2, s.TLS, 20*time.Second)}
 }
 
 // checkAttackSource makes sure the attacker's loopback address is usable.
 func checkAttackSource(t *testing.T, s *binaryServer) {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerIP)}, Timeout: 5 * time.Second}
-	_, port, _ := strings.Cut(s.host, ":")
+	_, port, _ := strings.Cut(s.Host, ":")
 	c, err := d.Dial("tcp", "127.0.0.1:"+port)
 	testutil.Require(t, "dialling from "+attackerIP+" (the loopback network 127.0.0.0/8)", err == nil)
 	c.Close()
@@ -153,7 +97,7 @@ func floodBinary(t *testing.T, bin string, kind bench.FloodKind) {
 	if raw := s.cli(t, "user", "enroll", "alice", "--json"); json.Unmarshal([]byte(raw), &enroll) != nil || enroll.Code == "" {
 		t.Fatalf("user enroll --json: %s", raw)
 	}
-	phone, err := device.Activate(ctx, enroll.Code, device.ActivateOptions{CAFile: s.caFile})
+	phone, err := device.Activate(ctx, enroll.Code, device.ActivateOptions{CAFile: s.CAFile})
 	if err != nil {
 		t.Fatalf("activate: %v", err)
 	}
@@ -177,8 +121,8 @@ func floodBinary(t *testing.T, bin string, kind bench.FloodKind) {
 		key, want = webIKey, "403"
 	}
 	rep, err := bench.RunFlood(ctx, bench.FloodOptions{
-		Kind: kind, Host: s.host, TLS: s.tls, Key: key, SourceIP: attackerIP,
-		Duration: 3 * time.Second, PID: s.cmd.Process.Pid, Legit: bench.LegitSteps(duo, "alice", phone),
+		Kind: kind, Host: s.Host, TLS: s.TLS, Key: key, SourceIP: attackerIP,
+		Duration: 3 * time.Second, PID: s.Pid(), Legit: bench.LegitSteps(duo, "alice", phone),
 	})
 	if err != nil {
 		t.Fatalf("%s flood: %v", kind, err)
@@ -198,7 +142,7 @@ func floodBinary(t *testing.T, bin string, kind bench.FloodKind) {
 	if rep.Peak.HWM >= floodMemoryLimit {
 		t.Errorf("the server's peak RSS was %.1f MB, want < %d MB", float64(rep.Peak.HWM)/(1<<20), floodMemoryLimit>>20)
 	}
-	if out := s.out.String(); strings.Contains(out, "panic") || strings.Contains(out, "level=ERROR") {
+	if out := s.Output(); strings.Contains(out, "panic") || strings.Contains(out, "level=ERROR") {
 		t.Errorf("the server logged errors during the flood:\n%s", out)
 	}
 }
@@ -242,7 +186,7 @@ func testBinarySignatureLimits(t *testing.T, bin string) {
 		t.Errorf("integration update --legacy-signatures=false: %s", raw)
 	}
 
-	client := bench.NewClient(4, s.tls, 20*time.Second)
+	client := bench.NewClient(4, s.TLS, 20*time.Second)
 	defer bench.CloseClient(client)
 	send := func(r *http.Request) (int, int, string) {
 		t.Helper()
@@ -262,7 +206,7 @@ func testBinarySignatureLimits(t *testing.T, bin string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.URL.Host, r.Host = s.host, s.host
+		r.URL.Host, r.Host = s.Host, s.Host
 		if version == 1 {
 			r.Header.Del("Date") // as duo_unix 1.x
 		}
@@ -292,14 +236,14 @@ func testBinarySignatureLimits(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.URL.Host = s.host // dialled and verified as the server, sent as the other host
+	r.URL.Host = s.Host // dialled and verified as the server, sent as the other host
 	if status, code, _ := send(r); status != 401 || code != 40103 {
 		t.Errorf("signed for another host: HTTP %d %d, want 401 40103", status, code)
 	}
 
 	// Bad signatures from the attacker's address: 20 at once (the default
 	// 20/1m), then 429 for everything from there.
-	attacker := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: s.tls,
+	attacker := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: s.TLS,
 		DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerIP)}}).DialContext}}
 	defer attacker.CloseIdleConnections()
 	var codes []int

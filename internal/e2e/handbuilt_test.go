@@ -58,6 +58,21 @@ type handResponse struct {
 	body   []byte
 }
 
+// roundTrip sends req with c and reads the whole answer.
+func roundTrip(t *testing.T, c *http.Client, req *http.Request) handResponse {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read answer: %v", req.Method, req.URL.Path, err)
+	}
+	return handResponse{status: resp.StatusCode, header: resp.Header, body: body}
+}
+
 func (ts *testServer) sendHand(t *testing.T, hr handRequest) handResponse {
 	t.Helper()
 	path, rawQuery, _ := strings.Cut(hr.target, "?")
@@ -101,16 +116,7 @@ func (ts *testServer) sendHand(t *testing.T, hr handRequest) handResponse {
 		sig := duosig.Sign(s.digest, s.skey, canon)
 		req.Header.Set("Authorization", scheme+base64.StdEncoding.EncodeToString([]byte(s.ikey+":"+sig)))
 	}
-	resp, err := ts.Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", hr.method, hr.target, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read answer: %v", err)
-	}
-	return handResponse{status: resp.StatusCode, header: resp.Header, body: body}
+	return roundTrip(t, ts.Client, req)
 }
 
 // form encodes params the way the wire carries them (Go's Encode: '+' for

@@ -82,13 +82,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 
 func (ts *testServer) caPool(t *testing.T) *x509.CertPool {
 	t.Helper()
-	return caPool(t, ts.CAFile)
-}
-
-// caPool reads a PEM CA certificate into a pool.
-func caPool(t *testing.T, caFile string) *x509.CertPool {
-	t.Helper()
-	return assenttest.CAPool(t, caFile)
+	return testutil.CAPool(t, ts.CAFile)
 }
 
 // ctx is a bounded context for fixture calls.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/duosig"
+	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/pkg/duoweb"
 )
 
@@ -31,12 +31,12 @@ func testIntegrationChangesAtOnce(t *testing.T, bin string, engine Engine) {
 		t.Fatal(err)
 	}
 	common := []string{"--master-key-file", keyFile}
-	var nodes []*binServer
+	var nodes []*testutil.Serve
 	if engine == Postgres {
 		common = append(common, "--database-url", createPostgresDB(t)) // skips without PostgreSQL (fails in CI)
-		nodes = append(nodes, startBinServer(t, bin, common...), startBinServer(t, bin, common...))
+		nodes = append(nodes, testutil.StartServe(t, bin, testutil.ServeOptions{Args: common}), testutil.StartServe(t, bin, testutil.ServeOptions{Args: common}))
 	} else {
-		nodes = append(nodes, startBinServer(t, bin, common...))
+		nodes = append(nodes, testutil.StartServe(t, bin, testutil.ServeOptions{Args: common}))
 		common = append(common, "--data-dir", nodes[0].DataDir)
 	}
 	cli := func(args ...string) string {
@@ -60,7 +60,7 @@ func testIntegrationChangesAtOnce(t *testing.T, bin string, engine Engine) {
 
 	// check sends a signed /auth/v2/check to node n and returns the HTTP
 	// status and Duo code.
-	check := func(n *binServer) (int, int) {
+	check := func(n *testutil.Serve) (int, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -68,13 +68,8 @@ func testIntegrationChangesAtOnce(t *testing.T, bin string, engine Engine) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := n.Client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, decodeEnvelope(t, body).Code
+		r := roundTrip(t, n.Client, req)
+		return r.status, decodeEnvelope(t, r.body).Code
 	}
 	// frame loads the Web SDK frame on node n as framed by a page of origin
 	// and returns the HTTP status.
@@ -86,7 +81,7 @@ func testIntegrationChangesAtOnce(t *testing.T, bin string, engine Engine) {
 		tx, _, _ := strings.Cut(sig, ":")
 		return tx
 	}()
-	frame := func(n *binServer, origin string) int {
+	frame := func(n *testutil.Serve, origin string) int {
 		t.Helper()
 		resp, err := n.Client.Get("https://" + n.Host + "/frame/web/v1/auth?" +
 			url.Values{"tx": {tx}, "parent": {origin + "/login"}, "v": {"2.9"}}.Encode())

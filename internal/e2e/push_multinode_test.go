@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -148,20 +147,12 @@ func signedCall(t *testing.T, ts *testServer, s duosig.Signer, method, path stri
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
-	resp, err := ts.Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read: %v", method, path, err)
-	}
-	env := decodeEnvelope(t, body)
-	if resp.StatusCode != http.StatusOK || env.Stat != "OK" {
-		t.Fatalf("%s %s: HTTP %d %s", method, path, resp.StatusCode, body)
+	r := roundTrip(t, ts.Client, req)
+	env := decodeEnvelope(t, r.body)
+	if r.status != http.StatusOK || env.Stat != "OK" {
+		t.Fatalf("%s %s: HTTP %d %s", method, path, r.status, r.body)
 	}
 	if err := json.Unmarshal(env.Response, out); err != nil {
-		t.Fatalf("%s %s: %v: %s", method, path, err, body)
+		t.Fatalf("%s %s: %v: %s", method, path, err, r.body)
 	}
 }

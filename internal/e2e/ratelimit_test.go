@@ -58,16 +58,7 @@ func (ts *testServer) signedCall(t *testing.T, ikey, skey, method, path string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := ts.Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return handResponse{status: resp.StatusCode, header: resp.Header, body: body}
+	return roundTrip(t, ts.Client, req)
 }
 
 // unsigned sends an unsigned request (device activation, portal pages).
@@ -84,16 +75,7 @@ func (ts *testServer) unsigned(t *testing.T, method, path string, form url.Value
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := ts.Client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return handResponse{status: resp.StatusCode, header: resp.Header, body: b}
+	return roundTrip(t, ts.Client, req)
 }
 
 // want429 asserts Duo's rate-limit answer: 429/42901 with Retry-After.

@@ -89,7 +89,7 @@ func (s *secretSet) check(where, text string) {
 // looks for every one of them in the server's output and in the logs and
 // error messages of the CLI commands (run from TestBinary).
 func testSecretsNeverLogged(t *testing.T, bin string) {
-	srv := startBinServer(t, bin, "--log-level", "debug", "--log-format", "json")
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{Args: []string{"--log-level", "debug", "--log-format", "json"}})
 	host, ca := srv.Host, srv.CAFile
 	b64host := base64.RawStdEncoding.EncodeToString([]byte(host))
 	sec := &secretSet{t: t}
@@ -158,13 +158,8 @@ func testSecretsNeverLogged(t *testing.T, bin string) {
 			req.Header.Set("Origin", "https://"+host)
 			req.Header.Set("Sec-Fetch-Site", "same-origin")
 		}
-		resp, err := srv.Client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, u, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return &prompttest.Page{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
+		r := roundTrip(t, srv.Client, req)
+		return &prompttest.Page{Status: r.status, Header: r.header, Body: string(r.body)}
 	}
 	action := func(from *prompttest.Page, path string, kv ...string) *prompttest.Page {
 		t.Helper()
@@ -390,7 +385,7 @@ func testSecretsNeverLogged(t *testing.T, bin string) {
 	sec.add("id_token", fmt.Sprint(tok["id_token"]))
 	sec.add("access_token", fmt.Sprint(tok["access_token"]))
 
-	srv.Stop(t)
+	srv.Stop()
 	out := srv.Output()
 	// The flows above did reach the log, through the routes that carry secrets.
 	for _, want := range []string{`"path":"/portal/enroll/[redacted]"`, `"path":"/push/v2/activation/[redacted]"`,

@@ -16,6 +16,7 @@ import (
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 const (
@@ -44,20 +45,6 @@ func (l *lookup) Integration(_ context.Context, ikey string) (store.Integration,
 	}
 	return store.Integration{}, "", &auth.Error{Kind: auth.KindNotFound, Detail: "no integration"}
 }
-
-// countingBody records how many body bytes the server read.
-type countingBody struct {
-	r    io.Reader
-	read *atomic.Int64
-}
-
-func (c countingBody) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.read.Add(int64(n))
-	return n, err
-}
-
-func (c countingBody) Close() error { return nil }
 
 type signedFixture struct {
 	lookup  *lookup
@@ -136,7 +123,7 @@ func (f *signedFixture) do(t *testing.T, r req) (status, code int, retryAfter st
 	}
 	var counter atomic.Int64
 	sr := httptest.NewRequest(http.MethodPost, r.path, nil)
-	sr.Body = countingBody{r: strings.NewReader(string(body)), read: &counter}
+	sr.Body = testutil.CountingBody{R: strings.NewReader(string(body)), N: &counter}
 	sr.ContentLength = int64(len(body))
 	sr.Header = hr.Header
 	if r.ctype != "" {

@@ -258,6 +258,37 @@ func NewNamed(name string, l Limit, o Options) *Named {
 	return &Named{Limiter: New(l, o), Name: name, warned: New(Limit{Every: period, Burst: 1}, o)}
 }
 
+// The Limiter's methods again, so that a nil *Named is no limit, as a nil
+// *Limiter is (the promoted methods would dereference the nil pointer).
+
+func (n *Named) limiter() *Limiter {
+	if n == nil {
+		return nil
+	}
+	return n.Limiter
+}
+
+// Limit is the limit applied (see Limiter.Limit).
+func (n *Named) Limit() Limit { return n.limiter().Limit() }
+
+// Allow spends a token of key (see Limiter.Allow).
+func (n *Named) Allow(key string) (bool, time.Duration) { return n.limiter().Allow(key) }
+
+// Blocked reports whether key has no token left (see Limiter.Blocked).
+func (n *Named) Blocked(key string) (bool, time.Duration) { return n.limiter().Blocked(key) }
+
+// Fail spends a token of key for a failure (see Limiter.Fail).
+func (n *Named) Fail(key string) { n.limiter().Fail(key) }
+
+// Begin starts an attempt of key (see Limiter.Begin).
+func (n *Named) Begin(key string) (bool, time.Duration) { return n.limiter().Begin(key) }
+
+// End ends an attempt of key (see Limiter.End).
+func (n *Named) End(key string, failed bool) { n.limiter().End(key, failed) }
+
+// Len is how many keys have a bucket (see Limiter.Len).
+func (n *Named) Len() int { return n.limiter().Len() }
+
 // Warn records that key was refused by this limit until retry: it counts
 // the refusal and logs it, unless that key was already logged within the
 // period. The key must not be a secret (a user ID, an address, an

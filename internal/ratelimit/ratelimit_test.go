@@ -8,21 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
+// newClock is a clock the tests move.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
 
 func TestAllowBurstThenRefill(t *testing.T) {
 	c := newClock()
@@ -42,11 +35,11 @@ func TestAllowBurstThenRefill(t *testing.T) {
 	if ok, _ := l.Allow("other"); !ok {
 		t.Fatal("another key is limited too")
 	}
-	c.Add(9 * time.Second)
+	c.Advance(9 * time.Second)
 	if ok, retry := l.Allow("u"); ok || retry != time.Second {
 		t.Fatalf("after 9s: ok=%v retry=%v, want refused with 1s", ok, retry)
 	}
-	c.Add(time.Second)
+	c.Advance(time.Second)
 	if ok, _ := l.Allow("u"); !ok {
 		t.Fatal("refused after a token refilled")
 	}
@@ -74,7 +67,7 @@ func TestBlockedAndFail(t *testing.T) {
 		t.Fatalf("after two failures: blocked=%v retry=%v, want true 1m", b, retry)
 	}
 	l.Fail("ip") // never below empty: one refill unblocks
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if b, _ := l.Blocked("ip"); b {
 		t.Fatal("still blocked after a refill")
 	}
@@ -99,6 +92,29 @@ func TestDisabledAndNil(t *testing.T) {
 	}
 }
 
+// A nil *Named is no limit, as a nil *Limiter is: the signer's and the
+// device API's Failures are nil when no limit is configured.
+func TestNilNamed(t *testing.T) {
+	var n *Named
+	for range 100 {
+		if ok, _ := n.Allow("k"); !ok {
+			t.Fatal("nil Named refused")
+		}
+		n.Fail("k")
+		if ok, _ := n.Begin("k"); !ok {
+			t.Fatal("nil Named refused an attempt")
+		}
+		n.End("k", true)
+		n.Warn(nil, "k", time.Second)
+	}
+	if b, _ := n.Blocked("k"); b {
+		t.Fatal("nil Named blocked")
+	}
+	if n.Limit().Enabled() || n.Len() != 0 || n.Refused() != 0 {
+		t.Fatalf("nil Named: limit %+v, %d keys, %d refused", n.Limit(), n.Len(), n.Refused())
+	}
+}
+
 func TestMaxKeysBoundsMemory(t *testing.T) {
 	c := newClock()
 	l := New(Limit{Every: time.Second, Burst: 1}, Options{Now: c.Now, MaxKeys: 100})
@@ -115,7 +131,7 @@ func TestMaxKeysBoundsMemory(t *testing.T) {
 	for i := range 99 {
 		l.Allow(fmt.Sprint("new", i)) // one token of two left
 	}
-	c.Add(time.Minute) // the new ones are full again, "hot" holds one token
+	c.Advance(time.Minute) // the new ones are full again, "hot" holds one token
 	l.Fail("hot")
 	l.Allow("one-more") // full set: the refilled ones go, "hot" stays
 	if b, _ := l.Blocked("hot"); !b {
@@ -181,7 +197,7 @@ func TestBeginEnd(t *testing.T) {
 	if b, _ := l.Blocked("u"); !b {
 		t.Fatal("Blocked disagrees with Begin")
 	}
-	c.Add(time.Minute)
+	c.Advance(time.Minute)
 	if ok, _ := l.Begin("u"); !ok {
 		t.Fatal("refused after a refill")
 	}
@@ -248,7 +264,7 @@ func TestNamedWarnsOncePerPeriod(t *testing.T) {
 		n.Warn(log, "alice", time.Minute)
 	}
 	n.Warn(log, "bob", time.Minute)
-	c.Add(2 * time.Minute) // one period (Every × Burst)
+	c.Advance(2 * time.Minute) // one period (Every × Burst)
 	n.Warn(log, "alice", time.Minute)
 	got := buf.String()
 	if c := strings.Count(got, "key=alice"); c != 2 {

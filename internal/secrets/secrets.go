@@ -23,10 +23,12 @@ import (
 // KeySize is the length in bytes of a master key.
 const KeySize = 32
 
+// sealVersion is the first byte of every sealed value.
+const sealVersion byte = 1
+
 const (
-	sealVersion byte = 1
-	nonceSize        = 12
-	tagSize          = 16
+	nonceSize = 12
+	tagSize   = 16
 
 	sealInfo   = "assent seal v1"
 	pepperInfo = "assent pepper v1\x00" // followed by the purpose

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"github.com/assent-auth/assent/internal/ratelimit"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/netlimit"
+	"github.com/assent-auth/assent/internal/ratelimit"
 )
 
 // Metrics are the server's Prometheus metrics, served on metrics_listen.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,29 +13,21 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/testutil"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // testServer serves on 127.0.0.1 (HTTPS) with metrics on another port.
 type testServer struct {
 	s       *Server
 	addr    string // HTTPS host:port
 	metrics string // metrics host:port
-	logs    *syncBuf
+	logs    *testutil.SyncBuffer
 }
 
 func start(t *testing.T, flags map[string]string, tune func(*Server)) *testServer {
@@ -57,7 +48,7 @@ func start(t *testing.T, flags map[string]string, tune func(*Server)) *testServe
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuf{}
+	logs := &testutil.SyncBuffer{}
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -144,19 +135,8 @@ func (ts *testServer) ping(t *testing.T) error {
 // metric reads one sample from the metrics listener ("" if absent).
 func (ts *testServer) metric(t *testing.T, series string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + ts.metrics + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			return v
-		}
-	}
-	return ""
+	v, _ := testutil.Metric(t, ts.metrics, series)
+	return v
 }
 
 // Connections over the per-address cap are closed at once, other

@@ -7,10 +7,12 @@
 package testutil
 
 import (
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -74,9 +76,32 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
+// Set shows t from now on.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
 // Advance moves the clock forward by d.
 func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
+
+// CountingBody is a request body that counts the bytes read from it: how
+// much a server read before it refused a request.
+type CountingBody struct {
+	R io.Reader
+	N *atomic.Int64
+}
+
+func (c CountingBody) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N.Add(int64(n))
+	return n, err
+}
+
+// Close does nothing.
+func (c CountingBody) Close() error { return nil }

@@ -17,25 +17,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/assent-auth/assent/internal/testutil"
 )
-
-// clock is the injected clock the tests move.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // logBuffer collects log lines while the renewal goroutine writes them.
 type logBuffer struct {
@@ -61,12 +45,12 @@ func (l *logBuffer) Take() string {
 type localFixture struct {
 	dir   string
 	hosts []string
-	clock *clock
+	clock *testutil.Clock
 	logs  *logBuffer
 }
 
 func newLocalFixture(t *testing.T, hosts ...string) *localFixture {
-	return &localFixture{dir: t.TempDir(), hosts: hosts, clock: &clock{t: time.Now().Truncate(time.Second)}, logs: &logBuffer{}}
+	return &localFixture{dir: t.TempDir(), hosts: hosts, clock: testutil.NewClock(time.Now().Truncate(time.Second)), logs: &logBuffer{}}
 }
 
 func (f *localFixture) open() (*Local, error) {

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,23 +21,11 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // testHost is the public hostname the fixture's API serves as.
 const testHost = "assent.example.test"
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // fixture is the Universal Prompt API over a real core and SQLite store,
 // with one universal integration (ikey/skey) and one of another type.
@@ -46,7 +33,7 @@ type fixture struct {
 	api        *API
 	core       *auth.Service
 	st         store.Store
-	clock      *clock
+	clock      *testutil.Clock
 	mux        *http.ServeMux
 	ikey, skey string
 	other      string // an authapi integration's ikey
@@ -65,7 +52,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{st: st, clock: &clock{now: time.Now().UTC().Truncate(time.Second)}}
+	f := &fixture{st: st, clock: testutil.NewClock(time.Now().UTC().Truncate(time.Second))}
 	f.core = auth.New(st, box, auth.Options{Now: f.clock.Now, APIHostname: testHost})
 	in, skey, err := f.core.CreateIntegration(ctx, auth.NewIntegration{Name: "Web portal", Type: store.TypeUniversal})
 	if err != nil {

@@ -60,10 +60,15 @@ const (
 // duo_java; duo_nodejs omits the final period of the ikey and skey texts), so
 // an application can hand err.Error() to Duo-Web-v2.js, which shows it.
 var (
-	ErrUser         = errors.New("ERR|The username passed to sign_request() is invalid.")
-	ErrIKey         = errors.New("ERR|The Duo integration key passed to sign_request() is invalid.")
-	ErrSKey         = errors.New("ERR|The Duo secret key passed to sign_request() is invalid.")
-	ErrAKey         = errors.New("ERR|The application secret key passed to sign_request() must be at least 40 characters.")
+	//lint:ignore ST1005 must match Duo's SDKs byte for byte
+	ErrUser = errors.New("ERR|The username passed to sign_request() is invalid.")
+	//lint:ignore ST1005 must match Duo's SDKs byte for byte
+	ErrIKey = errors.New("ERR|The Duo integration key passed to sign_request() is invalid.")
+	//lint:ignore ST1005 must match Duo's SDKs byte for byte
+	ErrSKey = errors.New("ERR|The Duo secret key passed to sign_request() is invalid.")
+	//lint:ignore ST1005 must match Duo's SDKs byte for byte
+	ErrAKey = errors.New("ERR|The application secret key passed to sign_request() must be at least 40 characters.")
+	//lint:ignore ST1005 must match Duo's SDKs byte for byte
 	ErrUserEncoding = errors.New("ERR|The username passed to sign_request() could not be encoded.")
 )
 

@@ -146,7 +146,7 @@ func TestBinary(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin, "authproxy", "--config", cfgPath)
 		cmd.Env = testutil.HermeticEnv()
-		var stderr assenttest.SyncBuffer
+		var stderr testutil.SyncBuffer
 		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
 		cmd.WaitDelay = 5 * time.Second
 		if err := cmd.Start(); err != nil {

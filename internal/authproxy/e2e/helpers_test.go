@@ -66,7 +66,7 @@ func freeUDPPort(t testing.TB) int {
 // runningProxy is an authproxy.Proxy serving in the test process.
 type runningProxy struct {
 	*authproxy.Proxy
-	Logs *assenttest.SyncBuffer
+	Logs *testutil.SyncBuffer
 	stop func()
 }
 
@@ -81,7 +81,7 @@ func startProxy(t testing.TB, cfgPath string, conns map[string]net.PacketConn) *
 	for _, w := range warnings {
 		t.Logf("config warning: %s", w)
 	}
-	logs := &assenttest.SyncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := authproxy.New(c, authproxy.Options{
 		Logger:        logger,

@@ -113,9 +113,3 @@ func (s *stateStore) sweepLocked(now time.Time) {
 		}
 	}
 }
-
-func (s *stateStore) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}

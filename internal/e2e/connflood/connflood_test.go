@@ -11,7 +11,6 @@
 package connflood
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -35,7 +34,6 @@ import (
 	"github.com/duosecurity/duo_api_golang/authapi"
 
 	"github.com/assent-auth/assent/internal/testutil"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
 )
 
 func TestMain(m *testing.M) {
@@ -91,12 +89,12 @@ func TestIdleConnectionFlood(t *testing.T) {
 		t.Fatalf("integration create --json: %v\n%s", err, out)
 	}
 
-	srv := startServer(t, prlimit, bin, data, target, mport)
+	srv := startServer(t, prlimit, bin, data, port, mport)
 	probe := newProber(t, host, target, filepath.Join(data, "tls", "ca.pem"), in.IKey, in.SKey)
 	waitFor(t, "the server to answer", 30*time.Second, func() bool { return probe.ping() == nil })
-	if want := fmt.Sprintf("max_connections=%d max_connections_per_ip=%d", maxConns, perIP); !strings.Contains(srv.logs.String(), want) ||
-		!strings.Contains(srv.logs.String(), fmt.Sprintf("open_files_limit=%d", fileLimit)) {
-		t.Fatalf("the start line does not show %s derived from open_files_limit=%d:\n%s", want, fileLimit, srv.logs.String())
+	if want := fmt.Sprintf("max_connections=%d max_connections_per_ip=%d", maxConns, perIP); !strings.Contains(srv.Output(), want) ||
+		!strings.Contains(srv.Output(), fmt.Sprintf("open_files_limit=%d", fileLimit)) {
+		t.Fatalf("the start line does not show %s derived from open_files_limit=%d:\n%s", want, fileLimit, srv.Output())
 	}
 
 	phase("server ready")
@@ -174,38 +172,29 @@ func TestIdleConnectionFlood(t *testing.T) {
 		t.Errorf("2xx answers counted: %d, want the probes' and more", n)
 	}
 	// One line per kind per interval, not one per connection.
-	if n := strings.Count(srv.logs.String(), `msg="connections refused`); n > 20 {
+	if n := strings.Count(srv.Output(), `msg="connections refused`); n > 20 {
 		t.Errorf("%d warning lines for the floods, want a few", n)
 	}
 }
 
 // server is `assent serve` under prlimit.
 type server struct {
-	cmd     *exec.Cmd
-	logs    *assenttest.SyncBuffer
+	*testutil.Serve
 	metrics string
 }
 
-func startServer(t *testing.T, prlimit, bin, data, listen string, mport int) *server {
+func startServer(t *testing.T, prlimit, bin, data string, port, mport int) *server {
 	t.Helper()
-	s := &server{logs: &assenttest.SyncBuffer{}, metrics: fmt.Sprintf("127.0.0.1:%d", mport)}
-	s.cmd = exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", fileLimit, fileLimit), "--",
-		bin, "serve", "--data-dir", data, "--listen", listen)
-	s.cmd.Env = append(testutil.HermeticEnv(),
-		"ASSENT_METRICS_LISTEN="+s.metrics,
-		"ASSENT_MAX_CONNECTIONS_PER_IP="+strconv.Itoa(perIP))
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	// prlimit execs the server: the same process, killed if the test dies.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		_ = s.cmd.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.logs.String())
-		}
+	s := &server{metrics: fmt.Sprintf("127.0.0.1:%d", mport)}
+	s.Serve = testutil.StartServe(t, bin, testutil.ServeOptions{
+		DataDir: data, Port: port,
+		Wrap: []string{prlimit, fmt.Sprintf("--nofile=%d:%d", fileLimit, fileLimit), "--"},
+		Env: []string{
+			"ASSENT_METRICS_LISTEN=" + s.metrics,
+			"ASSENT_MAX_CONNECTIONS_PER_IP=" + strconv.Itoa(perIP),
+		},
+		// prlimit execs the server: the same process, killed if the test dies.
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	})
 	return s
 }
@@ -213,25 +202,15 @@ func startServer(t *testing.T, prlimit, bin, data, listen string, mport int) *se
 // metric reads one sample ("name" or `name{labels}`) from /metrics.
 func (s *server) metric(t *testing.T, series string) int64 {
 	t.Helper()
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get("http://" + s.metrics + "/metrics")
+	v, ok := testutil.Metric(t, s.metrics, series)
+	if !ok {
+		t.Fatalf("%s not in /metrics", series)
+	}
+	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+		t.Fatalf("%s: %q", series, v)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %q", series, v)
-			}
-			return int64(f)
-		}
-	}
-	t.Fatalf("%s not in /metrics", series)
-	return 0
+	return int64(f)
 }
 
 // waitSettled waits until the server has accepted or refused every
@@ -250,7 +229,7 @@ func (s *server) waitSettled(t *testing.T, reached int64) {
 // checkFiles checks the server's open descriptors against its limit.
 func (s *server) checkFiles(t *testing.T) {
 	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.Pid()))
 	if err != nil {
 		t.Fatalf("server descriptors: %v", err)
 	}
@@ -265,7 +244,7 @@ func (s *server) checkFiles(t *testing.T) {
 func (s *server) checkWarnings(t *testing.T, reason string, min int) {
 	t.Helper()
 	re := regexp.MustCompile(`level=WARN msg="connections refused[^"]*" reason=` + reason + ` .*count=\d+`)
-	if n := len(re.FindAllString(s.logs.String(), -1)); n < min {
+	if n := len(re.FindAllString(s.Output(), -1)); n < min {
 		t.Errorf("no WARN line for connections refused with reason=%s", reason)
 	}
 }
@@ -275,7 +254,7 @@ type holder struct {
 	spec    holderSpec
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
-	stderr  *assenttest.SyncBuffer
+	stderr  *testutil.SyncBuffer
 	done    chan error // the report was read (or not)
 	report  holderReport
 	once    sync.Once
@@ -286,7 +265,7 @@ type holder struct {
 func startHolder(t *testing.T, spec holderSpec) *holder {
 	t.Helper()
 	b, _ := json.Marshal(spec)
-	h := &holder{spec: spec, cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &assenttest.SyncBuffer{}, done: make(chan error, 1)}
+	h := &holder{spec: spec, cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	h.cmd.Env = append(os.Environ(), holderEnv+"="+string(b))
 	h.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	h.cmd.Stderr = h.stderr
@@ -346,7 +325,7 @@ func newProber(t *testing.T, host, target, caFile, ikey, skey string) *prober {
 	t.Helper()
 	var pool = func() *tls.Config {
 		waitFor(t, "the local CA", 30*time.Second, func() bool { _, err := os.Stat(caFile); return err == nil })
-		return &tls.Config{RootCAs: assenttest.CAPool(t, caFile)}
+		return &tls.Config{RootCAs: testutil.CAPool(t, caFile)}
 	}()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Timeout: 10 * time.Second}
 	api := duoapi.NewDuoApi(ikey, skey, host, "assent-connflood",

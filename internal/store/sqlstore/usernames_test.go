@@ -1,36 +1,17 @@
 package sqlstore
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/username"
 )
-
-// syncBuffer collects log output written while a store opens.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // legacyUser is a row as a store from before migration 0005 kept it: the
 // norm is strings.ToLower of the name.
@@ -79,7 +60,7 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s, err = open(t, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("reopen: %v (logs: %s)", err, logs.String())
@@ -151,7 +132,7 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 	}
 
 	// Once done, opening again changes nothing and says nothing.
-	logs = syncBuffer{}
+	logs = testutil.SyncBuffer{}
 	s, err = open(t, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("third open: %v", err)

@@ -141,8 +141,6 @@ func checkList[T any](t *testing.T, what string, got, want []T, norm func(T) T) 
 	}
 }
 
-func ident[T any](v T) T { return v }
-
 func wantErr(t *testing.T, what string, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {

@@ -11,16 +11,14 @@
 package assenttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +30,7 @@ import (
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/server"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // Options tune Start.
@@ -57,28 +56,9 @@ type Server struct {
 	// Client trusts CAFile and has a bounded timeout.
 	Client *http.Client
 
-	logs     *SyncBuffer
+	logs     *testutil.SyncBuffer
 	stopOnce sync.Once
 	stop     func() error
-}
-
-// SyncBuffer is an io.Writer whose content can be read while it is
-// written to (a server's log, a subprocess's output).
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Start starts a server on 127.0.0.1 with a random port and a fresh data
@@ -105,7 +85,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatalf("config: %v", err)
 	}
 
-	logs := &SyncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -148,7 +128,7 @@ func Start(t testing.TB, opts Options) *Server {
 		case err := <-done:
 			return err
 		case <-time.After(cfg.ShutdownTimeout.Duration + 5*time.Second):
-			return fmt.Errorf("Serve did not return within the shutdown timeout")
+			return errors.New("server.Serve did not return within the shutdown timeout")
 		}
 	}
 	t.Cleanup(func() {
@@ -171,7 +151,7 @@ func Start(t testing.TB, opts Options) *Server {
 	})
 	s.Client = &http.Client{
 		Timeout:   20 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: CAPool(t, s.CAFile)}},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testutil.CAPool(t, s.CAFile)}},
 	}
 	s.waitReady(t)
 	return s
@@ -206,20 +186,6 @@ func (s *Server) waitReady(t testing.TB) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// CAPool reads a PEM CA certificate into a pool.
-func CAPool(t testing.TB, caFile string) *x509.CertPool {
-	t.Helper()
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatalf("read CA: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatalf("%s holds no certificate", caFile)
-	}
-	return pool
 }
 
 // Ctx is a context for fixture calls, ended after 30 s or with the test.

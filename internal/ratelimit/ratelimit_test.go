@@ -258,3 +258,20 @@ func TestNamedWarnsOncePerPeriod(t *testing.T) {
 		t.Errorf("warning lacks the level, the limit's name or a key:\n%s", got)
 	}
 }
+
+// TestNilNamed: a nil *Named is "no limit" (httpapi.Signer.Failures and
+// the device API's limits are optional), not a nil dereference.
+func TestNilNamed(t *testing.T) {
+	var n *Named
+	if ok, _ := n.Allow("k"); !ok {
+		t.Error("nil Named refused")
+	}
+	n.Fail("k")
+	if blocked, _ := n.Blocked("k"); blocked {
+		t.Error("nil Named blocked")
+	}
+	n.Warn(slog.Default(), "k", time.Second)
+	if n.Refused() != 0 {
+		t.Error("nil Named counted a refusal")
+	}
+}

@@ -3,6 +3,8 @@ package duosig
 import (
 	"encoding/base64"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Credentials are the ikey and signature from an Authorization header.
@@ -24,48 +26,65 @@ func Authorization(ikey, sig string) string {
 // signature split at the first ':', and a hex signature in either case.
 // Any failure is ErrMissingCredentials, Duo's answer to a bad header.
 func ParseAuthorization(h string) (Credentials, error) {
-	fields := strings.Fields(h)
+	first, last, several := firstAndLastField(h)
 	var tok string
 	switch {
-	case len(fields) == 0:
+	case first == "":
 		return Credentials{}, ErrMissingCredentials
-	case len(fields) == 1:
+	case !several:
 		// "Basic:<b64>" without a space; ':' is not in either base64 alphabet.
-		f := fields[0]
-		if len(f) < 6 || !strings.EqualFold(f[:6], "basic:") {
+		if len(first) < 6 || !strings.EqualFold(first[:6], "basic:") {
 			return Credentials{}, ErrMissingCredentials
 		}
-		tok = f[6:]
+		tok = first[6:]
 	default:
-		s := strings.TrimSuffix(fields[0], ":")
-		if !strings.EqualFold(s, "basic") {
+		if !strings.EqualFold(strings.TrimSuffix(first, ":"), "basic") {
 			return Credentials{}, ErrMissingCredentials
 		}
-		tok = fields[len(fields)-1]
+		tok = last
 	}
 	raw, ok := decodeBase64(tok)
 	if !ok {
 		return Credentials{}, ErrMissingCredentials
 	}
-	ikey, sig, found := strings.Cut(string(raw), ":")
+	ikey, sig, found := strings.Cut(raw, ":")
 	if !found || ikey == "" || (len(sig) != 40 && len(sig) != 128) || !isHex(sig) {
 		return Credentials{}, ErrMissingCredentials
 	}
 	return Credentials{IKey: ikey, Signature: strings.ToLower(sig)}, nil
 }
 
-func decodeBase64(s string) ([]byte, bool) {
+// firstAndLastField returns the first and the last of the fields that
+// strings.Fields would split s into, and whether there are several,
+// without building the list.
+func firstAndLastField(s string) (first, last string, several bool) {
+	s = strings.TrimFunc(s, unicode.IsSpace)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, s, false
+	}
+	j := strings.LastIndexFunc(s, unicode.IsSpace)
+	_, size := utf8.DecodeRuneInString(s[j:])
+	return s[:i], s[j+size:], true
+}
+
+// decodeBase64 decodes s, standard or URL alphabet, padded or not.
+func decodeBase64(s string) (string, bool) {
 	s = strings.TrimRight(s, "=")
 	if s == "" {
-		return nil, false
+		return "", false
 	}
-	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
-		return b, true
+	var small [256]byte // an ikey and a SHA-512 signature take 149
+	dst := small[:0]
+	if n := base64.RawStdEncoding.DecodedLen(len(s)); n > len(small) {
+		dst = make([]byte, 0, n)
 	}
-	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
-		return b, true
+	for _, enc := range [...]*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.AppendDecode(dst, []byte(s)); err == nil {
+			return string(b), true
+		}
 	}
-	return nil, false
+	return "", false
 }
 
 func isHex(s string) bool {

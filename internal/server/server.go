@@ -79,6 +79,7 @@ func New(a *app.App) (*Server, error) {
 			Hosts:  hosts,
 			Window: a.Config.ClockSkew.Duration,
 			Now:    a.Now,
+			MACs:   &duosig.MACPool{},
 		},
 		Failures: badSignatures,
 	}

@@ -3,8 +3,6 @@ package duosig
 import (
 	"encoding/base64"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Credentials are the ikey and signature from an Authorization header.
@@ -26,23 +24,34 @@ func Authorization(ikey, sig string) string {
 // signature split at the first ':', and a hex signature in either case.
 // Any failure is ErrMissingCredentials, Duo's answer to a bad header.
 func ParseAuthorization(h string) (Credentials, error) {
-	first, last, several := firstAndLastField(h)
+	// The usual header, "Basic <token>", is taken apart without splitting.
+	if tok, ok := strings.CutPrefix(h, "Basic "); ok && isToken(tok) {
+		return parseCredentials(tok)
+	}
+	fields := strings.Fields(h)
 	var tok string
 	switch {
-	case first == "":
+	case len(fields) == 0:
 		return Credentials{}, ErrMissingCredentials
-	case !several:
+	case len(fields) == 1:
 		// "Basic:<b64>" without a space; ':' is not in either base64 alphabet.
-		if len(first) < 6 || !strings.EqualFold(first[:6], "basic:") {
+		f := fields[0]
+		if len(f) < 6 || !strings.EqualFold(f[:6], "basic:") {
 			return Credentials{}, ErrMissingCredentials
 		}
-		tok = first[6:]
+		tok = f[6:]
 	default:
-		if !strings.EqualFold(strings.TrimSuffix(first, ":"), "basic") {
+		s := strings.TrimSuffix(fields[0], ":")
+		if !strings.EqualFold(s, "basic") {
 			return Credentials{}, ErrMissingCredentials
 		}
-		tok = last
+		tok = fields[len(fields)-1]
 	}
+	return parseCredentials(tok)
+}
+
+// parseCredentials decodes the base64 token "ikey:signature".
+func parseCredentials(tok string) (Credentials, error) {
 	raw, ok := decodeBase64(tok)
 	if !ok {
 		return Credentials{}, ErrMissingCredentials
@@ -54,18 +63,15 @@ func ParseAuthorization(h string) (Credentials, error) {
 	return Credentials{IKey: ikey, Signature: strings.ToLower(sig)}, nil
 }
 
-// firstAndLastField returns the first and the last of the fields that
-// strings.Fields would split s into, and whether there are several,
-// without building the list.
-func firstAndLastField(s string) (first, last string, several bool) {
-	s = strings.TrimFunc(s, unicode.IsSpace)
-	i := strings.IndexFunc(s, unicode.IsSpace)
-	if i < 0 {
-		return s, s, false
+// isToken reports whether s is one non-empty run of printable ASCII
+// without spaces, as strings.Fields would leave it.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
 	}
-	j := strings.LastIndexFunc(s, unicode.IsSpace)
-	_, size := utf8.DecodeRuneInString(s[j:])
-	return s[:i], s[j+size:], true
+	return s != ""
 }
 
 // decodeBase64 decodes s, standard or URL alphabet, padded or not.

@@ -28,6 +28,12 @@ func (benchCore) Auth(_ context.Context, req auth.AuthRequest) (auth.AuthResult,
 	return auth.AuthResult{Result: auth.ResultAllow, Status: "allow", StatusMsg: "Success. Logging you in..."}, nil
 }
 
+func (benchCore) Preauth(_ context.Context, req auth.PreauthRequest) (auth.PreauthResult, error) {
+	return auth.PreauthResult{Result: auth.ResultAuth, StatusMsg: "Account is active", Devices: []auth.Device{{
+		ID: "DPXXXXXXXXXXXXXXXXXX", Type: "phone", Number: "XXX-XXX-1234", Name: "iPhone", DisplayName: "iOS (XXX-XXX-1234)",
+		Capabilities: []string{"auto", "push", "mobile_otp"}}}}, nil
+}
+
 // benchLookup finds one integration, as the core does after its store read.
 type benchLookup struct{ skey string }
 
@@ -56,14 +62,26 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// BenchmarkAuthEdge is a signed passcode auth, signed as `assent bench`
-// signs it (v2, HMAC-SHA512, form body), through everything the server
-// runs between net/http and the core: the middleware (request ID, logger,
-// access-log line formatted as text and discarded), the mux, the signer,
-// the auth handler and the JSON answer. The core and the integration
-// look-up are stubs that cost nothing. See docs/benchmarks.md, "Request
-// path profile".
+// BenchmarkAuthEdge is a signed passcode auth (and a preauth), signed as
+// `assent bench` signs them (v2, HMAC-SHA512, form body), through
+// everything the server runs between net/http and the core: the
+// middleware (request ID, logger, access-log line formatted as text and
+// discarded), the mux, the signer, the handler and the JSON answer. The
+// core and the integration look-up are stubs that cost nothing. See
+// docs/benchmarks.md, "Request path profile".
 func BenchmarkAuthEdge(b *testing.B) {
+	for _, tc := range []struct {
+		name, path string
+		params     url.Values
+	}{
+		{"auth", "/auth/v2/auth", url.Values{"username": {"alice"}, "factor": {"passcode"}, "passcode": {"123456789"}, "ipaddr": {"192.0.2.10"}}},
+		{"preauth", "/auth/v2/preauth", url.Values{"username": {"alice"}, "ipaddr": {"192.0.2.10"}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchEdge(b, tc.path, tc.params) })
+	}
+}
+
+func benchEdge(b *testing.B, path string, params url.Values) {
 	const skey = "Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep"
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	mux := http.NewServeMux()
@@ -74,17 +92,16 @@ func BenchmarkAuthEdge(b *testing.B) {
 
 	s := duosig.Signer{IKey: "DIBENCHXXXXXXXXXXXXX", SKey: skey, Host: apiHost, Version: 2, Digest: duosig.SHA512,
 		Now: func() time.Time { return now }}
-	cr, err := s.NewRequest(context.Background(), http.MethodPost, "/auth/v2/auth",
-		url.Values{"username": {"alice"}, "factor": {"passcode"}, "passcode": {"123456789"}, "ipaddr": {"192.0.2.10"}})
+	cr, err := s.NewRequest(context.Background(), http.MethodPost, path, params)
 	if err != nil {
 		b.Fatal(err)
 	}
 	body, _ := io.ReadAll(cr.Body)
-	r, err := http.NewRequest(http.MethodPost, "/auth/v2/auth", nil)
+	r, err := http.NewRequest(http.MethodPost, path, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r.RequestURI, r.Host, r.RemoteAddr = "/auth/v2/auth", apiHost, "127.0.0.1:40000"
+	r.RequestURI, r.Host, r.RemoteAddr = path, apiHost, "127.0.0.1:40000"
 	r.Header, r.ContentLength = cr.Header.Clone(), int64(len(body))
 	var rd bytes.Reader
 	w := &discardWriter{h: http.Header{}}

@@ -131,38 +131,53 @@ func (a *API) preauth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) e
 	return nil
 }
 
-// PreauthJSON renders a preauth result in Duo's shape (keys sorted by the
-// encoder, as in Duo's answers).
-func PreauthJSON(res auth.PreauthResult) map[string]any {
-	out := map[string]any{
-		"result":     res.Result,
-		"status_msg": res.StatusMsg,
-	}
+// PreauthJSON renders a preauth result in Duo's shape. Its fields are in
+// the sorted order of Duo's keys (and encoding/json writes struct fields
+// in order, without the sorting and boxing a map would cost). devices is
+// present exactly for result "auth", enroll_portal_url for "enroll".
+func PreauthJSON(res auth.PreauthResult) any {
+	out := preauthResponse{Result: res.Result, StatusMsg: res.StatusMsg}
 	if res.Result == auth.ResultAuth {
-		devices := make([]map[string]any, 0, len(res.Devices))
+		devices := make([]preauthDevice, 0, len(res.Devices))
 		for _, d := range res.Devices {
 			caps := d.Capabilities
 			if caps == nil {
 				caps = []string{}
 			}
-			devices = append(devices, map[string]any{
-				"device":       d.ID,
-				"type":         d.Type,
-				"number":       d.Number,
-				"name":         d.Name,
-				"display_name": d.DisplayName,
-				"capabilities": caps,
-			})
+			devices = append(devices, preauthDevice{Capabilities: caps, Device: d.ID, DisplayName: d.DisplayName,
+				Name: d.Name, Number: d.Number, Type: d.Type})
 		}
-		out["devices"] = devices
+		out.Devices = &devices
 	}
 	if res.Result == auth.ResultEnroll {
-		out["enroll_portal_url"] = res.EnrollPortalURL
+		out.EnrollPortalURL = &res.EnrollPortalURL
 	}
 	if res.Prompt != nil {
-		out["prompt"] = map[string]any{"text": res.Prompt.Text, "factors": res.Prompt.Factors}
+		out.Prompt = &preauthPrompt{Factors: res.Prompt.Factors, Text: res.Prompt.Text}
 	}
 	return out
+}
+
+type preauthResponse struct {
+	Devices         *[]preauthDevice `json:"devices,omitempty"`
+	EnrollPortalURL *string          `json:"enroll_portal_url,omitempty"`
+	Prompt          *preauthPrompt   `json:"prompt,omitempty"`
+	Result          string           `json:"result"`
+	StatusMsg       string           `json:"status_msg"`
+}
+
+type preauthDevice struct {
+	Capabilities []string `json:"capabilities"`
+	Device       string   `json:"device"`
+	DisplayName  string   `json:"display_name"`
+	Name         string   `json:"name"`
+	Number       string   `json:"number"`
+	Type         string   `json:"type"`
+}
+
+type preauthPrompt struct {
+	Factors map[string]string `json:"factors"`
+	Text    string            `json:"text"`
 }
 
 type authResponse struct {

@@ -39,6 +39,7 @@ the figures.`,
 	}
 	cmd.AddCommand(newBenchAuthCmd(e), newBenchHelloCmd(e), newBenchPushesCmd(e), newBenchApproveCmd(e),
 		newBenchFloodCmd(e), newBenchSetupDeviceCmd(e), newBenchSummaryCmd(e))
+	addCPUProfile(cmd)
 	return cmd
 }
 

@@ -82,6 +82,9 @@ type Config struct {
 	// MetricsListen is host:port serving Prometheus /metrics over plain
 	// HTTP; empty: off.
 	MetricsListen string `toml:"metrics_listen"`
+	// PprofListen is a loopback host:port serving Go's runtime profiles
+	// (net/http/pprof) over plain HTTP, for diagnosis; empty: off.
+	PprofListen string `toml:"pprof_listen"`
 
 	// Rate limits (token buckets, per node): "N/duration" is a burst of N
 	// refilled at N per duration; "off" disables the limit.
@@ -422,6 +425,11 @@ func (c *Config) validate() Errors {
 			bad("metrics_listen", err.Error())
 		}
 	}
+	if c.PprofListen != "" {
+		if err := checkPprofListen(c.PprofListen, c.Listen, c.MetricsListen); err != nil {
+			bad("pprof_listen", err.Error())
+		}
+	}
 	if d := c.UniversalJWTMaxLifetime.Duration; d < time.Minute || d > time.Hour {
 		bad("universal_jwt_max_lifetime", "must be between 1m and 1h")
 	}
@@ -440,22 +448,61 @@ func (c *Config) validate() Errors {
 // checkMetricsListen checks the metrics address: host:port, and not the
 // HTTPS listener's address (the same port on an overlapping host).
 func checkMetricsListen(addr, listen string) error {
-	host, port, err := net.SplitHostPort(addr)
+	if err := checkHostPort(addr); err != nil {
+		return err
+	}
+	if sameListener(addr, listen) {
+		return fmt.Errorf("%q is the HTTPS listen address (%s); give metrics their own port", addr, listen)
+	}
+	return nil
+}
+
+// checkPprofListen checks the profiling address: a loopback IP address and
+// a port of its own. Profiles need no key and tell much about the server
+// (its code, its memory use, what it is doing), so they are never served
+// beyond the machine; an SSH tunnel reaches them from elsewhere.
+func checkPprofListen(addr, listen, metrics string) error {
+	if err := checkHostPort(addr); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address: profiles are served on 127.0.0.1 or [::1] only (use an SSH tunnel to reach them from elsewhere)", addr)
+	}
+	if sameListener(addr, listen) {
+		return fmt.Errorf("%q is the HTTPS listen address (%s); give profiles their own port", addr, listen)
+	}
+	if metrics != "" && sameListener(addr, metrics) {
+		return fmt.Errorf("%q is metrics_listen (%s); give profiles their own port", addr, metrics)
+	}
+	return nil
+}
+
+// checkHostPort checks that addr is host:port with a port from 0 to 65535.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:9443)", addr)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
 	}
-	lhost, lport, err := net.SplitHostPort(listen)
-	if err != nil || port != lport || port == "0" {
-		return nil
+	return nil
+}
+
+// sameListener reports whether listeners on addr and other would claim
+// the same port on an overlapping host (port 0 picks a free one).
+func sameListener(addr, other string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ohost, oport, err := net.SplitHostPort(other)
+	if err != nil || port != oport || port == "0" {
+		return false
 	}
 	wildcard := func(h string) bool { ip := net.ParseIP(h); return h == "" || (ip != nil && ip.IsUnspecified()) }
-	if strings.EqualFold(host, lhost) || wildcard(host) || wildcard(lhost) {
-		return fmt.Errorf("%q is the HTTPS listen address (%s); give metrics their own port", addr, listen)
-	}
-	return nil
+	return strings.EqualFold(host, ohost) || wildcard(host) || wildcard(ohost)
 }
 
 // defaultPublicHostname names the listener the way local clients reach it:

@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.DataDir != "./assent-data" || cfg.Listen != "127.0.0.1:8443" || cfg.PublicHostname != "localhost:8443" ||
 		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second ||
 		cfg.MaxConnections != 0 || cfg.MaxConnectionsPerIP != 512 || cfg.IdleTimeout.Duration != time.Minute ||
-		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "" {
+		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "" || cfg.PprofListen != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -133,6 +133,16 @@ func TestValues(t *testing.T) {
 		{map[string]string{"metrics_listen": ":8443"}, "metrics_listen"},
 		{map[string]string{"metrics_listen": "[::1]:8443"}, ""},
 		{map[string]string{"listen": "0.0.0.0:443", "metrics_listen": "127.0.0.1:443"}, "metrics_listen"},
+		{map[string]string{"pprof_listen": "127.0.0.1:6060"}, ""},
+		{map[string]string{"pprof_listen": "[::1]:6060"}, ""},
+		{map[string]string{"pprof_listen": "127.0.0.2:0"}, ""},
+		{map[string]string{"pprof_listen": ":6060"}, "pprof_listen"},
+		{map[string]string{"pprof_listen": "0.0.0.0:6060"}, "pprof_listen"},
+		{map[string]string{"pprof_listen": "192.0.2.1:6060"}, "pprof_listen"},
+		{map[string]string{"pprof_listen": "localhost:6060"}, "pprof_listen"},
+		{map[string]string{"pprof_listen": "6060"}, "pprof_listen"},
+		{map[string]string{"pprof_listen": "127.0.0.1:8443"}, "pprof_listen"},
+		{map[string]string{"metrics_listen": "127.0.0.1:9443", "pprof_listen": "127.0.0.1:9443"}, "pprof_listen"},
 		{map[string]string{"universal_jwt_max_lifetime": "1h"}, ""},
 		{map[string]string{"universal_jwt_max_lifetime": "2h"}, "universal_jwt_max_lifetime"},
 		{map[string]string{"universal_jwt_max_lifetime": "0s"}, "universal_jwt_max_lifetime"},

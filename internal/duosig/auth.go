@@ -24,6 +24,10 @@ func Authorization(ikey, sig string) string {
 // signature split at the first ':', and a hex signature in either case.
 // Any failure is ErrMissingCredentials, Duo's answer to a bad header.
 func ParseAuthorization(h string) (Credentials, error) {
+	// The usual header, "Basic <token>", is taken apart without splitting.
+	if tok, ok := strings.CutPrefix(h, "Basic "); ok && isToken(tok) {
+		return parseCredentials(tok)
+	}
 	fields := strings.Fields(h)
 	var tok string
 	switch {
@@ -43,29 +47,50 @@ func ParseAuthorization(h string) (Credentials, error) {
 		}
 		tok = fields[len(fields)-1]
 	}
+	return parseCredentials(tok)
+}
+
+// parseCredentials decodes the base64 token "ikey:signature".
+func parseCredentials(tok string) (Credentials, error) {
 	raw, ok := decodeBase64(tok)
 	if !ok {
 		return Credentials{}, ErrMissingCredentials
 	}
-	ikey, sig, found := strings.Cut(string(raw), ":")
+	ikey, sig, found := strings.Cut(raw, ":")
 	if !found || ikey == "" || (len(sig) != 40 && len(sig) != 128) || !isHex(sig) {
 		return Credentials{}, ErrMissingCredentials
 	}
 	return Credentials{IKey: ikey, Signature: strings.ToLower(sig)}, nil
 }
 
-func decodeBase64(s string) ([]byte, bool) {
+// isToken reports whether s is one non-empty run of printable ASCII
+// without spaces, as strings.Fields would leave it.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// decodeBase64 decodes s, standard or URL alphabet, padded or not.
+func decodeBase64(s string) (string, bool) {
 	s = strings.TrimRight(s, "=")
 	if s == "" {
-		return nil, false
+		return "", false
 	}
-	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
-		return b, true
+	var small [256]byte // an ikey and a SHA-512 signature take 149
+	dst := small[:0]
+	if n := base64.RawStdEncoding.DecodedLen(len(s)); n > len(small) {
+		dst = make([]byte, 0, n)
 	}
-	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
-		return b, true
+	for _, enc := range [...]*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.AppendDecode(dst, []byte(s)); err == nil {
+			return string(b), true
+		}
 	}
-	return nil, false
+	return "", false
 }
 
 func isHex(s string) bool {

@@ -177,7 +177,11 @@ func canonParams(a, b url.Values) string {
 		return ""
 	}
 	type kv struct{ k, v string }
-	pairs := make([]kv, 0, n)
+	var small [16]kv // a request has a handful of parameters
+	pairs := small[:0]
+	if n > len(small) {
+		pairs = make([]kv, 0, n)
+	}
 	size := 0
 	for _, p := range [2]url.Values{a, b} {
 		for k, vs := range p {

@@ -132,22 +132,34 @@ func atoi(s string, minDigits, maxDigits int) (int, bool) {
 var weekdays = [...]string{"sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"}
 
 func weekday(s string) bool {
-	s = strings.ToLower(s)
 	for _, w := range weekdays {
-		if s == w[:3] || s == w {
+		if foldsTo(s, w[:3]) || foldsTo(s, w) {
 			return true
 		}
 	}
 	return false
 }
 
+// foldsTo reports whether s is lower, a word of ASCII lower-case letters,
+// in any case (without allocating, as strings.ToLower would).
+func foldsTo(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
 var months = [...]string{"january", "february", "march", "april", "may", "june",
 	"july", "august", "september", "october", "november", "december"}
 
 func monthNum(s string) (time.Month, bool) {
-	s = strings.ToLower(s)
 	for i, m := range months {
-		if s == m[:3] || s == m || (len(m) > 4 && s == m[:4]) { // "Sept"
+		if foldsTo(s, m[:3]) || foldsTo(s, m) || (len(m) > 4 && foldsTo(s, m[:4])) { // "Sept"
 			return time.Month(i + 1), true
 		}
 	}

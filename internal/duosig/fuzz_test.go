@@ -17,8 +17,14 @@ func FuzzParseAuthorization(f *testing.F) {
 	} {
 		f.Add(s)
 	}
+	f.Add("Basic  " + Authorization(vecIKey, strings.Repeat("AB", 20))[6:])
+	f.Add("Basic junk\u00a0" + Authorization(vecIKey, strings.Repeat("ab", 20))[6:])
 	f.Fuzz(func(t *testing.T, h string) {
 		c, err := ParseAuthorization(h)
+		// The shortcut for "Basic <token>" agrees with splitting in fields.
+		if c0, err0 := parseAuthorizationFields(h); c0 != c || err0 != err {
+			t.Fatalf("%q: %+v, %v; split in fields: %+v, %v", h, c, err, c0, err0)
+		}
 		if err != nil {
 			if err != ErrMissingCredentials {
 				t.Fatalf("error %v", err)
@@ -35,6 +41,29 @@ func FuzzParseAuthorization(f *testing.F) {
 			t.Fatalf("round trip %+v -> %+v, %v", c, c2, err)
 		}
 	})
+}
+
+// parseAuthorizationFields is ParseAuthorization without its shortcut for
+// the usual header.
+func parseAuthorizationFields(h string) (Credentials, error) {
+	fields := strings.Fields(h)
+	var tok string
+	switch {
+	case len(fields) == 0:
+		return Credentials{}, ErrMissingCredentials
+	case len(fields) == 1:
+		f := fields[0]
+		if len(f) < 6 || !strings.EqualFold(f[:6], "basic:") {
+			return Credentials{}, ErrMissingCredentials
+		}
+		tok = f[6:]
+	default:
+		if !strings.EqualFold(strings.TrimSuffix(fields[0], ":"), "basic") {
+			return Credentials{}, ErrMissingCredentials
+		}
+		tok = fields[len(fields)-1]
+	}
+	return parseCredentials(tok)
 }
 
 func FuzzParseDate(f *testing.F) {
@@ -126,7 +155,8 @@ func FuzzVerify(f *testing.F) {
 
 func BenchmarkVerify(b *testing.B) {
 	now := time.Date(2024, 3, 5, 12, 0, 0, 0, time.UTC)
-	v := Verifier{Hosts: []string{cfgHost}, Now: func() time.Time { return now }}
+	// As the server verifies: with a pool of keyed HMACs.
+	v := Verifier{Hosts: []string{cfgHost}, Now: func() time.Time { return now }, MACs: &MACPool{}}
 	utc := fmtDate(now, time.UTC)
 	form := url.Values{"username": {"alice"}, "factor": {"push"}, "device": {"auto"}, "display_username": {"Alice Example"}, "ipaddr": {"192.0.2.1"}}
 	cases := []struct {
@@ -134,6 +164,10 @@ func BenchmarkVerify(b *testing.B) {
 		req  clientReq
 	}{ // all WithUndatedV1, as on the legacy routes
 		{"go-v2-sha512-form", clientReq{version: 2, digest: SHA512, signedHost: cfgHost, dateHeader: "Date", date: utc,
+			method: "POST", path: "/auth/v2/auth", form: form}},
+		{"duo_unix-v2-sha1-form", clientReq{version: 2, digest: SHA1, signedHost: cfgHost, dateHeader: "Date", date: utc,
+			method: "POST", path: "/auth/v2/auth", form: form}},
+		{"go-v2-sha512-barehost", clientReq{version: 2, digest: SHA512, signedHost: bareHost, dateHeader: "Date", date: utc,
 			method: "POST", path: "/auth/v2/auth", form: form}},
 		{"python-v5-json", clientReq{version: 5, digest: SHA512, signedHost: bareHost, dateHeader: "Date", date: utc,
 			method: "POST", path: "/auth/v2/auth", body: []byte(`{"device":"auto","factor":"push","username":"alice"}`)}},

@@ -4,10 +4,10 @@ import (
 	"crypto/hmac"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -51,6 +51,9 @@ type Verifier struct {
 	Hosts  []string
 	Window time.Duration    // 0 means DefaultWindow
 	Now    func() time.Time // nil means time.Now
+	// MACs, when set, keeps keyed HMACs for reuse across requests; nil
+	// makes a new one per request.
+	MACs *MACPool
 }
 
 // Incoming is the parsed request the HTTP layer hands to Verify.
@@ -169,14 +172,16 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string, vers Versio
 		return err
 	}
 
+	m := v.MACs.get(digest, skey)
 	c := candidates{
-		mac:    hmac.New(digest.new(), []byte(skey)),
 		want:   want[:n],
 		date:   date,
 		method: strings.ToUpper(in.Method),
 		path:   in.Path,
 	}
-	c.hosts = v.candidateHosts(c.hostBuf[:0])
+	defer v.MACs.put(digest, skey, m)
+	var hostBuf [MaxHosts]string
+	c.hosts = v.candidateHosts(hostBuf[:0])
 	if in.JSONBody {
 		c.params12 = canonParams(in.Query, nil)
 	} else {
@@ -188,42 +193,46 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string, vers Versio
 	for _, h := range c.hosts {
 		maxHost = max(maxHost, len(h))
 	}
-	c.buf = make([]byte, 0, len(date)+len(c.method)+maxHost+len(c.path)+len(c.params12)+2*128+6)
+	m.buf = slices.Grow(m.buf[:0], len(date)+len(c.method)+maxHost+len(c.path)+len(c.params12)+2*128+6)
 
 	if date == "" { // only WithUndatedV1 gets here
-		if c.try(1, "") {
+		if c.try(m, 1, "") {
 			return nil
 		}
 		return fmt.Errorf("%w: no date header, so only version 1 was tried", ErrBadSignature)
 	}
-	// Most likely first: v2 (Go, C#, duo_unix, PowerShell) and v5 without
-	// extra headers (Python, Java, Go JSON); v1 and v4 are rare.
-	if c.try(2, "") {
-		return nil
-	}
-	if digest == SHA512 {
-		if in.JSONBody || len(in.Form) == 0 {
-			c.params45 = c.params12
-		} else {
-			c.params45 = canonParams(in.Query, nil)
-		}
-		c.bodyHash = sha512Hex(in.Body)
-		if c.try(5, emptySHA512) {
+	// Most likely first: v2 for form bodies and body-less requests (Go,
+	// C#, duo_unix, PowerShell), v5 without extra headers for JSON bodies
+	// (Python, Java, Go JSON); v1 and v4 are rare. The order only saves
+	// work: the same bounded set is tried whatever the request.
+	v5First := digest == SHA512 && in.JSONBody
+	if v5First {
+		c.prepare45(in)
+		if c.try(m, 5, emptySHA512) {
 			return nil
 		}
 	}
-	if vers == WithUndatedV1 && c.try(1, "") {
+	if c.try(m, 2, "") {
+		return nil
+	}
+	if digest == SHA512 && !v5First {
+		c.prepare45(in)
+		if c.try(m, 5, emptySHA512) {
+			return nil
+		}
+	}
+	if vers == WithUndatedV1 && c.try(m, 1, "") {
 		return nil
 	}
 	if digest == SHA512 {
-		if c.try(4, "") {
+		if c.try(m, 4, "") {
 			return nil
 		}
 		all := xDuoHash(in.Header, false)
-		if all != emptySHA512 && c.try(5, all) {
+		if all != emptySHA512 && c.try(m, 5, all) {
 			return nil
 		}
-		if noDate := xDuoHash(in.Header, true); noDate != all && noDate != emptySHA512 && c.try(5, noDate) {
+		if noDate := xDuoHash(in.Header, true); noDate != all && noDate != emptySHA512 && c.try(m, 5, noDate) {
 			return nil
 		}
 	}
@@ -232,22 +241,30 @@ func (v Verifier) Verify(in Incoming, cred Credentials, skey string, vers Versio
 
 // candidates holds the per-request pieces shared by all candidate
 // canonical strings, so each candidate costs one buffer fill and one HMAC.
+// (The HMAC is passed to try rather than kept here, so that c and what it
+// points to stay on the stack.)
 type candidates struct {
-	mac                hash.Hash
 	want               []byte
 	date, method, path string
 	params12, params45 string
 	bodyHash           string
 	hosts              []string
-	hostBuf            [MaxHosts]string
-	buf                []byte
-	sum                [64]byte
 	tried              int // candidates HMACed so far, at most MaxCandidates
 }
 
-// try reports whether any candidate host matches for version (hdrHash is
-// the v5 header line).
-func (c *candidates) try(version int, hdrHash string) bool {
+// prepare45 computes the parameters and body hash of versions 4 and 5.
+func (c *candidates) prepare45(in Incoming) {
+	if in.JSONBody || len(in.Form) == 0 {
+		c.params45 = c.params12
+	} else {
+		c.params45 = canonParams(in.Query, nil)
+	}
+	c.bodyHash = sha512Hex(in.Body)
+}
+
+// try reports whether the MAC by m of any candidate host matches for
+// version (hdrHash is the v5 header line).
+func (c *candidates) try(m *keyedMAC, version int, hdrHash string) bool {
 	params := c.params12
 	if version >= 4 {
 		params = c.params45
@@ -257,10 +274,7 @@ func (c *candidates) try(version int, hdrHash string) bool {
 			return false
 		}
 		c.tried++
-		c.buf = appendCanon(c.buf[:0], version, c.date, c.method, h, c.path, params, c.bodyHash, hdrHash)
-		c.mac.Reset()
-		c.mac.Write(c.buf)
-		if hmac.Equal(c.mac.Sum(c.sum[:0]), c.want) {
+		if hmac.Equal(m.sum(version, c.date, c.method, h, c.path, params, c.bodyHash, hdrHash), c.want) {
 			return true
 		}
 	}

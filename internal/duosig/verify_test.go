@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -218,6 +220,8 @@ func TestVerifyClients(t *testing.T) {
 			date: utc, method: "GET", path: "/auth/v2/check",
 			auth: func(ikey, sig string) string { return Authorization(ikey, strings.Repeat("0", 128)) }}, ErrBadSignature},
 	}
+	pooled := testVerifier()
+	pooled.MACs = &MACPool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -233,11 +237,60 @@ func TestVerifyClients(t *testing.T) {
 			if strings.HasPrefix(tt.name, legacy) {
 				vers = WithUndatedV1
 			}
-			err = testVerifier().Verify(in, cred, testSKey, vers)
-			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
-				t.Errorf("Verify = %v, want %v", err, tt.want)
+			// Twice with a fresh HMAC, then with the pooled ones that every
+			// case shares (the server's way): the answers must not differ.
+			for round, v := range []Verifier{testVerifier(), testVerifier(), pooled, pooled} {
+				err = v.Verify(in, cred, testSKey, vers)
+				if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+					t.Errorf("round %d: Verify = %v, want %v", round, err, tt.want)
+				}
 			}
 		})
+	}
+}
+
+// TestMACPool: pooled HMACs are found by key and digest, so a request is
+// never checked with an HMAC keyed for another integration, however the
+// requests interleave; and the pool keeps at most maxPooledKeys keys.
+func TestMACPool(t *testing.T) {
+	t.Parallel()
+	date := fmtDate(testNow, time.UTC)
+	form := url.Values{"username": {"alice"}, "factor": {"push"}}
+	keys := []string{testSKey, strings.Repeat("k", 40), strings.Repeat("q", 40)}
+	v := testVerifier()
+	v.MACs = &MACPool{}
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		for _, d := range []Digest{SHA1, SHA512} {
+			in, auth := clientReq{version: 2, digest: d, signedHost: cfgHost, dateHeader: "Date", date: date,
+				method: "POST", path: "/auth/v2/auth", form: form, skey: key}.build(t)
+			cred, err := ParseAuthorization(auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := keys[(i+1)%len(keys)]
+			wg.Go(func() {
+				for range 200 {
+					if err := v.Verify(in, cred, key, DatedOnly); err != nil {
+						t.Errorf("%v with its own key: %v", d, err)
+						return
+					}
+					if err := v.Verify(in, cred, other, DatedOnly); !errors.Is(err, ErrBadSignature) {
+						t.Errorf("%v with another key: %v, want ErrBadSignature", d, err)
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+
+	var p MACPool
+	for i := range maxPooledKeys + 10 {
+		p.put(SHA512, strconv.Itoa(i), p.get(SHA512, strconv.Itoa(i)))
+	}
+	if n := len(p.pools); n > maxPooledKeys {
+		t.Errorf("%d keys pooled, want at most %d", n, maxPooledKeys)
 	}
 }
 

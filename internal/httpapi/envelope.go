@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -99,18 +100,40 @@ func setRetryAfter(w http.ResponseWriter, e *Error) {
 	}
 }
 
+// jsonBuffer is a reusable buffer with a JSON encoder writing into it.
+type jsonBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// jsonBuffers saves writeJSON a buffer and an encoder per answer.
+var jsonBuffers = sync.Pool{New: func() any {
+	b := &jsonBuffer{}
+	b.enc = json.NewEncoder(&b.buf)
+	b.enc.SetEscapeHTML(false)
+	return b
+}}
+
+// maxPooledJSON bounds the buffers kept for reuse; larger answers (an
+// enrollment's QR code URL is the largest usual one) get a fresh one.
+const maxPooledJSON = 16 << 10
+
 // writeJSON sends v with an explicit Content-Length: duo_unix's HTTP parser
 // and keep-alive clients rely on exact framing.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	jb := jsonBuffers.Get().(*jsonBuffer)
+	defer func() {
+		if jb.buf.Cap() <= maxPooledJSON {
+			jb.buf.Reset()
+			jsonBuffers.Put(jb)
+		}
+	}()
+	if err := jb.enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString(`{"code":50000,"message":"Internal server error","stat":"FAIL"}`)
+		jb.buf.Reset()
+		jb.buf.WriteString(`{"code":50000,"message":"Internal server error","stat":"FAIL"}`)
 	}
-	b := bytes.TrimRight(buf.Bytes(), "\n")
+	b := bytes.TrimRight(jb.buf.Bytes(), "\n")
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))

@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -168,6 +170,49 @@ func TestMiddlewareRecoversAndLogs(t *testing.T) {
 	Middleware(log, http.NotFoundHandler()).ServeHTTP(w, r)
 	if id := w.Header().Get("X-Request-Id"); len(id) != 16 {
 		t.Errorf("generated id %q", id)
+	}
+}
+
+// TestRequestLogger: the request-scoped logger writes exactly what
+// base.With("request_id", id) would, attributes, With and groups included.
+func TestRequestLogger(t *testing.T) {
+	t.Parallel()
+	noTime := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	logTo := func(log *slog.Logger) {
+		log.Info("one", "a", 1, "b", "x y")
+		log.With("user", "alice").Warn("two", "c", true)
+		log.WithGroup("g").Info("three", "d", 2)
+		log.LogAttrs(context.Background(), slog.LevelInfo, "four", slog.Int("e", 1), slog.Int("f", 2),
+			slog.Int("g", 3), slog.Int("h", 4), slog.Int("i", 5), slog.Int("j", 6))
+		log.Debug("not enabled")
+	}
+	for _, newHandler := range []func(io.Writer) slog.Handler{
+		func(w io.Writer) slog.Handler {
+			return slog.NewTextHandler(w, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+		func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: noTime})
+		},
+	} {
+		var got, want bytes.Buffer
+		h := Middleware(slog.New(newHandler(&got)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			logTo(Logger(r.Context()))
+		}))
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-Request-Id", "caller-chosen-id")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		logTo(slog.New(newHandler(&want)).With("request_id", "caller-chosen-id"))
+		// The access-log line comes last; its timing varies.
+		g := got.String()
+		g = g[:strings.LastIndex(strings.TrimSuffix(g, "\n"), "\n")+1]
+		if g != want.String() {
+			t.Errorf("request logger wrote\n%s\nwant\n%s", g, want.String())
+		}
 	}
 }
 

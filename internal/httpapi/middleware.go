@@ -2,9 +2,10 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -21,13 +22,16 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
-		log := base.With("request_id", id)
-		attrs := &logAttrs{}
-		ctx := context.WithValue(r.Context(), keyLogger, log)
-		ctx = context.WithValue(ctx, keyAttrs, attrs)
+		// One allocation holds what the request's handlers share.
+		st := &requestState{
+			statusWriter: statusWriter{ResponseWriter: w},
+			handler:      requestHandler{Handler: base.Handler(), id: id},
+		}
+		st.log = slog.New(&st.handler)
+		log, sw := st.log, &st.statusWriter
+		ctx := context.WithValue(r.Context(), keyState, st)
 		// The core's warnings (rate limits) carry the request ID too.
 		ctx = auth.WithLogger(ctx, log)
-		sw := &statusWriter{ResponseWriter: w}
 		// The mux records the matched pattern in this request (see LogPath).
 		req := r.WithContext(ctx)
 		defer func() {
@@ -40,21 +44,60 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 					WriteError(sw, ErrInternal)
 				}
 			}
-			log.LogAttrs(ctx, slog.LevelInfo, "request",
+			// As log would write it, without copying the record.
+			base.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", id),
 				slog.String("method", r.Method),
 				slog.String("path", LogPath(req)),
 				slog.Int("status", sw.status()),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", r.RemoteAddr),
-				slog.String("ikey", attrs.ikey),
+				slog.String("ikey", st.ikey),
 			)
 		}()
 		next.ServeHTTP(sw, req)
 	})
 }
 
+// requestState is what Middleware keeps per request: the status writer,
+// the request-scoped logger and what handlers add to the access log.
+type requestState struct {
+	statusWriter
+	handler requestHandler
+	log     *slog.Logger // with handler
+	ikey    string       // the integration that signed the request (SetIKey)
+}
+
+// requestHandler adds request_id to every record of the request's logger,
+// where base.With("request_id", id) would put it, without formatting the
+// attribute ahead for a request that logs only its access-log line.
+type requestHandler struct {
+	slog.Handler
+	id string
+}
+
+func (h *requestHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.AddAttrs(slog.String("request_id", h.id))
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(a)
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h *requestHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.Handler.WithAttrs(append([]slog.Attr{slog.String("request_id", h.id)}, as...))
+}
+
+func (h *requestHandler) WithGroup(name string) slog.Handler {
+	return h.Handler.WithAttrs([]slog.Attr{slog.String("request_id", h.id)}).WithGroup(name)
+}
+
 // requestID keeps a caller's sane X-Request-Id (for tracing across
-// proxies) and makes one otherwise.
+// proxies) and makes one otherwise: 64 random bits, which need to be
+// unique, not secret (math/rand/v2's generator is seeded per thread from
+// the system's and costs no system call).
 func requestID(given string) string {
 	if n := len(given); n >= 8 && n <= 64 {
 		ok := true
@@ -69,7 +112,7 @@ func requestID(given string) string {
 		}
 	}
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	binary.BigEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
 

@@ -20,6 +20,10 @@ const MaxBodyBytes = 256 << 10
 
 // Params is a decoded request: the merged parameters for business logic and
 // the raw pieces the signature verifier needs.
+//
+// Values shares its maps and slices with Query and Form where it can (a
+// POST without a query string has Values == Form), so all three are
+// read-only.
 type Params struct {
 	Values   url.Values // query, form and JSON parameters merged; JSON values as strings
 	Query    url.Values
@@ -48,14 +52,15 @@ var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeToo
 // body that turns out longer than limit is refused the same way after
 // limit bytes.
 func ReadParamsLimit(w http.ResponseWriter, r *http.Request, limit int64) (*Params, error) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, InvalidParams("malformed query string")
+	p := &Params{Query: url.Values{}}
+	if r.URL.RawQuery != "" {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			return nil, InvalidParams("malformed query string")
+		}
+		p.Query = q
 	}
-	p := &Params{Query: q, Values: url.Values{}}
-	for k, v := range q {
-		p.Values[k] = append([]string(nil), v...)
-	}
+	p.Values = p.Query
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return p, nil
 	}
@@ -85,28 +90,43 @@ func ReadParamsLimit(w http.ResponseWriter, r *http.Request, limit int64) (*Para
 			return nil, InvalidParams(err.Error())
 		}
 		p.JSONBody = true
-		for k, v := range obj {
-			p.Values[k] = append(p.Values[k], v...)
-		}
+		p.Values = merge(p.Query, obj)
 	default: // a form, declared or not
 		f, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, InvalidParams("malformed form body")
 		}
 		p.Form = f
-		for k, v := range f {
-			p.Values[k] = append(p.Values[k], v...)
-		}
+		p.Values = merge(p.Query, f)
 	}
 	return p, nil
+}
+
+// merge returns the parameters of a followed by those of b: b itself when
+// a is empty (the usual POST, without a query string), else a new map
+// whose slices are a's and b's where a key is in only one of them. Slices
+// are capped, so that an append never writes into a's or b's.
+func merge(a, b url.Values) url.Values {
+	if len(a) == 0 {
+		return b
+	}
+	m := make(url.Values, len(a)+len(b))
+	for k, v := range a {
+		m[k] = v[:len(v):len(v)]
+	}
+	for k, v := range b {
+		m[k] = append(m[k], v...)
+	}
+	return m
 }
 
 // bodyType returns the media type of a body's Content-Type header: "" (none
 // given), application/x-www-form-urlencoded or application/json. Anything
 // else, or a header that does not parse, is Duo's 401/40106.
 func bodyType(header string) (string, error) {
-	if header == "" {
-		return "", nil
+	switch header {
+	case "", "application/x-www-form-urlencoded", "application/json": // as most clients send it
+		return header, nil
 	}
 	ct, _, err := mime.ParseMediaType(header)
 	switch {
@@ -137,7 +157,10 @@ func decodeJSONParams(body []byte) (url.Values, error) {
 	if len(bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("the JSON body has trailing data")
 	}
-	out := url.Values{}
+	out := make(url.Values, len(obj))
+	// One array holds the values of all single-valued keys; each key's
+	// slice is capped, so an append to it copies.
+	single := make([]string, 0, len(obj))
 	for k, v := range obj {
 		if arr, ok := v.([]any); ok {
 			for _, e := range arr {
@@ -145,7 +168,7 @@ func decodeJSONParams(body []byte) (url.Values, error) {
 				if err != nil {
 					return nil, fmt.Errorf("parameter %q: %w", k, err)
 				}
-				out.Add(k, s)
+				out[k] = append(out[k], s)
 			}
 			continue
 		}
@@ -153,7 +176,8 @@ func decodeJSONParams(body []byte) (url.Values, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parameter %q: %w", k, err)
 		}
-		out.Set(k, s)
+		single = append(single, s)
+		out[k] = single[len(single)-1 : len(single) : len(single)]
 	}
 	return out, nil
 }

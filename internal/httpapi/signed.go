@@ -195,29 +195,21 @@ func Handle(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	})
 }
 
-// logAttrs is filled in by handlers so the access log can name the caller.
-type logAttrs struct {
-	ikey string
-}
-
 type ctxKey int
 
-const (
-	keyLogger ctxKey = iota
-	keyAttrs
-)
+const keyState ctxKey = iota // *requestState, set by Middleware
 
 // SetIKey records the integration key of the request for the access log.
 func SetIKey(ctx context.Context, ikey string) {
-	if a, ok := ctx.Value(keyAttrs).(*logAttrs); ok {
-		a.ikey = ikey
+	if st, ok := ctx.Value(keyState).(*requestState); ok {
+		st.ikey = ikey
 	}
 }
 
 // Logger returns the request-scoped logger (with the request ID).
 func Logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(keyLogger).(*slog.Logger); ok {
-		return l
+	if st, ok := ctx.Value(keyState).(*requestState); ok {
+		return st.log
 	}
 	return slog.Default()
 }

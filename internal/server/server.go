@@ -79,6 +79,7 @@ func New(a *app.App) (*Server, error) {
 			Hosts:  hosts,
 			Window: a.Config.ClockSkew.Duration,
 			Now:    a.Now,
+			MACs:   &duosig.MACPool{},
 		},
 		Failures: badSignatures,
 	}
@@ -189,8 +190,8 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// Run listens on the configured address (and on metrics_listen when set)
-// and serves until ctx ends, then shuts down gracefully within the
+// Run listens on the configured address (and on metrics_listen and
+// pprof_listen when set) and serves until ctx ends, then shuts down gracefully within the
 // configured timeout.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.app.Config.Listen)
@@ -204,6 +205,15 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("metrics_listen %s: %w", addr, err)
 		}
 	}
+	stopPprof, err := s.startPprof()
+	if err != nil {
+		_ = ln.Close()
+		if mln != nil {
+			_ = mln.Close()
+		}
+		return err
+	}
+	defer stopPprof()
 	return s.serve(ctx, ln, mln)
 }
 

@@ -107,8 +107,8 @@ func testBulkAllOrNothing(t *testing.T, s store.Store, b store.BulkLoader) {
 	ctx := t.Context()
 	must(t, "LoadBulk", b.LoadBulk(ctx, bulkOf(1, 3)))
 	cases := []struct {
-		name  string
-		edit  func(b *store.Bulk)
+		name string
+		edit func(b *store.Bulk)
 		want error // nil: any error
 	}{
 		{"username taken, other case", func(b *store.Bulk) { b.Users[1].Username = "BULK-2" }, store.ErrAlreadyExists},

@@ -81,12 +81,29 @@ func (s *Store) LoadBulk(ctx context.Context, b store.Bulk) error {
 // limit of 32,766 and PostgreSQL's of 65,535.
 const bulkParams = 8000
 
+// bulkCacheKiB is SQLite's page cache during a bulk load.
+const bulkCacheKiB = 1 << 20
+
 // insertBulk writes the tables with multi-row INSERTs. The statements are
 // run unprepared: they are used once per batch, and would only crowd the
 // write connection's statement cache.
 func (q *queries) insertBulk(ctx context.Context, tables []bulkTable) error {
 	if q.noCancel {
 		ctx = context.WithoutCancel(ctx)
+	}
+	if !q.d.postgres {
+		// Random keys touch pages all over six indexes; a cache that holds
+		// them all keeps SQLite from spilling (and rewriting) dirty pages
+		// into the WAL before the commit. Restored afterwards: the write
+		// connection serves the server too.
+		var was int64
+		if err := q.db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&was); err != nil {
+			return fmt.Errorf("cache size: %w", err)
+		}
+		if _, err := q.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, -bulkCacheKiB)); err != nil {
+			return fmt.Errorf("cache size: %w", err)
+		}
+		defer q.db.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size = %d`, was)) //nolint:errcheck // best effort
 	}
 	for _, t := range tables {
 		per := bulkParams / len(t.cols)

@@ -78,7 +78,9 @@ func (s UserSet) BypassCode(i int) string {
 
 // HOTPSecret is the hotp_secret of user i's device (32 lower-case hex
 // characters, as Assent hands them out at activation).
-func (s UserSet) HOTPSecret(i int) string { return hex.EncodeToString(s.derive("hotp secret\x00", i)[:16]) }
+func (s UserSet) HOTPSecret(i int) string {
+	return hex.EncodeToString(s.derive("hotp secret\x00", i)[:16])
+}
 
 // HOTPCode is the 6-digit code of user i's device at counter, as the phone
 // computes it (the ASCII bytes of the secret are the HOTP key).

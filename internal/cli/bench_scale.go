@@ -88,6 +88,13 @@ func cpuOf(r bench.Report, prefix string) float64 {
 	return s
 }
 
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 func fmtS(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) + " s" }
 
 func scaleSummary(w io.Writer, runs []bench.Report) error {
@@ -97,14 +104,14 @@ func scaleSummary(w io.Writer, runs []bench.Report) error {
 			continue
 		}
 		for _, ep := range r.Endpoints {
-			userRows = append(userRows, []string{r.Labels["engine"], strconv.Itoa(r.Users), load(r), ep.Name,
+			userRows = append(userRows, []string{r.Labels["engine"], strconv.Itoa(r.Users), load(r), orDash(r.Labels["load"]), ep.Name,
 				strconv.FormatFloat(ep.RPS, 'f', 0, 64), fmtMS(ep.P50), fmtMS(ep.P90), fmtMS(ep.P99), fmtMS(ep.Max),
 				strconv.FormatInt(ep.Errors, 10), strconv.FormatInt(ep.NonAllow, 10)})
 		}
 	}
 	if len(userRows) > 0 {
 		fmt.Fprintf(w, "Latency by number of users (each request picks a user at random):\n\n")
-		if err := table(w, []string{"ENGINE", "USERS", "LOAD", "ENDPOINT", "REQ/S", "P50", "P90", "P99", "MAX", "ERRORS", "NON-ALLOW"}, userRows); err != nil {
+		if err := table(w, []string{"ENGINE", "USERS", "LOAD", "LOAD AVG", "ENDPOINT", "REQ/S", "P50", "P90", "P99", "MAX", "ERRORS", "NON-ALLOW"}, userRows); err != nil {
 			return err
 		}
 	}
@@ -113,24 +120,24 @@ func scaleSummary(w io.Writer, runs []bench.Report) error {
 			continue
 		}
 		auth, _ := endpoint(r, "auth")
-		row := []string{r.Labels["engine"], strconv.Itoa(r.Nodes), strconv.Itoa(r.Users), strconv.FormatFloat(auth.RPS, 'f', 0, 64),
-			fmtMS(auth.P99), strconv.FormatInt(r.Total.Errors, 10), "-", "-", "-", "-", "-"}
+		row := []string{r.Labels["engine"], strconv.Itoa(r.Nodes), strconv.Itoa(r.Users), orDash(r.Labels["load"]),
+			strconv.FormatFloat(auth.RPS, 'f', 0, 64), fmtMS(auth.P99), strconv.FormatInt(r.Total.Errors, 10), "-", "-", "-", "-", "-"}
 		if r.CPU != nil {
 			srv, db := cpuOf(r, "assent"), cpuOf(r, "postgres")
 			logins := auth.RPS * r.CPU.WindowS
-			row[6], row[7], row[8] = fmtS(r.CPU.Generator), fmtS(srv), fmtS(db)
+			row[7], row[8], row[9] = fmtS(r.CPU.Generator), fmtS(srv), fmtS(db)
 			if srv > 0 {
-				row[9] = strconv.FormatFloat(logins/srv, 'f', 0, 64)
+				row[10] = strconv.FormatFloat(logins/srv, 'f', 0, 64)
 			}
 			if srv+db > 0 {
-				row[10] = strconv.FormatFloat(logins/(srv+db), 'f', 0, 64)
+				row[11] = strconv.FormatFloat(logins/(srv+db), 'f', 0, 64)
 			}
 		}
 		nodeRows = append(nodeRows, row)
 	}
 	if len(nodeRows) > 0 {
 		fmt.Fprintf(w, "\nOne node against two on one database (a login is preauth + auth; CPU seconds during the measured time):\n\n")
-		if err := table(w, []string{"ENGINE", "NODES", "USERS", "LOGINS/S", "AUTH P99", "ERRORS", "GENERATOR CPU", "ASSENT CPU", "DB CPU", "LOGINS/ASSENT CPU-S", "LOGINS/(ASSENT+DB) CPU-S"}, nodeRows); err != nil {
+		if err := table(w, []string{"ENGINE", "NODES", "USERS", "LOAD AVG", "LOGINS/S", "AUTH P99", "ERRORS", "GENERATOR CPU", "ASSENT CPU", "DB CPU", "LOGINS/ASSENT CPU-S", "LOGINS/(ASSENT+DB) CPU-S"}, nodeRows); err != nil {
 			return err
 		}
 	}

@@ -88,6 +88,17 @@ func cpuOf(r bench.Report, prefix string) float64 {
 	return s
 }
 
+// cpuPerLogin is the CPU time of the processes named prefix… per auth
+// request during the window, or "-".
+func cpuPerLogin(r bench.Report, prefix string) string {
+	auth, ok := endpoint(r, "auth")
+	c := cpuOf(r, prefix)
+	if !ok || r.CPU == nil || c == 0 || auth.RPS <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(1000*c/(auth.RPS*r.CPU.WindowS), 'f', 2, 64) + " ms"
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -103,15 +114,22 @@ func scaleSummary(w io.Writer, runs []bench.Report) error {
 		if r.Labels["phase"] == "nodes" {
 			continue
 		}
-		for _, ep := range r.Endpoints {
-			userRows = append(userRows, []string{r.Labels["engine"], strconv.Itoa(r.Users), load(r), orDash(r.Labels["load"]), ep.Name,
-				strconv.FormatFloat(ep.RPS, 'f', 0, 64), fmtMS(ep.P50), fmtMS(ep.P90), fmtMS(ep.P99), fmtMS(ep.Max),
-				strconv.FormatInt(ep.Errors, 10), strconv.FormatInt(ep.NonAllow, 10)})
+		row := []string{r.Labels["engine"], strconv.Itoa(r.Users), load(r), orDash(r.Labels["load"])}
+		for _, name := range []string{"preauth", "auth"} {
+			ep, ok := endpoint(r, name)
+			if !ok {
+				row = append(row, "-", "-", "-")
+				continue
+			}
+			row = append(row, strconv.FormatFloat(ep.RPS, 'f', 0, 64), fmtMS(ep.P50), fmtMS(ep.P99))
 		}
+		row = append(row, strconv.FormatInt(r.Total.Errors+r.Total.NonAllow, 10), cpuPerLogin(r, "assent"), cpuPerLogin(r, "postgres"))
+		userRows = append(userRows, row)
 	}
 	if len(userRows) > 0 {
-		fmt.Fprintf(w, "Latency by number of users (each request picks a user at random):\n\n")
-		if err := table(w, []string{"ENGINE", "USERS", "LOAD", "LOAD AVG", "ENDPOINT", "REQ/S", "P50", "P90", "P99", "MAX", "ERRORS", "NON-ALLOW"}, userRows); err != nil {
+		fmt.Fprintf(w, "Latency by number of users (each request picks a user at random; CPU per login = CPU time ÷ auth requests):\n\n")
+		if err := table(w, []string{"ENGINE", "USERS", "LOAD", "LOAD AVG", "PREAUTH REQ/S", "PREAUTH P50", "PREAUTH P99",
+			"AUTH REQ/S", "AUTH P50", "AUTH P99", "FAILED", "ASSENT CPU/LOGIN", "DB CPU/LOGIN"}, userRows); err != nil {
 			return err
 		}
 	}

@@ -44,7 +44,10 @@ users. That file is as secret as every seeded user's bypass code: seed only
 benchmark installations.
 
 Seeding refuses to run when PREFIX-0 exists (seeded before) or --file
-exists.`,
+exists. On SQLite, seed before starting the server: each batch holds the
+database's write lock for seconds. Memory: a few KB per user of each
+batch in flight (--workers of them) and, on SQLite, a 1 GiB page cache
+while loading.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if count < 1 || count > bench.MaxUsers {

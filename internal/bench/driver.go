@@ -143,6 +143,13 @@ type Report struct {
 	Started     time.Time `json:"started"`
 	// FirstError is an example of what failed, if anything did.
 	FirstError string `json:"first_error,omitempty"`
+	// Scale runs (scripts/bench-scale.sh): the users picked among, the
+	// servers spread over, labels given with --label, and the CPU time
+	// used by the generator and the servers (RunWithCPU).
+	Users  int               `json:"users,omitempty"`
+	Nodes  int               `json:"nodes,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+	CPU    *CPUReport        `json:"cpu,omitempty"`
 }
 
 // stepStats is one worker's record of one step.

@@ -38,7 +38,8 @@ on 127.0.0.1. scripts/bench.sh runs the whole set; docs/benchmarks.md has
 the figures.`,
 	}
 	cmd.AddCommand(newBenchAuthCmd(e), newBenchHelloCmd(e), newBenchPushesCmd(e), newBenchApproveCmd(e),
-		newBenchFloodCmd(e), newBenchSetupDeviceCmd(e), newBenchSummaryCmd(e))
+		newBenchFloodCmd(e), newBenchSetupDeviceCmd(e), newBenchSummaryCmd(e),
+		newBenchSeedCmd(e), newBenchScaleSummaryCmd(e))
 	addCPUProfile(cmd)
 	return cmd
 }
@@ -126,53 +127,6 @@ func (f *targetFlags) duo(ctx context.Context, e *env, conns int, timeout time.D
 	}
 	c := bench.NewClient(conns, tlsCfg, timeout)
 	return &bench.Duo{Host: f.host, IKey: f.ikey, SKey: f.skey, Client: c}, nil, func() { bench.CloseClient(c) }, nil
-}
-
-func newBenchAuthCmd(e *env) *cobra.Command {
-	var (
-		lf                 loadFlags
-		tf                 targetFlags
-		username, passcode string
-		passcodeOnly       bool
-	)
-	cmd := &cobra.Command{
-		Use:   "auth --host H --ca F --ikey K --skey S --username U --passcode P",
-		Short: "Signed preauth + passcode auth, as Duo's clients send them",
-		Long: `Each worker repeats a signed POST /auth/v2/preauth and a POST /auth/v2/auth
-factor=passcode, each a request of its own, reported per endpoint and
-combined. Use an unlimited-use bypass code as the passcode:
-
-  assent user bypass-codes alice --count 1 --uses 0
-
-With --passcode-only the workers send only the auth request.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o := lf.options()
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			if !tf.inProcess && (username == "" || passcode == "") {
-				return errors.New("--username and --passcode are required (or --in-process)")
-			}
-			d, _, done, err := tf.duo(cmd.Context(), e, lf.conns, 30*time.Second, bench.AssentOptions{}, &username, &passcode)
-			if err != nil {
-				return err
-			}
-			defer done()
-			sc := bench.AuthScenario(d, username, passcode)
-			if passcodeOnly {
-				sc = bench.PasscodeScenario(d, username, passcode)
-			}
-			rep, err := bench.Run(cmd.Context(), sc, o)
-			return printLoad(e, rep, lf.asJSON, err)
-		},
-	}
-	addLoadFlags(cmd, &lf)
-	addTargetFlags(cmd, &tf)
-	cmd.Flags().StringVar(&username, "username", "", "the user to authenticate")
-	cmd.Flags().StringVar(&passcode, "passcode", "", "a passcode that keeps working: an unlimited-use bypass code")
-	cmd.Flags().BoolVar(&passcodeOnly, "passcode-only", false, "send only /auth/v2/auth, no preauth")
-	return cmd
 }
 
 func newBenchHelloCmd(e *env) *cobra.Command {

@@ -3,10 +3,7 @@
 // and lower-case UUIDs for transactions.
 package ids
 
-import (
-	"crypto/rand"
-	"math/big"
-)
+import "crypto/rand"
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -23,18 +20,33 @@ func New(prefix string) string {
 	return prefix + Random(18, alphabet)
 }
 
-// Random returns n characters drawn uniformly from alphabet using crypto/rand.
+// Random returns n characters drawn uniformly from alphabet (1 to 256
+// bytes) using crypto/rand. Random bytes at or above the largest multiple
+// of len(alphabet) are rejected, so every character is equally likely;
+// reading the bytes in blocks keeps a million IDs (`assent bench seed`)
+// to about a second.
 func Random(n int, alphabet string) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(alphabet)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
+	k := len(alphabet)
+	if k == 0 || k > 256 {
+		panic("ids: alphabet must have 1 to 256 characters")
+	}
+	limit := 256 - 256%k // bytes below limit map evenly onto the alphabet
+	out := make([]byte, 0, n)
+	var buf [64]byte
+	for len(out) < n {
+		if _, err := rand.Read(buf[:]); err != nil {
 			panic("crypto/rand failed: " + err.Error()) // the OS RNG never fails on Linux
 		}
-		b[i] = alphabet[v.Int64()]
+		for _, v := range buf {
+			if int(v) < limit {
+				out = append(out, alphabet[int(v)%k])
+				if len(out) == n {
+					break
+				}
+			}
+		}
 	}
-	return string(b)
+	return string(out)
 }
 
 // TxID returns a random (version 4) UUID in lower case.

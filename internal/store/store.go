@@ -189,6 +189,7 @@ type Queries interface {
 	DeviceQueries
 	OnetimeQueries
 	PurgeQueries
+	GuardedQueries
 }
 
 // Store is a database.

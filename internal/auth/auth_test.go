@@ -48,7 +48,7 @@ func newFixture(t *testing.T, opts auth.Options) *fixture {
 }
 
 // newFixtureWith is newFixture on the store st.
-func newFixtureWith(t *testing.T, st store.Store, opts auth.Options) *fixture {
+func newFixtureWith(t testing.TB, st store.Store, opts auth.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	box, err := secrets.New(bytes.Repeat([]byte{7}, 32))

@@ -161,8 +161,9 @@ type Queries interface {
 	CreateUser(ctx context.Context, u User) error
 	// GetUser and GetUserByUsername lock the row until the end of the
 	// transaction when called inside InTx on engines that lock rows
-	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent decisions about one
-	// user serialize.
+	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent read-modify-writes
+	// of one user serialize. Authentication decisions read outside the
+	// transaction instead and write with GuardedQueries.
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error) // compared as package username says
 	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username

@@ -220,24 +220,36 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		d.res = AuthResult{Result: ResultDeny, Status: "locked_out", StatusMsg: msgLockedOut}
 		return nil
 	}
-	devices, err := s.st.ListDevices(ctx, u.ID)
-	if err != nil {
-		return err
-	}
 	now := s.now()
-	if len(devices) == 0 {
-		// Bypass codes alone are an enrollment too.
-		codes, err := s.st.ListBypassCodes(ctx, u.ID)
-		if err != nil {
+	var bypass bypassMatch
+	if p.passcode != "" {
+		var err error
+		if bypass, err = s.findBypassCode(ctx, u.ID, p.passcode, now); err != nil {
 			return err
 		}
-		if !usableBypassCodes(codes, now) {
-			// Not enrolled: nothing to authenticate with.
-			if p.device != "" {
-				return ErrNoCapableDevice
+	}
+	var devices []store.Device
+	if bypass.code == nil {
+		// A usable bypass code is all a bypass-code login needs; anything
+		// else needs the devices (HOTP, pushes, whether the user enrolled).
+		var err error
+		if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
+			return err
+		}
+		if len(devices) == 0 {
+			// Bypass codes alone are an enrollment too.
+			codes, err := s.st.ListBypassCodes(ctx, u.ID)
+			if err != nil {
+				return err
 			}
-			d.res = s.unenrolledAuth(req.Integration, l)
-			return nil
+			if !usableBypassCodes(codes, now) {
+				// Not enrolled: nothing to authenticate with.
+				if p.device != "" {
+					return ErrNoCapableDevice
+				}
+				d.res = s.unenrolledAuth(req.Integration, l)
+				return nil
+			}
 		}
 	}
 	if p.device != "" {
@@ -259,27 +271,40 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
 		return err
 	}
-	return s.checkPasscode(ctx, u, devices, p.passcode, now, d)
+	return s.checkPasscode(u, devices, p.passcode, bypass, d)
 }
 
-// checkPasscode tries bypass codes, then the HOTP codes of each device. It
-// only reads; the code's use, the counter's advance and the user's success
-// or failure are written by d.commit, guarded by what was read here.
-func (s *Service) checkPasscode(ctx context.Context, u store.User, devices []store.Device, code string, now time.Time, d *decision) error {
-	l := &d.log
-	d.user = u.ID
-	c, err := s.st.FindBypassCode(ctx, u.ID, s.bypassHash(u.ID, code))
+// bypassMatch is the bypass code a passcode matches.
+type bypassMatch struct {
+	code    *store.BypassCode // unexpired: usable
+	expired string            // the ID of a matching code that expired
+}
+
+// findBypassCode reads the user's bypass code matching passcode, if any.
+func (s *Service) findBypassCode(ctx context.Context, userID, passcode string, now time.Time) (bypassMatch, error) {
+	c, err := s.st.FindBypassCode(ctx, userID, s.bypassHash(userID, passcode))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		return bypassMatch{}, nil
 	case err != nil:
-		return err
+		return bypassMatch{}, err
 	case c.Expired(now):
-		d.expired = c.ID
-	default:
-		d.code = &c
-		l.Factor = "bypass_code"
+		return bypassMatch{expired: c.ID}, nil
 	}
-	if d.code == nil {
+	return bypassMatch{code: &c}, nil
+}
+
+// checkPasscode accepts a matching bypass code, else tries the HOTP codes
+// of each device. It only reads; the code's use, the counter's advance and
+// the user's success or failure are written by commit, guarded by what was
+// read before.
+func (s *Service) checkPasscode(u store.User, devices []store.Device, code string, bypass bypassMatch, d *decision) error {
+	l := &d.log
+	d.user = u.ID
+	d.code, d.expired = bypass.code, bypass.expired
+	if d.code != nil {
+		l.Factor = "bypass_code"
+	} else {
 		for _, dev := range devices {
 			n, matched, err := s.matchHOTP(dev, code)
 			if err != nil {

@@ -258,8 +258,10 @@ type Transaction struct {
 }
 
 // DeviceQueries are the device, activation and transaction reads and
-// writes. Inside InTx on PostgreSQL, GetActivation and GetTransaction lock
-// the row (SELECT … FOR UPDATE) like GetUser.
+// writes. Inside InTx on PostgreSQL, GetDevice, GetActivation and
+// GetTransaction lock the row (SELECT … FOR UPDATE) like GetUser, so a
+// read-modify-write of a device (last seen, push token) cannot write back
+// a HOTP counter that a concurrent login has just advanced.
 type DeviceQueries interface {
 	CreateDevice(ctx context.Context, d Device) error // ErrAlreadyExists on duplicate ID
 	GetDevice(ctx context.Context, id string) (Device, error)

@@ -53,8 +53,9 @@
 // itself forever (the interface already says fn must only use its Queries).
 //
 // PostgreSQL: inside InTx, GetUser, GetUserByUsername, FindBypassCode,
-// GetActivation and GetTransaction use SELECT … FOR UPDATE, so concurrent
-// read-modify-writes of one user, activation code or push serialize.
+// GetDevice, GetActivation and GetTransaction use SELECT … FOR UPDATE, so
+// concurrent read-modify-writes of one user, device, activation code or
+// push serialize.
 //
 // The guarded writes of store.GuardedQueries (writepath.go) are single
 // statements whose WHERE clause holds what the caller read; a row changed

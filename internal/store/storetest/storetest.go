@@ -59,6 +59,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Purge", testPurge},
 		{"GuardedWrites", testGuardedWrites},
 		{"ConcurrentGuardedWrites", testConcurrentGuardedWrites},
+		{"ConcurrentDeviceUpdates", testConcurrentDeviceUpdates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -278,3 +278,29 @@ func testConcurrentGuardedWrites(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// Read-modify-writes of one device in concurrent transactions (last seen,
+// push token) lose nothing, and so never write back a HOTP counter that
+// another transaction advanced in between.
+func testConcurrentDeviceUpdates(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	alice := mkUser(1, "alice")
+	createUsers(t, s, alice)
+	d := mkDevice(1, alice.ID, at(0))
+	createDevices(t, s, d)
+	const n = 10
+	won := race(t, s, n, func(i int, q store.Queries) (bool, error) {
+		got, err := q.GetDevice(ctx, d.ID)
+		if err != nil {
+			return false, err
+		}
+		time.Sleep(raceWindow)
+		got.HOTPCounter++
+		return true, q.UpdateDevice(ctx, got)
+	})
+	got, err := s.GetDevice(ctx, d.ID)
+	must(t, "GetDevice", err)
+	if won != n || got.HOTPCounter != n {
+		t.Errorf("HOTP counter %d after %d of %d concurrent read-modify-writes committed, want %d", got.HOTPCounter, won, n, n)
+	}
+}

@@ -190,7 +190,7 @@ func finalState(r AuthResult) string {
 
 // decide takes the decision from reads on the read pool and fills the log
 // row's factor, device and reason; the caller records the result. What the
-// decision writes is in d (see decision.commit). A push returns the
+// decision writes is in d (see Service.commit). A push returns the
 // transaction to create instead of a result.
 //
 // The rate limits are applied here, once the user is known and just before

@@ -55,8 +55,10 @@ func TestMaxHeldRequests(t *testing.T) {
 		synced <- res
 	}()
 	waitHeld(t, f.svc, 2)
-	// The synchronous push took its place before creating its transaction.
-	waitPending(t, f.svc, a.Device.ID, 3)
+	pending, err := f.svc.Pending(ctx, a.Device.ID)
+	if err != nil || len(pending) != 3 {
+		t.Fatalf("pending pushes: %d, %v; want 3", len(pending), err)
+	}
 
 	// A third of either kind is refused at once, with a retry time.
 	for what, call := range map[string]func() error{
@@ -112,22 +114,6 @@ func waitHeld(t *testing.T, svc *auth.Service, n int) {
 	for svc.HeldRequests().Open != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("held requests: %d, want %d", svc.HeldRequests().Open, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// waitPending waits until a device has n pending pushes.
-func waitPending(t *testing.T, svc *auth.Service, deviceID string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		p, err := svc.Pending(context.Background(), deviceID)
-		if err == nil && len(p) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pending pushes: %d, %v; want %d", len(p), err, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

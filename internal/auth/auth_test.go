@@ -27,12 +27,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts auth.Options) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "assent.db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "assent.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newFixtureWith(t, st, opts)
+}
+
+// newFixtureWith is newFixture on the store st.
+func newFixtureWith(t testing.TB, st store.Store, opts auth.Options) *fixture {
+	t.Helper()
+	ctx := context.Background()
 	box, err := secrets.New(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)

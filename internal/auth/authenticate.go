@@ -115,8 +115,11 @@ func checkPasscodeShape(p string) (plan, error) {
 
 // Auth authenticates a user. Every decision writes an auth-log row in the
 // same transaction as the state it changes (failure count, lockout, bypass
-// code uses, HOTP counter), so the log never disagrees with the state. A
-// push is stored as a transaction and decided when the device answers or
+// code uses, HOTP counter), so the log never disagrees with the state. The
+// decision is taken from reads made before that transaction (on the read
+// pool), and the transaction holds only guarded writes, retried from the
+// reads when a concurrent request changed a row in between (see decideAuth).
+// A push is stored as a transaction and decided when the device answers or
 // the push times out; synchronous requests wait for that here. A push or
 // passcode refused by a rate limit (Options.Limits) is a KindRateLimited
 // error, recorded in the auth log as ReasonRateLimited.
@@ -141,51 +144,10 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 		}
 		defer release()
 	}
-	var (
-		res     AuthResult
-		pending *store.Transaction
-		limited error           // a rate limit's refusal, answered after the commit
-		attempt passcodeAttempt // the passcode check the limits admitted, if any
-	)
+	var c authCall
 	committed := false
-	defer func() { attempt.end(committed) }()
-	err = s.st.InTx(ctx, func(q store.Queries) error {
-		u, known, err := lookup(ctx, q, req.ref())
-		if err != nil {
-			return err
-		}
-		if !known && req.UserID != "" {
-			return invalid("user_id", "no user with that user_id")
-		}
-		l := s.logRow(req.Request, u)
-		res, pending, err = s.decide(ctx, q, req, p, u, known, &l, &attempt)
-		if IsKind(err, KindRateLimited) {
-			// Nothing was tried; the refusal itself is logged.
-			limited, l.Result, l.Reason = err, ResultDeny, ReasonRateLimited
-			return q.AppendAuthLog(ctx, &l)
-		}
-		if err != nil {
-			return err
-		}
-		if pending != nil {
-			// Decided when the device answers or the push times out.
-			return q.CreateTransaction(ctx, *pending)
-		}
-		res.TxID = l.TxID
-		l.Result = res.Result
-		if req.Async {
-			// auth_status must be able to report this decision.
-			if err := q.CreateTransaction(ctx, store.Transaction{
-				ID: l.TxID, UserID: u.ID, DeviceID: l.Device, IKey: req.Integration.IKey, Factor: l.Factor,
-				State: finalState(res), IP: req.IP, Hostname: req.Hostname,
-				Created: l.Time, Expires: l.Time, Answered: l.Time,
-			}); err != nil {
-				return err
-			}
-		}
-		attempt.failed = l.Reason == ReasonInvalidPasscode
-		return q.AppendAuthLog(ctx, &l)
-	})
+	defer func() { c.attempt.end(committed) }()
+	d, err := s.decideAuth(ctx, req, p, &c)
 	committed = err == nil
 	var ae *Error
 	if errors.As(err, &ae) {
@@ -194,14 +156,18 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	if err != nil {
 		return AuthResult{}, wrap("auth", err)
 	}
-	if limited != nil {
-		return AuthResult{}, limited
+	if d.lockedOut > 0 {
+		s.opts.Logger.Warn("user locked out", "user_id", d.log.UserID, "failed_attempts", d.lockedOut)
 	}
+	if d.limited != nil {
+		return AuthResult{}, d.limited
+	}
+	pending := d.push
 	if pending == nil {
 		if req.Async {
-			return AuthResult{TxID: res.TxID}, nil
+			return AuthResult{TxID: d.res.TxID}, nil
 		}
-		return res, nil
+		return d.res, nil
 	}
 	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID)
 	if req.Async {
@@ -222,104 +188,146 @@ func finalState(r AuthResult) string {
 	return store.TxDeny
 }
 
-// decide makes the decision inside the transaction and fills the log row's
-// factor, device and reason; the caller records the result. A push returns
-// the transaction to create instead of a result.
+// decide takes the decision from reads on the read pool and fills the log
+// row's factor, device and reason; the caller records the result. What the
+// decision writes is in d (see Service.commit). A push returns the
+// transaction to create instead of a result.
 //
 // The rate limits are applied here, once the user is known and just before
 // anything is tried: a push spends a token of the user's push bucket, a
 // passcode check must be admitted by the user's and the address's failure
 // buckets (even a right code is refused unchecked when they are empty).
-func (s *Service) decide(ctx context.Context, q store.Queries, req AuthRequest, p plan, u store.User, known bool, l *store.AuthLog, a *passcodeAttempt) (AuthResult, *store.Transaction, error) {
+func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.User, known bool, d *decision, c *authCall) error {
+	l := &d.log
 	if p.passcode != "" {
 		l.Factor = FactorPasscode
 	}
 	if !known {
-		return s.unenrolledAuth(req.Integration, l), nil, nil
+		d.res = s.unenrolledAuth(req.Integration, l)
+		return nil
 	}
 	switch u.Status {
 	case store.StatusBypass:
 		l.Reason = ReasonBypassUser
-		return AuthResult{Result: ResultAllow, Status: "bypass", StatusMsg: msgBypassAllowed}, nil, nil
+		d.res = AuthResult{Result: ResultAllow, Status: "bypass", StatusMsg: msgBypassAllowed}
+		return nil
 	case store.StatusDisabled:
 		l.Reason = ReasonUserDisabled
-		return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgDisabled}, nil, nil
+		d.res = AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgDisabled}
+		return nil
 	case store.StatusLockedOut:
 		l.Reason = ReasonLockedOut
-		return AuthResult{Result: ResultDeny, Status: "locked_out", StatusMsg: msgLockedOut}, nil, nil
-	}
-	devices, err := q.ListDevices(ctx, u.ID)
-	if err != nil {
-		return AuthResult{}, nil, err
-	}
-	codes, err := q.ListBypassCodes(ctx, u.ID)
-	if err != nil {
-		return AuthResult{}, nil, err
+		d.res = AuthResult{Result: ResultDeny, Status: "locked_out", StatusMsg: msgLockedOut}
+		return nil
 	}
 	now := s.now()
-	if len(devices) == 0 && !usableBypassCodes(codes, now) {
-		// Not enrolled: nothing to authenticate with.
-		if p.device != "" {
-			return AuthResult{}, nil, ErrNoCapableDevice
+	var bypass bypassMatch
+	if p.passcode != "" {
+		var err error
+		if bypass, err = s.findBypassCode(ctx, u.ID, p.passcode, now); err != nil {
+			return err
 		}
-		return s.unenrolledAuth(req.Integration, l), nil, nil
+	}
+	var devices []store.Device
+	if bypass.code == nil {
+		// A usable bypass code is all a bypass-code login needs; anything
+		// else needs the devices (HOTP, pushes, whether the user enrolled).
+		var err error
+		if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
+			return err
+		}
+		if len(devices) == 0 {
+			// Bypass codes alone are an enrollment too.
+			codes, err := s.st.ListBypassCodes(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if !usableBypassCodes(codes, now) {
+				// Not enrolled: nothing to authenticate with.
+				if p.device != "" {
+					return ErrNoCapableDevice
+				}
+				d.res = s.unenrolledAuth(req.Integration, l)
+				return nil
+			}
+		}
 	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)
 		if err != nil {
-			return AuthResult{}, nil, err
+			return err
 		}
 		l.Factor, l.Device = factorPushLog, t.DeviceID
-		if err := s.allowPush(ctx, u); err != nil {
-			return AuthResult{}, nil, err
+		if c.pushAllowed != u.ID {
+			// Once per request, even when the decision is taken again.
+			if err := s.allowPush(ctx, u); err != nil {
+				return err
+			}
+			c.pushAllowed = u.ID
 		}
-		return AuthResult{}, t, nil
+		d.push = t
+		return nil
 	}
-	if err := s.beginPasscode(ctx, a, u, req.IP); err != nil {
-		return AuthResult{}, nil, err
+	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
+		return err
 	}
-	return s.checkPasscode(ctx, q, u, devices, p.passcode, now, l)
+	return s.checkPasscode(u, devices, p.passcode, bypass, d)
 }
 
-// checkPasscode tries bypass codes, then the HOTP codes of each device.
-func (s *Service) checkPasscode(ctx context.Context, q store.Queries, u store.User, devices []store.Device, code string, now time.Time, l *store.AuthLog) (AuthResult, *store.Transaction, error) {
-	ok, err := s.consumeBypassCode(ctx, q, u.ID, code, now)
-	if err != nil {
-		return AuthResult{}, nil, err
+// bypassMatch is the bypass code a passcode matches.
+type bypassMatch struct {
+	code    *store.BypassCode // unexpired: usable
+	expired string            // the ID of a matching code that expired
+}
+
+// findBypassCode reads the user's bypass code matching passcode, if any.
+func (s *Service) findBypassCode(ctx context.Context, userID, passcode string, now time.Time) (bypassMatch, error) {
+	c, err := s.st.FindBypassCode(ctx, userID, s.bypassHash(userID, passcode))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return bypassMatch{}, nil
+	case err != nil:
+		return bypassMatch{}, err
+	case c.Expired(now):
+		return bypassMatch{expired: c.ID}, nil
 	}
-	if ok {
+	return bypassMatch{code: &c}, nil
+}
+
+// checkPasscode accepts a matching bypass code, else tries the HOTP codes
+// of each device. It only reads; the code's use, the counter's advance and
+// the user's success or failure are written by commit, guarded by what was
+// read before.
+func (s *Service) checkPasscode(u store.User, devices []store.Device, code string, bypass bypassMatch, d *decision) error {
+	l := &d.log
+	d.user = u.ID
+	d.code, d.expired = bypass.code, bypass.expired
+	if d.code != nil {
 		l.Factor = "bypass_code"
 	} else {
-		for _, d := range devices {
-			c, matched, err := s.matchHOTP(d, code)
+		for _, dev := range devices {
+			n, matched, err := s.matchHOTP(dev, code)
 			if err != nil {
-				return AuthResult{}, nil, err
+				return err
 			}
 			if matched {
 				// Spend this code and every earlier one.
-				d.HOTPCounter = c + 1
-				if err := q.UpdateDevice(ctx, d); err != nil {
-					return AuthResult{}, nil, err
-				}
-				ok, l.Factor, l.Device = true, "duo_mobile_passcode", d.ID
+				d.hotp = &hotpUse{device: dev.ID, next: n + 1}
+				l.Factor, l.Device = "duo_mobile_passcode", dev.ID
 				break
 			}
 		}
 	}
-	if ok {
-		u.FailedAttempts = 0
-		u.LastLogin = now
-		if err := q.UpdateUser(ctx, u); err != nil {
-			return AuthResult{}, nil, err
-		}
+	if d.code != nil || d.hotp != nil {
+		d.outcome = outcomeSuccess
 		l.Reason = ReasonValidPasscode
-		return AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}, nil, nil
+		d.res = AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}
+		return nil
 	}
+	d.outcome = outcomeFailure
 	l.Reason = ReasonInvalidPasscode
-	if err := s.recordFailure(ctx, q, u); err != nil {
-		return AuthResult{}, nil, err
-	}
-	return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}, nil, nil
+	d.res = AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}
+	return nil
 }
 
 // unenrolledAuth applies the new-user policy to an auth request.
@@ -334,38 +342,4 @@ func (s *Service) unenrolledAuth(in store.Integration, l *store.AuthLog) AuthRes
 	}
 	l.Reason = ReasonEnrollRequired
 	return AuthResult{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgEnroll}
-}
-
-// consumeBypassCode uses one use of the matching code, if any.
-func (s *Service) consumeBypassCode(ctx context.Context, q store.Queries, userID, code string, now time.Time) (bool, error) {
-	c, err := q.FindBypassCode(ctx, userID, s.bypassHash(userID, code))
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if c.Expired(now) {
-		return false, q.DeleteBypassCode(ctx, c.ID)
-	}
-	switch c.RemainingUses {
-	case 0: // unlimited
-		return true, nil
-	case 1:
-		return true, q.DeleteBypassCode(ctx, c.ID)
-	}
-	c.RemainingUses--
-	return true, q.UpdateBypassCode(ctx, c)
-}
-
-// recordFailure counts a failed attempt and locks the user out at the
-// threshold.
-func (s *Service) recordFailure(ctx context.Context, q store.Queries, u store.User) error {
-	u.FailedAttempts++
-	if t := s.opts.LockoutThreshold; t > 0 && u.FailedAttempts >= t {
-		u.Status = store.StatusLockedOut
-		u.LockoutReason = fmt.Sprintf("%d consecutive failed authentication attempts", u.FailedAttempts)
-		s.opts.Logger.Warn("user locked out", "user_id", u.ID, "failed_attempts", u.FailedAttempts)
-	}
-	return q.UpdateUser(ctx, u)
 }

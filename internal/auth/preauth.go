@@ -157,21 +157,24 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	case store.StatusLockedOut:
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgLockedOut, reason: ReasonLockedOut}, nil
 	}
-	codes, err := s.st.ListBypassCodes(ctx, u.ID)
-	if err != nil {
-		return PreauthResult{}, wrap("preauth: bypass codes", err)
-	}
 	list, err := s.st.ListDevices(ctx, u.ID)
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: devices", err)
 	}
+	if len(list) == 0 {
+		// Bypass codes alone are an enrollment too.
+		codes, err := s.st.ListBypassCodes(ctx, u.ID)
+		if err != nil {
+			return PreauthResult{}, wrap("preauth: bypass codes", err)
+		}
+		if !usableBypassCodes(codes, s.now()) {
+			// Not enrolled: the integration's new-user policy decides.
+			return s.unenrolled(req.Integration), nil
+		}
+	}
 	devices := make([]Device, 0, len(list))
 	for _, d := range list {
 		devices = append(devices, preauthDevice(d))
-	}
-	if len(devices) == 0 && !usableBypassCodes(codes, s.now()) {
-		// Not enrolled: the integration's new-user policy decides.
-		return s.unenrolled(req.Integration), nil
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }

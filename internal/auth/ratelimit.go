@@ -83,6 +83,15 @@ type passcodeAttempt struct {
 // beginPasscode admits a passcode check for user from ip, or refuses it
 // with KindRateLimited before anything is checked.
 func (s *Service) beginPasscode(ctx context.Context, a *passcodeAttempt, u store.User, ip string) error {
+	if a.lim != nil {
+		if a.user == u.ID {
+			return nil // admitted when this request's decision was first taken
+		}
+		// Decided again about another user (the username changed hands
+		// meanwhile): give back the first admission, unspent.
+		a.end(false)
+		*a = passcodeAttempt{}
+	}
 	a.lim = &s.lim
 	if ok, retry := s.lim.passcodeUser.Begin(u.ID); !ok {
 		s.lim.passcodeUser.Warn(s.log(ctx).With("username", u.Username), u.ID, retry)
@@ -103,6 +112,9 @@ func (s *Service) beginPasscode(ctx context.Context, a *passcodeAttempt, u store
 
 // end ends the attempt; a failed one spends a token of each bucket.
 func (a *passcodeAttempt) end(committed bool) {
+	if a.lim == nil {
+		return
+	}
 	failed := a.failed && committed
 	if a.user != "" {
 		a.lim.passcodeUser.End(a.user, failed)

@@ -52,7 +52,8 @@ func testBenchSeed(t *testing.T, bin string, dd []string) {
 		SKey string `json:"secret_key"`
 	}
 	mustJSON(t, mustCLI(t, bin, append([]string{"integration", "create", "--type", "authapi", "--name", "seeded", "--json"}, dd...)...), &in)
-	srv := startBinServer(t, bin, dd...)
+	// dd is --data-dir DIR, then maybe --database-url URL.
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{DataDir: dd[1], Args: dd[2:]})
 	set, err := bench.LoadUserSet(seeded.File)
 	if err != nil {
 		t.Fatal(err)

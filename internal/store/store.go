@@ -161,8 +161,9 @@ type Queries interface {
 	CreateUser(ctx context.Context, u User) error
 	// GetUser and GetUserByUsername lock the row until the end of the
 	// transaction when called inside InTx on engines that lock rows
-	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent decisions about one
-	// user serialize.
+	// (PostgreSQL: SELECT … FOR UPDATE), so concurrent read-modify-writes
+	// of one user serialize. Authentication decisions read outside the
+	// transaction instead and write with GuardedQueries.
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByUsername(ctx context.Context, username string) (User, error) // compared as package username says
 	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username
@@ -189,6 +190,7 @@ type Queries interface {
 	DeviceQueries
 	OnetimeQueries
 	PurgeQueries
+	GuardedQueries
 }
 
 // Store is a database.
@@ -256,8 +258,10 @@ type Transaction struct {
 }
 
 // DeviceQueries are the device, activation and transaction reads and
-// writes. Inside InTx on PostgreSQL, GetActivation and GetTransaction lock
-// the row (SELECT … FOR UPDATE) like GetUser.
+// writes. Inside InTx on PostgreSQL, GetDevice, GetActivation and
+// GetTransaction lock the row (SELECT … FOR UPDATE) like GetUser, so a
+// read-modify-write of a device (last seen, push token) cannot write back
+// a HOTP counter that a concurrent login has just advanced.
 type DeviceQueries interface {
 	CreateDevice(ctx context.Context, d Device) error // ErrAlreadyExists on duplicate ID
 	GetDevice(ctx context.Context, id string) (Device, error)

@@ -89,7 +89,7 @@ func (q *queries) CreateDevice(ctx context.Context, d store.Device) error {
 }
 
 func (q *queries) GetDevice(ctx context.Context, id string) (store.Device, error) {
-	d, err := scanDevice(q.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`, id))
+	d, err := scanDevice(q.queryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = ?`+q.forUpdate(), id))
 	if err != nil {
 		return store.Device{}, fmt.Errorf("sqlstore: get device %s: %w", id, mapErr(err))
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 )
 
 // Group commit (SQLite). SQLite has one writer, so every write transaction
@@ -85,6 +86,13 @@ func (s *Store) writer() {
 			return
 		case r := <-s.wreqs:
 			batch = append(batch[:0], r)
+		}
+		if len(s.wreqs) == 0 {
+			// Alone in line: let the goroutines that are about to join it
+			// (handlers that just finished their reads) run first. The
+			// commit costs about the same for one transaction as for many,
+			// and with nothing else runnable this returns at once.
+			runtime.Gosched()
 		}
 	drain:
 		for len(batch) < maxBatch {

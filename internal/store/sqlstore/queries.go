@@ -590,12 +590,23 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	if l == nil {
 		return errors.New("sqlstore: append auth log: nil entry")
 	}
-	var id int64
-	err := q.queryRow(ctx,
-		`INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname,
-	).Scan(&id)
+	const insert = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname}
+	var (
+		id  int64
+		err error
+	)
+	if q.d.postgres {
+		err = q.queryRow(ctx, insert+` RETURNING id`, args...).Scan(&id)
+	} else {
+		// Every decision runs this on SQLite's single writer: an Exec and
+		// the connection's last rowid cost less than a RETURNING row.
+		var res sql.Result
+		if res, err = q.exec(ctx, insert, args...); err == nil {
+			id, err = res.LastInsertId()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}

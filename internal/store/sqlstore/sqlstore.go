@@ -53,8 +53,15 @@
 // itself forever (the interface already says fn must only use its Queries).
 //
 // PostgreSQL: inside InTx, GetUser, GetUserByUsername, FindBypassCode,
-// GetActivation and GetTransaction use SELECT … FOR UPDATE, so concurrent
-// decisions about one user, activation code or push serialize.
+// GetDevice, GetActivation and GetTransaction use SELECT … FOR UPDATE, so
+// concurrent read-modify-writes of one user, device, activation code or
+// push serialize.
+//
+// The guarded writes of store.GuardedQueries (writepath.go) are single
+// statements whose WHERE clause holds what the caller read; a row changed
+// in between is left alone and reported as store.ErrConflict. They lock
+// only the rows they change (PostgreSQL), and on SQLite they keep the
+// single writer's share of a decision to a few statements.
 // Migrations run under pg_advisory_xact_lock, so several nodes may start at
 // once.
 package sqlstore

@@ -57,6 +57,9 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OnetimeInTx", testOnetimeInTx},
 		{"ConcurrentOnetimeTake", testConcurrentOnetimeTake},
 		{"Purge", testPurge},
+		{"GuardedWrites", testGuardedWrites},
+		{"ConcurrentGuardedWrites", testConcurrentGuardedWrites},
+		{"ConcurrentDeviceUpdates", testConcurrentDeviceUpdates},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

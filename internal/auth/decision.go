@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// The write path of an authentication: read, decide, then write.
+//
+// The reads (user, devices, bypass code) run on the store's read pool,
+// outside any write transaction, and the decision (HOTP, keyed hashes,
+// policies, rate limits) is computed from them. The write transaction then
+// holds only guarded writes (store.GuardedQueries: the code's use only if
+// its uses are still what was read, the HOTP counter only if the code is
+// still unused, the user's failure count only while the user is still
+// active, …) and the auth-log row. When a guard finds that a concurrent
+// request changed a row in between, the transaction is rolled back and the
+// whole read → decide → write runs again, at most maxDecisionTries times.
+// A decision therefore takes effect exactly as if its reads had been made
+// inside the transaction: a code is accepted once, the failure count is
+// exact, and the answer leaves only after the commit.
+
+// maxDecisionTries bounds the reads and decisions of one request. A guard
+// fails only when another request changed the same user's records after
+// this one read them, so each retry follows someone else's progress.
+const maxDecisionTries = 8
+
+// errContention is returned when every try found the records changed.
+var errContention = errors.New("the user's records kept changing while deciding; try again")
+
+// outcome is what a passcode check writes to the user.
+type outcome int
+
+const (
+	outcomeNone    outcome = iota
+	outcomeSuccess         // failed attempts cleared, last login set
+	outcomeFailure         // one more failed attempt, lockout at the threshold
+)
+
+// hotpUse is the HOTP counter to store after an accepted code.
+type hotpUse struct {
+	device string
+	next   int64
+}
+
+// decision is one try's decision and the writes it needs.
+type decision struct {
+	res     AuthResult
+	log     store.AuthLog
+	push    *store.Transaction // a push to create: decided when answered
+	limited error              // a rate limit's refusal: only its log row is written
+	async   bool               // record the decision as a transaction for auth_status
+
+	user    string            // whose failure count the outcome changes
+	outcome outcome           // what the passcode check writes to the user
+	code    *store.BypassCode // the bypass code to spend, as read
+	expired string            // an expired bypass code that was tried: deleted
+	hotp    *hotpUse          // the HOTP counter to advance
+
+	lockedOut int // set by commit: the failure count that locked the user out
+}
+
+// authCall is what one Auth request keeps across tries.
+type authCall struct {
+	attempt     passcodeAttempt // the passcode check the limits admitted
+	pushAllowed string          // the user a push token was spent for
+}
+
+// decideAuth reads, decides and commits, again while a guarded write finds
+// its row changed (store.ErrConflict).
+func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *authCall) (*decision, error) {
+	for try := 1; ; try++ {
+		d, err := s.decideOnce(ctx, req, p, c)
+		if err != nil {
+			return nil, err
+		}
+		err = s.st.InTx(ctx, func(q store.Queries) error { return s.commit(ctx, q, d) })
+		if err == nil {
+			c.attempt.failed = d.log.Reason == ReasonInvalidPasscode
+			return d, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		if try == maxDecisionTries {
+			return nil, fmt.Errorf("%w (%d tries): %w", errContention, try, err)
+		}
+	}
+}
+
+// decideOnce reads what the decision needs and takes it.
+func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *authCall) (*decision, error) {
+	u, known, err := lookup(ctx, s.st, req.ref())
+	if err != nil {
+		return nil, err
+	}
+	if !known && req.UserID != "" {
+		return nil, invalid("user_id", "no user with that user_id")
+	}
+	d := &decision{log: s.logRow(req.Request, u), async: req.Async}
+	err = s.decide(ctx, req, p, u, known, d, c)
+	if IsKind(err, KindRateLimited) {
+		// Nothing was tried; the refusal itself is logged.
+		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
+		d.push, d.outcome, d.code, d.expired, d.hotp = nil, outcomeNone, nil, "", nil
+		return d, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if d.push == nil {
+		d.res.TxID = d.log.TxID
+		d.log.Result = d.res.Result
+	}
+	return d, nil
+}
+
+// commit writes d inside the write transaction: first the guarded writes
+// of the code or device, then the user's row (which, on PostgreSQL, locks
+// it, so the auth-log rows of one user's decisions are numbered in the
+// order those decisions commit), then the push or decided transaction and
+// the auth-log row.
+func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) error {
+	d.lockedOut = 0
+	if d.limited != nil {
+		return q.AppendAuthLog(ctx, &d.log)
+	}
+	if d.expired != "" {
+		if err := q.DeleteBypassCode(ctx, d.expired); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if d.code != nil {
+		if err := q.UseBypassCode(ctx, *d.code); err != nil {
+			return err
+		}
+	}
+	if d.hotp != nil {
+		if err := q.AdvanceHOTPCounter(ctx, d.hotp.device, d.hotp.next); err != nil {
+			return err
+		}
+	}
+	switch d.outcome {
+	case outcomeSuccess:
+		if err := q.RecordSuccess(ctx, d.user, d.log.Time); err != nil {
+			return err
+		}
+	case outcomeFailure:
+		n, err := q.RecordFailure(ctx, d.user)
+		if err != nil {
+			return err
+		}
+		if t := s.opts.LockoutThreshold; t > 0 && n >= t {
+			reason := fmt.Sprintf("%d consecutive failed authentication attempts", n)
+			if err := q.LockOut(ctx, d.user, reason); err != nil {
+				return err
+			}
+			d.lockedOut = n
+		}
+	}
+	if d.push != nil {
+		// Decided when the device answers or the push times out. A device
+		// deleted since it was read is a changed record like any other.
+		return conflictIfGone(q.CreateTransaction(ctx, *d.push))
+	}
+	if d.async {
+		// auth_status must be able to report this decision.
+		l := d.log
+		if err := conflictIfGone(q.CreateTransaction(ctx, store.Transaction{
+			ID: l.TxID, UserID: l.UserID, DeviceID: l.Device, IKey: l.IKey, Factor: l.Factor,
+			State: finalState(d.res), IP: l.IP, Hostname: l.Hostname,
+			Created: l.Time, Expires: l.Time, Answered: l.Time,
+		})); err != nil {
+			return err
+		}
+	}
+	return q.AppendAuthLog(ctx, &d.log)
+}
+
+// conflictIfGone reports a row that a new row refers to and that was read
+// before the transaction but is gone now (store.ErrNotFound) as
+// store.ErrConflict, so the decision is taken again.
+func conflictIfGone(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.Join(store.ErrConflict, err)
+	}
+	return err
+}

@@ -258,6 +258,21 @@ func NewNamed(name string, l Limit, o Options) *Named {
 	return &Named{Limiter: New(l, o), Name: name, warned: New(Limit{Every: period, Burst: 1}, o)}
 }
 
+// Blocked is Limiter.Blocked; a nil *Named blocks nothing.
+func (n *Named) Blocked(key string) (blocked bool, retry time.Duration) {
+	if n == nil {
+		return false, 0
+	}
+	return n.Limiter.Blocked(key)
+}
+
+// Fail is Limiter.Fail; a nil *Named counts nothing.
+func (n *Named) Fail(key string) {
+	if n != nil {
+		n.Limiter.Fail(key)
+	}
+}
+
 // Warn records that key was refused by this limit until retry: it counts
 // the refusal and logs it, unless that key was already logged within the
 // period. The key must not be a secret (a user ID, an address, an

@@ -27,30 +27,38 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, keyAttrs, attrs)
 		// The core's warnings (rate limits) carry the request ID too.
 		ctx = auth.WithLogger(ctx, log)
-		sw := &statusWriter{ResponseWriter: w}
-		// The mux records the matched pattern in this request (see LogPath).
+		// The mux records the matched pattern in req (see LogPath).
 		req := r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w, log: log, req: req, attrs: attrs, start: start}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
 				log.Error("panic serving request", "panic", v, "stack", string(debug.Stack()))
-				if !sw.wrote {
+				if !sw.wrote && !sw.detached {
 					WriteError(sw, ErrInternal)
 				}
 			}
-			log.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("method", r.Method),
-				slog.String("path", LogPath(req)),
-				slog.Int("status", sw.status()),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", r.RemoteAddr),
-				slog.String("ikey", attrs.ikey),
-			)
+			if sw.detached {
+				return // logged when answered, see statusWriter.Detached
+			}
+			accessLog(ctx, log, r.Method, LogPath(req), sw.status(), time.Since(start), r.RemoteAddr, attrs.ikey)
 		}()
 		next.ServeHTTP(sw, req)
 	})
+}
+
+// accessLog writes a request's access-log line.
+func accessLog(ctx context.Context, log *slog.Logger, method, path string, status int, d time.Duration, remote, ikey string) {
+	log.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("remote", remote),
+		slog.String("ikey", ikey),
+	)
 }
 
 // requestID keeps a caller's sane X-Request-Id (for tracing across
@@ -77,6 +85,23 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
+
+	// For the access log of a detached request.
+	log      *slog.Logger
+	req      *http.Request
+	attrs    *logAttrs
+	start    time.Time
+	detached bool
+}
+
+// Detached defers the access-log line to the detached request's answer,
+// keeping only the line's fields (not the request).
+func (w *statusWriter) Detached() func(status int) {
+	w.detached = true
+	log, start, method, path, remote, ikey := w.log, w.start, w.req.Method, LogPath(w.req), w.req.RemoteAddr, w.attrs.ikey
+	return func(status int) {
+		accessLog(context.Background(), log, method, path, status, time.Since(start), remote, ikey)
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

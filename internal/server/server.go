@@ -51,13 +51,18 @@ type Server struct {
 	// CAFile is the local CA clients must trust; empty with a real certificate.
 	CAFile string
 
+	// detacher holds synchronous pushes without their serving goroutines;
+	// serve closes it.
+	detacher *httpapi.Detacher
+
 	// headerTimeout overrides the constant of the same name (tests).
 	headerTimeout time.Duration
 }
 
 // New prepares the routes and the TLS certificate.
 func New(a *app.App) (*Server, error) {
-	s := &Server{app: a, log: a.Logger, metrics: NewMetrics(prometheus.NewRegistry(), a.Core.HeldRequests)}
+	s := &Server{app: a, log: a.Logger, metrics: NewMetrics(prometheus.NewRegistry(), a.Core.HeldRequests),
+		detacher: httpapi.NewDetacher(a.Logger)}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -88,7 +93,8 @@ func New(a *app.App) (*Server, error) {
 		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
 	s.metrics.WatchRateLimits(append(a.Core.RateLimits(), badSignatures, activations)...)
 	mux := http.NewServeMux()
-	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
+	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
+		Detacher: s.detacher}).Register(mux, signer)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
 		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
@@ -281,6 +287,7 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	select {
 	case err := <-errc:
 		_ = hs.Close()
+		_ = s.detacher.Close()
 		if ms != nil {
 			_ = ms.Close()
 		}
@@ -295,7 +302,13 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	}
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
+		_ = s.detacher.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	// Held synchronous pushes left net/http (see httpapi.Detacher): they
+	// get the same time to be answered, then their connections close.
+	if err := s.detacher.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown of held requests: %w", err)
 	}
 	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -37,6 +37,10 @@ type testServer struct {
 	addr    string // HTTPS host:port
 	metrics string // metrics host:port
 	logs    *syncBuf
+	// stop shuts the server down and returns what serve returned; a test
+	// that calls it sets stopped.
+	stop    func() error
+	stopped bool
 }
 
 func start(t *testing.T, flags map[string]string, tune func(*Server)) *testServer {
@@ -73,16 +77,19 @@ func start(t *testing.T, flags map[string]string, tune func(*Server)) *testServe
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.serve(ctx, ln, mln) }()
+	ts := &testServer{s: s, addr: ln.Addr().String(), metrics: mln.Addr().String(), logs: logs}
+	ts.stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		if !ts.stopped {
+			if err := ts.stop(); err != nil {
+				t.Errorf("serve: %v", err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &testServer{s: s, addr: ln.Addr().String(), metrics: mln.Addr().String(), logs: logs}
+	return ts
 }
 
 // dial opens a TCP connection to the server from a loopback address.

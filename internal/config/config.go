@@ -82,6 +82,9 @@ type Config struct {
 	// MetricsListen is host:port serving Prometheus /metrics over plain
 	// HTTP; empty: off.
 	MetricsListen string `toml:"metrics_listen"`
+	// MemoryLimit is the Go runtime's soft memory limit for `assent serve`
+	// (runtime/debug.SetMemoryLimit); 0 leaves Go's (GOMEMLIMIT, or none).
+	MemoryLimit ByteSize `toml:"memory_limit"`
 
 	// Rate limits (token buckets, per node): "N/duration" is a burst of N
 	// refilled at N per duration; "off" disables the limit.
@@ -400,6 +403,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.MaxHeldRequests < 1 {
 		bad("max_held_requests", "must be 1 or more")
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		bad("memory_limit", fmt.Sprintf("must be 0 (Go's default or GOMEMLIMIT) or at least %s", MinMemoryLimit))
 	}
 	if c.MetricsListen != "" {
 		if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {

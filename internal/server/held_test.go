@@ -10,8 +10,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +170,22 @@ func TestHeldPushesAndShutdown(t *testing.T) {
 	}
 	if n := core.HeldRequests().Open; n != 0 {
 		t.Errorf("held after shutdown: %d", n)
+	}
+}
+
+// memory_limit becomes the runtime's soft memory limit; 0 keeps the one in
+// force (GOMEMLIMIT), and reports none when there is none.
+func TestApplyMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	if got := applyMemoryLimit(512 << 20); got != 512<<20 || debug.SetMemoryLimit(-1) != 512<<20 {
+		t.Errorf("memory_limit 512MiB: %d in force %d", got, debug.SetMemoryLimit(-1))
+	}
+	if got := applyMemoryLimit(0); got != 512<<20 {
+		t.Errorf("memory_limit 0 over an existing limit: %d, want it kept", got)
+	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got := applyMemoryLimit(0); got != 0 {
+		t.Errorf("no limit anywhere: %d, want 0", got)
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
@@ -55,8 +58,27 @@ type Server struct {
 	// serve closes it.
 	detacher *httpapi.Detacher
 
+	// memoryLimit is the Go runtime's soft memory limit Run left in force
+	// (0: none), for the start-up log.
+	memoryLimit int64
+
 	// headerTimeout overrides the constant of the same name (tests).
 	headerTimeout time.Duration
+}
+
+// applyMemoryLimit makes limit (memory_limit) the Go runtime's soft memory
+// limit, so that the garbage collector works harder as the process nears
+// it (many held requests, a flood) instead of letting the heap double. 0
+// keeps what the runtime has: GOMEMLIMIT from the environment, or no
+// limit. It returns the limit in force, 0 for none.
+func applyMemoryLimit(limit config.ByteSize) int64 {
+	if limit > 0 {
+		debug.SetMemoryLimit(int64(limit))
+	}
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 {
+		return cur
+	}
+	return 0
 }
 
 // New prepares the routes and the TLS certificate.
@@ -197,8 +219,9 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // Run listens on the configured address (and on metrics_listen when set)
 // and serves until ctx ends, then shuts down gracefully within the
-// configured timeout.
+// configured timeout. It applies memory_limit to the process.
 func (s *Server) Run(ctx context.Context) error {
+	s.memoryLimit = applyMemoryLimit(s.app.Config.MemoryLimit)
 	ln, err := net.Listen("tcp", s.app.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.app.Config.Listen, err)
@@ -255,6 +278,9 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		"idle_timeout", cfg.IdleTimeout.Duration, "max_held_requests", cfg.MaxHeldRequests}
 	if limits.derived {
 		attrs = append(attrs, "open_files_limit", limits.fileLimit)
+	}
+	if s.memoryLimit > 0 {
+		attrs = append(attrs, "memory_limit", config.ByteSize(s.memoryLimit).String())
 	}
 	if s.CAFile != "" {
 		attrs = append(attrs, "ca_file", s.CAFile)

@@ -121,7 +121,7 @@ func checkPasscodeShape(p string) (plan, error) {
 // (see Auth and StartAuth). A push or passcode refused by a rate limit
 // (Options.Limits) is a KindRateLimited error, recorded in the auth log as
 // ReasonRateLimited.
-func (s *Service) startAuth(ctx context.Context, req AuthRequest, held *Held) (AuthResult, error) {
+func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (AuthResult, error) {
 	var err error
 	if req.Request, err = req.check(); err != nil {
 		return AuthResult{}, err

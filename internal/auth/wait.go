@@ -28,23 +28,21 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 // Options.MaxHeldRequests. Every other request returns its result (and a
 // nil Held) as Auth does.
 func (s *Service) StartAuth(ctx context.Context, req AuthRequest) (AuthResult, *Held, error) {
-	h := new(Held)
-	res, err := s.startAuth(ctx, req, h)
-	if err != nil || h.s == nil {
+	var h *Held // allocated only for a push to hold
+	res, err := s.startAuth(ctx, req, &h)
+	if err != nil {
 		return res, nil, err
 	}
 	return res, h, nil
 }
 
 // awaitPush waits for the synchronous push txid, holding place; with held
-// it fills held and returns at once, for StartAuth's caller to wait.
-func (s *Service) awaitPush(ctx context.Context, txid string, place *heldPlace, held *Held) (AuthResult, error) {
-	h := held
-	if h == nil {
-		h = new(Held)
-	}
-	h.s, h.txid, h.ctx, h.place = s, txid, s.waitContext(ctx), place.take()
+// it returns the Held there at once, for StartAuth's caller to wait.
+func (s *Service) awaitPush(ctx context.Context, txid string, place *heldPlace, held **Held) (AuthResult, error) {
+	h := &Held{place: place.take()}
+	h.s, h.txid, h.ctx = s, txid, s.waitContext(ctx)
 	if held != nil {
+		*held = h
 		return AuthResult{}, nil
 	}
 	return h.Wait(ctx)

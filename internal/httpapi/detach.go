@@ -164,6 +164,9 @@ func (d *Detacher) Detach(w http.ResponseWriter, r *http.Request) (*Detached, er
 
 func (d *Detacher) watcher() (*connwatch.Watcher, error) {
 	d.watchOnce.Do(func() { d.watch, d.watchErr = connwatch.New() })
+	if d.watch == nil && d.watchErr == nil {
+		return nil, connwatch.ErrClosed // closed before any request was detached
+	}
 	return d.watch, d.watchErr
 }
 

@@ -113,17 +113,18 @@ func checkPasscodeShape(p string) (plan, error) {
 	return plan{passcode: p}, nil
 }
 
-// Auth authenticates a user. Every decision writes an auth-log row in the
+// startAuth authenticates a user. Every decision writes an auth-log row in the
 // same transaction as the state it changes (failure count, lockout, bypass
 // code uses, HOTP counter), so the log never disagrees with the state. The
 // decision is taken from reads made before that transaction (on the read
 // pool), and the transaction holds only guarded writes, retried from the
 // reads when a concurrent request changed a row in between (see decideAuth).
 // A push is stored as a transaction and decided when the device answers or
-// the push times out; synchronous requests wait for that here. A push or
-// passcode refused by a rate limit (Options.Limits) is a KindRateLimited
-// error, recorded in the auth log as ReasonRateLimited.
-func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error) {
+// the push times out; synchronous requests wait for that in awaitPush (see
+// Auth and StartAuth). A push or passcode refused by a rate limit
+// (Options.Limits) is a KindRateLimited error, recorded in the auth log as
+// ReasonRateLimited.
+func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (AuthResult, error) {
 	var err error
 	if req.Request, err = req.check(); err != nil {
 		return AuthResult{}, err
@@ -135,14 +136,14 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	if err != nil {
 		return AuthResult{}, err
 	}
+	var place *heldPlace
 	if !req.Async && p.device == FactorPush {
 		// A synchronous push holds the request until the device answers:
 		// take a place first, so a refusal sends no push.
-		release, err := s.hold()
-		if err != nil {
+		if place, err = s.hold(); err != nil {
 			return AuthResult{}, err
 		}
-		defer release()
+		defer place.release() // a no-op once the wait took the place over
 	}
 	var c authCall
 	committed := false
@@ -173,12 +174,7 @@ func (s *Service) Auth(ctx context.Context, req AuthRequest) (AuthResult, error)
 	if req.Async {
 		return AuthResult{TxID: pending.ID}, nil
 	}
-	t, err := s.waitTx(ctx, pending.ID, s.opts.PushTimeout+time.Second)
-	if err != nil {
-		return AuthResult{}, wrap("auth: wait for push", err)
-	}
-	st := txStatus(t)
-	return AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}, nil
+	return s.awaitPush(ctx, pending.ID, place, held)
 }
 
 func finalState(r AuthResult) string {

@@ -39,9 +39,9 @@ type heldGate struct {
 }
 
 // hold reserves a place for a request about to wait, or refuses it with
-// KindRateLimited when the cap is reached. release gives the place back
-// (once, however often it is called).
-func (s *Service) hold() (release func(), err error) {
+// KindRateLimited when the cap is reached. The place is given back by its
+// release (once, however often it is called), or by whoever took it over.
+func (s *Service) hold() (*heldPlace, error) {
 	g, limit := &s.held, int64(s.opts.MaxHeldRequests)
 	for {
 		n := g.open.Load()
@@ -53,11 +53,31 @@ func (s *Service) hold() (release func(), err error) {
 			return nil, rateLimited("too many requests are waiting for an answer; try again later", heldRetryAfter)
 		}
 		if g.open.CompareAndSwap(n, n+1) {
-			break
+			return &heldPlace{g: g}, nil
 		}
 	}
-	var once sync.Once
-	return func() { once.Do(func() { g.open.Add(-1) }) }, nil
+}
+
+// heldPlace is one place counted against MaxHeldRequests.
+type heldPlace struct {
+	g     *heldGate
+	freed atomic.Bool
+}
+
+// release gives the place back, once.
+func (p *heldPlace) release() {
+	if p != nil && p.freed.CompareAndSwap(false, true) {
+		p.g.open.Add(-1)
+	}
+}
+
+// take hands the place over to a wait that outlives the caller: the
+// returned place is released on its own, p's release becomes a no-op.
+func (p *heldPlace) take() *heldPlace {
+	if p == nil || !p.freed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return &heldPlace{g: p.g}
 }
 
 // HeldRequests reports the requests held now and those refused so far.

@@ -104,46 +104,16 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 		return Status{}, wrap("auth status", err)
 	}
 	if t.State == store.TxPushed {
-		release, err := s.hold()
+		place, err := s.hold()
 		if err != nil {
 			return Status{}, err
 		}
-		defer release()
+		defer place.release()
 		if t, err = s.waitTx(ctx, txid, s.opts.StatusWait); err != nil {
 			return Status{}, wrap("auth status", err)
 		}
 	}
 	return txStatus(t), nil
-}
-
-// waitTx waits until the transaction leaves TxPushed, times out, or maxWait
-// passes, and returns its latest state. It subscribes before reading, so an
-// answer committed in between still wakes it.
-func (s *Service) waitTx(ctx context.Context, txid string, maxWait time.Duration) (store.Transaction, error) {
-	wake, unsubscribe := s.opts.Broker.Subscribe(txid)
-	defer unsubscribe()
-	deadline := time.Now().Add(maxWait)
-	for {
-		t, err := s.settle(ctx, txid)
-		if err != nil || t.State != store.TxPushed {
-			return t, err
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return t, nil
-		}
-		// Wake at the deadline, at expiry (to record the timeout), or to recheck.
-		wait := min(left, max(t.Expires.Sub(s.opts.Now()), 0)+10*time.Millisecond, recheckEvery)
-		timer := time.NewTimer(wait)
-		select {
-		case <-wake:
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return t, ctx.Err()
-		}
-		timer.Stop()
-	}
 }
 
 // settle reads a transaction and, if it is still pushed past its expiry,

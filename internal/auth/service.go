@@ -63,9 +63,11 @@ type Options struct {
 	PurgeInterval time.Duration
 }
 
-// Broker wakes requests waiting on a transaction (see package push).
+// Broker wakes requests waiting on a transaction (see package push):
+// Subscribe calls wake after each Publish of txid until stop is called;
+// wake must return quickly.
 type Broker interface {
-	Subscribe(txid string) (<-chan struct{}, func())
+	Subscribe(txid string, wake func()) (stop func())
 	Publish(ctx context.Context, txid string) error
 }
 
@@ -89,7 +91,8 @@ type Service struct {
 	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
-	held heldGate // requests waiting for a device; see hold
+	held   heldGate   // requests waiting for a device; see hold
+	checks checkQueue // re-reads of waited-for transactions; see watch
 }
 
 // New returns a Service persisting through st and sealing secrets with box.

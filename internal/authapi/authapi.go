@@ -18,6 +18,7 @@ import (
 type Core interface {
 	Preauth(ctx context.Context, req auth.PreauthRequest) (auth.PreauthResult, error)
 	Auth(ctx context.Context, req auth.AuthRequest) (auth.AuthResult, error)
+	StartAuth(ctx context.Context, req auth.AuthRequest) (auth.AuthResult, *auth.Held, error)
 	AuthStatus(ctx context.Context, in store.Integration, txid string) (auth.Status, error)
 	Enroll(ctx context.Context, req auth.EnrollRequest) (auth.Enrollment, error)
 	EnrollStatus(ctx context.Context, userID, activationCode string) (string, error)
@@ -32,6 +33,9 @@ type API struct {
 	Now  func() time.Time
 	// APIHostname is the public host[:port], for activation URLs.
 	APIHostname string
+	// Detacher, when set, holds synchronous pushes without their serving
+	// goroutine (see held.go); nil: they wait in their handler.
+	Detacher *httpapi.Detacher
 }
 
 var authTypes = []store.IntegrationType{store.TypeAuthAPI}
@@ -192,7 +196,7 @@ func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) erro
 	if err != nil {
 		return err
 	}
-	res, err := a.Core.Auth(r.Context(), auth.AuthRequest{
+	req := auth.AuthRequest{
 		Request:         request(c),
 		Factor:          p.Get("factor"),
 		Passcode:        p.Get("passcode"),
@@ -202,15 +206,15 @@ func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) erro
 		Type:            p.Get("type"),
 		DisplayUsername: p.Get("display_username"),
 		PushInfo:        p.Get("pushinfo"),
-	})
+	}
+	if !async {
+		return a.answerAuth(w, r, req, writeAuthResult, httpapi.Render) // see held.go
+	}
+	res, err := a.Core.Auth(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	if async {
-		httpapi.WriteOK(w, map[string]string{"txid": res.TxID})
-		return nil
-	}
-	httpapi.WriteOK(w, authResponse{Result: res.Result, Status: res.Status, StatusMsg: res.StatusMsg})
+	httpapi.WriteOK(w, map[string]string{"txid": res.TxID})
 	return nil
 }
 

@@ -238,15 +238,16 @@ func (a *API) v1Auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call, ou
 	default:
 		return httpapi.InvalidParams("factor: must be auto, passcode, push, phone or sms")
 	}
+	if !async {
+		return a.answerAuth(w, r, ar, func(w http.ResponseWriter, res auth.AuthResult) {
+			out.ok(w, map[string]any{"result": res.Result, "status": res.StatusMsg})
+		}, out.fail)
+	}
 	res, err := a.Core.Auth(r.Context(), ar)
 	if err != nil {
 		return err
 	}
-	if async {
-		out.ok(w, map[string]any{"txid": res.TxID})
-		return nil
-	}
-	out.ok(w, map[string]any{"result": res.Result, "status": res.StatusMsg})
+	out.ok(w, map[string]any{"txid": res.TxID})
 	return nil
 }
 

@@ -37,6 +37,7 @@ const apiHost = "localhost:8443"
 type fixture struct {
 	svc        *auth.Service
 	srv        *httptest.Server
+	det        *httpapi.Detacher
 	in         store.Integration
 	ikey, skey string
 }
@@ -65,10 +66,12 @@ func newFixture(t testing.TB, opts auth.Options) *fixture {
 	}
 	mux := http.NewServeMux()
 	signer := &httpapi.Signer{Lookup: svc, Verifier: duosig.Verifier{Hosts: []string{apiHost}}}
-	(&authapi.API{Core: svc, Logo: []byte("\x89PNG\r\n\x1a\nlogo"), Now: time.Now, APIHostname: apiHost}).Register(mux, signer)
+	// Synchronous pushes are held as the server holds them: detached.
+	det := httpapi.NewDetacher(nil)
+	(&authapi.API{Core: svc, Logo: []byte("\x89PNG\r\n\x1a\nlogo"), Now: time.Now, APIHostname: apiHost, Detacher: det}).Register(mux, signer)
 	srv := httptest.NewServer(httpapi.Middleware(slog.New(slog.DiscardHandler), mux))
-	t.Cleanup(srv.Close)
-	return &fixture{svc: svc, srv: srv, in: in, ikey: in.IKey, skey: skey}
+	t.Cleanup(func() { srv.Close(); _ = det.Close() })
+	return &fixture{svc: svc, srv: srv, det: det, in: in, ikey: in.IKey, skey: skey}
 }
 
 // request builds a request signed as duo_unix 1.11 signs: signature v1,

@@ -218,9 +218,10 @@ func TestInProcess(t *testing.T) {
 		}
 	}
 
-	// A small flood of each kind: answered with the expected refusals,
-	// legitimate requests all answered (the default limit on failed
-	// signatures makes most device answers 429s).
+	// A small flood of each kind, from another loopback address: answered
+	// with the expected refusals, legitimate requests all answered (the
+	// default limit on failed signatures makes most device answers 429s;
+	// from the legitimate client's address it would refuse that client too).
 	web, _, err := a.App.Core.CreateIntegration(ctx, auth.NewIntegration{Name: "web", Type: store.TypeWebSDK})
 	if err != nil {
 		t.Fatal(err)

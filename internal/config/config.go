@@ -85,6 +85,9 @@ type Config struct {
 	// PprofListen is a loopback host:port serving Go's runtime profiles
 	// (net/http/pprof) over plain HTTP, for diagnosis; empty: off.
 	PprofListen string `toml:"pprof_listen"`
+	// MemoryLimit is the Go runtime's soft memory limit for `assent serve`
+	// (runtime/debug.SetMemoryLimit); 0 leaves Go's (GOMEMLIMIT, or none).
+	MemoryLimit ByteSize `toml:"memory_limit"`
 
 	// Rate limits (token buckets, per node): "N/duration" is a burst of N
 	// refilled at N per duration; "off" disables the limit.
@@ -419,6 +422,9 @@ func (c *Config) validate() Errors {
 	}
 	if c.MaxHeldRequests < 1 {
 		bad("max_held_requests", "must be 1 or more")
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		bad("memory_limit", fmt.Sprintf("must be 0 (Go's default or GOMEMLIMIT) or at least %s", MinMemoryLimit))
 	}
 	if c.MetricsListen != "" {
 		if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {

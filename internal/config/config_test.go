@@ -151,6 +151,12 @@ func TestValues(t *testing.T) {
 		{map[string]string{"retention_transactions": "-1h"}, "retention_transactions"},
 		{map[string]string{"retention_auth_log": "1h"}, "retention_auth_log"},
 		{map[string]string{"purge_interval": "0s"}, "purge_interval"},
+		{map[string]string{"memory_limit": "0"}, ""},
+		{map[string]string{"memory_limit": "256MiB"}, ""},
+		{map[string]string{"memory_limit": "1GB"}, ""},
+		{map[string]string{"memory_limit": "16MiB"}, "memory_limit"},
+		{map[string]string{"memory_limit": "lots"}, "memory_limit"},
+		{map[string]string{"memory_limit": "-1GiB"}, "memory_limit"},
 	} {
 		_, err := Load(Sources{Flags: tc.flags})
 		if tc.key == "" {
@@ -178,5 +184,28 @@ func TestAltHostnames(t *testing.T) {
 	_, err = Load(Sources{Env: []string{"ASSENT_ALT_HOSTNAMES=ok.example,https://bad.example/"}})
 	if err == nil || !strings.Contains(err.Error(), "alt_hostnames") {
 		t.Errorf("bad alt hostname: err = %v, want a problem naming alt_hostnames", err)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		text string
+	}{
+		{"0", 0, "0B"}, {"512MiB", 512 << 20, "512MiB"}, {" 2 GiB ", 2 << 30, "2GiB"}, {"1GB", 1e9, "1000000000B"},
+		{"300KB", 300e3, "300000B"}, {"64KiB", 64 << 10, "64KiB"}, {"1000", 1000, "1000B"}, {"7B", 7, "7B"},
+	} {
+		var b ByteSize
+		if err := b.UnmarshalText([]byte(tc.in)); err != nil || b != tc.want || b.String() != tc.text {
+			t.Errorf("%q: %d (%s) %v, want %d (%s)", tc.in, b, b, err, tc.want, tc.text)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "1.5GiB", "-1", "1TB", "9999999999GiB"} {
+		var b ByteSize
+		if err := b.UnmarshalText([]byte(bad)); err == nil {
+			t.Errorf("%q: accepted as %d", bad, b)
+		}
 	}
 }

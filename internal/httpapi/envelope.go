@@ -1,7 +1,8 @@
 // Package httpapi is the HTTP plumbing shared by Assent's protocol edges:
 // Duo's JSON envelope and error codes, one decoder for parameters from the
 // query string, form bodies and JSON bodies, the signed-request middleware,
-// request IDs, access logs and panic recovery.
+// request IDs, access logs and panic recovery, and the Detacher, which
+// answers held requests after their handlers returned.
 package httpapi
 
 import (

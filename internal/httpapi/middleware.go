@@ -32,28 +32,23 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), keyState, st)
 		// The core's warnings (rate limits) carry the request ID too.
 		ctx = auth.WithLogger(ctx, log)
-		// The mux records the matched pattern in this request (see LogPath).
+		// The mux records the matched pattern in req (see LogPath).
 		req := r.WithContext(ctx)
+		sw.st, sw.req, sw.start = st, req, start
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
 				log.Error("panic serving request", "panic", v, "stack", string(debug.Stack()))
-				if !sw.wrote {
+				if !sw.wrote && !sw.detached {
 					WriteError(sw, ErrInternal)
 				}
 			}
-			// As log would write it, without copying the record.
-			base.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id),
-				slog.String("method", r.Method),
-				slog.String("path", LogPath(req)),
-				slog.Int("status", sw.status()),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", r.RemoteAddr),
-				slog.String("ikey", st.ikey),
-			)
+			if sw.detached {
+				return // logged when answered, see statusWriter.Detached
+			}
+			accessLog(ctx, base, id, r.Method, LogPath(req), sw.status(), time.Since(start), r.RemoteAddr, st.ikey)
 		}()
 		next.ServeHTTP(sw, req)
 	})
@@ -94,6 +89,20 @@ func (h *requestHandler) WithGroup(name string) slog.Handler {
 	return h.Handler.WithAttrs([]slog.Attr{slog.String("request_id", h.id)}).WithGroup(name)
 }
 
+// accessLog writes a request's access-log line, as the request's logger
+// would (request_id first), without copying the record.
+func accessLog(ctx context.Context, base *slog.Logger, id, method, path string, status int, d time.Duration, remote, ikey string) {
+	base.LogAttrs(ctx, slog.LevelInfo, "request",
+		slog.String("request_id", id),
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String("remote", remote),
+		slog.String("ikey", ikey),
+	)
+}
+
 // requestID keeps a caller's sane X-Request-Id (for tracing across
 // proxies) and makes one otherwise: 64 random bits, which need to be
 // unique, not secret (math/rand/v2's generator is seeded per thread from
@@ -120,6 +129,23 @@ type statusWriter struct {
 	http.ResponseWriter
 	code  int
 	wrote bool
+
+	// For the access log of a detached request (see Detached).
+	st       *requestState
+	req      *http.Request
+	start    time.Time
+	detached bool
+}
+
+// Detached defers the access-log line to the detached request's answer,
+// keeping only the line's fields (not the request).
+func (w *statusWriter) Detached() func(status int) {
+	w.detached = true
+	base, id := slog.New(w.st.handler.Handler), w.st.handler.id
+	start, method, path, remote, ikey := w.start, w.req.Method, LogPath(w.req), w.req.RemoteAddr, w.st.ikey
+	return func(status int) {
+		accessLog(context.Background(), base, id, method, path, status, time.Since(start), remote, ikey)
+	}
 }
 
 func (w *statusWriter) WriteHeader(code int) {

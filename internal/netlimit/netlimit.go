@@ -211,6 +211,10 @@ func (c *conn) Close() error {
 	return err
 }
 
+// NetConn is the accepted connection, for code that needs its socket
+// (internal/connwatch); closing it directly would skip the accounting.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 type nopObserver struct{}
 
 func (nopObserver) Accepted()                    {}

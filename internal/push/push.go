@@ -4,46 +4,55 @@
 // publishes the ID after committing. Local works inside one process;
 // Postgres adds LISTEN/NOTIFY so an answer received by one Assent node wakes
 // the request waiting on another.
+//
+// A subscription is a function, not a channel: a waiter needs no goroutine
+// of its own while it waits (see internal/auth's watch), so ten thousand
+// held requests cost ten thousand small records here, not ten thousand
+// goroutine stacks.
 package push
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
 // Local is an in-process broker.
 type Local struct {
 	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{}
+	subs map[string][]*sub // txid → its subscribers, usually one
 }
+
+// sub is one subscription; its address identifies it for stop.
+type sub struct{ wake func() }
 
 // NewLocal returns an empty in-process broker.
 func NewLocal() *Local {
-	return &Local{subs: map[string]map[chan struct{}]struct{}{}}
+	return &Local{subs: map[string][]*sub{}}
 }
 
-// Subscribe returns a channel that receives a value after the next Publish
-// of txid (and after WakeAll), and a function that ends the subscription.
-// The channel holds one pending wake-up, so none is lost between checks.
-func (l *Local) Subscribe(txid string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// Subscribe calls wake after every Publish of txid (and after WakeAll)
+// until stop is called. wake runs on the publisher's goroutine, after the
+// broker's lock is released: it must return quickly (hand the work over,
+// as the core's watch does) and may call stop.
+func (l *Local) Subscribe(txid string, wake func()) (stop func()) {
+	s := &sub{wake: wake}
 	l.mu.Lock()
-	set := l.subs[txid]
-	if set == nil {
-		set = map[chan struct{}]struct{}{}
-		l.subs[txid] = set
-	}
-	set[ch] = struct{}{}
+	l.subs[txid] = append(l.subs[txid], s)
 	l.mu.Unlock()
-	return ch, func() {
+	return func() {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if set := l.subs[txid]; set != nil {
-			delete(set, ch)
-			if len(set) == 0 {
-				delete(l.subs, txid)
-			}
+		list := l.subs[txid]
+		i := slices.Index(list, s)
+		if i < 0 {
+			return // stopped before
 		}
+		if len(list) == 1 {
+			delete(l.subs, txid)
+			return
+		}
+		l.subs[txid] = slices.Delete(list, i, i+1)
 	}
 }
 
@@ -55,12 +64,10 @@ func (l *Local) Publish(_ context.Context, txid string) error {
 
 func (l *Local) wake(txid string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for ch := range l.subs[txid] {
-		select {
-		case ch <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+	list := slices.Clone(l.subs[txid])
+	l.mu.Unlock()
+	for _, s := range list {
+		s.wake()
 	}
 }
 
@@ -68,14 +75,13 @@ func (l *Local) wake(txid string) {
 // lost connection may have dropped notifications.
 func (l *Local) WakeAll() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, set := range l.subs {
-		for ch := range set {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
+	var all []*sub
+	for _, list := range l.subs {
+		all = append(all, list...)
+	}
+	l.mu.Unlock()
+	for _, s := range all {
+		s.wake()
 	}
 }
 
@@ -84,8 +90,8 @@ func (l *Local) Waiting() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
-	for _, set := range l.subs {
-		n += len(set)
+	for _, list := range l.subs {
+		n += len(list)
 	}
 	return n
 }

@@ -109,8 +109,12 @@ func (m *Metrics) Handler() http.Handler {
 // instrument counts every answer of next by status class.
 func (m *Metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() { m.requests.WithLabelValues(rec.class()).Inc() }()
+		rec := &statusRecorder{ResponseWriter: w, m: m}
+		defer func() {
+			if !rec.detached { // else counted when answered, see Detached
+				m.requests.WithLabelValues(statusClass(rec.code)).Inc()
+			}
+		}()
 		next.ServeHTTP(rec, r)
 	})
 }
@@ -118,7 +122,16 @@ func (m *Metrics) instrument(next http.Handler) http.Handler {
 // statusRecorder remembers the status an answer started with.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code     int
+	m        *Metrics
+	detached bool
+}
+
+// Detached counts a detached request when it is answered.
+func (w *statusRecorder) Detached() func(status int) {
+	w.detached = true
+	m := w.m // not w, which holds the connection's ResponseWriter
+	return func(status int) { m.requests.WithLabelValues(statusClass(status)).Inc() }
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
@@ -136,8 +149,10 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (w *statusRecorder) class() string {
-	switch c := w.code; {
+// statusClass is the class label of a status; 0 (nothing written) is
+// net/http's empty 200.
+func statusClass(code int) string {
+	switch c := code; {
 	case c == 0:
 		// Nothing written: net/http answers 200 with an empty body.
 		return "2xx"

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
@@ -51,13 +54,37 @@ type Server struct {
 	// CAFile is the local CA clients must trust; empty with a real certificate.
 	CAFile string
 
+	// detacher holds synchronous pushes without their serving goroutines;
+	// serve closes it.
+	detacher *httpapi.Detacher
+
+	// memoryLimit is the Go runtime's soft memory limit Run left in force
+	// (0: none), for the start-up log.
+	memoryLimit int64
+
 	// headerTimeout overrides the constant of the same name (tests).
 	headerTimeout time.Duration
 }
 
+// applyMemoryLimit makes limit (memory_limit) the Go runtime's soft memory
+// limit, so that the garbage collector works harder as the process nears
+// it (many held requests, a flood) instead of letting the heap double. 0
+// keeps what the runtime has: GOMEMLIMIT from the environment, or no
+// limit. It returns the limit in force, 0 for none.
+func applyMemoryLimit(limit config.ByteSize) int64 {
+	if limit > 0 {
+		debug.SetMemoryLimit(int64(limit))
+	}
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 {
+		return cur
+	}
+	return 0
+}
+
 // New prepares the routes and the TLS certificate.
 func New(a *app.App) (*Server, error) {
-	s := &Server{app: a, log: a.Logger, metrics: NewMetrics(prometheus.NewRegistry(), a.Core.HeldRequests)}
+	s := &Server{app: a, log: a.Logger, metrics: NewMetrics(prometheus.NewRegistry(), a.Core.HeldRequests),
+		detacher: httpapi.NewDetacher(a.Logger)}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -89,7 +116,8 @@ func New(a *app.App) (*Server, error) {
 		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
 	s.metrics.WatchRateLimits(append(a.Core.RateLimits(), badSignatures, activations)...)
 	mux := http.NewServeMux()
-	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
+	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
+		Detacher: s.detacher}).Register(mux, signer)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
 		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
@@ -191,9 +219,11 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 // Run listens on the configured address (and on metrics_listen and
-// pprof_listen when set) and serves until ctx ends, then shuts down gracefully within the
-// configured timeout.
+// pprof_listen when set) and serves until ctx ends, then shuts down
+// gracefully within the configured timeout. It applies memory_limit to the
+// process.
 func (s *Server) Run(ctx context.Context) error {
+	s.memoryLimit = applyMemoryLimit(s.app.Config.MemoryLimit)
 	ln, err := net.Listen("tcp", s.app.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.app.Config.Listen, err)
@@ -260,6 +290,9 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	if limits.derived {
 		attrs = append(attrs, "open_files_limit", limits.fileLimit)
 	}
+	if s.memoryLimit > 0 {
+		attrs = append(attrs, "memory_limit", config.ByteSize(s.memoryLimit).String())
+	}
 	if s.CAFile != "" {
 		attrs = append(attrs, "ca_file", s.CAFile)
 	}
@@ -291,6 +324,7 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	select {
 	case err := <-errc:
 		_ = hs.Close()
+		_ = s.detacher.Close()
 		if ms != nil {
 			_ = ms.Close()
 		}
@@ -305,7 +339,13 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	}
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
+		_ = s.detacher.Close()
 		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	// Held synchronous pushes left net/http (see httpapi.Detacher): they
+	// get the same time to be answered, then their connections close.
+	if err := s.detacher.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown of held requests: %w", err)
 	}
 	for range servers {
 		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/assent-auth/assent/internal/duosig"
 )
 
 // maxParamLen is the longest parameter value sent to the API; longer ones
@@ -34,12 +32,11 @@ const maxBody = 1 << 20
 const DefaultUserAgent = "assent-authproxy/1"
 
 // Client calls the Auth API. It is safe for concurrent use; all calls share
-// one keep-alive connection pool.
+// one pool of keep-alive connections (conn.go).
 type Client struct {
-	signer  duosig.Signer
-	http    *http.Client
+	signer  *signer
+	pool    *connPool
 	timeout time.Duration
-	ua      string
 }
 
 // New checks cfg and builds a client. It does not contact the API.
@@ -54,7 +51,27 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("duoclient: negative api timeout %v", cfg.Timeout)
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	if !headerSafe(ua) || !headerSafe(cfg.IKey) {
+		return nil, errors.New("duoclient: control characters in the user agent or ikey")
+	}
+	addr, serverName := host, host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		serverName = h
+	} else {
+		addr = net.JoinHostPort(host, "443")
+	}
+	tlsCfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: serverName,
+		NextProtos: []string{"http/1.1"},
+		// A connection opened again after idleTimeout resumes the session
+		// instead of a full handshake.
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -66,61 +83,34 @@ func New(cfg Config) (*Client, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
+	d := &dialer{addr: addr, tls: tlsCfg, net: net.Dialer{KeepAlive: 30 * time.Second}}
+	if cfg.HTTPProxy != "" {
+		pu, err := url.Parse(cfg.HTTPProxy)
+		if err != nil || pu.Host == "" || pu.Scheme != "http" || pu.User != nil || !headerSafe(pu.Host) {
+			return nil, fmt.Errorf("duoclient: invalid HTTP proxy %q (want http://host:port)", cfg.HTTPProxy)
+		}
+		d.proxy = pu
+	}
 	maxConns := cfg.MaxConns
 	if maxConns <= 0 {
 		maxConns = DefaultMaxConns
 	}
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		TLSClientConfig:     tlsCfg,
-		TLSHandshakeTimeout: 15 * time.Second,
-		// HTTP/1.1 keep-alive, one call per connection at a time, as Duo's
-		// clients speak it: cheaper per call than HTTP/2 on both ends, and
-		// a pending push holds only its own connection. (A non-nil empty
-		// map turns HTTP/2 off.)
-		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-		// Up to maxConns calls at once, each on a connection of its own;
-		// every one of them stays open idle, so a burst of that size pays
-		// no TLS handshake the next time. A call beyond maxConns waits for
-		// a connection (bounded by its context) rather than opening more
-		// than the server accepts from one address.
-		MaxConnsPerHost:     maxConns,
-		MaxIdleConnsPerHost: maxConns,
-		MaxIdleConns:        maxConns,
-		// Below the usual server idle timeouts (Assent's idle_timeout is
-		// 60 s, load balancers' often 60 s), so the client drops a
-		// connection before the server closes it under a request being
-		// sent: a signed POST is not retried on another connection.
-		IdleConnTimeout: 45 * time.Second,
-		// Answers are a few hundred bytes; no gzip to undo.
-		DisableCompression: true,
-	}
-	if cfg.HTTPProxy != "" {
-		pu, err := url.Parse(cfg.HTTPProxy)
-		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-			return nil, fmt.Errorf("duoclient: invalid HTTP proxy %q (want http://host:port)", cfg.HTTPProxy)
-		}
-		tr.Proxy = http.ProxyURL(pu)
-	}
-	ua := cfg.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
 	return &Client{
-		signer:  duosig.Signer{IKey: cfg.IKey, SKey: cfg.SKey, Host: host, Version: 2, Digest: duosig.SHA512},
-		http:    &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		signer:  newSigner(cfg.IKey, cfg.SKey, host, ua, time.Now),
+		pool:    &connPool{dial: d.dial, max: maxConns, now: time.Now},
 		timeout: cfg.Timeout,
-		ua:      ua,
 	}, nil
 }
 
-// noRedirect keeps 3xx answers as they are: a signed call must not be
-// replayed elsewhere, and a redirect means api_host is wrong.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// headerSafe reports whether s can go into an HTTP header as is.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // apiHost is the host as dialled and signed: api_host, with the port
 // unless it is 443. A port already in api_host wins (tests use
@@ -129,7 +119,7 @@ func apiHost(host string, port int) (string, error) {
 	if host == "" {
 		return "", errors.New("duoclient: api_host is required")
 	}
-	if strings.ContainsAny(host, "/?#@ ") {
+	if strings.ContainsAny(host, "/?#@ ") || !headerSafe(host) {
 		return "", fmt.Errorf("duoclient: api_host %q must be a host name, not a URL", host)
 	}
 	if port < 0 || port > 65535 {
@@ -151,10 +141,11 @@ func apiHost(host string, port int) (string, error) {
 }
 
 // Host is the API host as dialled and signed (host or host:port).
-func (c *Client) Host() string { return c.signer.Host }
+func (c *Client) Host() string { return c.signer.host }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close closes the idle connections, and the busy ones when their call
+// ends; calls made afterwards fail.
+func (c *Client) Close() { c.pool.close() }
 
 // Ping calls /auth/v2/ping and returns the server's clock, to measure drift.
 func (c *Client) Ping(ctx context.Context) (time.Time, error) {
@@ -285,26 +276,41 @@ func (c *Client) do(ctx context.Context, call Call, method, path string, params 
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	req, err := c.signer.NewRequest(ctx, method, path, params)
+	bp := reqBufs.Get().(*[]byte)
+	defer reqBufs.Put(bp)
+	req, err := c.signer.appendRequest((*bp)[:0], method, path, params)
+	*bp = req[:0]
 	if err != nil {
 		return &Error{Call: call, Class: ClassClient, Message: "signing the request", Err: err}
 	}
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.http.Do(req)
+	pc, _, err := c.pool.get(ctx)
 	if err != nil {
 		return &Error{Call: call, Class: ClassTransport, Err: err}
 	}
-	defer resp.Body.Close()
+	resp, stop, err := pc.roundTrip(ctx, req)
+	if err != nil {
+		c.pool.discard(pc)
+		return &Error{Call: call, Class: ClassTransport, Err: err}
+	}
 	// The answer is read into a pooled buffer: decode copies what it
 	// keeps (strings, json.RawMessage), so the buffer is free again when
 	// it returns. Reading to the end lets the connection be reused.
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer putBody(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1)); err != nil {
-		return &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: err}
-	}
-	if buf.Len() > maxBody {
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
+	if err == nil && buf.Len() > maxBody {
+		stop()
+		c.pool.discard(pc)
 		return &Error{Call: call, Class: classForStatus(resp.StatusCode, ClassBadBody), HTTPStatus: resp.StatusCode, Message: "answer larger than 1 MiB"}
+	}
+	_ = resp.Body.Close()
+	if stopped := stop(); err != nil || !pc.reusable(resp, stopped) {
+		c.pool.discard(pc)
+	} else {
+		c.pool.put(pc)
+	}
+	if err != nil {
+		return &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: ctxErr(ctx, err)}
 	}
 	return decode(resp.StatusCode, buf.Bytes())
 }

@@ -138,7 +138,7 @@ func (p *Proxy) build(obs radiusd.Observer) error {
 	for _, sk := range p.cfg.Sockets() {
 		var sections []*radiusd.Section
 		for _, s := range sk.Servers {
-			dcfg := duoConfig(s, ua)
+			dcfg := duoConfig(s, ua, p.cfg.Main.MaxRequestsInFlight)
 			dc, ok := duos[dcfg]
 			if !ok {
 				var err error
@@ -180,6 +180,7 @@ func (p *Proxy) build(obs radiusd.Observer) error {
 			StateTTL:      p.opts.StateTTL,
 			CacheTTL:      p.opts.CacheTTL,
 			ShutdownGrace: p.opts.ShutdownGrace,
+			MaxInFlight:   p.cfg.Main.MaxRequestsInFlight,
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("udp %s: %w", sk.Addr, err))
@@ -187,12 +188,21 @@ func (p *Proxy) build(obs radiusd.Observer) error {
 		}
 		p.sockets = append(p.sockets, &socket{addr: sk.Addr, server: srv})
 	}
+	p.metrics.SetInFlightFunc(func() int {
+		n := 0
+		for _, s := range p.sockets {
+			n += s.server.InFlight()
+		}
+		return n
+	})
 	return errors.Join(errs...)
 }
 
-// duoConfig is the Auth API client of a server section.
-func duoConfig(s *cfg.Server, ua string) duoclient.Config {
+// duoConfig is the Auth API client of a server section; it may open as
+// many connections as requests may be in progress on a socket.
+func duoConfig(s *cfg.Server, ua string, maxConns int) duoclient.Config {
 	dc := duoclient.Config{
+		MaxConns:  maxConns,
 		IKey:      s.IKey,
 		SKey:      s.SKey.Reveal(),
 		APIHost:   s.APIHost,

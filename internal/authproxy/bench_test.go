@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -312,6 +313,10 @@ func BenchmarkProxyDuoOnly(b *testing.B) {
 }
 
 func benchProxy(b *testing.B, parallel int) {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// As Run does for `assent authproxy`.
+		defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
+	}
 	stub := startBenchStub(b)
 	dir := b.TempDir()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -54,16 +54,19 @@ var reqBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // absolute path.
 func (s *signer) appendRequest(b []byte, method, path string, params url.Values) ([]byte, error) {
 	date := s.now().UTC().Format(duosig.DateFormat)
-	canon, err := duosig.Canonicalize(2, duosig.Request{Method: method, Host: s.host, Path: path, Params: params, Date: date})
+	// A v2 canonical string ends with the canonical parameters, which are
+	// also the body or query: duosig makes the lines before them, once.
+	head, err := duosig.Canonicalize(2, duosig.Request{Method: method, Host: s.host, Path: path, Date: date})
 	if err != nil {
 		return b, err
 	}
+	q := duosig.CanonParams(params)
 	m := s.mac()
-	_, _ = io.WriteString(m, canon)
+	_, _ = io.WriteString(m, head)
+	_, _ = io.WriteString(m, q)
 	var sum [sha512.Size]byte
 	var sig [2 * sha512.Size]byte
 	hex.Encode(sig[:], m.Sum(sum[:0]))
-	q := duosig.CanonParams(params)
 
 	b = append(b, method...)
 	b = append(b, ' ')

@@ -3,6 +3,7 @@ package duoclient
 import (
 	"crypto/hmac"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"hash"
 	"io"
@@ -81,8 +82,10 @@ func (s *signer) appendRequest(b []byte, method, path string, params url.Values)
 	b = append(b, s.ua...)
 	b = append(b, "\r\nDate: "...)
 	b = append(b, date...)
-	b = append(b, "\r\nAuthorization: "...)
-	b = append(b, duosig.Authorization(s.ikey, string(sig[:]))...)
+	// duosig.Authorization's header (HTTP Basic, ikey:signature), appended
+	// in place.
+	b = append(b, "\r\nAuthorization: Basic "...)
+	b = base64.StdEncoding.AppendEncode(b, append(append(append(make([]byte, 0, 160), s.ikey...), ':'), sig[:]...))
 	if method == http.MethodPost {
 		b = append(b, "\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "...)
 		b = strconv.AppendInt(b, int64(len(q)), 10)

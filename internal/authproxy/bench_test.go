@@ -47,7 +47,21 @@ import (
 // handshakes/op (TLS handshakes the stub saw per login) and api-calls/op
 // (Auth API calls per login: duo_only makes preauth + auth).
 
-const benchChildEnv = "ASSENT_AUTHPROXY_BENCH_CHILD"
+const (
+	benchChildEnv = "ASSENT_AUTHPROXY_BENCH_CHILD"
+	benchDelayEnv = "ASSENT_AUTHPROXY_BENCH_DELAY" // how long the stub takes per call
+)
+
+// radLoadEnv makes this test binary a RADIUS load generator for
+// scripts/bench-radius.sh (built with go test -c): "ADDR REQUESTS
+// PARALLEL USER", with the shared secret and the password in
+// ASSENT_RADLOAD_SECRET and ASSENT_RADLOAD_PASSWORD. PARALLEL NASes, each
+// a socket sending one Access-Request (with Message-Authenticator) at a
+// time and blocking until the answer — unlike radclient, which polls its
+// socket in a loop while answers are outstanding and so takes a CPU from
+// a server that answers in milliseconds. It prints "accepted A of N in S
+// s" and fails unless every request got a valid Access-Accept.
+const radLoadEnv = "ASSENT_RADLOAD"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(benchChildEnv); dir != "" {
@@ -57,7 +71,26 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if spec := os.Getenv(radLoadEnv); spec != "" {
+		os.Exit(radLoad(spec, os.Getenv("ASSENT_RADLOAD_SECRET"), os.Getenv("ASSENT_RADLOAD_PASSWORD"), os.Stdout))
+	}
 	os.Exit(m.Run())
+}
+
+func radLoad(spec, secret, password string, out io.Writer) int {
+	var addr, user string
+	var n, p int
+	if k, err := fmt.Sscan(spec, &addr, &n, &p, &user); k != 4 || err != nil || n < 1 || p < 1 || secret == "" {
+		fmt.Fprintf(out, "radload: want %s=\"ADDR REQUESTS PARALLEL USER\" and ASSENT_RADLOAD_SECRET: %v\n", radLoadEnv, err)
+		return 2
+	}
+	start := time.Now()
+	errs := benchLoad(n, p, addr, []byte(secret), user, password)
+	fmt.Fprintf(out, "accepted %d of %d in %.3f s\n", int64(n)-errs, n, time.Since(start).Seconds())
+	if errs != 0 {
+		return 1
+	}
+	return 0
 }
 
 // Canned Auth API answers, shaped like Assent's for a user with one phone;
@@ -80,6 +113,7 @@ const (
 //	load N P RADIUSADDR SECRET USER PASSWORD  → "done ERRORS"
 //	stats                                     → "stats HANDSHAKES PREAUTHS AUTHS OTHERS CPU_µs"
 func benchChild(dir string, in io.Reader, out io.Writer) error {
+	stubDelay, _ := time.ParseDuration(os.Getenv(benchDelayEnv))
 	cert, err := benchCert(filepath.Join(dir, "ca.pem"))
 	if err != nil {
 		return err
@@ -102,6 +136,7 @@ func benchChild(dir string, in io.Reader, out io.Writer) error {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		time.Sleep(stubDelay)
 		switch r.URL.Path {
 		case "/auth/v2/preauth":
 			preauths.Add(1)
@@ -222,11 +257,12 @@ type benchStub struct {
 	out  *bufio.Scanner
 }
 
-func startBenchStub(b *testing.B) *benchStub {
+// startBenchStub starts the child; it answers every call after delay.
+func startBenchStub(b *testing.B, delay time.Duration) *benchStub {
 	b.Helper()
 	dir := b.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), benchChildEnv+"="+dir)
+	cmd.Env = append(os.Environ(), benchChildEnv+"="+dir, benchDelayEnv+"="+delay.String())
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -303,21 +339,30 @@ func cpuTime() time.Duration {
 // scripts/bench-radius.sh: each login a preauth and an auth over
 // keep-alive HTTPS, default logging to a file, metrics on. With nas=1 one
 // request is in flight at a time, so every request pays the full wake-up
-// path and the CPU per request does not depend on how busy the machine is;
-// with nas=64 (the script's load) requests batch up the more the CPUs are
-// shared, and the figure drops as the machine gets busier.
+// path; with nas=64 (the script's load) requests batch up the more the
+// CPUs are shared, and the figure drops as the machine gets busier. With
+// api=10ms the stub answers each call after 10 ms, about what Assent takes
+// under the script's load: every call then waits, and its goroutine is
+// parked and woken, as against the real Auth API.
 func BenchmarkProxyDuoOnly(b *testing.B) {
-	for _, parallel := range []int{1, 64} {
-		b.Run(fmt.Sprintf("nas=%d", parallel), func(b *testing.B) { benchProxy(b, parallel) })
+	for _, bc := range []struct {
+		parallel int
+		delay    time.Duration
+	}{{1, 0}, {64, 0}, {64, 10 * time.Millisecond}} {
+		name := fmt.Sprintf("nas=%d", bc.parallel)
+		if bc.delay > 0 {
+			name += fmt.Sprintf(",api=%v", bc.delay)
+		}
+		b.Run(name, func(b *testing.B) { benchProxy(b, bc.parallel, bc.delay) })
 	}
 }
 
-func benchProxy(b *testing.B, parallel int) {
+func benchProxy(b *testing.B, parallel int, delay time.Duration) {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// As Run does for `assent authproxy`.
 		defer debug.SetGCPercent(debug.SetGCPercent(gcPercent))
 	}
-	stub := startBenchStub(b)
+	stub := startBenchStub(b, delay)
 	dir := b.TempDir()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {

@@ -346,7 +346,8 @@ func TestProxyLifecycle(t *testing.T) {
 	}
 	body, _ := io.ReadAll(mresp.Body)
 	mresp.Body.Close()
-	if !strings.Contains(string(body), `assent_authproxy_requests_total{result="accept",section="radius_server_duo_only"} 1`) {
+	if !strings.Contains(string(body), `assent_authproxy_requests_total{result="accept",section="radius_server_duo_only"} 1`) ||
+		!strings.Contains(string(body), "\nassent_authproxy_requests_in_flight 0\n") {
 		t.Errorf("metrics:\n%s", body)
 	}
 

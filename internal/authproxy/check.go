@@ -118,7 +118,7 @@ func Check(ctx context.Context, c *cfg.Config, opts CheckOptions) []CheckResult 
 	}
 	for _, s := range c.Servers {
 		// Each test has a client of its own, closed when it ends.
-		newClient := func() (*duoclient.Client, error) { return duoclient.New(duoConfig(s, "")) }
+		newClient := func() (*duoclient.Client, error) { return duoclient.New(duoConfig(s, "", 1)) }
 		target := s.APIHost
 		if dc, err := newClient(); err == nil {
 			target = dc.Host()

@@ -182,6 +182,7 @@ radius_secret_1 = c
 		{"main.fips_mode", m.FIPSMode, false},
 		{"main.metrics_listen", m.MetricsListen, ""},
 		{"main.log_format", m.LogFormat, "text"},
+		{"main.max_requests_in_flight", m.MaxRequestsInFlight, 500},
 
 		{"ad.port", ad.Port, 389},
 		{"ad.timeout", ad.Timeout, 10 * time.Second},
@@ -269,6 +270,7 @@ func TestAllKeys(t *testing.T) {
 		{"main.fips_mode", m.FIPSMode, false},
 		{"main.metrics_listen", m.MetricsListen, "127.0.0.1:9812"},
 		{"main.log_format", m.LogFormat, "json"},
+		{"main.max_requests_in_flight", m.MaxRequestsInFlight, 2000},
 
 		{"ad.hosts", ad.Hosts, []string{"dc1.example.com", "dc2.example.com", "192.0.2.30"}},
 		{"ad.port", ad.Port, 3269},
@@ -356,7 +358,7 @@ func TestAllKeys(t *testing.T) {
 		{"duo_only.mode", duo.Mode, ModeDuoOnly},
 	})
 	// The only warning: [main] server/client override the section's own client=.
-	if len(warns) != 1 || warns[0].Key != "client" || warns[0].Line != 101 {
+	if len(warns) != 1 || warns[0].Key != "client" || warns[0].Line != 102 {
 		t.Errorf("warnings = %v", warns)
 	}
 }
@@ -703,6 +705,7 @@ func TestInvalidValues(t *testing.T) {
 		{"radius_server_challenge", "prompt_format = fancy", "prompt_format", "console, html, short"},
 		{"main", "metrics_listen = 9812", "metrics_listen", "host:port"},
 		{"main", "log_format = xml", "log_format", "text, json"},
+		{"main", "max_requests_in_flight = 0", "max_requests_in_flight", "at least 1"},
 		{"main", "syslog_facility = LOG_NOPE", "syslog_facility", "LOG_LOCAL0"},
 		{"main", "interface = eth0", "interface", "single IPv4"},
 		{"main", "http_proxy_host = http://proxy", "http_proxy_host", "without scheme"},

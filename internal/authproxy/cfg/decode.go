@@ -28,6 +28,10 @@ const (
 	PaloAltoClientIPAttr  = "PaloAlto-Client-Source-IP"
 	DefaultDelimiter      = ","
 	DefaultSSLVerifyDepth = 9
+	// DefaultMaxRequestsInFlight (Assent extension) stays below Assent's
+	// default max_connections_per_ip (512): each request in progress
+	// holds one connection to the Auth API.
+	DefaultMaxRequestsInFlight = 500
 )
 
 // DefaultRequireMessageAuthenticator is Assent's default for
@@ -62,6 +66,8 @@ func (d *decoder) decodeMain(s *Section) Main {
 		Server:                    strings.ToLower(r.str("server", "")),
 		FIPSMode:                  r.boolean("fips_mode", false),
 		LogFormat:                 r.enum("log_format", "text", "text", "json"),
+		MaxRequestsInFlight: r.integer("max_requests_in_flight", DefaultMaxRequestsInFlight, 1, 1000000,
+			"a number of requests, at least 1"),
 	}
 	logDir := r.str("log_dir", "log")
 	if logDir == "" {

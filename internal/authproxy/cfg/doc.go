@@ -26,7 +26,10 @@
 //     On by default (DefaultRequireMessageAuthenticator), unlike Duo's
 //     proxy: a NAS that cannot send it needs an explicit =false;
 //   - [main] metrics_listen: host:port serving Prometheus /metrics;
-//   - [main] log_format: text or json.
+//   - [main] log_format: text or json;
+//   - [main] max_requests_in_flight: RADIUS requests answered at once per
+//     socket (and Auth API connections per client); more are dropped for
+//     the NAS to retransmit.
 //
 // docs/authproxy-config.md lists every key, its default and whether Assent
 // supports it.

@@ -35,7 +35,7 @@ var knownKeys = map[string][]string{
 	famMain: {"debug", "log_dir", "log_file", "log_max_size", "log_max_files", "log_stdout", "log_syslog",
 		"syslog_facility", "log_auth_events", "log_sso_events", "http_ca_certs_file", "http_proxy_host",
 		"http_proxy_port", "interface", "test_connectivity_on_startup", "client", "server", "fips_mode",
-		"metrics_listen", "log_format"},
+		"metrics_listen", "log_format", "max_requests_in_flight"},
 	famADClient: {"host", "host_N", "port", "service_account_username", "service_account_password",
 		"search_dn", "security_group_dn", "ldap_filter", "timeout", "transport", "auth_type", "bind_dn",
 		"ntlm_domain", "ntlm_workstation", "username_attribute", "at_attribute", "ssl_ca_certs_file",

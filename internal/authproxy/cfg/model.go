@@ -53,6 +53,9 @@ type Main struct {
 	MetricsListen string
 	// LogFormat is "text" or "json".
 	LogFormat string
+	// MaxRequestsInFlight bounds the RADIUS requests answered at once on
+	// each socket, and the connections each Auth API client opens.
+	MaxRequestsInFlight int
 }
 
 // ClientKind says which kind of section a server's client is.

@@ -155,7 +155,7 @@ func TestAgainstAssent(t *testing.T) {
 			{"alice", "auth"}, {"carol", "auth"}, {"dave", "allow"}, {"erin", "deny"}, {"nobody", "enroll"},
 		}
 		for _, tc := range cases {
-			p, err := c.Preauth(ctx, duoclient.PreauthRequest{Username: tc.user, IPAddr: "192.0.2.7", Failmode: "safe"})
+			p, err := c.Preauth(ctx, duoclient.PreauthRequest{Username: tc.user, IPAddr: "192.0.2.7", Failmode: "safe", Menu: true})
 			if err != nil {
 				t.Fatalf("%s: %v", tc.user, err)
 			}
@@ -180,6 +180,11 @@ func TestAgainstAssent(t *testing.T) {
 					t.Errorf("enroll without enroll_portal_url: %+v", p)
 				}
 			}
+		}
+		// Without the menu (duo_only, concat): the result only.
+		p, err := c.Preauth(ctx, duoclient.PreauthRequest{Username: "alice", Failmode: "safe"})
+		if err != nil || p.Result != "auth" || p.StatusMsg == "" || p.Prompt != "" || p.Factors != nil || p.Devices != nil {
+			t.Errorf("alice without the menu: %+v, %v", p, err)
 		}
 	})
 

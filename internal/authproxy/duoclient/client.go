@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/assent-auth/assent/internal/duosig"
 )
 
 // maxParamLen is the longest parameter value sent to the API; longer ones
@@ -34,12 +32,11 @@ const maxBody = 1 << 20
 const DefaultUserAgent = "assent-authproxy/1"
 
 // Client calls the Auth API. It is safe for concurrent use; all calls share
-// one keep-alive connection pool.
+// one pool of keep-alive connections (conn.go).
 type Client struct {
-	signer  duosig.Signer
-	http    *http.Client
+	signer  *signer
+	pool    *connPool
 	timeout time.Duration
-	ua      string
 }
 
 // New checks cfg and builds a client. It does not contact the API.
@@ -54,7 +51,27 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("duoclient: negative api timeout %v", cfg.Timeout)
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	if !headerSafe(ua) || !headerSafe(cfg.IKey) {
+		return nil, errors.New("duoclient: control characters in the user agent or ikey")
+	}
+	addr, serverName := host, host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		serverName = h
+	} else {
+		addr = net.JoinHostPort(host, "443")
+	}
+	tlsCfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: serverName,
+		NextProtos: []string{"http/1.1"},
+		// A connection opened again after idleTimeout resumes the session
+		// instead of a full handshake.
+		ClientSessionCache: tls.NewLRUClientSessionCache(64),
+	}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -66,43 +83,34 @@ func New(cfg Config) (*Client, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		TLSClientConfig:     tlsCfg,
-		TLSHandshakeTimeout: 15 * time.Second,
-		// Every pending push holds a connection for up to a minute, so
-		// many logins at once need many connections; keep enough idle
-		// ones that a burst does not pay a TLS handshake per request.
-		MaxIdleConns:        512,
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     90 * time.Second,
-	}
+	d := &dialer{addr: addr, tls: tlsCfg, net: net.Dialer{KeepAlive: 30 * time.Second}}
 	if cfg.HTTPProxy != "" {
 		pu, err := url.Parse(cfg.HTTPProxy)
-		if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+		if err != nil || pu.Host == "" || pu.Scheme != "http" || pu.User != nil || !headerSafe(pu.Host) {
 			return nil, fmt.Errorf("duoclient: invalid HTTP proxy %q (want http://host:port)", cfg.HTTPProxy)
 		}
-		tr.Proxy = http.ProxyURL(pu)
+		d.proxy = pu
 	}
-	ua := cfg.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
+	maxConns := cfg.MaxConns
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
 	}
 	return &Client{
-		signer:  duosig.Signer{IKey: cfg.IKey, SKey: cfg.SKey, Host: host, Version: 2, Digest: duosig.SHA512},
-		http:    &http.Client{Transport: tr, CheckRedirect: noRedirect},
+		signer:  newSigner(cfg.IKey, cfg.SKey, host, ua, time.Now),
+		pool:    &connPool{dial: d.dial, max: maxConns, now: time.Now},
 		timeout: cfg.Timeout,
-		ua:      ua,
 	}, nil
 }
 
-// noRedirect keeps 3xx answers as they are: a signed call must not be
-// replayed elsewhere, and a redirect means api_host is wrong.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// headerSafe reports whether s can go into an HTTP header as is.
+func headerSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // apiHost is the host as dialled and signed: api_host, with the port
 // unless it is 443. A port already in api_host wins (tests use
@@ -111,7 +119,7 @@ func apiHost(host string, port int) (string, error) {
 	if host == "" {
 		return "", errors.New("duoclient: api_host is required")
 	}
-	if strings.ContainsAny(host, "/?#@ ") {
+	if strings.ContainsAny(host, "/?#@ ") || !headerSafe(host) {
 		return "", fmt.Errorf("duoclient: api_host %q must be a host name, not a URL", host)
 	}
 	if port < 0 || port > 65535 {
@@ -133,10 +141,11 @@ func apiHost(host string, port int) (string, error) {
 }
 
 // Host is the API host as dialled and signed (host or host:port).
-func (c *Client) Host() string { return c.signer.Host }
+func (c *Client) Host() string { return c.signer.host }
 
-// Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close closes the idle connections, and the busy ones when their call
+// ends; calls made afterwards fail.
+func (c *Client) Close() { c.pool.close() }
 
 // Ping calls /auth/v2/ping and returns the server's clock, to measure drift.
 func (c *Client) Ping(ctx context.Context) (time.Time, error) {
@@ -150,7 +159,11 @@ func (c *Client) Check(ctx context.Context) error {
 }
 
 func (c *Client) timeCall(ctx context.Context, call Call, path string) (time.Time, error) {
-	raw, err := c.do(ctx, call, http.MethodGet, path, url.Values{})
+	var raw json.RawMessage
+	err := c.do(ctx, call, http.MethodGet, path, url.Values{}, func(status int, body []byte) (err error) {
+		raw, err = classify(call, status, body)
+		return err
+	})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -163,9 +176,13 @@ func (c *Client) timeCall(ctx context.Context, call Call, path string) (time.Tim
 	return time.Unix(*r.Time, 0), nil
 }
 
-// Preauth asks what r.Username may do, with the text_prompt menu.
+// Preauth asks what r.Username may do (with the text_prompt menu when
+// r.Menu).
 func (c *Client) Preauth(ctx context.Context, r PreauthRequest) (Preauth, error) {
-	p := url.Values{"username": {r.Username}, "text_prompt": {"1"}}
+	p := url.Values{"username": {r.Username}}
+	if r.Menu {
+		p.Set("text_prompt", "1")
+	}
 	if validIP(r.IPAddr) {
 		p.Set("ipaddr", r.IPAddr)
 	}
@@ -184,11 +201,12 @@ func (c *Client) Preauth(ctx context.Context, r PreauthRequest) (Preauth, error)
 	if r.Username == "" {
 		return Preauth{}, &Error{Call: CallPreauth, Class: ClassClient, Message: "empty username"}
 	}
-	raw, err := c.do(ctx, CallPreauth, http.MethodPost, "/auth/v2/preauth", p)
-	if err != nil {
-		return Preauth{}, err
-	}
-	return parsePreauth(raw)
+	var pre Preauth
+	err := c.do(ctx, CallPreauth, http.MethodPost, "/auth/v2/preauth", p, func(status int, body []byte) (err error) {
+		pre, err = decodePreauth(status, body, r.Menu)
+		return err
+	})
+	return pre, err
 }
 
 // Auth authenticates r.Username with the user's choice from the prompt
@@ -213,11 +231,12 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (AuthResult, error) {
 	if r.Hostname != "" {
 		p.Set("hostname", r.Hostname)
 	}
-	raw, err := c.do(ctx, CallAuth, http.MethodPost, "/auth/v2/auth", p)
-	if err != nil {
-		return AuthResult{}, err
-	}
-	return parseAuth(raw)
+	var res AuthResult
+	err := c.do(ctx, CallAuth, http.MethodPost, "/auth/v2/auth", p, func(status int, body []byte) (err error) {
+		res, err = decodeAuth(status, body)
+		return err
+	})
+	return res, err
 }
 
 func validIP(s string) bool {
@@ -241,13 +260,14 @@ func (e envelope) text() string {
 	return e.Message
 }
 
-// do sends one signed call and returns the "response" member of a stat OK
-// answer; every failure is an *Error classified for the failmode rules.
-func (c *Client) do(ctx context.Context, call Call, method, path string, params url.Values) (json.RawMessage, error) {
+// do sends one signed call and hands the answer to decode, which applies
+// spec §3 (classify); every failure is an *Error classified for the
+// failmode rules. The body is only valid during decode.
+func (c *Client) do(ctx context.Context, call Call, method, path string, params url.Values, decode func(status int, body []byte) error) error {
 	for k, vs := range params {
 		for _, v := range vs {
 			if len(v) > maxParamLen {
-				return nil, &Error{Call: call, Class: ClassClient, Message: fmt.Sprintf("parameter %s longer than %d characters", k, maxParamLen)}
+				return &Error{Call: call, Class: ClassClient, Message: fmt.Sprintf("parameter %s longer than %d characters", k, maxParamLen)}
 			}
 		}
 	}
@@ -256,29 +276,43 @@ func (c *Client) do(ctx context.Context, call Call, method, path string, params 
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	req, err := c.signer.NewRequest(ctx, method, path, params)
+	bp := reqBufs.Get().(*[]byte)
+	defer reqBufs.Put(bp)
+	req, err := c.signer.appendRequest((*bp)[:0], method, path, params)
+	*bp = req[:0]
 	if err != nil {
-		return nil, &Error{Call: call, Class: ClassClient, Message: "signing the request", Err: err}
+		return &Error{Call: call, Class: ClassClient, Message: "signing the request", Err: err}
 	}
-	req.Header.Set("User-Agent", c.ua)
-	resp, err := c.http.Do(req)
+	pc, _, err := c.pool.get(ctx)
 	if err != nil {
-		return nil, &Error{Call: call, Class: ClassTransport, Err: err}
+		return &Error{Call: call, Class: ClassTransport, Err: err}
 	}
-	defer resp.Body.Close()
-	// The answer is read into a pooled buffer: classify copies what it
-	// keeps (json.RawMessage and strings), so the buffer is free again
-	// when it returns.
+	resp, stop, err := pc.roundTrip(ctx, req)
+	if err != nil {
+		c.pool.discard(pc)
+		return &Error{Call: call, Class: ClassTransport, Err: err}
+	}
+	// The answer is read into a pooled buffer: decode copies what it
+	// keeps (strings, json.RawMessage), so the buffer is free again when
+	// it returns. Reading to the end lets the connection be reused.
 	buf := bodyPool.Get().(*bytes.Buffer)
 	defer putBody(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1)); err != nil {
-		return nil, &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: err}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
+	if err == nil && buf.Len() > maxBody {
+		stop()
+		c.pool.discard(pc)
+		return &Error{Call: call, Class: classForStatus(resp.StatusCode, ClassBadBody), HTTPStatus: resp.StatusCode, Message: "answer larger than 1 MiB"}
 	}
-	body := buf.Bytes()
-	if len(body) > maxBody {
-		return nil, &Error{Call: call, Class: classForStatus(resp.StatusCode, ClassBadBody), HTTPStatus: resp.StatusCode, Message: "answer larger than 1 MiB"}
+	_ = resp.Body.Close()
+	if stopped := stop(); err != nil || !pc.reusable(resp, stopped) {
+		c.pool.discard(pc)
+	} else {
+		c.pool.put(pc)
 	}
-	return classify(call, resp.StatusCode, body)
+	if err != nil {
+		return &Error{Call: call, Class: ClassTransport, HTTPStatus: resp.StatusCode, Message: "reading the answer", Err: ctxErr(ctx, err)}
+	}
+	return decode(resp.StatusCode, buf.Bytes())
 }
 
 // bodyPool holds buffers for reading answers.
@@ -353,11 +387,19 @@ func malformed(call Call, msg string) *Error {
 }
 
 // Wire shapes of the answers; pointers tell a missing member from an empty one.
-type preauthJSON struct {
+
+// preauthResultJSON is what every mode reads from a preauth answer.
+type preauthResultJSON struct {
 	Result          *string `json:"result"`
 	StatusMsg       *string `json:"status_msg"`
 	EnrollPortalURL string  `json:"enroll_portal_url"`
-	Prompt          *struct {
+}
+
+// preauthJSON adds what the modes with a menu read: the prompt and the
+// devices (auto mode checks their capabilities).
+type preauthJSON struct {
+	preauthResultJSON
+	Prompt *struct {
 		Text    *string            `json:"text"`
 		Factors *map[string]string `json:"factors"`
 	} `json:"prompt"`
@@ -370,13 +412,82 @@ type preauthJSON struct {
 	} `json:"devices"`
 }
 
+// envelopeOf is a whole answer decoded in one pass, for the common case:
+// HTTP 200, stat OK, a response of the expected shape. Code and the
+// messages are decoded too, so that exactly the bodies the generic path
+// (classify) refuses fail here as well.
+type envelopeOf[T any] struct {
+	Stat          *string `json:"stat"`
+	Response      *T      `json:"response"`
+	Code          int     `json:"code"`
+	Message       string  `json:"message"`
+	MessageDetail string  `json:"message_detail"`
+}
+
+// decodeOK decodes body in one pass into a T when it is a 200 stat OK
+// answer of the right shape; otherwise ok is false and the caller takes
+// the generic path, which classifies every failure.
+func decodeOK[T any](status int, body []byte) (r *T, ok bool) {
+	if status != http.StatusOK {
+		return nil, false
+	}
+	var env envelopeOf[T]
+	if json.Unmarshal(body, &env) != nil || env.Stat == nil || *env.Stat != "OK" || env.Response == nil {
+		return nil, false
+	}
+	return env.Response, true
+}
+
+// decodePreauth turns a preauth answer into a Preauth or an *Error. With
+// menu (the caller asked for text_prompt) the prompt and the devices are
+// read too; without, only the result and its messages, so a member no one
+// reads can neither cost time nor fail the call.
+func decodePreauth(status int, body []byte, menu bool) (Preauth, error) {
+	if menu {
+		if j, ok := decodeOK[preauthJSON](status, body); ok {
+			return checkPreauth(j, true)
+		}
+	} else if j, ok := decodeOK[preauthResultJSON](status, body); ok {
+		return checkPreauth(&preauthJSON{preauthResultJSON: *j}, false)
+	}
+	raw, err := classify(CallPreauth, status, body)
+	if err != nil {
+		return Preauth{}, err
+	}
+	return parsePreauth(raw, menu)
+}
+
+// decodeAuth turns an auth answer into an AuthResult or an *Error.
+func decodeAuth(status int, body []byte) (AuthResult, error) {
+	if j, ok := decodeOK[authJSON](status, body); ok {
+		return checkAuth(j)
+	}
+	raw, err := classify(CallAuth, status, body)
+	if err != nil {
+		return AuthResult{}, err
+	}
+	return parseAuth(raw)
+}
+
 // parsePreauth checks the fields each result needs (spec §2.1): "auth"
-// must carry the prompt text and its factors map; the others a status_msg.
-func parsePreauth(raw json.RawMessage) (Preauth, error) {
+// must carry the prompt text and its factors map when menu (the caller
+// asked for text_prompt); the others a status_msg. It reads what
+// decodePreauth reads.
+func parsePreauth(raw json.RawMessage, menu bool) (Preauth, error) {
 	var j preauthJSON
-	if err := json.Unmarshal(raw, &j); err != nil {
+	var err error
+	if menu {
+		err = json.Unmarshal(raw, &j)
+	} else {
+		err = json.Unmarshal(raw, &j.preauthResultJSON)
+	}
+	if err != nil {
 		return Preauth{}, &Error{Call: CallPreauth, Class: ClassMalformed, HTTPStatus: http.StatusOK, Message: "response has the wrong shape", Err: err}
 	}
+	return checkPreauth(&j, menu)
+}
+
+func checkPreauth(j *preauthJSON, menu bool) (Preauth, error) {
 	if j.Result == nil {
 		return Preauth{}, malformed(CallPreauth, "response.result missing")
 	}
@@ -386,11 +497,17 @@ func parsePreauth(raw json.RawMessage) (Preauth, error) {
 	}
 	switch p.Result {
 	case "auth":
-		if j.Prompt == nil || j.Prompt.Text == nil || *j.Prompt.Text == "" || j.Prompt.Factors == nil {
+		hasMenu := j.Prompt != nil && j.Prompt.Text != nil && *j.Prompt.Text != "" && j.Prompt.Factors != nil
+		if menu && !hasMenu {
 			return Preauth{}, malformed(CallPreauth, "result auth without prompt text and factors")
 		}
-		p.Prompt = *j.Prompt.Text
-		p.Factors = *j.Prompt.Factors
+		if hasMenu {
+			p.Prompt = *j.Prompt.Text
+			p.Factors = *j.Prompt.Factors
+		}
+		if len(j.Devices) > 0 {
+			p.Devices = make([]Device, 0, len(j.Devices))
+		}
 		for _, d := range j.Devices {
 			p.Devices = append(p.Devices, Device{
 				ID: d.Device, Type: d.Type, Name: d.Name, DisplayName: d.DisplayName,
@@ -410,17 +527,24 @@ func parsePreauth(raw json.RawMessage) (Preauth, error) {
 	return p, nil
 }
 
+// authJSON is the wire shape of a synchronous auth answer.
+type authJSON struct {
+	Result    *string `json:"result"`
+	Status    string  `json:"status"`
+	StatusMsg *string `json:"status_msg"`
+}
+
 // parseAuth checks a synchronous auth answer: result allow or deny, and a
 // status_msg to show the user.
 func parseAuth(raw json.RawMessage) (AuthResult, error) {
-	var j struct {
-		Result    *string `json:"result"`
-		Status    string  `json:"status"`
-		StatusMsg *string `json:"status_msg"`
-	}
+	var j authJSON
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return AuthResult{}, &Error{Call: CallAuth, Class: ClassMalformed, HTTPStatus: http.StatusOK, Message: "response has the wrong shape", Err: err}
 	}
+	return checkAuth(&j)
+}
+
+func checkAuth(j *authJSON) (AuthResult, error) {
 	if j.Result == nil || j.StatusMsg == nil {
 		return AuthResult{}, malformed(CallAuth, "response.result or response.status_msg missing")
 	}

@@ -1,6 +1,7 @@
 package duoclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,7 +187,7 @@ func TestRequests(t *testing.T) {
 	c := newClient(t, srv.Listener.Addr().String(), ca, 5*time.Second)
 	ctx := context.Background()
 
-	p, err := c.Preauth(ctx, PreauthRequest{Username: "alice", IPAddr: "10.1.2.3", Hostname: "vpn", Failmode: "secure"})
+	p, err := c.Preauth(ctx, PreauthRequest{Username: "alice", IPAddr: "10.1.2.3", Hostname: "vpn", Failmode: "secure", Menu: true})
 	if err != nil {
 		t.Fatalf("Preauth: %v", err)
 	}
@@ -220,7 +222,7 @@ func TestRequests(t *testing.T) {
 		form         map[string]string // "" = must be absent
 	}{
 		{"POST", "/auth/v2/preauth", map[string]string{"username": "alice", "ipaddr": "10.1.2.3", "hostname": "vpn", "failmode": "closed", "text_prompt": "1"}},
-		{"POST", "/auth/v2/preauth", map[string]string{"username": "bob", "ipaddr": "", "failmode": "open", "text_prompt": "1"}},
+		{"POST", "/auth/v2/preauth", map[string]string{"username": "bob", "ipaddr": "", "failmode": "open", "text_prompt": ""}},
 		{"POST", "/auth/v2/auth", map[string]string{"username": "alice", "factor": "prompt", "prompt": "push1", "async": "0", "ipaddr": "::1"}},
 		{"POST", "/auth/v2/auth", map[string]string{"username": "alice", "factor": "prompt", "prompt": "123456", "ipaddr": ""}},
 		{"GET", "/auth/v2/ping", nil},
@@ -281,27 +283,36 @@ func TestPreauthValidation(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, body string
-		ok         bool
+		menu, ok   bool
 	}{
-		{"auth", okPreauth, true},
-		{"auth, empty factors (passcode only)", `{"stat":"OK","response":{"result":"auth","status_msg":"Account is active","prompt":{"text":"Enter a passcode: ","factors":{}}}}`, true},
-		{"auth without prompt", `{"stat":"OK","response":{"result":"auth","status_msg":"Account is active"}}`, false},
-		{"auth without factors", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"Enter"}}}`, false},
-		{"auth with empty text", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"","factors":{}}}}`, false},
-		{"auth factor not a string", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"t","factors":{"1":1}}}}`, false},
-		{"allow", `{"stat":"OK","response":{"result":"allow","status_msg":"Allowing bypass user"}}`, true},
-		{"allow without status_msg", `{"stat":"OK","response":{"result":"allow"}}`, false},
-		{"deny with empty status_msg", `{"stat":"OK","response":{"result":"deny","status_msg":""}}`, false},
-		{"enroll", `{"stat":"OK","response":{"result":"enroll","status_msg":"Enroll","enroll_portal_url":"https://x/enroll"}}`, true},
-		{"no result", `{"stat":"OK","response":{"status_msg":"x"}}`, false},
-		{"response is a list", `{"stat":"OK","response":[1,2]}`, false},
+		{"auth", okPreauth, true, true},
+		{"auth, empty factors (passcode only)", `{"stat":"OK","response":{"result":"auth","status_msg":"Account is active","prompt":{"text":"Enter a passcode: ","factors":{}}}}`, true, true},
+		{"auth without prompt", `{"stat":"OK","response":{"result":"auth","status_msg":"Account is active"}}`, true, false},
+		{"auth without prompt, none asked for", `{"stat":"OK","response":{"result":"auth","status_msg":"Account is active","devices":[]}}`, false, true},
+		{"auth without factors", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"Enter"}}}`, true, false},
+		{"auth with empty text", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"","factors":{}}}}`, true, false},
+		{"auth factor not a string", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"t","factors":{"1":1}}}}`, true, false},
+		{"auth factor not a string, none asked for: not read", `{"stat":"OK","response":{"result":"auth","status_msg":"x","prompt":{"text":"t","factors":{"1":1}}}}`, false, true},
+		{"allow", `{"stat":"OK","response":{"result":"allow","status_msg":"Allowing bypass user"}}`, true, true},
+		{"allow without status_msg", `{"stat":"OK","response":{"result":"allow"}}`, true, false},
+		{"deny with empty status_msg", `{"stat":"OK","response":{"result":"deny","status_msg":""}}`, false, false},
+		{"enroll", `{"stat":"OK","response":{"result":"enroll","status_msg":"Enroll","enroll_portal_url":"https://x/enroll"}}`, true, true},
+		{"no result", `{"stat":"OK","response":{"status_msg":"x"}}`, false, false},
+		{"response is a list", `{"stat":"OK","response":[1,2]}`, false, false},
+		{"devices not a list", `{"stat":"OK","response":{"result":"auth","status_msg":"x","devices":{}}}`, true, false},
+		{"devices not a list, no menu: not read", `{"stat":"OK","response":{"result":"auth","status_msg":"x","devices":{}}}`, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			raw, err := classify(CallPreauth, 200, []byte(tc.body))
-			if err == nil {
-				_, err = parsePreauth(raw)
+			// The one-pass decoding and the generic one agree.
+			_, err := decodePreauth(200, []byte(tc.body), tc.menu)
+			raw, gerr := classify(CallPreauth, 200, []byte(tc.body))
+			if gerr == nil {
+				_, gerr = parsePreauth(raw, tc.menu)
+			}
+			if (err == nil) != (gerr == nil) {
+				t.Errorf("one-pass decoding says %v, the generic one %v", err, gerr)
 			}
 			if tc.ok && err != nil {
 				t.Fatalf("rejected: %v", err)
@@ -333,6 +344,11 @@ func TestAuthValidation(t *testing.T) {
 		_, err := parseAuth([]byte(tc.body))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v, want ok=%v", tc.body, err, tc.ok)
+		}
+		// The same inside a whole answer, decoded in one pass.
+		_, err = decodeAuth(200, []byte(`{"stat":"OK","response":`+tc.body+`}`))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s in an answer: err %v, want ok=%v", tc.body, err, tc.ok)
 		}
 	}
 }
@@ -490,31 +506,66 @@ func FuzzClassify(f *testing.F) {
 				if !errors.As(err, &e) || e.Class < ClassTransport || e.Class > ClassBadBody {
 					t.Fatalf("unclassified error %v", err)
 				}
-				continue
-			}
-			if status != 200 {
+			} else if status != 200 {
 				t.Fatalf("status %d accepted", status)
 			}
-			var perr error
-			if call == CallPreauth {
-				var p Preauth
-				p, perr = parsePreauth(raw)
-				if perr == nil && p.Result == "auth" && (p.Prompt == "" || p.Factors == nil) {
-					t.Fatalf("auth preauth without prompt accepted: %+v", p)
-				}
-			} else {
+			if call == CallAuth {
 				var a AuthResult
-				a, perr = parseAuth(raw)
-				if perr == nil && a.Result != "allow" && a.Result != "deny" {
-					t.Fatalf("auth result %q accepted", a.Result)
+				var perr error
+				if err == nil {
+					a, perr = parseAuth(raw)
+					if perr == nil && a.Result != "allow" && a.Result != "deny" {
+						t.Fatalf("auth result %q accepted", a.Result)
+					}
+					checkMalformed(t, perr)
 				}
+				// The one-pass decoding answers exactly as the generic one.
+				got, gerr := decodeAuth(status, body)
+				sameAnswer(t, got, a, gerr, cmp.Or(err, perr))
+				continue
 			}
-			if perr != nil {
-				var e *Error
-				if !errors.As(perr, &e) || e.Class != ClassMalformed {
-					t.Fatalf("parse error not malformed: %v", perr)
+			for _, menu := range []bool{true, false} {
+				var p Preauth
+				var perr error
+				if err == nil {
+					p, perr = parsePreauth(raw, menu)
+					if perr == nil && menu && p.Result == "auth" && (p.Prompt == "" || p.Factors == nil) {
+						t.Fatalf("auth preauth without prompt accepted: %+v", p)
+					}
+					checkMalformed(t, perr)
 				}
+				got, gerr := decodePreauth(status, body, menu)
+				sameAnswer(t, got, p, gerr, cmp.Or(err, perr))
 			}
 		}
 	})
+}
+
+func checkMalformed(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Class != ClassMalformed {
+			t.Fatalf("parse error not malformed: %v", err)
+		}
+	}
+}
+
+// sameAnswer checks that two decodings of one answer agree: the same
+// result, or errors of the same class.
+func sameAnswer[T any](t *testing.T, got, want T, gotErr, wantErr error) {
+	t.Helper()
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("one-pass decoding: %v; generic: %v", gotErr, wantErr)
+	}
+	if gotErr != nil {
+		var g, w *Error
+		if !errors.As(gotErr, &g) || !errors.As(wantErr, &w) || g.Class != w.Class || g.Code != w.Code || g.HTTPStatus != w.HTTPStatus {
+			t.Fatalf("one-pass decoding: %v; generic: %v", gotErr, wantErr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("one-pass decoding: %+v; generic: %+v", got, want)
+	}
 }

@@ -19,7 +19,15 @@ type Config struct {
 	// HTTPProxy is an outbound proxy URL (http://host:port) or empty.
 	HTTPProxy string
 	UserAgent string
+	// MaxConns bounds the connections open to the API at once, and so the
+	// calls in progress (0 = DefaultMaxConns); that many stay open idle.
+	MaxConns int
 }
+
+// DefaultMaxConns is Config.MaxConns when it is 0: below Assent's default
+// max_connections_per_ip (512), so a proxy at its limit is not refused
+// connections by the server.
+const DefaultMaxConns = 500
 
 // PreauthRequest is one /auth/v2/preauth call.
 type PreauthRequest struct {
@@ -27,6 +35,10 @@ type PreauthRequest struct {
 	IPAddr   string // client IP, or "" when unknown
 	Hostname string
 	Failmode string // "safe" or "secure" (sent as open/closed)
+	// Menu asks for the text_prompt menu (text_prompt=1): an "auth"
+	// answer must then carry the prompt text and its factors map. Only
+	// the modes that show or read the menu ask for it.
+	Menu bool
 }
 
 // Device is one entry of preauth's devices list.
@@ -45,6 +57,8 @@ type Preauth struct {
 	// EnrollPortalURL is set for Result "enroll".
 	EnrollPortalURL string
 	// Prompt is the text_prompt menu ("Duo two-factor login for …").
+	// Prompt, Factors and Devices are read only when the request asked
+	// for the menu (PreauthRequest.Menu).
 	Prompt string
 	// Factors maps menu keys ("default", "1", "2", …) to factor names
 	// ("push1", "phone1", "sms1").

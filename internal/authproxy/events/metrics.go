@@ -2,6 +2,7 @@ package events
 
 import (
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ type Metrics struct {
 	failOpens  *prometheus.CounterVec
 	pending    prometheus.Gauge
 	statuses   *prometheus.CounterVec
+	inFlight   atomic.Pointer[func() int]
 }
 
 // latencyBuckets span a cached LDAP bind (a millisecond) to a push the
@@ -63,8 +65,17 @@ func NewMetrics() *Metrics {
 			Help: "Status-Server packets (RFC 5997) answered, by server section of the client.",
 		}, []string{"section"}),
 	}
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "assent_authproxy", Name: "requests_in_flight",
+		Help: "RADIUS requests being answered, on all sockets; at max_requests_in_flight on a socket, new ones are dropped (dropped_packets_total{reason=\"overloaded\"}).",
+	}, func() float64 {
+		if f := m.inFlight.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
 	m.reg.MustRegister(
-		m.requests, m.stage, m.duplicates, m.dropped, m.failOpens, m.pending, m.statuses,
+		m.requests, m.stage, m.duplicates, m.dropped, m.failOpens, m.pending, m.statuses, inFlight,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -101,6 +112,9 @@ func (m *Metrics) FailOpen(section string) { m.failOpens.WithLabelValues(section
 
 // StatusServer counts one Status-Server answered for a client of section.
 func (m *Metrics) StatusServer(section string) { m.statuses.WithLabelValues(section).Inc() }
+
+// SetInFlightFunc sets how requests_in_flight is read when scraped.
+func (m *Metrics) SetInFlightFunc(f func() int) { m.inFlight.Store(&f) }
 
 // SetPendingChallenges sets the number of outstanding Access-Challenges.
 func (m *Metrics) SetPendingChallenges(n int) { m.pending.Set(float64(n)) }

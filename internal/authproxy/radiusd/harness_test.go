@@ -104,7 +104,23 @@ func (d *fakeDuo) Preauth(ctx context.Context, r duoclient.PreauthRequest) (duoc
 	if hook != nil {
 		return hook(ctx, r)
 	}
-	return standardPreauth(r.Username), nil
+	p := standardPreauth(r.Username)
+	if !r.Menu {
+		// As the Auth API answers without text_prompt: devices only.
+		p.Prompt, p.Factors = "", nil
+	}
+	return p, nil
+}
+
+// menus reports, per preauth call, whether it asked for the menu.
+func (d *fakeDuo) menus() []bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var m []bool
+	for _, p := range d.preauths {
+		m = append(m, p.Menu)
+	}
+	return m
 }
 
 func standardPreauth(user string) duoclient.Preauth {

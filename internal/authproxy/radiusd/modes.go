@@ -289,7 +289,7 @@ func (s *Server) primaryAuth(ctx context.Context, rq *request, password string) 
 // change-password dialog appears (spec §2.3 step 3).
 func (s *Server) primaryRejected(ctx context.Context, rq *request, res primary.Result) *reply {
 	if res.PasswordExpired && rq.mschap {
-		if pre, err := s.callPreauth(ctx, rq); err == nil && (pre.Result == "deny" || pre.Result == "enroll") {
+		if pre, err := s.callPreauth(ctx, rq, false); err == nil && (pre.Result == "deny" || pre.Result == "enroll") {
 			msg := pre.StatusMsg
 			if pre.Result == "enroll" {
 				msg = enrollText(pre)
@@ -328,10 +328,11 @@ func (s *Server) forward(rq *request) radius.Attributes {
 	return out
 }
 
-func (s *Server) callPreauth(ctx context.Context, rq *request) (duoclient.Preauth, error) {
+// callPreauth calls preauth; menu asks for the text_prompt menu.
+func (s *Server) callPreauth(ctx context.Context, rq *request, menu bool) (duoclient.Preauth, error) {
 	start := time.Now()
 	pre, err := rq.sec.Duo.Preauth(ctx, duoclient.PreauthRequest{
-		Username: rq.user, IPAddr: rq.client, Failmode: rq.sec.Failmode,
+		Username: rq.user, IPAddr: rq.client, Failmode: rq.sec.Failmode, Menu: menu,
 	})
 	rq.preauth += time.Since(start)
 	return pre, err
@@ -339,8 +340,13 @@ func (s *Server) callPreauth(ctx context.Context, rq *request) (duoclient.Preaut
 
 // preauth calls preauth; on failure rep is the failmode answer (or nil,
 // with pre nil, to answer nothing).
+//
+// Only auto mode (its "auto" factor is the menu's default) and challenge
+// mode (which shows the menu) ask for the text_prompt menu; duo_only and
+// concat take the factor from the password and never read it.
 func (s *Server) preauth(ctx context.Context, rq *request, attrs radius.Attributes) (*duoclient.Preauth, *reply) {
-	pre, err := s.callPreauth(ctx, rq)
+	menu := rq.sec.Mode == ModeAuto || rq.sec.Mode == ModeChallenge
+	pre, err := s.callPreauth(ctx, rq, menu)
 	if err != nil {
 		return nil, s.duoFailed(ctx, rq, err, duoclient.CallPreauth, attrs)
 	}

@@ -303,6 +303,13 @@ func TestModes(t *testing.T) {
 			if got, _ := e.duo.counts(); got != tt.preauths {
 				t.Errorf("%d preauth calls, want %d", got, tt.preauths)
 			}
+			// Only the modes that use the text_prompt menu ask for it.
+			wantMenu := tt.mode == ModeAuto || tt.mode == ModeChallenge
+			for i, m := range e.duo.menus() {
+				if m != wantMenu {
+					t.Errorf("preauth %d: menu asked for = %v, want %v", i+1, m, wantMenu)
+				}
+			}
 			// Never a password or passcode in the logs.
 			logs := e.logs.String()
 			for _, st := range tt.steps {

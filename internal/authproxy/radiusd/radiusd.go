@@ -157,14 +157,28 @@ type Options struct {
 	// at ERROR. Existing challenges are never evicted early, so a flood of
 	// logins cannot cancel users who are typing their passcode.
 	MaxPendingChallenges int
-	ReadBuffer           int           // UDP receive buffer in bytes, default 4 MiB
-	ShutdownGrace        time.Duration // how long Serve waits for requests in progress, default 5 s
+	// MaxInFlight bounds the requests being answered at once on the
+	// socket (default DefaultMaxInFlight), and so the goroutines and the
+	// Auth API calls in progress: a pending push holds its place for up to
+	// a minute. A datagram that arrives when all places are taken is
+	// dropped unread — the NAS retransmits it — counted as dropped
+	// "overloaded" and warned about like other drops (once per
+	// DropLogInterval per client address).
+	MaxInFlight   int
+	ReadBuffer    int           // UDP receive buffer in bytes, default 4 MiB
+	ShutdownGrace time.Duration // how long Serve waits for requests in progress, default 5 s
 	// DropLogInterval is the least time between two warnings about packets
 	// dropped for the same reason from the same client address (default
 	// 1 minute); the metrics count every packet.
 	DropLogInterval time.Duration
 	Now             func() time.Time
 }
+
+// DefaultMaxInFlight is Options.MaxInFlight when it is 0: as many requests
+// as the Auth API client opens connections by default
+// (duoclient.DefaultMaxConns), so every request in progress can have its
+// own.
+const DefaultMaxInFlight = duoclient.DefaultMaxConns
 
 // Observer receives what happened, for auth-event logs and metrics. Calls
 // come from many goroutines at once.
@@ -259,6 +273,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxPendingChallenges <= 0 {
 		o.MaxPendingChallenges = 100000
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
 	}
 	if o.ReadBuffer <= 0 {
 		o.ReadBuffer = 4 << 20

@@ -30,6 +30,8 @@ type Server struct {
 	dups    dupCache
 	states  *stateStore
 	dropLog *dropLog
+	// slots holds a token per request being answered (MaxInFlight).
+	slots chan struct{}
 }
 
 // NewServer checks the sections (all problems at once) and prepares a
@@ -61,6 +63,7 @@ func NewServer(sections []*Section, opts Options) (*Server, error) {
 		dups:     dupCache{m: map[dupKey]*dupEntry{}},
 		states:   newStateStore(opts.MaxPendingChallenges),
 		dropLog:  newDropLog(opts.DropLogInterval),
+		slots:    make(chan struct{}, opts.MaxInFlight),
 	}, nil
 }
 
@@ -113,6 +116,16 @@ func (s *Server) Serve(ctx context.Context, conn net.PacketConn) error {
 			s.drop("too_long", src.Addr(), "nas", addr.String(), "length", n)
 			continue
 		}
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			// Full: the NAS retransmits, and by then a place may be free.
+			// Nothing is parsed or allocated for the packet.
+			src, _ := addrPort(addr)
+			s.drop("overloaded", src.Addr(), "nas", addr, "in_flight", cap(s.slots),
+				"hint", "as many requests as max_requests_in_flight are in progress (pending pushes, a slow Auth API); the NAS will retransmit")
+			continue
+		}
 		j := job{raw: bytes.Clone(buf[:n]), addr: addr}
 		select {
 		case work <- j: // an idle worker takes it
@@ -146,9 +159,12 @@ const workerIdle = 10 * time.Second
 
 // worker answers j, then any datagram handed to it on work until work is
 // closed or none comes for workerIdle. Only idle workers receive, so a
-// request never waits behind another.
+// request never waits behind another. Each job comes with a place in
+// s.slots, given back when it is answered; an idle worker holds none, so
+// there are never more workers than MaxInFlight.
 func (s *Server) worker(ctx context.Context, conn net.PacketConn, j job, work <-chan job) {
 	s.handle(ctx, conn, j.raw, j.addr)
+	<-s.slots
 	t := time.NewTimer(workerIdle)
 	defer t.Stop()
 	for {
@@ -158,12 +174,16 @@ func (s *Server) worker(ctx context.Context, conn net.PacketConn, j job, work <-
 				return
 			}
 			s.handle(ctx, conn, j.raw, j.addr)
+			<-s.slots
 			t.Reset(workerIdle)
 		case <-t.C:
 			return
 		}
 	}
 }
+
+// InFlight is the number of requests being answered.
+func (s *Server) InFlight() int { return len(s.slots) }
 
 func (s *Server) sectionNames() []string {
 	names := make([]string, len(s.sections))

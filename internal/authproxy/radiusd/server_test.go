@@ -796,3 +796,71 @@ func TestStoreBounded(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestOverload: with MaxInFlight requests in progress (pending pushes),
+// a new Access-Request is dropped before it is parsed — no goroutine, no
+// Auth API call — counted and warned about once per interval; once a place
+// is free the NAS's retransmit is answered.
+func TestOverload(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	e := start(t, Options{MaxInFlight: 2}, func(p *fakePrimary, d *fakeDuo) []*Section {
+		d.authHook = func(ctx context.Context, r duoclient.AuthRequest) (duoclient.AuthResult, error) {
+			if r.Choice == "push" {
+				started <- struct{}{}
+				<-release
+			}
+			return duoclient.AuthResult{Result: "allow", StatusMsg: stSuccess}, nil
+		}
+		return []*Section{section(ModeDuoOnly, p, d)}
+	})
+	c := e.client("127.0.0.1")
+	var pushes [][]byte
+	for range 2 {
+		b := c.encode(c.request("alice", "push"))
+		c.send(b)
+		pushes = append(pushes, b)
+		<-started
+	}
+	if n := e.srv.InFlight(); n != 2 {
+		t.Fatalf("%d requests in flight, want 2", n)
+	}
+	late := c.encode(c.request("bob", goodCode))
+	for range 3 { // the first send and two retransmits
+		c.send(late)
+	}
+	e.rec.waitDropped(t, "overloaded", 3)
+	if _, n := e.duo.counts(); n != 2 {
+		t.Errorf("%d auth calls while full, want 2", n)
+	}
+	if n := strings.Count(e.logs.String(), "reason=overloaded"); n != 1 {
+		t.Errorf("%d warnings for 3 dropped packets, want 1:\n%s", n, e.logs.String())
+	}
+
+	close(release)
+	// The two answers, in either order.
+	buf := make([]byte, 4096)
+	for range pushes {
+		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := c.conn.Read(buf)
+		if err != nil {
+			t.Fatalf("pending push: %v", err)
+		}
+		i := slices.IndexFunc(pushes, func(b []byte) bool { return b[1] == buf[1] })
+		if i < 0 || radius.Code(buf[0]) != accept || !radius.IsAuthenticResponse(buf[:n], pushes[i], c.secret) {
+			t.Fatalf("pending push: code %d id %d", buf[0], buf[1])
+		}
+	}
+	// A place is given back just after the answer is sent.
+	for deadline := time.Now().Add(5 * time.Second); e.srv.InFlight() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests in flight after all were answered", e.srv.InFlight())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.send(late) // the NAS retransmits
+	if r := c.recv(late, 5*time.Second); r == nil || r.Code != accept {
+		t.Fatalf("retransmit after the overload: %v", r)
+	}
+}

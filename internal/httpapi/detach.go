@@ -127,7 +127,7 @@ func (d *Detacher) Detach(w http.ResponseWriter, r *http.Request) (*Detached, er
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotDetachable, err)
 	}
-	x := &Detached{d: d, conn: conn, header: header, method: r.Method, log: Logger(r.Context())}
+	x := &Detached{d: d, conn: conn, header: header, method: r.Method, log: detachedLogger(r.Context())}
 	for u := w; u != nil; {
 		if a, ok := u.(DetachAware); ok {
 			x.finish = append(x.finish, a.Detached())

@@ -46,7 +46,11 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 				}
 			}
 			if sw.detached {
-				return // logged when answered, see statusWriter.Detached
+				// Logged when answered (statusWriter.Detached). The request's
+				// context, which the waiting core keeps, leads here: let go
+				// of net/http's response (its connection's buffers).
+				sw.ResponseWriter, sw.req = nil, nil
+				return
 			}
 			accessLog(ctx, base, id, r.Method, LogPath(req), sw.status(), time.Since(start), r.RemoteAddr, st.ikey)
 		}()

@@ -213,3 +213,14 @@ func Logger(ctx context.Context) *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// detachedLogger is Logger for a request that outlives its handler: the
+// same records, from a logger that does not point into the request's
+// state (Logger's does, and would keep the request, its connection's
+// buffers and net/http's response alive while a detached request waits).
+func detachedLogger(ctx context.Context) *slog.Logger {
+	if st, ok := ctx.Value(keyState).(*requestState); ok {
+		return slog.New(&requestHandler{Handler: st.handler.Handler, id: st.handler.id})
+	}
+	return slog.Default()
+}

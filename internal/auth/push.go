@@ -236,13 +236,19 @@ func (s *Service) Pending(ctx context.Context, deviceID string) ([]PendingPush, 
 		return nil, wrap("pending pushes", err)
 	}
 	out := make([]PendingPush, 0, len(list))
-	names := map[string]string{}
+	names := map[string]string{}     // integration key → name
+	usernames := map[string]string{} // user ID → username (one device, usually one user)
 	for _, t := range list {
 		p := PendingPush{Transaction: t, Username: t.DisplayUsername}
 		if p.Username == "" {
-			if u, err := s.st.GetUser(ctx, t.UserID); err == nil {
-				p.Username = u.Username
+			username, ok := usernames[t.UserID]
+			if !ok {
+				if u, err := s.st.GetUser(ctx, t.UserID); err == nil {
+					username = u.Username
+				}
+				usernames[t.UserID] = username
 			}
+			p.Username = username
 		}
 		name, ok := names[t.IKey]
 		if !ok {

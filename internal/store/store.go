@@ -9,6 +9,11 @@ import (
 	"time"
 )
 
+// MaxPendingTransactions bounds how many pending pushes one device is
+// shown (ListPendingTransactions): the newest ones. Push rate limits keep a
+// user far below it; the bound keeps a device's poll cheap regardless.
+const MaxPendingTransactions = 100
+
 // Sentinel errors returned by every Store implementation.
 var (
 	ErrNotFound      = errors.New("not found")
@@ -282,7 +287,8 @@ type DeviceQueries interface {
 	// UpdateTransaction writes State and Answered.
 	UpdateTransaction(ctx context.Context, t Transaction) error
 	// ListPendingTransactions lists a device's transactions in TxPushed that
-	// expire after now, oldest first.
+	// expire after now, oldest first: the newest MaxPendingTransactions of
+	// them, so what a device fetches stays bounded however many wait.
 	ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]Transaction, error)
 }
 

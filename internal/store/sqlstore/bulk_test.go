@@ -44,7 +44,7 @@ func requestPathQueries() []requestPathQuery {
 		{"FindBypassCode", "bypass_codes", `SELECT id FROM bypass_codes WHERE user_id = ? AND hash = ?`, []any{u, []byte("h")}},
 		{"UpdateBypassCode", "bypass_codes", `UPDATE bypass_codes SET remaining_uses = ? WHERE id = ?`, []any{1, c}},
 		{"GetActivation", "activations", `SELECT user_id FROM activations WHERE code_hash = ?`, []any{[]byte("h")}},
-		{"ListPendingTransactions", "transactions", `SELECT id FROM transactions WHERE device_id = ? AND state = ? AND expires > ? ORDER BY created, id`, []any{d, store.TxPushed, 0}},
+		{"ListPendingTransactions", "transactions", `SELECT id FROM transactions WHERE device_id = ? AND state = ? AND expires > ? ORDER BY created DESC, id DESC LIMIT ?`, []any{d, store.TxPushed, 0, store.MaxPendingTransactions}},
 		{"GetTransaction", "transactions", `SELECT id FROM transactions WHERE id = ?`, []any{"00000000-0000-4000-8000-000000000000"}},
 		{"ListAuthLog of a user", "auth_log", `SELECT id FROM auth_log WHERE user_id = ? ORDER BY time DESC, id DESC LIMIT 10`, []any{u}},
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/assent-auth/assent/internal/store"
@@ -273,8 +274,8 @@ func (q *queries) UpdateTransaction(ctx context.Context, t store.Transaction) er
 func (q *queries) ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]store.Transaction, error) {
 	rows, err := q.query(ctx,
 		`SELECT `+transactionCols+` FROM transactions WHERE device_id = ? AND state = ? AND expires > ?
-		 ORDER BY created, id`+q.d.binary,
-		deviceID, store.TxPushed, toUnix(now))
+		 ORDER BY created DESC, id`+q.d.binary+` DESC LIMIT ?`,
+		deviceID, store.TxPushed, toUnix(now), store.MaxPendingTransactions)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list pending transactions of %s: %w", deviceID, err)
 	}
@@ -282,5 +283,6 @@ func (q *queries) ListPendingTransactions(ctx context.Context, deviceID string, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list pending transactions of %s: %w", deviceID, err)
 	}
+	slices.Reverse(out) // the newest were selected; oldest first
 	return out, nil
 }

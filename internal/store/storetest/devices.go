@@ -471,6 +471,19 @@ func testTransactions(t *testing.T, s store.Store) {
 		_, err := s.GetTransaction(ctx, unknown.ID)
 		wantErr(t, "GetTransaction after UpdateTransaction of unknown id", err, store.ErrNotFound)
 	})
+
+	t.Run("ListPendingBounded", func(t *testing.T) {
+		// More pending than a device is shown: the newest, oldest first.
+		var all []store.Transaction
+		for i := range store.MaxPendingTransactions + 5 {
+			tx := mkTx(1000+i, alice.ID, d2.ID, now.Add(time.Duration(i)*time.Second), now.Add(time.Hour))
+			must(t, "CreateTransaction", s.CreateTransaction(ctx, tx))
+			all = append(all, tx)
+		}
+		got := pending(t, d2.ID, now.Add(30*time.Minute))
+		checkList(t, "ListPendingTransactions of more than MaxPendingTransactions", got,
+			all[len(all)-store.MaxPendingTransactions:], normTx)
+	})
 }
 
 // DeleteUser takes the user's devices, activations and transactions with it,

@@ -27,6 +27,8 @@ const (
 	Global Reason = "global"
 	// PerIP is the cap on connections from one address (Options.PerIP).
 	PerIP Reason = "per_ip"
+	// Blocked is an address Options.Blocked refuses (a rate limit).
+	Blocked Reason = "blocked"
 )
 
 // Observer hears what a Listener does (metrics, logs). Its methods are
@@ -53,6 +55,11 @@ type Options struct {
 	// address or an IPv6 /64); 0 means no per-address cap (behind a load
 	// balancer every connection comes from its address).
 	PerIP int
+	// Blocked, if not nil, refuses new connections from the addresses it
+	// names (an address out of its failed-signature budget): refusing a
+	// connection costs far less than its TLS handshake and a request that
+	// would be refused anyway.
+	Blocked func(key netip.Prefix) bool
 	// Observer, if not nil, hears accepts, closes, refusals and errors.
 	Observer Observer
 }
@@ -94,6 +101,11 @@ func (l *Listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		key := Key(c.RemoteAddr())
+		if l.o.Blocked != nil && l.o.Blocked(key) {
+			refuse(c)
+			l.o.Observer.Refused(key, Blocked)
+			continue
+		}
 		if r, ok := l.admit(key); !ok {
 			refuse(c)
 			l.o.Observer.Refused(key, r)

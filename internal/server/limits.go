@@ -62,11 +62,28 @@ func (s *Server) limitListener(ln net.Listener, l connLimits, warn *logthrottle.
 	s.metrics.limits.WithLabelValues(string(netlimit.Global)).Set(float64(l.max))
 	s.metrics.limits.WithLabelValues(string(netlimit.PerIP)).Set(float64(l.perIP))
 	lim, err := netlimit.Listen(ln, netlimit.Options{Max: l.max, PerIP: l.perIP,
+		Blocked:  s.blockedAddress,
 		Observer: &connEvents{m: s.metrics, warn: warn, limits: l}})
 	if err != nil {
 		return nil, fmt.Errorf("connection limits: %w", err)
 	}
 	return lim, nil
+}
+
+// blockedAddress reports whether key is out of its failed-signature budget
+// (rate_limit_bad_signatures): its new connections are refused at once,
+// before their TLS handshake, until a token is back. Its requests on
+// connections already open are answered 429/42901 as before.
+func (s *Server) blockedAddress(key netip.Prefix) bool {
+	if s.badSignatures == nil || !key.IsValid() {
+		return false
+	}
+	k := key.String() // an IPv6 /64, as ratelimit.AddrKey writes it
+	if key.Addr().Is4() {
+		k = key.Addr().String()
+	}
+	blocked, _ := s.badSignatures.Blocked(k)
+	return blocked
 }
 
 // connEvents feeds what the connection limiter does into the metrics and
@@ -87,6 +104,9 @@ func (e *connEvents) Refused(key netip.Prefix, r netlimit.Reason) {
 		client = slog.String("last_client", key.Addr().String())
 	}
 	switch r {
+	case netlimit.Blocked:
+		e.warn.Warn(string(r), "connections refused: the client address is over rate_limit_bad_signatures",
+			slog.String("reason", string(r)), client)
 	case netlimit.PerIP:
 		e.warn.Warn(string(r), "connections refused: too many from one client address",
 			slog.String("reason", string(r)), slog.Int("max_connections_per_ip", e.limits.perIP), client)

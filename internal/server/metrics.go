@@ -45,7 +45,7 @@ func NewMetrics(reg *prometheus.Registry, held func() auth.HeldStats) *Metrics {
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "assent", Name: "connections_refused_total",
-			Help: "Client connections closed at once because a limit was reached: global (max_connections) or per_ip (max_connections_per_ip).",
+			Help: "Client connections closed at once because a limit was reached: global (max_connections), per_ip (max_connections_per_ip) or blocked (the address is over rate_limit_bad_signatures).",
 		}, []string{"reason"}),
 		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "assent", Name: "accept_errors_total",
@@ -60,7 +60,7 @@ func NewMetrics(reg *prometheus.Registry, held func() auth.HeldStats) *Metrics {
 			Help: "HTTP requests answered, by status class (2xx, 4xx …).",
 		}, []string{"class"}),
 	}
-	for _, r := range []netlimit.Reason{netlimit.Global, netlimit.PerIP} {
+	for _, r := range []netlimit.Reason{netlimit.Global, netlimit.PerIP, netlimit.Blocked} {
 		m.refused.WithLabelValues(string(r))
 	}
 	for _, c := range statusClasses {

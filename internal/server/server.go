@@ -51,6 +51,9 @@ type Server struct {
 	// local is the local CA's certificate source; nil with tls_cert.
 	local   *tlsutil.Local
 	metrics *Metrics
+	// badSignatures is the failed-signature budget per client address,
+	// shared by the Auth API, the device API and the listener.
+	badSignatures *ratelimit.Named
 	// CAFile is the local CA clients must trust; empty with a real certificate.
 	CAFile string
 
@@ -100,6 +103,7 @@ func New(a *app.App) (*Server, error) {
 	// budget per client address.
 	hosts := a.Config.Hostnames()
 	badSignatures := ratelimit.NewNamed("rate_limit_bad_signatures", a.Config.RateLimitBadSignatures.Limit(), ratelimit.Options{Now: a.Now})
+	s.badSignatures = badSignatures
 	signer := &httpapi.Signer{
 		Lookup: a.Core,
 		Verifier: duosig.Verifier{

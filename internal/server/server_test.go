@@ -260,6 +260,7 @@ func TestRateLimitMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
 		_ = resp.Body.Close()
 		statuses[resp.StatusCode]++
 	}
@@ -268,6 +269,20 @@ func TestRateLimitMetrics(t *testing.T) {
 	}
 	if got := ts.metric(t, `assent_rate_limit_refusals_total{limit="rate_limit_bad_signatures"}`); got != "3" {
 		t.Errorf("bad-signature refusals metric = %q, want 3", got)
+	}
+	// A new connection from the blocked address is refused before its TLS
+	// handshake; another address still connects.
+	if !ts.refused(t, "127.0.0.1") {
+		t.Error("a new connection from an address over rate_limit_bad_signatures was served")
+	}
+	if got := ts.metric(t, `assent_connections_refused_total{reason="blocked"}`); got != "1" {
+		t.Errorf("blocked connections metric = %q, want 1", got)
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 10 * time.Second}
+	if c, err := tls.DialWithDialer(d, "tcp", ts.addr, &tls.Config{InsecureSkipVerify: true}); err != nil {
+		t.Errorf("a TLS connection from another address: %v", err)
+	} else {
+		_ = c.Close()
 	}
 	for _, l := range []string{"rate_limit_pushes_per_user", "rate_limit_passcode_failures_per_user", "rate_limit_passcode_failures_per_ip",
 		"rate_limit_enrollments_per_integration", "rate_limit_activation_failures_per_ip"} {

@@ -10,6 +10,7 @@ import (
 	"github.com/assent-auth/assent/internal/prompt"
 	"github.com/assent-auth/assent/internal/prompt/prompttest"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/username"
 	"github.com/assent-auth/assent/pkg/duoweb"
 )
 
@@ -17,7 +18,8 @@ import (
 // bodies, and with correctly signed sig_requests for arbitrary usernames
 // and parent pages: never a 5xx, never an AUTH message (no user here may
 // pass without a second factor), and for a signed request a prompt page
-// exactly when the parent page has a web origin, framable only by it.
+// exactly when the parent page has a web origin and the username is one
+// Assent accepts, framable only by that origin.
 func FuzzFrame(f *testing.F) {
 	s := prompttest.New(f, prompttest.Options{})
 	in, skey := s.Integration(f, store.TypeWebSDK, store.PolicyEnroll)
@@ -46,14 +48,20 @@ func FuzzFrame(f *testing.F) {
 			return // a username Duo's SDKs refuse
 		}
 		tx, _, _ := strings.Cut(sig, ":")
-		q := url.Values{"tx": {tx}, "parent": {parent}, "v": {"2.9"}}.Encode()
+		// Encoded as Duo-Web-v2.js does (encodeURIComponent: space is
+		// %20; the frame keeps "+", a base64 character, as it is).
+		q := strings.ReplaceAll(url.Values{"tx": {tx}, "parent": {parent}, "v": {"2.9"}}.Encode(), "+", "%20")
 		if post {
 			w = frameRequest(handler, "", q, true)
 		} else {
 			w = frameRequest(handler, q, "", false)
 		}
 		origin, perr := prompt.ParentOrigin(in, parent)
-		checkFrame(t, w, origin, perr == nil && parent != "")
+		// A username Assent refuses (empty after trimming, unassigned
+		// code points; see package username) gets an error page, as a
+		// parent without a web origin does.
+		_, uerr := username.Normalize(user)
+		checkFrame(t, w, origin, perr == nil && parent != "", uerr == nil)
 	})
 }
 
@@ -71,8 +79,9 @@ func frameRequest(h http.Handler, rawQuery, form string, post bool) *httptest.Re
 
 // checkFrame checks the answer to a correctly signed request: a prompt
 // page framable by origin only when signed (the parent page has a web
-// origin), an error page otherwise.
-func checkFrame(t *testing.T, w *httptest.ResponseRecorder, origin string, signed bool) {
+// origin), an error page otherwise; for a username Assent refuses, the
+// prompt shows only the refusal.
+func checkFrame(t *testing.T, w *httptest.ResponseRecorder, origin string, signed, validUser bool) {
 	t.Helper()
 	body := w.Body.String()
 	if w.Code >= 500 || strings.Contains(body, "AUTH|") {
@@ -85,7 +94,11 @@ func checkFrame(t *testing.T, w *httptest.ResponseRecorder, origin string, signe
 		}
 		return
 	}
-	if w.Code != http.StatusOK || p.Session() == "" {
+	if !validUser {
+		if w.Code != http.StatusOK || p.State() != "refused" || p.Session() != "" {
+			t.Fatalf("a signed request for a refused username got HTTP %d, state %q, session %v", w.Code, p.State(), p.Session() != "")
+		}
+	} else if w.Code != http.StatusOK || p.Session() == "" {
 		t.Fatalf("a signed request got HTTP %d, state %q", w.Code, p.State())
 	}
 	csp := w.Header().Get("Content-Security-Policy")

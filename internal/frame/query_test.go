@@ -34,6 +34,8 @@ func TestParseFrameQuery(t *testing.T) {
 			frameParams{rawTX, "https://app.example/", ""}},
 		{"parent first", "parent=https%3A%2F%2Fapp.example%2F&tx=" + url.PathEscape(rawTX),
 			frameParams{rawTX, "https://app.example/", ""}},
+		{"sorted keys: parent, tx, v", url.Values{"tx": {rawTX}, "parent": {"https://app.example/?a=1&tx=2"}, "v": {"2.9"}}.Encode(),
+			frameParams{rawTX, "https://app.example/?a=1&tx=2", "2.9"}},
 		{"missing", "v=2.9", frameParams{"", "", "2.9"}},
 		{"empty", "", frameParams{}},
 		{"bad escape kept raw", "tx=TX%zz&parent=https://a.example/", frameParams{"TX%zz", "https://a.example/", ""}},

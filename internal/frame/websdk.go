@@ -192,7 +192,8 @@ func parseFrameQuery(raw string) frameParams {
 	}
 	var p frameParams
 	rest := raw
-	if i := paramStart(rest, "tx"); i >= 0 {
+	txAt := paramStart(rest, "tx")
+	if i := txAt; i >= 0 {
 		v := rest[i+len("tx="):]
 		if j := strings.IndexByte(v, '&'); j >= 0 {
 			v = v[:j]
@@ -204,8 +205,13 @@ func parseFrameQuery(raw string) frameParams {
 		if j := strings.LastIndex(v, "&v="); j >= 0 {
 			p.v = unescape(v[j+len("&v="):])
 			v = v[:j]
-		} else if j := strings.Index(v, "&tx="); j >= 0 {
-			v = v[:j] // jQuery.param (Web SDK v1) may order tx last
+		}
+		if txAt > i {
+			// tx follows parent (jQuery.param in Web SDK v1, or a form
+			// encoder sorting keys: parent, tx, v): parent ends there.
+			if j := strings.Index(v, "&tx="); j >= 0 {
+				v = v[:j]
+			}
 		}
 		p.parent = unescape(v)
 	} else if i := paramStart(rest, "v"); i >= 0 {

@@ -24,18 +24,16 @@ const module = "github.com/assent-auth/assent"
 // leaves import nothing of ours (test files aside), with the exceptions
 // named here: a leaf may use another leaf's type at its boundary.
 var leaves = map[string][]string{
-	"internal/duosig":      nil,
-	"internal/secrets":     nil,
-	"internal/tlsutil":     nil,
-	"internal/ids":         nil,
-	"internal/ratelimit":   nil,
-	"internal/netlimit":    nil,
-	"internal/logthrottle": nil,
-	"internal/username":    nil,
-	"internal/connwatch":   nil,
-	"internal/yubiotp":     nil,
-	// A token file's YubiKey public identities are modhex.
-	"internal/tokenimport":         {"internal/yubiotp"},
+	"internal/duosig":              nil,
+	"internal/secrets":             nil,
+	"internal/tlsutil":             nil,
+	"internal/ids":                 nil,
+	"internal/ratelimit":           nil,
+	"internal/netlimit":            nil,
+	"internal/logthrottle":         nil,
+	"internal/username":            nil,
+	"internal/connwatch":           nil,
+	"internal/yubiotp":             nil,
 	"internal/push":                nil,
 	"internal/store":               nil,
 	"internal/web":                 nil,
@@ -45,6 +43,8 @@ var leaves = map[string][]string{
 	"pkg/duoweb":                   nil,
 	// A RateLimit setting converts to the limiter's ratelimit.Limit.
 	"internal/config": {"internal/ratelimit"},
+	// A token file's YubiKey public identities are modhex.
+	"internal/tokenimport": {"internal/yubiotp"},
 }
 
 // edges are the protocol and process packages the core must never reach.

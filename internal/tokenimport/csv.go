@@ -99,13 +99,14 @@ const maxFields = 64
 //
 //	h6, h8 (HOTP):  serial,secret[,counter]
 //	t6, t8 (TOTP):  serial,secret[,step]
-//	yk (YubiKey):   serial,private_id,aes_key
-//	                serial,public_id,private_id,aes_key[,…]
+//	yk (YubiKey):   serial,public_id,private_id,aes_key[,…]
 //
-// The last yk form is also Yubico's YK-KSM key provisioning format
+// The yk form is also Yubico's YK-KSM key provisioning format
 // (serialNr,publicName,internalName,aesKey,lockCode,created,accessed),
 // whose trailing columns are ignored. Secrets, private identities and AES
-// keys are hex; a public identity is modhex.
+// keys are hex; a public identity is modhex, and required: Assent finds a
+// YubiKey by the public identity its OTPs start with (Duo's three-column
+// serial,private_id,aes_key form lacks it and is refused with that reason).
 //
 // A first line naming the columns (serial, type, secret, secret_base32,
 // counter, step, public_id, private_id, aes_key, and common spellings
@@ -273,7 +274,7 @@ func positions(typ string, n int) (map[string]int, error) {
 		case n >= 4:
 			return map[string]int{colSerial: 0, colPublicID: 1, colPrivateID: 2, colAESKey: 3}, nil
 		}
-		return nil, fmt.Errorf("%d fields, want serial,private_id,aes_key or serial,public_id,private_id,aes_key", n)
+		return nil, fmt.Errorf("%d fields, want serial,public_id,private_id,aes_key", n)
 	}
 	return nil, fmt.Errorf("unknown token type %q", typ)
 }
@@ -340,6 +341,8 @@ func parseRecord(rec []string, header map[string]int, opts Options, line int, ps
 				c, err := strconv.ParseUint(v, 10, 64)
 				if err != nil {
 					bad("counter %q is not a whole number", v)
+				} else if c > MaxCounter {
+					bad("counter %s is too large (at most %d)", v, uint64(MaxCounter))
 				}
 				t.Counter = c
 			}
@@ -354,7 +357,9 @@ func parseRecord(rec []string, header map[string]int, opts Options, line int, ps
 			}
 		}
 	case typ == TypeYubiKey:
-		if v := field(cols, colPublicID); v != "" {
+		if v := field(cols, colPublicID); v == "" {
+			bad("public id is missing (a YubiKey is found by the modhex public id its OTPs start with)")
+		} else {
 			if len(v) > 2*yubiotp.MaxPublicIDLen {
 				bad("public id of %d characters is too long (at most %d modhex characters)", len(v), 2*yubiotp.MaxPublicIDLen)
 			} else if _, err := yubiotp.ModhexDecode(v); err != nil {

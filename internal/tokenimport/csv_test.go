@@ -31,24 +31,20 @@ func TestParseCSV(t *testing.T) {
 			[]string{"h6 S1 " + rfcSecret + " c=0 s=0   "}},
 		{"hex mark", Options{Type: "h6", SecretEncoding: "base32"}, "S1,hex:" + rfcSecret + "\n",
 			[]string{"h6 S1 " + rfcSecret + " c=0 s=0   "}},
-		{"yubikey, serial,private_id,aes_key", Options{Type: "yk"}, "5001,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n",
-			[]string{"yk 5001  c=0 s=0  8792ebfe26cc ecde18dbe76fbd0c33330f1c354871db"}},
 		{"yubikey, YK-KSM provisioning format", Options{Type: "yubikey"},
 			"# ykksm 1\n" +
 				"4711,dlcfffckrcde,ca62baca62ba,ecde18dbe76fbd0c33330f1c354871db,be70aeca62ba,2009-01-22 00:25:11,\n" +
-				"4712,,ca62baca62ba,ecde18dbe76fbd0c33330f1c354871db,be70aeca62ba,2009-01-22 00:25:11,2009-02-13 00:05:40\n" +
 				"4713,DLCFFFCKRCDEDLCF,ca62baca62ba,ecde18dbe76fbd0c33330f1c354871db,be70aeca62ba,2009-01-22 00:25:11,2009-02-13 00:05:40,0\n",
 			[]string{
 				"yk 4711  c=0 s=0 dlcfffckrcde ca62baca62ba ecde18dbe76fbd0c33330f1c354871db",
-				"yk 4712  c=0 s=0  ca62baca62ba ecde18dbe76fbd0c33330f1c354871db",
 				"yk 4713  c=0 s=0 dlcfffckrcdedlcf ca62baca62ba ecde18dbe76fbd0c33330f1c354871db",
 			}},
 		{"header with type column and other columns", Options{},
-			"Serial Number,Type,Secret (hex),Counter,Manufacturer,Private ID,AES key\n" +
-				"S1,h6," + rfcSecret + ",3,Acme,,\n" +
-				"S2,TOTP 8-digit," + rfcSecret + ",,Acme,,\n" +
-				"S3,yk,,,Yubico,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n",
-			[]string{"h6 S1 " + rfcSecret + " c=3 s=0   ", "t8 S2 " + rfcSecret + " c=0 s=30   ", "yk S3  c=0 s=0  8792ebfe26cc ecde18dbe76fbd0c33330f1c354871db"}},
+			"Serial Number,Type,Secret (hex),Counter,Manufacturer,Public ID,Private ID,AES key\n" +
+				"S1,h6," + rfcSecret + ",3,Acme,,,\n" +
+				"S2,TOTP 8-digit," + rfcSecret + ",,Acme,,,\n" +
+				"S3,yk,,,Yubico,vvcccccccccb,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n",
+			[]string{"h6 S1 " + rfcSecret + " c=3 s=0   ", "t8 S2 " + rfcSecret + " c=0 s=30   ", "yk S3  c=0 s=0 vvcccccccccb 8792ebfe26cc ecde18dbe76fbd0c33330f1c354871db"}},
 		{"header, base32 column, reordered", Options{Type: "t6"}, "secret_base32,interval,serial\n" + b32 + ",60,T9\n",
 			[]string{"t6 T9 " + rfcSecret + " c=0 s=60   "}},
 		{"header for yubikeys naming the AES key Secret Key", Options{Type: "yk"}, "serial,public id,private id,secret key\nY1,vvcccccccccb,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n",
@@ -98,7 +94,7 @@ func TestParseCSVProblems(t *testing.T) {
 				"S9,abc\n" + // odd hex, not base32 either
 				"S\x01," + rfcSecret + "\n" + // control character
 				"S11,nope:" + rfcSecret + "\n" + // unknown mark
-				"S12," + strings.Repeat("ab", 65) + "\n", // too long
+				"S12," + strings.Repeat("ab", 129) + "\n", // too long
 			[]string{
 				"line 2: 1 fields, want serial,secret[,counter]",
 				"line 3: secret is neither hex nor base32",
@@ -110,28 +106,35 @@ func TestParseCSVProblems(t *testing.T) {
 				"line 9: secret is neither hex nor base32",
 				"line 10: serial",
 				`line 11: secret unknown encoding mark "nope"`,
-				"line 12: secret of 65 bytes is too long",
+				"line 12: secret of 129 bytes is too long",
 			}},
 		{"hex forced", Options{Type: "h6", SecretEncoding: "hex"}, "S1,GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", []string{"line 1: secret is not hex"}},
 		{"totp step", Options{Type: "t6"}, "S1," + rfcSecret + ",0\nS2," + rfcSecret + ",abc\n",
 			[]string{`line 1: TOTP step "0"`, `line 2: TOTP step "abc"`}},
 		{"yubikey problems", Options{Type: "yk"},
-			"Y1,8792ebfe26,ecde18dbe76fbd0c33330f1c354871db\n" +
-				"Y2,8792ebfe26cc,ecde18dbe76fbd0c\n" +
+			"Y1,vvcccccccccb,8792ebfe26,ecde18dbe76fbd0c33330f1c354871db\n" +
+				"Y2,vvcccccccccb,8792ebfe26cc,ecde18dbe76fbd0c\n" +
 				"Y3,xyz,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n" +
-				"Y4,,\n" +
+				"Y4,,,\n" +
 				"Y5\n" +
 				"Y6," + strings.Repeat("c", 34) + ",8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n" +
-				"Y7,8792ebfe26cg,ecde18dbe76fbd0c33330f1c354871dx\n",
+				"Y7,vvcccccccccb,8792ebfe26cg,ecde18dbe76fbd0c33330f1c354871dx\n" +
+				"Y8,8792ebfe26cc,ecde18dbe76fbd0c33330f1c354871db\n" +
+				"4712,,ca62baca62ba,ecde18dbe76fbd0c33330f1c354871db,be70aeca62ba,2009-01-22 00:25:11,2009-02-13 00:05:40\n",
 			[]string{
 				"line 1: private id of 5 bytes, want 6",
 				"line 2: AES key of 8 bytes, want 16",
 				`line 3: public id "xyz" is not modhex`,
-				"line 4: private id is missing", "line 4: AES key is missing",
-				"line 5: 1 fields, want serial,private_id,aes_key",
+				"line 4: public id is missing", "line 4: private id is missing", "line 4: AES key is missing",
+				"line 5: 1 fields, want serial,public_id,private_id,aes_key",
 				"line 6: public id of 34 characters is too long",
 				"line 7: private id is not hex", "line 7: AES key is not hex",
+				"line 8: public id is missing (a YubiKey is found by the modhex public id its OTPs start with)",
+				"line 9: public id is missing",
 			}},
+		{"counter too large", Options{Type: "h6"}, "S1," + rfcSecret + ",4611686018427387905\n", []string{"line 1: counter 4611686018427387905 is too large"}},
+		{"serial characters", Options{Type: "h6"}, "S 1," + rfcSecret + "\n" + strings.Repeat("s", 65) + "," + rfcSecret + "\n",
+			[]string{`line 1: serial "S 1" has a character other than letters, digits and ._:/+-`, "line 2: serial of 65 bytes is too long"}},
 		{"header, unknown type on a line", Options{}, "serial,type,secret\nS1,sms," + rfcSecret + "\nS2,," + rfcSecret + "\n",
 			[]string{`line 2: unknown token type "sms"`, "line 3: no token type"}},
 		{"too many fields", Options{Type: "h6"}, "S1," + strings.Repeat("x,", 70) + "\n", []string{"line 1: 72 fields, at most 64"}},

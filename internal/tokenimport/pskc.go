@@ -502,6 +502,8 @@ func (p *pskcParser) keyPackage(line int, kp pskcKeyPackage) {
 			c, err := p.intValue(k.Data.Counter)
 			if err != nil {
 				fail("counter: %v", err)
+			} else if c > MaxCounter {
+				fail("counter %d is too large (at most %d)", c, uint64(MaxCounter))
 			}
 			t.Counter = c
 		}

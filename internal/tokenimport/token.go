@@ -24,17 +24,20 @@ const (
 	// MaxTokens bounds the tokens one file may define.
 	MaxTokens = 100_000
 	// MaxSerialLen bounds a serial number, in bytes.
-	MaxSerialLen = 128
+	MaxSerialLen = 64
 	// MinSecretLen is the shortest HOTP/TOTP secret accepted, in bytes:
 	// 80 bits, the shortest that vendors and authenticator apps use (RFC
 	// 4226 asks for 128 and recommends 160; RFC 6030's Figure 7 has 80).
 	MinSecretLen = 10
 	// MaxSecretLen is the longest HOTP/TOTP secret accepted, in bytes.
-	MaxSecretLen = 64
+	MaxSecretLen = 128
 	// DefaultStep is the TOTP time step when a file does not give one.
 	DefaultStep = 30
 	// MaxStep bounds a TOTP time step, in seconds.
-	MaxStep = 600
+	MaxStep = 300
+	// MaxCounter bounds an HOTP counter (it is stored as a signed 64-bit
+	// integer with room to move forward).
+	MaxCounter = 1 << 62
 	// maxProblems bounds the problems listed in one Error.
 	maxProblems = 200
 )
@@ -215,7 +218,8 @@ func checkOATHSecret(b []byte) error {
 	return nil
 }
 
-// checkSerial checks a serial number: printable, bounded, non-empty.
+// checkSerial checks a serial number: 1 to MaxSerialLen letters, digits
+// or ._:/+- (what the token store and Duo's Admin API take).
 func checkSerial(s string) error {
 	switch {
 	case s == "":
@@ -224,8 +228,9 @@ func checkSerial(s string) error {
 		return fmt.Errorf("serial of %d bytes is too long (at most %d)", len(s), MaxSerialLen)
 	}
 	for _, r := range s {
-		if !unicode.IsPrint(r) || r == unicode.ReplacementChar {
-			return fmt.Errorf("serial %q has a control or invalid character", s)
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._:/+-", r)
+		if !ok {
+			return fmt.Errorf("serial %q has a character other than letters, digits and ._:/+-", s)
 		}
 	}
 	return nil

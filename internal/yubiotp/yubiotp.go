@@ -136,6 +136,34 @@ func Verify(otp string, aesKey, privateID []byte) (publicID string, t Token, err
 	return publicID, t, nil
 }
 
+// Counter returns the token's position as one number, use counter << 8 |
+// session counter: a later OTP has a higher Counter (Newer compares the
+// same way), so a store can keep the next acceptable value as an integer.
+func (t Token) Counter() int64 {
+	return int64(t.UseCounter)<<8 | int64(t.SessionCounter)
+}
+
+// Codec offers Parse and Decrypt to a caller that keeps one counter per
+// key (the core's YubiKey interface): Decrypt returns the private identity
+// and Token.Counter. The caller compares the private identity in constant
+// time and refuses a counter not above the last accepted one.
+type Codec struct{}
+
+// Parse is the package's Parse.
+func (Codec) Parse(otp string) (publicID string, ciphertext []byte, err error) {
+	return Parse(otp)
+}
+
+// Decrypt decrypts and checks the block and returns its private identity
+// and counter.
+func (Codec) Decrypt(aesKey, ciphertext []byte) (privateID []byte, counter int64, err error) {
+	t, err := Decrypt(aesKey, ciphertext)
+	if err != nil {
+		return nil, 0, err
+	}
+	return t.PrivateID[:], t.Counter(), nil
+}
+
 // Newer reports whether cur comes after prev: a higher use counter, or the
 // same use counter and a higher session counter. An OTP that is not newer
 // than the last accepted one is a replay (or an older OTP typed late) and

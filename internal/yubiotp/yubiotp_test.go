@@ -256,6 +256,10 @@ func TestNewer(t *testing.T) {
 		if got := Newer(tc.prev, tc.cur); got != tc.want {
 			t.Errorf("%s: Newer(%+v, %+v) = %v, want %v", tc.name, tc.prev, tc.cur, got, tc.want)
 		}
+		// One integer counter orders tokens as Newer does.
+		if got := tc.cur.Counter() > tc.prev.Counter(); got != tc.want {
+			t.Errorf("%s: Counter %d > %d = %v, want %v", tc.name, tc.cur.Counter(), tc.prev.Counter(), got, tc.want)
+		}
 	}
 	// The caps-lock flag does not count: the same press with and without
 	// it is the same OTP position.
@@ -291,5 +295,21 @@ func TestGenerateRoundTrip(t *testing.T) {
 	}
 	if _, err := Encrypt(key[:8], want); !errors.Is(err, ErrKey) {
 		t.Errorf("Encrypt with a short key: %v", err)
+	}
+}
+
+func TestCodec(t *testing.T) {
+	t.Parallel()
+	var c Codec
+	pub, ct, err := c.Parse(sampleOTP)
+	if err != nil || pub != "dteffuje" {
+		t.Fatalf("Parse = %q, %v", pub, err)
+	}
+	priv, counter, err := c.Decrypt(unhex(t, sampleKey), ct)
+	if err != nil || hex.EncodeToString(priv) != "8792ebfe26cc" || counter != 19<<8|17 {
+		t.Fatalf("Decrypt = %x, %d, %v", priv, counter, err)
+	}
+	if _, _, err := c.Decrypt(unhex(t, "000102030405060708090a0b0c0d0e0f"), ct); !errors.Is(err, ErrCRC) {
+		t.Fatalf("Decrypt with the wrong key: %v", err)
 	}
 }

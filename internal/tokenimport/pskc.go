@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -86,10 +87,22 @@ type pskcMACMethod struct {
 
 type pskcEncryptionKey struct {
 	KeyName string `xml:"KeyName"`
-	// DerivedKey (PBKDF2 from a password): the derived key may be given
-	// as the pre-shared key.
-	DerivedKey *struct{} `xml:"DerivedKey"`
-	X509Data   *struct{} `xml:"X509Data"`
+	// DerivedKey (PBKDF2 from a password): the password, or the derived
+	// key as the pre-shared key, opens the file.
+	DerivedKey *struct {
+		Method struct {
+			Algorithm string `xml:"Algorithm,attr"`
+			Params    struct {
+				Salt       string `xml:"Salt>Specified"`
+				Iterations string `xml:"IterationCount"`
+				KeyLength  string `xml:"KeyLength"`
+				PRF        struct {
+					Algorithm string `xml:"Algorithm,attr"`
+				} `xml:"PRF"`
+			} `xml:"PBKDF2-params"`
+		} `xml:"KeyDerivationMethod"`
+	} `xml:"DerivedKey"`
+	X509Data *struct{} `xml:"X509Data"`
 }
 
 // ParsePSKC reads an RFC 6030 KeyContainer: HOTP keys
@@ -98,7 +111,8 @@ type pskcEncryptionKey struct {
 // 6 when absent), HMAC-SHA1. Secrets are plain (PlainValue, base64) or
 // encrypted with a pre-shared key (EncryptedValue, AES-CBC with the IV
 // before the ciphertext), which key must then be (for a file encrypted
-// with a key derived from a password, the derived key); an encrypted secret's
+// with a key derived from a password, the derived key, or the password
+// through ParsePSKCPassword); an encrypted secret's
 // ValueMAC is checked with the container's MACMethod key (itself encrypted
 // with the pre-shared key) over the IV and ciphertext. A token's serial is
 // its DeviceInfo SerialNo, else its Key Id.
@@ -109,6 +123,27 @@ type pskcEncryptionKey struct {
 // problem is reported, with the line of its KeyPackage, in an *Error, and
 // no token is returned then.
 func ParsePSKC(r io.Reader, key []byte) ([]Token, error) {
+	return parsePSKC(r, key, "")
+}
+
+// ParsePSKCPassword reads a KeyContainer as ParsePSKC does, for a file
+// encrypted with a key derived from a password (RFC 6030 §6.2: PBKDF2,
+// HMAC-SHA1 unless the file names another PRF, at most MaxPBKDF2Iterations).
+func ParsePSKCPassword(r io.Reader, password string) ([]Token, error) {
+	if password == "" {
+		var ps problems
+		ps.add(0, "the password is empty")
+		return nil, ps.err()
+	}
+	return parsePSKC(r, nil, password)
+}
+
+// MaxPBKDF2Iterations bounds the work a file may ask of PBKDF2.
+const MaxPBKDF2Iterations = 10_000_000
+
+const pbkdf2URI = "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#pbkdf2"
+
+func parsePSKC(r io.Reader, key []byte, password string) ([]Token, error) {
 	var ps problems
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -123,7 +158,7 @@ func ParsePSKC(r io.Reader, key []byte) ([]Token, error) {
 		return nil, ps.err()
 	}
 
-	p := pskcParser{psk: key, ps: &ps, serials: map[string]int{}}
+	p := pskcParser{psk: key, password: password, ps: &ps, serials: map[string]int{}}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	depth, root := 0, false
 	for {
@@ -254,8 +289,9 @@ func checkRoot(se xml.StartElement) error {
 }
 
 type pskcParser struct {
-	psk []byte
-	ps  *problems
+	psk      []byte
+	password string
+	ps       *problems
 	// encrypted: the container names an encryption key.
 	encrypted bool
 	keyName   string
@@ -272,8 +308,17 @@ func (p *pskcParser) encryptionKey(line int, ek pskcEncryptionKey) {
 	p.encrypted = true
 	p.keyName = strings.TrimSpace(ek.KeyName)
 	switch {
+	case ek.DerivedKey != nil && len(p.psk) == 0 && p.password != "":
+		k, err := deriveKey(ek, p.password)
+		if err != nil {
+			p.ps.add(line, "EncryptionKey: %v", err)
+			return
+		}
+		p.psk = k
 	case ek.DerivedKey != nil && len(p.psk) == 0:
-		p.ps.add(line, "the file is encrypted with a key derived from a password (PBKDF2): give the derived key (--key HEX)")
+		p.ps.add(line, "the file is encrypted with a key derived from a password (PBKDF2): give the password, or the derived key (--key HEX)")
+	case p.password != "":
+		p.ps.add(line, "the file is encrypted with a pre-shared key, not a password: give the key (--key HEX)")
 	case ek.X509Data != nil:
 		p.ps.add(line, "the file is encrypted to a certificate's public key; only pre-shared-key encryption is supported")
 	case len(p.psk) == 0:
@@ -308,6 +353,35 @@ func (p *pskcParser) macMethod(line int, mm pskcMACMethod) {
 		return
 	}
 	p.macKey, p.macHash = k, h
+}
+
+// deriveKey derives the key of a DerivedKey EncryptionKey from password.
+func deriveKey(ek pskcEncryptionKey, password string) ([]byte, error) {
+	m := ek.DerivedKey.Method
+	if alg := strings.TrimSpace(m.Algorithm); alg != pbkdf2URI {
+		return nil, fmt.Errorf("key derivation %q is not supported (PBKDF2 is)", alg)
+	}
+	salt, err := decodeBase64(m.Params.Salt)
+	if err != nil {
+		return nil, fmt.Errorf("PBKDF2 salt %v", err)
+	}
+	iter, err := strconv.Atoi(strings.TrimSpace(m.Params.Iterations))
+	if err != nil || iter < 1 || iter > MaxPBKDF2Iterations {
+		return nil, fmt.Errorf("PBKDF2 iteration count %q is not in 1..%d", m.Params.Iterations, MaxPBKDF2Iterations)
+	}
+	size, err := strconv.Atoi(strings.TrimSpace(m.Params.KeyLength))
+	if err != nil || (size != 16 && size != 24 && size != 32) {
+		return nil, fmt.Errorf("PBKDF2 key length %q is not 16, 24 or 32", m.Params.KeyLength)
+	}
+	prf := sha1.New
+	if a := strings.TrimSpace(m.Params.PRF.Algorithm); a != "" {
+		h, ok := macAlgorithms[a]
+		if !ok {
+			return nil, fmt.Errorf("PBKDF2 PRF %q is not supported", a)
+		}
+		prf = h
+	}
+	return pbkdf2.Key(prf, password, salt, iter, size)
 }
 
 // errNoKey reports an encrypted value read without a key.

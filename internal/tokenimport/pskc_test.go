@@ -67,7 +67,7 @@ func TestPSKCRFC6030(t *testing.T) {
 		{file: "rfc6030-figure6.xml", key: unhex(t, "12345678901234567890123456789013"), errs: []string{"line 13: MAC key: bad padding after decryption (wrong pre-shared key?)", "line 24: ", "secret: bad padding"}},
 		{file: "rfc6030-figure6.xml", key: psk[:8], errs: []string{"MAC key: the pre-shared key has 8 bytes, aes128-cbc needs 16", "secret: the pre-shared key has 8 bytes"}},
 		{file: "rfc6030-figure7.xml", key: unhex(t, "651e63cd57008476af1ff6422cd02e41"), want: []string{"h8 987654321 " + rfcSecret + " c=0 s=0   "}},
-		{file: "rfc6030-figure7.xml", errs: []string{"derived from a password (PBKDF2): give the derived key"}},
+		{file: "rfc6030-figure7.xml", errs: []string{"derived from a password (PBKDF2): give the password, or the derived key"}},
 		{file: "rfc6030-figure10.xml", errs: []string{`line 87: key "4" (serial "9999999"): serial "9999999" (h8) already used by the key package on line 60`}},
 		{file: "totp.xml", want: []string{"t6 TOTP0001 " + rfcSecret + " c=0 s=30   ", "t8 TOTP0002 " + rfcSecret + " c=0 s=60   "}},
 	}
@@ -181,4 +181,35 @@ func TestPSKCTooLarge(t *testing.T) {
 	big := strings.NewReader(`<KeyContainer xmlns="urn:ietf:params:xml:ns:keyprov:pskc">` + strings.Repeat(" ", MaxFileSize))
 	toks, err := ParsePSKC(big, nil)
 	checkProblems(t, "too large", toks, err, []string{"file larger than"})
+}
+
+func TestPSKCPassword(t *testing.T) {
+	t.Parallel()
+	// RFC 6030 Figure 7: password "qwerty".
+	toks, err := ParsePSKCPassword(strings.NewReader(readTestdata(t, "rfc6030-figure7.xml")), "qwerty")
+	if err != nil || len(toks) != 1 || tokenString(toks[0]) != "h8 987654321 "+rfcSecret+" c=0 s=0   " {
+		t.Fatalf("figure 7 with its password: %v %v", toks, err)
+	}
+	toks, err = ParsePSKCPassword(strings.NewReader(readTestdata(t, "rfc6030-figure7.xml")), "qwertz")
+	checkProblems(t, "figure 7, wrong password", toks, err, []string{"MAC key: bad padding", "secret: bad padding"})
+	toks, err = ParsePSKCPassword(strings.NewReader(readTestdata(t, "rfc6030-figure6.xml")), "qwerty")
+	checkProblems(t, "figure 6 with a password", toks, err, []string{"encrypted with a pre-shared key, not a password"})
+	toks, err = ParsePSKCPassword(strings.NewReader(readTestdata(t, "rfc6030-figure7.xml")), "")
+	checkProblems(t, "empty password", toks, err, []string{"the password is empty"})
+
+	fig7 := readTestdata(t, "rfc6030-figure7.xml")
+	for _, tc := range []struct{ from, to, want string }{
+		{"<IterationCount>1000<", "<IterationCount>99999999<", `iteration count "99999999"`},
+		{"<KeyLength>16<", "<KeyLength>17<", `key length "17"`},
+		{"<Specified>Ej7/PEpyEpw=<", "<Specified>!<", "PBKDF2 salt is not base64"},
+		{"pkcs-5v2-0#pbkdf2", "pkcs-5v2-0#pbkdf1", "key derivation"},
+		{"<PRF/>", `<PRF Algorithm="urn:x"/>`, `PBKDF2 PRF "urn:x"`},
+	} {
+		doc := strings.Replace(fig7, tc.from, tc.to, 1)
+		if doc == fig7 {
+			t.Fatalf("%q not in figure 7", tc.from)
+		}
+		toks, err := ParsePSKCPassword(strings.NewReader(doc), "qwerty")
+		checkProblems(t, tc.want, toks, err, []string{"EncryptionKey: ", tc.want})
+	}
 }

@@ -115,6 +115,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		APIHostname:      cfg.PublicHostname,
 		Broker:           broker,
 		PushTimeout:      cfg.PushTimeout.Duration,
+		TOTPIssuer:       cfg.TOTPIssuer,
 		Limits: auth.Limits{
 			PushesPerUser:             cfg.RateLimitPushesPerUser.Limit(),
 			PasscodeFailuresPerUser:   cfg.RateLimitPasscodeFailuresPerUser.Limit(),

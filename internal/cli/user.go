@@ -18,11 +18,11 @@ func newUserCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "user",
 		Aliases: []string{"users"},
-		Short:   "Manage users: create, list, status, bypass codes",
+		Short:   "Manage users: create, list, status, bypass codes, devices, authenticator apps",
 	}
 	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e), newUserRenameCmd(e),
 		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
-		newUserRemoveDeviceCmd(e))
+		newUserRemoveDeviceCmd(e), newUserTOTPCmd(e))
 	return cmd
 }
 

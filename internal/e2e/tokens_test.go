@@ -186,3 +186,28 @@ func tryPython(t *testing.T, ts *testServer, ikey, skey, user string, codes []st
 	}
 	return out
 }
+
+// TestPamDuoTOTP: pam_duo (Debian's libpam-duo, the legacy v1 API) through
+// pamtester accepts a current oathtool code of an authenticator app once;
+// the same code again is refused.
+func TestPamDuoTOTP(t *testing.T) {
+	t.Parallel()
+	requireDuoUnix(t, pamDuoPath, pamtesterPath)
+	e := newDuoUnixEnv(t)
+	service := pamService(t, e.writeConf(t, "pam_duo.conf"))
+	name := unixUser(t)
+	e.ts.user(t, name, 0)
+	secret := tokenSources[0].add(t, e.ts, name)
+	code := oathtool(t, "--totp", "-s", "30", "-d", "6", secret)
+	for i, ok := range []bool{true, false} {
+		// One line: a refused code's retry then ends at end of input.
+		r := runPiped(t, code+"\n", pamtesterPath, "-I", "rhost="+pamRHost, service, name, "authenticate")
+		if ok != (r.code == 0 && strings.Contains(r.out, "successfully authenticated")) {
+			t.Errorf("attempt %d: pamtester exit %d, want success %v:\n%s", i+1, r.code, ok, r.out)
+		}
+	}
+	if rows, err := e.ts.App.Store.ListAuthLog(testCtx(t), store.AuthLogFilter{UserID: e.ts.userRecord(t, name).ID}); err != nil ||
+		len(rows) != 2 || rows[1].Factor != "totp_app" || rows[0].Reason != "invalid_passcode" {
+		t.Errorf("auth log: %+v, %v", rows, err)
+	}
+}

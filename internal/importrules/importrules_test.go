@@ -34,6 +34,7 @@ var leaves = map[string][]string{
 	"internal/username":            nil,
 	"internal/otp":                 nil,
 	"internal/connwatch":           nil,
+	"internal/yubiotp":             nil,
 	"internal/push":                nil,
 	"internal/store":               nil,
 	"internal/web":                 nil,
@@ -43,6 +44,8 @@ var leaves = map[string][]string{
 	"pkg/duoweb":                   nil,
 	// A RateLimit setting converts to the limiter's ratelimit.Limit.
 	"internal/config": {"internal/ratelimit"},
+	// A token file's YubiKey public identities are modhex.
+	"internal/tokenimport": {"internal/yubiotp"},
 }
 
 // edges are the protocol and process packages the core must never reach.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/tokenimport"
 )
 
 // Authenticator apps (`assent user totp …`) and hardware tokens
@@ -211,8 +214,8 @@ func newTokenCmd(e *env) *cobra.Command {
 		Aliases: []string{"tokens"},
 		Short:   "Manage hardware tokens: OATH HOTP/TOTP (h6, h8, t6, t8) and YubiKey OTP (yk)",
 	}
-	cmd.AddCommand(newTokenListCmd(e), newTokenAddCmd(e), newTokenAssignCmd(e), newTokenUnassignCmd(e),
-		newTokenResyncCmd(e), newTokenDeleteCmd(e))
+	cmd.AddCommand(newTokenListCmd(e), newTokenAddCmd(e), newTokenImportCmd(e), newTokenAssignCmd(e),
+		newTokenUnassignCmd(e), newTokenResyncCmd(e), newTokenDeleteCmd(e))
 	return cmd
 }
 
@@ -345,6 +348,86 @@ func newTokenAddCmd(e *env) *cobra.Command {
 	f.StringVar(&publicID, "public-id", "", "yk: the public ID (modhex, the first 12 characters of its OTPs)")
 	f.StringVar(&privateID, "private-id", "", "yk: the private ID in hex (6 bytes)")
 	f.StringVar(&aesKey, "aes-key", "", "yk: the AES key in hex (16 bytes)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// readTokenFile parses a token file as format (csv or pskc; "" guesses
+// from the name: .xml and .pskc are PSKC).
+func readTokenFile(path, format string, opts tokenimport.Options, key []byte) ([]tokenimport.Token, error) {
+	if format == "" {
+		format = "csv"
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".xml" || ext == ".pskc" {
+			format = "pskc"
+		}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	switch format {
+	case "csv":
+		return tokenimport.ParseCSV(f, opts)
+	case "pskc":
+		return tokenimport.ParsePSKC(f, key)
+	}
+	return nil, fmt.Errorf("--format %q: must be csv or pskc", format)
+}
+
+func newTokenImportCmd(e *env) *cobra.Command {
+	var (
+		format, typ, encoding, keyHex string
+		step                          int
+		asJSON                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import hardware tokens from a CSV or PSKC (RFC 6030) file, unassigned; all or nothing",
+		Long: "Import hardware tokens from a vendor's seed file: CSV (--type gives the token type unless a\n" +
+			"column does) or PSKC (RFC 6030, plain or encrypted with a pre-shared --key). Every problem is\n" +
+			"listed with its line; nothing is added until the file is clean. See docs/token-import.md.",
+		Example: "  assent token import tokens.csv --type h6\n  assent token import vendor.xml --key 12345678901234567890123456789012",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var errs []error
+			key := hexFlag("key", keyHex, &errs)
+			if len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			list, err := readTokenFile(args[0], format, tokenimport.Options{Type: typ, Step: step, SecretEncoding: encoding}, key)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			nts := make([]auth.NewToken, 0, len(list))
+			for _, t := range list {
+				nts = append(nts, auth.NewToken{Kind: store.TokenKind(t.Type), Serial: t.Serial, Secret: t.Secret,
+					Counter: t.Counter, Step: t.Step, PublicID: t.PublicID, PrivateID: t.PrivateID, AESKey: t.AESKey})
+			}
+			return runApp(cmd, e, func(a *app.App) error {
+				added, err := a.Core.AddTokens(cmd.Context(), nts)
+				if err != nil {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				if asJSON {
+					out := make([]tokenJSON, 0, len(added))
+					for _, t := range added {
+						out = append(out, toTokenJSON(t, ""))
+					}
+					return printJSON(e.stdout, out)
+				}
+				fmt.Fprintf(e.stdout, "Imported %d token(s) from %s, unassigned; assign them with `assent token assign SERIAL USERNAME`.\n",
+					len(added), args[0])
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "", "csv or pskc (default: pskc for .xml and .pskc files, else csv)")
+	f.StringVar(&typ, "type", "", "CSV: the type of every token (h6, h8, t6, t8, yk) unless a type column gives it")
+	f.IntVar(&step, "step", 0, "CSV: TOTP seconds per code when no column gives it (default 30)")
+	f.StringVar(&encoding, "secret-encoding", "", "CSV: how secrets are written: hex or base32 (default: hex, base32 where not hex)")
+	f.StringVar(&keyHex, "key", "", "PSKC: the pre-shared key (hex) the file's secrets are encrypted with")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

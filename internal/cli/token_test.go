@@ -5,11 +5,20 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/assent-auth/assent/internal/app"
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/otp"
+	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 )
 
 // The token and app commands against a temporary installation: what they
@@ -96,4 +105,96 @@ func TestTokenCommands(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTokenImport: tokens imported from RFC 6030's example PSKC files
+// (plain and encrypted with a pre-shared key) and from a CSV file, then
+// assigned, authenticate with the codes Debian's oathtool computes from
+// the same secrets, once each.
+func TestTokenImport(t *testing.T) {
+	oathtool, err := exec.LookPath("oathtool")
+	testutil.Require(t, "oathtool (Debian package oathtool)", err == nil)
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := runCA(t, dir, args...)
+		if err != nil {
+			t.Fatalf("assent %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	run("user", "create", "alice")
+	const rfcSecret = "3132333435363738393031323334353637383930" // "12345678901234567890"
+	csv := filepath.Join(t.TempDir(), "tokens.csv")
+	if err := os.WriteFile(csv, []byte("serial,type,secret,step\nC-1,t6,"+rfcSecret+",60\nC-2,h6,"+rfcSecret+",\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pskc := func(name string) string { return filepath.Join("..", "tokenimport", "testdata", name) }
+	tests := []struct {
+		name   string
+		args   []string
+		serial string
+		code   []string // oathtool arguments for a current code
+	}{
+		{"PSKC plain (RFC 6030 figure 3)", []string{pskc("rfc6030-figure3.xml")}, "987654321", []string{"-d", "8", "-c", "0"}},
+		{"PSKC encrypted (RFC 6030 figure 6)", []string{pskc("rfc6030-figure6.xml"), "--key", "12345678901234567890123456789012"},
+			"987654321", []string{"-d", "8", "-c", "3"}},
+		{"CSV TOTP", []string{csv}, "C-1", []string{"--totp", "-s", "60", "-d", "6"}},
+		{"CSV HOTP", nil, "C-2", []string{"-c", "0"}},
+	}
+	for _, tt := range tests {
+		if tt.args != nil {
+			run(append([]string{"token", "import"}, tt.args...)...)
+		}
+		run("token", "assign", tt.serial, "alice")
+		code, err := exec.Command(oathtool, append(tt.code, rfcSecret)...).Output()
+		if err != nil {
+			t.Fatalf("%s: oathtool: %v", tt.name, err)
+		}
+		for i, want := range []string{auth.ResultAllow, auth.ResultDeny} {
+			if got := passcodeAuth(t, dir, "alice", strings.TrimSpace(string(code))); got != want {
+				t.Errorf("%s: attempt %d: %s, want %s", tt.name, i+1, got, want)
+			}
+		}
+		run("token", "unassign", tt.serial)
+		if tt.serial == "987654321" {
+			run("token", "delete", tt.serial) // the next file has the same serial
+		}
+	}
+	// A broken file adds nothing and names every problem.
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	if err := os.WriteFile(bad, []byte("B-1,zz\nB-2,"+rfcSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCA(t, dir, "token", "import", bad, "--type", "h6"); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("import of a broken file: %v", err)
+	}
+	if list := run("token", "list"); strings.Contains(list, "B-2") {
+		t.Errorf("a token of a refused file was added:\n%s", list)
+	}
+}
+
+// passcodeAuth opens the installation in dir as the server does and
+// authenticates user with code through the core.
+func passcodeAuth(t *testing.T, dir, user, code string) string {
+	t.Helper()
+	cfg, err := config.Load(config.Sources{Flags: map[string]string{"data_dir": dir, "public_hostname": "mfa.example.com:8443"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	in, _, err := a.Core.CreateIntegration(t.Context(), auth.NewIntegration{Name: "test", Type: store.TypeAuthAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Core.Auth(t.Context(), auth.AuthRequest{Request: auth.Request{Integration: in, Username: user},
+		Factor: auth.FactorPasscode, Passcode: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Result
 }

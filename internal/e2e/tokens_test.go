@@ -16,6 +16,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
+	"github.com/assent-auth/assent/internal/yubiotp"
 )
 
 // Authenticator apps and hardware tokens, with codes computed by Debian's
@@ -85,12 +86,50 @@ var tokenSources = []tokenSource{
 			return oathtool(t, "-c", "2", secret), oathtool(t, "-c", "0", secret)
 		},
 	},
+	{
+		// A YubiKey's OTPs, generated with its AES key as the key would
+		// type them ("secret" is public ID:private ID:AES key, hex).
+		name: "yk", factor: "yubikey_code",
+		add: func(t *testing.T, ts *testServer, user string) string {
+			private, key := make([]byte, 6), make([]byte, 16)
+			_, _ = rand.Read(private)
+			_, _ = rand.Read(key)
+			public := yubiotp.ModhexEncode([]byte{0xff, 0, 0, 0, byte(len(user)), 1})
+			serial := "YK-" + user
+			_, err := ts.App.Core.AddTokens(testCtx(t), []auth.NewToken{{Kind: store.TokenYubiKey, Serial: serial,
+				PublicID: public, PrivateID: private, AESKey: key}})
+			if err == nil {
+				_, err = ts.App.Core.AssignToken(testCtx(t), serial, user)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return public + ":" + hex.EncodeToString(private) + ":" + hex.EncodeToString(key)
+		},
+		codes: func(t *testing.T, secret string) (string, string) {
+			parts := strings.Split(secret, ":")
+			private, _ := hex.DecodeString(parts[1])
+			key, _ := hex.DecodeString(parts[2])
+			gen := func(use uint16, session uint8) string {
+				tok := yubiotp.Token{UseCounter: use, SessionCounter: session, Timestamp: 0x123456}
+				copy(tok.PrivateID[:], private)
+				otp, err := yubiotp.Generate(parts[0], key, tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return otp
+			}
+			// The second OTP of the 7th power-up; then one of the 6th.
+			return gen(7, 1), gen(6, 20)
+		},
+	},
 }
 
 // TestTokenPasscodes: the Auth API, signed by duo_api_golang (on SQLite
 // and PostgreSQL) and by Debian's python3-duo-client, accepts a current
-// code of an authenticator app and of an HOTP token, and refuses the same
-// code twice, an old one and a wrong one.
+// code of an authenticator app, of an HOTP token (codes from oathtool) and
+// of a YubiKey (OTPs generated with its AES key), and refuses the same code
+// twice, an old one and a wrong one.
 func TestTokenPasscodes(t *testing.T) {
 	t.Parallel()
 	want := []string{"allow", "deny", "deny", "deny"} // current, again, old, wrong

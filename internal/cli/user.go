@@ -150,7 +150,7 @@ func newUserDeleteCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "delete USERNAME",
-		Short: "Delete a user and its bypass codes",
+		Short: "Delete a user with its bypass codes, devices and apps (hardware tokens become unassigned)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := openApp(cmd, e, true)

@@ -18,6 +18,7 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/yubiotp"
 )
 
 // Settings kept in the database.
@@ -115,6 +116,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		APIHostname:      cfg.PublicHostname,
 		Broker:           broker,
 		PushTimeout:      cfg.PushTimeout.Duration,
+		TOTPIssuer:       cfg.TOTPIssuer,
+		YubiKey:          yubiotp.Codec{},
 		Limits: auth.Limits{
 			PushesPerUser:             cfg.RateLimitPushesPerUser.Limit(),
 			PasscodeFailuresPerUser:   cfg.RateLimitPasscodeFailuresPerUser.Limit(),

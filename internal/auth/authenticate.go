@@ -224,15 +224,25 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 			return err
 		}
 	}
-	var devices []store.Device
+	var (
+		devices []store.Device
+		tokens  []store.Token
+	)
 	if bypass.code == nil {
 		// A usable bypass code is all a bypass-code login needs; anything
-		// else needs the devices (HOTP, pushes, whether the user enrolled).
+		// else needs the devices (HOTP, pushes, whether the user enrolled)
+		// and, for a passcode or to tell whether the user enrolled, the
+		// apps and tokens.
 		var err error
 		if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
 			return err
 		}
-		if len(devices) == 0 {
+		if p.passcode != "" || len(devices) == 0 {
+			if tokens, err = s.usableTokens(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		if len(devices) == 0 && len(tokens) == 0 {
 			// Bypass codes alone are an enrollment too.
 			codes, err := s.st.ListBypassCodes(ctx, u.ID)
 			if err != nil {
@@ -267,7 +277,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
 		return err
 	}
-	return s.checkPasscode(u, devices, p.passcode, bypass, d)
+	return s.checkPasscode(u, devices, tokens, p.passcode, bypass, now, d)
 }
 
 // bypassMatch is the bypass code a passcode matches.
@@ -291,15 +301,16 @@ func (s *Service) findBypassCode(ctx context.Context, userID, passcode string, n
 }
 
 // checkPasscode accepts a matching bypass code, else tries the HOTP codes
-// of each device. It only reads; the code's use, the counter's advance and
-// the user's success or failure are written by commit, guarded by what was
-// read before.
-func (s *Service) checkPasscode(u store.User, devices []store.Device, code string, bypass bypassMatch, d *decision) error {
+// of each device, then the codes of each authenticator app and token. It
+// only reads; the code's use, the counter's advance and the user's success
+// or failure are written by commit, guarded by what was read before.
+func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []store.Token, code string,
+	bypass bypassMatch, now time.Time, d *decision) error {
 	l := &d.log
 	d.user = u.ID
 	d.code, d.expired = bypass.code, bypass.expired
 	if d.code != nil {
-		l.Factor = "bypass_code"
+		l.Factor = factorBypassCode
 	} else {
 		for _, dev := range devices {
 			n, matched, err := s.matchHOTP(dev, code)
@@ -309,12 +320,25 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, code strin
 			if matched {
 				// Spend this code and every earlier one.
 				d.hotp = &hotpUse{device: dev.ID, next: n + 1}
-				l.Factor, l.Device = "duo_mobile_passcode", dev.ID
+				l.Factor, l.Device = factorDuoMobile, dev.ID
 				break
 			}
 		}
 	}
-	if d.code != nil || d.hotp != nil {
+	if d.code == nil && d.hotp == nil {
+		for _, t := range tokens {
+			use, matched, err := s.matchToken(t, code, now)
+			if err != nil {
+				return err
+			}
+			if matched {
+				d.token = &use
+				l.Factor, l.Device = tokenFactor(t), t.ID
+				break
+			}
+		}
+	}
+	if d.code != nil || d.hotp != nil || d.token != nil {
 		d.outcome = outcomeSuccess
 		l.Reason = ReasonValidPasscode
 		d.res = AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}

@@ -59,6 +59,7 @@ type decision struct {
 	code    *store.BypassCode // the bypass code to spend, as read
 	expired string            // an expired bypass code that was tried: deleted
 	hotp    *hotpUse          // the HOTP counter to advance
+	token   *store.TokenUse   // the app's or token's counter to advance
 
 	lockedOut int // set by commit: the failure count that locked the user out
 }
@@ -105,7 +106,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
-		d.push, d.outcome, d.code, d.expired, d.hotp = nil, outcomeNone, nil, "", nil
+		d.push, d.outcome, d.code, d.expired, d.hotp, d.token = nil, outcomeNone, nil, "", nil, nil
 		return d, nil
 	}
 	if err != nil {
@@ -143,6 +144,11 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 			return err
 		}
 	}
+	if d.token != nil {
+		if err := q.AdvanceTokenCounter(ctx, *d.token); err != nil {
+			return err
+		}
+	}
 	switch d.outcome {
 	case outcomeSuccess:
 		if err := q.RecordSuccess(ctx, d.user, d.log.Time); err != nil {
@@ -169,8 +175,12 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 	if d.async {
 		// auth_status must be able to report this decision.
 		l := d.log
+		device := l.Device
+		if d.token != nil {
+			device = "" // a token is no device: the transaction names none
+		}
 		if err := conflictIfGone(q.CreateTransaction(ctx, store.Transaction{
-			ID: l.TxID, UserID: l.UserID, DeviceID: l.Device, IKey: l.IKey, Factor: l.Factor,
+			ID: l.TxID, UserID: l.UserID, DeviceID: device, IKey: l.IKey, Factor: l.Factor,
 			State: finalState(d.res), IP: l.IP, Hostname: l.Hostname,
 			Created: l.Time, Expires: l.Time, Answered: l.Time,
 		})); err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
@@ -15,10 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/hotp"
-
 	"github.com/assent-auth/assent/internal/ids"
+	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/store"
 )
 
@@ -366,35 +362,22 @@ func preauthDevice(d store.Device) Device {
 	}
 }
 
-var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
-
-// hotpCode is the 6-digit RFC 4226 code; Duo devices use the ASCII bytes of
-// the hotp_secret string as the key.
-func hotpCode(secret []byte, counter int64) (string, error) {
-	return hotp.GenerateCodeCustom(b32.EncodeToString(secret), uint64(counter),
-		hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-}
+// duoHOTP are the parameters of a Duo device's passcodes: 6 digits,
+// HMAC-SHA1, keyed by the ASCII bytes of the hotp_secret string.
+var duoHOTP = otp.Params{Digits: 6, Algorithm: otp.SHA1}
 
 // matchHOTP checks code against the counters [d.HOTPCounter, +hotpWindow)
 // of d and returns the matched counter.
 func (s *Service) matchHOTP(d store.Device, code string) (int64, bool, error) {
-	if len(code) != 6 {
+	if len(code) != duoHOTP.Digits {
 		return 0, false, nil
 	}
 	secret, err := s.box.Open(d.HOTPSecretEnc, []byte(d.ID))
 	if err != nil {
 		return 0, false, fmt.Errorf("open HOTP secret of %s: %w", d.ID, err)
 	}
-	for c := d.HOTPCounter; c < d.HOTPCounter+hotpWindow; c++ {
-		want, err := hotpCode(secret, c)
-		if err != nil {
-			return 0, false, err
-		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			return c, true, nil
-		}
-	}
-	return 0, false, nil
+	c, ok := otp.FindCounter(secret, uint64(d.HOTPCounter), hotpWindow, code, duoHOTP)
+	return int64(c), ok, nil
 }
 
 // RemoveDevice deletes a device; its pending pushes go with it.

@@ -161,7 +161,11 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: devices", err)
 	}
-	if len(list) == 0 {
+	tokens, err := s.usableTokens(ctx, u.ID)
+	if err != nil {
+		return PreauthResult{}, wrap("preauth: tokens", err)
+	}
+	if len(list) == 0 && len(tokens) == 0 {
 		// Bypass codes alone are an enrollment too.
 		codes, err := s.st.ListBypassCodes(ctx, u.ID)
 		if err != nil {
@@ -172,9 +176,12 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 			return s.unenrolled(req.Integration), nil
 		}
 	}
-	devices := make([]Device, 0, len(list))
+	devices := make([]Device, 0, len(list)+len(tokens))
 	for _, d := range list {
 		devices = append(devices, preauthDevice(d))
+	}
+	for _, t := range tokens {
+		devices = append(devices, preauthToken(t))
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }

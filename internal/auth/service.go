@@ -61,6 +61,11 @@ type Options struct {
 	// PurgeInterval is how often RunPurger purges. Default
 	// DefaultPurgeInterval.
 	PurgeInterval time.Duration
+	// TOTPIssuer names the installation in authenticator apps (the issuer
+	// of otpauth:// URIs). Default DefaultTOTPIssuer.
+	TOTPIssuer string
+	// YubiKey decodes YubiKey OTPs; nil: YubiKey tokens accept nothing.
+	YubiKey YubiKeyOTP
 }
 
 // Broker wakes requests waiting on a transaction (see package push):
@@ -129,6 +134,9 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.EnrollLinkTTL <= 0 {
 		opts.EnrollLinkTTL = DefaultEnrollLinkTTL
+	}
+	if opts.TOTPIssuer == "" {
+		opts.TOTPIssuer = DefaultTOTPIssuer
 	}
 	if opts.MaxHeldRequests == 0 {
 		opts.MaxHeldRequests = DefaultMaxHeldRequests

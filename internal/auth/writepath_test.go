@@ -13,8 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
@@ -227,6 +229,36 @@ func TestConcurrentPasscodes(t *testing.T) {
 				d, err := f.st.GetDevice(context.Background(), a.Device.ID)
 				if err != nil || maxAccepted < 0 || d.HOTPCounter != maxAccepted+1 {
 					t.Errorf("stored counter %d (%v), highest accepted code %d", d.HOTPCounter, err, maxAccepted)
+				}
+			})
+			t.Run("TOTPApp", func(t *testing.T) {
+				f.user(t, "dave", store.StatusActive)
+				enr, err := f.svc.AddTOTPApp(context.Background(), "dave", auth.NewTOTPApp{Confirmed: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The current code and the next step's, each sent by eight
+				// clients at once: at most one of each, and never the
+				// current one after the next one.
+				now := f.clock.Now()
+				cur, next := otp.TOTP(enr.Secret, now, 30, 6, otp.SHA1), otp.TOTP(enr.Secret, now.Add(30*time.Second), 30, 6, otp.SHA1)
+				answers := f.raceAuth(t, "dave", append(slices.Repeat([]string{cur}, 8), slices.Repeat([]string{next}, 8)...))
+				n := allowed(answers)
+				if n[cur] > 1 || n[next] != 1 {
+					t.Errorf("allowed %d times the current code and %d times the next one, want at most 1 and 1", n[cur], n[next])
+				}
+				var order []string
+				for _, l := range f.checkLog(t, "dave", answers, threshold) {
+					if l.Result == auth.ResultAllow {
+						for _, an := range answers {
+							if an.res.TxID == l.TxID {
+								order = append(order, an.code)
+							}
+						}
+					}
+				}
+				if len(order) == 2 && order[0] == next {
+					t.Errorf("the current step's code was accepted after the next step's")
 				}
 			})
 		})

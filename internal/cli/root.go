@@ -90,6 +90,7 @@ func newRoot(e *env) *cobra.Command {
 		newUserCmd(e),
 		newAPICmd(e),
 		newDeviceCmd(e),
+		newTokenCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),
 		newCACmd(e),
@@ -155,6 +156,7 @@ func openApp(cmd *cobra.Command, e *env, quiet bool) (*app.App, error) {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // URIs keep their & (otpauth://…?secret=…&issuer=…)
 	return enc.Encode(v)
 }
 

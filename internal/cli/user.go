@@ -18,11 +18,11 @@ func newUserCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "user",
 		Aliases: []string{"users"},
-		Short:   "Manage users: create, list, status, bypass codes",
+		Short:   "Manage users: create, list, status, bypass codes, devices, authenticator apps",
 	}
 	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e), newUserRenameCmd(e),
 		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
-		newUserRemoveDeviceCmd(e))
+		newUserRemoveDeviceCmd(e), newUserTOTPCmd(e))
 	return cmd
 }
 
@@ -150,7 +150,7 @@ func newUserDeleteCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "delete USERNAME",
-		Short: "Delete a user and its bypass codes",
+		Short: "Delete a user with its bypass codes, devices and apps (hardware tokens become unassigned)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := openApp(cmd, e, true)

@@ -60,6 +60,9 @@ type Config struct {
 	EnrollPortalURL string `toml:"enroll_portal_url"`
 	// EnrollLinkTTL is how long such a portal link stays valid.
 	EnrollLinkTTL Duration `toml:"enroll_link_ttl"`
+	// TOTPIssuer names the installation in authenticator apps: the issuer
+	// of the otpauth:// URIs of new apps (apps already added keep theirs).
+	TOTPIssuer string `toml:"totp_issuer"`
 	// LogoFile is a PNG served by /auth/v2/logo; empty serves Assent's.
 	LogoFile string `toml:"logo_file"`
 	// LogLevel is debug, info, warn or error; LogFormat is text or json.
@@ -155,6 +158,7 @@ func Defaults() Config {
 		EnrollLinkTTL:    Duration{24 * time.Hour},
 		LogLevel:         "info",
 		LogFormat:        "text",
+		TOTPIssuer:       "Assent",
 		ShutdownTimeout:  Duration{15 * time.Second},
 
 		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
@@ -402,6 +406,9 @@ func (c *Config) validate() Errors {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if n := len(c.TOTPIssuer); n == 0 || n > 64 || strings.ContainsAny(c.TOTPIssuer, ":\x00\n") {
+		bad("totp_issuer", "must be 1 to 64 characters without ':' (it separates the issuer from the user in apps)")
 	}
 	switch c.LogFormat {
 	case "text", "json":

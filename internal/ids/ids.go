@@ -13,6 +13,7 @@ const (
 	User        = "DU"
 	Device      = "DP"
 	BypassCode  = "DB"
+	Token       = "DH" // authenticator apps and hardware tokens, as Duo names tokens
 )
 
 // New returns prefix followed by 18 random characters from [A-Z0-9].

@@ -32,6 +32,7 @@ var leaves = map[string][]string{
 	"internal/netlimit":            nil,
 	"internal/logthrottle":         nil,
 	"internal/username":            nil,
+	"internal/otp":                 nil,
 	"internal/connwatch":           nil,
 	"internal/yubiotp":             nil,
 	"internal/push":                nil,

@@ -176,7 +176,8 @@ type Queries interface {
 	// LastLogin of the user with u.ID; ErrNotFound if absent.
 	UpdateUser(ctx context.Context, u User) error
 	// DeleteUser also deletes the user's bypass codes, devices,
-	// activations and transactions.
+	// activations, transactions and authenticator apps, and unassigns the
+	// user's hardware tokens.
 	DeleteUser(ctx context.Context, id string) error
 
 	CreateBypassCodes(ctx context.Context, codes []BypassCode) error
@@ -193,6 +194,7 @@ type Queries interface {
 	PutSetting(ctx context.Context, key, value string) error    // insert or replace
 
 	DeviceQueries
+	TokenQueries
 	OnetimeQueries
 	PurgeQueries
 	GuardedQueries

@@ -37,6 +37,12 @@ type GuardedQueries interface {
 	// at most next-1 (that code is still unused). ErrConflict otherwise,
 	// also for an unknown device.
 	AdvanceHOTPCounter(ctx context.Context, deviceID string, next int64) error
+	// AdvanceTokenCounter sets the token's Counter to next (see
+	// Token.Counter), its Drift to drift and LastUsed to at, if the stored
+	// counter is still below next (the code just accepted is still
+	// unused). With confirm it also marks the token confirmed.
+	// ErrConflict otherwise, also for an unknown token.
+	AdvanceTokenCounter(ctx context.Context, u TokenUse) error
 	// RecordSuccess clears the failed attempts of an active user and sets
 	// LastLogin to at (never moving it back). ErrConflict if the user is
 	// gone or no longer active.
@@ -48,4 +54,13 @@ type GuardedQueries interface {
 	// LockOut sets an active user's status to StatusLockedOut with reason.
 	// ErrConflict if the user is gone or no longer active.
 	LockOut(ctx context.Context, userID, reason string) error
+}
+
+// TokenUse is an accepted token code: what AdvanceTokenCounter writes.
+type TokenUse struct {
+	ID      string
+	Next    int64 // the token's counter after this code
+	Drift   int
+	At      time.Time
+	Confirm bool // also mark the token confirmed (an app's first code)
 }

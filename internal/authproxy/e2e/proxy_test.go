@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +15,11 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/authproxy/radiusmsg"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/assenttest"
 	"github.com/assent-auth/assent/internal/testutil/ldaptest"
 	"github.com/assent-auth/assent/internal/testutil/radiustest"
@@ -36,6 +40,8 @@ var ldapUsers = []string{
 	"ida",  // auto: password,passcode
 	"jo",   // failmode safe/secure
 	"otto", // duo_only (not in the directory's way: duo_only has no primary)
+	"tia",  // challenge: authenticator app (TOTP) code, then replayed
+	"ulf",  // auto: password,TOTP code, then replayed
 }
 
 // Sections of the shared proxy, each on its own port.
@@ -64,6 +70,7 @@ type fixture struct {
 	ikey   map[string]string // section → integration key
 	phones map[string]*device.Client
 	codes  map[string][]string // user → bypass codes
+	totp   map[string]string   // user → hex secret of an authenticator app
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -71,7 +78,7 @@ func newFixture(t *testing.T) *fixture {
 	requireRadclient(t)
 	f := &fixture{
 		dir: t.TempDir(), addr: map[string]string{}, secret: map[string]string{}, ikey: map[string]string{},
-		phones: map[string]*device.Client{}, codes: map[string][]string{},
+		phones: map[string]*device.Client{}, codes: map[string][]string{}, totp: map[string]string{},
 	}
 	var users []ldaptest.User
 	for _, u := range ldapUsers {
@@ -89,6 +96,14 @@ func newFixture(t *testing.T) *fixture {
 	for _, u := range []string{"dan", "otto", "rita"} {
 		f.as.User(t, u)
 		f.codes[u] = f.as.BypassCodes(t, u, 5, 1)
+	}
+	for _, u := range []string{"tia", "ulf"} {
+		f.as.User(t, u)
+		enr, err := f.as.App.Core.AddTOTPApp(assenttest.Ctx(t), u, auth.NewTOTPApp{Confirmed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.totp[u] = hex.EncodeToString(enr.Secret)
 	}
 	f.down.User(t, "jo")
 	f.codes["jo"] = f.down.BypassCodes(t, "jo", 5, 1)
@@ -167,6 +182,7 @@ func TestProxy(t *testing.T) {
 		t.Run("ChallengePushApproved", f.challengePushApproved)
 		t.Run("ChallengePushDenied", f.challengePushDenied)
 		t.Run("ChallengePasscodes", f.challengePasscodes)
+		t.Run("AuthenticatorApp", f.authenticatorApp)
 		t.Run("WrongPasswordNoAuthAPICall", f.wrongPassword)
 		t.Run("EnrollChallenge", f.enroll)
 		t.Run("AutoPasswordPush", f.autoPush)
@@ -238,6 +254,35 @@ func (f *fixture) challengePasscodes(t *testing.T) {
 		wantCode(t, ch, "Access-Challenge")
 		wantReply(t, ch, "Duo two-factor login for dan")
 		wantCode(t, f.reply(t, secChallenge, "dan", f.codes["dan"][0], ch, nil), "Access-Accept")
+	})
+}
+
+// authenticatorApp: a current code of an authenticator app, computed by
+// Debian's oathtool, passes once, as the challenge's answer and appended
+// to the password (auto); the same code again is refused.
+func (f *fixture) authenticatorApp(t *testing.T) {
+	t.Parallel()
+	path, err := exec.LookPath("oathtool")
+	testutil.Require(t, "oathtool (Debian package oathtool)", err == nil)
+	code := func(user string) string {
+		out, err := exec.Command(path, "--totp", "-s", "30", "-d", "6", f.totp[user]).Output()
+		if err != nil {
+			t.Fatalf("oathtool: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	t.Run("challenge", func(t *testing.T) {
+		c := code("tia")
+		for _, want := range []string{"Access-Accept", "Access-Reject"} {
+			ch := f.pap(t, secChallenge, "tia", "tiapw")
+			wantCode(t, ch, "Access-Challenge")
+			wantCode(t, f.reply(t, secChallenge, "tia", c, ch, nil), want)
+		}
+	})
+	t.Run("auto", func(t *testing.T) {
+		c := code("ulf")
+		wantCode(t, f.pap(t, secAuto, "ulf", "ulfpw,"+c), "Access-Accept")
+		wantCode(t, f.pap(t, secAuto, "ulf", "ulfpw,"+c), "Access-Reject")
 	})
 }
 

@@ -428,6 +428,9 @@ func (q *queries) DeleteUser(ctx context.Context, id string) error {
 			return fmt.Errorf("sqlstore: delete user %s: %s: %w", id, table, err)
 		}
 	}
+	if err := q.deleteUserTokens(ctx, id); err != nil {
+		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)
+	}
 	res, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)

@@ -60,6 +60,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GuardedWrites", testGuardedWrites},
 		{"ConcurrentGuardedWrites", testConcurrentGuardedWrites},
 		{"ConcurrentDeviceUpdates", testConcurrentDeviceUpdates},
+		{"Tokens", testTokens},
+		{"AdvanceTokenCounter", testAdvanceTokenCounter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -354,7 +355,7 @@ func newTokenAddCmd(e *env) *cobra.Command {
 
 // readTokenFile parses a token file as format (csv or pskc; "" guesses
 // from the name: .xml and .pskc are PSKC).
-func readTokenFile(path, format string, opts tokenimport.Options, key []byte) ([]tokenimport.Token, error) {
+func readTokenFile(path, format string, opts tokenimport.Options, key []byte, password *string) ([]tokenimport.Token, error) {
 	if format == "" {
 		format = "csv"
 		if ext := strings.ToLower(filepath.Ext(path)); ext == ".xml" || ext == ".pskc" {
@@ -370,6 +371,9 @@ func readTokenFile(path, format string, opts tokenimport.Options, key []byte) ([
 	case "csv":
 		return tokenimport.ParseCSV(f, opts)
 	case "pskc":
+		if password != nil {
+			return tokenimport.ParsePSKCPassword(f, *password)
+		}
 		return tokenimport.ParsePSKC(f, key)
 	}
 	return nil, fmt.Errorf("--format %q: must be csv or pskc", format)
@@ -377,25 +381,33 @@ func readTokenFile(path, format string, opts tokenimport.Options, key []byte) ([
 
 func newTokenImportCmd(e *env) *cobra.Command {
 	var (
-		format, typ, encoding, keyHex string
-		step                          int
-		asJSON                        bool
+		format, typ, encoding, keyHex, passwordFile string
+		step                                        int
+		asJSON                                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import hardware tokens from a CSV or PSKC (RFC 6030) file, unassigned; all or nothing",
 		Long: "Import hardware tokens from a vendor's seed file: CSV (--type gives the token type unless a\n" +
-			"column does) or PSKC (RFC 6030, plain or encrypted with a pre-shared --key). Every problem is\n" +
+			"column does) or PSKC (RFC 6030, plain, or encrypted with a pre-shared --key or a key derived\n" +
+			"from a password, --password-file). Every problem is\n" +
 			"listed with its line; nothing is added until the file is clean. See docs/token-import.md.",
 		Example: "  assent token import tokens.csv --type h6\n  assent token import vendor.xml --key 12345678901234567890123456789012",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var errs []error
 			key := hexFlag("key", keyHex, &errs)
+			password, err := readPasswordFile(passwordFile, cmd.InOrStdin())
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if password != nil && key != nil {
+				errs = append(errs, errors.New("--key and --password-file: give one of them"))
+			}
 			if len(errs) > 0 {
 				return errors.Join(errs...)
 			}
-			list, err := readTokenFile(args[0], format, tokenimport.Options{Type: typ, Step: step, SecretEncoding: encoding}, key)
+			list, err := readTokenFile(args[0], format, tokenimport.Options{Type: typ, Step: step, SecretEncoding: encoding}, key, password)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -428,8 +440,35 @@ func newTokenImportCmd(e *env) *cobra.Command {
 	f.IntVar(&step, "step", 0, "CSV: TOTP seconds per code when no column gives it (default 30)")
 	f.StringVar(&encoding, "secret-encoding", "", "CSV: how secrets are written: hex or base32 (default: hex, base32 where not hex)")
 	f.StringVar(&keyHex, "key", "", "PSKC: the pre-shared key (hex) the file's secrets are encrypted with")
+	f.StringVar(&passwordFile, "password-file", "", "PSKC: a file (- for standard input) holding the password the file's key is derived from (RFC 6030 §6.2)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// readPasswordFile reads a PSKC password from path ("-": stdin), without
+// its final line break; nil when path is empty. A password is never taken
+// on the command line, where other users and shell history see it.
+func readPasswordFile(path string, stdin io.Reader) (*string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	var (
+		b   []byte
+		err error
+	)
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(stdin, 4096))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--password-file: %w", err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return nil, errors.New("--password-file: the file is empty")
+	}
+	return &pw, nil
 }
 
 // tokenChangeCmd is a command that changes one token by serial and prints it.

@@ -129,6 +129,10 @@ func TestTokenImport(t *testing.T) {
 	if err := os.WriteFile(csv, []byte("serial,type,secret,step\nC-1,t6,"+rfcSecret+",60\nC-2,h6,"+rfcSecret+",\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	pwFile := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pwFile, []byte("qwerty\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pskc := func(name string) string { return filepath.Join("..", "tokenimport", "testdata", name) }
 	tests := []struct {
 		name   string
@@ -139,6 +143,8 @@ func TestTokenImport(t *testing.T) {
 		{"PSKC plain (RFC 6030 figure 3)", []string{pskc("rfc6030-figure3.xml")}, "987654321", []string{"-d", "8", "-c", "0"}},
 		{"PSKC encrypted (RFC 6030 figure 6)", []string{pskc("rfc6030-figure6.xml"), "--key", "12345678901234567890123456789012"},
 			"987654321", []string{"-d", "8", "-c", "3"}},
+		{"PSKC with a password (RFC 6030 figure 7)", []string{pskc("rfc6030-figure7.xml"), "--password-file", pwFile},
+			"987654321", []string{"-d", "8", "-c", "0"}},
 		{"CSV TOTP", []string{csv}, "C-1", []string{"--totp", "-s", "60", "-d", "6"}},
 		{"CSV HOTP", nil, "C-2", []string{"-c", "0"}},
 	}

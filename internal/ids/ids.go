@@ -13,6 +13,7 @@ const (
 	User        = "DU"
 	Device      = "DP"
 	BypassCode  = "DB"
+	WebAuthn    = "DW" // a WebAuthn credential (security key, passkey)
 )
 
 // New returns prefix followed by 18 random characters from [A-Z0-9].

@@ -28,7 +28,16 @@ type PreauthRequest struct {
 	// NoEnrollPortal: the caller enrolls users itself (the hosted prompt),
 	// so a ResultEnroll answer carries no portal link.
 	NoEnrollPortal bool
+	// Browser: the caller is the hosted prompt, where security keys and
+	// passkeys work. They then count as an enrollment and are listed
+	// (Type DeviceWebAuthn); the Auth API never offers them.
+	Browser bool
 }
+
+// DeviceWebAuthn is the Device.Type (and capability) of a security key or
+// passkey in a Browser preauth.
+const DeviceWebAuthn = "webauthn"
+
 
 // Preauth results, as in Duo.
 const (
@@ -161,7 +170,13 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: devices", err)
 	}
-	if len(list) == 0 {
+	var keys []store.WebAuthnCredential
+	if req.Browser && s.opts.WebAuthn != nil {
+		if keys, err = s.st.ListWebAuthnCredentials(ctx, u.ID); err != nil {
+			return PreauthResult{}, wrap("preauth: security keys", err)
+		}
+	}
+	if len(list) == 0 && len(keys) == 0 {
 		// Bypass codes alone are an enrollment too.
 		codes, err := s.st.ListBypassCodes(ctx, u.ID)
 		if err != nil {
@@ -175,6 +190,10 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	devices := make([]Device, 0, len(list))
 	for _, d := range list {
 		devices = append(devices, preauthDevice(d))
+	}
+	for _, k := range keys {
+		devices = append(devices, Device{ID: k.ID, Type: DeviceWebAuthn, Name: k.Name, DisplayName: k.Name,
+			Capabilities: []string{DeviceWebAuthn}})
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }

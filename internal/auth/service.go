@@ -61,6 +61,10 @@ type Options struct {
 	// PurgeInterval is how often RunPurger purges. Default
 	// DefaultPurgeInterval.
 	PurgeInterval time.Duration
+
+	// WebAuthn verifies security keys and passkeys (internal/webauthnrp);
+	// nil: they cannot be registered or used.
+	WebAuthn WebAuthnRP
 }
 
 // Broker wakes requests waiting on a transaction (see package push):

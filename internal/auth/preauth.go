@@ -38,7 +38,6 @@ type PreauthRequest struct {
 // passkey in a Browser preauth.
 const DeviceWebAuthn = "webauthn"
 
-
 // Preauth results, as in Duo.
 const (
 	ResultAuth   = "auth"

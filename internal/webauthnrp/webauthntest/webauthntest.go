@@ -106,7 +106,11 @@ func (a *Authenticator) Create(optionsJSON []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, y := a.key.PublicKey.X.FillBytes(make([]byte, 32)), a.key.PublicKey.Y.FillBytes(make([]byte, 32))
+	pub, err := a.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
+	x, y := pub[1:33], pub[33:65]
 	cose, err := em.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: x, -3: y})
 	if err != nil {
 		return nil, err

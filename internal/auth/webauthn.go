@@ -377,24 +377,24 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 		return deny(ResultDeny, "The security key was not accepted.", reason)
 	}
 	a, err := s.opts.WebAuthn.FinishLogin(WebAuthnUser{ID: u.ID, Username: u.Username}, creds, req.Session, req.Response, req.TopOrigin)
-	if errors.Is(err, ErrWebAuthnRefused) {
-		s.log(ctx).Info("webauthn assertion refused", "user_id", u.ID, "err", err)
-		return fail(ReasonInvalidWebAuthn), nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrWebAuthnRefused) {
 		return nil, err
 	}
 	var c *store.WebAuthnCredential
 	for i := range creds {
 		if string(creds[i].CredentialID) == string(a.CredentialID) {
 			c = &creds[i]
+			d.log.Device = c.ID // also when refused: the key it claims to be
 			break
 		}
+	}
+	if err != nil {
+		s.log(ctx).Info("webauthn assertion refused", "user_id", u.ID, "credential", d.log.Device, "err", err)
+		return fail(ReasonInvalidWebAuthn), nil
 	}
 	if c == nil {
 		return fail(ReasonInvalidWebAuthn), nil
 	}
-	d.log.Device = c.ID
 	if a.CloneWarning {
 		s.log(ctx).Warn("webauthn signature counter did not increase: refused (cloned key or replay)",
 			"user_id", u.ID, "credential", c.ID, "stored", c.SignCount, "asserted", a.SignCount)

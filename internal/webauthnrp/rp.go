@@ -222,7 +222,8 @@ func (rp *RP) BeginLogin(u auth.WebAuthnUser, creds []store.WebAuthnCredential, 
 
 // FinishLogin verifies an assertion against the user's credentials and
 // returns which credential signed, its new counter and whether go-webauthn
-// flagged the counter as not increasing (CloneWarning).
+// flagged the counter as not increasing (CloneWarning). A refused
+// assertion still names the credential it claims to be from.
 func (rp *RP) FinishLogin(u auth.WebAuthnUser, creds []store.WebAuthnCredential, session, response []byte, topOrigin string) (auth.WebAuthnAssertion, error) {
 	w, err := rp.lib(topOrigin)
 	if err != nil {
@@ -238,7 +239,8 @@ func (rp *RP) FinishLogin(u auth.WebAuthnUser, creds []store.WebAuthnCredential,
 	}
 	c, err := w.ValidateLogin(wrap(u, creds), sd, parsed)
 	if err != nil {
-		return auth.WebAuthnAssertion{}, refused("login", err)
+		// Which credential was tried, for the auth log.
+		return auth.WebAuthnAssertion{CredentialID: parsed.RawID}, refused("login", err)
 	}
 	return auth.WebAuthnAssertion{
 		CredentialID: c.ID, SignCount: c.Authenticator.SignCount, CloneWarning: c.Authenticator.CloneWarning,

@@ -55,7 +55,7 @@
 
   function failed(e) {
     if (e && e.name === "NotAllowedError") {
-      say("The security key did not answer, or the request was cancelled. Try again.", "error");
+      say("The security key did not answer, is not registered for this account, or the request was cancelled. Try again.", "error");
     } else if (e && e.name === "InvalidStateError") {
       say("This security key is already registered.", "error");
     } else {

@@ -111,14 +111,25 @@ func (s *Service) WebAuthnCredentials(ctx context.Context, userID string) ([]sto
 	return c, nil
 }
 
-// DeleteWebAuthnCredential removes a credential (an administrator's or
-// the user's decision); KindNotFound if absent.
-func (s *Service) DeleteWebAuthnCredential(ctx context.Context, id string) error {
-	err := s.st.DeleteWebAuthnCredential(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("no such security key")
+// RemoveWebAuthnCredential removes one of a user's credentials (a lost
+// key); KindNotFound if the user has no such credential.
+func (s *Service) RemoveWebAuthnCredential(ctx context.Context, nameOrID, id string) error {
+	u, err := s.User(ctx, nameOrID)
+	if err != nil {
+		return err
 	}
-	return err
+	c, err := s.st.GetWebAuthnCredential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.UserID != u.ID) {
+		return notFound(fmt.Sprintf("%s has no security key %s", u.Username, id))
+	}
+	if err != nil {
+		return wrap("remove security key", err)
+	}
+	if err := s.st.DeleteWebAuthnCredential(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return wrap("remove security key", err)
+	}
+	s.opts.Logger.Info("webauthn credential removed", "user_id", u.ID, "credential", id)
+	return nil
 }
 
 // WebAuthnRegistrationRequest begins adding a credential for Username

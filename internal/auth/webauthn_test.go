@@ -295,3 +295,22 @@ func TestWebAuthnOff(t *testing.T) {
 		t.Errorf("BeginWebAuthnRegistration without a relying party: %v", err)
 	}
 }
+
+func TestRemoveWebAuthnCredential(t *testing.T) {
+	f := newWebAuthnFixture(t, auth.Options{})
+	ctx := context.Background()
+	a := register(t, f, "gina", "a", webauthntest.New(waOrigin))
+	register(t, f, "hank", "b", webauthntest.New(waOrigin))
+	if err := f.svc.RemoveWebAuthnCredential(ctx, "hank", a.ID); !auth.IsKind(err, auth.KindNotFound) {
+		t.Errorf("removing another user's key: %v", err)
+	}
+	if err := f.svc.RemoveWebAuthnCredential(ctx, "gina", a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RemoveWebAuthnCredential(ctx, "gina", a.ID); !auth.IsKind(err, auth.KindNotFound) {
+		t.Errorf("removing it again: %v", err)
+	}
+	if l, _ := f.svc.WebAuthnCredentials(ctx, a.UserID); len(l) != 0 {
+		t.Errorf("keys left: %+v", l)
+	}
+}

@@ -29,8 +29,9 @@ type PreauthRequest struct {
 	// so a ResultEnroll answer carries no portal link.
 	NoEnrollPortal bool
 	// Browser: the caller is the hosted prompt, where security keys and
-	// passkeys work. They then count as an enrollment and are listed
-	// (Type DeviceWebAuthn); the Auth API never offers them.
+	// passkeys work; they are then listed (Type DeviceWebAuthn). The Auth
+	// API never offers them, but they count as an enrollment everywhere:
+	// a user with only a security key gets ResultAuth with no devices.
 	Browser bool
 }
 
@@ -169,8 +170,13 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: devices", err)
 	}
+	// Security keys are an enrollment everywhere (a user who has one must
+	// not be sent to enroll, nor let in by the new-user policy), but are
+	// offered only where a browser is.
+	// (Read only when they matter: the Auth API's hot path with devices
+	// skips the query.)
 	var keys []store.WebAuthnCredential
-	if req.Browser && s.opts.WebAuthn != nil {
+	if len(list) == 0 || req.Browser {
 		if keys, err = s.st.ListWebAuthnCredentials(ctx, u.ID); err != nil {
 			return PreauthResult{}, wrap("preauth: security keys", err)
 		}
@@ -191,6 +197,9 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 		devices = append(devices, preauthDevice(d))
 	}
 	for _, k := range keys {
+		if !req.Browser || s.opts.WebAuthn == nil {
+			break
+		}
 		devices = append(devices, Device{ID: k.ID, Type: DeviceWebAuthn, Name: k.Name, DisplayName: k.Name,
 			Capabilities: []string{DeviceWebAuthn}})
 	}

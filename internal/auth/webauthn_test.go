@@ -92,7 +92,7 @@ func TestWebAuthnRegisterAndLogin(t *testing.T) {
 		t.Errorf("browser preauth: %+v, %v", pre, err)
 	}
 	pre, err = f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
-	if err != nil || pre.Result != auth.ResultEnroll || len(pre.Devices) != 0 {
+	if err != nil || pre.Result != auth.ResultAuth || len(pre.Devices) != 0 {
 		t.Errorf("Auth API preauth of a user with only a security key: %+v, %v", pre, err)
 	}
 
@@ -312,5 +312,31 @@ func TestRemoveWebAuthnCredential(t *testing.T) {
 	}
 	if l, _ := f.svc.WebAuthnCredentials(ctx, a.UserID); len(l) != 0 {
 		t.Errorf("keys left: %+v", l)
+	}
+}
+
+// A user whose only method is a security key is enrolled for the Auth API
+// too: never sent to enroll (which would let a password holder add a
+// phone), never let in by the new-user policy "allow"; a passcode fails.
+func TestWebAuthnOnlyUserOverAuthAPI(t *testing.T) {
+	ctx := context.Background()
+	for _, policy := range []store.NewUserPolicy{store.PolicyEnroll, store.PolicyAllow} {
+		t.Run(string(policy), func(t *testing.T) {
+			f := newWebAuthnFixture(t, auth.Options{})
+			f.in.NewUserPolicy = policy
+			register(t, f, "ivy", "k", webauthntest.New(waOrigin))
+			req := auth.Request{Integration: f.in, Username: "ivy"}
+			pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: req})
+			if err != nil || pre.Result != auth.ResultAuth || len(pre.Devices) != 0 || pre.EnrollPortalURL != "" {
+				t.Errorf("Auth API preauth: %+v, %v; want auth without devices", pre, err)
+			}
+			res, err := f.svc.Auth(ctx, auth.AuthRequest{Request: req, Factor: auth.FactorPasscode, Passcode: "123456"})
+			if err != nil || res.Result != auth.ResultDeny {
+				t.Errorf("passcode: %+v, %v; want deny", res, err)
+			}
+			if _, err := f.svc.Auth(ctx, auth.AuthRequest{Request: req, Factor: auth.FactorPush, Device: "auto"}); err == nil {
+				t.Error("push to a user with only a security key was accepted")
+			}
+		})
 	}
 }

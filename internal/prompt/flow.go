@@ -525,7 +525,9 @@ func (p *Prompt) passcode(w http.ResponseWriter, r *http.Request, st state, in s
 // enroll creates an activation code for a user the core says must enroll,
 // and shows it.
 func (p *Prompt) enroll(w http.ResponseWriter, r *http.Request, st state, in store.Integration) error {
-	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true})
+	// Browser: a user with only a security key is enrolled here, and must
+	// not be able to add a device without logging in.
+	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true})
 	if err != nil || res.Result != auth.ResultEnroll {
 		return p.begin(w, r, st, in, "", "") // no longer the case: show what is
 	}

@@ -340,3 +340,46 @@ func TestWebAuthnOnlyUserOverAuthAPI(t *testing.T) {
 		})
 	}
 }
+
+// Two answers carrying the same counter, decided at once (two tabs, or a
+// cloned key): the guarded counter write lets exactly one through; the
+// other, decided again, sees the counter not increase.
+func TestWebAuthnConcurrentSameCounter(t *testing.T) {
+	f := newWebAuthnFixture(t, auth.Options{})
+	ctx := context.Background()
+	key := webauthntest.New(waOrigin)
+	key.Counter = 7
+	register(t, f, "jo", "k", key)
+	key.Counter, key.StepCounter = 8, 0 // every assertion says 8
+	req := auth.Request{Integration: f.in, Username: "jo"}
+	var lrs []auth.WebAuthnLoginRequest
+	for range 2 {
+		c, err := f.svc.BeginWebAuthnLogin(ctx, req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _ := key.Get(c.Options)
+		lrs = append(lrs, auth.WebAuthnLoginRequest{Request: req, Session: c.Session, Challenge: c.Challenge, Response: resp})
+	}
+	results := make(chan auth.WebAuthnResult, 2)
+	errs := make(chan error, 2)
+	for _, lr := range lrs {
+		go func() {
+			r, err := f.svc.WebAuthnLogin(ctx, lr)
+			results <- r
+			errs <- err
+		}()
+	}
+	allowed := 0
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if (<-results).Result == auth.ResultAllow {
+			allowed++
+		}
+	}
+	if allowed != 1 {
+		t.Errorf("%d of two answers with the same counter allowed, want 1", allowed)
+	}
+}

@@ -38,8 +38,14 @@ const (
 	ReasonWebAuthnCounter = "webauthn_counter_not_increased"
 )
 
-// Limits on what a user names a credential.
-const maxWebAuthnName = 64
+// Limits on what a user names a credential, and on how many a user has
+// (each is listed in every login ceremony, inside the prompt's sealed
+// state).
+const (
+	maxWebAuthnName = 64
+	// MaxWebAuthnPerUser bounds a user's security keys and passkeys.
+	MaxWebAuthnPerUser = 20
+)
 
 // DefaultWebAuthnName is a credential's name when the user gives none.
 const DefaultWebAuthnName = "Security key"
@@ -170,6 +176,9 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, req WebAuthnReg
 	existing, err := s.st.ListWebAuthnCredentials(ctx, u.ID)
 	if err != nil {
 		return WebAuthnCeremony{}, wrap("webauthn registration", err)
+	}
+	if len(existing) >= MaxWebAuthnPerUser {
+		return WebAuthnCeremony{}, invalid("webauthn", fmt.Sprintf("at most %d security keys per user; remove one first", MaxWebAuthnPerUser))
 	}
 	opts, sess, err := s.opts.WebAuthn.BeginRegistration(WebAuthnUser{ID: u.ID, Username: u.Username}, existing, req.TopOrigin)
 	if err != nil {

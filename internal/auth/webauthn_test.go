@@ -383,3 +383,13 @@ func TestWebAuthnConcurrentSameCounter(t *testing.T) {
 		t.Errorf("%d of two answers with the same counter allowed, want 1", allowed)
 	}
 }
+
+func TestWebAuthnPerUserLimit(t *testing.T) {
+	f := newWebAuthnFixture(t, auth.Options{})
+	for range auth.MaxWebAuthnPerUser {
+		register(t, f, "kai", "k", webauthntest.New(waOrigin))
+	}
+	if _, err := f.svc.BeginWebAuthnRegistration(context.Background(), auth.WebAuthnRegistrationRequest{Username: "kai"}); !auth.IsKind(err, auth.KindInvalid) {
+		t.Errorf("key %d: %v, want KindInvalid", auth.MaxWebAuthnPerUser+1, err)
+	}
+}

@@ -113,6 +113,10 @@ func (p *Prompt) startRegistration(w http.ResponseWriter, r *http.Request, st st
 	}
 	c, err := p.Core.BeginWebAuthnRegistration(r.Context(), auth.WebAuthnRegistrationRequest{Username: username, IKey: ikey,
 		TopOrigin: p.topOrigin(st, in)})
+	var ae *auth.Error
+	if errors.As(err, &ae) && ae.Kind == auth.KindInvalid {
+		return p.registrationFailed(w, r, st, in, ae.Detail+".")
+	}
 	if err != nil {
 		return err
 	}

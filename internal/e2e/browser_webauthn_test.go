@@ -28,7 +28,7 @@ func TestBrowserWebAuthn(t *testing.T) {
 	ikey, skey := ts.integration(t, store.TypeWebSDK)
 	uikey, uskey := ts.integration(t, store.TypeUniversal)
 	rp := startRelyingParty(t, node, dir, ts.Host, ikey, skey)
-	const user, newUser = "key-user", "new-key-user"
+	const user, newUser, frameUser = "key-user", "new-key-user", "frame-key-user"
 	ctx := testCtx(t)
 	token, _, err := ts.App.Core.EnrollLinkToken(ctx, user)
 	if err != nil {
@@ -43,6 +43,11 @@ func TestBrowserWebAuthn(t *testing.T) {
 	}
 	page1, login1 := rp.login(user, sign(), false)
 	page2, login2 := rp.login(user, sign(), false)
+	sig3, err := duoweb.SignRequest(ikey, skey, rp.akey, frameUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page3, login3 := rp.login(frameUser, sig3, false)
 
 	const (
 		selKeyButton = "#webauthn-button"
@@ -91,6 +96,16 @@ func TestBrowserWebAuthn(t *testing.T) {
 			{"do": "click", "sel": selKeyButton},
 			{"do": "waitURL", "pattern": "/universal/callback\\?"},
 			{"do": "uni.exchange", "client": "app", "username": newUser, "as": "exchangeNew"},
+			// Inline enrollment inside the Web SDK frame (a cross-site
+			// iframe allowed publickey-credentials-create).
+			{"do": "goto", "url": page3},
+			{"do": "fill", "frame": duoFrame, "sel": "#webauthn-name", "value": "Phone passkey"},
+			{"do": "click", "frame": duoFrame, "sel": "#webauthn-register-button"},
+			{"do": "click", "frame": duoFrame, "sel": "#webauthn-create-button"},
+			{"do": "waitVisible", "frame": duoFrame, "sel": state("choose") + " #status.success", "shot": "websdk-key-added"},
+			{"do": "click", "frame": duoFrame, "sel": selKeyButton},
+			{"do": "waitVisible", "sel": selRPResult},
+			{"do": "read", "sel": selRPResult, "attr": "data-user", "as": "loggedInFrameUser"},
 			// An unregistered key: the browser has nothing to sign with.
 			{"do": "webauthn.remove", "from": "key"},
 			{"do": "webauthn.add", "as": "other"},
@@ -131,6 +146,12 @@ func TestBrowserWebAuthn(t *testing.T) {
 	t.Logf("id_token auth_device: %v", dev)
 	if r := res.uni(t, "exchangeNew"); !r.OK {
 		t.Errorf("login of the user who enrolled a key in the prompt: %s", r.Error)
+	}
+	if p := login3.nextPost(t); !strings.HasPrefix(p.SigResponse, duoweb.PrefixAuth+"|") || p.GoUser != frameUser {
+		t.Errorf("the user who enrolled a key in the frame: %+v", p)
+	}
+	if got := res.str(t, "loggedInFrameUser"); got != frameUser {
+		t.Errorf("the application shows %q logged in, want %q", got, frameUser)
 	}
 	if got := res.str(t, "unregistered"); !strings.Contains(got, "did not answer") && !strings.Contains(got, "not accepted") {
 		t.Errorf("an unregistered key shows %q", got)

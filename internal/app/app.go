@@ -18,6 +18,7 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/webauthnrp"
 	"github.com/assent-auth/assent/internal/yubiotp"
 )
 
@@ -107,7 +108,17 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		a.closers = append(a.closers, pg.Close)
 		broker = pg
 	}
+	rp, err := webauthnrp.New(webauthnrp.Settings{Hostname: cfg.PublicHostname,
+		UserVerification: cfg.WebAuthnUserVerification, Attestation: cfg.WebAuthnAttestation})
+	var wa auth.WebAuthnRP
+	if err != nil {
+		// e.g. an IP address as public_hostname: everything else works.
+		log.Warn("security keys and passkeys are off", "err", err)
+	} else {
+		wa = rp
+	}
 	a.Core = auth.New(st, box, auth.Options{
+		WebAuthn:         wa,
 		LockoutThreshold: lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:  a.enrollPortalURL,
 		EnrollLinkTTL:    cfg.EnrollLinkTTL.Duration,

@@ -248,7 +248,12 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 			if err != nil {
 				return err
 			}
-			if !usableBypassCodes(codes, now) {
+			keys, err := s.st.ListWebAuthnCredentials(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			// A security key is an enrollment, though not usable here.
+			if !usableBypassCodes(codes, now) && len(keys) == 0 {
 				// Not enrolled: nothing to authenticate with.
 				if p.device != "" {
 					return ErrNoCapableDevice

@@ -28,7 +28,16 @@ type PreauthRequest struct {
 	// NoEnrollPortal: the caller enrolls users itself (the hosted prompt),
 	// so a ResultEnroll answer carries no portal link.
 	NoEnrollPortal bool
+	// Browser: the caller is the hosted prompt, where security keys and
+	// passkeys work; they are then listed (Type DeviceWebAuthn). The Auth
+	// API never offers them, but they count as an enrollment everywhere:
+	// a user with only a security key gets ResultAuth with no devices.
+	Browser bool
 }
+
+// DeviceWebAuthn is the Device.Type (and capability) of a security key or
+// passkey in a Browser preauth.
+const DeviceWebAuthn = "webauthn"
 
 // Preauth results, as in Duo.
 const (
@@ -165,7 +174,18 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, wrap("preauth: tokens", err)
 	}
-	if len(list) == 0 && len(tokens) == 0 {
+	// Security keys are an enrollment everywhere (a user who has one must
+	// not be sent to enroll, nor let in by the new-user policy), but are
+	// offered only where a browser is.
+	// (Read only when they matter: the Auth API's hot path with devices
+	// skips the query.)
+	var keys []store.WebAuthnCredential
+	if len(list)+len(tokens) == 0 || req.Browser {
+		if keys, err = s.st.ListWebAuthnCredentials(ctx, u.ID); err != nil {
+			return PreauthResult{}, wrap("preauth: security keys", err)
+		}
+	}
+	if len(list) == 0 && len(tokens) == 0 && len(keys) == 0 {
 		// Bypass codes alone are an enrollment too.
 		codes, err := s.st.ListBypassCodes(ctx, u.ID)
 		if err != nil {
@@ -182,6 +202,13 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	}
 	for _, t := range tokens {
 		devices = append(devices, preauthToken(t))
+	}
+	for _, k := range keys {
+		if !req.Browser || s.opts.WebAuthn == nil {
+			break
+		}
+		devices = append(devices, Device{ID: k.ID, Type: DeviceWebAuthn, Name: k.Name, DisplayName: k.Name,
+			Capabilities: []string{DeviceWebAuthn}})
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }

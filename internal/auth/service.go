@@ -66,6 +66,10 @@ type Options struct {
 	TOTPIssuer string
 	// YubiKey decodes YubiKey OTPs; nil: YubiKey tokens accept nothing.
 	YubiKey YubiKeyOTP
+
+	// WebAuthn verifies security keys and passkeys (internal/webauthnrp);
+	// nil: they cannot be registered or used.
+	WebAuthn WebAuthnRP
 }
 
 // Broker wakes requests waiting on a transaction (see package push):

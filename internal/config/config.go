@@ -125,6 +125,16 @@ type Config struct {
 	// signature, unknown key, bad or missing date) per client IP address.
 	RateLimitBadSignatures RateLimit `toml:"rate_limit_bad_signatures"`
 
+	// WebAuthn (security keys, passkeys) in the hosted prompt and portal;
+	// the relying-party ID is PublicHostname's host.
+	//
+	// WebAuthnUserVerification is preferred, required or discouraged: whether
+	// the authenticator must check who holds it (PIN, fingerprint).
+	WebAuthnUserVerification string `toml:"webauthn_user_verification"`
+	// WebAuthnAttestation is none, indirect or direct: what the
+	// authenticator is asked to prove about its model when registered.
+	WebAuthnAttestation string `toml:"webauthn_attestation"`
+
 	// PublicHostnameDerived is true when PublicHostname was not set but
 	// derived from Listen; administration commands then prefer the
 	// hostname the running server recorded.
@@ -177,6 +187,9 @@ func Defaults() Config {
 		// A client whose keys are right never fails; 20 failures at once
 		// and then one every 3 s is plenty for typos and clock trouble.
 		RateLimitBadSignatures: RateLimit{N: 20, Per: time.Minute},
+
+		WebAuthnUserVerification: "preferred",
+		WebAuthnAttestation:      "none",
 	}
 }
 
@@ -414,6 +427,16 @@ func (c *Config) validate() Errors {
 	case "text", "json":
 	default:
 		bad("log_format", fmt.Sprintf("%q is not one of text, json", c.LogFormat))
+	}
+	switch c.WebAuthnUserVerification {
+	case "preferred", "required", "discouraged":
+	default:
+		bad("webauthn_user_verification", fmt.Sprintf("%q is not one of preferred, required, discouraged", c.WebAuthnUserVerification))
+	}
+	switch c.WebAuthnAttestation {
+	case "none", "indirect", "direct":
+	default:
+		bad("webauthn_attestation", fmt.Sprintf("%q is not one of none, indirect, direct", c.WebAuthnAttestation))
 	}
 	if c.ShutdownTimeout.Duration <= 0 {
 		bad("shutdown_timeout", "must be positive")

@@ -228,7 +228,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </head><body>
 <h1>Example app</h1>
 <p id="rp-user">Signing in {{.User}}</p>
-<iframe id="duo_iframe" title="Two-factor authentication" data-host="{{.Host}}" data-sig-request="{{.Sig}}" data-post-action="{{.Action}}"></iframe>
+<iframe id="duo_iframe" title="Two-factor authentication" allow="publickey-credentials-get https://{{.Host}}; publickey-credentials-create https://{{.Host}}" data-host="{{.Host}}" data-sig-request="{{.Sig}}" data-post-action="{{.Action}}"></iframe>
 {{if .Hold}}<form id="duo_form" target="rp_result"></form>
 <iframe name="rp_result" id="rp_result" title="Result"></iframe>{{end}}
 <script src="/Duo-Web-v2.js"></script>

@@ -14,6 +14,7 @@ const (
 	Device      = "DP"
 	BypassCode  = "DB"
 	Token       = "DH" // authenticator apps and hardware tokens, as Duo names tokens
+	WebAuthn    = "DW" // a WebAuthn credential (security key, passkey)
 )
 
 // New returns prefix followed by 18 random characters from [A-Z0-9].

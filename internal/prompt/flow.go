@@ -198,7 +198,8 @@ func request(st state, in store.Integration, r *http.Request) auth.Request {
 // Finisher. msg is shown on the page (kind "error", "info", "success").
 func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in store.Integration, msg, kind string) error {
 	st.TxID, st.Device, st.EnrollUser, st.EnrollCode = "", "", "", ""
-	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true})
+	st.WebAuthnSession, st.WebAuthnChallenge, st.WebAuthnName = nil, "", ""
+	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true})
 	var ae *auth.Error
 	if errors.As(err, &ae) {
 		// A username the core cannot take (e.g. too long): nothing to offer.
@@ -216,15 +217,22 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 		}
 		return p.finish(w, r, st, in, o)
 	case auth.ResultEnroll:
-		return p.render(w, st, in, web.Page{Title: titleEnroll, State: web.StateEnrollIntro, Message: msg, MessageKind: kind})
+		return p.render(w, st, in, web.Page{Title: titleEnroll, State: web.StateEnrollIntro, Message: msg, MessageKind: kind,
+			WebAuthn: p.Core.WebAuthnEnabled()})
 	case auth.ResultAuth:
 		pg := web.Page{Title: titleLogin, State: web.StateChoose, Message: msg, MessageKind: kind, Passcode: true}
+		keys := false
 		for _, d := range res.Devices {
 			if slices.Contains(d.Capabilities, auth.FactorPush) {
 				pg.Devices = append(pg.Devices, web.Device{ID: d.ID, Name: d.DisplayName})
 			}
+			keys = keys || d.Type == auth.DeviceWebAuthn
 		}
 		pg.Push = len(pg.Devices) > 0
+		if keys {
+			p.offerWebAuthn(r, &st, in, &pg)
+		}
+		pg.LastMethod = p.Core.LastMethod(r.Context(), res.UserID)
 		return p.render(w, st, in, pg)
 	}
 	return p.render(w, st, in, web.Page{Title: titleRefused, State: web.StateRefused, Message: res.StatusMsg, MessageKind: "error"})
@@ -372,6 +380,9 @@ func (p *Prompt) register(mux *http.ServeMux) {
 	mux.Handle("POST /prompt/enroll", p.action(p.enroll, false, false))
 	mux.Handle("POST /prompt/enroll_status", p.action(p.enrollStatus, true, true))
 	mux.Handle("POST /prompt/enrolled", p.action(p.enrolled, true, false))
+	mux.Handle("POST /prompt/webauthn", p.action(p.webauthnLogin, false, false))
+	mux.Handle("POST /prompt/webauthn/register", p.action(p.webauthnRegister, false, false))
+	mux.Handle("POST /prompt/webauthn/registered", p.action(p.webauthnRegistered, true, false))
 	mux.Handle("GET "+web.AssetPrefix, web.Assets())
 	// The token is a bearer secret: a {…} wildcard keeps it out of the
 	// access log (httpapi.LogPath), "..." even from near misses, and every
@@ -472,6 +483,7 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 		return err
 	}
 	o := Outcome{UserID: st.UserID, Factor: FactorPush, DeviceID: st.Device, TxID: st.TxID, Status: s.Status, StatusMsg: s.StatusMsg}
+	p.Core.RememberMethod(r.Context(), st.UserID, "push")
 	if devices, err := p.Core.Devices(r.Context(), st.Username); err == nil {
 		for i, d := range devices {
 			// "auto" pushes to the first device, as the core does.
@@ -504,6 +516,8 @@ func (p *Prompt) passcode(w http.ResponseWriter, r *http.Request, st state, in s
 	o := Outcome{UserID: st.UserID, Factor: FactorPasscode, TxID: res.TxID, Status: res.Status, StatusMsg: res.StatusMsg}
 	if res.Status == "bypass" {
 		o.Factor = FactorBypassUser
+	} else {
+		p.Core.RememberMethod(r.Context(), st.UserID, "passcode")
 	}
 	return p.finish(w, r, st, in, o)
 }
@@ -511,7 +525,9 @@ func (p *Prompt) passcode(w http.ResponseWriter, r *http.Request, st state, in s
 // enroll creates an activation code for a user the core says must enroll,
 // and shows it.
 func (p *Prompt) enroll(w http.ResponseWriter, r *http.Request, st state, in store.Integration) error {
-	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true})
+	// Browser: a user with only a security key is enrolled here, and must
+	// not be able to add a device without logging in.
+	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true})
 	if err != nil || res.Result != auth.ResultEnroll {
 		return p.begin(w, r, st, in, "", "") // no longer the case: show what is
 	}

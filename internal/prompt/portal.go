@@ -46,7 +46,7 @@ func (p *Prompt) portalPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = web.Render(w, http.StatusOK, web.Page{Title: titleEnroll, State: web.StatePortal, Username: info.Username,
-		Portal: true, PortalToken: token, MessageKind: "info"}, web.Headers{})
+		Portal: true, PortalToken: token, MessageKind: "info", WebAuthn: p.Core.WebAuthnEnabled()}, web.Headers{})
 }
 
 func (p *Prompt) portalStart(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +68,21 @@ func (p *Prompt) portalStart(w http.ResponseWriter, r *http.Request) {
 	}
 	st := state{Session: Session{Kind: kindPortal, Username: e.Username, Expires: p.now().Add(auth.PromptEnrollValid)},
 		EnrollUser: e.UserID, EnrollCode: e.ActivationCode}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := parseForm(r); err != nil {
+		renderError(w, r, http.StatusBadRequest, titleError, msgBadState, nil)
+		return
+	}
+	if r.PostForm.Get("kind") == "webauthn" {
+		// A security key instead of a device: the link is used all the
+		// same (one enrollment per link).
+		st.EnrollCode = ""
+		if err := p.startRegistration(w, r, st, store.Integration{}, e.Username, ""); err != nil {
+			p.log(r).Error("enrollment portal", "err", err)
+			renderError(w, r, http.StatusInternalServerError, titleError, msgInternal, nil)
+		}
+		return
+	}
 	if err := p.showCode(w, st, store.Integration{}, ""); err != nil {
 		p.log(r).Error("enrollment portal", "err", err)
 		renderError(w, r, http.StatusInternalServerError, titleError, msgInternal, nil)

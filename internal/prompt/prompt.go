@@ -59,7 +59,7 @@ type Session struct {
 type Outcome struct {
 	Username   string // Session.Username, as the application sent it
 	UserID     string // DU…; empty for an unknown user let in by the new-user policy
-	Factor     string // FactorPush, FactorPasscode, FactorBypassUser or FactorAllowUnenrolled
+	Factor     string // FactorPush, FactorPasscode, FactorWebAuthn, FactorBypassUser or FactorAllowUnenrolled
 	DeviceID   string // the device that approved or whose passcode was used; may be empty
 	DeviceName string
 	TxID       string    // the core's transaction ID, when there is one
@@ -76,6 +76,7 @@ const (
 	FactorPasscode        = "passcode"
 	FactorBypassUser      = "bypass_user"      // user status "bypass"
 	FactorAllowUnenrolled = "allow_unenrolled" // new-user policy "allow"
+	FactorWebAuthn        = "webauthn"         // a security key or passkey
 )
 
 // Finisher renders what happens after a successful authentication (Web
@@ -98,6 +99,15 @@ type Core interface {
 	RedeemEnrollLink(ctx context.Context, token string) (auth.Enrollment, error)
 	EnrollLink(ctx context.Context, token string) (auth.EnrollLinkInfo, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
+
+	// Security keys and passkeys, and the method used last.
+	WebAuthnEnabled() bool
+	BeginWebAuthnLogin(ctx context.Context, req auth.Request, topOrigin string) (auth.WebAuthnCeremony, error)
+	WebAuthnLogin(ctx context.Context, req auth.WebAuthnLoginRequest) (auth.WebAuthnResult, error)
+	BeginWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistrationRequest) (auth.WebAuthnCeremony, error)
+	FinishWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistration) (store.WebAuthnCredential, error)
+	LastMethod(ctx context.Context, userID string) string
+	RememberMethod(ctx context.Context, userID, method string)
 }
 
 var _ Core = (*auth.Service)(nil)

@@ -16,6 +16,14 @@ type state struct {
 	Device     string `json:"dv,omitempty"` // the device it went to
 	EnrollUser string `json:"eu,omitempty"` // user whose activation code is shown
 	EnrollCode string `json:"ec,omitempty"` // that code (duo://…)
+	// A WebAuthn ceremony in progress: go-webauthn's session data (the
+	// challenge, the allowed credentials, the user) and the challenge,
+	// which the core accepts once. Sealed like the rest, so the browser
+	// can neither read nor change them, and any node can finish the
+	// ceremony; see webauthn.go.
+	WebAuthnSession   []byte `json:"ws,omitempty"`
+	WebAuthnChallenge string `json:"wc,omitempty"`
+	WebAuthnName      string `json:"wn,omitempty"` // the name of the key being added
 }
 
 // kindPortal marks enrollment-portal states: they may only wait for an

@@ -198,6 +198,9 @@ type Queries interface {
 	OnetimeQueries
 	PurgeQueries
 	GuardedQueries
+
+	// Second factors (issue 11).
+	WebAuthnQueries
 }
 
 // Store is a database.

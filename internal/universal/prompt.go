@@ -131,6 +131,8 @@ func describe(f string) (factor, reason string) {
 		return "duo_push", "user_approved"
 	case prompt.FactorPasscode:
 		return "passcode", "valid_passcode"
+	case prompt.FactorWebAuthn:
+		return "webauthn_credential", "user_approved"
 	case prompt.FactorBypassUser:
 		return "not_available", "bypass_user"
 	case prompt.FactorAllowUnenrolled:

@@ -89,6 +89,18 @@ type Page struct {
 	// Passcode offers the passcode form; Push the push form.
 	Passcode bool
 	Push     bool
+	// WebAuthn offers "Use a security key or passkey" (choose) or
+	// "Add a security key or passkey" (enroll-intro, portal-start).
+	WebAuthn bool
+	// WebAuthnOptions is the JSON "publicKey" member for
+	// navigator.credentials.get (choose) or .create (webauthn-create);
+	// webauthn.js reads it from a data attribute (no inline script).
+	WebAuthnOptions string
+	// WebAuthnName is the name the user gave the key being added.
+	WebAuthnName string
+	// LastMethod is the method the user last logged in with (webauthn,
+	// push, passcode): shown first and preselected.
+	LastMethod string
 }
 
 // Page states.
@@ -102,6 +114,8 @@ const (
 	StateError       = "error"        // bad or expired request
 	StatePortal      = "portal-start" // portal: confirm before using the link
 	StateDone        = "done"         // authenticated; the finisher takes over
+	// StateWebAuthnCreate: touch the new security key (navigator.credentials.create).
+	StateWebAuthnCreate = "webauthn-create"
 )
 
 // Headers says who may frame a page and where its forms may lead.

@@ -38,6 +38,11 @@ func TestStates(t *testing.T) {
 		{Page{State: StateError, Message: "bad"}, []string{"status"}},
 		{Page{State: StatePortal, PortalToken: "abc", Portal: true}, []string{"portal-start-button"}},
 		{Page{State: StateDone, ParentMessage: "AUTH|a|b", ParentOrigin: "https://app.example"}, []string{"status"}},
+		{Page{State: StateChoose, Devices: one, Push: true, Passcode: true, WebAuthn: true, WebAuthnOptions: `{"challenge":"x"}`},
+			[]string{"push-button", "webauthn-button", "webauthn-form", "passcode"}},
+		{Page{State: StateEnrollIntro, WebAuthn: true}, []string{"enroll-button", "webauthn-register-button", "webauthn-name"}},
+		{Page{State: StatePortal, PortalToken: "abc", Portal: true, WebAuthn: true}, []string{"portal-start-button", "webauthn-register-button", "webauthn-name"}},
+		{Page{State: StateWebAuthnCreate, WebAuthnOptions: `{"challenge":"x"}`, WebAuthnName: "Key"}, []string{"webauthn-create-button", "webauthn-create-form", "choose-button"}},
 	} {
 		tc.p.Title, tc.p.Session, tc.p.Username = "Title", "sealed", "alice"
 		body := render(t, tc.p, Headers{}).Body.String()
@@ -105,5 +110,45 @@ func TestAssets(t *testing.T) {
 	}
 	if u := assetURL("prompt.js"); !regexp.MustCompile(`^/prompt/assets/prompt\.js\?v=[0-9a-f]{12}$`).MatchString(u) {
 		t.Errorf("asset URL %q", u)
+	}
+}
+
+// The method used last comes first and is preselected; the options travel
+// in a data attribute, escaped, for webauthn.js (no inline script).
+func TestWebAuthnChoose(t *testing.T) {
+	t.Parallel()
+	one := []Device{{ID: "DP1", Name: "Phone"}}
+	opts := `{"challenge":"c<h>","rpId":"localhost"}`
+	for _, tc := range []struct {
+		last        string
+		first       string // the form shown first
+		preselected string // the control marked data-preselected (last of them)
+	}{
+		{"", "push-form", "push-button"},
+		{"push", "push-form", "push-button"},
+		{"webauthn", "webauthn-form", "webauthn-button"},
+		{"passcode", "push-form", "passcode"},
+	} {
+		body := render(t, Page{Title: "T", State: StateChoose, Session: "s", Devices: one, Push: true, Passcode: true,
+			WebAuthn: true, WebAuthnOptions: opts, LastMethod: tc.last}, Headers{}).Body.String()
+		push, key := strings.Index(body, `id="push-form"`), strings.Index(body, `id="webauthn-form"`)
+		if first := map[bool]string{true: "push-form", false: "webauthn-form"}[push < key]; first != tc.first {
+			t.Errorf("last %q: %s comes first, want %s", tc.last, first, tc.first)
+		}
+		pre := regexp.MustCompile(`id="([^"]+)"[^>]*data-preselected`).FindAllStringSubmatch(body, -1)
+		if len(pre) == 0 || pre[len(pre)-1][1] != tc.preselected {
+			t.Errorf("last %q: preselected %v, want %s", tc.last, pre, tc.preselected)
+		}
+		if !strings.Contains(body, `data-webauthn-get="{&#34;challenge&#34;:&#34;c&lt;h&gt;&#34;,&#34;rpId&#34;:&#34;localhost&#34;}"`) {
+			t.Errorf("options not in the form's data attribute, escaped:\n%s", body)
+		}
+		if !strings.Contains(body, "/prompt/assets/webauthn.js?v=") {
+			t.Error("webauthn.js not loaded")
+		}
+	}
+	// Without a key, no WebAuthn script or button.
+	body := render(t, Page{Title: "T", State: StateChoose, Session: "s", Devices: one, Push: true, Passcode: true}, Headers{}).Body.String()
+	if strings.Contains(body, "webauthn") {
+		t.Error("a user without keys is offered one")
 	}
 }

@@ -16,11 +16,13 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +39,7 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/webauthnrp"
 )
 
 // Clock is real time shifted by a settable offset: pushes wait on real
@@ -74,6 +77,11 @@ type Options struct {
 	ActivationLimit ratelimit.Limit
 	// MaxHeldRequests of the core; 0: the core's default.
 	MaxHeldRequests int
+	// WebAuthn turns security keys on, with the relying party
+	// localhost:<port> (an IP address cannot be one): the software
+	// authenticator of internal/webauthnrp/webauthntest answers for
+	// https://<Stack.WebAuthnHost>.
+	WebAuthn bool
 }
 
 // Stack is a running prompt.
@@ -86,6 +94,8 @@ type Stack struct {
 	Clock  *Clock
 	Server *httptest.Server
 	Host   string // 127.0.0.1:port, the public hostname
+	// WebAuthnHost is localhost:port, the relying party of Options.WebAuthn.
+	WebAuthnHost string
 	// Client trusts the server and does not follow redirects.
 	Client *http.Client
 }
@@ -112,7 +122,16 @@ func New(t testing.TB, opts Options) *Stack {
 	s := &Stack{Store: st, Box: box, Clock: &Clock{}}
 	s.Server = httptest.NewUnstartedServer(nil)
 	s.Host = s.Server.Listener.Addr().String()
-	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout,
+	var rp auth.WebAuthnRP
+	if opts.WebAuthn {
+		s.WebAuthnHost = "localhost:" + strconv.Itoa(s.Server.Listener.Addr().(*net.TCPAddr).Port)
+		r, err := webauthnrp.New(webauthnrp.Settings{Hostname: s.WebAuthnHost})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp = r
+	}
+	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout, WebAuthn: rp,
 		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, Limits: opts.Limits,
 		MaxHeldRequests: opts.MaxHeldRequests,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {

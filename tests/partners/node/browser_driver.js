@@ -35,6 +35,14 @@
 //   hook        {url, from}         POST outputs[from] to url (the Go test), wait for 2xx
 //   waitConsole {pattern}           a console message of the page matches the regexp
 //   sleep       {ms}
+//   webauthn.add   {as, transport?}   a virtual CTAP2 authenticator (Chrome DevTools
+//                                   Protocol WebAuthn domain: resident keys, user
+//                                   verification, verified); outputs[as] = its id
+//   webauthn.creds {from, as}       outputs[as] = the credentials it holds (CDP form)
+//   webauthn.remove {from}          removes the authenticator outputs[from]
+//   webauthn.rogue {credsFrom, as, transport?}  a new authenticator holding the
+//                                   credential IDs of outputs[credsFrom] with fresh
+//                                   private keys (a forged key); outputs[as] = its id
 //   uni.health     {client, as}                    outputs[as] = {ok, error?, stat?}
 //   uni.authURL    {client, username, as}          outputs[as] = the authorize URL, outputs[as+'State'] its state
 //   uni.exchange   {client, username, codeFrom?, as}  code from the current page URL's
@@ -115,6 +123,26 @@ async function main () {
   let ctx
   let shotN = 0
   let page
+  let cdp
+  // webAuthn returns the page's DevTools session with the virtual
+  // authenticator environment enabled (it covers the page's iframes).
+  const webAuthn = async () => {
+    if (!cdp) {
+      cdp = await ctx.newCDPSession(page)
+      await cdp.send('WebAuthn.enable', { enableUI: false })
+    }
+    return cdp
+  }
+  const addAuthenticator = async (transport) => {
+    const c = await webAuthn()
+    const r = await c.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2', transport: transport || 'usb', hasResidentKey: true,
+        hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true
+      }
+    })
+    return r.authenticatorId
+  }
   const shoot = async (name) => {
     shotN++
     const file = path.join(shotDir, String(shotN).padStart(2, '0') + '-' + safeName(name) + '.png')
@@ -195,6 +223,38 @@ async function main () {
         case 'sleep':
           await new Promise((resolve) => setTimeout(resolve, st.ms))
           break
+        case 'webauthn.add':
+          result.outputs[st.as] = await addAuthenticator(st.transport)
+          break
+        case 'webauthn.creds': {
+          const c = await webAuthn()
+          const r = await c.send('WebAuthn.getCredentials', { authenticatorId: result.outputs[st.from] })
+          result.outputs[st.as] = r.credentials
+          break
+        }
+        case 'webauthn.remove': {
+          const c = await webAuthn()
+          await c.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: result.outputs[st.from] })
+          break
+        }
+        case 'webauthn.rogue': {
+          const id = await addAuthenticator(st.transport)
+          const c = await webAuthn()
+          const crypto = require('crypto')
+          for (const cred of result.outputs[st.credsFrom] || []) {
+            const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
+            await c.send('WebAuthn.addCredential', {
+              authenticatorId: id,
+              credential: {
+                credentialId: cred.credentialId, rpId: cred.rpId, isResidentCredential: false,
+                privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+                signCount: cred.signCount + 1
+              }
+            })
+          }
+          result.outputs[st.as] = id
+          break
+        }
         case 'uni.health':
           try {
             const r = await clients[st.client].healthCheck()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,6 +235,74 @@ func testQueryAuthLog(t *testing.T, s store.Store) {
 		must(t, "QueryAuthLog "+tc.name, err)
 		if len(rows) != tc.want || total != tc.want {
 			t.Errorf("QueryAuthLog %s: %d rows, total %d; want %d", tc.name, len(rows), total, tc.want)
+		}
+	}
+}
+
+// testLogClockConcurrent races writers that stamp rows with stale times
+// (as a slow request would) against an exporter that polls with a cursor,
+// resuming from the last row it saw: when the writers are done and a final
+// poll is made, the exporter has seen every row exactly once.
+func testLogClockConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const writers, perWriter = 4, 40
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				// Stale by up to 3 s relative to the row count so far.
+				l := &store.AuthLog{TxID: fmt.Sprintf("w%d-%03d", w, i), Time: at(time.Duration(i/4) * time.Second), Result: "allow"}
+				if err := s.AppendAuthLog(ctx, l); err != nil {
+					t.Errorf("AppendAuthLog: %v", err)
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	seen := map[string]int{}
+	var after store.AuthLogCursor
+	now := at(0)
+	poll := func() {
+		// The exporter's clock moves on a second per poll.
+		now = now.Add(time.Second)
+		sealed, err := s.SealLogs(ctx, store.LogAuth, now)
+		if err != nil {
+			t.Fatalf("SealLogs: %v", err)
+		}
+		for {
+			rows, _, err := s.QueryAuthLog(ctx, store.AuthLogQuery{Min: at(-time.Hour), Max: sealed, After: after, Limit: 7})
+			if err != nil {
+				t.Fatalf("QueryAuthLog: %v", err)
+			}
+			if len(rows) == 0 {
+				return
+			}
+			for _, r := range rows {
+				seen[r.TxID]++
+			}
+			last := rows[len(rows)-1]
+			after = store.AuthLogCursor{Time: last.Time, TxID: last.TxID}
+		}
+	}
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		poll()
+	}
+	// Everything is committed: one more poll past every stamp.
+	now = now.Add(time.Hour)
+	poll()
+	if len(seen) != writers*perWriter {
+		t.Errorf("exporter saw %d distinct rows, want %d", len(seen), writers*perWriter)
+	}
+	for tx, n := range seen {
+		if n != 1 {
+			t.Errorf("exporter saw %s %d times", tx, n)
 		}
 	}
 }

@@ -64,6 +64,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IntegrationAdmin", testIntegrationAdmin},
 		{"AdminLog", testAdminLog},
 		{"LogClock", testLogClock},
+		{"LogClockConcurrent", testLogClockConcurrent},
 		{"QueryAuthLog", testQueryAuthLog},
 	}
 	for _, tc := range tests {

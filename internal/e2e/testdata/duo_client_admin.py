@@ -68,12 +68,13 @@ def main():
         out["get_deleted"] = call(adm.get_user_by_id, uid)
     out["phones"] = call(adm.get_user_phones, env["DUO_PHONE_USER_ID"])
 
-    # v2 log: every page, the client follows metadata.next_offset.
+    # v2 log: every page, oldest first as exporters read it, following
+    # metadata.next_offset (rows committed meanwhile come on later pages).
     mintime = int(env["DUO_LOG_MINTIME_MS"])
     maxtime = int(time.time() * 1000) + 5000
     rows, pages, next_offset = [], 0, None
     while pages < 50:
-        kw = {"api_version": 2, "mintime": mintime, "maxtime": maxtime, "limit": "1000"}
+        kw = {"api_version": 2, "mintime": mintime, "maxtime": maxtime, "limit": "1000", "sort": "ts:asc"}
         if next_offset:
             kw["next_offset"] = next_offset
         r = call(adm.get_authentication_log, **kw)

@@ -119,6 +119,7 @@ func newRoot(e *env) *cobra.Command {
 		newBenchCmd(e),
 		newAuthproxyCmd(e),
 		newCACmd(e),
+		newLogCmd(e),
 	)
 	return root
 }

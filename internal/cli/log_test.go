@@ -135,9 +135,9 @@ func TestLogAuth(t *testing.T) {
 		args []string
 		want int
 	}{
-		{[]string{"--since", "3h", "--json"}, 2500},                                // several pages of 1000
-		{[]string{"--since", "3h", "--user", "alice", "--json"}, 250},              // by username
-		{[]string{"--since", "3h", "--result", "granted", "--json"}, 250},          // Duo's words
+		{[]string{"--since", "3h", "--json"}, 2500},                       // several pages of 1000
+		{[]string{"--since", "3h", "--user", "alice", "--json"}, 250},     // by username
+		{[]string{"--since", "3h", "--result", "granted", "--json"}, 250}, // Duo's words
 		{[]string{"--since", "3h", "--result", "denied", "--integration", "DIAPP", "--json"}, 2250},
 		{[]string{"--since", "3h", "--integration", "DIOTHER", "--json"}, 0},
 		{[]string{"--since", base.Add(100 * time.Second).Format(time.RFC3339), "--until", base.Add(199 * time.Second).Format(time.RFC3339), "--json"}, 100},

@@ -77,19 +77,20 @@ func (a *API) Register(mux *http.ServeMux, s *httpapi.Signer) {
 	}
 }
 
-// Route lists one path and its methods (for tests and docs).
+// Route is one path and the grant each of its methods needs (for tests
+// and docs).
 type Route struct {
-	Path    string
-	Methods []string
+	Path   string
+	Grants map[string]string // method → grant
 }
 
 // Routes lists every path served.
 func (a *API) Routes() []Route {
 	var out []Route
 	for _, r := range a.routes() {
-		rt := Route{Path: r.path}
-		for m := range r.m {
-			rt.Methods = append(rt.Methods, m)
+		rt := Route{Path: r.path, Grants: map[string]string{}}
+		for m, ep := range r.m {
+			rt.Grants[m] = ep.grant
 		}
 		out = append(out, rt)
 	}

@@ -3,8 +3,8 @@ package adminapi_test
 import (
 	"encoding/json"
 	"io"
-	"slices"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 

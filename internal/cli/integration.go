@@ -138,12 +138,12 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			for _, in := range list {
 				out = append(out, toIntegrationJSON(in, host))
 				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), yesNo(in.LegacySignatures),
-					in.Created.UTC().Format(time.DateTime), in.Name})
+					grantList(in.Grants), in.Created.UTC().Format(time.DateTime), in.Name})
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "CREATED (UTC)", "NAME"}, rows)
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "GRANTS", "CREATED (UTC)", "NAME"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

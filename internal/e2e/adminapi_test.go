@@ -105,6 +105,7 @@ type pyAdminOut struct {
 	InfoSummary       pyCall          `json:"info_summary"`
 	Integrations      pyCall          `json:"integrations"`
 	Telephony         pyCall          `json:"telephony"`
+	TrustMonitor      pyCall          `json:"trust_monitor"`
 	AuthKeysOnAdmin   pyCall          `json:"auth_keys_on_admin"`
 	NoGrant           pyCall          `json:"no_grant"`
 	NoGrantLog        pyCall          `json:"no_grant_log"`
@@ -258,6 +259,12 @@ func TestPythonDuoClientAdmin(t *testing.T) {
 		if _, ok := in["secret_key"]; ok {
 			t.Errorf("get_integrations lists a secret key")
 		}
+	}
+	var empty []any
+	out.Telephony.decode(t, "get_telephony_log", &empty)
+	out.TrustMonitor.decode(t, "get_trust_monitor_events_iterator", &empty)
+	if len(empty) != 0 {
+		t.Errorf("trust monitor events: %v", empty)
 	}
 	if !strings.Contains(out.AuthKeysOnAdmin.Error, "403") || !strings.Contains(out.AuthKeysOnAdmin.Error, "Wrong integration type") {
 		t.Errorf("Auth API keys on /admin: %+v, want 403 wrong integration type", out.AuthKeysOnAdmin)

@@ -104,6 +104,7 @@ def main():
     out["info_summary"] = call(adm.get_info_summary)
     out["integrations"] = call(adm.get_integrations)
     out["telephony"] = call(adm.get_telephony_log)
+    out["trust_monitor"] = call(lambda: list(adm.get_trust_monitor_events_iterator(mintime=mintime, maxtime=maxtime)))
 
     out["auth_keys_on_admin"] = call(client(duo_client.Admin, "DUO_AUTH").get_users)
     out["no_grant"] = call(client(duo_client.Admin, "DUO_NOGRANT").get_users)

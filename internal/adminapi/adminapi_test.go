@@ -113,9 +113,25 @@ func TestSignaturesAndMethods(t *testing.T) {
 		if status != 200 || json.Unmarshal(e.Response, &u) != nil || u.Email != name+"@example.com" {
 			t.Fatalf("v%d POST /admin/v1/users: %d %+v", v, status, e)
 		}
+		if v != 5 {
+			continue
+		}
 		status, e = call(t, s, ikey, skey, v, "DELETE", "/admin/v1/users/"+u.UserID, url.Values{"note": {"x"}})
 		if status != 200 || string(e.Response) != `""` {
 			t.Errorf("v%d DELETE: %d %+v", v, status, e)
+		}
+	}
+	for _, q := range []url.Values{
+		{"username_list": {"user-v2", "user-v4"}},
+		{"username_list": {"user-v2,user-v4,nobody"}},
+		{"username_list": {`["user-v2","user-v4"]`}},
+	} {
+		status, e := call(t, s, ikey, skey, 5, "GET", "/admin/v1/users", q)
+		var us []struct {
+			Username string `json:"username"`
+		}
+		if status != 200 || json.Unmarshal(e.Response, &us) != nil || len(us) != 2 || us[0].Username != "user-v2" {
+			t.Errorf("GET /admin/v1/users %v: %d %s", q, status, e.Response)
 		}
 	}
 	if status, e := call(t, s, ikey, skey, 2, "PUT", "/admin/v1/users", nil); status != 405 || e.Code != 40501 {

@@ -1,7 +1,9 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -135,10 +137,38 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, c *httpapi.Call)
 	if err != nil {
 		return err
 	}
-	list, total, err := a.Core.UsersPage(r.Context(), store.UserPage{
-		Username: v.Get("username"), Email: v.Get("email"), Offset: p.Offset, Limit: p.Limit})
-	if err != nil {
-		return err
+	var (
+		list  []store.User
+		total int
+	)
+	names, ids := idList(v, "username_list"), idList(v, "user_id_list")
+	switch {
+	case len(names)+len(ids) > maxFilterValues:
+		return httpapi.InvalidParams("username_list, user_id_list: at most 100 values")
+	case len(names)+len(ids) > 0:
+		// Named users, in the order asked; unknown ones are left out.
+		var found []store.User
+		seen := map[string]bool{}
+		for _, n := range append(names, ids...) {
+			u, err := a.Core.User(r.Context(), n)
+			if auth.IsKind(err, auth.KindNotFound) || auth.IsKind(err, auth.KindInvalid) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				found = append(found, u)
+			}
+		}
+		list, total = window(found, p), len(found)
+	default:
+		list, total, err = a.Core.UsersPage(r.Context(), store.UserPage{
+			Username: v.Get("username"), Email: v.Get("email"), Offset: p.Offset, Limit: p.Limit})
+		if err != nil {
+			return err
+		}
 	}
 	out := make([]userJSON, 0, len(list))
 	for _, u := range list {
@@ -163,6 +193,25 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) e
 	}
 	httpapi.WriteOK(w, j)
 	return nil
+}
+
+// idList reads a list parameter sent repeated, comma-joined, or as a JSON
+// array in one value (clients differ).
+func idList(v url.Values, key string) []string {
+	var out []string
+	for _, s := range append(v[key], v[key+"[]"]...) {
+		var arr []string
+		if strings.HasPrefix(strings.TrimSpace(s), "[") && json.Unmarshal([]byte(s), &arr) == nil {
+			out = append(out, arr...)
+			continue
+		}
+		for part := range strings.SplitSeq(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }
 
 // profileParams reads Duo's optional user fields; nil for absent ones.

@@ -130,7 +130,15 @@ type v2Row struct {
 func TestPythonDuoClientAdmin(t *testing.T) {
 	t.Parallel()
 	py := testutil.Python3(t)
-	ts := startServer(t, serverOptions{engine: SQLite})
+	for _, e := range engines {
+		t.Run(string(e), func(t *testing.T) {
+			t.Parallel()
+			testPythonDuoClientAdmin(t, py, startServer(t, serverOptions{engine: e}))
+		})
+	}
+}
+
+func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 	admIKey, admSKey := ts.adminIntegration(t, "all")
 	authIKey, authSKey := ts.authAPI(t)
 	noIKey, noSKey := ts.adminIntegration(t)

@@ -131,8 +131,8 @@ func (a *API) routes() []pathRoute {
 		// Phones.
 		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, del: {wr, a.deletePhone}}},
 		// Integrations.
-		{"/admin/v1/integrations", methods{get: {rr, a.listIntegrationsV1}, post: {wr, a.createIntegration}}},
-		{"/admin/v3/integrations", methods{get: {rr, a.listIntegrationsV3}, post: {wr, a.createIntegration}}},
+		{"/admin/v1/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},
+		{"/admin/v3/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},
 		{"/admin/v1/integrations/{ikey}", methods{get: {rr, a.getIntegration}, post: {wr, a.updateIntegration}, del: {wr, a.deleteIntegration}}},
 		{"/admin/v3/integrations/{ikey}", methods{get: {rr, a.getIntegration}, post: {wr, a.updateIntegration}, del: {wr, a.deleteIntegration}}},
 		{"/admin/v1/integrations/{ikey}/skey", methods{get: {wr, a.getSecretKey}}},

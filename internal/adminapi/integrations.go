@@ -58,6 +58,8 @@ func integrationOf(in store.Integration) integrationJSON {
 	}
 }
 
+// listIntegrations serves v1 and v3 alike: Assent's integrations have no
+// fields that differ between them.
 func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	p, err := parsePaging(c.Params.Values, defaultListLimit, maxListLimit)
 	if err != nil {
@@ -74,14 +76,6 @@ func (a *API) listIntegrations(w http.ResponseWriter, r *http.Request, c *httpap
 	}
 	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
 	return nil
-}
-
-func (a *API) listIntegrationsV1(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	return a.listIntegrations(w, r, c)
-}
-
-func (a *API) listIntegrationsV3(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	return a.listIntegrations(w, r, c)
 }
 
 func (a *API) integration(r *http.Request) (store.Integration, error) {

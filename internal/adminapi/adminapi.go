@@ -35,7 +35,8 @@ type Core interface {
 	AdminLogSince(ctx context.Context, since time.Time, limit int) ([]store.AdminLog, error)
 
 	Summary(ctx context.Context) (auth.Summary, error)
-	LockoutThreshold() int
+	LockoutThreshold(ctx context.Context) int
+	SetLockoutThreshold(ctx context.Context, n int) error
 
 	Integration(ctx context.Context, ikey string) (store.Integration, string, error)
 	Integrations(ctx context.Context) ([]store.Integration, error)

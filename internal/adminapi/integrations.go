@@ -2,7 +2,9 @@ package adminapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -235,13 +237,15 @@ func (a *API) infoSummary(w http.ResponseWriter, r *http.Request, c *httpapi.Cal
 	return nil
 }
 
-// getSettings answers the settings Assent has (read from assent.toml).
-func (a *API) getSettings(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	th := a.Core.LockoutThreshold()
+// settingsJSON is Duo's settings object: lockout_threshold is Assent's;
+// the other keys are there with Duo's empty values for clients that read
+// them.
+func (a *API) settingsJSON(r *http.Request) map[string]any {
+	th := a.Core.LockoutThreshold(r.Context())
 	if th < 0 {
-		th = 0 // Duo: 0 is "no lockout"
+		th = 0 // lockout off
 	}
-	httpapi.WriteOK(w, map[string]any{
+	return map[string]any{
 		"lockout_threshold":        th,
 		"lockout_expire_duration":  nil,
 		"name":                     "Assent",
@@ -251,14 +255,39 @@ func (a *API) getSettings(w http.ResponseWriter, r *http.Request, c *httpapi.Cal
 		"fraud_email_enabled":      false,
 		"caller_id":                "",
 		"inactive_user_expiration": 0,
-	})
+	}
+}
+
+func (a *API) getSettings(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	httpapi.WriteOK(w, a.settingsJSON(r))
 	return nil
 }
 
-// updateSettings refuses: Assent's settings live in assent.toml, which is
-// what every node reads at start.
+// updateSettings sets lockout_threshold (1–9999) for every node; other
+// Duo settings have no meaning in Assent and are refused, naming them.
 func (a *API) updateSettings(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	return httpapi.InvalidParams("settings are read from assent.toml (lockout_threshold, …); change them there and restart")
+	v := c.Params.Values
+	var unknown []string
+	for k := range v {
+		if k != "lockout_threshold" {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return httpapi.InvalidParams(strings.Join(unknown, ", ") + ": not a setting Assent has (only lockout_threshold)")
+	}
+	if s := v.Get("lockout_threshold"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return httpapi.InvalidParams("lockout_threshold: must be 1 to 9999")
+		}
+		if err := a.Core.SetLockoutThreshold(r.Context(), n); err != nil {
+			return err
+		}
+	}
+	httpapi.WriteOK(w, a.settingsJSON(r))
+	return nil
 }
 
 // listAdmins: Assent has no administrator accounts (administration is the

@@ -212,9 +212,6 @@ func (s *Service) Summary(ctx context.Context) (Summary, error) {
 	return Summary{Users: n, Integrations: len(ins)}, nil
 }
 
-// LockoutThreshold is the configured lockout threshold (negative: off).
-func (s *Service) LockoutThreshold() int { return s.opts.LockoutThreshold }
-
 // sealLogs bounds a log read: rows stamped before the returned time are
 // all committed, and none stamped before it will be committed later.
 func (s *Service) sealLogs(ctx context.Context, log store.LogName) (time.Time, error) {

@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	a.Core = auth.New(st, box, auth.Options{
 		WebAuthn:         wa,
 		LockoutThreshold: lockout(cfg.LockoutThreshold),
-		EnrollPortalURL:  a.enrollPortalURL,
+		EnrollPortalURL:  a.EnrollPortalURL,
 		EnrollLinkTTL:    cfg.EnrollLinkTTL.Duration,
 		Now:              a.Now,
 		Logger:           log,
@@ -222,10 +222,10 @@ func (a *App) RecordAPIHostname(ctx context.Context) error {
 	return a.Store.PutSetting(ctx, settingAPIHostname, a.Config.PublicHostname)
 }
 
-// enrollPortalURL is preauth's enroll_portal_url: the configured portal
+// EnrollPortalURL is preauth's enroll_portal_url: the configured portal
 // (with ?username=) when enroll_portal_url is set, else a single-use link
 // to Assent's own portal.
-func (a *App) enrollPortalURL(ctx context.Context, username string) (string, error) {
+func (a *App) EnrollPortalURL(ctx context.Context, username string) (string, error) {
 	if base := a.Config.EnrollPortalURL; base != "" {
 		u, err := url.Parse(base)
 		if err != nil {

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
@@ -29,6 +30,9 @@ type NewBypassCodes struct {
 	// PreserveExisting keeps the user's earlier codes; by default a new
 	// batch replaces them, as in Duo.
 	PreserveExisting bool
+	// Codes, when not empty, are the codes to store (Duo's "codes"
+	// parameter) instead of generated ones; Count is then len(Codes).
+	Codes []string
 }
 
 // IssuedBypassCodes is a batch of new codes in plaintext, shown once.
@@ -43,6 +47,19 @@ type IssuedBypassCodes struct {
 // IssueBypassCodes creates bypass codes for a user. Only a keyed hash of
 // each code is stored.
 func (s *Service) IssueBypassCodes(ctx context.Context, nameOrID string, n NewBypassCodes) (IssuedBypassCodes, error) {
+	if len(n.Codes) > 0 {
+		n.Count = len(n.Codes)
+		seen := map[string]bool{}
+		for _, c := range n.Codes {
+			if len(c) < 6 || len(c) > 16 || strings.Trim(c, "0123456789") != "" {
+				return IssuedBypassCodes{}, invalid("codes", "each code must be 6 to 16 digits")
+			}
+			if seen[c] {
+				return IssuedBypassCodes{}, invalid("codes", "codes must differ")
+			}
+			seen[c] = true
+		}
+	}
 	switch {
 	case n.Count < 1 || n.Count > maxBypassCodes:
 		return IssuedBypassCodes{}, invalid("count", "must be between 1 and 10")
@@ -65,7 +82,11 @@ func (s *Service) IssueBypassCodes(ctx context.Context, nameOrID string, n NewBy
 				return err
 			}
 		}
-		return q.CreateBypassCodes(ctx, codes)
+		if err := q.CreateBypassCodes(ctx, codes); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "bypass_create", u.Username, map[string]any{"user_id": u.ID, "count": len(codes),
+			"reuse_count": n.Uses, "valid_secs": int64(n.Valid / time.Second), "preserve_existing": n.PreserveExisting})
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		// A preserved old code has the same digits: 1 in 10^9 per pair.
@@ -90,6 +111,9 @@ func (s *Service) newBypassCodes(userID string, n NewBypassCodes, now time.Time)
 	seen := map[string]bool{}
 	for len(codes) < n.Count {
 		code := ids.Random(BypassCodeDigits, "0123456789")
+		if len(n.Codes) > 0 {
+			code = n.Codes[len(codes)]
+		}
 		if seen[code] {
 			continue
 		}

@@ -73,6 +73,8 @@ type authCall struct {
 // decideAuth reads, decides and commits, again while a guarded write finds
 // its row changed (store.ErrConflict).
 func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *authCall) (*decision, error) {
+	// The threshold is read here, outside the write transaction.
+	s.refreshThreshold(ctx)
 	for try := 1; ; try++ {
 		d, err := s.decideOnce(ctx, req, p, c)
 		if err != nil {
@@ -159,7 +161,7 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 		if err != nil {
 			return err
 		}
-		if t := s.opts.LockoutThreshold; t > 0 && n >= t {
+		if t := s.lockoutThreshold(); t > 0 && n >= t {
 			reason := fmt.Sprintf("%d consecutive failed authentication attempts", n)
 			if err := q.LockOut(ctx, d.user, reason); err != nil {
 				return err

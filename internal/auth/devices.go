@@ -382,7 +382,16 @@ func (s *Service) matchHOTP(d store.Device, code string) (int64, bool, error) {
 
 // RemoveDevice deletes a device; its pending pushes go with it.
 func (s *Service) RemoveDevice(ctx context.Context, deviceID string) error {
-	err := s.st.DeleteDevice(ctx, deviceID)
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		d, err := q.GetDevice(ctx, deviceID)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteDevice(ctx, deviceID); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "phone_delete", deviceID, map[string]any{"user_id": d.UserID, "name": d.Name})
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no device with that ID")
 	}

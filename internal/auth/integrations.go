@@ -28,6 +28,9 @@ type NewIntegration struct {
 	// LegacySignatures admits signature version 1 (undated, replayable) on
 	// every route; see store.Integration.
 	LegacySignatures bool
+	// Grants are the Admin API grants of an adminapi integration (see
+	// NormalizeGrants; "all" for every one); none by default.
+	Grants []string
 }
 
 // NormalizeOrigin checks that o is a web origin (http or https scheme and a
@@ -88,8 +91,16 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if err != nil {
 		return store.Integration{}, "", err
 	}
+	grants, err := NormalizeGrants(n.Grants)
+	if err != nil {
+		return store.Integration{}, "", err
+	}
+	if len(grants) > 0 && n.Type != store.TypeAdminAPI {
+		return store.Integration{}, "", invalid("grant", "only adminapi integrations have grants")
+	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
+		Grants:        grants,
 		IKey:          ids.New(ids.Integration),
 		Name:          n.Name,
 		Type:          n.Type,
@@ -106,7 +117,14 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		return store.Integration{}, "", wrap("seal secret key", err)
 	}
 	in.SecretEnc = sealed
-	if err := s.st.CreateIntegration(ctx, in); err != nil {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateIntegration(ctx, in); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "integration_create", in.IKey, map[string]any{"name": in.Name, "type": in.Type,
+			"grants": in.Grants, "new_user_policy": in.NewUserPolicy})
+	})
+	if err != nil {
 		return store.Integration{}, "", wrap("create integration", err)
 	}
 	s.opts.Logger.Info("integration created", "ikey", in.IKey, "name", in.Name, "type", in.Type,
@@ -125,6 +143,8 @@ type IntegrationUpdate struct {
 	// LegacySignatures, when not nil, admits (true) or refuses (false)
 	// signature version 1 on every route; see store.Integration.
 	LegacySignatures *bool
+	// Grants, when not nil, replaces the Admin API grants.
+	Grants *[]string
 }
 
 // UpdateIntegration changes the name, new-user policy, allowed origins or
@@ -133,7 +153,7 @@ type IntegrationUpdate struct {
 // error. The change holds from the next request on, on every node (see
 // Integration). A missing integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
-	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil {
+	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil {
 		return store.Integration{}, invalid("", "nothing to update")
 	}
 	if u.Name != nil && *u.Name == "" {
@@ -149,11 +169,29 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 			return store.Integration{}, err
 		}
 	}
+	var grants []string
+	if u.Grants != nil {
+		var err error
+		if grants, err = NormalizeGrants(*u.Grants); err != nil {
+			return store.Integration{}, err
+		}
+	}
 	var in store.Integration
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		var err error
 		if in, err = q.GetIntegration(ctx, ikey); err != nil {
 			return err
+		}
+		desc := map[string]any{}
+		if u.Grants != nil {
+			if len(grants) > 0 && in.Type != store.TypeAdminAPI {
+				return invalid("grant", "only adminapi integrations have grants")
+			}
+			in.Grants = grants
+			desc["grants"] = grants
+			if err := q.SetIntegrationGrants(ctx, ikey, grants); err != nil {
+				return err
+			}
 		}
 		if u.Name != nil {
 			in.Name = *u.Name
@@ -169,9 +207,26 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 		}
 		if u.LegacySignatures != nil {
 			in.LegacySignatures = *u.LegacySignatures
+			desc["legacy_signatures"] = in.LegacySignatures
 		}
-		return q.UpdateIntegration(ctx, in)
+		if u.Name != nil {
+			desc["name"] = in.Name
+		}
+		if u.NewUserPolicy != nil {
+			desc["new_user_policy"] = in.NewUserPolicy
+		}
+		if u.AllowedOrigins != nil {
+			desc["allowed_origins"] = in.AllowedOrigins
+		}
+		if err := q.UpdateIntegration(ctx, in); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "integration_update", ikey, desc)
 	})
+	var ae *Error
+	if errors.As(err, &ae) {
+		return store.Integration{}, err
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Integration{}, notFound("no integration with that integration key")
 	}
@@ -240,7 +295,12 @@ func (s *Service) Integrations(ctx context.Context) ([]store.Integration, error)
 // DeleteIntegration removes an integration; its keys stop working with the
 // next request, on every node (see Integration).
 func (s *Service) DeleteIntegration(ctx context.Context, ikey string) error {
-	err := s.st.DeleteIntegration(ctx, ikey)
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteIntegration(ctx, ikey); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "integration_delete", ikey, nil)
+	})
 	s.skeys.Delete(ikey)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no integration with that integration key")

@@ -100,6 +100,8 @@ type Service struct {
 	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
+	threshold thresholdCache // the lockout threshold in force; see lockoutsetting.go
+
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
 }

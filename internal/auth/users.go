@@ -37,7 +37,12 @@ func (s *Service) CreateUser(ctx context.Context, username string) (store.User, 
 		Status:   store.StatusActive,
 		Created:  s.now(),
 	}
-	err := s.st.CreateUser(ctx, u)
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "user_create", u.Username, map[string]any{"user_id": u.ID, "status": u.Status})
+	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return store.User{}, s.usernameTaken(ctx, username)
 	}
@@ -103,10 +108,12 @@ func (s *Service) SetUserStatus(ctx context.Context, nameOrID string, status sto
 	default:
 		return store.User{}, invalid("status", "must be one of active, bypass, disabled")
 	}
-	out, err := s.updateUser(ctx, "set user status", nameOrID, func(u *store.User) {
+	out, err := s.updateUserLogged(ctx, "set user status", nameOrID, func(u *store.User) {
 		u.Status = status
 		u.FailedAttempts = 0
 		u.LockoutReason = ""
+	}, func(ctx context.Context, q store.Queries, u store.User) error {
+		return s.adminLog(ctx, q, "user_update", u.Username, map[string]any{"status": status})
 	})
 	if err != nil {
 		return store.User{}, err
@@ -123,7 +130,10 @@ func (s *Service) RenameUser(ctx context.Context, nameOrID, newName string) (sto
 	if err := validateUsername(newName); err != nil {
 		return store.User{}, err
 	}
-	out, err := s.updateUser(ctx, "rename user", nameOrID, func(u *store.User) { u.Username = newName })
+	out, err := s.updateUserLogged(ctx, "rename user", nameOrID, func(u *store.User) { u.Username = newName },
+		func(ctx context.Context, q store.Queries, u store.User) error {
+			return s.adminLog(ctx, q, "user_update", u.Username, map[string]any{"username": newName})
+		})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return store.User{}, s.usernameTaken(ctx, newName)
 	}
@@ -137,7 +147,10 @@ func (s *Service) RenameUser(ctx context.Context, nameOrID, newName string) (sto
 // updateUser finds a user by username or user ID, then in one transaction
 // reads it again, applies change and writes it back. Errors finding the
 // user are the core's own; store errors are wrapped, naming op.
-func (s *Service) updateUser(ctx context.Context, op, nameOrID string, change func(*store.User)) (store.User, error) {
+// after runs in the same transaction once the user is written (the
+// administrator-log row).
+func (s *Service) updateUserLogged(ctx context.Context, op, nameOrID string, change func(*store.User),
+	after func(context.Context, store.Queries, store.User) error) (store.User, error) {
 	found, err := s.User(ctx, nameOrID)
 	if err != nil {
 		return store.User{}, err
@@ -150,8 +163,14 @@ func (s *Service) updateUser(ctx context.Context, op, nameOrID string, change fu
 		}
 		change(&u)
 		out = u
-		return q.UpdateUser(ctx, u)
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return after(ctx, q, u)
 	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return store.User{}, err
+	}
 	if err != nil {
 		return store.User{}, wrap(op, err)
 	}
@@ -164,7 +183,16 @@ func (s *Service) DeleteUser(ctx context.Context, nameOrID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteUser(ctx, u.ID); err != nil {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "user_delete", u.Username, map[string]any{"user_id": u.ID})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no user named " + nameOrID)
+	}
+	if err != nil {
 		return wrap("delete user", err)
 	}
 	s.opts.Logger.Info("user deleted", "user_id", u.ID)

@@ -17,7 +17,8 @@ func newIntegrationCmd(e *env) *cobra.Command {
 		Aliases: []string{"integrations"},
 		Short:   "Create, list, update and delete integrations (ikey/skey pairs)",
 	}
-	cmd.AddCommand(newIntegrationCreateCmd(e), newIntegrationListCmd(e), newIntegrationUpdateCmd(e), newIntegrationDeleteCmd(e))
+	cmd.AddCommand(newIntegrationCreateCmd(e), newIntegrationListCmd(e), newIntegrationUpdateCmd(e), newIntegrationDeleteCmd(e),
+		newIntegrationRotateCmd(e))
 	return cmd
 }
 
@@ -33,8 +34,10 @@ type integrationJSON struct {
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// LegacySignatures: the integration may sign with version 1 (undated,
 	// replayable) on every route.
-	LegacySignatures bool  `json:"legacy_signatures"`
-	Created          int64 `json:"created"`
+	LegacySignatures bool `json:"legacy_signatures"`
+	// Grants are an adminapi integration's Admin API grants.
+	Grants  []string `json:"grants,omitempty"`
+	Created int64    `json:"created"`
 }
 
 // toIntegrationJSON is an integration as the CLI prints it, without its
@@ -42,7 +45,7 @@ type integrationJSON struct {
 func toIntegrationJSON(in store.Integration, apiHostname string) integrationJSON {
 	return integrationJSON{IntegrationKey: in.IKey, APIHostname: apiHostname, Name: in.Name,
 		Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures}
+		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures, Grants: in.Grants}
 }
 
 // legacyFlagHelp explains --legacy-signatures where it is defined.
@@ -60,10 +63,10 @@ func yesNo(b bool) string {
 
 func newIntegrationCreateCmd(e *env) *cobra.Command {
 	var name, typ, policy string
-	var origins []string
+	var origins, grants []string
 	var asJSON, legacy bool
 	cmd := &cobra.Command{
-		Use:   "create --type authapi|adminapi|websdk|universal --name NAME",
+		Use:   "create --type authapi|adminapi|websdk|universal --name NAME [--grant G]...",
 		Short: "Create an integration and print its keys (the secret key is shown only here)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,7 +77,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			defer a.Close()
 			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
 				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
-				AllowedOrigins: origins, LegacySignatures: legacy,
+				AllowedOrigins: origins, LegacySignatures: legacy, Grants: grants,
 			})
 			if err != nil {
 				return err
@@ -93,6 +96,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if out.LegacySignatures {
 				fmt.Fprintf(e.stdout, "  legacy signatures  yes: undated version-1 signatures are accepted and can be replayed\n")
 			}
+			if in.Type == store.TypeAdminAPI {
+				fmt.Fprintf(e.stdout, "  grants           %s\n", grantList(in.Grants))
+			}
 			return nil
 		},
 	}
@@ -103,6 +109,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&origins, "allowed-origin", nil,
 		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable (default: the page in each request)")
 	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp)
+	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
@@ -131,12 +138,12 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			for _, in := range list {
 				out = append(out, toIntegrationJSON(in, host))
 				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), yesNo(in.LegacySignatures),
-					in.Created.UTC().Format(time.DateTime), in.Name})
+					grantList(in.Grants), in.Created.UTC().Format(time.DateTime), in.Name})
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "CREATED (UTC)", "NAME"}, rows)
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "GRANTS", "CREATED (UTC)", "NAME"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -145,7 +152,7 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 
 func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	var name, policy string
-	var origins []string
+	var origins, grants []string
 	var clearOrigins, asJSON, legacy bool
 	cmd := &cobra.Command{
 		Use: "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... " +
@@ -177,8 +184,14 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			if f.Changed("legacy-signatures") {
 				u.LegacySignatures = &legacy
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil {
-				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins or --legacy-signatures")
+			switch {
+			case f.Changed("grant"):
+				u.Grants = &grants
+			case f.Changed("clear-grants"):
+				u.Grants = &[]string{}
+			}
+			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant or --clear-grants")
 			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
@@ -196,8 +209,8 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			if allowed == "" {
 				allowed = "-"
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "LEGACY SIGNATURES", "NAME"},
-				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, yesNo(in.LegacySignatures), in.Name}})
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "LEGACY SIGNATURES", "GRANTS", "NAME"},
+				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, yesNo(in.LegacySignatures), grantList(in.Grants), in.Name}})
 		},
 	}
 	f := cmd.Flags()
@@ -208,8 +221,11 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	f.BoolVar(&clearOrigins, "clear-allowed-origins", false,
 		"remove all allowed origins (only the page in each request may frame the prompt)")
 	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp+"; =false refuses them again")
+	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp+"; replaces the current grants")
+	f.Bool("clear-grants", false, "remove every Admin API grant")
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
+	cmd.MarkFlagsMutuallyExclusive("grant", "clear-grants")
 	return cmd
 }
 
@@ -236,5 +252,64 @@ func newIntegrationDeleteCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// grantFlagHelp explains --grant where it is defined.
+const grantFlagHelp = "an Admin API grant of an adminapi integration: read-log, read-resource, write-resource, settings, " +
+	"or all; repeatable (default: none)"
+
+// grantList renders grants in tables.
+func grantList(g []string) string {
+	if len(g) == 0 {
+		return "-"
+	}
+	return strings.Join(g, ",")
+}
+
+func newIntegrationRotateCmd(e *env) *cobra.Command {
+	var grace time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rotate-secret INTEGRATION_KEY [--grace 24h]",
+		Short: "Give an integration a new secret key; the old one keeps working for --grace",
+		Long: "Give an integration a new secret key and print it (it is not shown again). During --grace the old\n" +
+			"secret key still verifies, so clients can be moved over; after it only the new one does. With\n" +
+			"--grace 0 (the default) the old key stops at once. The administrator log records the rotation.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := openApp(cmd, e, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			in, skey, err := a.Core.RotateSecret(cmd.Context(), args[0], grace)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				integrationJSON
+				PreviousSecretKeyExpires *int64 `json:"previous_secret_key_expires"`
+			}{integrationJSON: toIntegrationJSON(in, a.APIHostname())}
+			out.SecretKey = skey
+			if !in.PrevSecretExpires.IsZero() {
+				t := in.PrevSecretExpires.Unix()
+				out.PreviousSecretKeyExpires = &t
+			}
+			if asJSON {
+				return printJSON(e.stdout, out)
+			}
+			fmt.Fprintf(e.stdout, "Secret key rotated. Keep the new secret key safe: it is not shown again.\n\n"+
+				"  integration key  %s\n  secret key       %s\n", in.IKey, skey)
+			if out.PreviousSecretKeyExpires != nil {
+				fmt.Fprintf(e.stdout, "  old secret key   works until %s\n", in.PrevSecretExpires.UTC().Format(time.DateTime+" UTC"))
+			} else {
+				fmt.Fprintf(e.stdout, "  old secret key   no longer works\n")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old secret key keeps working (e.g. 24h; at most 720h)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (with the new secret key)")
 	return cmd
 }

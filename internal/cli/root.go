@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assent-auth/assent/internal/app"
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/config"
 )
 
@@ -39,11 +40,36 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
 	root := newRoot(e)
 	root.SetArgs(args)
+	// Changes made by commands are logged in the administrator log as made
+	// by the operating-system user on this host.
+	ctx = auth.WithActor(ctx, cliActor(e))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "assent:", err)
 		return 1
 	}
 	return 0
+}
+
+// cliActor names the CLI's user for the administrator log: "cli:" and
+// user@host ($SUDO_USER, then $USER, then the uid).
+func cliActor(e *env) auth.Actor {
+	get := func(k string) string {
+		for _, kv := range e.environ {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	who := get("SUDO_USER")
+	if who == "" {
+		who = get("USER")
+	}
+	if who == "" {
+		who = fmt.Sprintf("uid%d", os.Getuid())
+	}
+	host, _ := os.Hostname()
+	return auth.Actor{Who: "cli:" + who + "@" + host}
 }
 
 // configFlags maps flag names to config keys; every command that opens the
@@ -94,6 +120,7 @@ func newRoot(e *env) *cobra.Command {
 		newBenchCmd(e),
 		newAuthproxyCmd(e),
 		newCACmd(e),
+		newLogCmd(e),
 	)
 	return root
 }

@@ -141,3 +141,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// okMetaEnvelope is okEnvelope with Duo's paging metadata (Admin API
+// lists), keys in sorted order.
+type okMetaEnvelope struct {
+	Metadata any    `json:"metadata"`
+	Response any    `json:"response"`
+	Stat     string `json:"stat"`
+}
+
+// WriteOKMeta answers {"metadata": meta, "response": resp, "stat": "OK"}.
+func WriteOKMeta(w http.ResponseWriter, resp, meta any) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, okMetaEnvelope{Metadata: meta, Response: resp, Stat: "OK"})
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,12 @@ import (
 // IntegrationLookup finds an integration and its plaintext secret key.
 type IntegrationLookup interface {
 	Integration(ctx context.Context, ikey string) (store.Integration, string, error)
+}
+
+// PreviousSecrets is implemented by lookups whose integrations may have a
+// rotated-out secret key that still verifies during its grace period.
+type PreviousSecrets interface {
+	PreviousSecret(in store.Integration) (string, bool)
 }
 
 // Call is a verified request: who signed it and what it asked.
@@ -123,7 +130,7 @@ func (s *Signer) verify(w http.ResponseWriter, r *http.Request, rt Route) (*Call
 	if err != nil {
 		return nil, err
 	}
-	err = s.Verifier.Verify(duosig.Incoming{
+	req := duosig.Incoming{
 		Method:   r.Method,
 		Path:     rawPath(r),
 		Query:    p.Query,
@@ -131,7 +138,18 @@ func (s *Signer) verify(w http.ResponseWriter, r *http.Request, rt Route) (*Call
 		Body:     p.Body,
 		JSONBody: p.JSONBody,
 		Header:   r.Header,
-	}, cred, skey, vers)
+	}
+	err = s.Verifier.Verify(req, cred, skey, vers)
+	if errors.Is(err, duosig.ErrBadSignature) && len(in.PrevSecretEnc) > 0 {
+		// During a rotation's grace period the previous secret key verifies
+		// too (each comparison is constant-time; which key matched is not a
+		// secret).
+		if ps, ok := s.Lookup.(PreviousSecrets); ok {
+			if prev, ok := ps.PreviousSecret(in); ok {
+				err = s.Verifier.Verify(req, cred, prev, vers)
+			}
+		}
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -50,7 +50,7 @@ var leaves = map[string][]string{
 
 // edges are the protocol and process packages the core must never reach.
 var edges = []string{
-	"internal/httpapi", "internal/authapi", "internal/device", "internal/frame", "internal/universal",
+	"internal/httpapi", "internal/authapi", "internal/adminapi", "internal/device", "internal/frame", "internal/universal",
 	"internal/prompt", "internal/web", "internal/server", "internal/cli", "internal/app", "internal/authproxy",
 }
 

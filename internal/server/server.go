@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/assent-auth/assent/internal/adminapi"
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
 	"github.com/assent-auth/assent/internal/config"
@@ -122,6 +123,8 @@ func New(a *app.App) (*Server, error) {
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
 		Detacher: s.detacher}).Register(mux, signer)
+	// The Admin API (/admin/v1, v2, v3): adminapi integrations, by grant.
+	(&adminapi.API{Core: a.Core, Now: a.Now, EnrollURL: a.EnrollPortalURL}).Register(mux, signer)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
 		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))

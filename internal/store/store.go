@@ -70,6 +70,14 @@ type Integration struct {
 	// frame this integration's hosted prompt (Web SDK v2 parent pages); empty
 	// means only the parent named in each signed request.
 	AllowedOrigins []string
+	// Grants are the Admin API grants (store.Grant…) of an adminapi
+	// integration; none by default.
+	Grants []string
+	// PrevSecretEnc is the secret key before the last rotation, sealed like
+	// SecretEnc, which still verifies until PrevSecretExpires; empty when
+	// no rotation is in its grace period.
+	PrevSecretEnc     []byte
+	PrevSecretExpires time.Time
 	// LegacySignatures lets the integration sign requests with signature
 	// version 1 on every Auth API route, with or without a date. Version 1
 	// covers no date, so such a request can be replayed at any time; only
@@ -106,6 +114,9 @@ type User struct {
 	LockoutReason  string // why the user was locked out; empty otherwise
 	Created        time.Time
 	LastLogin      time.Time // zero: never
+	// Profile holds Duo's descriptive fields (real name, e-mail, notes);
+	// written with UpdateUserProfile, never with CreateUser or UpdateUser.
+	Profile UserProfile
 }
 
 // BypassCode is an administrator-issued one-time (or N-time) passcode. Only a
@@ -187,7 +198,9 @@ type Queries interface {
 	DeleteBypassCode(ctx context.Context, id string) error
 	DeleteBypassCodesForUser(ctx context.Context, userID string) error
 
-	AppendAuthLog(ctx context.Context, l *AuthLog) error // sets l.ID
+	// AppendAuthLog sets l.ID, and raises l.Time to the auth log's clock:
+	// rows are stamped in commit order (see AdminQueries.SealLogs).
+	AppendAuthLog(ctx context.Context, l *AuthLog) error
 	ListAuthLog(ctx context.Context, f AuthLogFilter) ([]AuthLog, error)
 
 	GetSetting(ctx context.Context, key string) (string, error) // ErrNotFound if unset
@@ -201,6 +214,9 @@ type Queries interface {
 
 	// Second factors (issue 11).
 	WebAuthnQueries
+
+	// The Admin API and the administrator log (issue 12).
+	AdminQueries
 }
 
 // Store is a database.

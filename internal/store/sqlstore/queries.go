@@ -195,7 +195,10 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // Integrations.
 
-const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures`
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants`
+
+// integrationReadCols adds what CreateIntegration never writes (rotation).
+const integrationReadCols = integrationCols + `, prev_secret_enc, prev_secret_expires`
 
 func scanIntegration(r scanner) (store.Integration, error) {
 	var (
@@ -205,9 +208,20 @@ func scanIntegration(r scanner) (store.Integration, error) {
 		created     int64
 		origins     string
 		legacy      int64
+		grants      string
+		prev        []byte
+		prevExpires int64
 	)
-	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins, &legacy); err != nil {
+	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins, &legacy,
+		&grants, &prev, &prevExpires); err != nil {
 		return store.Integration{}, err
+	}
+	if grants != "" {
+		in.Grants = strings.Fields(grants)
+	}
+	if len(prev) > 0 {
+		in.PrevSecretEnc = prev
+		in.PrevSecretExpires = fromUnix(prevExpires)
 	}
 	if origins != "" {
 		in.AllowedOrigins = strings.Fields(origins)
@@ -222,9 +236,9 @@ func scanIntegration(r scanner) (store.Integration, error) {
 
 func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created),
-		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures))
+		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), strings.Join(in.Grants, " "))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -240,7 +254,7 @@ func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) e
 
 func (q *queries) GetIntegration(ctx context.Context, ikey string) (store.Integration, error) {
 	in, err := scanIntegration(q.queryRow(ctx,
-		`SELECT `+integrationCols+` FROM integrations WHERE ikey = ?`, ikey))
+		`SELECT `+integrationReadCols+` FROM integrations WHERE ikey = ?`, ikey))
 	if err != nil {
 		return store.Integration{}, fmt.Errorf("sqlstore: get integration %s: %w", ikey, mapErr(err))
 	}
@@ -249,7 +263,7 @@ func (q *queries) GetIntegration(ctx context.Context, ikey string) (store.Integr
 
 func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, error) {
 	rows, err := q.query(ctx,
-		`SELECT `+integrationCols+` FROM integrations ORDER BY created, ikey`+q.d.binary)
+		`SELECT `+integrationReadCols+` FROM integrations ORDER BY created, ikey`+q.d.binary)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list integrations: %w", err)
 	}
@@ -302,7 +316,7 @@ func (q *queries) DeleteIntegration(ctx context.Context, ikey string) error {
 
 // Users.
 
-const userCols = `id, username, status, failed_attempts, lockout_reason, created, last_login`
+const userCols = `id, username, status, failed_attempts, lockout_reason, created, last_login, realname, email, notes, firstname, lastname`
 
 func scanUser(r scanner) (store.User, error) {
 	var (
@@ -310,7 +324,9 @@ func scanUser(r scanner) (store.User, error) {
 		status             string
 		created, lastLogin int64
 	)
-	if err := r.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin); err != nil {
+	p := &u.Profile
+	if err := r.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
+		&p.RealName, &p.Email, &p.Notes, &p.FirstName, &p.LastName); err != nil {
 		return store.User{}, err
 	}
 	u.Status = store.UserStatus(status)
@@ -593,13 +609,15 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	if l == nil {
 		return errors.New("sqlstore: append auth log: nil entry")
 	}
+	// The row's time follows commit order (see admin.go, the log clock).
+	at, err := q.logStamp(ctx, store.LogAuth, l.Time)
+	if err != nil {
+		return fmt.Errorf("sqlstore: append auth log: %w", err)
+	}
 	const insert = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	args := []any{l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname}
-	var (
-		id  int64
-		err error
-	)
+	args := []any{l.TxID, toUnix(at), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname}
+	var id int64
 	if q.d.postgres {
 		err = q.queryRow(ctx, insert+` RETURNING id`, args...).Scan(&id)
 	} else {
@@ -613,7 +631,7 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}
-	l.ID = id
+	l.ID, l.Time = id, at
 	return nil
 }
 

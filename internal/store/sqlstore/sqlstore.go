@@ -545,10 +545,10 @@ func (s *Store) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	}
 	// Work on a copy so that l.ID is set only once the row is committed.
 	c := *l
-	if err := s.write(ctx, true, func(q *queries) error { return q.AppendAuthLog(ctx, &c) }); err != nil {
+	if err := s.write(ctx, false, func(q *queries) error { return q.AppendAuthLog(ctx, &c) }); err != nil {
 		return err
 	}
-	l.ID = c.ID
+	l.ID, l.Time = c.ID, c.Time
 	return nil
 }
 

@@ -1,0 +1,514 @@
+package adminapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/httpapi"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// userJSON is Duo's v1 user object. Fields Assent has no data for are
+// present with Duo's empty values, so clients that index them work.
+type userJSON struct {
+	Alias1              *string    `json:"alias1"`
+	Alias2              *string    `json:"alias2"`
+	Alias3              *string    `json:"alias3"`
+	Alias4              *string    `json:"alias4"`
+	Aliases             struct{}   `json:"aliases"`
+	Created             int64      `json:"created"`
+	DesktopTokens       []any      `json:"desktoptokens"`
+	Email               string     `json:"email"`
+	ExternalID          *string    `json:"external_id"`
+	FirstName           string     `json:"firstname"`
+	Groups              []any      `json:"groups"`
+	IsEnrolled          bool       `json:"is_enrolled"`
+	LastDirectorySync   *int64     `json:"last_directory_sync"`
+	LastLogin           *int64     `json:"last_login"`
+	LastName            string     `json:"lastname"`
+	LockoutReason       *string    `json:"lockout_reason"`
+	Notes               string     `json:"notes"`
+	Phones              []phoneRef `json:"phones"`
+	RealName            string     `json:"realname"`
+	Status              string     `json:"status"`
+	Tokens              []any      `json:"tokens"`
+	U2FTokens           []any      `json:"u2ftokens"`
+	UserID              string     `json:"user_id"`
+	Username            string     `json:"username"`
+	WebAuthnCredentials []any      `json:"webauthncredentials"`
+}
+
+// phoneRef is a phone as listed inside a user (without its users).
+type phoneRef struct {
+	Activated        bool     `json:"activated"`
+	Capabilities     []string `json:"capabilities"`
+	Encrypted        string   `json:"encrypted"`
+	Extension        string   `json:"extension"`
+	Fingerprint      string   `json:"fingerprint"`
+	LastSeen         string   `json:"last_seen"`
+	Model            string   `json:"model"`
+	Name             string   `json:"name"`
+	Number           string   `json:"number"`
+	PhoneID          string   `json:"phone_id"`
+	Platform         string   `json:"platform"`
+	Postdelay        string   `json:"postdelay"`
+	Predelay         string   `json:"predelay"`
+	Screenlock       string   `json:"screenlock"`
+	SMSPasscodesSent bool     `json:"sms_passcodes_sent"`
+	Tampered         string   `json:"tampered"`
+	Type             string   `json:"type"`
+}
+
+// phoneJSON is a phone object with its users (the /phones endpoints).
+type phoneJSON struct {
+	phoneRef
+	Users []userRef `json:"users"`
+}
+
+type userRef struct {
+	UserID   string `json:"user_id"`
+	Username string `json:"username"`
+	RealName string `json:"realname"`
+	Email    string `json:"email"`
+	Status   string `json:"status"`
+}
+
+// phoneOf maps an Assent device (an activated authenticator app) to Duo's
+// phone shape: a numberless "Mobile" with push and passcodes.
+func phoneOf(d store.Device) phoneRef {
+	p := phoneRef{
+		Activated:    true,
+		Capabilities: []string{"auto", "push", "mobile_otp"},
+		Encrypted:    "Unknown", Fingerprint: "Unknown", Screenlock: "Unknown", Tampered: "Unknown",
+		Model: d.Name, Name: d.Name, PhoneID: d.ID, Platform: d.Platform, Type: "Mobile",
+	}
+	if !d.LastSeen.IsZero() {
+		p.LastSeen = d.LastSeen.UTC().Format("2006-01-02T15:04:05")
+	}
+	return p
+}
+
+func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
+	devices, err := a.Core.Devices(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	out := userJSON{
+		Created: u.Created.Unix(), Email: u.Profile.Email, FirstName: u.Profile.FirstName, LastName: u.Profile.LastName,
+		Notes: u.Profile.Notes, RealName: u.Profile.RealName, Status: string(u.Status), UserID: u.ID, Username: u.Username,
+		LastLogin: timePtr(u.LastLogin), IsEnrolled: len(devices) > 0,
+		DesktopTokens: []any{}, Groups: []any{}, Tokens: []any{}, U2FTokens: []any{}, WebAuthnCredentials: []any{},
+		Phones: []phoneRef{},
+	}
+	if u.LockoutReason != "" {
+		reason := u.LockoutReason
+		out.LockoutReason = &reason
+	}
+	for _, d := range devices {
+		out.Phones = append(out.Phones, phoneOf(d))
+	}
+	return out, nil
+}
+
+// user finds the user named by the path's user_id (an ID, not a username).
+func (a *API) user(r *http.Request) (store.User, error) {
+	id := r.PathValue("user_id")
+	if !strings.HasPrefix(id, "DU") {
+		return store.User{}, httpapi.ErrNotFound
+	}
+	u, err := a.Core.User(r.Context(), id)
+	if err != nil {
+		return store.User{}, err
+	}
+	if u.ID != id {
+		return store.User{}, httpapi.ErrNotFound
+	}
+	return u, nil
+}
+
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	v := c.Params.Values
+	p, err := parsePaging(v, defaultListLimit, maxListLimit)
+	if err != nil {
+		return err
+	}
+	var (
+		list  []store.User
+		total int
+	)
+	names, ids := idList(v, "username_list"), idList(v, "user_id_list")
+	switch {
+	case len(names)+len(ids) > maxFilterValues:
+		return httpapi.InvalidParams("username_list, user_id_list: at most 100 values")
+	case len(names)+len(ids) > 0:
+		// Named users, in the order asked; unknown ones are left out.
+		var found []store.User
+		seen := map[string]bool{}
+		for _, n := range append(names, ids...) {
+			u, err := a.Core.User(r.Context(), n)
+			if auth.IsKind(err, auth.KindNotFound) || auth.IsKind(err, auth.KindInvalid) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				found = append(found, u)
+			}
+		}
+		list, total = window(found, p), len(found)
+	default:
+		list, total, err = a.Core.UsersPage(r.Context(), store.UserPage{
+			Username: v.Get("username"), Email: v.Get("email"), Offset: p.Offset, Limit: p.Limit})
+		if err != nil {
+			return err
+		}
+	}
+	out := make([]userJSON, 0, len(list))
+	for _, u := range list {
+		j, err := a.userJSON(r, u)
+		if err != nil {
+			return err
+		}
+		out = append(out, j)
+	}
+	httpapi.WriteOKMeta(w, out, metaFor(p, len(list), total))
+	return nil
+}
+
+func (a *API) getUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	j, err := a.userJSON(r, u)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, j)
+	return nil
+}
+
+// idList reads a list parameter sent repeated, comma-joined, or as a JSON
+// array in one value (clients differ).
+func idList(v url.Values, key string) []string {
+	var out []string
+	for _, s := range append(v[key], v[key+"[]"]...) {
+		var arr []string
+		if strings.HasPrefix(strings.TrimSpace(s), "[") && json.Unmarshal([]byte(s), &arr) == nil {
+			out = append(out, arr...)
+			continue
+		}
+		for part := range strings.SplitSeq(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// profileParams reads Duo's optional user fields; nil for absent ones.
+func profileParams(c *httpapi.Call) auth.UserUpdate {
+	v := c.Params.Values
+	opt := func(k string) *string {
+		if _, ok := v[k]; !ok {
+			return nil
+		}
+		s := v.Get(k)
+		return &s
+	}
+	up := auth.UserUpdate{Username: opt("username"), RealName: opt("realname"), Email: opt("email"), Notes: opt("notes"),
+		FirstName: opt("firstname"), LastName: opt("lastname")}
+	if s := opt("status"); s != nil {
+		st := store.UserStatus(*s)
+		up.Status = &st
+	}
+	return up
+}
+
+// aliasParams refuses aliases: Assent has no username aliases yet, and
+// silently dropping them would let a user log in under fewer names than the
+// script set up.
+func aliasParams(c *httpapi.Call) error {
+	for _, k := range []string{"alias1", "alias2", "alias3", "alias4", "aliases"} {
+		if c.Params.Get(k) != "" {
+			return httpapi.InvalidParams(k + ": username aliases are not supported by Assent")
+		}
+	}
+	return nil
+}
+
+func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if err := aliasParams(c); err != nil {
+		return err
+	}
+	up := profileParams(c)
+	if up.Username == nil || *up.Username == "" {
+		return httpapi.InvalidParams("username")
+	}
+	n := auth.NewUser{Username: *up.Username}
+	if up.Status != nil {
+		n.Status = *up.Status
+	}
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	n.Profile = store.UserProfile{RealName: deref(up.RealName), Email: deref(up.Email), Notes: deref(up.Notes),
+		FirstName: deref(up.FirstName), LastName: deref(up.LastName)}
+	u, err := a.Core.AddUser(r.Context(), n)
+	if err != nil {
+		return err
+	}
+	j, err := a.userJSON(r, u)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, j)
+	return nil
+}
+
+func (a *API) updateUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if err := aliasParams(c); err != nil {
+		return err
+	}
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	u, err = a.Core.ModifyUser(r.Context(), u.ID, profileParams(c))
+	if err != nil {
+		return err
+	}
+	j, err := a.userJSON(r, u)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, j)
+	return nil
+}
+
+// deleteUser answers "" as Duo does, also for a user already gone.
+func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if auth.IsKind(err, auth.KindNotFound) || err == httpapi.ErrNotFound {
+		httpapi.WriteOK(w, "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.Core.DeleteUser(r.Context(), u.ID); err != nil && !auth.IsKind(err, auth.KindNotFound) {
+		return err
+	}
+	httpapi.WriteOK(w, "")
+	return nil
+}
+
+// enrollUser creates the user if needed (with the e-mail address) and
+// answers the enrollment-portal link. Assent sends no e-mail: the caller
+// passes the link on.
+func (a *API) enrollUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	v := c.Params.Values
+	name, email := v.Get("username"), v.Get("email")
+	if name == "" {
+		return httpapi.InvalidParams("username")
+	}
+	if email == "" || !strings.Contains(email, "@") {
+		return httpapi.InvalidParams("email")
+	}
+	if s := v.Get("valid_secs"); s != "" {
+		if n, err := strconv.Atoi(s); err != nil || n < 0 {
+			return httpapi.InvalidParams("valid_secs")
+		}
+	}
+	u, err := a.Core.User(r.Context(), name)
+	if auth.IsKind(err, auth.KindNotFound) {
+		u, err = a.Core.AddUser(r.Context(), auth.NewUser{Username: name, Profile: store.UserProfile{Email: email}})
+	} else if err == nil && u.Profile.Email == "" {
+		u, err = a.Core.ModifyUser(r.Context(), u.ID, auth.UserUpdate{Email: &email})
+	}
+	if err != nil {
+		return err
+	}
+	link := ""
+	if a.EnrollURL != nil {
+		if link, err = a.EnrollURL(r.Context(), u.Username); err != nil {
+			return err
+		}
+	}
+	httpapi.WriteOK(w, link)
+	return nil
+}
+
+// createBypassCodes is Duo's POST /users/{id}/bypass_codes: count (1–10,
+// default 10) or codes (comma-separated), reuse_count (default 1, 0 =
+// unlimited), valid_secs (default 0 = never), preserve_existing.
+func (a *API) createBypassCodes(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	v := c.Params.Values
+	n := auth.NewBypassCodes{Count: 10, Uses: 1}
+	codes := values(v, "codes")
+	if v.Get("count") != "" && len(codes) > 0 {
+		return httpapi.InvalidParams("count: give count or codes, not both")
+	}
+	if s := v.Get("count"); s != "" {
+		if n.Count, err = strconv.Atoi(s); err != nil {
+			return httpapi.InvalidParams("count")
+		}
+	}
+	n.Codes = codes
+	if s := v.Get("reuse_count"); s != "" {
+		if n.Uses, err = strconv.Atoi(s); err != nil {
+			return httpapi.InvalidParams("reuse_count")
+		}
+	}
+	if s := v.Get("valid_secs"); s != "" {
+		secs, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || secs < 0 || secs > 10*365*24*3600 {
+			return httpapi.InvalidParams("valid_secs")
+		}
+		n.Valid = time.Duration(secs) * time.Second
+	}
+	if n.PreserveExisting, err = c.Params.Bool("preserve_existing"); err != nil {
+		return err
+	}
+	out, err := a.Core.IssueBypassCodes(r.Context(), u.ID, n)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, out.Codes)
+	return nil
+}
+
+type bypassJSON struct {
+	BypassCodeID  string  `json:"bypass_code_id"`
+	AdminEmail    string  `json:"admin_email"`
+	CreatedOn     int64   `json:"created_on"`
+	Expiration    *int64  `json:"expiration"`
+	ReuseCount    *int    `json:"reuse_count"`
+	User          userRef `json:"user"`
+	RemainingUses *int    `json:"remaining_uses,omitempty"`
+}
+
+func (a *API) listBypassCodes(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
+	if err != nil {
+		return err
+	}
+	list, err := a.Core.BypassCodes(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	page := window(list, p)
+	out := make([]bypassJSON, 0, len(page))
+	for _, b := range page {
+		j := bypassJSON{BypassCodeID: b.ID, CreatedOn: b.Created.Unix(), Expiration: timePtr(b.Expires),
+			User: userRef{UserID: u.ID, Username: u.Username, RealName: u.Profile.RealName, Email: u.Profile.Email, Status: string(u.Status)}}
+		if b.RemainingUses > 0 {
+			n := b.RemainingUses
+			j.ReuseCount = &n
+		}
+		out = append(out, j)
+	}
+	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
+	return nil
+}
+
+// window is one page of a short, already loaded list (a user's codes or
+// devices: at most a few dozen).
+func window[T any](list []T, p paging) []T {
+	if p.Offset >= len(list) {
+		return nil
+	}
+	return list[p.Offset:min(len(list), p.Offset+p.Limit)]
+}
+
+func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
+	if err != nil {
+		return err
+	}
+	devices, err := a.Core.Devices(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	page := window(devices, p)
+	out := make([]phoneRef, 0, len(page))
+	for _, d := range page {
+		out = append(out, phoneOf(d))
+	}
+	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(devices)))
+	return nil
+}
+
+// userEmptyList answers the lists Assent has nothing for yet (groups,
+// hardware tokens, WebAuthn credentials, U2F tokens) for an existing user.
+func (a *API) userEmptyList(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if _, err := a.user(r); err != nil {
+		return err
+	}
+	httpapi.WriteOKMeta(w, []any{}, listMeta{})
+	return nil
+}
+
+func (a *API) deleteUserPhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	u, err := a.user(r)
+	if err != nil {
+		return err
+	}
+	d, err := a.Core.Device(r.Context(), r.PathValue("phone_id"))
+	if err != nil {
+		return err
+	}
+	if d.UserID != u.ID {
+		return httpapi.ErrNotFound
+	}
+	if err := a.Core.RemoveDevice(r.Context(), d.ID); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, "")
+	return nil
+}
+
+func (a *API) getPhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	d, err := a.Core.Device(r.Context(), r.PathValue("phone_id"))
+	if err != nil {
+		return err
+	}
+	u, err := a.Core.User(r.Context(), d.UserID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, phoneJSON{phoneRef: phoneOf(d), Users: []userRef{{UserID: u.ID, Username: u.Username,
+		RealName: u.Profile.RealName, Email: u.Profile.Email, Status: string(u.Status)}}})
+	return nil
+}
+
+func (a *API) deletePhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if err := a.Core.RemoveDevice(r.Context(), r.PathValue("phone_id")); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, "")
+	return nil
+}

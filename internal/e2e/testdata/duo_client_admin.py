@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Drive Assent's Admin API with Debian's python3-duo-client (duo_client 4.x).
+
+Run by internal/e2e (TestPythonDuoClientAdmin) with Debian's /usr/bin/python3,
+unchanged client code. Settings come from the environment:
+
+  DUO_HOST, DUO_PORT, DUO_CA        server (host signed without the port)
+  DUO_ADMIN_IKEY, DUO_ADMIN_SKEY    an adminapi integration with every grant
+  DUO_AUTH_IKEY, DUO_AUTH_SKEY      an authapi integration
+  DUO_NOGRANT_IKEY, DUO_NOGRANT_SKEY  an adminapi integration without grants
+  DUO_PHONE_USER_ID                 a user with an activated device
+  DUO_LOG_MINTIME_MS                start of the seeded auth-log window (ms)
+
+Each call's result (or the RuntimeError text) is printed as one JSON object.
+"""
+
+import json
+import os
+import sys
+import time
+
+import duo_client
+
+
+def call(fn, *args, **kwargs):
+    try:
+        return {"ok": fn(*args, **kwargs)}
+    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
+        return {"error": str(e)}
+
+
+def client(cls, prefix):
+    env = os.environ
+    return cls(ikey=env[prefix + "_IKEY"], skey=env[prefix + "_SKEY"], host=env["DUO_HOST"],
+               port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+
+
+def main():
+    env = os.environ
+    adm = client(duo_client.Admin, "DUO_ADMIN")
+    auth = client(duo_client.Auth, "DUO_AUTH")
+    out = {}
+
+    users = call(adm.get_users)  # pages with limit=100 while next_offset exists
+    if "ok" in users:
+        out["users_count"] = len(users["ok"])
+        out["users_distinct"] = len({u["user_id"] for u in users["ok"]})
+    else:
+        out["users"] = users
+    out["users_page"] = call(adm.get_users, limit=300, offset=0)
+    if "ok" in out["users_page"]:
+        out["users_page"] = {"ok": len(out["users_page"]["ok"])}
+    out["by_name"] = call(adm.get_users_by_name, "seed-0007")
+
+    added = call(adm.add_user, "py-admin-user", realname="Py Admin", email="py@example.com")
+    out["add_user"] = added
+    if "ok" in added:
+        uid = added["ok"]["user_id"]
+        out["update_user"] = call(adm.update_user, uid, notes="from python", status="active", realname="Py A.")
+        out["get_user_by_id"] = call(adm.get_user_by_id, uid)
+        codes = call(adm.add_user_bypass_codes, uid, count=2, remaining_uses=1)
+        out["bypass_codes"] = codes
+        if "ok" in codes:
+            out["login_with_code"] = call(auth.auth, "passcode", username="py-admin-user", passcode=codes["ok"][0])
+            out["login_again"] = call(auth.auth, "passcode", username="py-admin-user", passcode=codes["ok"][0])
+        out["enroll_user"] = call(adm.enroll_user, "py-enrollee", "enrollee@example.com")
+        out["delete_user"] = call(adm.delete_user, uid)
+        out["get_deleted"] = call(adm.get_user_by_id, uid)
+    out["phones"] = call(adm.get_user_phones, env["DUO_PHONE_USER_ID"])
+
+    # v2 log: every page, oldest first as exporters read it, following
+    # metadata.next_offset (rows committed meanwhile come on later pages).
+    mintime = int(env["DUO_LOG_MINTIME_MS"])
+    maxtime = int(time.time() * 1000) + 5000
+    rows, pages, next_offset = [], 0, None
+    while pages < 50:
+        kw = {"api_version": 2, "mintime": mintime, "maxtime": maxtime, "limit": "1000", "sort": "ts:asc"}
+        if next_offset:
+            kw["next_offset"] = next_offset
+        r = call(adm.get_authentication_log, **kw)
+        if "error" in r:
+            out["authlog_v2_error"] = r["error"]
+            break
+        pages += 1
+        rows.extend(r["ok"]["authlogs"])
+        next_offset = r["ok"]["metadata"].get("next_offset")
+        out["authlog_v2_total"] = r["ok"]["metadata"]["total_objects"]
+        if not next_offset:
+            break
+    out["authlog_v2_rows"] = len(rows)
+    out["authlog_v2_distinct"] = len({(l["txid"], l["timestamp"], l["user"]["key"], l["factor"]) for l in rows})
+    out["authlog_v2_pages"] = pages
+    out["authlog_v2_sample"] = [l for l in rows if l["factor"] == "bypass_code"][:1]
+    out["authlog_v2_filtered"] = call(adm.get_authentication_log, api_version=2, mintime=mintime, maxtime=maxtime,
+                                      results=["denied"], limit="1000")
+    if "ok" in out["authlog_v2_filtered"]:
+        out["authlog_v2_filtered"] = {"ok": sorted({l["result"] for l in out["authlog_v2_filtered"]["ok"]["authlogs"]})}
+    v1 = call(adm.get_authentication_log)
+    out["authlog_v1_count"] = len(v1["ok"]) if "ok" in v1 else v1
+    out["authlog_v1_first"] = v1["ok"][0] if "ok" in v1 and v1["ok"] else None
+    # Log rows are readable once the log clock has passed their second.
+    time.sleep(1.1)
+    out["admin_log"] = call(adm.get_administrator_log)
+    out["info_summary"] = call(adm.get_info_summary)
+    out["integrations"] = call(adm.get_integrations)
+    out["telephony"] = call(adm.get_telephony_log)
+    out["trust_monitor"] = call(lambda: list(adm.get_trust_monitor_events_iterator(mintime=mintime, maxtime=maxtime)))
+
+    out["auth_keys_on_admin"] = call(client(duo_client.Admin, "DUO_AUTH").get_users)
+    out["no_grant"] = call(client(duo_client.Admin, "DUO_NOGRANT").get_users)
+    out["no_grant_log"] = call(client(duo_client.Admin, "DUO_NOGRANT").get_administrator_log)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

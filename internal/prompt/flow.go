@@ -25,10 +25,10 @@ import (
 // Texts shown on the pages.
 const (
 	titleLogin    = "Verify it's you"
-	titleEnroll   = "Add an authentication device"
+	titleEnroll   = "Set up a way to log in"
 	titleRefused  = "Access denied"
 	titleError    = "Cannot continue"
-	titleEnrolled = "Device added"
+	titleEnrolled = "All set"
 
 	msgExpired     = "This login prompt has expired. Go back to the application and log in again."
 	msgBadState    = "This login prompt is not valid. Go back to the application and log in again."

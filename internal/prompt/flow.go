@@ -155,6 +155,11 @@ func (p *Prompt) headers(st state, in store.Integration) web.Headers {
 
 // render seals st into the page and writes it.
 func (p *Prompt) render(w http.ResponseWriter, st state, in store.Integration, pg web.Page) error {
+	return p.renderStatus(w, http.StatusOK, st, in, pg)
+}
+
+// renderStatus is render with another status than 200.
+func (p *Prompt) renderStatus(w http.ResponseWriter, status int, st state, in store.Integration, pg web.Page) error {
 	sealed, err := p.seal(st)
 	if err != nil {
 		return err
@@ -170,7 +175,7 @@ func (p *Prompt) render(w http.ResponseWriter, st state, in store.Integration, p
 	hd := p.headers(st, in)
 	// Only an authenticator app's page has an inline (data:) QR code.
 	hd.DataImages = pg.TOTP != nil
-	return web.Render(w, http.StatusOK, pg, hd)
+	return web.Render(w, status, pg, hd)
 }
 
 func renderError(w http.ResponseWriter, r *http.Request, status int, title, message string, frameAncestors []string) {

@@ -38,6 +38,7 @@ const (
 	titleAddApp       = "Add an authenticator app"
 	msgScanApp        = "Scan the QR code with your app, then enter the code it shows."
 	msgNoAppCode      = "Enter the code your app shows for this account."
+	msgWrongAppCode   = "That code does not match. Check that the phone's time is right, and enter the code the app shows now."
 	msgAppAdded       = "Authenticator app added. When it shows its next code, enter that code to log in."
 	msgPortalAppAdded = "Your authenticator app is ready. You can close this page and log in to your application with a code from it."
 	msgAppGone        = "This app setup is no longer valid. Start again."
@@ -66,11 +67,11 @@ func (p *Prompt) startTOTP(w http.ResponseWriter, r *http.Request, st state, in 
 		return err
 	}
 	st.EnrollUser, st.TOTPToken = e.Token.UserID, e.Token.ID
-	return p.showTOTP(w, st, in, e, msgScanApp, "info")
+	return p.showTOTP(w, http.StatusOK, st, in, e, msgScanApp, "info")
 }
 
 // showTOTP renders the QR code, key and settings of the app being added.
-func (p *Prompt) showTOTP(w http.ResponseWriter, st state, in store.Integration, e auth.TOTPEnrollment, msg, kind string) error {
+func (p *Prompt) showTOTP(w http.ResponseWriter, status int, st state, in store.Integration, e auth.TOTPEnrollment, msg, kind string) error {
 	png, err := qrcode.Encode(e.URI, qrcode.Medium, 256)
 	if err != nil {
 		return err
@@ -80,7 +81,7 @@ func (p *Prompt) showTOTP(w http.ResponseWriter, st state, in store.Integration,
 	if err != nil {
 		return err
 	}
-	return p.render(w, st, in, web.Page{Title: titleAddApp, State: web.StateTOTPAdd, Message: msg, MessageKind: kind,
+	return p.renderStatus(w, status, st, in, web.Page{Title: titleAddApp, State: web.StateTOTPAdd, Message: msg, MessageKind: kind,
 		TOTP: &web.TOTPSetup{
 			QR:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 			Key: web.GroupKey(e.SecretBase32), Algorithm: e.Token.Algorithm, Digits: e.Token.Digits, Period: e.Token.Period,
@@ -102,8 +103,11 @@ func (p *Prompt) totpConfirm(w http.ResponseWriter, r *http.Request, st state, i
 	} else {
 		err = p.Core.ConfirmTOTPAppFrom(r.Context(), clientIP(r), st.EnrollUser, st.TOTPToken, code)
 	}
+	var ae *auth.Error
 	switch {
-	case errors.Is(err, auth.ErrBadConfirmationCode):
+	case errors.Is(err, auth.ErrBadConfirmationCode) || (errors.As(err, &ae) && ae.Kind == auth.KindRateLimited):
+		// The same page again, with the reason: the user keeps the QR
+		// code and key (a refused attempt changes nothing).
 		e, perr := p.Core.PendingTOTPApp(r.Context(), st.EnrollUser, st.TOTPToken)
 		if auth.IsKind(perr, auth.KindNotFound) {
 			return p.registrationFailed(w, r, st, in, msgAppGone)
@@ -111,16 +115,20 @@ func (p *Prompt) totpConfirm(w http.ResponseWriter, r *http.Request, st state, i
 		if perr != nil {
 			return perr
 		}
-		msg := "That code does not match. Check that the phone's time is right, and enter the code the app shows now."
-		if code == "" {
+		status, msg := http.StatusOK, msgWrongAppCode
+		switch {
+		case ae != nil && ae.Kind == auth.KindRateLimited:
+			setRetryAfter(w, ae.RetryAfter)
+			status, msg = http.StatusTooManyRequests, tooManyMessage(ae.RetryAfter)
+		case code == "":
 			msg = msgNoAppCode
 		}
-		return p.showTOTP(w, st, in, e, msg, "error")
+		return p.showTOTP(w, status, st, in, e, msg, "error")
 	case auth.IsKind(err, auth.KindNotFound):
 		// Replaced by a newer setup, or removed by an administrator.
 		return p.registrationFailed(w, r, st, in, msgAppGone)
 	case err != nil:
-		return err // rate limits become a 429 page in action
+		return err
 	}
 	p.Core.RememberMethod(r.Context(), st.EnrollUser, "passcode")
 	if st.Kind == kindPortal {

@@ -195,8 +195,13 @@ func TestTOTPConfirmRateLimited(t *testing.T) {
 		appKey(t, f.s.Action(t, add, "/prompt/totp/confirm", "code", "111111"))
 	}
 	p := f.s.Action(t, add, "/prompt/totp/confirm", "code", code(s, secret, 0))
-	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+	if p.Status != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" || !strings.Contains(p.Text("status"), "Too many attempts") {
 		t.Fatalf("third code: %d %q", p.Status, p.Text("status"))
+	}
+	// The page stays, with its key, for when the limit allows again.
+	p.Status = http.StatusOK
+	if !bytes.Equal(appKey(t, p), secret) {
+		t.Error("the refused page shows another key")
 	}
 	if pre := f.start(t, "vic"); pre.State() != "enroll-intro" {
 		t.Errorf("the app counts after a refused code: %q", pre.State())

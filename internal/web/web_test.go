@@ -127,12 +127,17 @@ func TestWebAuthnChoose(t *testing.T) {
 		{"", "push-form", "push-button"},
 		{"push", "push-form", "push-button"},
 		{"webauthn", "webauthn-form", "webauthn-button"},
-		{"passcode", "push-form", "passcode"},
+		{"passcode", "passcode-form", "passcode"},
 	} {
 		body := render(t, Page{Title: "T", State: StateChoose, Session: "s", Devices: one, Push: true, Passcode: true,
 			WebAuthn: true, WebAuthnOptions: opts, LastMethod: tc.last}, Headers{}).Body.String()
-		push, key := strings.Index(body, `id="push-form"`), strings.Index(body, `id="webauthn-form"`)
-		if first := map[bool]string{true: "push-form", false: "webauthn-form"}[push < key]; first != tc.first {
+		first, at := "", len(body)
+		for _, f := range []string{"push-form", "webauthn-form", "passcode-form"} {
+			if i := strings.Index(body, `id="`+f+`"`); i >= 0 && i < at {
+				first, at = f, i
+			}
+		}
+		if first != tc.first {
 			t.Errorf("last %q: %s comes first, want %s", tc.last, first, tc.first)
 		}
 		pre := regexp.MustCompile(`id="([^"]+)"[^>]*data-preselected`).FindAllStringSubmatch(body, -1)

@@ -28,8 +28,9 @@ const (
 var ErrEnrollLinkInvalid = &Error{Kind: KindNotFound, Detail: "This enrollment link is invalid, has expired or was already used."}
 
 // ErrAlreadyEnrolled refuses a portal link of a user who meanwhile has a
-// device: the link was meant for a first enrollment only.
-var ErrAlreadyEnrolled = &Error{Kind: KindConflict, Detail: "This account already has an authentication device. Ask your administrator to add another one."}
+// device, an authenticator app, a hardware token or a security key: the
+// link was meant for a first enrollment only.
+var ErrAlreadyEnrolled = &Error{Kind: KindConflict, Detail: "This account already has a way to log in (a device, an authenticator app, a token or a security key). Ask your administrator to add another one."}
 
 // EnrollLinkInfo describes a valid portal link.
 type EnrollLinkInfo struct {
@@ -163,11 +164,22 @@ func (s *Service) checkEnrollable(ctx context.Context, username string) error {
 	case store.StatusLockedOut:
 		return &Error{Kind: KindInvalid, Detail: msgLockedOut}
 	}
+	// Whatever preauth counts as an enrollment (preauthKnown) counts here:
+	// devices, confirmed apps, assigned hardware tokens and security keys.
+	// An app still waiting for its first code does not.
 	list, err := s.st.ListDevices(ctx, u.ID)
 	if err != nil {
 		return wrap("enroll link: devices", err)
 	}
-	if len(list) > 0 {
+	tokens, err := s.usableTokens(ctx, u.ID)
+	if err != nil {
+		return wrap("enroll link: tokens", err)
+	}
+	keys, err := s.st.ListWebAuthnCredentials(ctx, u.ID)
+	if err != nil {
+		return wrap("enroll link: security keys", err)
+	}
+	if len(list)+len(tokens)+len(keys) > 0 {
 		return ErrAlreadyEnrolled
 	}
 	return nil

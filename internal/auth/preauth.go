@@ -301,3 +301,7 @@ func (s *Service) logRow(req Request, u store.User) store.AuthLog {
 	}
 	return l
 }
+
+// DeviceToken is the Device.Type of an authenticator app or a hardware
+// token, as Duo shows tokens: no capabilities, passcodes only.
+const DeviceToken = "token"

@@ -446,5 +446,5 @@ func preauthToken(t store.Token) Device {
 	case t.Kind.Hardware():
 		name = "Token " + t.Serial
 	}
-	return Device{ID: t.ID, Type: "token", Name: name, DisplayName: name}
+	return Device{ID: t.ID, Type: DeviceToken, Name: name, DisplayName: name}
 }

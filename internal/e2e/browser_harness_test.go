@@ -144,7 +144,7 @@ type relyingParty struct {
 
 	mu     sync.Mutex
 	logins map[string]*rpLogin
-	hooks  map[string]func(body string) error
+	hooks  map[string]func(body string) (string, error)
 	seq    int
 }
 
@@ -159,7 +159,7 @@ func startRelyingParty(t *testing.T, node, dir, assentHost, ikey, skey string) *
 	rp := &relyingParty{
 		t: t, assentHost: assentHost, ikey: ikey, skey: skey,
 		akey: "rpAppKey" + strings.Repeat("0123456789", 4), node: node, dir: dir, duoJS: js,
-		logins: map[string]*rpLogin{}, hooks: map[string]func(string) error{},
+		logins: map[string]*rpLogin{}, hooks: map[string]func(string) (string, error){},
 	}
 	files, err := tlsutil.EnsureLocalCA(t.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
@@ -206,6 +206,13 @@ func (rp *relyingParty) login(username, sigRequest string, hold bool) (string, *
 
 // hook registers fn to run when the driver posts to the returned URL.
 func (rp *relyingParty) hook(fn func(body string) error) string {
+	return rp.hookValue(func(body string) (string, error) { return "ok", fn(body) })
+}
+
+// hookValue registers fn to run when the driver posts to the returned URL;
+// what fn returns is the answer, which a hook step with "as" keeps as an
+// output (e.g. a code the test computed for the page to type).
+func (rp *relyingParty) hookValue(fn func(body string) (string, error)) string {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	rp.seq++
@@ -297,11 +304,12 @@ func (rp *relyingParty) serveHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err := fn(string(body)); err != nil {
+	v, err := fn(string(body))
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_, _ = io.WriteString(w, "ok")
+	_, _ = io.WriteString(w, v)
 }
 
 // serveCallback is the Universal Prompt redirect_uri: it only shows that the

@@ -25,10 +25,10 @@ import (
 // Texts shown on the pages.
 const (
 	titleLogin    = "Verify it's you"
-	titleEnroll   = "Add an authentication device"
+	titleEnroll   = "Set up a way to log in"
 	titleRefused  = "Access denied"
 	titleError    = "Cannot continue"
-	titleEnrolled = "Device added"
+	titleEnrolled = "All set"
 
 	msgExpired     = "This login prompt has expired. Go back to the application and log in again."
 	msgBadState    = "This login prompt is not valid. Go back to the application and log in again."
@@ -155,6 +155,11 @@ func (p *Prompt) headers(st state, in store.Integration) web.Headers {
 
 // render seals st into the page and writes it.
 func (p *Prompt) render(w http.ResponseWriter, st state, in store.Integration, pg web.Page) error {
+	return p.renderStatus(w, http.StatusOK, st, in, pg)
+}
+
+// renderStatus is render with another status than 200.
+func (p *Prompt) renderStatus(w http.ResponseWriter, status int, st state, in store.Integration, pg web.Page) error {
 	sealed, err := p.seal(st)
 	if err != nil {
 		return err
@@ -167,7 +172,10 @@ func (p *Prompt) render(w http.ResponseWriter, st state, in store.Integration, p
 		pg.MessageKind = "info"
 	}
 	pg.Portal = st.Kind == kindPortal
-	return web.Render(w, http.StatusOK, pg, p.headers(st, in))
+	hd := p.headers(st, in)
+	// Only an authenticator app's page has an inline (data:) QR code.
+	hd.DataImages = pg.TOTP != nil
+	return web.Render(w, status, pg, hd)
 }
 
 func renderError(w http.ResponseWriter, r *http.Request, status int, title, message string, frameAncestors []string) {
@@ -199,6 +207,7 @@ func request(st state, in store.Integration, r *http.Request) auth.Request {
 func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in store.Integration, msg, kind string) error {
 	st.TxID, st.Device, st.EnrollUser, st.EnrollCode = "", "", "", ""
 	st.WebAuthnSession, st.WebAuthnChallenge, st.WebAuthnName = nil, "", ""
+	st.TOTPToken = ""
 	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true})
 	var ae *auth.Error
 	if errors.As(err, &ae) {
@@ -227,6 +236,7 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 				pg.Devices = append(pg.Devices, web.Device{ID: d.ID, Name: d.DisplayName})
 			}
 			keys = keys || d.Type == auth.DeviceWebAuthn
+			pg.TokenCodes = pg.TokenCodes || d.Type == auth.DeviceToken
 		}
 		pg.Push = len(pg.Devices) > 0
 		if keys {
@@ -383,6 +393,8 @@ func (p *Prompt) register(mux *http.ServeMux) {
 	mux.Handle("POST /prompt/webauthn", p.action(p.webauthnLogin, false, false))
 	mux.Handle("POST /prompt/webauthn/register", p.action(p.webauthnRegister, false, false))
 	mux.Handle("POST /prompt/webauthn/registered", p.action(p.webauthnRegistered, true, false))
+	mux.Handle("POST /prompt/totp/add", p.action(p.totpAdd, false, false))
+	mux.Handle("POST /prompt/totp/confirm", p.action(p.totpConfirm, true, false))
 	mux.Handle("GET "+web.AssetPrefix, web.Assets())
 	// The token is a bearer secret: a {…} wildcard keeps it out of the
 	// access log (httpapi.LogPath), "..." even from near misses, and every

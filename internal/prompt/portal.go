@@ -73,6 +73,15 @@ func (p *Prompt) portalStart(w http.ResponseWriter, r *http.Request) {
 		renderError(w, r, http.StatusBadRequest, titleError, msgBadState, nil)
 		return
 	}
+	if r.PostForm.Get("kind") == "totp" {
+		// An authenticator app: the link is used all the same.
+		st.EnrollCode = ""
+		if err := p.startTOTP(w, r, st, store.Integration{}, e.Username, ""); err != nil {
+			p.log(r).Error("enrollment portal", "err", err)
+			renderError(w, r, http.StatusInternalServerError, titleError, msgInternal, nil)
+		}
+		return
+	}
 	if r.PostForm.Get("kind") == "webauthn" {
 		// A security key instead of a device: the link is used all the
 		// same (one enrollment per link).

@@ -4,8 +4,9 @@
 // enroll_portal_url.
 //
 // A prompt shows one user the ways to authenticate (push with live status,
-// passcode), enrolls a user who has no device yet (QR code and the duo://
-// activation code), and, once the core has allowed the user, hands over to
+// passcode, security key), enrolls a user who has nothing yet (an
+// authenticator app, a security key, or an `assent device` activation
+// code), and, once the core has allowed the user, hands over to
 // the entry's Finisher (Web SDK: post AUTH|… to the parent page; Universal:
 // redirect with a one-time code). Every decision goes through the core
 // (auth.Service), so policies, lockout and the auth log apply.
@@ -107,6 +108,11 @@ type Core interface {
 	BeginWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistrationRequest) (auth.WebAuthnCeremony, error)
 	FinishWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistration) (store.WebAuthnCredential, error)
 	LastMethod(ctx context.Context, userID string) string
+
+	// Authenticator apps a user adds (unconfirmed until a first code).
+	BeginTOTPApp(ctx context.Context, req auth.TOTPAppRequest) (auth.TOTPEnrollment, error)
+	PendingTOTPApp(ctx context.Context, user, tokenID string) (auth.TOTPEnrollment, error)
+	ConfirmTOTPAppFrom(ctx context.Context, ip, user, tokenID, code string) error
 	RememberMethod(ctx context.Context, userID, method string)
 }
 

@@ -320,7 +320,7 @@ func TestPortalLinkRules(t *testing.T) {
 	}
 	f.s.Enroll(t, "rita")
 	p := f.s.Post(t, "/portal/enroll/"+tok, url.Values{})
-	if p.Status != http.StatusConflict || !strings.Contains(p.Text("status"), "already has an authentication device") {
+	if p.Status != http.StatusConflict || !strings.Contains(p.Text("status"), "already has a way to log in") {
 		t.Errorf("enrolled user: %d %q", p.Status, p.Text("status"))
 	}
 	if _, err := core.EnrollLink(ctx, tok); err != nil {

@@ -24,6 +24,9 @@ type state struct {
 	WebAuthnSession   []byte `json:"ws,omitempty"`
 	WebAuthnChallenge string `json:"wc,omitempty"`
 	WebAuthnName      string `json:"wn,omitempty"` // the name of the key being added
+	// TOTPToken is the authenticator app being added (unconfirmed), of
+	// EnrollUser; its secret stays in the core (see totp.go).
+	TOTPToken string `json:"tt,omitempty"`
 }
 
 // kindPortal marks enrollment-portal states: they may only wait for an

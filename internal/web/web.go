@@ -101,6 +101,41 @@ type Page struct {
 	// LastMethod is the method the user last logged in with (webauthn,
 	// push, passcode): shown first and preselected.
 	LastMethod string
+	// TokenCodes: the user has an authenticator app or a hardware token,
+	// so the passcode form asks for their code.
+	TokenCodes bool
+	// TOTP is the authenticator app being set up (StateTOTPAdd).
+	TOTP *TOTPSetup
+}
+
+// TOTPSetup is what a user needs to add an authenticator app: the QR code
+// and, for manual entry, the key and its settings. The page that shows it
+// must allow data: images (Headers.DataImages).
+type TOTPSetup struct {
+	// QR is a data:image/png URL of the otpauth:// URI (rendered by the
+	// server: the URI holds the secret and must never be in a URL that
+	// could reach a log).
+	QR template.URL
+	// Key is the secret in base32, in groups of four for reading.
+	Key       string
+	Algorithm string // SHA1, SHA256, SHA512
+	Digits    int
+	Period    int // seconds
+	Issuer    string
+	Account   string
+}
+
+// GroupKey writes a base32 key in groups of four characters, as apps show
+// keys for manual entry (they ignore the spaces).
+func GroupKey(key string) string {
+	var b strings.Builder
+	for i, r := range key {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Page states.
@@ -116,6 +151,8 @@ const (
 	StateDone        = "done"         // authenticated; the finisher takes over
 	// StateWebAuthnCreate: touch the new security key (navigator.credentials.create).
 	StateWebAuthnCreate = "webauthn-create"
+	// StateTOTPAdd: scan the QR code (or type the key), then enter a first code.
+	StateTOTPAdd = "totp-add"
 )
 
 // Headers says who may frame a page and where its forms may lead.
@@ -125,6 +162,9 @@ type Headers struct {
 	// FormTargets are origins, besides the page's own, that form
 	// submissions may end at (a redirect after a POST counts).
 	FormTargets []string
+	// DataImages allows data: URLs in img-src: only the page showing an
+	// authenticator app's QR code, rendered inline by the server, needs it.
+	DataImages bool
 }
 
 // SetHeaders sets the security headers of a page: a strict CSP (own origin
@@ -140,7 +180,11 @@ func SetHeaders(h http.Header, hd Headers) {
 	if len(hd.FormTargets) > 0 {
 		forms += " " + strings.Join(hd.FormTargets, " ")
 	}
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "+
+	img := "'self'"
+	if hd.DataImages {
+		img += " data:"
+	}
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src "+img+"; "+
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action "+forms+"; frame-ancestors "+ancestors)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

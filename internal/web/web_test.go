@@ -127,12 +127,17 @@ func TestWebAuthnChoose(t *testing.T) {
 		{"", "push-form", "push-button"},
 		{"push", "push-form", "push-button"},
 		{"webauthn", "webauthn-form", "webauthn-button"},
-		{"passcode", "push-form", "passcode"},
+		{"passcode", "passcode-form", "passcode"},
 	} {
 		body := render(t, Page{Title: "T", State: StateChoose, Session: "s", Devices: one, Push: true, Passcode: true,
 			WebAuthn: true, WebAuthnOptions: opts, LastMethod: tc.last}, Headers{}).Body.String()
-		push, key := strings.Index(body, `id="push-form"`), strings.Index(body, `id="webauthn-form"`)
-		if first := map[bool]string{true: "push-form", false: "webauthn-form"}[push < key]; first != tc.first {
+		first, at := "", len(body)
+		for _, f := range []string{"push-form", "webauthn-form", "passcode-form"} {
+			if i := strings.Index(body, `id="`+f+`"`); i >= 0 && i < at {
+				first, at = f, i
+			}
+		}
+		if first != tc.first {
 			t.Errorf("last %q: %s comes first, want %s", tc.last, first, tc.first)
 		}
 		pre := regexp.MustCompile(`id="([^"]+)"[^>]*data-preselected`).FindAllStringSubmatch(body, -1)
@@ -150,5 +155,49 @@ func TestWebAuthnChoose(t *testing.T) {
 	body := render(t, Page{Title: "T", State: StateChoose, Session: "s", Devices: one, Push: true, Passcode: true}, Headers{}).Body.String()
 	if strings.Contains(body, "webauthn") {
 		t.Error("a user without keys is offered one")
+	}
+}
+
+func TestGroupKey(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"ABC", "ABC"},
+		{"ABCD", "ABCD"},
+		{"ABCDE", "ABCD E"},
+		{"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP"},
+	} {
+		if got := GroupKey(tc.in); got != tc.want {
+			t.Errorf("GroupKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Only the authenticator-app page allows data: images (its inline QR
+// code); the app page shows the key, the settings and the app names.
+func TestTOTPPage(t *testing.T) {
+	t.Parallel()
+	pg := Page{Title: "T", State: StateTOTPAdd, Session: "s", TOTP: &TOTPSetup{QR: "data:image/png;base64,iVBOR+w==",
+		Key: "ABCD EFGH", Algorithm: "SHA1", Digits: 6, Period: 30, Issuer: "Assent", Account: "alice"}}
+	rr := render(t, pg, Headers{DataImages: true})
+	body := rr.Body.String()
+	if csp := rr.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data:;") {
+		t.Errorf("CSP %s", csp)
+	}
+	if !strings.Contains(body, `src="data:image/png;base64,iVBOR&#43;w=="`) {
+		t.Errorf("the QR code's data: URL was not kept\n%s", body)
+	}
+	for _, want := range []string{"ABCD EFGH", "SHA1, 6 digits, every 30 seconds", "Google Authenticator", "Bitwarden", `id="totp-code"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if csp := render(t, Page{Title: "T", State: StateChoose}, Headers{}).Header().Get("Content-Security-Policy"); strings.Contains(csp, "data:") {
+		t.Errorf("CSP of another page allows data: %s", csp)
+	}
+	// A choose page for a user with an app or token asks for its code.
+	body = render(t, Page{Title: "T", State: StateChoose, Passcode: true, TokenCodes: true}, Headers{}).Body.String()
+	if !strings.Contains(body, "Enter a code from your authenticator app or token") {
+		t.Errorf("choose page with tokens\n%s", body)
 	}
 }

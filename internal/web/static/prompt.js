@@ -72,6 +72,10 @@
   } else if (state === "choose") {
     var pc = document.getElementById("passcode");
     if (pc && main.querySelector(".msg.error") && !main.querySelector("#push-button")) { pc.focus(); }
+  } else if (state === "totp-add") {
+    // After a wrong first code, the field is ready for the next one.
+    var tc = document.getElementById("totp-code");
+    if (tc && main.querySelector(".msg.error")) { tc.focus(); }
   }
 
   // Web SDK v2: hand AUTH|… or ERR|… to Duo-Web-v2.js in the parent page,

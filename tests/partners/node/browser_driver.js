@@ -32,7 +32,8 @@
 //   waitURL     {pattern}           the page URL matches the regexp
 //   read        {sel, as, attr?, match?}  text (or attribute) into outputs[as];
 //                                   "match" is a regexp whose first group (or whole match) is kept
-//   hook        {url, from}         POST outputs[from] to url (the Go test), wait for 2xx
+//   hook        {url, from, as?}    POST outputs[from] to url (the Go test), wait for 2xx;
+//                                   with "as", outputs[as] = the answer's body
 //   waitConsole {pattern}           a console message of the page matches the regexp
 //   sleep       {ms}
 //   webauthn.add   {as, transport?}   a virtual CTAP2 authenticator (Chrome DevTools
@@ -209,6 +210,7 @@ async function main () {
           const res = await fetch(st.url, { method: 'POST', body: String(result.outputs[st.from] ?? '') })
           const body = await res.text()
           if (!res.ok) throw new Error(`hook ${st.url}: HTTP ${res.status}: ${body}`)
+          if (st.as) result.outputs[st.as] = body
           break
         }
         case 'waitConsole': {

@@ -88,7 +88,7 @@ type Service struct {
 	opts Options
 	lim  limiters
 
-	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
+	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
 	held   heldGate   // requests waiting for a device; see hold

@@ -160,6 +160,12 @@ type Queries interface {
 	// LegacySignatures of the integration with in.IKey (never its type,
 	// secret or creation time); ErrNotFound if absent.
 	UpdateIntegration(ctx context.Context, in Integration) error
+	// IntegrationsVersion returns a number that grows with every change of
+	// any integration (create, update, delete), made by any process or
+	// node, committed in the same transaction as the change. A copy of an
+	// integration read after IntegrationsVersion returned n is current as
+	// long as IntegrationsVersion still returns n.
+	IntegrationsVersion(ctx context.Context) (int64, error)
 
 	// CreateUser returns ErrAlreadyExists if the ID or the username (compared
 	// case-insensitively) is taken.

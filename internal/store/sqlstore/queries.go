@@ -277,6 +277,16 @@ func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) e
 	return nil
 }
 
+// IntegrationsVersion reads the counter that triggers on integrations bump
+// with every change (migration 0007): one row, one integer.
+func (q *queries) IntegrationsVersion(ctx context.Context) (int64, error) {
+	var n int64
+	if err := q.queryRow(ctx, `SELECT n FROM integrations_version WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: integrations version: %w", mapErr(err))
+	}
+	return n, nil
+}
+
 // flag stores a boolean as 0 or 1, the same in both dialects.
 func flag(b bool) int64 {
 	if b {

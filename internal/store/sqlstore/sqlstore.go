@@ -445,6 +445,10 @@ func (s *Store) GetIntegration(ctx context.Context, ikey string) (store.Integrat
 	return s.rq.GetIntegration(ctx, ikey)
 }
 
+func (s *Store) IntegrationsVersion(ctx context.Context) (int64, error) {
+	return s.rq.IntegrationsVersion(ctx)
+}
+
 func (s *Store) ListIntegrations(ctx context.Context) ([]store.Integration, error) {
 	return s.rq.ListIntegrations(ctx)
 }

@@ -32,6 +32,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"Integrations", testIntegrations},
 		{"UpdateIntegration", testUpdateIntegration},
+		{"IntegrationsVersion", testIntegrationsVersion},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"UsernameComparison", testUsernameComparison},
@@ -224,6 +225,95 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 	got, err = s.GetIntegration(ctx, a.IKey)
 	must(t, "GetIntegration", err)
 	check(t, "integration after update in a transaction", got, want, normIntegration)
+}
+
+// testIntegrationsVersion: every change of an integration, committed,
+// moves IntegrationsVersion (so that a copy read before it is never taken
+// as current), inside or outside a transaction; a rolled-back change and
+// changes of other records do not need to, and reads never do.
+func testIntegrationsVersion(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	version := func() int64 {
+		t.Helper()
+		n, err := s.IntegrationsVersion(ctx)
+		must(t, "IntegrationsVersion", err)
+		return n
+	}
+	a := store.Integration{IKey: ikey(1), Name: "VPN", Type: store.TypeAuthAPI,
+		SecretEnc: []byte("sealed"), NewUserPolicy: store.PolicyEnroll, Created: at(0)}
+	policy := a
+	policy.NewUserPolicy = store.PolicyDeny
+	renamed := policy
+	renamed.Name = "Renamed in a transaction"
+	errRollback := errors.New("roll back")
+	for _, step := range []struct {
+		name    string
+		change  func() error
+		changed bool
+	}{
+		{"GetIntegration of a missing ikey", func() error { _, err := s.GetIntegration(ctx, a.IKey); return ignore(err, store.ErrNotFound) }, false},
+		{"CreateIntegration", func() error { return s.CreateIntegration(ctx, a) }, true},
+		{"GetIntegration", func() error { _, err := s.GetIntegration(ctx, a.IKey); return err }, false},
+		{"ListIntegrations", func() error { _, err := s.ListIntegrations(ctx); return err }, false},
+		{"CreateUser", func() error {
+			return s.CreateUser(ctx, store.User{ID: userID(1), Username: "alice", Status: store.StatusActive, Created: at(0)})
+		}, false},
+		{"UpdateIntegration", func() error { return s.UpdateIntegration(ctx, policy) }, true},
+		{"UpdateIntegration with unchanged values", func() error { return s.UpdateIntegration(ctx, policy) }, true},
+		{"UpdateIntegration in a transaction", func() error {
+			return s.InTx(ctx, func(q store.Queries) error { return q.UpdateIntegration(ctx, renamed) })
+		}, true},
+		{"UpdateIntegration rolled back", func() error {
+			err := s.InTx(ctx, func(q store.Queries) error {
+				if err := q.UpdateIntegration(ctx, a); err != nil {
+					return err
+				}
+				return errRollback
+			})
+			return ignore(err, errRollback)
+		}, false},
+		{"DeleteIntegration", func() error { return s.DeleteIntegration(ctx, a.IKey) }, true},
+		{"CreateIntegration again", func() error { return s.CreateIntegration(ctx, a) }, true},
+		{"DeleteIntegration in a transaction", func() error {
+			return s.InTx(ctx, func(q store.Queries) error { return q.DeleteIntegration(ctx, a.IKey) })
+		}, true},
+	} {
+		before := version()
+		must(t, step.name, step.change())
+		after := version()
+		switch {
+		case step.changed && after <= before:
+			t.Errorf("%s: IntegrationsVersion %d → %d, want it to grow", step.name, before, after)
+		case !step.changed && after != before:
+			t.Errorf("%s: IntegrationsVersion %d → %d, want it unchanged", step.name, before, after)
+		}
+	}
+	// Read in a transaction, it sees the transaction's own change.
+	must(t, "InTx", s.InTx(ctx, func(q store.Queries) error {
+		before, err := q.IntegrationsVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if err := q.CreateIntegration(ctx, a); err != nil {
+			return err
+		}
+		after, err := q.IntegrationsVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if after <= before {
+			t.Errorf("IntegrationsVersion in a transaction: %d → %d after CreateIntegration, want it to grow", before, after)
+		}
+		return nil
+	}))
+}
+
+// ignore returns nil for an error that is target, err otherwise.
+func ignore(err, target error) error {
+	if errors.Is(err, target) {
+		return nil
+	}
+	return err
 }
 
 func testPing(t *testing.T, s store.Store) {

@@ -31,7 +31,8 @@ type queries struct {
 	stmts *stmtCache
 	sqlTx *sql.Tx
 	// noCancel: run statements to completion even if the caller's context
-	// ends (group commit; see groupcommit.go).
+	// ends (group commit, see groupcommit.go; SQLite's point reads, see
+	// Store.pointRead).
 	noCancel bool
 }
 
@@ -123,10 +124,17 @@ func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
 
 var _ store.Queries = (*queries)(nil)
 
-func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
+// ctx returns the context to run a statement with: without ctx's
+// cancellation when q.noCancel is set (and ctx can be canceled at all).
+func (q *queries) ctx(ctx context.Context) context.Context {
+	if q.noCancel && ctx.Done() != nil {
+		return context.WithoutCancel(ctx)
 	}
+	return ctx
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -134,9 +142,7 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
-	}
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -144,9 +150,7 @@ func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
-	}
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

@@ -30,6 +30,10 @@ type queries struct {
 	// transaction they are bound to.
 	stmts *stmtCache
 	sqlTx *sql.Tx
+	// txStmts: the statements of stmts bound to sqlTx so far, reused by
+	// every transaction of a group-commit batch (database/sql allocates a
+	// new bound statement on each Tx.StmtContext).
+	txStmts map[string]*sql.Stmt
 	// noCancel: run statements to completion even if the caller's context
 	// ends (group commit, see groupcommit.go; SQLite's point reads, see
 	// Store.pointRead).
@@ -115,11 +119,20 @@ func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
 	if q.stmts == nil {
 		return nil
 	}
+	if q.sqlTx != nil && q.txStmts != nil {
+		if st, ok := q.txStmts[query]; ok {
+			return st
+		}
+	}
 	st := q.stmts.get(ctx, query)
 	if st == nil || q.sqlTx == nil {
 		return st
 	}
-	return q.sqlTx.StmtContext(ctx, st)
+	st = q.sqlTx.StmtContext(ctx, st)
+	if q.txStmts != nil {
+		q.txStmts[query] = st
+	}
+	return st
 }
 
 var _ store.Queries = (*queries)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -93,7 +94,7 @@ func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *au
 
 // decideOnce reads what the decision needs and takes it.
 func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *authCall) (*decision, error) {
-	u, known, err := lookup(ctx, s.st, req.ref())
+	u, known, pre, err := s.lookupForAuth(ctx, req, p)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 		return nil, invalid("user_id", "no user with that user_id")
 	}
 	d := &decision{log: s.logRow(req.Request, u), async: req.Async}
-	err = s.decide(ctx, req, p, u, known, d, c)
+	err = s.decide(ctx, req, p, u, known, pre, d, c)
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
@@ -116,6 +117,71 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 		d.log.Result = d.res.Result
 	}
 	return d, nil
+}
+
+// maxUserHints bounds Service.userHints; past it the map starts over.
+const maxUserHints = 1 << 16
+
+// codeRead is a bypass code read together with its user.
+type codeRead struct {
+	code  store.BypassCode
+	found bool
+}
+
+// match is the bypassMatch of the code read, at now.
+func (r *codeRead) match(now time.Time) bypassMatch {
+	switch {
+	case !r.found:
+		return bypassMatch{}
+	case r.code.Expired(now):
+		return bypassMatch{expired: r.code.ID}
+	}
+	c := r.code
+	return bypassMatch{code: &c}
+}
+
+// lookupForAuth reads the request's user. For a passcode sent with a
+// username whose user ID an earlier request found (Service.userHints),
+// the bypass code the passcode matches is read in the same statement
+// (keyed hashes are per user, so the hash can only be computed for a user
+// ID known in advance; the store checks that the user found has that ID,
+// so a stale hint only costs the separate read). pre is nil when the code
+// was not read with the user.
+func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *codeRead, err error) {
+	ref := req.ref()
+	if p.passcode == "" || ref.UserID != "" {
+		u, known, err = lookup(ctx, s.st, ref)
+		return u, known, nil, err
+	}
+	hint, ok := s.userHints.Load(ref.Username)
+	if !ok {
+		if u, known, err = lookup(ctx, s.st, ref); known {
+			s.hintUser(ref.Username, u.ID)
+		}
+		return u, known, nil, err
+	}
+	id := hint.(string)
+	u, c, checked, found, err := s.st.GetUserAndBypassCode(ctx, ref.Username, id, s.bypassHash(id, p.passcode))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.userHints.Delete(ref.Username)
+		return store.User{}, false, nil, nil
+	case err != nil:
+		return store.User{}, false, nil, err
+	case !checked:
+		s.hintUser(ref.Username, u.ID)
+		return u, true, nil, nil
+	}
+	return u, true, &codeRead{code: c, found: found}, nil
+}
+
+// hintUser notes that username was last found to be the user with ID id.
+func (s *Service) hintUser(username, id string) {
+	if s.nhints.Add(1) > maxUserHints {
+		s.userHints.Clear()
+		s.nhints.Store(1)
+	}
+	s.userHints.Store(username, id)
 }
 
 // commit writes d inside the write transaction: first the guarded writes

@@ -91,6 +91,9 @@ type Service struct {
 	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
+	userHints sync.Map     // username → the user ID last found for it; see lookupForAuth
+	nhints    atomic.Int64 // entries stored into userHints since it was last cleared
+
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
 }

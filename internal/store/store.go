@@ -188,6 +188,12 @@ type Queries interface {
 	CreateBypassCodes(ctx context.Context, codes []BypassCode) error
 	ListBypassCodes(ctx context.Context, userID string) ([]BypassCode, error) // ordered by Created, then ID
 	FindBypassCode(ctx context.Context, userID string, hash []byte) (BypassCode, error)
+	// GetUserAndBypassCode is GetUserByUsername(username) and, in the same
+	// read, FindBypassCode(userID, hash) if the user found has ID userID
+	// (hash being computed for that user): checked reports whether the
+	// user's ID was userID, found whether a code matched then. Outside a
+	// transaction it locks nothing.
+	GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (u User, c BypassCode, checked, found bool, err error)
 	UpdateBypassCode(ctx context.Context, c BypassCode) error // writes RemainingUses
 	DeleteBypassCode(ctx context.Context, id string) error
 	DeleteBypassCodesForUser(ctx context.Context, userID string) error

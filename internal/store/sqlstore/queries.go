@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -557,6 +558,61 @@ func (q *queries) FindBypassCode(ctx context.Context, userID string, hash []byte
 		return store.BypassCode{}, fmt.Errorf("sqlstore: find bypass code of %s: %w", userID, mapErr(err))
 	}
 	return c, nil
+}
+
+func (q *queries) GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (store.User, store.BypassCode, bool, bool, error) {
+	norm, err := normUsername(username)
+	if err != nil {
+		// No user can have a name that is not valid.
+		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user by username: %w", store.ErrNotFound)
+	}
+	if q.tx {
+		// Two statements, each locking its row where rows are locked
+		// (PostgreSQL cannot lock the nullable side of an outer join).
+		u, err := q.GetUserByUsername(ctx, username)
+		if err != nil || u.ID != userID {
+			return u, store.BypassCode{}, false, false, err
+		}
+		c, err := q.FindBypassCode(ctx, userID, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return u, store.BypassCode{}, true, false, nil
+		}
+		if err != nil {
+			return store.User{}, store.BypassCode{}, false, false, err
+		}
+		return u, c, true, true, nil
+	}
+	// One statement: the user by its name, and the code only where the
+	// user's ID is the one hash was computed for (both by unique index).
+	var (
+		u                  store.User
+		status             string
+		created, lastLogin int64
+		c                  store.BypassCode
+		expires, cCreated  int64
+	)
+	err = q.queryRow(ctx,
+		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
+		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0)
+		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
+		 WHERE u.username_norm = ?`, userID, blob(hash), norm).
+		Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
+			&c.ID, &c.RemainingUses, &expires, &cCreated)
+	if err != nil {
+		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user and bypass code by username %q: %w", username, mapErr(err))
+	}
+	u.Status = store.UserStatus(status)
+	u.Created = fromUnix(created)
+	u.LastLogin = fromUnix(lastLogin)
+	if u.ID != userID {
+		return u, store.BypassCode{}, false, false, nil
+	}
+	if c.ID == "" {
+		return u, store.BypassCode{}, true, false, nil
+	}
+	c.UserID, c.Hash = u.ID, bytes.Clone(hash)
+	c.Expires, c.Created = fromUnix(expires), fromUnix(cCreated)
+	return u, c, true, true, nil
 }
 
 func (q *queries) UpdateBypassCode(ctx context.Context, c store.BypassCode) error {

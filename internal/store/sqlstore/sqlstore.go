@@ -524,6 +524,14 @@ func (s *Store) FindBypassCode(ctx context.Context, userID string, hash []byte) 
 	return q.FindBypassCode(ctx, userID, hash)
 }
 
+func (s *Store) GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (store.User, store.BypassCode, bool, bool, error) {
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, store.BypassCode{}, false, false, err
+	}
+	return q.GetUserAndBypassCode(ctx, username, userID, hash)
+}
+
 func (s *Store) ListAuthLog(ctx context.Context, f store.AuthLogFilter) ([]store.AuthLog, error) {
 	return s.rq.ListAuthLog(ctx, f)
 }

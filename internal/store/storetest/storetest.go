@@ -649,6 +649,54 @@ func testBypassCodes(t *testing.T, s store.Store) {
 		}
 	})
 
+	t.Run("WithUser", func(t *testing.T) {
+		// GetUserAndBypassCode finds the code exactly as FindBypassCode,
+		// only when the hash was computed for the user found, inside a
+		// transaction or not.
+		for _, tx := range []bool{false, true} {
+			read := func(username, id string, hash []byte) (u store.User, c store.BypassCode, checked, found bool, err error) {
+				if !tx {
+					return s.GetUserAndBypassCode(ctx, username, id, hash)
+				}
+				err = s.InTx(ctx, func(q store.Queries) error {
+					var err error
+					u, c, checked, found, err = q.GetUserAndBypassCode(ctx, username, id, hash)
+					return err
+				})
+				return u, c, checked, found, err
+			}
+			for _, tc := range []struct {
+				name, username, id string
+				hash               []byte
+				user               store.User
+				code               *store.BypassCode // nil: not found
+				checked            bool
+			}{
+				{"code", "alice", u1.ID, c1.Hash, u1, &c1, true},
+				{"unlimited code", "ALICE", u1.ID, c2.Hash, u1, &c2, true},
+				{"expired code", "alice", u1.ID, c3.Hash, u1, &c3, true},
+				{"unknown hash", "alice", u1.ID, []byte("nope"), u1, nil, true},
+				{"hash for another user", "alice", u2.ID, c1.Hash, u1, nil, false},
+				{"user without codes", "bob", u2.ID, c1.Hash, u2, nil, true},
+			} {
+				what := fmt.Sprintf("GetUserAndBypassCode (in a transaction: %v) %s", tx, tc.name)
+				u, c, checked, found, err := read(tc.username, tc.id, tc.hash)
+				must(t, what, err)
+				check(t, what+": user", u, tc.user, normUser)
+				if checked != tc.checked || found != (tc.code != nil) {
+					t.Errorf("%s: checked, found = %v, %v; want %v, %v", what, checked, found, tc.checked, tc.code != nil)
+				}
+				if tc.code != nil {
+					check(t, what+": code", c, *tc.code, normCode)
+				}
+			}
+			_, _, _, _, err := read("nobody", u1.ID, c1.Hash)
+			wantErr(t, "GetUserAndBypassCode of an unknown user", err, store.ErrNotFound)
+			_, _, _, _, err = read("", u1.ID, c1.Hash)
+			wantErr(t, "GetUserAndBypassCode of an invalid username", err, store.ErrNotFound)
+		}
+	})
+
 	t.Run("Expiry", func(t *testing.T) {
 		now := at(30 * time.Minute)
 		for _, tc := range []struct {

@@ -189,6 +189,9 @@ func rateLimited(detail string, retry time.Duration) error {
 
 // IsKind reports whether err is an *Error of kind k.
 func IsKind(err error, k Kind) bool {
+	if err == nil {
+		return false // no allocation for the target below on the common path
+	}
 	var e *Error
 	return errors.As(err, &e) && e.Kind == k
 }

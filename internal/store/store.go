@@ -283,6 +283,10 @@ type DeviceQueries interface {
 	CreateDevice(ctx context.Context, d Device) error // ErrAlreadyExists on duplicate ID
 	GetDevice(ctx context.Context, id string) (Device, error)
 	ListDevices(ctx context.Context, userID string) ([]Device, error) // ordered by Created, then ID
+	// GetUserAndDevices is GetUserByUsername(username), or GetUser(userID)
+	// when username is empty, and ListDevices of the user found, in one
+	// read.
+	GetUserAndDevices(ctx context.Context, username, userID string) (User, []Device, error)
 	// UpdateDevice writes Name, HOTPCounter, PushToken and LastSeen.
 	UpdateDevice(ctx context.Context, d Device) error
 	DeleteDevice(ctx context.Context, id string) error // also deletes its transactions

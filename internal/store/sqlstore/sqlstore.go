@@ -552,6 +552,14 @@ func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) 
 	return q.GetDevice(ctx, id)
 }
 
+func (s *Store) GetUserAndDevices(ctx context.Context, username, userID string) (store.User, []store.Device, error) {
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, nil, err
+	}
+	return q.GetUserAndDevices(ctx, username, userID)
+}
+
 func (s *Store) ListDevices(ctx context.Context, userID string) ([]store.Device, error) {
 	q, err := s.pointRead(ctx)
 	if err != nil {

@@ -193,7 +193,7 @@ func finalState(r AuthResult) string {
 // anything is tried: a push spends a token of the user's push bucket, a
 // passcode check must be admitted by the user's and the address's failure
 // buckets (even a right code is refused unchecked when they are empty).
-func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.User, known bool, pre *codeRead, d *decision, c *authCall) error {
+func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.User, known bool, pre *userRead, d *decision, c *authCall) error {
 	l := &d.log
 	if p.passcode != "" {
 		l.Factor = FactorPasscode
@@ -219,7 +219,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	now := s.now()
 	var bypass bypassMatch
 	switch {
-	case p.passcode != "" && pre != nil:
+	case p.passcode != "" && pre != nil && pre.codeRead:
 		bypass = pre.match(now) // read with the user
 	case p.passcode != "":
 		var err error
@@ -231,9 +231,13 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	if bypass.code == nil {
 		// A usable bypass code is all a bypass-code login needs; anything
 		// else needs the devices (HOTP, pushes, whether the user enrolled).
-		var err error
-		if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
-			return err
+		if pre != nil && pre.devicesRead {
+			devices = pre.devices // read with the user
+		} else {
+			var err error
+			if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
+				return err
+			}
 		}
 		if len(devices) == 0 {
 			// Bypass codes alone are an enrollment too.

@@ -122,14 +122,18 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 // maxUserHints bounds Service.userHints; past it the map starts over.
 const maxUserHints = 1 << 16
 
-// codeRead is a bypass code read together with its user.
-type codeRead struct {
-	code  store.BypassCode
-	found bool
+// userRead is what was read together with the user: the bypass code the
+// passcode matches (codeRead), or the user's devices (devicesRead).
+type userRead struct {
+	codeRead    bool
+	code        store.BypassCode
+	found       bool
+	devicesRead bool
+	devices     []store.Device
 }
 
 // match is the bypassMatch of the code read, at now.
-func (r *codeRead) match(now time.Time) bypassMatch {
+func (r *userRead) match(now time.Time) bypassMatch {
 	switch {
 	case !r.found:
 		return bypassMatch{}
@@ -145,10 +149,25 @@ func (r *codeRead) match(now time.Time) bypassMatch {
 // the bypass code the passcode matches is read in the same statement
 // (keyed hashes are per user, so the hash can only be computed for a user
 // ID known in advance; the store checks that the user found has that ID,
-// so a stale hint only costs the separate read). pre is nil when the code
-// was not read with the user.
-func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *codeRead, err error) {
+// so a stale hint only costs the separate read). For a push, phone call or
+// SMS, which always need the devices, they are read with the user. pre is
+// nil when nothing was read with the user.
+func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *userRead, err error) {
 	ref := req.ref()
+	if p.device != "" {
+		name := ref.Username
+		if ref.UserID != "" {
+			name = "" // by user_id when given, as lookup does
+		}
+		u, devices, err := s.st.GetUserAndDevices(ctx, name, ref.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, false, nil, nil
+		}
+		if err != nil {
+			return store.User{}, false, nil, err
+		}
+		return u, true, &userRead{devicesRead: true, devices: devices}, nil
+	}
 	if p.passcode == "" || ref.UserID != "" {
 		u, known, err = lookup(ctx, s.st, ref)
 		return u, known, nil, err
@@ -172,7 +191,7 @@ func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u
 		s.hintUser(ref.Username, u.ID)
 		return u, true, nil, nil
 	}
-	return u, true, &codeRead{code: c, found: found}, nil
+	return u, true, &userRead{codeRead: true, code: c, found: found}, nil
 }
 
 // hintUser notes that username was last found to be the user with ID id.

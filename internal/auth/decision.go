@@ -150,11 +150,13 @@ func (r *userRead) match(now time.Time) bypassMatch {
 // (keyed hashes are per user, so the hash can only be computed for a user
 // ID known in advance; the store checks that the user found has that ID,
 // so a stale hint only costs the separate read). For a push, phone call or
-// SMS, which always need the devices, they are read with the user. pre is
-// nil when nothing was read with the user.
+// SMS, and for a passcode that cannot be a bypass code (a device's HOTP
+// code), which need the devices, the devices are read with the user
+// instead. pre is nil when nothing was read with the user.
 func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *userRead, err error) {
 	ref := req.ref()
-	if p.device != "" {
+	if p.device != "" || (p.passcode != "" && !couldBeBypassCode(p.passcode)) {
+		// A passcode that is no bypass code can only be a device's.
 		name := ref.Username
 		if ref.UserID != "" {
 			name = "" // by user_id when given, as lookup does
@@ -166,7 +168,7 @@ func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u
 		if err != nil {
 			return store.User{}, false, nil, err
 		}
-		return u, true, &userRead{devicesRead: true, devices: devices}, nil
+		return u, true, &userRead{codeRead: p.passcode != "", devicesRead: true, devices: devices}, nil
 	}
 	if p.passcode == "" || ref.UserID != "" {
 		u, known, err = lookup(ctx, s.st, ref)
@@ -192,6 +194,14 @@ func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u
 		return u, true, nil, nil
 	}
 	return u, true, &userRead{codeRead: true, code: c, found: found}, nil
+}
+
+// couldBeBypassCode reports whether passcode has the shape of every bypass
+// code Assent stores: BypassCodeDigits digits (IssueBypassCodes and
+// BulkCreateUsers make and accept no other), longer than any device
+// passcode.
+func couldBeBypassCode(passcode string) bool {
+	return len(passcode) == BypassCodeDigits && allIn(passcode, "0123456789")
 }
 
 // hintUser notes that username was last found to be the user with ID id.

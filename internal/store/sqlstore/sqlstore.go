@@ -30,6 +30,14 @@
 //     cascade as well). Activations are not deleted with the device they
 //     were used for.
 //   - Integration.AllowedOrigins is kept space-separated in one column.
+//   - IntegrationsVersion reads integrations_version, a one-row counter
+//     that triggers on integrations (migration 0007) bump with every
+//     INSERT, UPDATE or DELETE, in the changing transaction.
+//   - GetUserAndBypassCode and GetUserAndDevices are one LEFT JOIN
+//     outside a transaction; inside one, two statements, each locking its
+//     rows on PostgreSQL as GetUser* and FindBypassCode/ListDevices would.
+//   - On SQLite, the point reads of the request path (pointRead) run
+//     without their context's cancellation once it is checked.
 //   - TakeOnetime is one DELETE … RETURNING statement, so of concurrent
 //     takers exactly one gets the token; PutOnetime purges expired tokens.
 //   - DeleteExpiredActivations deletes unused activations (DeviceID empty)

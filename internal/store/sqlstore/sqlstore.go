@@ -34,8 +34,9 @@
 //     that triggers on integrations (migration 0007) bump with every
 //     INSERT, UPDATE or DELETE, in the changing transaction.
 //   - GetUserAndBypassCode and GetUserAndDevices are one LEFT JOIN
-//     outside a transaction; inside one, two statements, each locking its
-//     rows on PostgreSQL as GetUser* and FindBypassCode/ListDevices would.
+//     outside a transaction; inside one, the two statements of GetUser*
+//     and FindBypassCode or ListDevices, with their locks (PostgreSQL
+//     cannot lock the nullable side of an outer join).
 //   - On SQLite, the point reads of the request path (pointRead) run
 //     without their context's cancellation once it is checked.
 //   - TakeOnetime is one DELETE … RETURNING statement, so of concurrent

@@ -709,3 +709,56 @@ func TestUpdateIntegration(t *testing.T) {
 		t.Errorf("create legacy: stored %+v, %v", stored, err)
 	}
 }
+
+// TestPasscodeUsernameChangesHands: the bypass code of a passcode sent
+// with a username is read with the user, from the user ID an earlier
+// request found for that name. When the name has since gone to another
+// user (deleted and created again, or renamed), the codes are the new
+// user's, never the old one's.
+func TestPasscodeUsernameChangesHands(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{LockoutThreshold: -1})
+	f.user(t, "alice", store.StatusActive)
+	oldCodes := f.codes(t, "alice", auth.NewBypassCodes{Count: 2})
+	for range 2 { // the second request reads the code with the user
+		if r := f.passcode(t, "alice", oldCodes[0]); r.Result != auth.ResultAllow {
+			t.Fatalf("first alice, her code: %+v", r)
+		}
+	}
+	for _, change := range []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"deleted and created again", func(t *testing.T) {
+			if err := f.svc.DeleteUser(ctx, "alice"); err != nil {
+				t.Fatal(err)
+			}
+			f.user(t, "alice", store.StatusActive)
+		}},
+		{"renamed, another user takes the name", func(t *testing.T) {
+			if _, err := f.svc.RenameUser(ctx, "alice", "alice-old"); err != nil {
+				t.Fatal(err)
+			}
+			f.user(t, "alice", store.StatusActive)
+		}},
+	} {
+		t.Run(change.name, func(t *testing.T) {
+			before := f.codes(t, "alice", auth.NewBypassCodes{Count: 1, PreserveExisting: true})
+			if r := f.passcode(t, "alice", before[0]); r.Result != auth.ResultAllow {
+				t.Fatalf("alice before the change, her code: %+v", r)
+			}
+			change.fn(t)
+			newCodes := f.codes(t, "alice", auth.NewBypassCodes{Count: 1})
+			for _, old := range append(before, oldCodes[1]) {
+				if r := f.passcode(t, "alice", old); r.Result != auth.ResultDeny {
+					t.Errorf("the new alice with a code of the former alice: %+v, want deny", r)
+				}
+			}
+			for range 2 {
+				if r := f.passcode(t, "alice", newCodes[0]); r.Result != auth.ResultAllow {
+					t.Errorf("the new alice, her code: %+v", r)
+				}
+			}
+		})
+	}
+}

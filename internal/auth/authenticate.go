@@ -193,7 +193,7 @@ func finalState(r AuthResult) string {
 // anything is tried: a push spends a token of the user's push bucket, a
 // passcode check must be admitted by the user's and the address's failure
 // buckets (even a right code is refused unchecked when they are empty).
-func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.User, known bool, d *decision, c *authCall) error {
+func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.User, known bool, pre *userRead, d *decision, c *authCall) error {
 	l := &d.log
 	if p.passcode != "" {
 		l.Factor = FactorPasscode
@@ -218,7 +218,10 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	}
 	now := s.now()
 	var bypass bypassMatch
-	if p.passcode != "" {
+	switch {
+	case p.passcode != "" && pre != nil && pre.codeRead:
+		bypass = pre.match(now) // read with the user
+	case p.passcode != "":
 		var err error
 		if bypass, err = s.findBypassCode(ctx, u.ID, p.passcode, now); err != nil {
 			return err
@@ -234,7 +237,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		// and, for a passcode or to tell whether the user enrolled, the
 		// apps and tokens.
 		var err error
-		if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
+		if pre != nil && pre.devicesRead {
+			devices = pre.devices // read with the user
+		} else if devices, err = s.st.ListDevices(ctx, u.ID); err != nil {
 			return err
 		}
 		if p.passcode != "" || len(devices) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -96,7 +97,7 @@ func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *au
 
 // decideOnce reads what the decision needs and takes it.
 func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *authCall) (*decision, error) {
-	u, known, err := lookup(ctx, s.st, req.ref())
+	u, known, pre, err := s.lookupForAuth(ctx, req, p)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 		return nil, invalid("user_id", "no user with that user_id")
 	}
 	d := &decision{log: s.logRow(req.Request, u), async: req.Async}
-	err = s.decide(ctx, req, p, u, known, d, c)
+	err = s.decide(ctx, req, p, u, known, pre, d, c)
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
@@ -119,6 +120,100 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 		d.log.Result = d.res.Result
 	}
 	return d, nil
+}
+
+// maxUserHints bounds Service.userHints; past it the map starts over.
+const maxUserHints = 1 << 16
+
+// userRead is what was read together with the user: the bypass code the
+// passcode matches (codeRead), or the user's devices (devicesRead).
+type userRead struct {
+	codeRead    bool
+	code        store.BypassCode
+	found       bool
+	devicesRead bool
+	devices     []store.Device
+}
+
+// match is the bypassMatch of the code read, at now.
+func (r *userRead) match(now time.Time) bypassMatch {
+	switch {
+	case !r.found:
+		return bypassMatch{}
+	case r.code.Expired(now):
+		return bypassMatch{expired: r.code.ID}
+	}
+	c := r.code
+	return bypassMatch{code: &c}
+}
+
+// lookupForAuth reads the request's user. For a passcode sent with a
+// username whose user ID an earlier request found (Service.userHints),
+// the bypass code the passcode matches is read in the same statement
+// (keyed hashes are per user, so the hash can only be computed for a user
+// ID known in advance; the store checks that the user found has that ID,
+// so a stale hint only costs the separate read). For a push, phone call or
+// SMS, and for a passcode that cannot be a bypass code (a device's HOTP
+// code), which need the devices, the devices are read with the user
+// instead. pre is nil when nothing was read with the user.
+func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *userRead, err error) {
+	ref := req.ref()
+	if p.device != "" || (p.passcode != "" && !couldBeBypassCode(p.passcode)) {
+		// A passcode that is no bypass code can only be a device's.
+		name := ref.Username
+		if ref.UserID != "" {
+			name = "" // by user_id when given, as lookup does
+		}
+		u, devices, err := s.st.GetUserAndDevices(ctx, name, ref.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.User{}, false, nil, nil
+		}
+		if err != nil {
+			return store.User{}, false, nil, err
+		}
+		return u, true, &userRead{codeRead: p.passcode != "", devicesRead: true, devices: devices}, nil
+	}
+	if p.passcode == "" || ref.UserID != "" {
+		u, known, err = lookup(ctx, s.st, ref)
+		return u, known, nil, err
+	}
+	hint, ok := s.userHints.Load(ref.Username)
+	if !ok {
+		if u, known, err = lookup(ctx, s.st, ref); known {
+			s.hintUser(ref.Username, u.ID)
+		}
+		return u, known, nil, err
+	}
+	id := hint.(string)
+	u, c, checked, found, err := s.st.GetUserAndBypassCode(ctx, ref.Username, id, s.bypassHash(id, p.passcode))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.userHints.Delete(ref.Username)
+		return store.User{}, false, nil, nil
+	case err != nil:
+		return store.User{}, false, nil, err
+	case !checked:
+		s.hintUser(ref.Username, u.ID)
+		return u, true, nil, nil
+	}
+	return u, true, &userRead{codeRead: true, code: c, found: found}, nil
+}
+
+// couldBeBypassCode reports whether passcode has the shape of every bypass
+// code Assent stores: BypassCodeDigits digits (IssueBypassCodes and
+// BulkCreateUsers make and accept no other), longer than any device
+// passcode.
+func couldBeBypassCode(passcode string) bool {
+	return len(passcode) == BypassCodeDigits && allIn(passcode, "0123456789")
+}
+
+// hintUser notes that username was last found to be the user with ID id.
+func (s *Service) hintUser(username, id string) {
+	if s.nhints.Add(1) > maxUserHints {
+		s.userHints.Clear()
+		s.nhints.Store(1)
+	}
+	s.userHints.Store(username, id)
 }
 
 // commit writes d inside the write transaction: first the guarded writes

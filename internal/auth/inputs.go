@@ -83,6 +83,11 @@ func parseIP(s string) (string, error) {
 	if err != nil {
 		return "", invalid("ipaddr", msg)
 	}
+	if a.Is4() {
+		// netip parses IPv4 only in its canonical dotted-decimal form
+		// (no leading zeros, four parts): s is already that text.
+		return s, nil
+	}
 	return a.WithZone("").String(), nil
 }
 
@@ -91,16 +96,17 @@ func parseIP(s string) (string, error) {
 // the phone's display). The byte length is checked first, so an oversized
 // value costs nothing more.
 func checkText(param, s string, maxChars int) error {
-	tooLong := invalid(param, fmt.Sprintf("is longer than %d characters", maxChars))
+	// Built only when needed: every request checks its texts.
+	tooLong := func() error { return invalid(param, fmt.Sprintf("is longer than %d characters", maxChars)) }
 	switch {
 	case s == "":
 		return nil
 	case len(s) > utf8.UTFMax*maxChars:
-		return tooLong
+		return tooLong()
 	case !utf8.ValidString(s):
 		return invalid(param, "is not valid UTF-8")
 	case utf8.RuneCountInString(s) > maxChars:
-		return tooLong
+		return tooLong()
 	}
 	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])

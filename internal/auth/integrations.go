@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -239,25 +238,44 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 	return in, nil
 }
 
-// maxCachedKeys bounds the unsealed-key cache; past it the cache starts
+// maxCachedKeys bounds the integration cache; past it the cache starts
 // over. Entries exist only for integrations found in the store.
 const maxCachedKeys = 4096
 
-// cachedKey is an unsealed secret key and the sealed bytes it came from.
-type cachedKey struct {
-	sealed []byte
-	skey   string
+// cachedIntegration is an integration as read from the store, its unsealed
+// secret key, and the store's IntegrationsVersion read before the row.
+type cachedIntegration struct {
+	version int64
+	in      store.Integration
+	skey    string
 }
 
 // Integration returns the integration with ikey and its plaintext secret
 // key. A missing integration is a KindNotFound error.
 //
-// The row is read from the store on every call (one indexed read on the
-// read pool), so a deletion or an update made anywhere — this process,
-// another node, the CLI in another process — holds from the next request
-// on. Only the unsealing is cached, keyed by ikey and the sealed bytes, so
-// a changed secret key can never be served from the cache.
+// Every call reads the store's IntegrationsVersion (one integer in one row,
+// on the read pool), which every change of any integration moves in the
+// same transaction, made anywhere — this process, another node, the CLI in
+// another process. The integration is served from memory only while that
+// number is the one read before the cached row was read, so a deletion or
+// an update holds from the next request on, on every node; otherwise the
+// row is read again. The unsealed secret key is kept with the row as it
+// was before the integration itself was cached (the integration's own
+// secret, needed on every signed request; never logged); a changed row
+// drops it with the rest.
+//
+// The slices of the returned integration (SecretEnc, AllowedOrigins) are
+// shared with the cache: read-only.
 func (s *Service) Integration(ctx context.Context, ikey string) (store.Integration, string, error) {
+	version, err := s.st.IntegrationsVersion(ctx)
+	if err != nil {
+		return store.Integration{}, "", wrap("get integration", err)
+	}
+	if v, ok := s.skeys.Load(ikey); ok {
+		if c := v.(*cachedIntegration); c.version == version {
+			return c.in, c.skey, nil
+		}
+	}
 	in, err := s.st.GetIntegration(ctx, ikey)
 	if errors.Is(err, store.ErrNotFound) {
 		s.skeys.Delete(ikey)
@@ -265,11 +283,6 @@ func (s *Service) Integration(ctx context.Context, ikey string) (store.Integrati
 	}
 	if err != nil {
 		return store.Integration{}, "", wrap("get integration", err)
-	}
-	if v, ok := s.skeys.Load(ikey); ok {
-		if c := v.(*cachedKey); bytes.Equal(c.sealed, in.SecretEnc) {
-			return in, c.skey, nil
-		}
 	}
 	skey, err := s.box.Open(in.SecretEnc, []byte(in.IKey))
 	if err != nil {
@@ -279,8 +292,14 @@ func (s *Service) Integration(ctx context.Context, ikey string) (store.Integrati
 		s.skeys.Clear()
 		s.nkeys.Store(1)
 	}
-	s.skeys.Store(ikey, &cachedKey{sealed: in.SecretEnc, skey: string(skey)})
-	return in, string(skey), nil
+	c := &cachedIntegration{version: version, in: in, skey: string(skey)}
+	if prev, loaded := s.skeys.Swap(ikey, c); loaded {
+		// A concurrent call may have cached a newer read; keep the newest.
+		if p := prev.(*cachedIntegration); p.version > version {
+			s.skeys.CompareAndSwap(ikey, c, p)
+		}
+	}
+	return in, c.skey, nil
 }
 
 // Integrations lists all integrations (without secrets).

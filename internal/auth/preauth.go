@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -114,7 +115,17 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 	if req.Request, err = req.check(); err != nil {
 		return PreauthResult{}, err
 	}
-	u, known, err := lookup(ctx, s.st, req.ref())
+	// The user (by user_id when given, as lookup does) and their devices
+	// in one read.
+	name := req.Username
+	if req.UserID != "" {
+		name = ""
+	}
+	u, list, err := s.st.GetUserAndDevices(ctx, name, req.UserID)
+	known := err == nil
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
 	if err != nil {
 		return PreauthResult{}, wrap("preauth", err)
 	}
@@ -123,7 +134,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 	}
 	var res PreauthResult
 	if known {
-		res, err = s.preauthKnown(ctx, req, u)
+		res, err = s.preauthKnown(ctx, req, u, list)
 		if err != nil {
 			return PreauthResult{}, err
 		}
@@ -157,7 +168,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 	return res, nil
 }
 
-func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.User) (PreauthResult, error) {
+func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.User, list []store.Device) (PreauthResult, error) {
 	switch u.Status {
 	case store.StatusBypass:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgBypassUser, reason: ReasonBypassUser}, nil
@@ -165,10 +176,6 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgDisabled, reason: ReasonUserDisabled}, nil
 	case store.StatusLockedOut:
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgLockedOut, reason: ReasonLockedOut}, nil
-	}
-	list, err := s.st.ListDevices(ctx, u.ID)
-	if err != nil {
-		return PreauthResult{}, wrap("preauth: devices", err)
 	}
 	tokens, err := s.usableTokens(ctx, u.ID)
 	if err != nil {

@@ -97,10 +97,12 @@ type Service struct {
 	opts Options
 	lim  limiters
 
-	skeys sync.Map     // ikey → *cachedKey: unsealed secret keys; see Integration
+	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
 
 	threshold thresholdCache // the lockout threshold in force; see lockoutsetting.go
+	userHints sync.Map       // username → the user ID last found for it; see lookupForAuth
+	nhints    atomic.Int64   // entries stored into userHints since it was last cleared
 
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
@@ -200,6 +202,9 @@ func rateLimited(detail string, retry time.Duration) error {
 
 // IsKind reports whether err is an *Error of kind k.
 func IsKind(err error, k Kind) bool {
+	if err == nil {
+		return false // no allocation for the target below on the common path
+	}
 	var e *Error
 	return errors.As(err, &e) && e.Kind == k
 }

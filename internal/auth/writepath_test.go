@@ -277,9 +277,14 @@ func TestConcurrentLockout(t *testing.T) {
 			f := newFixtureWith(t, e.open(t), auth.Options{LockoutThreshold: threshold})
 			f.user(t, "dave", store.StatusActive)
 			good := f.codes(t, "dave", auth.NewBypassCodes{Count: 1, Uses: 0})[0]
+			// 4 right codes among 36: they split the 32 wrong ones into at
+			// most 5 runs, so one run has at least 7 > threshold-1 wrong
+			// codes in a row, whatever the interleaving. (With 9 right
+			// codes, as before, 10 runs of at most 5 could hold all 27
+			// wrong ones, and the test failed on some interleavings.)
 			var sent []string
 			for i := range 36 {
-				if i%4 == 0 {
+				if i%9 == 0 {
 					sent = append(sent, good)
 				} else {
 					sent = append(sent, "000000001")
@@ -295,8 +300,8 @@ func TestConcurrentLockout(t *testing.T) {
 			for _, l := range logs {
 				reasons[l.Reason]++
 			}
-			// 27 wrong codes: whatever the interleaving, the user ends locked
-			// out (at most 8 successes can reset the count) …
+			// 32 wrong codes: whatever the interleaving, the user ends
+			// locked out (at most 4 successes can reset the count) …
 			if got.Status != store.StatusLockedOut || got.FailedAttempts != threshold {
 				t.Errorf("user after the race %+v, reasons %v; want locked out with %d failed attempts", got, reasons, threshold)
 			}

@@ -28,6 +28,12 @@ func (benchCore) Auth(_ context.Context, req auth.AuthRequest) (auth.AuthResult,
 	return auth.AuthResult{Result: auth.ResultAllow, Status: "allow", StatusMsg: "Success. Logging you in..."}, nil
 }
 
+// StartAuth is what the auth handler calls: a passcode is never held.
+func (c benchCore) StartAuth(ctx context.Context, req auth.AuthRequest) (auth.AuthResult, *auth.Held, error) {
+	res, err := c.Auth(ctx, req)
+	return res, nil, err
+}
+
 func (benchCore) Preauth(_ context.Context, req auth.PreauthRequest) (auth.PreauthResult, error) {
 	return auth.PreauthResult{Result: auth.ResultAuth, StatusMsg: "Account is active", Devices: []auth.Device{{
 		ID: "DPXXXXXXXXXXXXXXXXXX", Type: "phone", Number: "XXX-XXX-1234", Name: "iPhone", DisplayName: "iOS (XXX-XXX-1234)",

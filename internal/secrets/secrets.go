@@ -8,6 +8,7 @@
 package secrets
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -18,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // KeySize is the length in bytes of a master key.
@@ -43,6 +45,11 @@ var ErrDecrypt = errors.New("secrets: cannot decrypt value (wrong master key, wr
 type Box struct {
 	master []byte
 	aead   cipher.AEAD
+	// peppers: purpose → Pepper(purpose), derived once. They are keys
+	// derived from master, which the Box holds anyway; KeyedHash runs on
+	// every bypass-code check, where deriving (HKDF, two HMACs) cost as
+	// much as the hash itself.
+	peppers sync.Map
 }
 
 // New returns a Box for a 32-byte master key. The key is copied.
@@ -104,25 +111,38 @@ func (b *Box) Open(sealed, ad []byte) ([]byte, error) {
 // Pepper returns a 32-byte subkey of the master key for one purpose (e.g.
 // "bypass code"). Different purposes give independent keys.
 func (b *Box) Pepper(purpose string) []byte {
+	return bytes.Clone(b.pepper(purpose))
+}
+
+// pepper returns Pepper(purpose), shared with the Box's cache: read-only.
+func (b *Box) pepper(purpose string) []byte {
+	if k, ok := b.peppers.Load(purpose); ok {
+		return k.([]byte)
+	}
 	k, err := hkdf.Key(sha256.New, b.master, nil, pepperInfo+purpose, 32)
 	if err != nil {
 		// Only possible for output lengths far above 32 bytes.
 		panic("secrets: hkdf: " + err.Error())
 	}
+	b.peppers.Store(purpose, k)
 	return k
 }
 
 // KeyedHash returns HMAC-SHA256 under Pepper(purpose) of the parts, each
 // prefixed with its length, so that ("ab","c") and ("a","bc") differ.
 func (b *Box) KeyedHash(purpose string, parts ...string) []byte {
-	m := hmac.New(sha256.New, b.Pepper(purpose))
-	var n [8]byte
+	m := hmac.New(sha256.New, b.pepper(purpose))
+	size := 0
 	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		m.Write(n[:])
-		m.Write([]byte(p))
+		size += 8 + len(p)
 	}
-	return m.Sum(nil)
+	buf := make([]byte, 0, size) // one write: one allocation, not one per part
+	for _, p := range parts {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(p)))
+		buf = append(buf, p...)
+	}
+	m.Write(buf)
+	return m.Sum(make([]byte, 0, sha256.Size))
 }
 
 // KeyCheck returns a short, non-secret fingerprint of the master key (32
@@ -130,7 +150,7 @@ func (b *Box) KeyedHash(purpose string, parts ...string) []byte {
 // start, to report a wrong master key clearly instead of failing to decrypt
 // later.
 func (b *Box) KeyCheck() string {
-	m := hmac.New(sha256.New, b.Pepper("key check"))
+	m := hmac.New(sha256.New, b.pepper("key check"))
 	m.Write([]byte("assent"))
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }

@@ -372,3 +372,16 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkKeyedHash is a bypass-code hash, as every passcode check
+// computes one.
+func BenchmarkKeyedHash(b *testing.B) {
+	box, err := New(make([]byte, KeySize))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		box.KeyedHash("bypass code", "DU0123456789ABCDEFGH", "123456789")
+	}
+}

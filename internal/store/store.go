@@ -171,6 +171,12 @@ type Queries interface {
 	// LegacySignatures of the integration with in.IKey (never its type,
 	// secret or creation time); ErrNotFound if absent.
 	UpdateIntegration(ctx context.Context, in Integration) error
+	// IntegrationsVersion returns a number that grows with every change of
+	// any integration (create, update, delete), made by any process or
+	// node, committed in the same transaction as the change. A copy of an
+	// integration read after IntegrationsVersion returned n is current as
+	// long as IntegrationsVersion still returns n.
+	IntegrationsVersion(ctx context.Context) (int64, error)
 
 	// CreateUser returns ErrAlreadyExists if the ID or the username (compared
 	// case-insensitively) is taken.
@@ -194,6 +200,12 @@ type Queries interface {
 	CreateBypassCodes(ctx context.Context, codes []BypassCode) error
 	ListBypassCodes(ctx context.Context, userID string) ([]BypassCode, error) // ordered by Created, then ID
 	FindBypassCode(ctx context.Context, userID string, hash []byte) (BypassCode, error)
+	// GetUserAndBypassCode is GetUserByUsername(username) and, in the same
+	// read, FindBypassCode(userID, hash) if the user found has ID userID
+	// (hash being computed for that user): checked reports whether the
+	// user's ID was userID, found whether a code matched then. Outside a
+	// transaction it locks nothing.
+	GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (u User, c BypassCode, checked, found bool, err error)
 	UpdateBypassCode(ctx context.Context, c BypassCode) error // writes RemainingUses
 	DeleteBypassCode(ctx context.Context, id string) error
 	DeleteBypassCodesForUser(ctx context.Context, userID string) error
@@ -292,6 +304,10 @@ type DeviceQueries interface {
 	CreateDevice(ctx context.Context, d Device) error // ErrAlreadyExists on duplicate ID
 	GetDevice(ctx context.Context, id string) (Device, error)
 	ListDevices(ctx context.Context, userID string) ([]Device, error) // ordered by Created, then ID
+	// GetUserAndDevices is GetUserByUsername(username), or GetUser(userID)
+	// when username is empty, and ListDevices of the user found, in one
+	// read.
+	GetUserAndDevices(ctx context.Context, username, userID string) (User, []Device, error)
 	// UpdateDevice writes Name, HOTPCounter, PushToken and LastSeen.
 	UpdateDevice(ctx context.Context, d Device) error
 	DeleteDevice(ctx context.Context, id string) error // also deletes its transactions

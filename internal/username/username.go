@@ -73,7 +73,48 @@ func Normalize(s string) (string, error) {
 		return "", refuse("must not be empty")
 	case len(s) > maxInputBytes:
 		return "", refuse("is longer than %d characters", MaxLength)
-	case !utf8.ValidString(s):
+	}
+	if out, ok := normalizeASCII(s); ok {
+		return out, nil
+	}
+	return normalize(s)
+}
+
+// normalizeASCII is Normalize for the common case, a name of printable
+// ASCII (U+0021–U+007E, which the IdentifierClass allows as they are)
+// in parts separated by single spaces, at most MaxLength long. For such a
+// name every step but the case mapping changes nothing: width mapping and
+// NFC leave ASCII alone, and the Bidi rule only concerns names with
+// right-to-left characters. So the result is the name in lower case, as
+// precis maps it (TestNormalizeASCII compares the two). ok is false for
+// any other name, which normalize then handles (or refuses).
+func normalizeASCII(s string) (out string, ok bool) {
+	if s == "" || len(s) > MaxLength || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return "", false
+	}
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			if s[i-1] == ' ' {
+				return "", false
+			}
+		case c < 0x21 || c > 0x7e:
+			return "", false
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		}
+	}
+	if !upper {
+		return s, true
+	}
+	return strings.ToLower(s), true
+}
+
+// normalize is Normalize's general case.
+func normalize(s string) (string, error) {
+	if !utf8.ValidString(s) {
 		return "", refuse("is not valid UTF-8")
 	}
 	prepared := width.Fold.String(s)

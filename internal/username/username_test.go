@@ -2,6 +2,7 @@ package username
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode"
@@ -92,11 +93,64 @@ func TestNormalizedHasNoUpperCaseASCII(t *testing.T) {
 	}
 }
 
+// TestNormalizeASCII: the ASCII fast path gives exactly what the general
+// path gives, for every name it takes: every one- and two-character name
+// of ASCII, and random longer ones around the length limit.
+func TestNormalizeASCII(t *testing.T) {
+	var names []string
+	for a := range 0x80 {
+		names = append(names, string(rune(a)))
+		for b := range 0x80 {
+			names = append(names, string([]byte{byte(a), byte(b)}))
+		}
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "aZ 09._-@!~\x7f\t"
+	for range 20000 {
+		b := make([]byte, 1+rnd.IntN(MaxLength+2))
+		for i := range b {
+			if rnd.IntN(4) == 0 {
+				b[i] = alphabet[rnd.IntN(len(alphabet))]
+			} else {
+				b[i] = byte(0x20 + rnd.IntN(0x5f))
+			}
+		}
+		names = append(names, string(b))
+	}
+	fast := 0
+	for _, in := range names {
+		checkFastPath(t, in)
+		if _, ok := normalizeASCII(in); ok {
+			fast++
+		}
+	}
+	if fast < len(names)/4 { // the rest have spaces, control characters or length the fast path leaves alone
+		t.Errorf("the fast path took only %d of %d names", fast, len(names))
+	}
+}
+
+// checkFastPath fails t if normalizeASCII takes in and disagrees with the
+// general path.
+func checkFastPath(t *testing.T, in string) {
+	t.Helper()
+	got, ok := normalizeASCII(in)
+	if !ok {
+		return
+	}
+	want, err := normalize(in)
+	if err != nil || got != want {
+		t.Fatalf("normalizeASCII(%+q) = %+q; the general path: %+q, %v", in, got, want, err)
+	}
+}
+
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"alice", "\u212Aarl", "ＫＡＲＬ", "John Smith", "e\u0301", "\u05D0\u05D1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) <= maxInputBytes {
+			checkFastPath(t, s)
+		}
 		got, err := Normalize(s)
 		if err != nil {
 			var ue *Error

@@ -31,6 +31,14 @@ type requestPathQuery struct {
 	args             []any
 }
 
+// getUserAndBypassCode is the statement of GetUserAndBypassCode.
+const getUserAndBypassCode = `SELECT u.id, COALESCE(b.id, '') FROM users u
+	LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ? WHERE u.username_norm = ?`
+
+// getUserAndDevices is the statement of GetUserAndDevices, but its WHERE
+// clause.
+const getUserAndDevices = `SELECT u.id, COALESCE(d.id, '') FROM users u LEFT JOIN devices d ON d.user_id = u.id WHERE `
+
 func requestPathQueries() []requestPathQuery {
 	u, d, c := "DU000000000000001000", "DP000000000000001000", "DB000000000000001000"
 	return []requestPathQuery{
@@ -42,6 +50,12 @@ func requestPathQueries() []requestPathQuery {
 		{"UpdateDevice", "devices", `UPDATE devices SET hotp_counter = ? WHERE id = ?`, []any{1, d}},
 		{"ListBypassCodes", "bypass_codes", `SELECT id FROM bypass_codes WHERE user_id = ? ORDER BY created, id`, []any{u}},
 		{"FindBypassCode", "bypass_codes", `SELECT id FROM bypass_codes WHERE user_id = ? AND hash = ?`, []any{u, []byte("h")}},
+		{"GetUserAndBypassCode: users", "users", getUserAndBypassCode, []any{u, []byte("h"), "bench-1000"}},
+		{"GetUserAndBypassCode: bypass_codes", "bypass_codes", getUserAndBypassCode, []any{u, []byte("h"), "bench-1000"}},
+		{"GetUserAndDevices by username: users", "users", getUserAndDevices + `u.username_norm = ?`, []any{"bench-1000"}},
+		{"GetUserAndDevices by username: devices", "devices", getUserAndDevices + `u.username_norm = ?`, []any{"bench-1000"}},
+		{"GetUserAndDevices by ID: users", "users", getUserAndDevices + `u.id = ?`, []any{u}},
+		{"GetUserAndDevices by ID: devices", "devices", getUserAndDevices + `u.id = ?`, []any{u}},
 		{"UpdateBypassCode", "bypass_codes", `UPDATE bypass_codes SET remaining_uses = ? WHERE id = ?`, []any{1, c}},
 		{"GetActivation", "activations", `SELECT user_id FROM activations WHERE code_hash = ?`, []any{[]byte("h")}},
 		{"ListPendingTransactions", "transactions", `SELECT id FROM transactions WHERE device_id = ? AND state = ? AND expires > ? ORDER BY created DESC, id DESC LIMIT ?`, []any{d, store.TxPushed, 0, store.MaxPendingTransactions}},

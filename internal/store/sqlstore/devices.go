@@ -110,6 +110,88 @@ func (q *queries) ListDevices(ctx context.Context, userID string) ([]store.Devic
 	return out, nil
 }
 
+func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string) (store.User, []store.Device, error) {
+	if q.tx {
+		// Two statements, each locking its rows where rows are locked
+		// (PostgreSQL cannot lock the nullable side of an outer join).
+		var (
+			u   store.User
+			err error
+		)
+		if username != "" {
+			u, err = q.GetUserByUsername(ctx, username)
+		} else {
+			u, err = q.GetUser(ctx, userID)
+		}
+		if err != nil {
+			return store.User{}, nil, err
+		}
+		ds, err := q.ListDevices(ctx, u.ID)
+		if err != nil {
+			return store.User{}, nil, err
+		}
+		return u, ds, nil
+	}
+	where, key := `u.id = ?`, userID
+	if username != "" {
+		norm, err := normUsername(username)
+		if err != nil {
+			// No user can have a name that is not valid.
+			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices by username: %w", store.ErrNotFound)
+		}
+		where, key = `u.username_norm = ?`, norm
+	}
+	// One statement: the user, once per device (or once with no device).
+	rows, err := q.query(ctx,
+		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
+		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
+		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
+		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0)
+		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
+		 WHERE `+where+` ORDER BY d.created, d.id`+q.d.binary, key)
+	if err != nil {
+		return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
+	}
+	defer rows.Close()
+	var (
+		u       store.User
+		devices []store.Device
+		n       int
+	)
+	for rows.Next() {
+		var (
+			status             string
+			created, lastLogin int64
+			d                  store.Device
+			secret             []byte
+			dCreated, lastSeen int64
+		)
+		if err := rows.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
+			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen); err != nil {
+			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
+		}
+		n++
+		u.Status = store.UserStatus(status)
+		u.Created = fromUnix(created)
+		u.LastLogin = fromUnix(lastLogin)
+		if d.ID == "" {
+			continue // the user has no device
+		}
+		d.UserID = u.ID
+		d.HOTPSecretEnc = secret
+		d.Created = fromUnix(dCreated)
+		d.LastSeen = fromUnix(lastSeen)
+		devices = append(devices, d)
+	}
+	if err := rows.Err(); err != nil {
+		return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
+	}
+	if n == 0 {
+		return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", store.ErrNotFound)
+	}
+	return u, devices, nil
+}
+
 func (q *queries) UpdateDevice(ctx context.Context, d store.Device) error {
 	err := q.changeOne(ctx,
 		`UPDATE devices SET name = ?, hotp_counter = ?, push_token = ?, last_seen = ? WHERE id = ?`,

@@ -148,13 +148,13 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	// noCancel: a caller's context ending must not interrupt a statement,
 	// since SQLite then rolls back the whole transaction, every caller's.
-	q := &queries{db: tx, d: s.d, tx: true, stmts: s.wst, sqlTx: tx, noCancel: true}
+	q := &queries{db: tx, d: s.d, tx: true, stmts: s.wst, sqlTx: tx, noCancel: true, txStmts: make(map[string]*sql.Stmt)}
 	savepoints := len(live) > 1
 	results := make([]writeRes, len(live))
 	var fatal error // the batch transaction itself is broken
 	for i, r := range live {
 		if savepoints {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT b"); err != nil {
+			if _, err := q.exec(ctx, "SAVEPOINT b"); err != nil {
 				fatal = fmt.Errorf("sqlstore: savepoint: %w", err)
 				break
 			}
@@ -164,12 +164,12 @@ func (s *Store) runBatch(batch []*writeReq) {
 			break
 		}
 		if results[i].err != nil || results[i].panicked {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO b"); err != nil {
+			if _, err := q.exec(ctx, "ROLLBACK TO b"); err != nil {
 				fatal = fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
 				break
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE b"); err != nil {
+		if _, err := q.exec(ctx, "RELEASE b"); err != nil {
 			fatal = fmt.Errorf("sqlstore: release savepoint: %w", err)
 			break
 		}

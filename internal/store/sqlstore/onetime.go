@@ -73,7 +73,11 @@ func (s *Store) PutOnetime(ctx context.Context, o store.Onetime) error {
 }
 
 func (s *Store) GetOnetime(ctx context.Context, kind string, hash []byte, now time.Time) (store.Onetime, error) {
-	return s.rq.GetOnetime(ctx, kind, hash, now)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.Onetime{}, err
+	}
+	return q.GetOnetime(ctx, kind, hash, now)
 }
 
 func (s *Store) TakeOnetime(ctx context.Context, kind string, hash []byte, now time.Time) (store.Onetime, error) {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,8 +31,13 @@ type queries struct {
 	// transaction they are bound to.
 	stmts *stmtCache
 	sqlTx *sql.Tx
+	// txStmts: the statements of stmts bound to sqlTx so far, reused by
+	// every transaction of a group-commit batch (database/sql allocates a
+	// new bound statement on each Tx.StmtContext).
+	txStmts map[string]*sql.Stmt
 	// noCancel: run statements to completion even if the caller's context
-	// ends (group commit; see groupcommit.go).
+	// ends (group commit, see groupcommit.go; SQLite's point reads, see
+	// Store.pointRead).
 	noCancel bool
 }
 
@@ -114,19 +120,35 @@ func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
 	if q.stmts == nil {
 		return nil
 	}
+	if q.sqlTx != nil && q.txStmts != nil {
+		if st, ok := q.txStmts[query]; ok {
+			return st
+		}
+	}
 	st := q.stmts.get(ctx, query)
 	if st == nil || q.sqlTx == nil {
 		return st
 	}
-	return q.sqlTx.StmtContext(ctx, st)
+	st = q.sqlTx.StmtContext(ctx, st)
+	if q.txStmts != nil {
+		q.txStmts[query] = st
+	}
+	return st
 }
 
 var _ store.Queries = (*queries)(nil)
 
-func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
+// ctx returns the context to run a statement with: without ctx's
+// cancellation when q.noCancel is set (and ctx can be canceled at all).
+func (q *queries) ctx(ctx context.Context) context.Context {
+	if q.noCancel && ctx.Done() != nil {
+		return context.WithoutCancel(ctx)
 	}
+	return ctx
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -134,9 +156,7 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Resu
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
-	}
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -144,9 +164,7 @@ func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Ro
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if q.noCancel {
-		ctx = context.WithoutCancel(ctx)
-	}
+	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -289,6 +307,16 @@ func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) e
 		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, store.ErrNotFound)
 	}
 	return nil
+}
+
+// IntegrationsVersion reads the counter that triggers on integrations bump
+// with every change (migration 0007): one row, one integer.
+func (q *queries) IntegrationsVersion(ctx context.Context) (int64, error) {
+	var n int64
+	if err := q.queryRow(ctx, `SELECT n FROM integrations_version WHERE id = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: integrations version: %w", mapErr(err))
+	}
+	return n, nil
 }
 
 // flag stores a boolean as 0 or 1, the same in both dialects.
@@ -549,6 +577,61 @@ func (q *queries) FindBypassCode(ctx context.Context, userID string, hash []byte
 		return store.BypassCode{}, fmt.Errorf("sqlstore: find bypass code of %s: %w", userID, mapErr(err))
 	}
 	return c, nil
+}
+
+func (q *queries) GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (store.User, store.BypassCode, bool, bool, error) {
+	norm, err := normUsername(username)
+	if err != nil {
+		// No user can have a name that is not valid.
+		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user by username: %w", store.ErrNotFound)
+	}
+	if q.tx {
+		// Two statements, each locking its row where rows are locked
+		// (PostgreSQL cannot lock the nullable side of an outer join).
+		u, err := q.GetUserByUsername(ctx, username)
+		if err != nil || u.ID != userID {
+			return u, store.BypassCode{}, false, false, err
+		}
+		c, err := q.FindBypassCode(ctx, userID, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return u, store.BypassCode{}, true, false, nil
+		}
+		if err != nil {
+			return store.User{}, store.BypassCode{}, false, false, err
+		}
+		return u, c, true, true, nil
+	}
+	// One statement: the user by its name, and the code only where the
+	// user's ID is the one hash was computed for (both by unique index).
+	var (
+		u                  store.User
+		status             string
+		created, lastLogin int64
+		c                  store.BypassCode
+		expires, cCreated  int64
+	)
+	err = q.queryRow(ctx,
+		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
+		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0)
+		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
+		 WHERE u.username_norm = ?`, userID, blob(hash), norm).
+		Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
+			&c.ID, &c.RemainingUses, &expires, &cCreated)
+	if err != nil {
+		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user and bypass code by username %q: %w", username, mapErr(err))
+	}
+	u.Status = store.UserStatus(status)
+	u.Created = fromUnix(created)
+	u.LastLogin = fromUnix(lastLogin)
+	if u.ID != userID {
+		return u, store.BypassCode{}, false, false, nil
+	}
+	if c.ID == "" {
+		return u, store.BypassCode{}, true, false, nil
+	}
+	c.UserID, c.Hash = u.ID, bytes.Clone(hash)
+	c.Expires, c.Created = fromUnix(expires), fromUnix(cCreated)
+	return u, c, true, true, nil
 }
 
 func (q *queries) UpdateBypassCode(ctx context.Context, c store.BypassCode) error {

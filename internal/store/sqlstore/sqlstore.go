@@ -30,6 +30,15 @@
 //     cascade as well). Activations are not deleted with the device they
 //     were used for.
 //   - Integration.AllowedOrigins is kept space-separated in one column.
+//   - IntegrationsVersion reads integrations_version, a one-row counter
+//     that triggers on integrations (migration 0007) bump with every
+//     INSERT, UPDATE or DELETE, in the changing transaction.
+//   - GetUserAndBypassCode and GetUserAndDevices are one LEFT JOIN
+//     outside a transaction; inside one, the two statements of GetUser*
+//     and FindBypassCode or ListDevices, with their locks (PostgreSQL
+//     cannot lock the nullable side of an outer join).
+//   - On SQLite, the point reads of the request path (pointRead) run
+//     without their context's cancellation once it is checked.
 //   - TakeOnetime is one DELETE … RETURNING statement, so of concurrent
 //     takers exactly one gets the token; PutOnetime purges expired tokens.
 //   - DeleteExpiredActivations deletes unused activations (DeviceID empty)
@@ -99,6 +108,11 @@ type Store struct {
 	r  *sql.DB  // reads outside transactions
 	w  *sql.DB  // writes and transactions; the same pool as r for PostgreSQL
 	rq *queries // reads outside transactions, bound to r
+	// pq: the point reads of the request path (one row, or one user's
+	// few rows, by index) outside transactions. On SQLite they run to
+	// completion whatever the caller's context does (see pointRead);
+	// on PostgreSQL pq is rq.
+	pq *queries
 	aq *queries // PostgreSQL only: single-statement writes in autocommit, bound to w
 
 	// SQLite only.
@@ -279,6 +293,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	s.rst = newStmtCache(r, false)
 	s.wst = newStmtCache(w, true)
 	s.rq = &queries{db: r, d: s.d, stmts: s.rst}
+	s.pq = &queries{db: r, d: s.d, stmts: s.rst, noCancel: true}
 	s.wreqs = make(chan *writeReq, maxBatch)
 	s.ck = ck
 	s.stop = make(chan struct{})
@@ -350,6 +365,7 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, erro
 	}
 	s := &Store{d: postgresDialect, r: db, w: db, log: o.logger}
 	s.rq = &queries{db: db, d: s.d}
+	s.pq = s.rq
 	s.aq = s.rq
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -440,9 +456,41 @@ func (s *Store) write(ctx context.Context, single bool, fn func(q *queries) erro
 }
 
 // Reads outside transactions use the read pool.
+//
+// The point reads every request makes (integrations version, user, bypass
+// code, devices, …) go through pointRead. On SQLite such a read takes
+// microseconds and never waits for a lock (WAL readers), while a context
+// that can be canceled costs, on each statement, a goroutine of
+// database/sql watching it for the rows and another of the driver
+// watching it to interrupt the statement, plus their channels: about a
+// fifth of a passcode request's allocations. So pointRead checks the
+// context once and runs the statement without its cancellation. Longer
+// reads (lists of users, the auth log) keep it. On PostgreSQL, where a
+// read crosses the network, every read keeps the caller's context.
+
+// pointRead returns the queries for a point read, or ctx's error if it has
+// already ended.
+func (s *Store) pointRead(ctx context.Context) (*queries, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	return s.pq, nil
+}
 
 func (s *Store) GetIntegration(ctx context.Context, ikey string) (store.Integration, error) {
-	return s.rq.GetIntegration(ctx, ikey)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.Integration{}, err
+	}
+	return q.GetIntegration(ctx, ikey)
+}
+
+func (s *Store) IntegrationsVersion(ctx context.Context) (int64, error) {
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return q.IntegrationsVersion(ctx)
 }
 
 func (s *Store) ListIntegrations(ctx context.Context) ([]store.Integration, error) {
@@ -450,11 +498,19 @@ func (s *Store) ListIntegrations(ctx context.Context) ([]store.Integration, erro
 }
 
 func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
-	return s.rq.GetUser(ctx, id)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	return q.GetUser(ctx, id)
 }
 
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
-	return s.rq.GetUserByUsername(ctx, username)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, err
+	}
+	return q.GetUserByUsername(ctx, username)
 }
 
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
@@ -462,11 +518,27 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 }
 
 func (s *Store) ListBypassCodes(ctx context.Context, userID string) ([]store.BypassCode, error) {
-	return s.rq.ListBypassCodes(ctx, userID)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.ListBypassCodes(ctx, userID)
 }
 
 func (s *Store) FindBypassCode(ctx context.Context, userID string, hash []byte) (store.BypassCode, error) {
-	return s.rq.FindBypassCode(ctx, userID, hash)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.BypassCode{}, err
+	}
+	return q.FindBypassCode(ctx, userID, hash)
+}
+
+func (s *Store) GetUserAndBypassCode(ctx context.Context, username, userID string, hash []byte) (store.User, store.BypassCode, bool, bool, error) {
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, store.BypassCode{}, false, false, err
+	}
+	return q.GetUserAndBypassCode(ctx, username, userID, hash)
 }
 
 func (s *Store) ListAuthLog(ctx context.Context, f store.AuthLogFilter) ([]store.AuthLog, error) {
@@ -474,27 +546,59 @@ func (s *Store) ListAuthLog(ctx context.Context, f store.AuthLogFilter) ([]store
 }
 
 func (s *Store) GetSetting(ctx context.Context, key string) (string, error) {
-	return s.rq.GetSetting(ctx, key)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return "", err
+	}
+	return q.GetSetting(ctx, key)
 }
 
 func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
-	return s.rq.GetDevice(ctx, id)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.Device{}, err
+	}
+	return q.GetDevice(ctx, id)
+}
+
+func (s *Store) GetUserAndDevices(ctx context.Context, username, userID string) (store.User, []store.Device, error) {
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.User{}, nil, err
+	}
+	return q.GetUserAndDevices(ctx, username, userID)
 }
 
 func (s *Store) ListDevices(ctx context.Context, userID string) ([]store.Device, error) {
-	return s.rq.ListDevices(ctx, userID)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.ListDevices(ctx, userID)
 }
 
 func (s *Store) GetActivation(ctx context.Context, codeHash []byte) (store.Activation, error) {
-	return s.rq.GetActivation(ctx, codeHash)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.Activation{}, err
+	}
+	return q.GetActivation(ctx, codeHash)
 }
 
 func (s *Store) GetTransaction(ctx context.Context, id string) (store.Transaction, error) {
-	return s.rq.GetTransaction(ctx, id)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return store.Transaction{}, err
+	}
+	return q.GetTransaction(ctx, id)
 }
 
 func (s *Store) ListPendingTransactions(ctx context.Context, deviceID string, now time.Time) ([]store.Transaction, error) {
-	return s.rq.ListPendingTransactions(ctx, deviceID, now)
+	q, err := s.pointRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return q.ListPendingTransactions(ctx, deviceID, now)
 }
 
 // Writes go through the write pool.

@@ -454,3 +454,26 @@ func TestTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestPointReadEndedContext: the request path's point reads run without
+// their context's cancellation on SQLite, but a context that has already
+// ended still stops them before they start.
+func TestPointReadEndedContext(t *testing.T) {
+	s := openSQLite(t, filepath.Join(t.TempDir(), "assent.db"))
+	live, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if _, err := s.IntegrationsVersion(live); err != nil {
+		t.Fatalf("IntegrationsVersion with a live context: %v", err)
+	}
+	cancel()
+	for name, read := range map[string]func(ctx context.Context) error{
+		"IntegrationsVersion": func(ctx context.Context) error { _, err := s.IntegrationsVersion(ctx); return err },
+		"GetUserByUsername":   func(ctx context.Context) error { _, err := s.GetUserByUsername(ctx, "alice"); return err },
+		"FindBypassCode":      func(ctx context.Context) error { _, err := s.FindBypassCode(ctx, "DU1", []byte{1}); return err },
+		"ListDevices":         func(ctx context.Context) error { _, err := s.ListDevices(ctx, "DU1"); return err },
+	} {
+		if err := read(live); !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a canceled context: %v, want context.Canceled", name, err)
+		}
+	}
+}

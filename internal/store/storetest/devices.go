@@ -123,6 +123,47 @@ func testDevices(t *testing.T, s store.Store) {
 		return ds
 	}
 
+	t.Run("WithUser", func(t *testing.T) {
+		carol := mkUser(3, "carol") // no device
+		createUsers(t, s, carol)
+		for _, tx := range []bool{false, true} {
+			read := func(username, id string) (u store.User, ds []store.Device, err error) {
+				if !tx {
+					return s.GetUserAndDevices(ctx, username, id)
+				}
+				err = s.InTx(ctx, func(q store.Queries) error {
+					var err error
+					u, ds, err = q.GetUserAndDevices(ctx, username, id)
+					return err
+				})
+				return u, ds, err
+			}
+			for _, tc := range []struct {
+				name, username, id string
+				user               store.User
+				devices            []store.Device
+			}{
+				{"by username", "ALICE", "", alice, []store.Device{d3, d2, d1}},
+				{"by ID", "", alice.ID, alice, []store.Device{d3, d2, d1}},
+				{"one device", "bob", "", bob, []store.Device{d4}},
+				{"no device", "carol", "", carol, nil},
+				{"no device, by ID", "", carol.ID, carol, nil},
+			} {
+				what := fmt.Sprintf("GetUserAndDevices (in a transaction: %v) %s", tx, tc.name)
+				u, ds, err := read(tc.username, tc.id)
+				must(t, what, err)
+				check(t, what+": user", u, tc.user, normUser)
+				checkList(t, what+": devices", ds, tc.devices, normDevice)
+			}
+			_, _, err := read("nobody", "")
+			wantErr(t, "GetUserAndDevices of an unknown username", err, store.ErrNotFound)
+			_, _, err = read("", userID(99))
+			wantErr(t, "GetUserAndDevices of an unknown ID", err, store.ErrNotFound)
+			_, _, err = read(" bad", "")
+			wantErr(t, "GetUserAndDevices of an invalid username", err, store.ErrNotFound)
+		}
+	})
+
 	t.Run("Get", func(t *testing.T) {
 		for _, want := range []store.Device{d1, d2, d3, d4} {
 			check(t, "GetDevice "+want.ID, get(t, want.ID), want, normDevice)

@@ -32,6 +32,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Ping", testPing},
 		{"Integrations", testIntegrations},
 		{"UpdateIntegration", testUpdateIntegration},
+		{"IntegrationsVersion", testIntegrationsVersion},
 		{"Users", testUsers},
 		{"UpdateUser", testUpdateUser},
 		{"UsernameComparison", testUsernameComparison},
@@ -232,6 +233,95 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 	got, err = s.GetIntegration(ctx, a.IKey)
 	must(t, "GetIntegration", err)
 	check(t, "integration after update in a transaction", got, want, normIntegration)
+}
+
+// testIntegrationsVersion: every change of an integration, committed,
+// moves IntegrationsVersion (so that a copy read before it is never taken
+// as current), inside or outside a transaction; a rolled-back change and
+// changes of other records do not need to, and reads never do.
+func testIntegrationsVersion(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	version := func() int64 {
+		t.Helper()
+		n, err := s.IntegrationsVersion(ctx)
+		must(t, "IntegrationsVersion", err)
+		return n
+	}
+	a := store.Integration{IKey: ikey(1), Name: "VPN", Type: store.TypeAuthAPI,
+		SecretEnc: []byte("sealed"), NewUserPolicy: store.PolicyEnroll, Created: at(0)}
+	policy := a
+	policy.NewUserPolicy = store.PolicyDeny
+	renamed := policy
+	renamed.Name = "Renamed in a transaction"
+	errRollback := errors.New("roll back")
+	for _, step := range []struct {
+		name    string
+		change  func() error
+		changed bool
+	}{
+		{"GetIntegration of a missing ikey", func() error { _, err := s.GetIntegration(ctx, a.IKey); return ignore(err, store.ErrNotFound) }, false},
+		{"CreateIntegration", func() error { return s.CreateIntegration(ctx, a) }, true},
+		{"GetIntegration", func() error { _, err := s.GetIntegration(ctx, a.IKey); return err }, false},
+		{"ListIntegrations", func() error { _, err := s.ListIntegrations(ctx); return err }, false},
+		{"CreateUser", func() error {
+			return s.CreateUser(ctx, store.User{ID: userID(1), Username: "alice", Status: store.StatusActive, Created: at(0)})
+		}, false},
+		{"UpdateIntegration", func() error { return s.UpdateIntegration(ctx, policy) }, true},
+		{"UpdateIntegration with unchanged values", func() error { return s.UpdateIntegration(ctx, policy) }, true},
+		{"UpdateIntegration in a transaction", func() error {
+			return s.InTx(ctx, func(q store.Queries) error { return q.UpdateIntegration(ctx, renamed) })
+		}, true},
+		{"UpdateIntegration rolled back", func() error {
+			err := s.InTx(ctx, func(q store.Queries) error {
+				if err := q.UpdateIntegration(ctx, a); err != nil {
+					return err
+				}
+				return errRollback
+			})
+			return ignore(err, errRollback)
+		}, false},
+		{"DeleteIntegration", func() error { return s.DeleteIntegration(ctx, a.IKey) }, true},
+		{"CreateIntegration again", func() error { return s.CreateIntegration(ctx, a) }, true},
+		{"DeleteIntegration in a transaction", func() error {
+			return s.InTx(ctx, func(q store.Queries) error { return q.DeleteIntegration(ctx, a.IKey) })
+		}, true},
+	} {
+		before := version()
+		must(t, step.name, step.change())
+		after := version()
+		switch {
+		case step.changed && after <= before:
+			t.Errorf("%s: IntegrationsVersion %d → %d, want it to grow", step.name, before, after)
+		case !step.changed && after != before:
+			t.Errorf("%s: IntegrationsVersion %d → %d, want it unchanged", step.name, before, after)
+		}
+	}
+	// Read in a transaction, it sees the transaction's own change.
+	must(t, "InTx", s.InTx(ctx, func(q store.Queries) error {
+		before, err := q.IntegrationsVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if err := q.CreateIntegration(ctx, a); err != nil {
+			return err
+		}
+		after, err := q.IntegrationsVersion(ctx)
+		if err != nil {
+			return err
+		}
+		if after <= before {
+			t.Errorf("IntegrationsVersion in a transaction: %d → %d after CreateIntegration, want it to grow", before, after)
+		}
+		return nil
+	}))
+}
+
+// ignore returns nil for an error that is target, err otherwise.
+func ignore(err, target error) error {
+	if errors.Is(err, target) {
+		return nil
+	}
+	return err
 }
 
 func testPing(t *testing.T, s store.Store) {
@@ -564,6 +654,54 @@ func testBypassCodes(t *testing.T, s store.Store) {
 		} {
 			_, err := s.FindBypassCode(ctx, tc.userID, tc.hash)
 			wantErr(t, "FindBypassCode with "+tc.name, err, store.ErrNotFound)
+		}
+	})
+
+	t.Run("WithUser", func(t *testing.T) {
+		// GetUserAndBypassCode finds the code exactly as FindBypassCode,
+		// only when the hash was computed for the user found, inside a
+		// transaction or not.
+		for _, tx := range []bool{false, true} {
+			read := func(username, id string, hash []byte) (u store.User, c store.BypassCode, checked, found bool, err error) {
+				if !tx {
+					return s.GetUserAndBypassCode(ctx, username, id, hash)
+				}
+				err = s.InTx(ctx, func(q store.Queries) error {
+					var err error
+					u, c, checked, found, err = q.GetUserAndBypassCode(ctx, username, id, hash)
+					return err
+				})
+				return u, c, checked, found, err
+			}
+			for _, tc := range []struct {
+				name, username, id string
+				hash               []byte
+				user               store.User
+				code               *store.BypassCode // nil: not found
+				checked            bool
+			}{
+				{"code", "alice", u1.ID, c1.Hash, u1, &c1, true},
+				{"unlimited code", "ALICE", u1.ID, c2.Hash, u1, &c2, true},
+				{"expired code", "alice", u1.ID, c3.Hash, u1, &c3, true},
+				{"unknown hash", "alice", u1.ID, []byte("nope"), u1, nil, true},
+				{"hash for another user", "alice", u2.ID, c1.Hash, u1, nil, false},
+				{"user without codes", "bob", u2.ID, c1.Hash, u2, nil, true},
+			} {
+				what := fmt.Sprintf("GetUserAndBypassCode (in a transaction: %v) %s", tx, tc.name)
+				u, c, checked, found, err := read(tc.username, tc.id, tc.hash)
+				must(t, what, err)
+				check(t, what+": user", u, tc.user, normUser)
+				if checked != tc.checked || found != (tc.code != nil) {
+					t.Errorf("%s: checked, found = %v, %v; want %v, %v", what, checked, found, tc.checked, tc.code != nil)
+				}
+				if tc.code != nil {
+					check(t, what+": code", c, *tc.code, normCode)
+				}
+			}
+			_, _, _, _, err := read("nobody", u1.ID, c1.Hash)
+			wantErr(t, "GetUserAndBypassCode of an unknown user", err, store.ErrNotFound)
+			_, _, _, _, err = read("", u1.ID, c1.Hash)
+			wantErr(t, "GetUserAndBypassCode of an invalid username", err, store.ErrNotFound)
 		}
 	})
 

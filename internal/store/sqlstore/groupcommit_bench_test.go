@@ -1,0 +1,61 @@
+package sqlstore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// BenchmarkGroupCommit is the write transaction of a successful passcode
+// decision (an unlimited bypass code's guard, the user's success, the
+// auth-log row) from 64 goroutines on SQLite, and reports how many of
+// them each batch of the writer goroutine commits together (tx/batch):
+//
+//	go test -run '^$' -bench GroupCommit -benchmem ./internal/store/sqlstore
+func BenchmarkGroupCommit(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(b.TempDir(), "assent.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	u := store.User{ID: "DU000000000000000001", Username: "bench", Status: store.StatusActive, Created: now}
+	if err := s.CreateUser(ctx, u); err != nil {
+		b.Fatal(err)
+	}
+	c := store.BypassCode{ID: "DB000000000000000001", UserID: u.ID, Hash: []byte("h"), Created: now}
+	if err := s.CreateBypassCodes(ctx, []store.BypassCode{c}); err != nil {
+		b.Fatal(err)
+	}
+	before := s.writes.Load()
+	b.SetParallelism(32) // 64 goroutines on 2 CPUs, as the HTTP benchmarks
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := s.InTx(ctx, func(q store.Queries) error {
+				if err := q.UseBypassCode(ctx, c); err != nil {
+					return err
+				}
+				if err := q.RecordSuccess(ctx, u.ID, now); err != nil {
+					return err
+				}
+				l := store.AuthLog{TxID: "00000000-0000-4000-8000-000000000000", Time: now, IKey: "DIBENCH", UserID: u.ID,
+					Username: u.Username, Factor: "bypass_code", Result: "allow", Reason: "valid_passcode", IP: "192.0.2.7"}
+				return q.AppendAuthLog(ctx, &l)
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if batches := s.writes.Load() - before; batches > 0 {
+		b.ReportMetric(float64(b.N)/float64(batches), "tx/batch")
+	}
+}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
@@ -125,6 +126,7 @@ func New(a *app.App) (*Server, error) {
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
 		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
+	authenticatorapp.New(nil).Register(mux)
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.
 	websdk := &frame.WebSDK{Core: a.Core, Now: a.Now}

@@ -381,7 +381,10 @@ async function start() {
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" }).catch(() => {});
     navigator.serviceWorker.addEventListener("message", (ev) => {
-      if (ev.data && ev.data.type === "push") poll();
+      if (ev.data && ev.data.type === "push") {
+        status("New request: " + ev.data.title, "");
+        poll();
+      }
     });
   }
   $("activate-form").addEventListener("submit", async (ev) => {

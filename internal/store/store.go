@@ -201,6 +201,7 @@ type Queries interface {
 
 	// Second factors (issue 11).
 	WebAuthnQueries
+	WebPushQueries
 }
 
 // Store is a database.

@@ -123,10 +123,15 @@ func New(a *app.App) (*Server, error) {
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
 		Detacher: s.detacher}).Register(mux, signer)
+	// Web Push: the VAPID key pair is made at first start.
+	if err := a.WebPush.Init(context.Background()); err != nil {
+		return nil, err
+	}
+	s.metrics.WatchWebPush(&a.WebPush.Stats)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
-		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
+		ActivationLimit: activations, Failures: badSignatures, WebPush: a.WebPush}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
-	authenticatorapp.New(nil).Register(mux)
+	authenticatorapp.New(a.WebPush).Register(mux)
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.
 	websdk := &frame.WebSDK{Core: a.Core, Now: a.Now}

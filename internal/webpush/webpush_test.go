@@ -12,6 +12,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/webpush/webpushtest"
 )
 
 // memStore keeps settings and subscriptions in memory.
@@ -105,20 +106,20 @@ func TestVAPIDKeySealedAndKept(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	b := newBrowserSub(t)
+	b := webpushtest.NewSubscription(t)
 	tests := []struct {
 		name, endpoint, p256dh, auth string
 		ok                           bool
 	}{
-		{"good", "https://fcm.googleapis.com/fcm/send/abc", b.p256dh(), b.authKey(), true},
-		{"padded std base64", "https://push.example/x", b.p256dh() + "=", b.authKey() + "==", true},
-		{"http", "http://push.example/x", b.p256dh(), b.authKey(), false},
-		{"no host", "https:///x", b.p256dh(), b.authKey(), false},
-		{"userinfo", "https://u:p@push.example/x", b.p256dh(), b.authKey(), false},
-		{"long", "https://push.example/" + strings.Repeat("a", 1024), b.p256dh(), b.authKey(), false},
-		{"bad point", "https://push.example/x", "BAAA" + b.p256dh()[4:], b.authKey(), false},
-		{"short auth", "https://push.example/x", b.p256dh(), "AAAA", false},
-		{"not base64", "https://push.example/x", "!!!", b.authKey(), false},
+		{"good", "https://fcm.googleapis.com/fcm/send/abc", b.P256DH(), b.AuthKey(), true},
+		{"padded std base64", "https://push.example/x", b.P256DH() + "=", b.AuthKey() + "==", true},
+		{"http", "http://push.example/x", b.P256DH(), b.AuthKey(), false},
+		{"no host", "https:///x", b.P256DH(), b.AuthKey(), false},
+		{"userinfo", "https://u:p@push.example/x", b.P256DH(), b.AuthKey(), false},
+		{"long", "https://push.example/" + strings.Repeat("a", 1024), b.P256DH(), b.AuthKey(), false},
+		{"bad point", "https://push.example/x", "BAAA" + b.P256DH()[4:], b.AuthKey(), false},
+		{"short auth", "https://push.example/x", b.P256DH(), "AAAA", false},
+		{"not base64", "https://push.example/x", "!!!", b.AuthKey(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +137,7 @@ func TestValidate(t *testing.T) {
 func TestSend(t *testing.T) {
 	st, box := newMemStore(), newBox(t)
 	n := New(st, box, nil, "mailto:admin@example.com")
-	ps := StartPushService(t)
+	ps := webpushtest.StartPushService(t)
 	n.Client = ps.Client()
 	ps.VAPIDKey = n.VAPIDPublicKey()
 	ctx := t.Context()
@@ -144,23 +145,24 @@ func TestSend(t *testing.T) {
 	if err := n.Send(ctx, dev, Message{TxID: "t0"}); !errors.Is(err, ErrNoSubscription) {
 		t.Fatalf("Send without a subscription: %v", err)
 	}
-	if err := n.Register(ctx, dev, ps.Endpoint(), ps.Sub.p256dh(), ps.Sub.authKey()); err != nil {
+	if err := n.Register(ctx, dev, ps.Endpoint(), ps.Sub.P256DH(), ps.Sub.AuthKey()); err != nil {
 		t.Fatal(err)
 	}
 	n.PushSent(store.Transaction{ID: "0b8e1f7e-0000-4000-8000-000000000001", DeviceID: dev, Type: "VPN login"})
 	n.Wait()
-	if len(ps.Errs) > 0 || len(ps.Messages) != 1 {
-		t.Fatalf("push service: errors %v, %d messages", ps.Errs, len(ps.Messages))
+	msgs, errs := ps.Received()
+	if len(errs) > 0 || len(msgs) != 1 {
+		t.Fatalf("push service: errors %v, %d messages", errs, len(msgs))
 	}
 	var m Message
-	if err := json.Unmarshal(ps.Messages[0], &m); err != nil || m != (Message{TxID: "0b8e1f7e-0000-4000-8000-000000000001", Summary: "VPN login request"}) {
-		t.Errorf("decrypted message %s (%v)", ps.Messages[0], err)
+	if err := json.Unmarshal(msgs[0], &m); err != nil || m != (Message{TxID: "0b8e1f7e-0000-4000-8000-000000000001", Summary: "VPN login request"}) {
+		t.Errorf("decrypted message %s (%v)", msgs[0], err)
 	}
 	if n.Stats.Sent.Load() != 1 {
 		t.Errorf("sent %d", n.Stats.Sent.Load())
 	}
 
-	ps.answer(http.StatusInternalServerError)
+	ps.Answer(http.StatusInternalServerError)
 	if err := n.Send(ctx, dev, Message{TxID: "t2"}); err == nil {
 		t.Error("a 500 from the push service is no error")
 	}
@@ -168,7 +170,7 @@ func TestSend(t *testing.T) {
 		t.Errorf("after a 500: subscription %v, failed %d", err, n.Stats.Failed.Load())
 	}
 
-	ps.answer(http.StatusGone)
+	ps.Answer(http.StatusGone)
 	if err := n.Send(ctx, dev, Message{TxID: "t3"}); err == nil {
 		t.Error("a 410 from the push service is no error")
 	}

@@ -1,4 +1,8 @@
-package webpush
+// Package webpushtest is a Web Push service on loopback for tests (RFC
+// 8030 §5): it checks the VAPID token (RFC 8292) as a real push service
+// does and, playing the browser, decrypts each message (RFC 8291) with the
+// subscription's private key, which the test holds.
+package webpushtest
 
 import (
 	"bytes"
@@ -24,17 +28,14 @@ import (
 	"time"
 )
 
-// A push service on loopback (RFC 8030 §5) that checks what a real one
-// checks, the VAPID token (RFC 8292), and, playing the browser, decrypts
-// the message (RFC 8291) with the subscription's private key.
-
-// browserSub is a subscription whose keys the test holds.
-type browserSub struct {
+// Subscription is a subscription whose keys the test holds.
+type Subscription struct {
 	priv *ecdh.PrivateKey
 	auth []byte
 }
 
-func newBrowserSub(t *testing.T) browserSub {
+// NewSubscription makes a subscription's key pair and secret.
+func NewSubscription(t testing.TB) Subscription {
 	t.Helper()
 	priv, err := ecdh.P256().GenerateKey(nil)
 	if err != nil {
@@ -44,11 +45,15 @@ func newBrowserSub(t *testing.T) browserSub {
 	for i := range auth {
 		auth[i] = byte(i * 7)
 	}
-	return browserSub{priv: priv, auth: auth}
+	return Subscription{priv: priv, auth: auth}
 }
 
-func (b browserSub) p256dh() string { return base64.RawURLEncoding.EncodeToString(b.priv.PublicKey().Bytes()) }
-func (b browserSub) authKey() string { return base64.RawURLEncoding.EncodeToString(b.auth) }
+// P256DH is the public key as a browser gives it.
+func (b Subscription) P256DH() string {
+	return base64.RawURLEncoding.EncodeToString(b.priv.PublicKey().Bytes())
+}
+// AuthKey is the authentication secret as a browser gives it.
+func (b Subscription) AuthKey() string { return base64.RawURLEncoding.EncodeToString(b.auth) }
 
 func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, key)
@@ -58,9 +63,9 @@ func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-// decrypt opens an aes128gcm body (RFC 8188 §2, keys from RFC 8291 §3.4)
+// Decrypt opens an aes128gcm body (RFC 8188 §2, keys from RFC 8291 §3.4)
 // of one record.
-func (b browserSub) decrypt(body []byte) ([]byte, error) {
+func (b Subscription) Decrypt(body []byte) ([]byte, error) {
 	if len(body) < 21 {
 		return nil, errors.New("short body")
 	}
@@ -105,32 +110,10 @@ func (b browserSub) decrypt(body []byte) ([]byte, error) {
 	return pt[:len(pt)-1], nil
 }
 
-// TestDecryptRFC8291 checks the test's decryption against the example of
-// RFC 8291 §5, so it cannot merely agree with the library's mistakes.
-func TestDecryptRFC8291(t *testing.T) {
-	d := func(s string) []byte {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	priv, err := ecdh.P256().NewPrivateKey(d("q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := browserSub{priv: priv, auth: d("BTBZMqHH6r4Tts7J_aSIgg")}
-	body := d("DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN")
-	pt, err := b.decrypt(body)
-	if err != nil || string(pt) != "When I grow up, I want to be a watermelon" {
-		t.Fatalf("RFC 8291 example: %q, %v", pt, err)
-	}
-}
-
-// checkVAPID verifies "vapid t=<JWT>, k=<key>" (RFC 8292 §3): an ES256
+// CheckVAPID verifies "vapid t=<JWT>, k=<key>" (RFC 8292 §3): an ES256
 // JWT signed by k, aud the push service's origin, exp in the future and at
 // most 24 hours away, sub a contact.
-func checkVAPID(h, wantAud, wantKey string, now time.Time) error {
+func CheckVAPID(h, wantAud, wantKey string, now time.Time) error {
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
 		return fmt.Errorf("Authorization %q is not vapid", h)
@@ -158,14 +141,13 @@ func checkVAPID(h, wantAud, wantKey string, now time.Time) error {
 		return fmt.Errorf("JWT header %s: want alg ES256", hb)
 	}
 	kb, _ := base64.RawURLEncoding.DecodeString(key)
-	x, y := elliptic.Unmarshal(elliptic.P256(), kb) //nolint:staticcheck // the uncompressed point as RFC 8292 gives it
-	if x == nil {
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), kb)
+	if err != nil {
 		return errors.New("k is not a P-256 point")
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
 	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+	if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) { // JWS ES256: r || s
 		return errors.New("the JWT signature does not verify with k")
 	}
 	var claims struct {
@@ -192,27 +174,36 @@ func checkVAPID(h, wantAud, wantKey string, now time.Time) error {
 // PushService is the loopback push service.
 type PushService struct {
 	*httptest.Server
-	Sub browserSub
+	Sub Subscription
 	// VAPIDKey is the key the server must sign with.
 	VAPIDKey string
 
 	mu       sync.Mutex
 	status   int
-	Messages [][]byte
-	Errs     []error
+	messages [][]byte
+	errs     []error
+}
+
+// Received returns the messages decrypted so far and the requests refused.
+func (ps *PushService) Received() (messages [][]byte, errs []error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return append([][]byte(nil), ps.messages...), append([]error(nil), ps.errs...)
 }
 
 // StartPushService serves on loopback over TLS until the test ends.
-func StartPushService(t *testing.T) *PushService {
-	ps := &PushService{Sub: newBrowserSub(t), status: http.StatusCreated}
+func StartPushService(t testing.TB) *PushService {
+	ps := &PushService{Sub: NewSubscription(t), status: http.StatusCreated}
 	ps.Server = httptest.NewTLSServer(http.HandlerFunc(ps.serve))
 	t.Cleanup(ps.Close)
 	return ps
 }
 
+// Endpoint is the subscription's endpoint.
 func (ps *PushService) Endpoint() string { return ps.URL + "/push/send/abcdef0123456789" }
 
-func (ps *PushService) answer(code int) {
+// Answer makes the service answer code from now on.
+func (ps *PushService) Answer(code int) {
 	ps.mu.Lock()
 	ps.status = code
 	ps.mu.Unlock()
@@ -222,14 +213,14 @@ func (ps *PushService) serve(w http.ResponseWriter, r *http.Request) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	fail := func(err error) {
-		ps.Errs = append(ps.Errs, err)
+		ps.errs = append(ps.errs, err)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	}
 	if r.Method != http.MethodPost || r.URL.Path != "/push/send/abcdef0123456789" {
 		fail(fmt.Errorf("%s %s", r.Method, r.URL.Path))
 		return
 	}
-	if err := checkVAPID(r.Header.Get("Authorization"), ps.URL, ps.VAPIDKey, time.Now()); err != nil {
+	if err := CheckVAPID(r.Header.Get("Authorization"), ps.URL, ps.VAPIDKey, time.Now()); err != nil {
 		fail(err)
 		return
 	}
@@ -238,11 +229,11 @@ func (ps *PushService) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := io.ReadAll(r.Body)
-	pt, err := ps.Sub.decrypt(body)
+	pt, err := ps.Sub.Decrypt(body)
 	if err != nil {
 		fail(fmt.Errorf("decrypt: %w", err))
 		return
 	}
-	ps.Messages = append(ps.Messages, pt)
+	ps.messages = append(ps.messages, pt)
 	w.WriteHeader(ps.status)
 }

@@ -52,6 +52,7 @@ func NewSubscription(t testing.TB) Subscription {
 func (b Subscription) P256DH() string {
 	return base64.RawURLEncoding.EncodeToString(b.priv.PublicKey().Bytes())
 }
+
 // AuthKey is the authentication secret as a browser gives it.
 func (b Subscription) AuthKey() string { return base64.RawURLEncoding.EncodeToString(b.auth) }
 

@@ -27,4 +27,3 @@ func TestDecryptRFC8291(t *testing.T) {
 		t.Fatalf("RFC 8291 example: %q, %v", pt, err)
 	}
 }
-

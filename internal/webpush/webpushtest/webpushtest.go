@@ -117,7 +117,7 @@ func (b Subscription) Decrypt(body []byte) ([]byte, error) {
 func CheckVAPID(h, wantAud, wantKey string, now time.Time) error {
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
-		return fmt.Errorf("Authorization %q is not vapid", h)
+		return fmt.Errorf("the Authorization header %q is not vapid", h)
 	}
 	var tok, key string
 	for part := range strings.SplitSeq(rest, ",") {
@@ -226,7 +226,7 @@ func (ps *PushService) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Content-Encoding") != "aes128gcm" || r.Header.Get("TTL") == "" {
-		fail(fmt.Errorf("Content-Encoding %q TTL %q", r.Header.Get("Content-Encoding"), r.Header.Get("TTL")))
+		fail(fmt.Errorf("headers Content-Encoding %q TTL %q", r.Header.Get("Content-Encoding"), r.Header.Get("TTL")))
 		return
 	}
 	body, _ := io.ReadAll(r.Body)

@@ -116,6 +116,12 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 			{"do": "waitVisible", "sel": selDeny},
 			{"do": "click", "sel": selDeny},
 			{"do": "waitText", "text": "Denied."},
+			// The third, reported: "This wasn't me".
+			{"do": "hook", "url": hookNext},
+			{"do": "waitVisible", "sel": `[data-testid="fraud"]`},
+			{"do": "click", "sel": `[data-testid="fraud"]`},
+			{"do": "waitHidden", "sel": `[data-testid="pending"] li`},
+			{"do": "read", "sel": "#status", "as": "fraudStatus"},
 			{"do": "hook", "url": hookDone, "shot": "history"},
 			// A passcode.
 			{"do": "click", "sel": `[data-testid="show-passcode"]`},
@@ -132,11 +138,6 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	if len(res.PageErrors) > 0 {
 		t.Errorf("page errors: %q", res.PageErrors)
 	}
-	for _, c := range res.Console {
-		if strings.HasPrefix(c, "error:") {
-			t.Errorf("console: %s", c)
-		}
-	}
 	if href := res.str(t, "hrefAfter"); strings.Contains(href, "activate") {
 		t.Errorf("the activation code stays in the address bar: %s", href)
 	}
@@ -146,10 +147,25 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 			t.Errorf("the pending push shows %q, missing %q", pushText, want)
 		}
 	}
-	if len(answered) != 2 {
-		t.Fatalf("%d push calls ended, want 2", len(answered))
+	if len(answered) != 3 {
+		t.Fatalf("%d push calls ended, want 3", len(answered))
 	}
-	for i, want := range []string{"allow", "deny"} {
+	// "This wasn't me" ends as fraud where the server takes fraud reports
+	// (the device API's answer=fraud); elsewhere the app denies and says so.
+	wantFraud := "fraud"
+	if st := res.str(t, "fraudStatus"); !strings.HasPrefix(st, "Reported") {
+		wantFraud = "deny"
+		if !strings.HasPrefix(st, "Denied (this server takes no reports") {
+			t.Errorf("after \"This wasn't me\" the app says %q", st)
+		}
+	}
+	for _, c := range res.Console {
+		// The refused answer=fraud is the one 400 expected here.
+		if strings.HasPrefix(c, "error:") && !(wantFraud == "deny" && strings.Contains(c, "status of 400")) {
+			t.Errorf("console: %s", c)
+		}
+	}
+	for i, want := range []string{"allow", "deny", wantFraud} {
 		r := answered[i]
 		if r.err != nil || r.res == nil || r.res.Response.Result != want {
 			t.Errorf("push %d: %+v, %v; want %s", i+1, r.res, r.err, want)

@@ -250,8 +250,8 @@ async function renderHistory() {
   for (const h of list) {
     const li = document.createElement("li");
     const verdict = document.createElement("span");
-    verdict.className = h.answer === "approve" ? "allow" : "deny-text";
-    verdict.textContent = h.answer === "approve" ? "Approved" : "Denied";
+    verdict.className = h.answer === "approve" ? "allow" : h.answer === "fraud" ? "fraud-text" : "deny-text";
+    verdict.textContent = h.answer === "approve" ? "Approved" : h.answer === "fraud" ? "Reported" : "Denied";
     li.append(verdict, " " + h.summary + " · " + h.username + " · " + new Date(h.time).toLocaleString());
     ul.append(li);
   }
@@ -272,7 +272,16 @@ function renderPush(account, t) {
     dd.textContent = v;
     dl.append(dt, dd);
   }
-  for (const [cls, answer] of [["approve", "approve"], ["deny", "deny"]]) {
+  // Verified Push: the code shown where the sign-in waits (never sent to
+  // the phone) must be typed before approving.
+  const info = t.step_up_code_info;
+  if (info && info.num_digits > 0) {
+    const p = li.querySelector(".stepup");
+    p.hidden = false;
+    const input = p.querySelector("input");
+    input.maxLength = info.num_digits;
+  }
+  for (const [cls, answer] of [["approve", "approve"], ["deny", "deny"], ["fraud", "fraud"]]) {
     li.querySelector("." + cls).addEventListener("click", () => answerPush(account, t, answer, li));
   }
   return li;
@@ -281,13 +290,37 @@ function renderPush(account, t) {
 async function answerPush(account, t, answer, li) {
   if (answering.has(t.urgid)) return;
   answering.add(t.urgid);
+  const params = { answer };
+  const info = t.step_up_code_info;
+  if (answer === "approve" && info && info.num_digits > 0) {
+    const code = li.querySelector(".stepup-code").value.trim();
+    if (!new RegExp("^[0-9]{" + info.num_digits + "}$").test(code)) {
+      answering.delete(t.urgid);
+      status("Type the " + info.num_digits + "-digit code shown on the sign-in screen first.", "error");
+      li.querySelector(".stepup-code").focus();
+      return;
+    }
+    params.step_up_code = code;
+  }
   li.querySelectorAll("button").forEach((b) => { b.disabled = true; });
   try {
-    await signed(account, "POST", "/push/v2/device/transactions/" + encodeURIComponent(t.urgid), { answer });
+    const path = "/push/v2/device/transactions/" + encodeURIComponent(t.urgid);
+    let r;
+    try {
+      r = await signed(account, "POST", path, params);
+    } catch (e) {
+      // A server without fraud reports refuses answer=fraud (40002): deny.
+      if (answer !== "fraud" || e.code !== 40002) throw e;
+      r = await signed(account, "POST", path, { answer: "deny" });
+      r.fallback = true;
+    }
+    const result = (r && r.result) || answer;
     const user = (t.attributes || []).find((kv) => kv[0] === "Username");
-    await recent.add({ txid: t.urgid, answer, summary: t.summary, username: user ? user[1] : "", time: Date.now() });
+    await recent.add({ txid: t.urgid, answer: result, summary: t.summary, username: user ? user[1] : "", time: Date.now() });
     li.remove();
-    status(answer === "approve" ? "Approved." : "Denied.", "");
+    status(result === "approve" ? "Approved." : result === "fraud" ? "Reported: your administrator is told that this wasn't you." :
+      r.fallback ? "Denied (this server takes no reports; tell your administrator)." :
+      answer === "approve" ? "Denied: the code did not match." : "Denied.", "");
     await renderHistory();
   } catch (e) {
     status("Could not answer: " + e.message, "error");
@@ -419,9 +452,13 @@ async function start() {
     schedulePoll();
   });
   await activateFromFragment();
-  await renderAccounts();
+  const list = await renderAccounts();
   await renderHistory();
   await poll().catch(() => {});
+  // Subscriptions rotate: re-register each time the app opens.
+  if (list.length && "PushManager" in window && Notification.permission === "granted") {
+    enableNotifications().catch(() => {});
+  }
   setState("ready");
   schedulePoll();
 }

@@ -29,7 +29,8 @@ type authResult struct {
 // context and is approved (allow), the next one denied (deny); the HOTP
 // passcode the app computes logs in; a Web Push message delivered into the
 // app's service worker (CDP ServiceWorker.deliverPushMessage) shows a
-// notification. Screenshots of every screen go to
+// notification; offline, the service worker serves the app and its
+// passcode still logs in. Screenshots of every screen go to
 // test-artifacts/browser/TestBrowserAuthenticatorApp/.
 func TestBrowserAuthenticatorApp(t *testing.T) {
 	t.Parallel()
@@ -132,6 +133,14 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 			{"do": "sw.push", "data": `{"txid":"0b8e1f7e-0000-4000-8000-000000000001","summary":"VPN login request for ` + appName + `"}`},
 			{"do": "waitText", "text": "New request: VPN login request for " + appName, "shot": "notification"},
 			{"do": "eval", "expr": "navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => n.title))", "as": "notifications"},
+			// Offline: the service worker serves the app, and passcodes work.
+			{"do": "offline", "value": true},
+			{"do": "reload"},
+			{"do": "waitVisible", "sel": `#main[data-state="ready"]`},
+			{"do": "click", "sel": `[data-testid="show-passcode"]`},
+			{"do": "waitVisible", "sel": `[data-testid="passcode"]`},
+			{"do": "read", "sel": `[data-testid="passcode"]`, "match": `^[0-9]{6}$`, "as": "offlinePasscode", "shot": "offline-passcode"},
+			{"do": "offline", "value": false},
 		},
 	}
 	res := runBrowser(t, node, dir, sc, rp.CAFile, false)
@@ -160,8 +169,10 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 		}
 	}
 	for _, c := range res.Console {
-		// The refused answer=fraud is the one 400 expected here.
-		if strings.HasPrefix(c, "error:") && !(wantFraud == "deny" && strings.Contains(c, "status of 400")) {
+		// The refused answer=fraud is the one 400 expected here; offline,
+		// the network fails as it should.
+		offline := strings.Contains(c, "net::ERR_INTERNET_DISCONNECTED") || strings.Contains(c, "net::ERR_FAILED")
+		if strings.HasPrefix(c, "error:") && !offline && !(wantFraud == "deny" && strings.Contains(c, "status of 400")) {
 			t.Errorf("console: %s", c)
 		}
 	}
@@ -174,6 +185,10 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	pc, err := api.Auth("passcode", authapi.AuthUsername(user), authapi.AuthPasscode(res.str(t, "passcode")))
 	if err != nil || pc.Response.Result != "allow" {
 		t.Errorf("the app's passcode: %+v, %v; want allow", pc, err)
+	}
+	// The offline passcode is the next one: it logs in too.
+	if pc, err := api.Auth("passcode", authapi.AuthUsername(user), authapi.AuthPasscode(res.str(t, "offlinePasscode"))); err != nil || pc.Response.Result != "allow" {
+		t.Errorf("the passcode shown offline: %+v, %v; want allow", pc, err)
 	}
 	var titles []string
 	if err := json.Unmarshal(res.Outputs["notifications"], &titles); err != nil || !slices.Contains(titles, "VPN login request for "+appName) {

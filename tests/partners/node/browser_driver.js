@@ -36,6 +36,8 @@
 //   hook        {url, from}         POST outputs[from] to url (the Go test), wait for 2xx
 //   waitConsole {pattern}           a console message of the page matches the regexp
 //   sleep       {ms}
+//   offline     {value}             cut (true) or restore (false) the browser's network
+//   reload      {}                  reload the page
 //   eval        {expr, as}          outputs[as] = the page's value of the expression (awaited)
 //   sw.push     {data}              grants notifications to the page's origin and delivers a
 //                                   push message with data to its service worker (CDP
@@ -235,6 +237,12 @@ async function main () {
           }
           break
         }
+        case 'offline':
+          await ctx.setOffline(!!st.value)
+          break
+        case 'reload':
+          await page.reload({ waitUntil: 'load' })
+          break
         case 'eval':
           result.outputs[st.as] = await page.evaluate(st.expr)
           break

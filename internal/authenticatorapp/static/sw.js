@@ -4,8 +4,6 @@
 
 const CACHE = "assent-app-v1";
 const SHELL = ["/app/", "/app/app.js", "/app/app.css", "/app/manifest.webmanifest", "/app/icon-192.png", "/app/icon-512.png"];
-// Notifications shown, newest last (for tests and the page).
-const shown = [];
 
 self.addEventListener("install", (ev) => {
   ev.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -43,7 +41,6 @@ self.addEventListener("push", (ev) => {
       data: { txid: data.txid || "" },
       requireInteraction: true,
     });
-    shown.push({ title, txid: data.txid || "" });
     for (const c of await self.clients.matchAll({ type: "window" })) c.postMessage({ type: "push", txid: data.txid || "", title });
   })());
 });
@@ -57,8 +54,4 @@ self.addEventListener("notificationclick", (ev) => {
     }
     return self.clients.openWindow("/app/");
   })());
-});
-
-self.addEventListener("message", (ev) => {
-  if (ev.data && ev.data.type === "shown") ev.source.postMessage({ type: "shown", list: shown });
 });

@@ -19,6 +19,7 @@ import (
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
 	"github.com/assent-auth/assent/internal/webauthnrp"
+	"github.com/assent-auth/assent/internal/webpush"
 	"github.com/assent-auth/assent/internal/yubiotp"
 )
 
@@ -36,6 +37,8 @@ type App struct {
 	Core   *auth.Service
 	Logger *slog.Logger
 	Now    func() time.Time
+	// WebPush wakes the Assent Authenticator on each push (Web Push).
+	WebPush *webpush.Notifier
 
 	closers []func() error
 }
@@ -117,7 +120,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	} else {
 		wa = rp
 	}
+	// The VAPID subject is the app itself: push services reach the
+	// operator through the server they run.
+	a.WebPush = webpush.New(st, box, log, "https://"+cfg.PublicHostname+"/app/")
+	a.WebPush.TTL = cfg.PushTimeout.Duration
+	a.WebPush.Now = a.Now
 	a.Core = auth.New(st, box, auth.Options{
+		PushNotifier:     a.WebPush,
 		WebAuthn:         wa,
 		LockoutThreshold: lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:  a.EnrollPortalURL,

@@ -171,6 +171,9 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		return d.res, nil
 	}
 	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID)
+	if s.opts.PushNotifier != nil {
+		s.opts.PushNotifier.PushSent(*pending)
+	}
 	if req.Async {
 		return AuthResult{TxID: pending.ID}, nil
 	}

@@ -70,6 +70,16 @@ type Options struct {
 	// WebAuthn verifies security keys and passkeys (internal/webauthnrp);
 	// nil: they cannot be registered or used.
 	WebAuthn WebAuthnRP
+
+	// PushNotifier wakes the device of each push sent (Web Push to the
+	// Assent Authenticator); nil: devices find pushes by polling.
+	PushNotifier PushNotifier
+}
+
+// PushNotifier is told of every push once it is stored, so it can wake
+// the device. It must return at once (deliver in the background).
+type PushNotifier interface {
+	PushSent(t store.Transaction)
 }
 
 // Broker wakes requests waiting on a transaction (see package push):

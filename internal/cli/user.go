@@ -11,6 +11,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/store"
 )
 
@@ -241,6 +242,10 @@ type enrollJSON struct {
 	ActivationCode    string `json:"activation_code"`
 	ActivationBarcode string `json:"activation_barcode"`
 	Expiration        int64  `json:"expiration"`
+	// AppLink opens the Assent Authenticator (the QR code of
+	// activation_barcode holds it); activation_code is the duo:// code for
+	// Duo-compatible clients.
+	AppLink string `json:"app_link"`
 }
 
 func newUserEnrollCmd(e *env) *cobra.Command {
@@ -262,14 +267,16 @@ func newUserEnrollCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			link := authenticatorapp.Link(a.APIHostname(), en.ActivationCode)
 			j := enrollJSON{UserID: en.UserID, Username: en.Username, ActivationCode: en.ActivationCode,
-				ActivationBarcode: authapi.QRURL(a.APIHostname(), en.ActivationCode), Expiration: en.Expires.Unix()}
+				ActivationBarcode: authapi.QRURL(a.APIHostname(), link), Expiration: en.Expires.Unix(), AppLink: link}
 			if asJSON {
 				return printJSON(e.stdout, j)
 			}
-			fmt.Fprintf(e.stdout, "Activation code for %s (valid until %s UTC, usable once):\n  %s\nQR code: %s\n"+
+			fmt.Fprintf(e.stdout, "Activation for %s (valid until %s UTC, usable once):\n"+
+				"  Assent Authenticator link: %s\n  QR code of that link: %s\n  Activation code (Duo-compatible clients): %s\n"+
 				"Try it without a phone: assent device activate '%s' --ca <data-dir>/tls/ca.pem\n",
-				en.Username, en.Expires.UTC().Format(time.DateTime), en.ActivationCode, j.ActivationBarcode, en.ActivationCode)
+				en.Username, en.Expires.UTC().Format(time.DateTime), link, j.ActivationBarcode, en.ActivationCode, en.ActivationCode)
 			return nil
 		},
 	}

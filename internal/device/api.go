@@ -21,6 +21,7 @@ import (
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/webpush"
 )
 
 // Core is what the device API needs from the domain core.
@@ -34,6 +35,13 @@ type Core interface {
 }
 
 var _ Core = (*auth.Service)(nil)
+
+// WebPushRegistrar stores a device's Web Push subscription (a
+// *webpush.Notifier); an invalid one is an error wrapping
+// webpush.ErrInvalid.
+type WebPushRegistrar interface {
+	Register(ctx context.Context, deviceID, endpoint, p256dh, auth string) error
+}
 
 // DefaultCustomerName is what devices show when API.CustomerName is empty;
 // it matches the core's default.
@@ -62,6 +70,9 @@ type API struct {
 	// whose bucket is empty is answered 429 before anything is looked up.
 	// nil: no limit. The server shares it with the Auth API's signer.
 	Failures *ratelimit.Named
+	// WebPush registers the Web Push subscriptions of the Assent
+	// Authenticator (POST /push/v2/device/webpush); nil: not served.
+	WebPush WebPushRegistrar
 
 	logo64 string
 	hosts  []string // candidate host lines, from Hosts
@@ -96,6 +107,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("/push/v2/device/transactions/{urgid}", only(http.MethodPost, a.signed(a.answer)))
 	mux.Handle("/push/v2/device/registration", only(http.MethodPost, a.signed(a.registration)))
 	mux.Handle("/push/v2/device/info", only(http.MethodGet, a.signed(a.info)))
+	if a.WebPush != nil {
+		mux.Handle("/push/v2/device/webpush", only(http.MethodPost, a.signed(a.webPush)))
+	}
 }
 
 // only answers other methods with Duo's envelope rather than the mux's
@@ -408,5 +422,20 @@ type Info struct {
 
 func (a *API) info(w http.ResponseWriter, r *http.Request, dev store.Device, _ *httpapi.Params) error {
 	httpapi.WriteOK(w, Info{CustomerName: a.CustomerName, Name: dev.Name, Platform: dev.Platform, PKey: dev.ID})
+	return nil
+}
+
+// webPush registers the device's Web Push subscription (Assent's own
+// call, signed like the others): endpoint, p256dh and auth as the
+// browser's PushSubscription gives them.
+func (a *API) webPush(w http.ResponseWriter, r *http.Request, dev store.Device, p *httpapi.Params) error {
+	err := a.WebPush.Register(r.Context(), dev.ID, p.Get("endpoint"), p.Get("p256dh"), p.Get("auth"))
+	if errors.Is(err, webpush.ErrInvalid) {
+		return httpapi.InvalidParams(strings.TrimPrefix(err.Error(), "webpush: "))
+	}
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, struct{}{})
 	return nil
 }

@@ -404,6 +404,7 @@ type scenario struct {
 	Artifacts string           `json:"artifacts"`
 	SPKI      []string         `json:"spki"`
 	Viewport  map[string]int   `json:"viewport,omitempty"`
+	Device    string           `json:"device,omitempty"` // a playwright device descriptor, e.g. "Pixel 7"
 	TimeoutMs int              `json:"timeoutMs"`
 	Universal *universalConfig `json:"universal,omitempty"`
 	Steps     []step           `json:"steps"`

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
@@ -557,8 +558,12 @@ func (p *Prompt) showCode(w http.ResponseWriter, st state, in store.Integration,
 	if msg == "" {
 		msg = "Waiting for the device to be activated…"
 	}
+	// The QR code opens the Assent Authenticator, which activates with the
+	// duo:// code in the link's fragment; the code itself stays shown for
+	// Duo-compatible clients and the command line.
+	link := authenticatorapp.Link(p.Host, st.EnrollCode)
 	return p.render(w, st, in, web.Page{Title: titleEnroll, State: web.StateEnrollQR, Message: msg,
-		ActivationCode: st.EnrollCode, QRURL: "/frame/qr?value=" + url.QueryEscape(st.EnrollCode)})
+		ActivationCode: st.EnrollCode, AppLink: link, QRURL: "/frame/qr?value=" + url.QueryEscape(link)})
 }
 
 // enrollStatus is the poll behind the QR page: it holds the request for up

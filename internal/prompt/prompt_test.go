@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/prompt"
 	"github.com/assent-auth/assent/internal/prompt/prompttest"
 	"github.com/assent-auth/assent/internal/store"
@@ -257,6 +259,15 @@ func TestPortal(t *testing.T) {
 	if qr.State() != "enroll-qr" || !strings.HasPrefix(code, "duo://") {
 		t.Fatalf("portal start: %q %q", qr.State(), code)
 	}
+	// The QR code and the link open the Assent Authenticator, the code in
+	// the fragment.
+	appLink := authenticatorapp.Link(f.s.Host, code)
+	if got := attrOf(qr.Body, "app-link", "href"); got != appLink {
+		t.Errorf("app link %q, want %q", got, appLink)
+	}
+	if got, want := attrOf(qr.Body, "qr", "src"), "/frame/qr?value="+url.QueryEscape(appLink); got != want {
+		t.Errorf("QR image %q, want %q", got, want)
+	}
 	// Single use.
 	for _, p := range []*prompttest.Page{f.s.Get(t, link), f.s.Post(t, link, url.Values{})} {
 		if p.Status != 404 || !strings.Contains(p.Text("status"), "already used") {
@@ -446,4 +457,13 @@ func TestStartUsernames(t *testing.T) {
 	if len(f.rec.outcomes) != 0 {
 		t.Errorf("the finisher was called: %+v", f.rec.outcomes)
 	}
+}
+
+// attrOf is the (unescaped) attribute attr of the element with id.
+func attrOf(body, id, attr string) string {
+	m := regexp.MustCompile(`<[a-z]+ id="` + regexp.QuoteMeta(id) + `"[^>]* ` + regexp.QuoteMeta(attr) + `="([^"]*)"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

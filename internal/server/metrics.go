@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -10,6 +11,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/netlimit"
 	"github.com/assent-auth/assent/internal/ratelimit"
+	"github.com/assent-auth/assent/internal/webpush"
 )
 
 // Metrics are the server's Prometheus metrics, served on metrics_listen.
@@ -95,6 +97,18 @@ func (m *Metrics) WatchRateLimits(limits ...*ratelimit.Named) {
 			Help:        "Attempts answered 429/42901 by a rate limit, by the setting that configures it.",
 			ConstLabels: prometheus.Labels{"limit": l.Name},
 		}, func() float64 { return float64(l.Refused()) }))
+	}
+}
+
+// WatchWebPush exports the Web Push deliveries to the Assent
+// Authenticator, as assent_webpush_messages_total{result="sent|failed|dropped"}.
+func (m *Metrics) WatchWebPush(st *webpush.Stats) {
+	for result, c := range map[string]*atomic.Uint64{"sent": &st.Sent, "failed": &st.Failed, "dropped": &st.Dropped} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "assent", Name: "webpush_messages_total",
+			Help:        "Web Push messages to devices: sent (accepted by the push service), failed, dropped (404/410: the subscription was removed).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 { return float64(c.Load()) }))
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/assent-auth/assent/internal/adminapi"
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
+	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
@@ -125,9 +126,15 @@ func New(a *app.App) (*Server, error) {
 		Detacher: s.detacher}).Register(mux, signer)
 	// The Admin API (/admin/v1, v2, v3): adminapi integrations, by grant.
 	(&adminapi.API{Core: a.Core, Now: a.Now, EnrollURL: a.EnrollPortalURL}).Register(mux, signer)
+	// Web Push: the VAPID key pair is made at first start.
+	if err := a.WebPush.Init(context.Background()); err != nil {
+		return nil, err
+	}
+	s.metrics.WatchWebPush(&a.WebPush.Stats)
 	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
-		ActivationLimit: activations, Failures: badSignatures}).Register(mux)
+		ActivationLimit: activations, Failures: badSignatures, WebPush: a.WebPush}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
+	authenticatorapp.New(a.WebPush).Register(mux)
 	// The hosted prompt (Web SDK v2 frame, Universal Prompt, enrollment
 	// portal); each entry registers its Finisher by session kind.
 	websdk := &frame.WebSDK{Core: a.Core, Now: a.Now}

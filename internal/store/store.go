@@ -229,6 +229,9 @@ type Queries interface {
 
 	// The Admin API and the administrator log (issue 12).
 	AdminQueries
+
+	// Web Push subscriptions of the Assent Authenticator (issue 13).
+	WebPushQueries
 }
 
 // Store is a database.

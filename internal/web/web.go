@@ -77,6 +77,7 @@ type Page struct {
 	MessageKind string
 	// Enrollment.
 	ActivationCode string // duo://…
+	AppLink        string // https://<host>/app/#activate=…, what the QR code holds
 	QRURL          string
 	// ParentMessage is posted to ParentOrigin with window.parent.postMessage
 	// by the page's script (Web SDK v2: AUTH|… or ERR|…).

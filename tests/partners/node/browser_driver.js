@@ -11,6 +11,7 @@
 //     "artifacts": "/abs/dir",          // screenshots go to <artifacts>/<name>/NN-<shot>.png
 //     "spki": ["base64 sha256", ...],   // certificates Chromium trusts (--ignore-certificate-errors-spki-list)
 //     "viewport": {"width": 800, "height": 700},
+//     "device": "Pixel 7",              // optional: a playwright device descriptor (phone emulation)
 //     "timeoutMs": 15000,               // per step
 //     "universal": {                    // optional: @duosecurity/duo_universal clients
 //       "host": "localhost:PORT", "ca": "/abs/ca.pem", "redirect": "https://...",
@@ -36,6 +37,12 @@
 //                                   with "as", outputs[as] = the answer's body
 //   waitConsole {pattern}           a console message of the page matches the regexp
 //   sleep       {ms}
+//   offline     {value}             cut (true) or restore (false) the browser's network
+//   reload      {}                  reload the page
+//   eval        {expr, as}          outputs[as] = the page's value of the expression (awaited)
+//   sw.push     {data}              grants notifications to the page's origin and delivers a
+//                                   push message with data to its service worker (CDP
+//                                   ServiceWorker.deliverPushMessage), as a push service would
 //   webauthn.add   {as, transport?}   a virtual CTAP2 authenticator (Chrome DevTools
 //                                   Protocol WebAuthn domain: resident keys, user
 //                                   verification, verified); outputs[as] = its id
@@ -100,6 +107,15 @@ function universalClients (cfg) {
   return out
 }
 
+// deviceOptions are the context options of a playwright device descriptor
+// (viewport, user agent, scale, touch, mobile), less the browser choice.
+function deviceOptions (name) {
+  const d = require('playwright-core').devices[name]
+  if (!d) throw new Error('unknown device ' + JSON.stringify(name))
+  const { defaultBrowserType, ...opts } = d
+  return opts
+}
+
 function errText (e) {
   if (!e) return ''
   return (e.message || String(e)).split('\n')[0]
@@ -156,6 +172,7 @@ async function main () {
       headless: true,
       args,
       viewport: sc.viewport || { width: 800, height: 700 },
+      ...(sc.device ? deviceOptions(sc.device) : {}),
       timeout: 30000
     })
     page = ctx.pages()[0] || await ctx.newPage()
@@ -220,6 +237,32 @@ async function main () {
             if (Date.now() > deadline) throw new Error(`no console message matches ${st.pattern}`)
             await new Promise((resolve) => setTimeout(resolve, 50))
           }
+          break
+        }
+        case 'offline':
+          await ctx.setOffline(!!st.value)
+          break
+        case 'reload':
+          await page.reload({ waitUntil: 'load' })
+          break
+        case 'eval':
+          result.outputs[st.as] = await page.evaluate(st.expr)
+          break
+        case 'sw.push': {
+          const origin = new URL(page.url()).origin
+          await ctx.grantPermissions(['notifications'], { origin })
+          const c = await ctx.newCDPSession(page)
+          const regs = []
+          c.on('ServiceWorker.workerRegistrationUpdated', (ev) => regs.push(...ev.registrations))
+          await c.send('ServiceWorker.enable')
+          const deadline = Date.now() + timeout
+          let reg
+          while (!(reg = regs.find((r) => !r.isDeleted && r.scopeURL.startsWith(origin)))) {
+            if (Date.now() > deadline) throw new Error('no service worker registration for ' + origin)
+            await new Promise((resolve) => setTimeout(resolve, 50))
+          }
+          await c.send('ServiceWorker.deliverPushMessage', { origin, registrationId: reg.registrationId, data: st.data })
+          await c.detach()
           break
         }
         case 'sleep':

@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authapi "github.com/duosecurity/duo_api_golang/authapi"
+
+	"github.com/assent-auth/assent/internal/cli"
+)
+
+// authResult is what a synchronous /auth/v2/auth call answered.
+type authResult struct {
+	res *authapi.AuthResult
+	err error
+}
+
+// TestBrowserAuthenticatorApp is the Assent Authenticator in headless
+// Chromium emulating a phone (playwright's "Pixel 7" descriptor): the link
+// that `assent user enroll --json` puts in the QR code opens /app/, which
+// activates through the device API with a WebCrypto key; a synchronous
+// /auth/v2/auth push from duo_api_golang shows in the app with its
+// context and is approved (allow), the next one denied (deny); the HOTP
+// passcode the app computes logs in; a Web Push message delivered into the
+// app's service worker (CDP ServiceWorker.deliverPushMessage) shows a
+// notification; offline, the service worker serves the app and its
+// passcode still logs in. Screenshots of every screen go to
+// test-artifacts/browser/TestBrowserAuthenticatorApp/.
+func TestBrowserAuthenticatorApp(t *testing.T) {
+	t.Parallel()
+	node, dir := browserPartners(t)
+	ts := startServer(t, serverOptions{engine: SQLite, flags: map[string]string{"push_timeout": "30s"}})
+	const appName, user = "App e2e VPN", "phone-user"
+	ikey, skey := ts.pushIntegration(t, appName)
+	api := goClient(t, ts, ikey, skey, ts.Host)
+	rp := startRelyingParty(t, node, dir, ts.Host, ikey, skey)
+
+	// The enrollment, as an administrator issues it.
+	var stdout, stderr bytes.Buffer
+	if rc := cli.Main([]string{"user", "enroll", user, "--json", "--data-dir", ts.App.Config.DataDir}, nil, &stdout, &stderr); rc != 0 {
+		t.Fatalf("assent user enroll --json: exit %d\n%s", rc, stderr.String())
+	}
+	var en struct {
+		ActivationCode    string `json:"activation_code"`
+		ActivationBarcode string `json:"activation_barcode"`
+		AppLink           string `json:"app_link"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &en); err != nil {
+		t.Fatalf("user enroll --json: %v\n%s", err, stdout.String())
+	}
+	wantLink := "https://" + ts.Host + "/app/#activate=" + url.QueryEscape(en.ActivationCode)
+	if !strings.HasPrefix(en.ActivationCode, "duo://") || en.AppLink != wantLink {
+		t.Fatalf("user enroll: activation_code %q app_link %q, want duo://… and %q", en.ActivationCode, en.AppLink, wantLink)
+	}
+	if want := "https://" + ts.Host + "/frame/qr?value=" + url.QueryEscape(en.AppLink); en.ActivationBarcode != want {
+		t.Errorf("activation_barcode %q, want the QR code of the app link %q", en.ActivationBarcode, want)
+	}
+
+	// The user's pushes, one at a time, started by the scenario's hooks.
+	results := make(chan authResult, 1)
+	var answered []authResult
+	push := func() {
+		go func() {
+			res, err := api.Auth("push", authapi.AuthUsername(user), authapi.AuthDevice("auto"),
+				authapi.AuthType("VPN login"), authapi.AuthPushinfo("from=e2e%20app&realm=example.com"), authapi.AuthIpAddr("198.51.100.7"))
+			results <- authResult{res, err}
+		}()
+	}
+	collect := func() error {
+		select {
+		case r := <-results:
+			answered = append(answered, r)
+			return nil
+		case <-time.After(20 * time.Second):
+			return errors.New("the push call did not end")
+		}
+	}
+	hookPush := rp.hook(func(string) error { push(); return nil })
+	hookNext := rp.hook(func(string) error {
+		if err := collect(); err != nil {
+			return err
+		}
+		push()
+		return nil
+	})
+	hookDone := rp.hook(func(string) error { return collect() })
+
+	const (
+		selApprove = `[data-testid="approve"]`
+		selDeny    = `[data-testid="deny"]`
+	)
+	sc := scenario{
+		SPKI:   servedSPKI(t, ts.IPHost, "localhost", ts.caPool(t)),
+		Device: "Pixel 7",
+		Steps: []step{
+			{"do": "goto", "url": "https://" + ts.Host + "/app/"},
+			{"do": "waitVisible", "sel": `#main[data-state="ready"]`, "shot": "empty"},
+			// Scanning the QR code opens the link.
+			{"do": "goto", "url": en.AppLink},
+			{"do": "waitText", "text": "Activated: this phone now answers requests"},
+			{"do": "waitVisible", "sel": `[data-testid="accounts"] li`, "shot": "activated"},
+			{"do": "eval", "expr": "location.href", "as": "hrefAfter"},
+			// A push, approved.
+			{"do": "hook", "url": hookPush},
+			{"do": "waitVisible", "sel": selApprove, "shot": "push-pending"},
+			{"do": "read", "sel": `[data-testid="pending"] li`, "as": "pushText"},
+			{"do": "click", "sel": selApprove},
+			{"do": "waitText", "text": "Approved."},
+			// The next push, denied.
+			{"do": "hook", "url": hookNext},
+			{"do": "waitVisible", "sel": selDeny},
+			{"do": "click", "sel": selDeny},
+			{"do": "waitText", "text": "Denied."},
+			// The third, reported: "This wasn't me".
+			{"do": "hook", "url": hookNext},
+			{"do": "waitVisible", "sel": `[data-testid="fraud"]`},
+			{"do": "click", "sel": `[data-testid="fraud"]`},
+			{"do": "waitHidden", "sel": `[data-testid="pending"] li`},
+			{"do": "read", "sel": "#status", "as": "fraudStatus"},
+			{"do": "hook", "url": hookDone, "shot": "history"},
+			// A passcode.
+			{"do": "click", "sel": `[data-testid="show-passcode"]`},
+			{"do": "waitVisible", "sel": `[data-testid="passcode"]`},
+			{"do": "read", "sel": `[data-testid="passcode"]`, "match": `^[0-9]{6}$`, "as": "passcode", "shot": "passcode"},
+			// A Web Push message reaches the service worker.
+			{"do": "eval", "expr": "navigator.serviceWorker.ready.then(() => true)", "as": "swReady"},
+			{"do": "sw.push", "data": `{"txid":"0b8e1f7e-0000-4000-8000-000000000001","summary":"VPN login request for ` + appName + `"}`},
+			{"do": "waitText", "text": "New request: VPN login request for " + appName, "shot": "notification"},
+			{"do": "eval", "expr": "navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((ns) => ns.map((n) => n.title))", "as": "notifications"},
+			// Offline: the service worker serves the app, and passcodes work.
+			{"do": "offline", "value": true},
+			{"do": "reload"},
+			{"do": "waitVisible", "sel": `#main[data-state="ready"]`},
+			{"do": "click", "sel": `[data-testid="show-passcode"]`},
+			{"do": "waitVisible", "sel": `[data-testid="passcode"]`},
+			{"do": "read", "sel": `[data-testid="passcode"]`, "match": `^[0-9]{6}$`, "as": "offlinePasscode", "shot": "offline-passcode"},
+			{"do": "offline", "value": false},
+		},
+	}
+	res := runBrowser(t, node, dir, sc, rp.CAFile, false)
+	if len(res.PageErrors) > 0 {
+		t.Errorf("page errors: %q", res.PageErrors)
+	}
+	if href := res.str(t, "hrefAfter"); strings.Contains(href, "activate") {
+		t.Errorf("the activation code stays in the address bar: %s", href)
+	}
+	pushText := res.str(t, "pushText")
+	for _, want := range []string{"VPN login request for " + appName, user, appName, "e2e app", "example.com", "198.51.100.7"} {
+		if !strings.Contains(pushText, want) {
+			t.Errorf("the pending push shows %q, missing %q", pushText, want)
+		}
+	}
+	if len(answered) != 3 {
+		t.Fatalf("%d push calls ended, want 3", len(answered))
+	}
+	// "This wasn't me" ends as fraud where the server takes fraud reports
+	// (the device API's answer=fraud); elsewhere the app denies and says so.
+	wantFraud := "fraud"
+	if st := res.str(t, "fraudStatus"); !strings.HasPrefix(st, "Reported") {
+		wantFraud = "deny"
+		if !strings.HasPrefix(st, "Denied (this server takes no reports") {
+			t.Errorf("after \"This wasn't me\" the app says %q", st)
+		}
+	}
+	for _, c := range res.Console {
+		// The refused answer=fraud is the one 400 expected here; offline,
+		// the network fails as it should.
+		offline := strings.Contains(c, "net::ERR_INTERNET_DISCONNECTED") || strings.Contains(c, "net::ERR_FAILED")
+		if strings.HasPrefix(c, "error:") && !offline && !(wantFraud == "deny" && strings.Contains(c, "status of 400")) {
+			t.Errorf("console: %s", c)
+		}
+	}
+	for i, want := range []string{"allow", "deny", wantFraud} {
+		r := answered[i]
+		if r.err != nil || r.res == nil || r.res.Response.Result != want {
+			t.Errorf("push %d: %+v, %v; want %s", i+1, r.res, r.err, want)
+		}
+	}
+	pc, err := api.Auth("passcode", authapi.AuthUsername(user), authapi.AuthPasscode(res.str(t, "passcode")))
+	if err != nil || pc.Response.Result != "allow" {
+		t.Errorf("the app's passcode: %+v, %v; want allow", pc, err)
+	}
+	// The offline passcode is the next one: it logs in too.
+	if pc, err := api.Auth("passcode", authapi.AuthUsername(user), authapi.AuthPasscode(res.str(t, "offlinePasscode"))); err != nil || pc.Response.Result != "allow" {
+		t.Errorf("the passcode shown offline: %+v, %v; want allow", pc, err)
+	}
+	var titles []string
+	if err := json.Unmarshal(res.Outputs["notifications"], &titles); err != nil || !slices.Contains(titles, "VPN login request for "+appName) {
+		t.Errorf("notifications shown by the service worker: %s (%v)", res.Outputs["notifications"], err)
+	}
+}

@@ -28,6 +28,9 @@ type NewIntegration struct {
 	// LegacySignatures admits signature version 1 (undated, replayable) on
 	// every route; see store.Integration.
 	LegacySignatures bool
+	// VerifiedPush is the length of the code its pushes carry: 0 (off),
+	// 3 or 6; see store.Integration.
+	VerifiedPush int
 }
 
 // NormalizeOrigin checks that o is a web origin (http or https scheme and a
@@ -88,6 +91,9 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if err != nil {
 		return store.Integration{}, "", err
 	}
+	if !ValidVerifiedPush(n.VerifiedPush) {
+		return store.Integration{}, "", invalid("verified_push", "must be off, on (3 digits) or 6")
+	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
 		IKey:          ids.New(ids.Integration),
@@ -97,6 +103,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		Created:       s.now(),
 		// Named in the log below: it weakens the integration.
 		LegacySignatures: n.LegacySignatures,
+		VerifiedPush:     n.VerifiedPush,
 	}
 	if len(origins) > 0 {
 		in.AllowedOrigins = origins
@@ -110,7 +117,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		return store.Integration{}, "", wrap("create integration", err)
 	}
 	s.opts.Logger.Info("integration created", "ikey", in.IKey, "name", in.Name, "type", in.Type,
-		"legacy_signatures", in.LegacySignatures)
+		"legacy_signatures", in.LegacySignatures, "verified_push", in.VerifiedPush)
 	return in, skey, nil
 }
 
@@ -125,6 +132,9 @@ type IntegrationUpdate struct {
 	// LegacySignatures, when not nil, admits (true) or refuses (false)
 	// signature version 1 on every route; see store.Integration.
 	LegacySignatures *bool
+	// VerifiedPush, when not nil, sets the Verified Push code length (0:
+	// off, 3 or 6); pushes already sent keep theirs.
+	VerifiedPush *int
 }
 
 // UpdateIntegration changes the name, new-user policy, allowed origins or
@@ -133,8 +143,12 @@ type IntegrationUpdate struct {
 // error. The change holds from the next request on, on every node (see
 // Integration). A missing integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
-	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil {
+	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil &&
+		u.VerifiedPush == nil {
 		return store.Integration{}, invalid("", "nothing to update")
+	}
+	if u.VerifiedPush != nil && !ValidVerifiedPush(*u.VerifiedPush) {
+		return store.Integration{}, invalid("verified_push", "must be off, on (3 digits) or 6")
 	}
 	if u.Name != nil && *u.Name == "" {
 		return store.Integration{}, invalid("name", "an integration needs a name")
@@ -170,6 +184,9 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 		if u.LegacySignatures != nil {
 			in.LegacySignatures = *u.LegacySignatures
 		}
+		if u.VerifiedPush != nil {
+			in.VerifiedPush = *u.VerifiedPush
+		}
 		return q.UpdateIntegration(ctx, in)
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -180,7 +197,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 	}
 	s.opts.Logger.Info("integration updated", "ikey", in.IKey, "name", in.Name,
 		"new_user_policy", in.NewUserPolicy, "allowed_origins", strings.Join(in.AllowedOrigins, " "),
-		"legacy_signatures", in.LegacySignatures)
+		"legacy_signatures", in.LegacySignatures, "verified_push", in.VerifiedPush)
 	return in, nil
 }
 

@@ -55,6 +55,14 @@ type Config struct {
 	ClockSkew Duration `toml:"clock_skew"`
 	// PushTimeout is how long a push waits for the device's answer.
 	PushTimeout Duration `toml:"push_timeout"`
+	// PushCooldownAfter is how many pushes in a row a user may deny or
+	// leave unanswered (within PushCooldown) before further pushes are
+	// refused for PushCooldown; 0 turns the cool-down off.
+	PushCooldownAfter int `toml:"push_cooldown_after"`
+	// PushCooldown is the cool-down, and the window the denials count in.
+	PushCooldown Duration `toml:"push_cooldown"`
+	// FraudLockout locks out a user who marks a push as fraud.
+	FraudLockout bool `toml:"fraud_lockout"`
 	// EnrollPortalURL is where preauth sends users who must enroll; empty:
 	// a single-use link to Assent's own portal.
 	EnrollPortalURL string `toml:"enroll_portal_url"`
@@ -160,16 +168,18 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Defaults returns the zero-setup configuration.
 func Defaults() Config {
 	return Config{
-		DataDir:          "./assent-data",
-		Listen:           "127.0.0.1:8443",
-		LockoutThreshold: 10,
-		ClockSkew:        Duration{300 * time.Second},
-		PushTimeout:      Duration{60 * time.Second},
-		EnrollLinkTTL:    Duration{24 * time.Hour},
-		LogLevel:         "info",
-		LogFormat:        "text",
-		TOTPIssuer:       "Assent",
-		ShutdownTimeout:  Duration{15 * time.Second},
+		DataDir:           "./assent-data",
+		Listen:            "127.0.0.1:8443",
+		LockoutThreshold:  10,
+		ClockSkew:         Duration{300 * time.Second},
+		PushTimeout:       Duration{60 * time.Second},
+		PushCooldownAfter: 3,
+		PushCooldown:      Duration{15 * time.Minute},
+		EnrollLinkTTL:     Duration{24 * time.Hour},
+		LogLevel:          "info",
+		LogFormat:         "text",
+		TOTPIssuer:        "Assent",
+		ShutdownTimeout:   Duration{15 * time.Second},
 
 		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
 		RateLimitPasscodeFailuresPerUser:   RateLimit{N: 10, Per: 10 * time.Minute},
@@ -406,6 +416,12 @@ func (c *Config) validate() Errors {
 	}
 	if c.PushTimeout.Duration < 5*time.Second || c.PushTimeout.Duration > 10*time.Minute {
 		bad("push_timeout", "must be between 5s and 10m")
+	}
+	if c.PushCooldownAfter < 0 || c.PushCooldownAfter > 100 {
+		bad("push_cooldown_after", "must be between 0 (no cool-down) and 100")
+	}
+	if c.PushCooldown.Duration < time.Minute || c.PushCooldown.Duration > 24*time.Hour {
+		bad("push_cooldown", "must be between 1m and 24h")
 	}
 	if c.EnrollLinkTTL.Duration < 5*time.Minute || c.EnrollLinkTTL.Duration > 30*24*time.Hour {
 		bad("enroll_link_ttl", "must be between 5m and 720h (30 days)")

@@ -164,7 +164,7 @@ func PreauthJSON(res auth.PreauthResult) any {
 	if res.Prompt != nil {
 		out.Prompt = &preauthPrompt{Factors: res.Prompt.Factors, Text: res.Prompt.Text}
 	}
-	out.TxID = res.TxID
+	out.TxID, out.VerificationCode = res.TxID, res.VerifyCode
 	return out
 }
 
@@ -174,8 +174,12 @@ type preauthResponse struct {
 	Prompt          *preauthPrompt   `json:"prompt,omitempty"`
 	Result          string           `json:"result"`
 	StatusMsg       string           `json:"status_msg"`
-	// TxID announces a Verified Push (client_supports_verified_push=1).
-	TxID string `json:"txid,omitempty"`
+	// TxID announces a Verified Push (client_supports_verified_push=1);
+	// VerificationCode, beyond Duo, is its code, also in prompt.text, for
+	// clients that build their own prompt (assent authproxy's short
+	// prompt_format).
+	TxID             string `json:"txid,omitempty"`
+	VerificationCode string `json:"verification_code,omitempty"`
 }
 
 type preauthDevice struct {

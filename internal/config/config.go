@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -42,6 +43,24 @@ type Config struct {
 	// them Assent serves a certificate from its own local CA.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// ACMEDirectory, when set, has the certificate obtained and renewed
+	// from this ACME CA directory URL (instead of tls_cert or the local CA).
+	ACMEDirectory string `toml:"acme_directory"`
+	// ACMEEmail is the ACME account's contact address; optional.
+	ACMEEmail string `toml:"acme_email"`
+	// ACMEChallenge is tls-alpn-01 (on the server's port, default) or
+	// http-01 (on ACMEHTTPListen).
+	ACMEChallenge string `toml:"acme_challenge"`
+	// ACMECARoot is a PEM file of the CA serving ACMEDirectory (an
+	// internal CA such as step-ca); empty: the system's roots.
+	ACMECARoot string `toml:"acme_ca_root"`
+	// ACMEHTTPListen is the plain-HTTP address (port 80 as the CA sees
+	// it) that answers HTTP-01 challenges.
+	ACMEHTTPListen string `toml:"acme_http_listen"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For names the client (auth log, per-address
+	// limits); from any other peer the header is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
 	// DatabaseURL is a postgres:// URL; empty means SQLite in DataDir.
 	DatabaseURL string `toml:"database_url"`
 	// MasterKey (base64 or hex, 32 bytes) seals secrets at rest. Prefer
@@ -174,6 +193,7 @@ func Defaults() Config {
 		ClockSkew:         Duration{300 * time.Second},
 		PushTimeout:       Duration{60 * time.Second},
 		PushCooldownAfter: 3,
+		ACMEChallenge:     "tls-alpn-01",
 		PushCooldown:      Duration{15 * time.Minute},
 		EnrollLinkTTL:     Duration{24 * time.Hour},
 		LogLevel:          "info",
@@ -399,6 +419,35 @@ func (c *Config) validate() Errors {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert", "tls_cert and tls_key go together: set both or neither")
 	}
+	if c.ACMEDirectory != "" {
+		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme_directory", "must be an https:// URL (e.g. https://acme-v02.api.letsencrypt.org/directory)")
+		}
+		if c.TLSCert != "" {
+			bad("acme_directory", "set acme_directory or tls_cert/tls_key, not both")
+		}
+	}
+	switch c.ACMEChallenge {
+	case "tls-alpn-01":
+	case "http-01":
+		if c.ACMEHTTPListen == "" {
+			bad("acme_http_listen", "is required with acme_challenge = http-01 (e.g. :80)")
+		}
+	default:
+		bad("acme_challenge", "must be tls-alpn-01 or http-01")
+	}
+	if c.ACMEHTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.ACMEHTTPListen); err != nil {
+			bad("acme_http_listen", "must be host:port or :port")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("trusted_proxies", fmt.Sprintf("%q is not an IP address or CIDR prefix", p))
+			}
+		}
+	}
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -605,6 +654,9 @@ func (c Config) Hostnames() []string {
 
 // SQLitePath is the embedded database file.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "assent.db") }
+
+// ACMEDir holds the ACME account key and certificates (sealed).
+func (c Config) ACMEDir() string { return filepath.Join(c.DataDir, "acme") }
 
 // TLSDir holds the local CA and server certificate.
 func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }

@@ -368,6 +368,12 @@ func setField(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
 	case *Duration:
 		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
 	case encoding.TextUnmarshaler: // RateLimit and other text-typed settings

@@ -34,6 +34,10 @@ type AuthRequest struct {
 	Type            string
 	DisplayUsername string
 	PushInfo        string
+	// TxID is the txid a preauth announced for a Verified Push (duo_unix
+	// 2.x sends it with prompt=verified_push1); the push then uses it, so
+	// its code is the one the preauth showed.
+	TxID string
 }
 
 // AuthResult is Duo's auth answer: the decision, or (async) only TxID.
@@ -42,6 +46,9 @@ type AuthResult struct {
 	Status    string // allow, deny, bypass, locked_out, timeout, …
 	StatusMsg string
 	TxID      string
+	// VerifyCode is the Verified Push code of an asynchronous push, for
+	// the waiting side to show; "" for a plain push.
+	VerifyCode string
 }
 
 // maxPasscodeLen bounds passcodes; YubiKey OTPs are 44 characters.
@@ -56,6 +63,7 @@ type plan struct {
 	passcode string // non-empty: check this passcode
 	device   string // "push", "phone" or "sms": needs a device
 	index    int    // 1-based device position from a prompt factor (push2); 0: by req.Device
+	verified bool   // the client asked for a Verified Push (verified_push1)
 }
 
 func resolveFactor(req AuthRequest) (plan, error) {
@@ -88,7 +96,7 @@ func resolveFactor(req AuthRequest) (plan, error) {
 
 // factorName maps a prompt factor such as push2 or smsrefresh1 to a plan.
 func factorName(name, num string) plan {
-	p := plan{device: FactorPush}
+	p := plan{device: FactorPush, verified: name == "verified_push"}
 	switch name {
 	case "phone", "voice":
 		p.device = FactorPhone
@@ -170,12 +178,13 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		}
 		return d.res, nil
 	}
-	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID)
+	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
+		"verified_push", pending.StepUpDigits > 0)
 	if s.opts.PushNotifier != nil {
 		s.opts.PushNotifier.PushSent(*pending)
 	}
 	if req.Async {
-		return AuthResult{TxID: pending.ID}, nil
+		return AuthResult{TxID: pending.ID, VerifyCode: s.VerifyCode(*pending)}, nil
 	}
 	return s.awaitPush(ctx, pending.ID, place, held)
 }
@@ -279,6 +288,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		l.Factor, l.Device = factorPushLog, t.DeviceID
 		if c.pushAllowed != u.ID {
 			// Once per request, even when the decision is taken again.
+			if err := s.pushCooldown(ctx, u, now); err != nil {
+				return err
+			}
 			if err := s.allowPush(ctx, u); err != nil {
 				return err
 			}

@@ -30,6 +30,9 @@ type NewIntegration struct {
 	// Grants are the Admin API grants of an adminapi integration (see
 	// NormalizeGrants; "all" for every one); none by default.
 	Grants []string
+	// VerifiedPush is the length of the code its pushes carry: 0 (off),
+	// 3 or 6; see store.Integration.
+	VerifiedPush int
 }
 
 // NormalizeOrigin checks that o is a web origin (http or https scheme and a
@@ -97,6 +100,9 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if len(grants) > 0 && n.Type != store.TypeAdminAPI {
 		return store.Integration{}, "", invalid("grant", "only adminapi integrations have grants")
 	}
+	if !ValidVerifiedPush(n.VerifiedPush) {
+		return store.Integration{}, "", invalid("verified_push", "must be off, on (3 digits) or 6")
+	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
 		Grants:        grants,
@@ -107,6 +113,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		Created:       s.now(),
 		// Named in the log below: it weakens the integration.
 		LegacySignatures: n.LegacySignatures,
+		VerifiedPush:     n.VerifiedPush,
 	}
 	if len(origins) > 0 {
 		in.AllowedOrigins = origins
@@ -127,7 +134,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		return store.Integration{}, "", wrap("create integration", err)
 	}
 	s.opts.Logger.Info("integration created", "ikey", in.IKey, "name", in.Name, "type", in.Type,
-		"legacy_signatures", in.LegacySignatures)
+		"legacy_signatures", in.LegacySignatures, "verified_push", in.VerifiedPush)
 	return in, skey, nil
 }
 
@@ -144,6 +151,9 @@ type IntegrationUpdate struct {
 	LegacySignatures *bool
 	// Grants, when not nil, replaces the Admin API grants.
 	Grants *[]string
+	// VerifiedPush, when not nil, sets the Verified Push code length (0:
+	// off, 3 or 6); pushes already sent keep theirs.
+	VerifiedPush *int
 }
 
 // UpdateIntegration changes the name, new-user policy, allowed origins or
@@ -152,8 +162,12 @@ type IntegrationUpdate struct {
 // error. The change holds from the next request on, on every node (see
 // Integration). A missing integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
-	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil {
+	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil &&
+		u.VerifiedPush == nil {
 		return store.Integration{}, invalid("", "nothing to update")
+	}
+	if u.VerifiedPush != nil && !ValidVerifiedPush(*u.VerifiedPush) {
+		return store.Integration{}, invalid("verified_push", "must be off, on (3 digits) or 6")
 	}
 	if u.Name != nil && *u.Name == "" {
 		return store.Integration{}, invalid("name", "an integration needs a name")
@@ -208,6 +222,10 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 			in.LegacySignatures = *u.LegacySignatures
 			desc["legacy_signatures"] = in.LegacySignatures
 		}
+		if u.VerifiedPush != nil {
+			in.VerifiedPush = *u.VerifiedPush
+			desc["verified_push"] = in.VerifiedPush
+		}
 		if u.Name != nil {
 			desc["name"] = in.Name
 		}
@@ -234,7 +252,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 	}
 	s.opts.Logger.Info("integration updated", "ikey", in.IKey, "name", in.Name,
 		"new_user_policy", in.NewUserPolicy, "allowed_origins", strings.Join(in.AllowedOrigins, " "),
-		"legacy_signatures", in.LegacySignatures)
+		"legacy_signatures", in.LegacySignatures, "verified_push", in.VerifiedPush)
 	return in, nil
 }
 

@@ -34,6 +34,11 @@ type PreauthRequest struct {
 	// API never offers them, but they count as an enrollment everywhere:
 	// a user with only a security key gets ResultAuth with no devices.
 	Browser bool
+	// VerifiedPush: the client supports Verified Push as duo_unix 2.x
+	// does (client_supports_verified_push=1). With the integration's
+	// VerifiedPush on, an auth answer then carries a TxID, its push
+	// factors are verified_pushN, and the prompt text shows the code.
+	VerifiedPush bool
 }
 
 // DeviceWebAuthn is the Device.Type (and capability) of a security key or
@@ -72,6 +77,10 @@ type PreauthResult struct {
 	EnrollPortalURL string   // for ResultEnroll
 	Prompt          *Prompt  // when asked for with TextPrompt
 	UserID          string   // empty for unknown users
+	// TxID and VerifyCode announce a Verified Push (PreauthRequest.
+	// VerifiedPush): the auth call sends TxID back with verified_pushN.
+	TxID       string
+	VerifyCode string
 
 	reason string // auth-log reason of a decision made at preauth
 }
@@ -150,6 +159,9 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 		if res.EnrollPortalURL, err = s.opts.EnrollPortalURL(ctx, name); err != nil {
 			return PreauthResult{}, wrap("preauth: enroll portal link", err)
 		}
+	}
+	if req.VerifiedPush && res.Result == ResultAuth && req.Integration.VerifiedPush > 0 {
+		res.TxID, res.VerifyCode = s.verifiedPushTxID(req.Integration.VerifiedPush)
 	}
 	if req.TextPrompt {
 		res.Prompt = buildPrompt(displayName(req, u), res)
@@ -263,6 +275,10 @@ func buildPrompt(username string, r PreauthResult) *Prompt {
 			switch c {
 			case "push":
 				label, factor = "Duo Push to "+d.DisplayName, fmt.Sprintf("push%d", n)
+				if r.VerifyCode != "" {
+					label += " (verification code " + r.VerifyCode + ")"
+					factor = fmt.Sprintf("verified_push%d", n)
+				}
 			case "phone":
 				label, factor = "Phone call to "+d.DisplayName, fmt.Sprintf("phone%d", n)
 			case "sms":

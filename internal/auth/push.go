@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/assent-auth/assent/internal/ids"
@@ -60,29 +61,52 @@ func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store
 	if typ == "" {
 		typ = "Login"
 	}
+	digits := req.Integration.VerifiedPush
+	txid := ids.TxID()
+	switch {
+	case p.verified && digits == 0:
+		return nil, invalid("prompt", "Verified Push is not enabled for this integration")
+	case p.verified && !validTxID(req.TxID):
+		// Duo's double denies a verified push without the preauth's txid:
+		// the user saw no code.
+		return nil, invalid("txid", "the txid from preauth is required with a verified push")
+	case p.verified:
+		txid = req.TxID
+	case req.TxID != "":
+		return nil, invalid("txid", "is only accepted with a verified push (prompt=verified_push1)")
+	}
 	return &store.Transaction{
-		ID: ids.TxID(), UserID: u.ID, DeviceID: d.ID, IKey: req.Integration.IKey, Factor: FactorPush,
+		ID: txid, UserID: u.ID, DeviceID: d.ID, IKey: req.Integration.IKey, Factor: FactorPush,
 		State: store.TxPushed, Type: typ, DisplayUsername: req.DisplayUsername, PushInfo: req.PushInfo,
 		IP: req.IP, Hostname: req.Hostname, Created: now, Expires: now.Add(s.opts.PushTimeout),
+		StepUpDigits: digits,
 	}, nil
 }
 
 // Status is Duo's auth_status answer.
 type Status struct {
 	Result    string // waiting, allow, deny
-	Status    string // pushed, allow, deny, timeout
+	Status    string // pushed, allow, deny, timeout, fraud
 	StatusMsg string
+	// VerifyCode is the Verified Push code while the push waits ("" for
+	// a plain push); StatusMsg tells it too, as Duo's does.
+	VerifyCode string
 }
 
 // txStatus renders a transaction as auth_status reports it.
-func txStatus(t store.Transaction) Status {
+func (s *Service) txStatus(t store.Transaction) Status {
 	switch t.State {
 	case store.TxPushed:
+		if code := s.VerifyCode(t); code != "" {
+			return Status{Result: "waiting", Status: "pushed", StatusMsg: fmt.Sprintf(msgVerifiedPush, code), VerifyCode: code}
+		}
 		return Status{Result: "waiting", Status: "pushed", StatusMsg: msgPushed}
 	case store.TxAllow:
 		return Status{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}
 	case store.TxTimeout:
 		return Status{Result: ResultDeny, Status: "timeout", StatusMsg: msgTimedOut}
+	case store.TxFraud:
+		return Status{Result: ResultDeny, Status: "fraud", StatusMsg: msgFraud}
 	}
 	if t.Factor == FactorPasscode {
 		return Status{Result: ResultDeny, Status: ResultDeny, StatusMsg: msgBadPasscode}
@@ -103,6 +127,10 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 	if err != nil {
 		return Status{}, wrap("auth status", err)
 	}
+	if t.State == store.TxPushed && t.StepUpDigits > 0 && s.shown.first(t.ID, t.Expires, s.now()) {
+		// The user needs the code before the device can be answered.
+		return s.txStatus(t), nil
+	}
 	if t.State == store.TxPushed {
 		place, err := s.hold()
 		if err != nil {
@@ -113,7 +141,7 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 			return Status{}, wrap("auth status", err)
 		}
 	}
-	return txStatus(t), nil
+	return s.txStatus(t), nil
 }
 
 // settle reads a transaction and, if it is still pushed past its expiry,
@@ -170,6 +198,11 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 			return err
 		}
 	}
+	if reason == ReasonUserMarkedFraud && s.opts.FraudLockout && u.Status == store.StatusActive {
+		if err := q.LockOut(ctx, u.ID, "a login request was reported as fraud (txid "+t.ID+")"); err != nil {
+			return err
+		}
+	}
 	return q.AppendAuthLog(ctx, &l)
 }
 
@@ -183,10 +216,30 @@ func (s *Service) publish(ctx context.Context, txid string) {
 // ErrAlreadyAnswered is an answer to a push that is no longer waiting.
 var ErrAlreadyAnswered = &Error{Kind: KindConflict, Detail: "this request was already answered or has expired"}
 
-// Answer records a device's answer to one of its pushes and wakes the
-// request waiting for it, on whichever node it waits.
+// Answer records a device's plain approve or deny (see AnswerPush).
 func (s *Service) Answer(ctx context.Context, deviceID, txid string, approve bool) error {
+	_, err := s.AnswerPush(ctx, deviceID, txid, PushAnswer{Approve: approve})
+	return err
+}
+
+// PushAnswer is a device's answer to a push.
+type PushAnswer struct {
+	Approve bool
+	// Fraud: the user denied with "This wasn't me". Wins over Approve.
+	Fraud bool
+	// Code is the Verified Push code typed on the device; an approval of
+	// a verified push with a wrong or missing code denies it.
+	Code string
+}
+
+// AnswerPush records a device's answer to one of its pushes and wakes the
+// request waiting for it, on whichever node it waits. It returns the
+// push's final state: store.TxAllow, TxDeny (also for an approval with a
+// wrong code) or TxFraud. A fraud report is logged as a warning for
+// administrators (and locks the user out with Options.FraudLockout).
+func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushAnswer) (string, error) {
 	now := s.now()
+	var final store.Transaction
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		t, err := q.GetTransaction(ctx, txid)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DeviceID != deviceID) {
@@ -200,7 +253,12 @@ func (s *Service) Answer(ctx context.Context, deviceID, txid string, approve boo
 		}
 		result, reason := ResultDeny, ReasonUserDenied
 		t.State = store.TxDeny
-		if approve {
+		switch {
+		case a.Fraud:
+			reason, t.State = ReasonUserMarkedFraud, store.TxFraud
+		case a.Approve && t.StepUpDigits > 0 && !s.codeMatches(t, a.Code):
+			reason = ReasonInvalidVerificationCode
+		case a.Approve:
 			result, reason = ResultAllow, ReasonUserApproved
 			t.State = store.TxAllow
 		}
@@ -208,18 +266,28 @@ func (s *Service) Answer(ctx context.Context, deviceID, txid string, approve boo
 		if err := q.UpdateTransaction(ctx, t); err != nil {
 			return err
 		}
+		final = t
 		return s.logPush(ctx, q, t, result, reason)
 	})
 	var ae *Error
 	if errors.As(err, &ae) {
-		return err
+		return "", err
 	}
 	if err != nil {
-		return wrap("answer", err)
+		return "", wrap("answer", err)
 	}
-	s.opts.Logger.Info("push answered", "txid", txid, "device_id", deviceID, "approved", approve)
+	switch final.State {
+	case store.TxFraud:
+		s.opts.Logger.Warn("push reported as fraud by the user", "txid", txid, "user_id", final.UserID,
+			"device_id", deviceID, "ikey", final.IKey, "ip", final.IP, "locked_out", s.opts.FraudLockout)
+	case store.TxDeny:
+		s.opts.Logger.Info("push answered", "txid", txid, "device_id", deviceID, "approved", false,
+			"wrong_code", a.Approve && !a.Fraud)
+	default:
+		s.opts.Logger.Info("push answered", "txid", txid, "device_id", deviceID, "approved", true)
+	}
 	s.publish(ctx, txid)
-	return nil
+	return final.State, nil
 }
 
 // PendingPush is a push waiting on a device, with what the device shows.

@@ -41,6 +41,16 @@ type Options struct {
 	Broker Broker
 	// PushTimeout is how long a push waits for its answer. Default 60 s.
 	PushTimeout time.Duration
+	// PushCooldownAfter is how many pushes in a row a user may deny, mark
+	// as fraud or leave unanswered within PushCooldown before further
+	// pushes are refused until PushCooldown after the last of them; 0: no
+	// cool-down.
+	PushCooldownAfter int
+	// PushCooldown is the cool-down and the window its denials count in.
+	// Default 15 minutes.
+	PushCooldown time.Duration
+	// FraudLockout locks out a user who marks a push as fraud.
+	FraudLockout bool
 	// StatusWait is how long auth_status holds a request while nothing
 	// changes. Default 30 s.
 	StatusWait time.Duration
@@ -116,6 +126,7 @@ type Service struct {
 
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
+	shown  codeShown  // verified pushes whose code auth_status reported
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -137,6 +148,9 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	}
 	if opts.PushTimeout <= 0 {
 		opts.PushTimeout = DefaultPushTimeout
+	}
+	if opts.PushCooldown <= 0 {
+		opts.PushCooldown = 15 * time.Minute
 	}
 	if opts.StatusWait <= 0 {
 		opts.StatusWait = DefaultStatusWait

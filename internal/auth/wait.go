@@ -86,7 +86,7 @@ func (h *Held) Watch(done func(AuthResult, error)) {
 			done(AuthResult{}, wrap("wait for push", err))
 			return
 		}
-		st := txStatus(t)
+		st := h.s.txStatus(t)
 		done(AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}, nil)
 	})
 }

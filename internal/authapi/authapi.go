@@ -127,7 +127,12 @@ func (a *API) preauth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) e
 	if err != nil {
 		return err
 	}
-	res, err := a.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(c), TextPrompt: textPrompt})
+	verified, err := c.Params.Bool("client_supports_verified_push")
+	if err != nil {
+		return err
+	}
+	res, err := a.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(c), TextPrompt: textPrompt,
+		VerifiedPush: verified})
 	if err != nil {
 		return err
 	}
@@ -159,6 +164,7 @@ func PreauthJSON(res auth.PreauthResult) any {
 	if res.Prompt != nil {
 		out.Prompt = &preauthPrompt{Factors: res.Prompt.Factors, Text: res.Prompt.Text}
 	}
+	out.TxID, out.VerificationCode = res.TxID, res.VerifyCode
 	return out
 }
 
@@ -168,6 +174,12 @@ type preauthResponse struct {
 	Prompt          *preauthPrompt   `json:"prompt,omitempty"`
 	Result          string           `json:"result"`
 	StatusMsg       string           `json:"status_msg"`
+	// TxID announces a Verified Push (client_supports_verified_push=1);
+	// VerificationCode, beyond Duo, is its code, also in prompt.text, for
+	// clients that build their own prompt (assent authproxy's short
+	// prompt_format).
+	TxID             string `json:"txid,omitempty"`
+	VerificationCode string `json:"verification_code,omitempty"`
 }
 
 type preauthDevice struct {
@@ -206,6 +218,7 @@ func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) erro
 		Type:            p.Get("type"),
 		DisplayUsername: p.Get("display_username"),
 		PushInfo:        p.Get("pushinfo"),
+		TxID:            p.Get("txid"),
 	}
 	if !async {
 		return a.answerAuth(w, r, req, writeAuthResult, httpapi.Render) // see held.go

@@ -99,6 +99,8 @@ func StartAssent(ctx context.Context, o AssentOptions) (_ *Assent, err error) {
 		"rate_limit_pushes_per_user":            "off",
 		"rate_limit_passcode_failures_per_user": "off",
 		"rate_limit_passcode_failures_per_ip":   "off",
+		// Unanswered pushes in a row would start the push cool-down.
+		"push_cooldown_after": "0",
 		// The load comes from one address and may hold more requests
 		// than a production server would.
 		"max_connections_per_ip": "0",

@@ -114,7 +114,7 @@ func newDevicePendingCmd(e *env, file *string) *cobra.Command {
 			for _, t := range list {
 				rows = append(rows, txRow(t))
 			}
-			return table(e.stdout, []string{"TXID", "WHAT", "USER", "INTEGRATION", "IP", "TIME"}, rows)
+			return table(e.stdout, []string{"TXID", "WHAT", "USER", "INTEGRATION", "IP", "TIME", "CODE"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -128,8 +128,12 @@ func txRow(t device.Transaction) []string {
 		}
 		return s
 	}
+	code := "-"
+	if t.StepUpCodeInfo != nil {
+		code = fmt.Sprintf("%d digits", t.StepUpCodeInfo.NumDigits)
+	}
 	return []string{t.TxID, orDash(t.Type), orDash(t.Attr("Username")), orDash(t.Attr("Application")),
-		orDash(t.Attr("IP Address")), time.Unix(t.Time, 0).Local().Format(time.DateTime)}
+		orDash(t.Attr("IP Address")), time.Unix(t.Time, 0).Local().Format(time.DateTime), code}
 }
 
 func newDeviceAnswerCmd(e *env, file *string, approve bool) *cobra.Command {
@@ -137,7 +141,11 @@ func newDeviceAnswerCmd(e *env, file *string, approve bool) *cobra.Command {
 	if !approve {
 		use, short, verb = "deny [TXID]", "Deny a push (the only pending one if TXID is omitted)", "Denied"
 	}
-	return &cobra.Command{
+	var (
+		code  string
+		fraud bool
+	)
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.MaximumNArgs(1),
@@ -167,13 +175,30 @@ func newDeviceAnswerCmd(e *env, file *string, approve bool) *cobra.Command {
 					return fmt.Errorf("%d pending requests; name one: %s", len(list), strings.Join(ids, ", "))
 				}
 			}
-			if err := c.Answer(cmd.Context(), txid, approve); err != nil {
+			answer := device.AnswerDeny
+			switch {
+			case approve:
+				answer = device.AnswerApprove
+			case fraud:
+				answer, verb = device.AnswerFraud, "Reported as fraud"
+			}
+			res, err := c.AnswerWith(cmd.Context(), txid, answer, code)
+			if err != nil {
 				return err
+			}
+			if approve && res != device.AnswerApprove {
+				return fmt.Errorf("the request %s was denied: wrong or missing verification code", txid)
 			}
 			fmt.Fprintln(e.stdout, verb, txid)
 			return nil
 		},
 	}
+	if approve {
+		cmd.Flags().StringVar(&code, "code", "", "the Verified Push code shown on the login screen")
+	} else {
+		cmd.Flags().BoolVar(&fraud, "fraud", false, `report the request as fraud ("This wasn't me")`)
+	}
+	return cmd
 }
 
 func newDevicePasscodeCmd(e *env, file *string) *cobra.Command {

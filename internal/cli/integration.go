@@ -36,8 +36,10 @@ type integrationJSON struct {
 	// replayable) on every route.
 	LegacySignatures bool `json:"legacy_signatures"`
 	// Grants are an adminapi integration's Admin API grants.
-	Grants  []string `json:"grants,omitempty"`
-	Created int64    `json:"created"`
+	Grants []string `json:"grants,omitempty"`
+	// VerifiedPush is the length of the code its pushes carry; 0: off.
+	VerifiedPush int   `json:"verified_push"`
+	Created      int64 `json:"created"`
 }
 
 // toIntegrationJSON is an integration as the CLI prints it, without its
@@ -45,7 +47,33 @@ type integrationJSON struct {
 func toIntegrationJSON(in store.Integration, apiHostname string) integrationJSON {
 	return integrationJSON{IntegrationKey: in.IKey, APIHostname: apiHostname, Name: in.Name,
 		Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
-		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures, Grants: in.Grants}
+		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures, Grants: in.Grants,
+		VerifiedPush: in.VerifiedPush}
+}
+
+// verifiedPushFlagHelp explains --verified-push where it is defined.
+const verifiedPushFlagHelp = "Verified Push (number matching): on (a 3-digit code, as Duo), 6 (a 6-digit code) or off; " +
+	"the login screen shows the code and the authenticator must send it back to approve"
+
+// parseVerifiedPush reads --verified-push: on, off, 3 or 6.
+func parseVerifiedPush(v string) (int, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "3", "yes", "true":
+		return auth.VerifiedPushDigits, nil
+	case "6":
+		return auth.VerifiedPushDigits6, nil
+	case "off", "0", "no", "false":
+		return auth.VerifiedPushOff, nil
+	}
+	return 0, fmt.Errorf("--verified-push: %q is not on, off or 6", v)
+}
+
+// onOff renders a Verified Push setting in tables.
+func onOff(digits int) string {
+	if digits == 0 {
+		return "off"
+	}
+	return fmt.Sprintf("on (%d digits)", digits)
 }
 
 // legacyFlagHelp explains --legacy-signatures where it is defined.
@@ -62,7 +90,7 @@ func yesNo(b bool) string {
 }
 
 func newIntegrationCreateCmd(e *env) *cobra.Command {
-	var name, typ, policy string
+	var name, typ, policy, verified string
 	var origins, grants []string
 	var asJSON, legacy bool
 	cmd := &cobra.Command{
@@ -70,6 +98,10 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 		Short: "Create an integration and print its keys (the secret key is shown only here)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			digits, err := parseVerifiedPush(verified)
+			if err != nil {
+				return err
+			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
 				return err
@@ -77,7 +109,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			defer a.Close()
 			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
 				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
-				AllowedOrigins: origins, LegacySignatures: legacy, Grants: grants,
+				AllowedOrigins: origins, LegacySignatures: legacy, Grants: grants, VerifiedPush: digits,
 			})
 			if err != nil {
 				return err
@@ -99,6 +131,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if in.Type == store.TypeAdminAPI {
 				fmt.Fprintf(e.stdout, "  grants           %s\n", grantList(in.Grants))
 			}
+			if out.VerifiedPush > 0 {
+				fmt.Fprintf(e.stdout, "  verified push    %s\n", onOff(out.VerifiedPush))
+			}
 			return nil
 		},
 	}
@@ -110,6 +145,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 		"a web origin (https://app.example.com) allowed to frame the Web SDK prompt; repeatable (default: the page in each request)")
 	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp)
 	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp)
+	f.StringVar(&verified, "verified-push", "off", verifiedPushFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
@@ -138,12 +174,12 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 			for _, in := range list {
 				out = append(out, toIntegrationJSON(in, host))
 				rows = append(rows, []string{in.IKey, string(in.Type), string(in.NewUserPolicy), yesNo(in.LegacySignatures),
-					grantList(in.Grants), in.Created.UTC().Format(time.DateTime), in.Name})
+					grantList(in.Grants), onOff(in.VerifiedPush), in.Created.UTC().Format(time.DateTime), in.Name})
 			}
 			if asJSON {
 				return printJSON(e.stdout, out)
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "GRANTS", "CREATED (UTC)", "NAME"}, rows)
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "LEGACY SIGNATURES", "GRANTS", "VERIFIED PUSH", "CREATED (UTC)", "NAME"}, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -151,12 +187,12 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 }
 
 func newIntegrationUpdateCmd(e *env) *cobra.Command {
-	var name, policy string
+	var name, policy, verified string
 	var origins, grants []string
 	var clearOrigins, asJSON, legacy bool
 	cmd := &cobra.Command{
 		Use: "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... " +
-			"[--clear-allowed-origins] [--legacy-signatures[=false]]",
+			"[--clear-allowed-origins] [--legacy-signatures[=false]] [--verified-push on|off|6]",
 		Short: "Change an integration's name, new-user policy, allowed origins or legacy signatures (its keys stay the same)",
 		Long: "Change an integration's name, new-user policy, allowed origins or legacy signatures. Only the flags\n" +
 			"given change. --allowed-origin replaces the whole list of allowed origins; --clear-allowed-origins\n" +
@@ -190,8 +226,15 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			case f.Changed("clear-grants"):
 				u.Grants = &[]string{}
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil {
-				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant or --clear-grants")
+			if f.Changed("verified-push") {
+				digits, err := parseVerifiedPush(verified)
+				if err != nil {
+					return err
+				}
+				u.VerifiedPush = &digits
+			}
+			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil && u.VerifiedPush == nil {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants or --verified-push")
 			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
@@ -209,8 +252,8 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			if allowed == "" {
 				allowed = "-"
 			}
-			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "LEGACY SIGNATURES", "GRANTS", "NAME"},
-				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, yesNo(in.LegacySignatures), grantList(in.Grants), in.Name}})
+			return table(e.stdout, []string{"INTEGRATION KEY", "TYPE", "NEW-USER POLICY", "ALLOWED ORIGINS", "LEGACY SIGNATURES", "GRANTS", "VERIFIED PUSH", "NAME"},
+				[][]string{{in.IKey, string(in.Type), string(in.NewUserPolicy), allowed, yesNo(in.LegacySignatures), grantList(in.Grants), onOff(in.VerifiedPush), in.Name}})
 		},
 	}
 	f := cmd.Flags()
@@ -223,6 +266,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp+"; =false refuses them again")
 	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp+"; replaces the current grants")
 	f.Bool("clear-grants", false, "remove every Admin API grant")
+	f.StringVar(&verified, "verified-push", "", verifiedPushFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	cmd.MarkFlagsMutuallyExclusive("grant", "clear-grants")

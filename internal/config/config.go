@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -42,6 +43,24 @@ type Config struct {
 	// them Assent serves a certificate from its own local CA.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// ACMEDirectory, when set, has the certificate obtained and renewed
+	// from this ACME CA directory URL (instead of tls_cert or the local CA).
+	ACMEDirectory string `toml:"acme_directory"`
+	// ACMEEmail is the ACME account's contact address; optional.
+	ACMEEmail string `toml:"acme_email"`
+	// ACMEChallenge is tls-alpn-01 (on the server's port, default) or
+	// http-01 (on ACMEHTTPListen).
+	ACMEChallenge string `toml:"acme_challenge"`
+	// ACMECARoot is a PEM file of the CA serving ACMEDirectory (an
+	// internal CA such as step-ca); empty: the system's roots.
+	ACMECARoot string `toml:"acme_ca_root"`
+	// ACMEHTTPListen is the plain-HTTP address (port 80 as the CA sees
+	// it) that answers HTTP-01 challenges.
+	ACMEHTTPListen string `toml:"acme_http_listen"`
+	// TrustedProxies are the addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-For names the client (auth log, per-address
+	// limits); from any other peer the header is ignored.
+	TrustedProxies []string `toml:"trusted_proxies"`
 	// DatabaseURL is a postgres:// URL; empty means SQLite in DataDir.
 	DatabaseURL string `toml:"database_url"`
 	// MasterKey (base64 or hex, 32 bytes) seals secrets at rest. Prefer
@@ -55,6 +74,14 @@ type Config struct {
 	ClockSkew Duration `toml:"clock_skew"`
 	// PushTimeout is how long a push waits for the device's answer.
 	PushTimeout Duration `toml:"push_timeout"`
+	// PushCooldownAfter is how many pushes in a row a user may deny or
+	// leave unanswered (within PushCooldown) before further pushes are
+	// refused for PushCooldown; 0 turns the cool-down off.
+	PushCooldownAfter int `toml:"push_cooldown_after"`
+	// PushCooldown is the cool-down, and the window the denials count in.
+	PushCooldown Duration `toml:"push_cooldown"`
+	// FraudLockout locks out a user who marks a push as fraud.
+	FraudLockout bool `toml:"fraud_lockout"`
 	// EnrollPortalURL is where preauth sends users who must enroll; empty:
 	// a single-use link to Assent's own portal.
 	EnrollPortalURL string `toml:"enroll_portal_url"`
@@ -160,16 +187,19 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 // Defaults returns the zero-setup configuration.
 func Defaults() Config {
 	return Config{
-		DataDir:          "./assent-data",
-		Listen:           "127.0.0.1:8443",
-		LockoutThreshold: 10,
-		ClockSkew:        Duration{300 * time.Second},
-		PushTimeout:      Duration{60 * time.Second},
-		EnrollLinkTTL:    Duration{24 * time.Hour},
-		LogLevel:         "info",
-		LogFormat:        "text",
-		TOTPIssuer:       "Assent",
-		ShutdownTimeout:  Duration{15 * time.Second},
+		DataDir:           "./assent-data",
+		Listen:            "127.0.0.1:8443",
+		LockoutThreshold:  10,
+		ClockSkew:         Duration{300 * time.Second},
+		PushTimeout:       Duration{60 * time.Second},
+		PushCooldownAfter: 3,
+		ACMEChallenge:     "tls-alpn-01",
+		PushCooldown:      Duration{15 * time.Minute},
+		EnrollLinkTTL:     Duration{24 * time.Hour},
+		LogLevel:          "info",
+		LogFormat:         "text",
+		TOTPIssuer:        "Assent",
+		ShutdownTimeout:   Duration{15 * time.Second},
 
 		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
 		RateLimitPasscodeFailuresPerUser:   RateLimit{N: 10, Per: 10 * time.Minute},
@@ -338,6 +368,12 @@ func setField(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a whole number", s)
 		}
 		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		*p = b
 	case *Duration:
 		return p.UnmarshalText([]byte(strings.TrimSpace(s)))
 	case encoding.TextUnmarshaler: // RateLimit and other text-typed settings
@@ -389,6 +425,35 @@ func (c *Config) validate() Errors {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		bad("tls_cert", "tls_cert and tls_key go together: set both or neither")
 	}
+	if c.ACMEDirectory != "" {
+		if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme_directory", "must be an https:// URL (e.g. https://acme-v02.api.letsencrypt.org/directory)")
+		}
+		if c.TLSCert != "" {
+			bad("acme_directory", "set acme_directory or tls_cert/tls_key, not both")
+		}
+	}
+	switch c.ACMEChallenge {
+	case "tls-alpn-01":
+	case "http-01":
+		if c.ACMEHTTPListen == "" {
+			bad("acme_http_listen", "is required with acme_challenge = http-01 (e.g. :80)")
+		}
+	default:
+		bad("acme_challenge", "must be tls-alpn-01 or http-01")
+	}
+	if c.ACMEHTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.ACMEHTTPListen); err != nil {
+			bad("acme_http_listen", "must be host:port or :port")
+		}
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("trusted_proxies", fmt.Sprintf("%q is not an IP address or CIDR prefix", p))
+			}
+		}
+	}
 	if c.DatabaseURL != "" {
 		u, err := url.Parse(c.DatabaseURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -406,6 +471,12 @@ func (c *Config) validate() Errors {
 	}
 	if c.PushTimeout.Duration < 5*time.Second || c.PushTimeout.Duration > 10*time.Minute {
 		bad("push_timeout", "must be between 5s and 10m")
+	}
+	if c.PushCooldownAfter < 0 || c.PushCooldownAfter > 100 {
+		bad("push_cooldown_after", "must be between 0 (no cool-down) and 100")
+	}
+	if c.PushCooldown.Duration < time.Minute || c.PushCooldown.Duration > 24*time.Hour {
+		bad("push_cooldown", "must be between 1m and 24h")
 	}
 	if c.EnrollLinkTTL.Duration < 5*time.Minute || c.EnrollLinkTTL.Duration > 30*24*time.Hour {
 		bad("enroll_link_ttl", "must be between 5m and 720h (30 days)")
@@ -589,6 +660,9 @@ func (c Config) Hostnames() []string {
 
 // SQLitePath is the embedded database file.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "assent.db") }
+
+// ACMEDir holds the ACME account key and certificates (sealed).
+func (c Config) ACMEDir() string { return filepath.Join(c.DataDir, "acme") }
 
 // TLSDir holds the local CA and server certificate.
 func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }

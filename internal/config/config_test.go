@@ -160,6 +160,16 @@ func TestValues(t *testing.T) {
 		{map[string]string{"memory_limit": "16MiB"}, "memory_limit"},
 		{map[string]string{"memory_limit": "lots"}, "memory_limit"},
 		{map[string]string{"memory_limit": "-1GiB"}, "memory_limit"},
+		{map[string]string{"push_cooldown_after": "0", "push_cooldown": "1h", "fraud_lockout": "true"}, ""},
+		{map[string]string{"push_cooldown_after": "-1"}, "push_cooldown_after"},
+		{map[string]string{"push_cooldown": "10s"}, "push_cooldown"},
+		{map[string]string{"acme_directory": "https://acme.example/directory", "acme_email": "a@example.com"}, ""},
+		{map[string]string{"acme_directory": "http://acme.example/directory"}, "acme_directory"},
+		{map[string]string{"acme_directory": "https://acme.example/directory", "tls_cert": "c.pem", "tls_key": "k.pem"}, "acme_directory"},
+		{map[string]string{"acme_challenge": "dns-01"}, "acme_challenge"},
+		{map[string]string{"acme_challenge": "http-01"}, "acme_http_listen"},
+		{map[string]string{"acme_challenge": "http-01", "acme_http_listen": ":80"}, ""},
+		{map[string]string{"acme_http_listen": "80"}, "acme_http_listen"},
 	} {
 		_, err := Load(Sources{Flags: tc.flags})
 		if tc.key == "" {

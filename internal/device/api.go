@@ -30,7 +30,7 @@ type Core interface {
 	DeviceKey(ctx context.Context, deviceID string) (store.Device, *rsa.PublicKey, error)
 	DeviceSeen(ctx context.Context, d store.Device)
 	Pending(ctx context.Context, deviceID string) ([]auth.PendingPush, error)
-	Answer(ctx context.Context, deviceID, txid string, approve bool) error
+	AnswerPush(ctx context.Context, deviceID, txid string, a auth.PushAnswer) (string, error)
 	RegisterPushToken(ctx context.Context, deviceID, token string) error
 }
 
@@ -287,6 +287,15 @@ type Transaction struct {
 	Type       string     `json:"type"`
 	// TxID is the urgid the device answers, the Auth API's txid.
 	TxID string `json:"urgid"`
+	// StepUpCodeInfo is present for a Verified Push: the device must ask
+	// for the code shown on the login screen (never sent here) and send it
+	// back as step_up_code.
+	StepUpCodeInfo *StepUpCodeInfo `json:"step_up_code_info,omitempty"`
+}
+
+// StepUpCodeInfo says how long a Verified Push code is (Duo's shape).
+type StepUpCodeInfo struct {
+	NumDigits int `json:"num_digits"`
 }
 
 // Attr returns the value of the first attribute labelled label, or "".
@@ -342,7 +351,7 @@ func (a *API) transaction(p auth.PendingPush) Transaction {
 		attrs = append(attrs, []string{"Hostname", p.Hostname})
 	}
 	attrs = append(attrs, pushInfo(p.PushInfo)...)
-	return Transaction{
+	t := Transaction{
 		Attributes: attrs,
 		Expiration: p.Expires.Unix(),
 		Summary:    summary,
@@ -350,6 +359,10 @@ func (a *API) transaction(p auth.PendingPush) Transaction {
 		Type:       typ,
 		TxID:       p.ID,
 	}
+	if p.StepUpDigits > 0 {
+		t.StepUpCodeInfo = &StepUpCodeInfo{NumDigits: p.StepUpDigits}
+	}
+	return t
 }
 
 // pushInfo decodes Duo's URL-encoded pushinfo into [key, value] pairs in
@@ -377,23 +390,47 @@ type answerResponse struct {
 	Result string `json:"result"`
 }
 
-// answer records approve or deny. duo-ext's UI sends "reject" for deny.
-// Other parameters (akey, txId, step_up_code…) are signed but unused.
+// Answers a device sends (answer=…). Duo Mobile's fraud report is not
+// publicly characterised; Assent's clients send answer=fraud.
+const (
+	AnswerApprove = "approve"
+	AnswerDeny    = "deny"
+	AnswerFraud   = "fraud"
+)
+
+// MaxStepUpCode bounds the step_up_code parameter.
+const MaxStepUpCode = 16
+
+// answer records approve, deny or fraud ("This wasn't me"). duo-ext's UI
+// sends "reject" for deny. A Verified Push approval carries the code in
+// step_up_code; a wrong or missing one denies the push, and the answer's
+// result says so ("deny"). Other parameters (akey, txId…) are signed but
+// unused.
 func (a *API) answer(w http.ResponseWriter, r *http.Request, dev store.Device, p *httpapi.Params) error {
-	var approve bool
+	var ans auth.PushAnswer
 	switch strings.ToLower(p.Get("answer")) {
-	case "approve":
-		approve = true
-	case "deny", "reject":
+	case AnswerApprove:
+		ans.Approve = true
+	case AnswerDeny, "reject":
+	case AnswerFraud:
+		ans.Fraud = true
 	default:
-		return httpapi.InvalidParams("answer: must be approve or deny")
+		return httpapi.InvalidParams("answer: must be approve, deny or fraud")
 	}
-	if err := a.Core.Answer(r.Context(), dev.ID, r.PathValue("urgid"), approve); err != nil {
+	ans.Code = p.Get("step_up_code")
+	if len(ans.Code) > MaxStepUpCode {
+		return httpapi.InvalidParams("step_up_code: is too long")
+	}
+	state, err := a.Core.AnswerPush(r.Context(), dev.ID, r.PathValue("urgid"), ans)
+	if err != nil {
 		return err
 	}
-	res := answerResponse{Result: "deny"}
-	if approve {
-		res.Result = "approve"
+	res := answerResponse{Result: AnswerDeny}
+	switch state {
+	case store.TxAllow:
+		res.Result = AnswerApprove
+	case store.TxFraud:
+		res.Result = AnswerFraud
 	}
 	httpapi.WriteOK(w, res)
 	return nil

@@ -180,15 +180,28 @@ func (c *Client) Pending(ctx context.Context) ([]Transaction, error) {
 
 // Answer approves or denies a push.
 func (c *Client) Answer(ctx context.Context, txid string, approve bool) error {
-	p := c.stdParams()
-	p.Set("answer", "deny")
+	answer := AnswerDeny
 	if approve {
-		p.Set("answer", "approve")
+		answer = AnswerApprove
 	}
-	if err := c.Do(ctx, http.MethodPost, "/push/v2/device/transactions/"+url.PathEscape(txid), p, nil); err != nil {
-		return fmt.Errorf("answer %s: %w", txid, err)
+	_, err := c.AnswerWith(ctx, txid, answer, "")
+	return err
+}
+
+// AnswerWith sends answer (AnswerApprove, AnswerDeny or AnswerFraud) to a
+// push, with the Verified Push code when code is not empty, and returns
+// the server's result: approve, deny (also for a wrong code) or fraud.
+func (c *Client) AnswerWith(ctx context.Context, txid, answer, code string) (string, error) {
+	p := c.stdParams()
+	p.Set("answer", answer)
+	if code != "" {
+		p.Set("step_up_code", code)
 	}
-	return nil
+	var res answerResponse
+	if err := c.Do(ctx, http.MethodPost, "/push/v2/device/transactions/"+url.PathEscape(txid), p, &res); err != nil {
+		return "", fmt.Errorf("answer %s: %w", txid, err)
+	}
+	return res.Result, nil
 }
 
 // Info fetches what the server knows about this device.

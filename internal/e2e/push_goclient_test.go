@@ -40,7 +40,11 @@ func TestPushGoClient(t *testing.T) {
 	for _, eng := range engines {
 		t.Run(string(eng), func(t *testing.T) {
 			t.Parallel()
-			ts := startServer(t, serverOptions{engine: eng, flags: map[string]string{"push_timeout": pushTimeout.String()}})
+			// The flow denies a push and leaves two unanswered in a row,
+			// which would start the push cool-down (push_verified_test.go
+			// tests it): off here.
+			ts := startServer(t, serverOptions{engine: eng, flags: map[string]string{"push_timeout": pushTimeout.String(),
+				"push_cooldown_after": "0"}})
 			pushGoClientFlow(t, ts)
 		})
 	}

@@ -425,8 +425,12 @@ func (p *Prompt) push(w http.ResponseWriter, r *http.Request, st state, in store
 		return err
 	}
 	st.TxID, st.Device = res.TxID, device
+	msg := "Pushed a login request to your device…"
+	if res.VerifyCode != "" {
+		msg = "Pushed a login request to your device… Enter the code below in your authenticator app."
+	}
 	return p.render(w, st, in, web.Page{Title: titleLogin, State: web.StatePushed,
-		Message: "Pushed a login request to your device…", MessageKind: "info"})
+		Message: msg, MessageKind: "info", VerifyCode: res.VerifyCode})
 }
 
 // status is the long poll behind the waiting page: it answers when the
@@ -459,7 +463,8 @@ func (p *Prompt) status(w http.ResponseWriter, r *http.Request, st state, in sto
 	case auth.ResultDeny:
 		kind = "error"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"state": s.Result, "status": s.Status, "message": s.StatusMsg, "kind": kind})
+	writeJSON(w, http.StatusOK, map[string]any{"state": s.Result, "status": s.Status, "message": s.StatusMsg, "kind": kind,
+		"code": s.VerifyCode})
 	return nil
 }
 
@@ -486,7 +491,8 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 	case auth.ResultDeny:
 		return p.begin(w, r, st, in, s.StatusMsg, "error")
 	default:
-		return p.render(w, st, in, web.Page{Title: titleLogin, State: web.StatePushed, Message: s.StatusMsg})
+		return p.render(w, st, in, web.Page{Title: titleLogin, State: web.StatePushed, Message: s.StatusMsg,
+			VerifyCode: s.VerifyCode})
 	}
 	// One approval finishes one login: a replayed page gets nothing.
 	if err := p.Core.ClaimOnce(r.Context(), "prompt_finish", st.TxID, st.Expires.Sub(p.now())+time.Minute); err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/assent-auth/assent/internal/acmecert"
 	"github.com/assent-auth/assent/internal/adminapi"
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/authapi"
@@ -50,8 +51,10 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	tls     *tls.Config
-	// local is the local CA's certificate source; nil with tls_cert.
-	local   *tlsutil.Local
+	// local is the local CA's certificate source; nil with tls_cert or ACME.
+	local *tlsutil.Local
+	// acme obtains and renews the certificate (acme_directory); nil otherwise.
+	acme    *acmecert.Manager
 	metrics *Metrics
 	// badSignatures is the failed-signature budget per client address,
 	// shared by the Auth API, the device API and the listener.
@@ -152,7 +155,11 @@ func New(a *app.App) (*Server, error) {
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	}))
-	s.handler = httpapi.Middleware(a.Logger, securityHeaders(mux))
+	proxies, err := httpapi.ParseTrustedProxies(a.Config.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s.handler = httpapi.Forwarded(proxies, httpapi.Middleware(a.Logger, securityHeaders(mux)))
 	return s, nil
 }
 
@@ -177,6 +184,17 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		}
 		return tlsutil.ServerConfig(cert), nil
 	}
+	if cfg.ACMEDirectory != "" {
+		m, err := acmecert.New(acmecert.Options{
+			Directory: cfg.ACMEDirectory, Email: cfg.ACMEEmail, Challenge: cfg.ACMEChallenge, CARoot: cfg.ACMECARoot,
+			Hosts: cfg.Hostnames(), Dir: cfg.ACMEDir(), Box: s.app.Box, Log: s.log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.acme = m
+		return m.TLSConfig(tlsutil.ServerConfig(tls.Certificate{})), nil
+	}
 	local, err := tlsutil.OpenLocal(tlsutil.LocalOptions{
 		Dir: cfg.TLSDir(), Hosts: cfg.Hostnames(), Now: s.app.Now, Log: s.log,
 	})
@@ -185,6 +203,43 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 	}
 	s.local, s.CAFile = local, local.CAFile()
 	return local.TLSConfig(), nil
+}
+
+// startACME, with acme_directory, serves HTTP-01 challenges on
+// acme_http_listen (acme_challenge = http-01) and obtains the certificate
+// in the background, so that a misconfiguration shows in the log at
+// start-up; autocert renews it before it expires. The returned function
+// stops the challenge listener.
+func (s *Server) startACME(ctx context.Context) (stop func(), err error) {
+	if s.acme == nil {
+		return func() {}, nil
+	}
+	cfg := s.app.Config
+	var hs *http.Server
+	if s.acme.Challenge() == acmecert.ChallengeHTTP {
+		ln, err := net.Listen("tcp", cfg.ACMEHTTPListen)
+		if err != nil {
+			return nil, fmt.Errorf("acme_http_listen %s: %w", cfg.ACMEHTTPListen, err)
+		}
+		hs = &http.Server{Handler: s.acme.HTTPHandler(), ReadHeaderTimeout: headerTimeout, ReadTimeout: readTimeout,
+			WriteTimeout: readTimeout, IdleTimeout: cfg.IdleTimeout.Duration, ErrorLog: log.New(handshakeLog{s.log}, "", 0)}
+		s.log.Info("acme http-01 challenges listening", "addr", ln.Addr().String())
+		go func() { _ = hs.Serve(ln) }()
+	}
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		if err := s.acme.Warm(wctx); err != nil {
+			s.log.Error("acme: could not obtain the certificate; clients get none until it is", "directory", cfg.ACMEDirectory, "err", err)
+			return
+		}
+		s.log.Info("acme certificate ready", "directory", cfg.ACMEDirectory, "hosts", strings.Join(cfg.Hostnames(), " "))
+	}()
+	return func() {
+		if hs != nil {
+			_ = hs.Close()
+		}
+	}, nil
 }
 
 // renewCertificates checks the local CA's server certificate every
@@ -313,6 +368,12 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	s.log.Info("assent listening", attrs...)
 	stopRenewal := s.renewCertificates(ctx)
 	defer stopRenewal()
+	stopACME, err := s.startACME(ctx)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer stopACME()
 
 	// Retention: old transactions, activations, tokens (and, if set, auth
 	// log rows) are purged in the background while the server runs.

@@ -84,6 +84,9 @@ type Integration struct {
 	// old clients that cannot sign otherwise need it (the legacy /rest/v1
 	// routes accept version 1 from any integration).
 	LegacySignatures bool
+	// VerifiedPush is the number of digits of the code its pushes carry
+	// (number matching): 0 is off, 3 as Duo's, 6 for more assurance.
+	VerifiedPush int
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -167,9 +170,9 @@ type Queries interface {
 	GetIntegration(ctx context.Context, ikey string) (Integration, error)
 	ListIntegrations(ctx context.Context) ([]Integration, error) // ordered by Created, then IKey
 	DeleteIntegration(ctx context.Context, ikey string) error    // ErrNotFound if absent
-	// UpdateIntegration writes Name, NewUserPolicy, AllowedOrigins and
-	// LegacySignatures of the integration with in.IKey (never its type,
-	// secret or creation time); ErrNotFound if absent.
+	// UpdateIntegration writes Name, NewUserPolicy, AllowedOrigins,
+	// LegacySignatures and VerifiedPush of the integration with in.IKey
+	// (never its type, secret or creation time); ErrNotFound if absent.
 	UpdateIntegration(ctx context.Context, in Integration) error
 	// IntegrationsVersion returns a number that grows with every change of
 	// any integration (create, update, delete), made by any process or
@@ -277,6 +280,7 @@ const (
 	TxAllow   = "allow"
 	TxDeny    = "deny"
 	TxTimeout = "timeout"
+	TxFraud   = "fraud" // denied by the user as "this wasn't me"
 )
 
 // Transaction is an out-of-band authentication (a push) waiting for or
@@ -287,7 +291,7 @@ type Transaction struct {
 	DeviceID        string
 	IKey            string
 	Factor          string // push
-	State           string // TxPushed, TxAllow, TxDeny, TxTimeout
+	State           string // TxPushed, TxAllow, TxDeny, TxTimeout, TxFraud
 	Type            string // shown before "request", e.g. "Login"
 	DisplayUsername string
 	PushInfo        string // URL-encoded key=value pairs shown on the device
@@ -296,6 +300,9 @@ type Transaction struct {
 	Created         time.Time
 	Expires         time.Time
 	Answered        time.Time // zero while pushed
+	// StepUpDigits is the length of the Verified Push code the device must
+	// send back with an approval; 0 for a plain push.
+	StepUpDigits int
 }
 
 // DeviceQueries are the device, activation and transaction reads and

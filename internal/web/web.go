@@ -75,6 +75,9 @@ type Page struct {
 	// "info", "error" or "success".
 	Message     string
 	MessageKind string
+	// VerifyCode is the Verified Push code the waiting page shows (the
+	// authenticator asks for it before it approves).
+	VerifyCode string
 	// Enrollment.
 	ActivationCode string // duo://…
 	AppLink        string // https://<host>/app/#activate=…, what the QR code holds

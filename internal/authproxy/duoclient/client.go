@@ -183,6 +183,9 @@ func (c *Client) Preauth(ctx context.Context, r PreauthRequest) (Preauth, error)
 	if r.Menu {
 		p.Set("text_prompt", "1")
 	}
+	if r.VerifiedPush {
+		p.Set("client_supports_verified_push", "1")
+	}
 	if validIP(r.IPAddr) {
 		p.Set("ipaddr", r.IPAddr)
 	}
@@ -224,6 +227,9 @@ func (c *Client) Auth(ctx context.Context, r AuthRequest) (AuthResult, error) {
 		"factor":   {"prompt"},
 		"prompt":   {r.Choice},
 		"async":    {"0"},
+	}
+	if r.TxID != "" {
+		p.Set("txid", r.TxID)
 	}
 	if validIP(r.IPAddr) {
 		p.Set("ipaddr", r.IPAddr)
@@ -403,7 +409,9 @@ type preauthJSON struct {
 		Text    *string            `json:"text"`
 		Factors *map[string]string `json:"factors"`
 	} `json:"prompt"`
-	Devices []struct {
+	TxID             string `json:"txid"`
+	VerificationCode string `json:"verification_code"`
+	Devices          []struct {
 		Device       string   `json:"device"`
 		Type         string   `json:"type"`
 		Name         string   `json:"name"`
@@ -505,6 +513,7 @@ func checkPreauth(j *preauthJSON, menu bool) (Preauth, error) {
 			p.Prompt = *j.Prompt.Text
 			p.Factors = *j.Prompt.Factors
 		}
+		p.TxID, p.VerifyCode = j.TxID, j.VerificationCode
 		if len(j.Devices) > 0 {
 			p.Devices = make([]Device, 0, len(j.Devices))
 		}

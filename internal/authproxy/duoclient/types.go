@@ -39,6 +39,10 @@ type PreauthRequest struct {
 	// answer must then carry the prompt text and its factors map. Only
 	// the modes that show or read the menu ask for it.
 	Menu bool
+	// VerifiedPush says the caller can show a Verified Push code
+	// (client_supports_verified_push=1, as duo_unix 2.x): an "auth"
+	// answer may then carry a TxID, verified_pushN factors and the code.
+	VerifiedPush bool
 }
 
 // Device is one entry of preauth's devices list.
@@ -64,6 +68,11 @@ type Preauth struct {
 	// ("push1", "phone1", "sms1").
 	Factors map[string]string
 	Devices []Device
+	// TxID announces a Verified Push: AuthRequest.TxID sends it back with
+	// a verified_pushN choice. VerifyCode is its code when the server
+	// names it (Assent's verification_code); Duo tells it in Prompt only.
+	TxID       string
+	VerifyCode string
 }
 
 // AuthRequest is one synchronous /auth/v2/auth call. Choice is what the
@@ -74,6 +83,9 @@ type AuthRequest struct {
 	Choice   string
 	IPAddr   string
 	Hostname string
+	// TxID is the preauth's Verified Push txid, sent with a
+	// verified_pushN choice.
+	TxID string
 }
 
 // AuthResult is the answer of a successful auth call.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"strings"
 	"time"
 
 	"layeh.com/radius"
@@ -142,7 +143,12 @@ func (s *Server) challenge(ctx context.Context, rq *request) *reply {
 		return rep
 	}
 	prompt := formatPrompt(sec.PromptFormat, pre.Prompt, pre.Factors)
-	return s.sendChallenge(rq, &pending{kind: pendingPrompt, attrs: attrs, factors: pre.Factors, promptRM: prompt}, prompt)
+	if pre.VerifyCode != "" && !strings.Contains(prompt, pre.VerifyCode) {
+		// The short format lists factor names only: the code must show.
+		prompt = strings.TrimSuffix(prompt, ":") + " (push verification code " + pre.VerifyCode + "):"
+	}
+	return s.sendChallenge(rq, &pending{kind: pendingPrompt, attrs: attrs, factors: pre.Factors, promptRM: prompt,
+		txid: pre.TxID}, prompt)
 }
 
 // answerChallenge handles a request carrying a State (spec §2.3 step 8,
@@ -176,6 +182,7 @@ func (s *Server) answerChallenge(ctx context.Context, rq *request, state string)
 		return s.reject(rq, msgBadPassword, StageSecondary, StatusReject, nil)
 	}
 	rq.factor = factorLabel(choice)
+	rq.txid = pd.txid
 	res, err := s.callAuth(ctx, rq, choice)
 	if err != nil {
 		return s.duoFailed(ctx, rq, err, duoclient.CallAuth, pd.attrs)
@@ -333,6 +340,8 @@ func (s *Server) callPreauth(ctx context.Context, rq *request, menu bool) (duocl
 	start := time.Now()
 	pre, err := rq.sec.Duo.Preauth(ctx, duoclient.PreauthRequest{
 		Username: rq.user, IPAddr: rq.client, Failmode: rq.sec.Failmode, Menu: menu,
+		// Only challenge mode shows the user a text before the push.
+		VerifiedPush: menu && rq.sec.Mode == ModeChallenge,
 	})
 	rq.preauth += time.Since(start)
 	return pre, err
@@ -361,7 +370,11 @@ func (s *Server) preauth(ctx context.Context, rq *request, attrs radius.Attribut
 
 func (s *Server) callAuth(ctx context.Context, rq *request, choice string) (duoclient.AuthResult, error) {
 	start := time.Now()
-	res, err := rq.sec.Duo.Auth(ctx, duoclient.AuthRequest{Username: rq.user, Choice: choice, IPAddr: rq.client})
+	ar := duoclient.AuthRequest{Username: rq.user, Choice: choice, IPAddr: rq.client}
+	if strings.HasPrefix(choice, "verified_push") {
+		ar.TxID = rq.txid
+	}
+	res, err := rq.sec.Duo.Auth(ctx, ar)
 	rq.auth += time.Since(start)
 	return res, err
 }
@@ -444,7 +457,7 @@ func (s *Server) reject(rq *request, msg, stage, status string, attrs radius.Att
 	return &reply{code: radius.CodeAccessReject, msg: msg, attrs: attrs, stage: stage, status: status}
 }
 
-var factorName = regexp.MustCompile(`^(auto|push|phone|sms)\d*$`)
+var factorName = regexp.MustCompile(`^(auto|push|phone|sms|verified_push)\d*$`)
 
 // factorLabel is what logs and events show for a choice: the factor name,
 // or "passcode" — never the passcode itself.

@@ -252,6 +252,7 @@ type request struct {
 	hasPass bool // a User-Password attribute was present
 	mschap  bool
 	client  string // client_ip_attr value
+	txid    string // the Verified Push txid of the answered challenge
 
 	// filled in while processing, for logs and events
 	factor                 string

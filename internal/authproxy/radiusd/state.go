@@ -33,6 +33,7 @@ type pending struct {
 	client   string
 	factors  map[string]string // prompt: menu keys → factor names
 	promptRM string            // prompt: the Reply-Message, re-issued after sms
+	txid     string            // prompt: the preauth's Verified Push txid
 }
 
 var errStoreFull = errors.New("too many pending challenges")

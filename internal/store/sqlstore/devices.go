@@ -283,20 +283,22 @@ func (q *queries) DeleteExpiredActivations(ctx context.Context, now time.Time) (
 // device_id are NULL when the transaction has no user or device, so that
 // they can be foreign keys; the store reads and writes that as "".
 const transactionCols = `id, COALESCE(user_id, ''), COALESCE(device_id, ''), ikey, factor, state, type,
-	display_username, push_info, ip, hostname, created, expires, answered`
+	display_username, push_info, ip, hostname, created, expires, answered, step_up_digits`
 
 func scanTransaction(r scanner) (store.Transaction, error) {
 	var (
 		t                          store.Transaction
 		created, expires, answered int64
+		digits                     int64
 	)
 	if err := r.Scan(&t.ID, &t.UserID, &t.DeviceID, &t.IKey, &t.Factor, &t.State, &t.Type, &t.DisplayUsername,
-		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered); err != nil {
+		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered, &digits); err != nil {
 		return store.Transaction{}, err
 	}
 	t.Created = fromUnix(created)
 	t.Expires = fromUnix(expires)
 	t.Answered = fromUnix(answered)
+	t.StepUpDigits = int(digits)
 	return t, nil
 }
 
@@ -325,10 +327,10 @@ func (q *queries) CreateTransaction(ctx context.Context, t store.Transaction) er
 	}
 	err := q.insertOne(ctx,
 		`INSERT INTO transactions (id, user_id, device_id, ikey, factor, state, type, display_username, push_info,
-		 ip, hostname, created, expires, answered)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		 ip, hostname, created, expires, answered, step_up_digits)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, nullIfEmpty(t.UserID), nullIfEmpty(t.DeviceID), t.IKey, t.Factor, t.State, t.Type, t.DisplayUsername,
-		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered))
+		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered), int64(t.StepUpDigits))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create transaction %s: %w", t.ID, err)
 	}

@@ -213,7 +213,7 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // Integrations.
 
-const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants`
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, verified_push`
 
 // integrationReadCols adds what CreateIntegration never writes (rotation).
 const integrationReadCols = integrationCols + `, prev_secret_enc, prev_secret_expires`
@@ -229,9 +229,10 @@ func scanIntegration(r scanner) (store.Integration, error) {
 		grants      string
 		prev        []byte
 		prevExpires int64
+		verified    int64
 	)
 	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins, &legacy,
-		&grants, &prev, &prevExpires); err != nil {
+		&grants, &verified, &prev, &prevExpires); err != nil {
 		return store.Integration{}, err
 	}
 	if grants != "" {
@@ -249,14 +250,15 @@ func scanIntegration(r scanner) (store.Integration, error) {
 	in.NewUserPolicy = store.NewUserPolicy(policy)
 	in.Created = fromUnix(created)
 	in.LegacySignatures = legacy != 0
+	in.VerifiedPush = int(verified)
 	return in, nil
 }
 
 func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created),
-		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), strings.Join(in.Grants, " "))
+		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), strings.Join(in.Grants, " "), int64(in.VerifiedPush))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -294,8 +296,9 @@ func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, er
 
 func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ?, legacy_signatures = ? WHERE ikey = ?`,
-		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), in.IKey)
+		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ?, legacy_signatures = ?, verified_push = ? WHERE ikey = ?`,
+		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures),
+		int64(in.VerifiedPush), in.IKey)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, mapErr(err))
 	}

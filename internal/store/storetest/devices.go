@@ -420,8 +420,10 @@ func testTransactions(t *testing.T, s store.Store) {
 	noDevice.Factor, noDevice.State, noDevice.Answered = "passcode", store.TxAllow, now
 	noUser := mkTx(11, "", "", now, now)
 	noUser.Factor, noUser.State, noUser.Answered, noUser.DisplayUsername = "", store.TxDeny, now, ""
+	verified := mkTx(12, bob.ID, d3.ID, now.Add(-time.Minute), now)
+	verified.State, verified.Answered, verified.StepUpDigits = store.TxFraud, now, 6
 	all := []store.Transaction{tieHigh, tieLow, older, answered, timedOut, expired, expiresNow, otherDevice, bobs,
-		noDevice, noUser}
+		noDevice, noUser, verified}
 	createTxs(t, s, all...)
 
 	get := func(t *testing.T, id string) store.Transaction {

@@ -196,6 +196,7 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 	want.NewUserPolicy = store.PolicyDeny
 	want.AllowedOrigins = []string{"https://app.example", "http://localhost:8080"}
 	want.LegacySignatures = true
+	want.VerifiedPush = 3
 	arg := want
 	arg.Type = store.TypeAdminAPI
 	arg.SecretEnc = []byte("other")
@@ -211,6 +212,7 @@ func testUpdateIntegration(t *testing.T, s store.Store) {
 	// Clearing the origins and the legacy flag.
 	want.AllowedOrigins = nil
 	want.LegacySignatures = false
+	want.VerifiedPush = 0
 	must(t, "UpdateIntegration clearing origins and legacy flag", s.UpdateIntegration(ctx, want))
 	got, err = s.GetIntegration(ctx, a.IKey)
 	must(t, "GetIntegration", err)
@@ -347,7 +349,8 @@ func testIntegrations(t *testing.T, s store.Store) {
 		AllowedOrigins: []string{"https://app.example", "http://localhost:8080"}}
 	// An integration that may sign with the undated signature version 1.
 	d := store.Integration{IKey: ikey(4), Name: "Old pam_duo", Type: store.TypeAuthAPI,
-		SecretEnc: []byte("sealed too"), NewUserPolicy: store.PolicyEnroll, Created: at(time.Hour), LegacySignatures: true}
+		SecretEnc: []byte("sealed too"), NewUserPolicy: store.PolicyEnroll, Created: at(time.Hour), LegacySignatures: true,
+		VerifiedPush: 6}
 	for _, in := range []store.Integration{a, b, c, d} {
 		must(t, "CreateIntegration "+in.IKey, s.CreateIntegration(ctx, in))
 	}

@@ -69,6 +69,9 @@ func (q *queries) logStamp(ctx context.Context, log store.LogName, at time.Time)
 
 // lockAuthLog takes the auth log's advisory lock on PostgreSQL until the
 // transaction ends: shared for a writer, exclusive for a seal (see above).
+// The decisions append their log row last, so a writer holding it waits
+// for no other lock and a seal waits at most for the commits in flight
+// (PostgreSQL's deadlock detector also sees advisory locks).
 func (q *queries) lockAuthLog(ctx context.Context, exclusive bool) error {
 	if !q.d.postgres {
 		return nil

@@ -213,8 +213,11 @@ type Queries interface {
 	DeleteBypassCode(ctx context.Context, id string) error
 	DeleteBypassCodesForUser(ctx context.Context, userID string) error
 
-	// AppendAuthLog sets l.ID, and raises l.Time to the auth log's clock:
-	// rows are stamped in commit order (see AdminQueries.SealLogs).
+	// AppendAuthLog sets l.ID, and raises l.Time to the auth log's clock
+	// (the last SealLogs): a row committed after a seal is stamped at or
+	// after it (see AdminQueries.SealLogs). Concurrent writers do not wait
+	// for each other, so rows are not stamped in commit order among
+	// themselves.
 	AppendAuthLog(ctx context.Context, l *AuthLog) error
 	ListAuthLog(ctx context.Context, f AuthLogFilter) ([]AuthLog, error)
 

@@ -10,22 +10,50 @@ import (
 	"github.com/assent-auth/assent/internal/store"
 )
 
-// The log clocks (table log_clock, a row per log) make log timestamps follow
-// commit order, so that an exporter paging by time never misses a row:
+// The log clocks (table log_clock, a row per log) let an exporter paging by
+// time never miss a row: a reader first seals the log at T (SealLogs) and
+// then reads only rows stamped before T; for that, every row stamped before
+// T must be committed when the seal returns, and every row committed after
+// it must be stamped at or after T.
 //
-//   - Every auth-log and admin-log row is stamped, in the transaction that
-//     writes it, with t = max(its own time, log_clock.t), and log_clock.t is
-//     set to t. On SQLite the transactions run one at a time (one writer);
-//     on PostgreSQL the UPDATE locks the clock row until the transaction
-//     ends, so the stamps are handed out in commit order there too (at the
-//     cost of serialising the log-writing transactions from that statement
-//     to their commit).
-//   - A reader first raises log_clock.t to its own now (SealLogs, its own
-//     transaction: on PostgreSQL it waits for writers holding the row) and
-//     then reads only rows stamped before that value. Every row committed
-//     afterwards is stamped at or after it, so it falls into the reader's
-//     next window. Rows are readable once the clock has passed their second
-//     (Duo's cloud holds the last two minutes back).
+// The admin log (rare writes) keeps the simplest scheme: each row is
+// stamped, in the transaction that writes it, with t = max(its own time,
+// log_clock.t), and log_clock.t is set to t, so its stamps follow commit
+// order (on PostgreSQL the UPDATE holds the clock row until the commit).
+// A seal raises t to the reader's now the same way.
+//
+// The auth log is written by every decision, so its writers must not
+// queue on one shared row (issue 10: no serialisation of unrelated users).
+// Its clock holds only the last seal, and writers never write it:
+//
+//   - A writer stamps its row with max(its own time, log_clock.t), reading
+//     the clock in the INSERT itself, and leaves the clock alone.
+//   - A seal raises log_clock.t to max(t, reader's now) and commits.
+//   - What keeps a writer from reading the clock before a seal and
+//     committing after it: on SQLite, write transactions run one at a time
+//     (one writer process holds the database's write lock from BEGIN
+//     IMMEDIATE to COMMIT, whatever process it is: the server's group
+//     commit or the CLI), so a seal sits entirely before or after a
+//     writer's transaction. On PostgreSQL, a writer first takes the shared
+//     transaction-level advisory lock authLogLockKey (writers never wait
+//     for each other), in a statement of its own, and reads the clock in
+//     the next statement, whose READ COMMITTED snapshot therefore sees
+//     every seal committed before it got the lock. A seal takes the same
+//     lock exclusively: it waits for every writer holding it to commit (or
+//     roll back), holds back new ones for the time of one UPDATE, and
+//     releases it at its commit, after which new writers read its value.
+//
+// So the stamps come from the writers' own clocks (the injected one) and
+// need no agreement between nodes: a node whose clock lags gets its rows
+// raised to the last seal, one whose clock leads writes rows that become
+// readable once a reader's clock reaches them (as before). Rows are
+// readable once a seal has passed their second (Duo's cloud holds the last
+// two minutes back). Auth-log rows are no longer stamped in commit order
+// among themselves; the exporter needs only the seal's guarantee.
+
+// authLogLockKey is the pg_advisory_xact_lock key of the auth log's clock
+// ("assental" in ASCII): shared by writers, exclusive for a seal.
+const authLogLockKey int64 = 0x6173_7365_6e74_616c
 
 // logStamp raises the log clock to at and returns the stamp for a new row.
 func (q *queries) logStamp(ctx context.Context, log store.LogName, at time.Time) (time.Time, error) {
@@ -39,7 +67,34 @@ func (q *queries) logStamp(ctx context.Context, log store.LogName, at time.Time)
 	return fromUnix(t), nil
 }
 
+// lockAuthLog takes the auth log's advisory lock on PostgreSQL until the
+// transaction ends: shared for a writer, exclusive for a seal (see above).
+// The decisions append their log row last, so a writer holding it waits
+// for no other lock and a seal waits at most for the commits in flight
+// (PostgreSQL's deadlock detector also sees advisory locks).
+func (q *queries) lockAuthLog(ctx context.Context, exclusive bool) error {
+	if !q.d.postgres {
+		return nil
+	}
+	if !q.tx {
+		return errors.New("auth log clock: not in a transaction")
+	}
+	lock := `SELECT pg_advisory_xact_lock_shared(?)`
+	if exclusive {
+		lock = `SELECT pg_advisory_xact_lock(?)`
+	}
+	if _, err := q.exec(ctx, lock, authLogLockKey); err != nil {
+		return fmt.Errorf("auth log clock: %w", err)
+	}
+	return nil
+}
+
 func (q *queries) SealLogs(ctx context.Context, log store.LogName, now time.Time) (time.Time, error) {
+	if log == store.LogAuth {
+		if err := q.lockAuthLog(ctx, true); err != nil {
+			return time.Time{}, fmt.Errorf("sqlstore: seal logs: %w", err)
+		}
+	}
 	t, err := q.logStamp(ctx, log, now)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlstore: seal logs: %w", err)

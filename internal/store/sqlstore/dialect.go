@@ -25,11 +25,19 @@ type dialect struct {
 	// order by bytes, whatever collation a PostgreSQL database was created
 	// with.
 	binary string
+	// appendAuthLog inserts an auth-log row stamped with the greater of
+	// its time and the auth log's clock (see admin.go).
+	appendAuthLog string
+}
+
+func appendAuthLogSQL(greatest string) string {
+	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
+		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
 }
 
 var (
-	sqliteDialect   = &dialect{name: DialectSQLite}
-	postgresDialect = &dialect{name: DialectPostgres, postgres: true, binary: ` COLLATE "C"`}
+	sqliteDialect   = &dialect{name: DialectSQLite, appendAuthLog: appendAuthLogSQL("max")}
+	postgresDialect = &dialect{name: DialectPostgres, postgres: true, binary: ` COLLATE "C"`, appendAuthLog: appendAuthLogSQL("GREATEST")}
 )
 
 // rebind rewrites '?' placeholders for the dialect.

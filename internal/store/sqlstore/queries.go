@@ -695,29 +695,18 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	if l == nil {
 		return errors.New("sqlstore: append auth log: nil entry")
 	}
-	// The row's time follows commit order (see admin.go, the log clock).
-	at, err := q.logStamp(ctx, store.LogAuth, l.Time)
+	// The row's time is raised to the last seal of the log clock, read in
+	// the INSERT (see admin.go).
+	if err := q.lockAuthLog(ctx, false); err != nil {
+		return fmt.Errorf("sqlstore: append auth log: %w", err)
+	}
+	var id, at int64
+	err := q.queryRow(ctx, q.d.appendAuthLog,
+		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname).Scan(&id, &at)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}
-	const insert = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	args := []any{l.TxID, toUnix(at), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname}
-	var id int64
-	if q.d.postgres {
-		err = q.queryRow(ctx, insert+` RETURNING id`, args...).Scan(&id)
-	} else {
-		// Every decision runs this on SQLite's single writer: an Exec and
-		// the connection's last rowid cost less than a RETURNING row.
-		var res sql.Result
-		if res, err = q.exec(ctx, insert, args...); err == nil {
-			id, err = res.LastInsertId()
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("sqlstore: append auth log: %w", err)
-	}
-	l.ID, l.Time = id, at
+	l.ID, l.Time = id, fromUnix(at)
 	return nil
 }
 

@@ -46,7 +46,7 @@ type pgServer struct {
 
 const pgHint = "ASSENT_TEST_POSTGRES_DSN not set: scripts/test.sh starts PostgreSQL"
 
-func postgresServer(t *testing.T) *pgServer {
+func postgresServer(t testing.TB) *pgServer {
 	t.Helper()
 	dsn := os.Getenv("ASSENT_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -71,7 +71,7 @@ func postgresServer(t *testing.T) *pgServer {
 }
 
 // newDB creates an empty database, dropped when t ends, and returns its URL.
-func (pg *pgServer) newDB(t *testing.T) string {
+func (pg *pgServer) newDB(t testing.TB) string {
 	t.Helper()
 	name := "assent_test_" + strings.ToLower(rand.Text()[:16])
 	if _, err := pg.admin.ExecContext(t.Context(), "CREATE DATABASE "+name); err != nil {
@@ -89,7 +89,7 @@ func (pg *pgServer) newDB(t *testing.T) string {
 	return u.String()
 }
 
-func openPostgres(t *testing.T, dsn string) *Store {
+func openPostgres(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
 	if err != nil {

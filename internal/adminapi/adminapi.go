@@ -31,6 +31,19 @@ type Core interface {
 	Device(ctx context.Context, id string) (store.Device, error)
 	RemoveDevice(ctx context.Context, deviceID string) error
 
+	HardwareTokens(ctx context.Context) ([]store.Token, error)
+	HardwareToken(ctx context.Context, serial string) (store.Token, error)
+	HardwareTokenByID(ctx context.Context, id string) (store.Token, error)
+	AddTokens(ctx context.Context, list []auth.NewToken) ([]store.Token, error)
+	AssignToken(ctx context.Context, serial, user string) (store.Token, error)
+	DeleteToken(ctx context.Context, serial string) error
+	ResyncToken(ctx context.Context, serial string, codes ...string) (store.Token, error)
+	UserTokens(ctx context.Context, user string) ([]store.Token, error)
+
+	WebAuthnCredentials(ctx context.Context, userID string) ([]store.WebAuthnCredential, error)
+	WebAuthnCredential(ctx context.Context, id string) (store.WebAuthnCredential, error)
+	RemoveWebAuthnCredential(ctx context.Context, nameOrID, id string) error
+
 	QueryAuthLog(ctx context.Context, q store.AuthLogQuery) ([]store.AuthLog, int, error)
 	AdminLogSince(ctx context.Context, since time.Time, limit int) ([]store.AdminLog, error)
 
@@ -126,11 +139,19 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/users/{user_id}/phones", methods{get: {rr, a.userPhones}}},
 		{"/admin/v1/users/{user_id}/phones/{phone_id}", methods{del: {wr, a.deleteUserPhone}}},
 		{"/admin/v1/users/{user_id}/groups", methods{get: {rr, a.userEmptyList}}},
-		{"/admin/v1/users/{user_id}/tokens", methods{get: {rr, a.userEmptyList}}},
-		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userEmptyList}}},
+		{"/admin/v1/users/{user_id}/tokens", methods{get: {rr, a.userTokens}, post: {wr, a.addUserToken}}},
+		{"/admin/v1/users/{user_id}/tokens/{token_id}", methods{del: {wr, a.deleteUserToken}}},
+		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userWebAuthn}}},
 		{"/admin/v1/users/{user_id}/u2ftokens", methods{get: {rr, a.userEmptyList}}},
 		// Phones.
 		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, del: {wr, a.deletePhone}}},
+		// Hardware tokens.
+		{"/admin/v1/tokens", methods{get: {rr, a.listTokens}, post: {wr, a.createToken}}},
+		{"/admin/v1/tokens/{token_id}", methods{get: {rr, a.getToken}, del: {wr, a.deleteToken}}},
+		{"/admin/v1/tokens/{token_id}/resync", methods{post: {wr, a.resyncToken}}},
+		// WebAuthn credentials.
+		{"/admin/v1/webauthncredentials", methods{get: {rr, a.listWebAuthn}}},
+		{"/admin/v1/webauthncredentials/{webauthnkey}", methods{get: {rr, a.getWebAuthn}, del: {wr, a.deleteWebAuthn}}},
 		// Integrations.
 		{"/admin/v1/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},
 		{"/admin/v3/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},

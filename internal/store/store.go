@@ -217,6 +217,7 @@ type Queries interface {
 
 	// The Admin API and the administrator log (issue 12).
 	AdminQueries
+	GroupQueries
 }
 
 // Store is a database.

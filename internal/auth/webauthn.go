@@ -390,7 +390,11 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 		d.log.Result, d.log.Reason = ResultDeny, reason
 		return d
 	}
-	switch u.Status {
+	effective, err := s.EffectiveStatus(ctx, s.st, u)
+	if err != nil {
+		return nil, err
+	}
+	switch effective {
 	case store.StatusDisabled:
 		return deny(ResultDeny, msgDisabled, ReasonUserDisabled), nil
 	case store.StatusLockedOut:

@@ -26,7 +26,7 @@ type userJSON struct {
 	Email               string        `json:"email"`
 	ExternalID          *string       `json:"external_id"`
 	FirstName           string        `json:"firstname"`
-	Groups              []any         `json:"groups"`
+	Groups              []groupV1     `json:"groups"`
 	IsEnrolled          bool          `json:"is_enrolled"`
 	LastDirectorySync   *int64        `json:"last_directory_sync"`
 	LastLogin           *int64        `json:"last_login"`
@@ -102,8 +102,15 @@ func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
 		Created: u.Created.Unix(), Email: u.Profile.Email, FirstName: u.Profile.FirstName, LastName: u.Profile.LastName,
 		Notes: u.Profile.Notes, RealName: u.Profile.RealName, Status: string(u.Status), UserID: u.ID, Username: u.Username,
 		LastLogin: timePtr(u.LastLogin), IsEnrolled: len(devices) > 0,
-		DesktopTokens: []any{}, Groups: []any{}, Tokens: []tokenRef{}, U2FTokens: []any{}, WebAuthnCredentials: []webauthnRef{},
+		DesktopTokens: []any{}, Groups: []groupV1{}, Tokens: []tokenRef{}, U2FTokens: []any{}, WebAuthnCredentials: []webauthnRef{},
 		Phones: []phoneRef{},
+	}
+	groups, err := a.Core.UserGroups(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, groupV1Of(g))
 	}
 	tokens, err := a.Core.UserTokens(r.Context(), u.ID)
 	if err != nil {
@@ -480,8 +487,8 @@ func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	return nil
 }
 
-// userEmptyList answers the lists Assent has nothing for yet (groups,
-// hardware tokens, WebAuthn credentials, U2F tokens) for an existing user.
+// userEmptyList answers the lists Assent has nothing for (U2F tokens: a
+// U2F key registers as a WebAuthn credential) for an existing user.
 func (a *API) userEmptyList(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	if _, err := a.user(r); err != nil {
 		return err

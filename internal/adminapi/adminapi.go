@@ -1,7 +1,8 @@
 // Package adminapi serves Duo's Admin API (/admin/v1, /admin/v2, /admin/v3)
-// to integrations of type adminapi: users, their phones and bypass codes,
-// the authentication and administrator logs, integrations, the account
-// summary, settings and administrators. Requests are signed exactly as on
+// to integrations of type adminapi: users, their phones, bypass codes,
+// hardware tokens and WebAuthn credentials, groups, the authentication and
+// administrator logs, integrations, the account summary, settings and
+// administrators. Requests are signed exactly as on
 // the Auth API (httpapi.Signer); each endpoint needs one of the
 // integration's grants. It parses and formats; the auth core decides and
 // writes (each change with its administrator-log row, in one transaction).

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -39,8 +40,9 @@ func groupV1Of(g store.Group) groupV1 { return groupV1{groupV2: groupV2Of(g)} }
 // refused, since Assent cannot honour them.
 var factorRestrictions = []string{"push_enabled", "sms_enabled", "voice_enabled", "mobile_otp_enabled", "u2f_enabled"}
 
-func groupParams(c *httpapi.Call) (auth.GroupUpdate, error) {
-	v := c.Params.Values
+// groupParams reads a group's fields (POST /admin/v1/groups[/{id}]);
+// absent ones are nil.
+func groupParams(v url.Values) (auth.GroupUpdate, error) {
 	for _, k := range factorRestrictions {
 		if _, ok := v[k]; ok {
 			return auth.GroupUpdate{}, httpapi.InvalidParams(k + ": per-group factor restrictions are not supported by Assent")
@@ -108,7 +110,7 @@ func (a *API) listGroups(v2 bool) httpapi.HandlerFunc {
 }
 
 func (a *API) createGroup(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	up, err := groupParams(c)
+	up, err := groupParams(c.Params.Values)
 	if err != nil {
 		return err
 	}
@@ -162,7 +164,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, c *httpapi.Cal
 	if err != nil {
 		return err
 	}
-	up, err := groupParams(c)
+	up, err := groupParams(c.Params.Values)
 	if err != nil {
 		return err
 	}

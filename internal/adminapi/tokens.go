@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -110,8 +111,8 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 }
 
 // hexParam decodes a hex parameter ("" → nil).
-func hexParam(c *httpapi.Call, key string) ([]byte, error) {
-	s := strings.TrimSpace(c.Params.Get(key))
+func hexParam(v url.Values, key string) ([]byte, error) {
+	s := strings.TrimSpace(v.Get(key))
 	if s == "" {
 		return nil, nil
 	}
@@ -122,52 +123,61 @@ func hexParam(c *httpapi.Call, key string) ([]byte, error) {
 	return b, nil
 }
 
-// createToken is POST /admin/v1/tokens: type (h6, h8, t6, t8, yk), serial,
-// and secret (hex) with counter (HOTP) or totp_step (TOTP), or private_id
-// and aes_key (hex) for a YubiKey. A YubiKey's public ID is public_id (an
-// Assent extension) or, as Duo's serial, the serial when it is modhex.
-func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	v := c.Params.Values
+// parseNewToken reads a token to create (POST /admin/v1/tokens); every
+// problem is a 40002 naming the parameter. The core checks the values.
+func parseNewToken(v url.Values) (auth.NewToken, error) {
 	nt := auth.NewToken{Kind: store.TokenKind(v.Get("type")), Serial: v.Get("serial"), Algorithm: v.Get("algorithm")}
 	if nt.Kind == "" {
-		return httpapi.InvalidParams("type")
+		return auth.NewToken{}, httpapi.InvalidParams("type")
 	}
 	if nt.Serial == "" {
-		return httpapi.InvalidParams("serial")
+		return auth.NewToken{}, httpapi.InvalidParams("serial")
 	}
 	var err error
-	if nt.Secret, err = hexParam(c, "secret"); err != nil {
-		return err
+	if nt.Secret, err = hexParam(v, "secret"); err != nil {
+		return auth.NewToken{}, err
 	}
 	if s := v.Get("counter"); s != "" {
 		if !nt.Kind.HOTP() {
-			return httpapi.InvalidParams("counter: only for h6 and h8 tokens")
+			return auth.NewToken{}, httpapi.InvalidParams("counter: only for h6 and h8 tokens")
 		}
 		if nt.Counter, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return httpapi.InvalidParams("counter")
+			return auth.NewToken{}, httpapi.InvalidParams("counter")
 		}
 	}
 	if s := v.Get("totp_step"); s != "" {
 		if nt.Kind != store.TokenT6 && nt.Kind != store.TokenT8 {
-			return httpapi.InvalidParams("totp_step: only for t6 and t8 tokens")
+			return auth.NewToken{}, httpapi.InvalidParams("totp_step: only for t6 and t8 tokens")
 		}
 		if nt.Step, err = strconv.Atoi(s); err != nil {
-			return httpapi.InvalidParams("totp_step")
+			return auth.NewToken{}, httpapi.InvalidParams("totp_step")
 		}
 	}
 	if nt.Kind == store.TokenYubiKey {
-		if nt.PrivateID, err = hexParam(c, "private_id"); err != nil {
-			return err
+		if nt.PrivateID, err = hexParam(v, "private_id"); err != nil {
+			return auth.NewToken{}, err
 		}
-		if nt.AESKey, err = hexParam(c, "aes_key"); err != nil {
-			return err
+		if nt.AESKey, err = hexParam(v, "aes_key"); err != nil {
+			return auth.NewToken{}, err
 		}
 		nt.PublicID = v.Get("public_id")
 		if nt.PublicID == "" {
 			nt.PublicID = nt.Serial
 		}
 	} else if v.Get("private_id") != "" || v.Get("aes_key") != "" || v.Get("public_id") != "" {
-		return httpapi.InvalidParams("private_id, aes_key, public_id: only for yk tokens")
+		return auth.NewToken{}, httpapi.InvalidParams("private_id, aes_key, public_id: only for yk tokens")
+	}
+	return nt, nil
+}
+
+// createToken is POST /admin/v1/tokens: type (h6, h8, t6, t8, yk), serial,
+// and secret (hex) with counter (HOTP) or totp_step (TOTP), or private_id
+// and aes_key (hex) for a YubiKey. A YubiKey's public ID is public_id (an
+// Assent extension) or, as Duo's serial, the serial when it is modhex.
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	nt, err := parseNewToken(c.Params.Values)
+	if err != nil {
+		return err
 	}
 	added, err := a.Core.AddTokens(r.Context(), []auth.NewToken{nt})
 	if err != nil {

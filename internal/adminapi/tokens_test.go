@@ -1,6 +1,7 @@
 package adminapi_test
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil/assenttest"
+	"github.com/assent-auth/assent/internal/yubiotp"
 )
 
 // rfc4226 are the HOTP codes of RFC 4226 appendix D for counters 0 to 9
@@ -276,5 +278,48 @@ func TestWebAuthnCredentials(t *testing.T) {
 	}
 	if !slices.Contains(adminActions(t, s), "webauthncredential_delete") {
 		t.Fatalf("no administrator-log row: %v", adminActions(t, s))
+	}
+}
+
+// TestYubiKeyToken: a YubiKey added through the Admin API (its modhex
+// serial as the public ID, as Duo's add_yubikey_token sends it), assigned,
+// logs in once with an OTP made with its AES key.
+func TestYubiKeyToken(t *testing.T) {
+	s := assenttest.Start(t, assenttest.Options{})
+	ikey, skey := integration(t, s, store.TypeAdminAPI, store.GrantReadResource, store.GrantWriteResource)
+	aikey, askey := integration(t, s, store.TypeAuthAPI)
+	u, err := s.App.Core.CreateUser(t.Context(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const public, private, key = "vvccccfiluij", "010203040506", "000102030405060708090a0b0c0d0e0f"
+	st, e := call(t, s, ikey, skey, 2, "POST", "/admin/v1/tokens", url.Values{"type": {"yk"}, "serial": {public},
+		"private_id": {private}, "aes_key": {key}})
+	tok := decode[tokenResp](t, e.Response)
+	if st != 200 || tok.Type != "yk" || tok.Serial != public || tok.TotpStep != nil {
+		t.Fatalf("create yk: %d %s", st, e.Response)
+	}
+	if st, e := call(t, s, ikey, skey, 2, "POST", "/admin/v1/tokens", url.Values{"type": {"yk"}, "serial": {"5551234"},
+		"private_id": {private}, "aes_key": {key}}); st != 400 || e.Code != 40002 {
+		t.Fatalf("yk with a serial that is not modhex and no public_id: %d %+v", st, e)
+	}
+	if st, e := call(t, s, ikey, skey, 2, "POST", "/admin/v1/users/"+u.ID+"/tokens", url.Values{"token_id": {tok.TokenID}}); st != 200 {
+		t.Fatalf("assign: %d %+v", st, e)
+	}
+	privateID, _ := hex.DecodeString(private)
+	aesKey, _ := hex.DecodeString(key)
+	yt := yubiotp.Token{UseCounter: 3, SessionCounter: 1, Timestamp: 0x10203}
+	copy(yt.PrivateID[:], privateID)
+	code, err := yubiotp.Generate(public, aesKey, yt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"allow", "deny"} {
+		_, e := call(t, s, aikey, askey, 2, "POST", "/auth/v2/auth", url.Values{"username": {"carol"}, "factor": {"passcode"}, "passcode": {code}})
+		if got := decode[struct {
+			Result string `json:"result"`
+		}](t, e.Response).Result; got != want {
+			t.Fatalf("YubiKey OTP, try %d: %s, want %s", i+1, got, want)
+		}
 	}
 }

@@ -161,6 +161,12 @@ func testAdminTokensGroupsBinary(t *testing.T, py, bin string, dbArgs []string) 
 		t.Errorf("after delete_user_token: %+v", userTokens)
 	}
 	failed("get_deleted_token", "404")
+	var yk token
+	get("add_yubikey_token", &yk)
+	if yk.Type != "yk" || yk.Serial != "vvccccfiluij" {
+		t.Errorf("add_yubikey_token: %+v", yk)
+	}
+	get("delete_yubikey_token", &empty)
 	var creds []any
 	get("webauthn_user", &creds)
 	get("webauthn_all", &creds)

@@ -76,6 +76,10 @@ def main():
     out["get_user_tokens_after"] = call(adm.get_user_tokens, uid)
     out["delete_token"] = call(adm.delete_token, h6id)
     out["get_deleted_token"] = call(adm.get_token_by_id, h6id)
+    yk = call(adm.add_yubikey_token, "vvccccfiluij", "010203040506", "000102030405060708090a0b0c0d0e0f")
+    out["add_yubikey_token"] = yk
+    if "ok" in yk:
+        out["delete_yubikey_token"] = call(adm.delete_token, yk["ok"]["token_id"])
 
     out["webauthn_user"] = call(adm.get_user_webauthncredentials, uid)
     out["webauthn_all"] = call(adm.get_webauthncredentials)

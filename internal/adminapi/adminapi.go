@@ -1,7 +1,8 @@
 // Package adminapi serves Duo's Admin API (/admin/v1, /admin/v2, /admin/v3)
-// to integrations of type adminapi: users, their phones and bypass codes,
-// the authentication and administrator logs, integrations, the account
-// summary, settings and administrators. Requests are signed exactly as on
+// to integrations of type adminapi: users, their phones, bypass codes,
+// hardware tokens and WebAuthn credentials, groups, the authentication and
+// administrator logs, integrations, the account summary, settings and
+// administrators. Requests are signed exactly as on
 // the Auth API (httpapi.Signer); each endpoint needs one of the
 // integration's grants. It parses and formats; the auth core decides and
 // writes (each change with its administrator-log row, in one transaction).
@@ -30,6 +31,29 @@ type Core interface {
 	Devices(ctx context.Context, nameOrID string) ([]store.Device, error)
 	Device(ctx context.Context, id string) (store.Device, error)
 	RemoveDevice(ctx context.Context, deviceID string) error
+
+	HardwareTokens(ctx context.Context) ([]store.Token, error)
+	HardwareToken(ctx context.Context, serial string) (store.Token, error)
+	HardwareTokenByID(ctx context.Context, id string) (store.Token, error)
+	AddTokens(ctx context.Context, list []auth.NewToken) ([]store.Token, error)
+	AssignToken(ctx context.Context, serial, user string) (store.Token, error)
+	DeleteToken(ctx context.Context, serial string) error
+	ResyncToken(ctx context.Context, serial string, codes ...string) (store.Token, error)
+	UserTokens(ctx context.Context, user string) ([]store.Token, error)
+
+	Groups(ctx context.Context) ([]store.Group, error)
+	Group(ctx context.Context, idOrName string) (store.Group, error)
+	CreateGroup(ctx context.Context, n auth.NewGroup) (store.Group, error)
+	ModifyGroup(ctx context.Context, idOrName string, up auth.GroupUpdate) (store.Group, error)
+	DeleteGroup(ctx context.Context, idOrName string) error
+	AddGroupMember(ctx context.Context, group, user string) error
+	RemoveGroupMember(ctx context.Context, group, user string) error
+	GroupMembers(ctx context.Context, group string) ([]store.User, error)
+	UserGroups(ctx context.Context, user string) ([]store.Group, error)
+
+	WebAuthnCredentials(ctx context.Context, userID string) ([]store.WebAuthnCredential, error)
+	WebAuthnCredential(ctx context.Context, id string) (store.WebAuthnCredential, error)
+	RemoveWebAuthnCredential(ctx context.Context, nameOrID, id string) error
 
 	QueryAuthLog(ctx context.Context, q store.AuthLogQuery) ([]store.AuthLog, int, error)
 	AdminLogSince(ctx context.Context, since time.Time, limit int) ([]store.AdminLog, error)
@@ -125,12 +149,27 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/users/{user_id}/bypass_codes", methods{get: {rr, a.listBypassCodes}, post: {wr, a.createBypassCodes}}},
 		{"/admin/v1/users/{user_id}/phones", methods{get: {rr, a.userPhones}}},
 		{"/admin/v1/users/{user_id}/phones/{phone_id}", methods{del: {wr, a.deleteUserPhone}}},
-		{"/admin/v1/users/{user_id}/groups", methods{get: {rr, a.userEmptyList}}},
-		{"/admin/v1/users/{user_id}/tokens", methods{get: {rr, a.userEmptyList}}},
-		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userEmptyList}}},
+		{"/admin/v1/users/{user_id}/groups", methods{get: {rr, a.userGroups}, post: {wr, a.addUserGroup}}},
+		{"/admin/v1/users/{user_id}/groups/{group_id}", methods{del: {wr, a.deleteUserGroup}}},
+		{"/admin/v1/users/{user_id}/tokens", methods{get: {rr, a.userTokens}, post: {wr, a.addUserToken}}},
+		{"/admin/v1/users/{user_id}/tokens/{token_id}", methods{del: {wr, a.deleteUserToken}}},
+		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userWebAuthn}}},
 		{"/admin/v1/users/{user_id}/u2ftokens", methods{get: {rr, a.userEmptyList}}},
 		// Phones.
 		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, del: {wr, a.deletePhone}}},
+		// Groups.
+		{"/admin/v1/groups", methods{get: {rr, a.listGroups(false)}, post: {wr, a.createGroup}}},
+		{"/admin/v2/groups", methods{get: {rr, a.listGroups(true)}}},
+		{"/admin/v1/groups/{group_id}", methods{get: {rr, a.getGroup(false)}, post: {wr, a.updateGroup}, del: {wr, a.deleteGroup}}},
+		{"/admin/v2/groups/{group_id}", methods{get: {rr, a.getGroup(true)}}},
+		{"/admin/v2/groups/{group_id}/users", methods{get: {rr, a.groupUsers}}},
+		// Hardware tokens.
+		{"/admin/v1/tokens", methods{get: {rr, a.listTokens}, post: {wr, a.createToken}}},
+		{"/admin/v1/tokens/{token_id}", methods{get: {rr, a.getToken}, del: {wr, a.deleteToken}}},
+		{"/admin/v1/tokens/{token_id}/resync", methods{post: {wr, a.resyncToken}}},
+		// WebAuthn credentials.
+		{"/admin/v1/webauthncredentials", methods{get: {rr, a.listWebAuthn}}},
+		{"/admin/v1/webauthncredentials/{webauthnkey}", methods{get: {rr, a.getWebAuthn}, del: {wr, a.deleteWebAuthn}}},
 		// Integrations.
 		{"/admin/v1/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},
 		{"/admin/v3/integrations", methods{get: {rr, a.listIntegrations}, post: {wr, a.createIntegration}}},

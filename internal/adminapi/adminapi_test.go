@@ -137,8 +137,8 @@ func TestSignaturesAndMethods(t *testing.T) {
 	if status, e := call(t, s, ikey, skey, 2, "PUT", "/admin/v1/users", nil); status != 405 || e.Code != 40501 {
 		t.Errorf("PUT /admin/v1/users: %d %+v", status, e)
 	}
-	if status, e := call(t, s, ikey, skey, 2, "GET", "/admin/v1/groups", nil); status != 404 || e.Code != 40401 {
-		t.Errorf("GET /admin/v1/groups: %d %+v", status, e)
+	if status, e := call(t, s, ikey, skey, 2, "GET", "/admin/v2/policies", nil); status != 404 || e.Code != 40401 {
+		t.Errorf("GET /admin/v2/policies (not served): %d %+v", status, e)
 	}
 	if status, e := call(t, s, ikey, skey, 2, "GET", "/admin/v1/users/DUNOSUCHUSER00000000", nil); status != 404 || e.Code != 40401 {
 		t.Errorf("GET a missing user: %d %+v", status, e)

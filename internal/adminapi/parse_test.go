@@ -144,6 +144,10 @@ func FuzzAdminParams(f *testing.F) {
 		"mintime=1700000000000&maxtime=1700000100000&next_offset=1&next_offset=2&next_offset=3",
 		"mintime=0&maxtime=1&users=DU1,DU2&users[]=DU3&results=fraud&factors=bypass_code&reasons=user_approved",
 		"mintime=1700000000", "mintime=%zz", "mintime=1&maxtime=2",
+		"type=h6&serial=H-1&secret=3132333435363738393031323334353637383930&counter=5",
+		"type=t8&serial=T&secret=zz&totp_step=60", "type=yk&serial=cccccccccccb&private_id=010203040506&aes_key=000102030405060708090a0b0c0d0e0f",
+		"type=h6&serial=x&counter=18446744073709551616", "type=t6&serial=x&public_id=ccc",
+		"name=staff&desc=all&status=bypass", "name=&push_enabled=1", "status=locked+out",
 	} {
 		f.Add(s)
 	}
@@ -157,6 +161,16 @@ func FuzzAdminParams(f *testing.F) {
 			if err != nil && (!errors.As(err, &e) || e.Code != httpapi.CodeInvalidParams) {
 				t.Fatalf("%q: error %v is not a 40002", raw, err)
 			}
+		}
+		nt, err := parseNewToken(v)
+		check(err)
+		if err == nil && (nt.Kind == "" || nt.Serial == "" || (nt.Kind != store.TokenYubiKey && (nt.PrivateID != nil || nt.AESKey != nil))) {
+			t.Fatalf("%q: token %+v accepted", raw, nt)
+		}
+		up, err := groupParams(v)
+		check(err)
+		if err == nil && (up.Name != nil) != v.Has("name") {
+			t.Fatalf("%q: group name %v", raw, up.Name)
 		}
 		p, err := parsePaging(v, defaultListLimit, maxListLimit)
 		check(err)

@@ -16,31 +16,31 @@ import (
 // userJSON is Duo's v1 user object. Fields Assent has no data for are
 // present with Duo's empty values, so clients that index them work.
 type userJSON struct {
-	Alias1              *string    `json:"alias1"`
-	Alias2              *string    `json:"alias2"`
-	Alias3              *string    `json:"alias3"`
-	Alias4              *string    `json:"alias4"`
-	Aliases             struct{}   `json:"aliases"`
-	Created             int64      `json:"created"`
-	DesktopTokens       []any      `json:"desktoptokens"`
-	Email               string     `json:"email"`
-	ExternalID          *string    `json:"external_id"`
-	FirstName           string     `json:"firstname"`
-	Groups              []any      `json:"groups"`
-	IsEnrolled          bool       `json:"is_enrolled"`
-	LastDirectorySync   *int64     `json:"last_directory_sync"`
-	LastLogin           *int64     `json:"last_login"`
-	LastName            string     `json:"lastname"`
-	LockoutReason       *string    `json:"lockout_reason"`
-	Notes               string     `json:"notes"`
-	Phones              []phoneRef `json:"phones"`
-	RealName            string     `json:"realname"`
-	Status              string     `json:"status"`
-	Tokens              []any      `json:"tokens"`
-	U2FTokens           []any      `json:"u2ftokens"`
-	UserID              string     `json:"user_id"`
-	Username            string     `json:"username"`
-	WebAuthnCredentials []any      `json:"webauthncredentials"`
+	Alias1              *string       `json:"alias1"`
+	Alias2              *string       `json:"alias2"`
+	Alias3              *string       `json:"alias3"`
+	Alias4              *string       `json:"alias4"`
+	Aliases             struct{}      `json:"aliases"`
+	Created             int64         `json:"created"`
+	DesktopTokens       []any         `json:"desktoptokens"`
+	Email               string        `json:"email"`
+	ExternalID          *string       `json:"external_id"`
+	FirstName           string        `json:"firstname"`
+	Groups              []groupV1     `json:"groups"`
+	IsEnrolled          bool          `json:"is_enrolled"`
+	LastDirectorySync   *int64        `json:"last_directory_sync"`
+	LastLogin           *int64        `json:"last_login"`
+	LastName            string        `json:"lastname"`
+	LockoutReason       *string       `json:"lockout_reason"`
+	Notes               string        `json:"notes"`
+	Phones              []phoneRef    `json:"phones"`
+	RealName            string        `json:"realname"`
+	Status              string        `json:"status"`
+	Tokens              []tokenRef    `json:"tokens"`
+	U2FTokens           []any         `json:"u2ftokens"`
+	UserID              string        `json:"user_id"`
+	Username            string        `json:"username"`
+	WebAuthnCredentials []webauthnRef `json:"webauthncredentials"`
 }
 
 // phoneRef is a phone as listed inside a user (without its users).
@@ -102,9 +102,34 @@ func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
 		Created: u.Created.Unix(), Email: u.Profile.Email, FirstName: u.Profile.FirstName, LastName: u.Profile.LastName,
 		Notes: u.Profile.Notes, RealName: u.Profile.RealName, Status: string(u.Status), UserID: u.ID, Username: u.Username,
 		LastLogin: timePtr(u.LastLogin), IsEnrolled: len(devices) > 0,
-		DesktopTokens: []any{}, Groups: []any{}, Tokens: []any{}, U2FTokens: []any{}, WebAuthnCredentials: []any{},
+		DesktopTokens: []any{}, Groups: []groupV1{}, Tokens: []tokenRef{}, U2FTokens: []any{}, WebAuthnCredentials: []webauthnRef{},
 		Phones: []phoneRef{},
 	}
+	groups, err := a.Core.UserGroups(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	for _, g := range groups {
+		out.Groups = append(out.Groups, groupV1Of(g))
+	}
+	tokens, err := a.Core.UserTokens(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	for _, t := range hardwareTokens(tokens) {
+		out.Tokens = append(out.Tokens, tokenRefOf(t))
+	}
+	creds, err := a.Core.WebAuthnCredentials(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	for _, c := range creds {
+		out.WebAuthnCredentials = append(out.WebAuthnCredentials, webauthnRefOf(c))
+	}
+	for _, t := range tokens {
+		out.IsEnrolled = out.IsEnrolled || t.Confirmed
+	}
+	out.IsEnrolled = out.IsEnrolled || len(creds) > 0
 	if u.LockoutReason != "" {
 		reason := u.LockoutReason
 		out.LockoutReason = &reason
@@ -462,8 +487,8 @@ func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	return nil
 }
 
-// userEmptyList answers the lists Assent has nothing for yet (groups,
-// hardware tokens, WebAuthn credentials, U2F tokens) for an existing user.
+// userEmptyList answers the lists Assent has nothing for (U2F tokens: a
+// U2F key registers as a WebAuthn credential) for an existing user.
 func (a *API) userEmptyList(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	if _, err := a.user(r); err != nil {
 		return err

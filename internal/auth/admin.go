@@ -344,3 +344,14 @@ func (s *Service) Device(ctx context.Context, id string) (store.Device, error) {
 	}
 	return d, nil
 }
+
+// adminLogIfActor writes the administrator-log row of a change only when
+// an administrator makes it (the CLI, the Admin API: an edge that set the
+// actor). A user's own changes (an app added in the portal) are not
+// administration.
+func (s *Service) adminLogIfActor(ctx context.Context, q store.Queries, action, object string, desc map[string]any) error {
+	if _, ok := ctx.Value(actorKey{}).(Actor); !ok {
+		return nil
+	}
+	return s.adminLog(ctx, q, action, object, desc)
+}

@@ -214,7 +214,11 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		d.res = s.unenrolledAuth(req.Integration, l)
 		return nil
 	}
-	switch u.Status {
+	status, err := s.EffectiveStatus(ctx, s.st, u)
+	if err != nil {
+		return err
+	}
+	switch status {
 	case store.StatusBypass:
 		l.Reason = ReasonBypassUser
 		d.res = AuthResult{Result: ResultAllow, Status: "bypass", StatusMsg: msgBypassAllowed}

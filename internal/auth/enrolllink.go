@@ -158,7 +158,11 @@ func (s *Service) checkEnrollable(ctx context.Context, username string) error {
 	if err != nil {
 		return wrap("enroll link: user", err)
 	}
-	switch u.Status {
+	status, err := s.EffectiveStatus(ctx, s.st, u)
+	if err != nil {
+		return err
+	}
+	switch status {
 	case store.StatusDisabled:
 		return &Error{Kind: KindInvalid, Detail: msgDisabled}
 	case store.StatusLockedOut:

@@ -181,7 +181,11 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 }
 
 func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.User, list []store.Device) (PreauthResult, error) {
-	switch u.Status {
+	status, err := s.EffectiveStatus(ctx, s.st, u)
+	if err != nil {
+		return PreauthResult{}, err
+	}
+	switch status {
 	case store.StatusBypass:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgBypassUser, reason: ReasonBypassUser}, nil
 	case store.StatusDisabled:

@@ -162,10 +162,15 @@ func (s *Service) matchYubiKey(t store.Token, code string, use store.TokenUse) (
 // resyncWindow steps around now and after the last accepted step. The
 // write moves the counter past the second code and, for TOTP, records the
 // drift so the token's window follows its clock.
-func (s *Service) resyncCodes(t store.Token, code1, code2 string, now time.Time) (store.TokenUse, bool, error) {
+func (s *Service) resyncCodes(t store.Token, codes []string, now time.Time) (store.TokenUse, bool, error) {
 	use := store.TokenUse{ID: t.ID, At: now}
-	if t.Kind == store.TokenYubiKey || len(code1) != t.Digits || len(code2) != t.Digits {
+	if t.Kind == store.TokenYubiKey || len(codes) < 2 {
 		return use, false, nil
+	}
+	for _, c := range codes {
+		if len(c) != t.Digits {
+			return use, false, nil
+		}
 	}
 	secret, err := s.tokenSecret(t)
 	if err != nil {
@@ -178,11 +183,18 @@ func (s *Service) resyncCodes(t store.Token, code1, code2 string, now time.Time)
 		from = uint64(max(cur-resyncWindow, t.Counter, 0))
 	}
 	for c := from; c < from+2*resyncWindow; c++ {
-		if otp.Equal(otp.HOTP(secret, c, p.Digits, p.Algorithm), code1) &&
-			otp.Equal(otp.HOTP(secret, c+1, p.Digits, p.Algorithm), code2) {
-			use.Next = int64(c) + 2
+		n := uint64(len(codes))
+		match := true
+		for i, code := range codes {
+			if !otp.Equal(otp.HOTP(secret, c+uint64(i), p.Digits, p.Algorithm), code) {
+				match = false
+				break
+			}
+		}
+		if match {
+			use.Next = int64(c + n)
 			if t.Kind.TOTP() {
-				use.Drift = int(int64(c+1) - cur)
+				use.Drift = int(int64(c+n-1) - cur)
 			}
 			return use, true, nil
 		}

@@ -97,7 +97,14 @@ func (s *Service) AddTOTPApp(ctx context.Context, user string, app NewTOTPApp) (
 	if t.SecretEnc, err = s.box.Seal(secret, []byte(t.ID)); err != nil {
 		return TOTPEnrollment{}, wrap("add authenticator app: seal", err)
 	}
-	if err := s.st.CreateToken(ctx, t); err != nil {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.adminLogIfActor(ctx, q, "totp_app_create", u.Username, map[string]any{"token_id": t.ID, "name": t.Name,
+			"digits": t.Digits, "period": t.Period, "algorithm": t.Algorithm})
+	})
+	if err != nil {
 		return TOTPEnrollment{}, wrap("add authenticator app", err)
 	}
 	s.opts.Logger.Info("authenticator app added", "user_id", u.ID, "token_id", t.ID, "confirmed", t.Confirmed)
@@ -187,7 +194,13 @@ func (s *Service) RemoveTOTPApp(ctx context.Context, user, tokenID string) error
 	if t.Kind != store.TokenTOTPApp {
 		return invalid("device_id", "is a hardware token; unassign it with `assent token unassign`")
 	}
-	if err := s.st.DeleteToken(ctx, t.ID); err != nil {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteToken(ctx, t.ID); err != nil {
+			return err
+		}
+		return s.adminLogIfActor(ctx, q, "totp_app_delete", user, map[string]any{"token_id": t.ID, "user_id": t.UserID, "name": t.Name})
+	})
+	if err != nil {
 		return wrap("remove authenticator app", err)
 	}
 	s.opts.Logger.Info("authenticator app removed", "user_id", t.UserID, "token_id", t.ID)
@@ -315,7 +328,15 @@ func (s *Service) AddTokens(ctx context.Context, list []NewToken) ([]store.Token
 		for _, t := range out {
 			if err := q.CreateToken(ctx, t); errors.Is(err, store.ErrAlreadyExists) {
 				errs = append(errs, fmt.Errorf("serial %q: a token with this serial or public ID exists", t.Serial))
+				continue
 			} else if err != nil {
+				return err
+			}
+			desc := map[string]any{"token_id": t.ID, "type": t.Kind}
+			if t.Period != 0 {
+				desc["totp_step"] = t.Period
+			}
+			if err := s.adminLog(ctx, q, "hardtoken_create", t.Serial, desc); err != nil {
 				return err
 			}
 		}
@@ -373,8 +394,12 @@ func (s *Service) AssignToken(ctx context.Context, serial, user string) (store.T
 		if t, err = q.GetTokenBySerial(ctx, serial); err != nil {
 			return err
 		}
+		prev := t.UserID
 		t.UserID = userID
-		return q.UpdateToken(ctx, t)
+		if err := q.UpdateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "hardtoken_update", t.Serial, map[string]any{"token_id": t.ID, "user_id": userID, "previous_user_id": prev})
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Token{}, notFound("no hardware token with serial " + serial)
@@ -392,21 +417,48 @@ func (s *Service) DeleteToken(ctx context.Context, serial string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.DeleteToken(ctx, t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteToken(ctx, t.ID); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "hardtoken_delete", t.Serial, map[string]any{"token_id": t.ID, "type": t.Kind})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
 		return wrap("delete token", err)
 	}
 	s.opts.Logger.Info("hardware token deleted", "token_id", t.ID)
 	return nil
 }
 
-// ErrResyncFailed is a resync whose two codes were not found consecutive.
-var ErrResyncFailed = &Error{Kind: KindInvalid, Param: "code1",
-	Detail: "the two codes were not found as consecutive codes of this token"}
+// HardwareTokenByID finds a hardware token by its ID (Duo's token_id).
+func (s *Service) HardwareTokenByID(ctx context.Context, id string) (store.Token, error) {
+	t, err := s.st.GetToken(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !t.Kind.Hardware()) {
+		return store.Token{}, notFound("no hardware token with that ID")
+	}
+	if err != nil {
+		return store.Token{}, wrap("get token", err)
+	}
+	return t, nil
+}
 
-// ResyncToken finds two consecutive codes of an OATH hardware token over
+// ErrResyncFailed is a resync whose codes were not found consecutive.
+var ErrResyncFailed = &Error{Kind: KindInvalid, Param: "code1",
+	Detail: "the codes were not found as consecutive codes of this token"}
+
+// ResyncToken finds two (the CLI) or three (Duo's Admin API) consecutive codes of an OATH hardware token over
 // a wider window than a login looks at, and moves the token's counter (or,
 // for TOTP, its remembered drift) to follow them. The codes are spent.
-func (s *Service) ResyncToken(ctx context.Context, serial, code1, code2 string) (store.Token, error) {
+func (s *Service) ResyncToken(ctx context.Context, serial string, codes ...string) (store.Token, error) {
+	if len(codes) < 2 || len(codes) > 3 {
+		return store.Token{}, invalid("code1", "give two or three consecutive codes")
+	}
+	for i := range codes {
+		codes[i] = strings.TrimSpace(codes[i])
+	}
 	for range maxDecisionTries {
 		t, err := s.HardwareToken(ctx, serial)
 		if err != nil {
@@ -415,14 +467,19 @@ func (s *Service) ResyncToken(ctx context.Context, serial, code1, code2 string) 
 		if t.Kind == store.TokenYubiKey {
 			return store.Token{}, invalid("serial", "a YubiKey needs no resync")
 		}
-		use, ok, err := s.resyncCodes(t, strings.TrimSpace(code1), strings.TrimSpace(code2), s.now())
+		use, ok, err := s.resyncCodes(t, codes, s.now())
 		if err != nil {
 			return store.Token{}, wrap("resync token", err)
 		}
 		if !ok {
 			return store.Token{}, ErrResyncFailed
 		}
-		err = s.st.AdvanceTokenCounter(ctx, use)
+		err = s.st.InTx(ctx, func(q store.Queries) error {
+			if err := q.AdvanceTokenCounter(ctx, use); err != nil {
+				return err
+			}
+			return s.adminLog(ctx, q, "hardtoken_resync", t.Serial, map[string]any{"token_id": t.ID})
+		})
 		if err == nil {
 			t.Counter, t.Drift, t.LastUsed = use.Next, use.Drift, use.At
 			s.opts.Logger.Info("hardware token resynchronized", "token_id", t.ID, "counter", t.Counter, "drift", t.Drift)

@@ -108,7 +108,20 @@ var (
 // party is configured).
 func (s *Service) WebAuthnEnabled() bool { return s.opts.WebAuthn != nil }
 
-// WebAuthnCredentials lists a user's credentials (by Created).
+// WebAuthnCredential returns one credential.
+func (s *Service) WebAuthnCredential(ctx context.Context, id string) (store.WebAuthnCredential, error) {
+	c, err := s.st.GetWebAuthnCredential(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.WebAuthnCredential{}, notFound("no security key with that ID")
+	}
+	if err != nil {
+		return store.WebAuthnCredential{}, wrap("webauthn credential", err)
+	}
+	return c, nil
+}
+
+// WebAuthnCredentials lists a user's credentials ("": every user's), by
+// Created.
 func (s *Service) WebAuthnCredentials(ctx context.Context, userID string) ([]store.WebAuthnCredential, error) {
 	c, err := s.st.ListWebAuthnCredentials(ctx, userID)
 	if err != nil {
@@ -131,7 +144,13 @@ func (s *Service) RemoveWebAuthnCredential(ctx context.Context, nameOrID, id str
 	if err != nil {
 		return wrap("remove security key", err)
 	}
-	if err := s.st.DeleteWebAuthnCredential(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.DeleteWebAuthnCredential(ctx, id); err != nil {
+			return err
+		}
+		return s.adminLogIfActor(ctx, q, "webauthncredential_delete", u.Username, map[string]any{"webauthnkey": id, "name": c.Name})
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return wrap("remove security key", err)
 	}
 	s.opts.Logger.Info("webauthn credential removed", "user_id", u.ID, "credential", id)
@@ -371,7 +390,11 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 		d.log.Result, d.log.Reason = ResultDeny, reason
 		return d
 	}
-	switch u.Status {
+	effective, err := s.EffectiveStatus(ctx, s.st, u)
+	if err != nil {
+		return nil, err
+	}
+	switch effective {
 	case store.StatusDisabled:
 		return deny(ResultDeny, msgDisabled, ReasonUserDisabled), nil
 	case store.StatusLockedOut:

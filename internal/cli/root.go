@@ -117,6 +117,7 @@ func newRoot(e *env) *cobra.Command {
 		newAPICmd(e),
 		newDeviceCmd(e),
 		newTokenCmd(e),
+		newGroupCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),
 		newCACmd(e),

@@ -15,6 +15,7 @@ const (
 	BypassCode  = "DB"
 	Token       = "DH" // authenticator apps and hardware tokens, as Duo names tokens
 	WebAuthn    = "DW" // a WebAuthn credential (security key, passkey)
+	Group       = "DG" // a group of users, as Duo names groups
 )
 
 // New returns prefix followed by 18 random characters from [A-Z0-9].

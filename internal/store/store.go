@@ -238,6 +238,9 @@ type Queries interface {
 
 	// Web Push subscriptions of the Assent Authenticator (issue 13).
 	WebPushQueries
+
+	// Groups (issue 12).
+	GroupQueries
 }
 
 // Store is a database.

@@ -35,7 +35,8 @@ type WebAuthnQueries interface {
 	// credential ID is taken, ErrNotFound if the user does not exist.
 	CreateWebAuthnCredential(ctx context.Context, c WebAuthnCredential) error
 	GetWebAuthnCredential(ctx context.Context, id string) (WebAuthnCredential, error)
-	// ListWebAuthnCredentials is ordered by Created, then ID.
+	// ListWebAuthnCredentials lists a user's credentials ("": every
+	// user's), ordered by Created, then ID.
 	ListWebAuthnCredentials(ctx context.Context, userID string) ([]WebAuthnCredential, error)
 	// RenameWebAuthnCredential sets Name; ErrNotFound if absent.
 	RenameWebAuthnCredential(ctx context.Context, id, name string) error

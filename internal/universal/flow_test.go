@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/prompt"
 	"github.com/assent-auth/assent/internal/prompt/prompttest"
 	"github.com/assent-auth/assent/internal/store"
@@ -116,6 +117,15 @@ func TestFlowPush(t *testing.T) {
 	t.Parallel()
 	fl := newFlow(t, "")
 	dev := fl.s.Enroll(t, "alice")
+	// Duo names the user's groups in auth_context.user.groups.
+	for _, name := range []string{"vpn-users", "staff"} {
+		if _, err := fl.s.Core.CreateGroup(context.Background(), auth.NewGroup{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if err := fl.s.Core.AddGroupMember(context.Background(), name, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	page := fl.authorize(t, "alice", func(c jwt.MapClaims) { c["nonce"] = "nonce-for-alice" })
 	if page.Status != 200 || page.State() != "choose" {
@@ -151,6 +161,9 @@ func TestFlowPush(t *testing.T) {
 	user, _ := ctx["user"].(map[string]any)
 	if u, err := fl.s.Core.User(context.Background(), "alice"); err != nil || user["key"] != u.ID {
 		t.Errorf("user %v (%v)", user, err)
+	}
+	if g, _ := user["groups"].([]any); len(g) != 2 || g[0] != "staff" || g[1] != "vpn-users" {
+		t.Errorf("user groups %v", user["groups"])
 	}
 }
 

@@ -95,6 +95,15 @@ func (a *API) Finish(w http.ResponseWriter, r *http.Request, s prompt.Session, o
 		IP:          o.IP,
 		UserAgent:   r.UserAgent(),
 	}
+	if o.UserID != "" {
+		groups, err := a.Core.UserGroups(ctx, o.UserID)
+		if err != nil {
+			return err
+		}
+		for _, gr := range groups {
+			g.Groups = append(g.Groups, gr.Name)
+		}
+	}
 	if g.Status == "" {
 		g.Status = "allow"
 	}

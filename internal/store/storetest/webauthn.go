@@ -83,6 +83,9 @@ func testWebAuthnCredentials(t *testing.T, s store.Store) {
 	list, err := s.ListWebAuthnCredentials(ctx, alice.ID)
 	must(t, "ListWebAuthnCredentials", err)
 	checkList(t, "alice's credentials (by creation)", list, []store.WebAuthnCredential{a2, a1}, normWebAuthn)
+	list, err = s.ListWebAuthnCredentials(ctx, "")
+	must(t, "ListWebAuthnCredentials of every user", err)
+	checkList(t, "every credential (by creation, then ID)", list, []store.WebAuthnCredential{a2, b1, a1}, normWebAuthn)
 
 	must(t, "RenameWebAuthnCredential", s.RenameWebAuthnCredential(ctx, a1.ID, "YubiKey 5 NFC"))
 	a1.Name = "YubiKey 5 NFC"

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Call a Duo-compatible Admin API with npm @duosecurity/duo_api 1.5.0: one
+// signed GET (the hardware tokens) and one signed POST (a new group), each
+// with signature v2 (form) and v5 (JSON body).
+//
+// As in duo_api_call.js, https.request is patched to add the port and the
+// test CA; the Host header and the signed host stay DUO_HOST.
+//
+// Environment:
+//   DUO_IKEY, DUO_SKEY   an adminapi integration's keys
+//   DUO_HOST, DUO_PORT   host (without port) and port
+//   DUO_CA               CA certificate file to trust
+//
+// Prints one JSON object with every answer. Used by internal/e2e
+// (TestAdminTokensGroupsBinary).
+'use strict'
+
+const fs = require('fs')
+const https = require('https')
+const duo = require('@duosecurity/duo_api')
+
+function env (name) {
+  const v = process.env[name]
+  if (!v) {
+    console.error(`duo_admin_call.js: ${name} is not set`)
+    process.exit(2)
+  }
+  return v
+}
+
+const ikey = env('DUO_IKEY')
+const skey = env('DUO_SKEY')
+const host = env('DUO_HOST')
+const port = Number(env('DUO_PORT'))
+const ca = fs.readFileSync(env('DUO_CA'))
+
+const origRequest = https.request
+https.request = (options, cb) => origRequest({ ...options, port, ca, timeout: 20000 }, cb)
+
+function call (client, method, path, params) {
+  return new Promise((resolve) => {
+    try {
+      client.jsonApiCall(method, path, params, resolve)
+    } catch (e) { // jsonApiCall throws if the answer is not JSON
+      resolve({ stat: 'ERROR', message: String(e) })
+    }
+  })
+}
+
+async function main () {
+  const v2 = new duo.Client(ikey, skey, host)
+  const v5 = new duo.Client(ikey, skey, host, duo.SIGNATURE_VERSION_5)
+  const out = {}
+  out.get_tokens = await call(v2, 'GET', '/admin/v1/tokens', { limit: '10' })
+  out.create_group = await call(v2, 'POST', '/admin/v1/groups', { name: 'node-group', desc: 'from node', status: 'bypass' })
+  out.v5_get_tokens = await call(v5, 'GET', '/admin/v1/tokens', {})
+  out.v5_create_group = await call(v5, 'POST', '/admin/v1/groups', { name: 'node-group-v5' })
+  process.stdout.write(JSON.stringify(out, null, 1) + '\n')
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

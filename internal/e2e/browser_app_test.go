@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -12,7 +13,9 @@ import (
 
 	authapi "github.com/duosecurity/duo_api_golang/authapi"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/cli"
+	"github.com/assent-auth/assent/internal/store"
 )
 
 // authResult is what a synchronous /auth/v2/auth call answered.
@@ -29,7 +32,9 @@ type authResult struct {
 // context and is approved (allow), the next one denied (deny); the HOTP
 // passcode the app computes logs in; a Web Push message delivered into the
 // app's service worker (CDP ServiceWorker.deliverPushMessage) shows a
-// notification; offline, the service worker serves the app and its
+// notification; a Verified Push (an integration with it on, the code
+// read from auth_status as the sign-in screen shows it) asks for the code:
+// the right one typed → allow, a wrong one → deny; offline, the service worker serves the app and its
 // passcode still logs in. Screenshots of every screen go to
 // test-artifacts/browser/TestBrowserAuthenticatorApp/.
 func TestBrowserAuthenticatorApp(t *testing.T) {
@@ -91,9 +96,64 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	})
 	hookDone := rp.hook(func(string) error { return collect() })
 
+	// Verified Push, from an integration with it on: an asynchronous push
+	// whose first auth_status tells the code, as the waiting sign-in screen
+	// shows it; the hooks hand the page the code to type (the right one,
+	// then a wrong one) and read how each push ended.
+	vpIn, vpSKey, err := ts.App.Core.CreateIntegration(testCtx(t), auth.NewIntegration{Name: "App e2e Verified VPN", Type: store.TypeAuthAPI, VerifiedPush: 3})
+	if err != nil {
+		t.Fatalf("create the Verified Push integration: %v", err)
+	}
+	vpAPI := goClient(t, ts, vpIn.IKey, vpSKey, ts.Host)
+	var vpTxids, vpCodes []string
+	vpPush := func(wrongCode bool) (string, error) {
+		res, err := vpAPI.Auth("push", authapi.AuthUsername(user), authapi.AuthDevice("auto"), authapi.AuthAsync(),
+			authapi.AuthType("VPN login"), authapi.AuthIpAddr("198.51.100.8"))
+		if err != nil || res == nil || res.Stat != "OK" {
+			return "", fmt.Errorf("async push: %+v, %v", res, err)
+		}
+		st, err := vpAPI.AuthStatus(res.Response.Txid)
+		if err != nil || st == nil {
+			return "", fmt.Errorf("auth_status: %v", err)
+		}
+		m := statusCodeRE.FindStringSubmatch(st.Response.Status_Msg)
+		if st.Response.Result != "waiting" || m == nil {
+			return "", fmt.Errorf("first auth_status %+v: want waiting with the code in status_msg", st.Response)
+		}
+		vpTxids, vpCodes = append(vpTxids, res.Response.Txid), append(vpCodes, m[1])
+		if wrongCode {
+			return string('0'+(m[1][0]-'0'+1)%10) + m[1][1:], nil
+		}
+		return m[1], nil
+	}
+	var vpEnded []*authapi.AuthStatusResult
+	vpEnd := func() error {
+		txid := vpTxids[len(vpTxids)-1]
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			st, err := vpAPI.AuthStatus(txid)
+			if err != nil || st == nil {
+				return fmt.Errorf("auth_status: %v", err)
+			}
+			if st.Response.Result != "waiting" {
+				vpEnded = append(vpEnded, st)
+				return nil
+			}
+		}
+		return errors.New("the Verified Push did not end")
+	}
+	hookVPRight := rp.hookValue(func(string) (string, error) { return vpPush(false) })
+	hookVPWrong := rp.hookValue(func(string) (string, error) {
+		if err := vpEnd(); err != nil {
+			return "", err
+		}
+		return vpPush(true)
+	})
+	hookVPDone := rp.hook(func(string) error { return vpEnd() })
+
 	const (
 		selApprove = `[data-testid="approve"]`
 		selDeny    = `[data-testid="deny"]`
+		selCode    = `[data-testid="pending"] [data-testid="stepup-code"]`
 	)
 	sc := scenario{
 		SPKI:   servedSPKI(t, ts.IPHost, "localhost", ts.caPool(t)),
@@ -124,6 +184,20 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 			{"do": "waitHidden", "sel": `[data-testid="pending"] li`},
 			{"do": "read", "sel": "#status", "as": "fraudStatus"},
 			{"do": "hook", "url": hookDone, "shot": "history"},
+			// Verified Push: the right code approves, a wrong one denies.
+			{"do": "hook", "url": hookVPRight, "as": "vpCode"},
+			{"do": "waitVisible", "sel": selCode},
+			{"do": "read", "sel": `[data-testid="pending"] li`, "as": "vpText"},
+			{"do": "eval", "expr": `document.querySelector('` + selCode + `').maxLength`, "as": "vpMaxLength"},
+			{"do": "fill", "sel": selCode, "valueFrom": "vpCode", "shot": "verified-push"},
+			{"do": "click", "sel": selApprove},
+			{"do": "waitText", "text": "Approved."},
+			{"do": "hook", "url": hookVPWrong, "as": "vpWrongCode"},
+			{"do": "waitVisible", "sel": selCode},
+			{"do": "fill", "sel": selCode, "valueFrom": "vpWrongCode"},
+			{"do": "click", "sel": selApprove},
+			{"do": "waitText", "text": "Denied: the code did not match."},
+			{"do": "hook", "url": hookVPDone},
 			// A passcode.
 			{"do": "click", "sel": `[data-testid="show-passcode"]`},
 			{"do": "waitVisible", "sel": `[data-testid="passcode"]`},
@@ -184,6 +258,26 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	// The offline passcode is the next one: it logs in too.
 	if pc, err := api.Auth("passcode", authapi.AuthUsername(user), authapi.AuthPasscode(res.str(t, "offlinePasscode"))); err != nil || pc.Response.Result != "allow" {
 		t.Errorf("the passcode shown offline: %+v, %v; want allow", pc, err)
+	}
+	// Verified Push: the field takes the code's three digits; the right
+	// code typed in the app → allow, a wrong one → deny.
+	if !strings.Contains(res.str(t, "vpText"), "Type the code shown on the sign-in screen") {
+		t.Errorf("the Verified Push shows %q, without the code field's label", res.str(t, "vpText"))
+	}
+	if ml := string(res.Outputs["vpMaxLength"]); ml != "3" {
+		t.Errorf("the code field's maxLength is %s, want 3", ml)
+	}
+	if len(vpCodes) != 2 || res.str(t, "vpCode") != vpCodes[0] || res.str(t, "vpWrongCode") == vpCodes[1] {
+		t.Errorf("codes typed %q, %q; codes shown %q", res.str(t, "vpCode"), res.str(t, "vpWrongCode"), vpCodes)
+	}
+	for i, want := range []struct{ result, status string }{{"allow", "allow"}, {"deny", "deny"}} {
+		if i >= len(vpEnded) {
+			t.Errorf("Verified Push %d did not end", i+1)
+			continue
+		}
+		if r := vpEnded[i].Response; r.Result != want.result || r.Status != want.status {
+			t.Errorf("Verified Push %d: %+v; want result %s, status %s", i+1, r, want.result, want.status)
+		}
 	}
 	var titles []string
 	if err := json.Unmarshal(res.Outputs["notifications"], &titles); err != nil || !slices.Contains(titles, "VPN login request for "+appName) {

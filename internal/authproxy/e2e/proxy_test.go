@@ -391,6 +391,9 @@ func (f *fixture) retransmit(t *testing.T) {
 	if sent := strings.Count(r.Out, "Sent Access-Request"); sent < 3 {
 		t.Errorf("radclient sent the answer %d times; the test needs retransmits", sent)
 	}
+	// The server writes its access-log line once the answer is out, so
+	// the proxy may have it first: wait for the line, then count.
+	eventually(2*time.Second, func() bool { return apiCalls(f.as, ikey, "/auth/v2/auth") > 0 })
 	if n := apiCalls(f.as, ikey, "/auth/v2/auth"); n != 1 {
 		t.Errorf("%d Auth API auth calls for one login with retransmits, want 1", n)
 	}

@@ -25,10 +25,12 @@ import (
 //go:embed static
 var static embed.FS
 
-// CSP is the app's Content-Security-Policy: nothing inline, nothing from
-// elsewhere.
+// CSP is the app's Content-Security-Policy: nothing inline, nothing loaded
+// from elsewhere; fetch may reach any https origin, because the app holds
+// accounts of other Assent servers and calls their device APIs (which
+// answer CORS, see internal/device).
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"connect-src 'self' https:; worker-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Link is the https link the enrollment QR code carries: it opens the app,
 // which activates with the duo:// code in the fragment. A fragment never

@@ -119,3 +119,24 @@ func TestManifestIcons(t *testing.T) {
 		}
 	}
 }
+
+// TestCSP: the app may call other https servers' device APIs (accounts of
+// several Assent servers), and nothing else is loosened.
+func TestCSP(t *testing.T) {
+	rec := httptest.NewRecorder()
+	New(nil).ServeHTTP(rec, httptest.NewRequest("GET", "/app/", nil))
+	csp := rec.Header().Get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	for name, want := range map[string]string{
+		"connect-src": "'self' https:", "script-src": "'self'", "style-src": "'self'", "default-src": "'none'",
+		"frame-ancestors": "'none'", "worker-src": "'self'", "img-src": "'self' data:",
+	} {
+		if got := directives[name]; got != want {
+			t.Errorf("%s %q, want %q (CSP %q)", name, got, want, csp)
+		}
+	}
+}

@@ -102,14 +102,65 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.hosts = candidateHosts(a.Hosts)
 	// The code is a bearer secret: a {…} wildcard keeps it out of the access
 	// log (httpapi.LogPath), "..." even from near misses.
-	mux.Handle("/push/v2/activation/{code...}", only(http.MethodPost, httpapi.Handle(a.activate)))
-	mux.Handle("/push/v2/device/transactions", only(http.MethodGet, a.signed(a.transactions)))
-	mux.Handle("/push/v2/device/transactions/{urgid}", only(http.MethodPost, a.signed(a.answer)))
+	mux.Handle("/push/v2/activation/{code...}", cors(http.MethodPost, only(http.MethodPost, httpapi.Handle(a.activate))))
+	mux.Handle("/push/v2/device/transactions", cors(http.MethodGet, only(http.MethodGet, a.signed(a.transactions))))
+	mux.Handle("/push/v2/device/transactions/{urgid}", cors(http.MethodPost, only(http.MethodPost, a.signed(a.answer))))
 	mux.Handle("/push/v2/device/registration", only(http.MethodPost, a.signed(a.registration)))
-	mux.Handle("/push/v2/device/info", only(http.MethodGet, a.signed(a.info)))
+	mux.Handle("/push/v2/device/info", cors(http.MethodGet, only(http.MethodGet, a.signed(a.info))))
 	if a.WebPush != nil {
-		mux.Handle("/push/v2/device/webpush", only(http.MethodPost, a.signed(a.webPush)))
+		mux.Handle("/push/v2/device/webpush", cors(http.MethodPost, only(http.MethodPost, a.signed(a.webPush))))
 	}
+}
+
+// CORSMaxAge is how long a browser may cache a device API preflight.
+const CORSMaxAge = "600"
+
+// cors lets the Assent Authenticator served by another Assent server call
+// this one's device endpoints (an app holding accounts of several servers):
+// it echoes an https:// Origin and answers the preflight for the method
+// the endpoint takes with the headers the app sends.
+//
+// This is safe because nothing here rides on ambient credentials: the
+// device API uses no cookies and no HTTP authentication a browser would
+// add by itself (Allow-Credentials is never sent, so a browser sends none
+// anyway). Every device request is signed with the device's private RSA key
+// (Authorization and X-Duo-Date, checked against the registered public key
+// and the clock window) or, for an activation, carries the single-use
+// activation code in its path. A page of any origin can build exactly the
+// same requests with a plain HTTP client; CORS only lets a page read the
+// answers to requests it could sign or codes it already holds.
+func cors(method string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if !corsOrigin(origin) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", origin)
+		hd.Add("Vary", "Origin")
+		if r.Method != http.MethodOptions {
+			h.ServeHTTP(w, r)
+			return
+		}
+		hd.Add("Vary", "Access-Control-Request-Method")
+		hd.Add("Vary", "Access-Control-Request-Headers")
+		hd.Set("Access-Control-Allow-Methods", method)
+		hd.Set("Access-Control-Allow-Headers", "Authorization, X-Duo-Date, Content-Type")
+		hd.Set("Access-Control-Max-Age", CORSMaxAge)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// corsOrigin reports whether origin is a serialized https origin
+// (https://host[:port], nothing after it).
+func corsOrigin(origin string) bool {
+	rest, ok := strings.CutPrefix(origin, "https://")
+	if !ok || rest == "" || len(origin) > 300 {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Scheme == "https" && u.Host == rest && u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == ""
 }
 
 // only answers other methods with Duo's envelope rather than the mux's

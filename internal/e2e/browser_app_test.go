@@ -150,13 +150,48 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 	})
 	hookVPDone := rp.hook(func(string) error { return vpEnd() })
 
+	// A second Assent server: its account is added by pasting its link in
+	// the app served by the first, and its push is answered across origins.
+	ts2 := startServer(t, serverOptions{engine: SQLite, flags: map[string]string{"push_timeout": "30s"}})
+	ikey2, skey2 := ts2.pushIntegration(t, "Second server VPN")
+	api2 := goClient(t, ts2, ikey2, skey2, ts2.Host)
+	stdout.Reset()
+	stderr.Reset()
+	if rc := cli.Main([]string{"user", "enroll", user, "--json", "--data-dir", ts2.App.Config.DataDir}, nil, &stdout, &stderr); rc != 0 {
+		t.Fatalf("second server: assent user enroll --json: exit %d\n%s", rc, stderr.String())
+	}
+	var en2 struct {
+		AppLink string `json:"app_link"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &en2); err != nil || !strings.HasPrefix(en2.AppLink, "https://"+ts2.Host+"/app/#activate=") {
+		t.Fatalf("second server: user enroll --json: %v\n%s", err, stdout.String())
+	}
+	results2 := make(chan authResult, 1)
+	hookPush2 := rp.hook(func(string) error {
+		go func() {
+			res, err := api2.Auth("push", authapi.AuthUsername(user), authapi.AuthDevice("auto"), authapi.AuthType("Second login"))
+			results2 <- authResult{res, err}
+		}()
+		return nil
+	})
+	var answered2 []authResult
+	hookDone2 := rp.hook(func(string) error {
+		select {
+		case r := <-results2:
+			answered2 = append(answered2, r)
+			return nil
+		case <-time.After(20 * time.Second):
+			return errors.New("the second server's push call did not end")
+		}
+	})
+
 	const (
 		selApprove = `[data-testid="approve"]`
 		selDeny    = `[data-testid="deny"]`
 		selCode    = `[data-testid="pending"] [data-testid="stepup-code"]`
 	)
 	sc := scenario{
-		SPKI:   servedSPKI(t, ts.IPHost, "localhost", ts.caPool(t)),
+		SPKI:   append(servedSPKI(t, ts.IPHost, "localhost", ts.caPool(t)), servedSPKI(t, ts2.IPHost, "localhost", ts2.caPool(t))...),
 		Device: "Pixel 7",
 		Steps: []step{
 			{"do": "goto", "url": "https://" + ts.Host + "/app/"},
@@ -215,6 +250,19 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 			{"do": "waitVisible", "sel": `[data-testid="passcode"]`},
 			{"do": "read", "sel": `[data-testid="passcode"]`, "match": `^[0-9]{6}$`, "as": "offlinePasscode", "shot": "offline-passcode"},
 			{"do": "offline", "value": false},
+			// The second server's account, added from its pasted link; its
+			// push shows with the account's name and is approved.
+			{"do": "fill", "sel": "#activation-input", "value": en2.AppLink},
+			{"do": "click", "sel": `[data-testid="activate-button"]`},
+			{"do": "waitText", "text": "Activated: this phone now answers requests"},
+			{"do": "waitVisible", "sel": `[data-testid="accounts"] li:nth-child(2)`},
+			{"do": "read", "sel": `[data-testid="accounts"]`, "as": "accountsText"},
+			{"do": "hook", "url": hookPush2},
+			{"do": "waitVisible", "sel": selApprove},
+			{"do": "read", "sel": `[data-testid="pending"] li`, "as": "push2Text", "shot": "second-server-push"},
+			{"do": "click", "sel": selApprove},
+			{"do": "waitText", "text": "Approved."},
+			{"do": "hook", "url": hookDone2},
 		},
 	}
 	res := runBrowser(t, node, dir, sc, rp.CAFile, false)
@@ -278,6 +326,17 @@ func TestBrowserAuthenticatorApp(t *testing.T) {
 		if r := vpEnded[i].Response; r.Result != want.result || r.Status != want.status {
 			t.Errorf("Verified Push %d: %+v; want result %s, status %s", i+1, r, want.result, want.status)
 		}
+	}
+	// The second server: its account listed with its host, its push shown
+	// with the account's name, approved across origins → allow.
+	if at := res.str(t, "accountsText"); !strings.Contains(at, ts2.Host) {
+		t.Errorf("the accounts list %q does not name the second server %s", at, ts2.Host)
+	}
+	if pt := res.str(t, "push2Text"); !strings.Contains(pt, ts2.Host) || !strings.Contains(pt, "Second server VPN") {
+		t.Errorf("the second server's push shows %q, want its account (%s) and integration", pt, ts2.Host)
+	}
+	if len(answered2) != 1 || answered2[0].err != nil || answered2[0].res == nil || answered2[0].res.Response.Result != "allow" {
+		t.Errorf("the second server's push: %+v; want allow", answered2)
 	}
 	var titles []string
 	if err := json.Unmarshal(res.Outputs["notifications"], &titles); err != nil || !slices.Contains(titles, "VPN login request for "+appName) {

@@ -77,7 +77,8 @@ function encodeParams(params) {
     .join("&");
 }
 
-// parseActivation accepts the app link (https://host/app/#activate=duo://…),
+// parseActivation accepts the app link (https://host/app/#activate=duo://…,
+// also another server's: the account is then that server's),
 // a duo://code-b64host code, or code-b64host; it returns {code, host}.
 function parseActivation(input) {
   let s = input.trim();
@@ -133,7 +134,7 @@ async function signed(account, method, path, extra) {
     "Authorization": "Basic " + btoa(account.pkey + ":" + b64(sig)),
     "X-Duo-Date": date,
   };
-  let url = path;
+  let url = apiBase(account.host) + path;
   const init = { method, headers, cache: "no-store" };
   if (method === "GET") {
     url += "?" + enc;
@@ -144,11 +145,20 @@ async function signed(account, method, path, extra) {
   return apiResult(await fetch(url, init));
 }
 
+// apiBase is where an account's device API is: this app's own server
+// (same origin) or another Assent server, called across origins (its device
+// API answers CORS; every request is signed by the account's key).
+function apiBase(host) {
+  if (host === location.host.toLowerCase() || host === location.hostname.toLowerCase()) return "";
+  return "https://" + host;
+}
+
+function accountLabel(a) {
+  return (a.name || "This phone") + " — " + a.customerName + (apiBase(a.host) ? " (" + a.host + ")" : "");
+}
+
 async function activate(input) {
   const { code, host } = parseActivation(input);
-  if (host !== location.host.toLowerCase() && host !== location.hostname.toLowerCase()) {
-    throw new Error("This code is for " + host + "; open the app that " + host + " serves.");
-  }
   const keys = await crypto.subtle.generateKey(
     { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-512" },
     false, ["sign", "verify"]);
@@ -156,7 +166,7 @@ async function activate(input) {
   const body = new URLSearchParams({
     pubkey: pem(spki), pkpush: "rsa-sha512", device_name: deviceName(), platform: "Assent Authenticator",
   });
-  const resp = await fetch("/push/v2/activation/" + encodeURIComponent(code), {
+  const resp = await fetch(apiBase(host) + "/push/v2/activation/" + encodeURIComponent(code), {
     method: "POST", body, cache: "no-store",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
   });
@@ -222,7 +232,7 @@ async function renderAccounts() {
   for (const a of list) {
     const li = $("account-template").content.firstElementChild.cloneNode(true);
     li.dataset.pkey = a.pkey;
-    li.querySelector(".name").textContent = (a.name || "This phone") + " — " + a.customerName;
+    li.querySelector(".name").textContent = accountLabel(a);
     li.querySelector(".host").textContent = a.host;
     li.querySelector(".show-passcode").addEventListener("click", async () => {
       const fresh = (await accounts.all()).find((x) => x.pkey === a.pkey) || a;
@@ -261,7 +271,8 @@ function renderPush(account, t) {
   const li = $("push-template").content.firstElementChild.cloneNode(true);
   li.dataset.txid = t.urgid;
   li.querySelector(".summary").textContent = t.summary;
-  li.setAttribute("aria-label", t.summary);
+  li.querySelector(".account-name").textContent = accountLabel(account);
+  li.setAttribute("aria-label", t.summary + " (" + accountLabel(account) + ")");
   const dl = li.querySelector(".attrs");
   const attrs = (t.attributes || []).slice();
   if (t.type && !attrs.some((kv) => kv[0] === "Type")) attrs.push(["Type", t.type]);
@@ -384,7 +395,10 @@ async function enableNotifications() {
 
 async function registerSubscription(sub) {
   const j = sub.toJSON();
+  // The subscription is bound to this server's VAPID key: only this
+  // server's accounts can wake the app; the others' pushes show by polling.
   for (const a of await accounts.all()) {
+    if (apiBase(a.host)) continue;
     await signed(a, "POST", "/push/v2/device/webpush", { endpoint: j.endpoint, p256dh: j.keys.p256dh, auth: j.keys.auth });
   }
 }

@@ -502,8 +502,9 @@ func (a *API) getBypassCode(w http.ResponseWriter, r *http.Request, c *httpapi.C
 	return nil
 }
 
+// deleteBypassCode answers "" as Duo does, also for a code already gone.
 func (a *API) deleteBypassCode(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if err := a.Core.DeleteBypassCode(r.Context(), r.PathValue("bypass_code_id")); err != nil {
+	if err := a.Core.DeleteBypassCode(r.Context(), r.PathValue("bypass_code_id")); err != nil && !auth.IsKind(err, auth.KindNotFound) {
 		return err
 	}
 	httpapi.WriteOK(w, "")

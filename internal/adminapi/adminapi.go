@@ -28,6 +28,9 @@ type Core interface {
 	DeleteUser(ctx context.Context, nameOrID string) error
 	IssueBypassCodes(ctx context.Context, nameOrID string, n auth.NewBypassCodes) (auth.IssuedBypassCodes, error)
 	BypassCodes(ctx context.Context, nameOrID string) ([]store.BypassCode, error)
+	AllBypassCodes(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error)
+	BypassCode(ctx context.Context, id string) (store.BypassCode, error)
+	DeleteBypassCode(ctx context.Context, id string) error
 	Devices(ctx context.Context, nameOrID string) ([]store.Device, error)
 	Device(ctx context.Context, id string) (store.Device, error)
 	RemoveDevice(ctx context.Context, deviceID string) error
@@ -155,6 +158,9 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/users/{user_id}/tokens/{token_id}", methods{del: {wr, a.deleteUserToken}}},
 		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userWebAuthn}}},
 		{"/admin/v1/users/{user_id}/u2ftokens", methods{get: {rr, a.userEmptyList}}},
+		// Bypass codes.
+		{"/admin/v1/bypass_codes", methods{get: {rr, a.allBypassCodes}}},
+		{"/admin/v1/bypass_codes/{bypass_code_id}", methods{get: {rr, a.getBypassCode}, del: {wr, a.deleteBypassCode}}},
 		// Phones.
 		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, del: {wr, a.deletePhone}}},
 		// Groups.

@@ -444,15 +444,70 @@ func (a *API) listBypassCodes(w http.ResponseWriter, r *http.Request, c *httpapi
 	page := window(list, p)
 	out := make([]bypassJSON, 0, len(page))
 	for _, b := range page {
-		j := bypassJSON{BypassCodeID: b.ID, CreatedOn: b.Created.Unix(), Expiration: timePtr(b.Expires),
-			User: userRef{UserID: u.ID, Username: u.Username, RealName: u.Profile.RealName, Email: u.Profile.Email, Status: string(u.Status)}}
-		if b.RemainingUses > 0 {
-			n := b.RemainingUses
-			j.ReuseCount = &n
-		}
-		out = append(out, j)
+		out = append(out, bypassOf(b, u))
 	}
 	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
+	return nil
+}
+
+// bypassOf is a bypass code's metadata (never the code: only its hash is
+// stored).
+func bypassOf(b store.BypassCode, u store.User) bypassJSON {
+	j := bypassJSON{BypassCodeID: b.ID, CreatedOn: b.Created.Unix(), Expiration: timePtr(b.Expires),
+		User: userRef{UserID: u.ID, Username: u.Username, RealName: u.Profile.RealName, Email: u.Profile.Email, Status: string(u.Status)}}
+	if b.RemainingUses > 0 {
+		n := b.RemainingUses
+		j.ReuseCount = &n
+	}
+	return j
+}
+
+// allBypassCodes is Duo's GET /bypass_codes: every user's codes, paged
+// like users.
+func (a *API) allBypassCodes(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	p, err := parsePaging(c.Params.Values, defaultListLimit, maxListLimit)
+	if err != nil {
+		return err
+	}
+	list, total, err := a.Core.AllBypassCodes(r.Context(), p.Offset, p.Limit)
+	if err != nil {
+		return err
+	}
+	users := map[string]store.User{}
+	out := make([]bypassJSON, 0, len(list))
+	for _, b := range list {
+		u, ok := users[b.UserID]
+		if !ok {
+			if u, err = a.Core.User(r.Context(), b.UserID); err != nil {
+				return err
+			}
+			users[b.UserID] = u
+		}
+		out = append(out, bypassOf(b, u))
+	}
+	httpapi.WriteOKMeta(w, out, metaFor(p, len(list), total))
+	return nil
+}
+
+func (a *API) getBypassCode(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	b, err := a.Core.BypassCode(r.Context(), r.PathValue("bypass_code_id"))
+	if err != nil {
+		return err
+	}
+	u, err := a.Core.User(r.Context(), b.UserID)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, bypassOf(b, u))
+	return nil
+}
+
+// deleteBypassCode answers "" as Duo does, also for a code already gone.
+func (a *API) deleteBypassCode(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if err := a.Core.DeleteBypassCode(r.Context(), r.PathValue("bypass_code_id")); err != nil && !auth.IsKind(err, auth.KindNotFound) {
+		return err
+	}
+	httpapi.WriteOK(w, "")
 	return nil
 }
 

@@ -145,3 +145,47 @@ func usableBypassCodes(codes []store.BypassCode, now time.Time) bool {
 	}
 	return false
 }
+
+// AllBypassCodes is one page of every user's bypass codes (never the codes
+// themselves) and how many there are.
+func (s *Service) AllBypassCodes(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error) {
+	list, total, err := s.st.ListBypassCodesPage(ctx, offset, limit)
+	if err != nil {
+		return nil, 0, wrap("list bypass codes", err)
+	}
+	return list, total, nil
+}
+
+// BypassCode returns one bypass code's metadata.
+func (s *Service) BypassCode(ctx context.Context, id string) (store.BypassCode, error) {
+	c, err := s.st.GetBypassCode(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.BypassCode{}, notFound("no bypass code with that ID")
+	}
+	if err != nil {
+		return store.BypassCode{}, wrap("get bypass code", err)
+	}
+	return c, nil
+}
+
+// DeleteBypassCode deletes one bypass code, with its administrator-log row.
+func (s *Service) DeleteBypassCode(ctx context.Context, id string) error {
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		c, err := q.GetBypassCode(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteBypassCode(ctx, id); err != nil {
+			return err
+		}
+		return s.adminLog(ctx, q, "bypass_delete", id, map[string]any{"user_id": c.UserID})
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no bypass code with that ID")
+	}
+	if err != nil {
+		return wrap("delete bypass code", err)
+	}
+	s.opts.Logger.Info("bypass code deleted", "bypass_code_id", id)
+	return nil
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,6 +90,12 @@ type pyAdminOut struct {
 	LoginWithCode     pyCall          `json:"login_with_code"`
 	LoginAgain        pyCall          `json:"login_again"`
 	EnrollUser        pyCall          `json:"enroll_user"`
+	AllBypassCodes    pyCall          `json:"all_bypass_codes"`
+	AllBypassIDs      pyCall          `json:"all_bypass_ids"`
+	UserBypassIDs     pyCall          `json:"user_bypass_ids"`
+	BypassShown       bool            `json:"bypass_shown"`
+	DeleteBypassCode  pyCall          `json:"delete_bypass_code"`
+	BypassIDsAfter    pyCall          `json:"bypass_ids_after_delete"`
 	DeleteUser        pyCall          `json:"delete_user"`
 	GetDeleted        pyCall          `json:"get_deleted"`
 	Phones            pyCall          `json:"phones"`
@@ -203,6 +210,17 @@ func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 	if login.Result != "allow" || again.Result != "deny" {
 		t.Errorf("bypass code from the Admin API: first %+v, again %+v; want allow then deny", login, again)
 	}
+	var allIDs, userIDs, afterIDs []string
+	out.AllBypassIDs.decode(t, "get_bypass_codes", &allIDs)
+	out.UserBypassIDs.decode(t, "get_user_bypass_codes", &userIDs)
+	if len(allIDs) == 0 || !slices.Equal(allIDs, userIDs) || out.BypassShown {
+		t.Errorf("get_bypass_codes lists %v for the user, get_user_bypass_codes %v (a code shown: %v); want the same, never a code",
+			allIDs, userIDs, out.BypassShown)
+	}
+	out.BypassIDsAfter.decode(t, "get_bypass_codes after delete_bypass_code_by_id", &afterIDs)
+	if out.DeleteBypassCode.Error != "" || len(allIDs) == 0 || slices.Contains(afterIDs, allIDs[0]) {
+		t.Errorf("delete_bypass_code_by_id(%v): %s; listed after: %v", allIDs, out.DeleteBypassCode.Error, afterIDs)
+	}
 	var link string
 	out.EnrollUser.decode(t, "enroll_user", &link)
 	if !strings.Contains(link, "/portal/enroll/") {
@@ -248,7 +266,7 @@ func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 	for _, l := range adminLog {
 		actions[fmt.Sprint(l["action"])]++
 	}
-	for _, a := range []string{"integration_create", "user_create", "user_update", "bypass_create", "user_delete"} {
+	for _, a := range []string{"integration_create", "user_create", "user_update", "bypass_create", "bypass_delete", "user_delete"} {
 		if actions[a] == 0 {
 			t.Errorf("administrator log has no %s: %v", a, actions)
 		}

@@ -86,6 +86,11 @@ type AdminQueries interface {
 	// ListUsersPage returns one page of users and how many users match.
 	ListUsersPage(ctx context.Context, p UserPage) ([]User, int, error)
 	CountUsers(ctx context.Context) (int, error)
+	// ListBypassCodesPage returns one page of every user's bypass codes
+	// (ordered by Created, then ID) and how many there are.
+	ListBypassCodesPage(ctx context.Context, offset, limit int) ([]BypassCode, int, error)
+	// GetBypassCode returns one bypass code; ErrNotFound if absent.
+	GetBypassCode(ctx context.Context, id string) (BypassCode, error)
 
 	// SetIntegrationGrants replaces the Admin API grants.
 	SetIntegrationGrants(ctx context.Context, ikey string, grants []string) error

@@ -63,6 +63,20 @@ def main():
         if "ok" in codes:
             out["login_with_code"] = call(auth.auth, "passcode", username="py-admin-user", passcode=codes["ok"][0])
             out["login_again"] = call(auth.auth, "passcode", username="py-admin-user", passcode=codes["ok"][0])
+        # The global bypass-code list (paged by the client's generator):
+        # the user's codes as the per-user list shows them, never a code.
+        listed = call(adm.get_bypass_codes)
+        mine = call(adm.get_user_bypass_codes, uid)
+        out["all_bypass_codes"] = listed
+        if "ok" in listed and "ok" in mine:
+            ids = sorted(c["bypass_code_id"] for c in listed["ok"] if c["user"]["user_id"] == uid)
+            out["all_bypass_ids"] = {"ok": ids}
+            out["user_bypass_ids"] = {"ok": sorted(c["bypass_code_id"] for c in mine["ok"])}
+            out["bypass_shown"] = any(code in json.dumps(listed["ok"]) for code in codes.get("ok", []))
+            if ids:
+                out["delete_bypass_code"] = call(adm.delete_bypass_code_by_id, ids[0])
+                after = call(adm.get_bypass_codes, limit=10, offset=0)
+                out["bypass_ids_after_delete"] = {"ok": [c["bypass_code_id"] for c in after["ok"]]} if "ok" in after else after
         out["enroll_user"] = call(adm.enroll_user, "py-enrollee", "enrollee@example.com")
         out["delete_user"] = call(adm.delete_user, uid)
         out["get_deleted"] = call(adm.get_user_by_id, uid)

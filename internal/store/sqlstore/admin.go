@@ -157,6 +157,31 @@ func (q *queries) ListUsersPage(ctx context.Context, p store.UserPage) ([]store.
 	return out, total, nil
 }
 
+func (q *queries) ListBypassCodesPage(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error) {
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM bypass_codes`).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: count bypass codes: %w", err)
+	}
+	rows, err := q.query(ctx, `SELECT `+bypassCols+` FROM bypass_codes ORDER BY created, id`+q.d.binary+` LIMIT ? OFFSET ?`,
+		max(limit, 1), max(offset, 0))
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: list bypass codes: %w", err)
+	}
+	out, err := collect(rows, scanBypassCode)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: list bypass codes: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) GetBypassCode(ctx context.Context, id string) (store.BypassCode, error) {
+	c, err := scanBypassCode(q.queryRow(ctx, `SELECT `+bypassCols+` FROM bypass_codes WHERE id = ?`, id))
+	if err != nil {
+		return store.BypassCode{}, fmt.Errorf("sqlstore: get bypass code %s: %w", id, mapErr(err))
+	}
+	return c, nil
+}
+
 func (q *queries) CountUsers(ctx context.Context) (int, error) {
 	var n int
 	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
@@ -315,6 +340,14 @@ func (s *Store) ListUsersPage(ctx context.Context, p store.UserPage) ([]store.Us
 }
 
 func (s *Store) CountUsers(ctx context.Context) (int, error) { return s.rq.CountUsers(ctx) }
+
+func (s *Store) ListBypassCodesPage(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error) {
+	return s.rq.ListBypassCodesPage(ctx, offset, limit)
+}
+
+func (s *Store) GetBypassCode(ctx context.Context, id string) (store.BypassCode, error) {
+	return s.rq.GetBypassCode(ctx, id)
+}
 
 func (s *Store) SetIntegrationGrants(ctx context.Context, ikey string, grants []string) error {
 	return s.write(ctx, true, func(q *queries) error { return q.SetIntegrationGrants(ctx, ikey, grants) })

@@ -640,6 +640,30 @@ func testBypassCodes(t *testing.T, s store.Store) {
 		checkList(t, "ListBypassCodes of an unknown user", list(t, userID(99)), nil, normCode)
 	})
 
+	t.Run("Page and Get", func(t *testing.T) {
+		c4 := store.BypassCode{ID: codeID(4), UserID: u2.ID, Hash: []byte("fourth"), RemainingUses: 1, Created: at(-2 * time.Minute)}
+		must(t, "CreateBypassCodes", s.CreateBypassCodes(ctx, []store.BypassCode{c4}))
+		defer func() { must(t, "DeleteBypassCode", s.DeleteBypassCode(ctx, c4.ID)) }()
+		var all []store.BypassCode
+		for off := 0; ; off += 3 {
+			page, total, err := s.ListBypassCodesPage(ctx, off, 3)
+			must(t, "ListBypassCodesPage", err)
+			if total != 4 {
+				t.Fatalf("ListBypassCodesPage total = %d, want 4", total)
+			}
+			if len(page) == 0 {
+				break
+			}
+			all = append(all, page...)
+		}
+		checkList(t, "ListBypassCodesPage (all users, by Created, then ID)", all, []store.BypassCode{c4, c3, c1, c2}, normCode)
+		got, err := s.GetBypassCode(ctx, c1.ID)
+		must(t, "GetBypassCode", err)
+		checkList(t, "GetBypassCode", []store.BypassCode{got}, []store.BypassCode{c1}, normCode)
+		_, err = s.GetBypassCode(ctx, codeID(99))
+		wantErr(t, "GetBypassCode of a missing code", err, store.ErrNotFound)
+	})
+
 	t.Run("Find", func(t *testing.T) {
 		for _, want := range []store.BypassCode{c1, c2, c3} {
 			got, err := s.FindBypassCode(ctx, want.UserID, want.Hash)

@@ -223,25 +223,7 @@ func (a *API) groupUsers(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 
 // userGroups is GET /admin/v1/users/{id}/groups.
 func (a *API) userGroups(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	u, err := a.user(r)
-	if err != nil {
-		return err
-	}
-	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
-	if err != nil {
-		return err
-	}
-	list, err := a.Core.UserGroups(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	page := window(list, p)
-	out := make([]groupV1, 0, len(page))
-	for _, g := range page {
-		out = append(out, groupV1Of(g))
-	}
-	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
-	return nil
+	return userSubList(a, w, r, c, a.Core.UserGroups, func(g store.Group, _ store.User) groupV1 { return groupV1Of(g) })
 }
 
 // addUserGroup is POST /admin/v1/users/{id}/groups with group_id; "".

@@ -250,26 +250,13 @@ func (a *API) resyncToken(w http.ResponseWriter, r *http.Request, c *httpapi.Cal
 
 // userTokens is GET /admin/v1/users/{id}/tokens: the user's hardware tokens.
 func (a *API) userTokens(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	u, err := a.user(r)
-	if err != nil {
-		return err
+	hardware := func(ctx context.Context, userID string) ([]store.Token, error) {
+		all, err := a.Core.UserTokens(ctx, userID)
+		return hardwareTokens(all), err
 	}
-	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
-	if err != nil {
-		return err
-	}
-	all, err := a.Core.UserTokens(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	list := hardwareTokens(all)
-	page := window(list, p)
-	out := make([]tokenJSON, 0, len(page))
-	for _, t := range page {
-		out = append(out, tokenJSON{tokenRef: tokenRefOf(t), Admins: []any{}, Users: []userRef{refOf(u)}})
-	}
-	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
-	return nil
+	return userSubList(a, w, r, c, hardware, func(t store.Token, u store.User) tokenJSON {
+		return tokenJSON{tokenRef: tokenRefOf(t), Admins: []any{}, Users: []userRef{refOf(u)}}
+	})
 }
 
 // addUserToken is POST /admin/v1/users/{id}/tokens with token_id: assigns
@@ -355,25 +342,7 @@ func (a *API) webauthnJSON(ctx context.Context, c store.WebAuthnCredential) (web
 }
 
 func (a *API) userWebAuthn(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	u, err := a.user(r)
-	if err != nil {
-		return err
-	}
-	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
-	if err != nil {
-		return err
-	}
-	list, err := a.Core.WebAuthnCredentials(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	page := window(list, p)
-	out := make([]webauthnRef, 0, len(page))
-	for _, cr := range page {
-		out = append(out, webauthnRefOf(cr))
-	}
-	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
-	return nil
+	return userSubList(a, w, r, c, a.Core.WebAuthnCredentials, func(cr store.WebAuthnCredential, _ store.User) webauthnRef { return webauthnRefOf(cr) })
 }
 
 // listWebAuthn is GET /admin/v1/webauthncredentials: every user's.

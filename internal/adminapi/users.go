@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -429,25 +430,7 @@ type bypassJSON struct {
 }
 
 func (a *API) listBypassCodes(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	u, err := a.user(r)
-	if err != nil {
-		return err
-	}
-	p, err := parsePaging(c.Params.Values, defaultListLimit, 500)
-	if err != nil {
-		return err
-	}
-	list, err := a.Core.BypassCodes(r.Context(), u.ID)
-	if err != nil {
-		return err
-	}
-	page := window(list, p)
-	out := make([]bypassJSON, 0, len(page))
-	for _, b := range page {
-		out = append(out, bypassOf(b, u))
-	}
-	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
-	return nil
+	return userSubList(a, w, r, c, a.Core.BypassCodes, bypassOf)
 }
 
 // bypassOf is a bypass code's metadata (never the code: only its hash is
@@ -520,7 +503,10 @@ func window[T any](list []T, p paging) []T {
 	return list[p.Offset:min(len(list), p.Offset+p.Limit)]
 }
 
-func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+// userSubList answers GET /admin/v1/users/{id}/<records>: one page of the
+// short list load returns for the user, each record in Duo's shape.
+func userSubList[T, J any](a *API, w http.ResponseWriter, r *http.Request, c *httpapi.Call,
+	load func(ctx context.Context, userID string) ([]T, error), shape func(T, store.User) J) error {
 	u, err := a.user(r)
 	if err != nil {
 		return err
@@ -529,17 +515,21 @@ func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	if err != nil {
 		return err
 	}
-	devices, err := a.Core.Devices(r.Context(), u.ID)
+	list, err := load(r.Context(), u.ID)
 	if err != nil {
 		return err
 	}
-	page := window(devices, p)
-	out := make([]phoneRef, 0, len(page))
-	for _, d := range page {
-		out = append(out, phoneOf(d))
+	page := window(list, p)
+	out := make([]J, 0, len(page))
+	for _, x := range page {
+		out = append(out, shape(x, u))
 	}
-	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(devices)))
+	httpapi.WriteOKMeta(w, out, metaFor(p, len(page), len(list)))
 	return nil
+}
+
+func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	return userSubList(a, w, r, c, a.Core.Devices, func(d store.Device, _ store.User) phoneRef { return phoneOf(d) })
 }
 
 // userEmptyList answers the lists Assent has nothing for (U2F tokens: a

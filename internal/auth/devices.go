@@ -87,11 +87,7 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 	out := Enrollment{Username: username, Code: code, Expires: now.Add(valid),
 		ActivationCode: "duo://" + code + "-" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(s.opts.APIHostname)), "=")}
 	err := s.st.InTx(ctx, func(q store.Queries) error {
-		u, err := q.GetUserByUsername(ctx, username)
-		if errors.Is(err, store.ErrNotFound) {
-			u = store.User{ID: ids.New(ids.User), Username: username, Status: store.StatusActive, Created: now}
-			err = q.CreateUser(ctx, u)
-		}
+		u, err := enrollingUser(ctx, q, username, now)
 		if err != nil {
 			return err
 		}
@@ -400,4 +396,15 @@ func (s *Service) RemoveDevice(ctx context.Context, deviceID string) error {
 	}
 	s.opts.Logger.Info("device removed", "device_id", deviceID)
 	return nil
+}
+
+// enrollingUser returns the user an enrollment is for, created active if
+// the username is new (enrolling is how users come to exist).
+func enrollingUser(ctx context.Context, q store.Queries, username string, now time.Time) (store.User, error) {
+	u, err := q.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		u = store.User{ID: ids.New(ids.User), Username: username, Status: store.StatusActive, Created: now}
+		err = q.CreateUser(ctx, u)
+	}
+	return u, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -40,11 +39,7 @@ func (s *Service) BeginTOTPApp(ctx context.Context, req TOTPAppRequest) (TOTPEnr
 	var u store.User
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		var err error
-		u, err = q.GetUserByUsername(ctx, req.Username)
-		if errors.Is(err, store.ErrNotFound) {
-			u = store.User{ID: ids.New(ids.User), Username: req.Username, Status: store.StatusActive, Created: now}
-			err = q.CreateUser(ctx, u)
-		}
+		u, err = enrollingUser(ctx, q, req.Username, now)
 		return err
 	})
 	if err != nil {

@@ -182,11 +182,7 @@ func (s *Service) BeginWebAuthnRegistration(ctx context.Context, req WebAuthnReg
 	var u store.User
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		var err error
-		u, err = q.GetUserByUsername(ctx, req.Username)
-		if errors.Is(err, store.ErrNotFound) {
-			u = store.User{ID: ids.New(ids.User), Username: req.Username, Status: store.StatusActive, Created: now}
-			err = q.CreateUser(ctx, u)
-		}
+		u, err = enrollingUser(ctx, q, req.Username, now)
 		return err
 	})
 	if err != nil {

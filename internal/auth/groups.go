@@ -295,6 +295,9 @@ func (s *Service) EffectiveStatus(ctx context.Context, q store.Queries, u store.
 	if u.Status != store.StatusActive {
 		return u.Status, nil
 	}
+	if u.GroupStatus != "" {
+		return u.GroupStatus, nil // read with the user
+	}
 	st, err := q.GroupStatus(ctx, u.ID)
 	if err != nil {
 		return "", wrap("group status", err)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,6 +41,15 @@ func sharedAssent(b *testing.B) *Assent {
 		b.Fatal(sharedErr)
 	}
 	return shared
+}
+
+// processCPU is the user and system CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestMain(m *testing.M) {
@@ -76,6 +86,7 @@ func parallel(b *testing.B, do func(ctx context.Context) (bool, error)) {
 		firstErr         atomic.Pointer[string]
 	)
 	b.SetParallelism((n + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	cpu0 := processCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var h Histogram
@@ -98,6 +109,10 @@ func parallel(b *testing.B, do func(ctx context.Context) (bool, error)) {
 		mu.Unlock()
 	})
 	b.StopTimer()
+	// CPU time per request (client and server, this process) does not
+	// depend on what else the machine runs, unlike req/s: compare
+	// scenarios by it on a busy machine.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	b.ReportMetric(ms(all.Quantile(0.50)), "p50-ms")
 	b.ReportMetric(ms(all.Quantile(0.99)), "p99-ms")

@@ -146,7 +146,7 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
 		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
-		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0)
+		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), `+groupStatusOf("u.id")+`
 		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		 WHERE `+where+` ORDER BY d.created, d.id`+q.d.binary, key)
 	if err != nil {
@@ -160,18 +160,18 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 	)
 	for rows.Next() {
 		var (
-			status             string
+			status, groups     string
 			created, lastLogin int64
 			d                  store.Device
 			secret             []byte
 			dCreated, lastSeen int64
 		)
 		if err := rows.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
-			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen); err != nil {
+			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen, &groups); err != nil {
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 		}
 		n++
-		u.Status = store.UserStatus(status)
+		u.Status, u.GroupStatus = store.UserStatus(status), store.UserStatus(groups)
 		u.Created = fromUnix(created)
 		u.LastLogin = fromUnix(lastLogin)
 		if d.ID == "" {

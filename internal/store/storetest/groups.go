@@ -59,6 +59,17 @@ func testGroups(t *testing.T, s store.Store) {
 		if st != want {
 			t.Errorf("%s: group status of %s %q, want %q", what, u.Username, st, want)
 		}
+		// The decision's one-statement reads carry it with the user.
+		got, _, err := s.GetUserAndDevices(ctx, u.Username, "")
+		must(t, "GetUserAndDevices", err)
+		if got.GroupStatus != want {
+			t.Errorf("%s: GetUserAndDevices: group status of %s %q, want %q", what, u.Username, got.GroupStatus, want)
+		}
+		got, _, _, _, err = s.GetUserAndBypassCode(ctx, u.Username, u.ID, []byte("no code"))
+		must(t, "GetUserAndBypassCode", err)
+		if got.GroupStatus != want {
+			t.Errorf("%s: GetUserAndBypassCode: group status of %s %q, want %q", what, u.Username, got.GroupStatus, want)
+		}
 	}
 	status("active groups", alice, store.StatusActive)
 	status("no group", carol, store.StatusActive)

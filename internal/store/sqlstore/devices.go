@@ -146,7 +146,7 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
 		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
-		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), `+groupStatusOf("u.id")+`
+		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), `+userGroupStatus+`
 		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		 WHERE `+where+` ORDER BY d.created, d.id`+q.d.binary, key)
 	if err != nil {

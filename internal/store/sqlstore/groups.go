@@ -153,13 +153,11 @@ func (q *queries) GroupStatus(ctx context.Context, userID string) (store.UserSta
 	return st, nil
 }
 
-// groupStatusOf is a scalar subquery for the status the groups of the
-// user whose ID is the column userID impose: 'disabled' if any group is,
-// else 'bypass' if any is, else 'active' (as GroupStatus).
-func groupStatusOf(userID string) string {
-	return `COALESCE((SELECT g.status FROM user_groups g JOIN user_group_members m ON m.group_id = g.id
-		WHERE m.user_id = ` + userID + ` AND g.status <> 'active' ORDER BY g.status = 'disabled' DESC LIMIT 1), 'active')`
-}
+// userGroupStatus is a scalar subquery for the status the groups of the
+// user u impose: 'disabled' if any group is, else 'bypass' if any is, else
+// 'active' (as GroupStatus).
+const userGroupStatus = `COALESCE((SELECT g.status FROM user_groups g JOIN user_group_members m ON m.group_id = g.id
+		WHERE m.user_id = u.id AND g.status <> 'active' ORDER BY g.status = 'disabled' DESC LIMIT 1), 'active')`
 
 // prefixed qualifies each of a comma-separated column list.
 func prefixed(p, cols string) string {

@@ -617,7 +617,7 @@ func (q *queries) GetUserAndBypassCode(ctx context.Context, username, userID str
 	err = q.queryRow(ctx,
 		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0),
-		        `+groupStatusOf("u.id")+`
+		        `+userGroupStatus+`
 		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
 		 WHERE u.username_norm = ?`, userID, blob(hash), norm).
 		Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,

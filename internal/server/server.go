@@ -32,6 +32,7 @@ import (
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
+	"github.com/assent-auth/assent/internal/gctune"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/logthrottle"
 	"github.com/assent-auth/assent/internal/prompt"
@@ -290,9 +291,13 @@ func securityHeaders(next http.Handler) http.Handler {
 // Run listens on the configured address (and on metrics_listen and
 // pprof_listen when set) and serves until ctx ends, then shuts down
 // gracefully within the configured timeout. It applies memory_limit to the
-// process.
+// process and keeps the collector from running every few megabytes while
+// the live heap is small (internal/gctune; GOGC in the environment wins).
 func (s *Server) Run(ctx context.Context) error {
 	s.memoryLimit = applyMemoryLimit(s.app.Config.MemoryLimit)
+	tuneCtx, stopTuning := context.WithCancel(ctx)
+	defer stopTuning()
+	go gctune.New(0).Run(tuneCtx)
 	ln, err := net.Listen("tcp", s.app.Config.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.app.Config.Listen, err)

@@ -76,7 +76,7 @@ func TestAllProblemsReported(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		"testdata/bad.toml: colour: unknown key",
+		"testdata/bad.toml: line 3: colour: unknown key",
 		"environment: ASSENT_LISTN: unknown setting",
 		"environment: ASSENT_CLOCK_SKEW:",
 		"config: listen:",
@@ -220,5 +220,35 @@ func TestByteSize(t *testing.T) {
 		if err := b.UnmarshalText([]byte(bad)); err == nil {
 			t.Errorf("%q: accepted as %d", bad, b)
 		}
+	}
+}
+
+// A file's wrong values and unknown keys are all reported, each with the
+// key and, inside a [section], the section.
+func TestFileProblemsAllListed(t *testing.T) {
+	t.Parallel()
+	_, err := Load(Sources{File: "testdata/types.toml"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"(8 problems)",
+		`testdata/types.toml: line 2: clock_skew: "soon" is not a duration`,
+		"testdata/types.toml: line 3: rate_limit_pushes_per_user: \"x\" is not a rate limit",
+		"testdata/types.toml: line 4: alt_hostnames: a string where a list of strings",
+		"testdata/types.toml: line 5: fraud_lockout: an integer where true or false is expected",
+		"testdata/types.toml: line 7: [server] listen: unknown key: settings have no sections",
+		"testdata/types.toml: line 8: [server] foo: unknown key",
+		"testdata/types.toml: line 10: [server] x.y: unknown key",
+		"testdata/types.toml: line 11: [other]: unknown section",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+	_, err = Load(Sources{File: "testdata/bad.toml", Flags: map[string]string{"clock_skew": "5"}})
+	if err == nil || !strings.Contains(err.Error(), "flags: clock_skew:") || !strings.Contains(err.Error(), "testdata/bad.toml: line 3: colour: unknown key") {
+		t.Errorf("file and flag problems together: %v", err)
 	}
 }

@@ -286,11 +286,11 @@ func loadFile(cfg *Config, path string) Errors {
 			continue
 		}
 		ptr := v.FieldByIndex(f.Index).Addr().Interface()
-		if _, text := ptr.(encoding.TextUnmarshaler); text && md.Type(key) != "String" {
-			errs = append(errs, Problem{Source: at(key), Key: key, Msg: fileValueError(errors.New("incompatible types"), md.Type(key), f.Type)})
-			continue
-		}
 		if err := md.PrimitiveDecode(raw[key], ptr); err != nil {
+			if _, text := ptr.(encoding.TextUnmarshaler); text && md.Type(key) != "String" {
+				// A number where "30s" was meant: say what to write.
+				err = errors.New("incompatible types")
+			}
 			errs = append(errs, Problem{Source: at(key), Key: key, Msg: fileValueError(err, md.Type(key), f.Type)})
 		}
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,26 @@ func TestFileProblemsAllListed(t *testing.T) {
 	_, err = Load(Sources{File: "testdata/bad.toml", Flags: map[string]string{"clock_skew": "5"}})
 	if err == nil || !strings.Contains(err.Error(), "flags: clock_skew:") || !strings.Contains(err.Error(), "testdata/bad.toml: line 3: colour: unknown key") {
 		t.Errorf("file and flag problems together: %v", err)
+	}
+}
+
+// A size may be a bare number of bytes in the file, as before the file was
+// read key by key; a duration may not.
+func TestFileNumbers(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/n.toml"
+	if err := os.WriteFile(path, []byte("memory_limit = 536870912\nlockout_threshold = 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Sources{File: path})
+	if err != nil || cfg.MemoryLimit != 512<<20 || cfg.LockoutThreshold != 4 {
+		t.Errorf("memory_limit %d, lockout_threshold %d, %v", cfg.MemoryLimit, cfg.LockoutThreshold, err)
+	}
+	if err := os.WriteFile(path, []byte("clock_skew = 60\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(Sources{File: path})
+	if err == nil || !strings.Contains(err.Error(), `line 1: clock_skew: an integer where a duration in quotes, like "30s" or "5m" is expected`) {
+		t.Errorf("clock_skew = 60: %v", err)
 	}
 }

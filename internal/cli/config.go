@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -50,7 +51,7 @@ configuration file with every setting commented out at its default.`,
 					flag = "--" + s.Flag
 				}
 				if s.DefaultDoc != "" {
-					def = s.DefaultDoc
+					def = strings.ReplaceAll(s.DefaultDoc, "`", "") // Markdown in the README
 				}
 				rows = append(rows, []string{s.Key, s.EnvVar(), flag, def})
 			}

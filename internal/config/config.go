@@ -703,8 +703,8 @@ func sameListener(addr, other string) bool {
 }
 
 // defaultPublicHostname names the listener the way local clients reach it:
-// loopback and wildcard addresses become "localhost" (duo_unix cannot match
-// IP SANs), and port 443 is left out.
+// loopback and wildcard addresses become "localhost" (duo_unix 1.x, as
+// Debian ships it, cannot match IP SANs), and port 443 is left out.
 func defaultPublicHostname(host, port string) string {
 	ip := net.ParseIP(host)
 	if host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {

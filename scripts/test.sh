@@ -38,6 +38,7 @@ APT_PACKAGES=(
 	gcc libc6-dev # cgo, for go test -race
 	postgresql
 	python3-duo-client python3-six python3-requests
+	libnet-duo-perl liblwp-protocol-https-perl # Perl Net::Duo (internal/e2e/perl_test.go)
 	openssl
 	login-duo libpam-duo pamtester oathtool
 	slapd ldap-utils freeradius freeradius-utils # authentication proxy: LDAP and RADIUS partners

@@ -73,22 +73,12 @@ func cliActor(e *env) auth.Actor {
 }
 
 // configFlags maps flag names to config keys; every command that opens the
-// installation takes them.
-var configFlags = map[string]string{
-	"data-dir":        "data_dir",
-	"database-url":    "database_url",
-	"master-key-file": "master_key_file",
-	"public-hostname": "public_hostname",
-	"log-level":       "log_level",
-	"log-format":      "log_format",
-}
-
-// serverFlags are taken by the commands that run the server.
-var serverFlags = map[string]string{
-	"listen":   "listen",
-	"tls-cert": "tls_cert",
-	"tls-key":  "tls_key",
-}
+// installation takes them. serverFlags are taken by the commands that run
+// the server. Both come from the settings table (internal/config/settings.go).
+var (
+	configFlags = config.FlagKeys(config.CommonFlag)
+	serverFlags = config.FlagKeys(config.ServeFlag)
+)
 
 func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
@@ -103,12 +93,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetErr(e.stderr)
 	pf := root.PersistentFlags()
 	pf.String("config", "", "TOML configuration file (env ASSENT_CONFIG)")
-	pf.String("data-dir", "", "data directory: SQLite database, master key, local CA (default ./assent-data)")
-	pf.String("database-url", "", "PostgreSQL URL (postgres://…); default: SQLite in the data directory")
-	pf.String("master-key-file", "", "file holding the master key (default <data-dir>/master.key)")
-	pf.String("public-hostname", "", "API hostname clients use, host[:port] (default localhost:<listen port>)")
-	pf.String("log-level", "", "debug, info, warn or error")
-	pf.String("log-format", "", "text or json")
+	addConfigFlags(pf, config.CommonFlag)
 	root.AddCommand(
 		newServeCmd(e),
 		newQuickstartCmd(e),
@@ -122,14 +107,20 @@ func newRoot(e *env) *cobra.Command {
 		newAuthproxyCmd(e),
 		newCACmd(e),
 		newLogCmd(e),
+		newConfigCmd(e),
 	)
 	return root
 }
 
-func addServerFlags(cmd *cobra.Command) {
-	cmd.Flags().String("listen", "", "HTTPS listen address (default 127.0.0.1:8443)")
-	cmd.Flags().String("tls-cert", "", "PEM certificate (default: issued by Assent's local CA)")
-	cmd.Flags().String("tls-key", "", "PEM private key for --tls-cert")
+func addServerFlags(cmd *cobra.Command) { addConfigFlags(cmd.Flags(), config.ServeFlag) }
+
+// addConfigFlags defines the flags of the settings of one scope.
+func addConfigFlags(fs *pflag.FlagSet, scope config.FlagScope) {
+	for _, s := range config.Settings() {
+		if s.Flag != "" && s.FlagScope == scope {
+			fs.String(s.Flag, "", s.FlagUsage)
+		}
+	}
 }
 
 // loadConfig reads the config file, the environment and the flags the user

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,58 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/assent-auth/assent/internal/config"
-	"github.com/assent-auth/assent/internal/testutil"
 )
-
-// settingsRow is one row of README.md's configuration table: the keys,
-// environment variables and flags named (in backquotes) in its first three
-// columns.
-type settingsRow struct {
-	line             int
-	keys, envs, flag []string
-}
-
-var backquoted = regexp.MustCompile("`([^`]+)`")
-
-// readmeSettings reads the configuration table of README.md.
-func readmeSettings(t *testing.T) []settingsRow {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []settingsRow
-	in := false
-	for i, line := range strings.Split(string(b), "\n") {
-		switch {
-		case strings.HasPrefix(line, "| key (file) | environment | flag |"):
-			in = true
-			continue
-		case !in || strings.HasPrefix(line, "|---"):
-			continue
-		case !strings.HasPrefix(line, "|"):
-			in = false
-			continue
-		}
-		// Cells split at pipes not escaped as \|.
-		cells := strings.Split(strings.ReplaceAll(strings.Trim(line, "|"), `\|`, "\x00"), "|")
-		if len(cells) < 5 {
-			t.Fatalf("README.md:%d: a configuration row with %d columns, want 5", i+1, len(cells))
-		}
-		quoted := func(cell string) []string {
-			var out []string
-			for _, m := range backquoted.FindAllStringSubmatch(cell, -1) {
-				out = append(out, m[1])
-			}
-			return out
-		}
-		rows = append(rows, settingsRow{line: i + 1, keys: quoted(cells[0]), envs: quoted(cells[1]), flag: quoted(cells[2])})
-	}
-	if len(rows) == 0 {
-		t.Fatal(`README.md has no table headed "| key (file) | environment | flag |"`)
-	}
-	return rows
-}
 
 // flagKeys is every flag that sets a configuration key, with the key.
 func flagKeys() map[string]string {
@@ -76,50 +22,8 @@ func flagKeys() map[string]string {
 	return m
 }
 
-// TestSettingsDocumented keeps README.md's configuration table and the code
-// in step (one definition of each setting): every key of config.Config has
-// one row with its environment variable and the flags that set it, and
-// every row names real keys.
-func TestSettingsDocumented(t *testing.T) {
-	keys := config.Keys()
-	flags := flagKeys()
-	seen := map[string]int{}
-	for _, r := range readmeSettings(t) {
-		if len(r.keys) == 0 {
-			t.Errorf("README.md:%d: a configuration row without a key", r.line)
-			continue
-		}
-		var wantEnvs, wantFlags []string
-		for _, k := range r.keys {
-			if !slices.Contains(keys, k) {
-				t.Errorf("README.md:%d: %q is not a configuration key (config.Config)", r.line, k)
-			}
-			if prev, dup := seen[k]; dup {
-				t.Errorf("README.md:%d: %q already has a row (line %d)", r.line, k, prev)
-			}
-			seen[k] = r.line
-			wantEnvs = append(wantEnvs, config.EnvVar(k))
-			for f, fk := range flags {
-				if fk == k {
-					wantFlags = append(wantFlags, "--"+f)
-				}
-			}
-		}
-		if !slices.Equal(r.envs, wantEnvs) {
-			t.Errorf("README.md:%d: environment %q, want %q", r.line, r.envs, wantEnvs)
-		}
-		slices.Sort(wantFlags)
-		got := slices.Sorted(slices.Values(r.flag))
-		if !slices.Equal(got, wantFlags) {
-			t.Errorf("README.md:%d: flags %q, want %q (configFlags and serverFlags in root.go)", r.line, got, wantFlags)
-		}
-	}
-	for _, k := range keys {
-		if _, ok := seen[k]; !ok {
-			t.Errorf("configuration key %q (%s) is missing from README.md's configuration table", k, config.EnvVar(k))
-		}
-	}
-}
+// README.md's configuration reference is checked against the settings
+// table by internal/config's TestREADMEReference.
 
 // TestConfigFlags checks the flag → key maps of root.go against the
 // command tree: every mapped key exists and its flag is defined, and no
@@ -140,7 +44,7 @@ func TestConfigFlags(t *testing.T) {
 			defined[fl.Name] = true
 			key := strings.ReplaceAll(fl.Name, "-", "_")
 			if slices.Contains(keys, key) && flags[fl.Name] != key {
-				t.Errorf("%s: flag --%s is named like the key %q but is not in configFlags or serverFlags", c.CommandPath(), fl.Name, key)
+				t.Errorf("%s: flag --%s is named like the key %q but the settings table (internal/config/settings.go) gives it no Flag", c.CommandPath(), fl.Name, key)
 			}
 		}
 		c.LocalFlags().VisitAll(visit)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -184,45 +185,6 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// Defaults returns the zero-setup configuration.
-func Defaults() Config {
-	return Config{
-		DataDir:           "./assent-data",
-		Listen:            "127.0.0.1:8443",
-		LockoutThreshold:  10,
-		ClockSkew:         Duration{300 * time.Second},
-		PushTimeout:       Duration{60 * time.Second},
-		PushCooldownAfter: 3,
-		ACMEChallenge:     "tls-alpn-01",
-		PushCooldown:      Duration{15 * time.Minute},
-		EnrollLinkTTL:     Duration{24 * time.Hour},
-		LogLevel:          "info",
-		LogFormat:         "text",
-		TOTPIssuer:        "Assent",
-		ShutdownTimeout:   Duration{15 * time.Second},
-
-		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
-		RateLimitPasscodeFailuresPerUser:   RateLimit{N: 10, Per: 10 * time.Minute},
-		RateLimitPasscodeFailuresPerIP:     RateLimit{N: 30, Per: 10 * time.Minute},
-		RateLimitEnrollmentsPerIntegration: RateLimit{N: 60, Per: time.Minute},
-		RateLimitActivationFailuresPerIP:   RateLimit{N: 10, Per: 10 * time.Minute},
-		// One client address may hold this many connections; a browser
-		// opens about six, a busy RADIUS proxy or application a few dozen.
-		MaxConnectionsPerIP:     512,
-		IdleTimeout:             Duration{60 * time.Second},
-		MaxHeldRequests:         10000,
-		UniversalJWTMaxLifetime: Duration{5 * time.Minute},
-		RetentionTransactions:   Duration{7 * 24 * time.Hour},
-		PurgeInterval:           Duration{time.Hour},
-		// A client whose keys are right never fails; 20 failures at once
-		// and then one every 3 s is plenty for typos and clock trouble.
-		RateLimitBadSignatures: RateLimit{N: 20, Per: time.Minute},
-
-		WebAuthnUserVerification: "preferred",
-		WebAuthnAttestation:      "none",
-	}
-}
-
 // Problem is one configuration error.
 type Problem struct {
 	Source string // file path, "environment" or "flags"
@@ -285,23 +247,151 @@ func Load(src Sources) (Config, error) {
 	return cfg, nil
 }
 
+// loadFile reads a TOML file into cfg, each key on its own, so that every
+// wrong value and every unknown key or section is reported, not only the
+// first.
 func loadFile(cfg *Config, path string) Errors {
-	md, err := toml.DecodeFile(path, cfg)
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return Errors{{Source: path, Msg: "file not found"}}
+	} else if err != nil {
+		return Errors{{Source: path, Msg: err.Error()}}
+	}
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return Errors{{Source: path, Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}
 		}
-		if os.IsNotExist(err) {
-			return Errors{{Source: path, Msg: "file not found"}}
-		}
 		return Errors{{Source: path, Msg: err.Error()}}
 	}
 	var errs Errors
-	for _, k := range md.Undecoded() {
-		errs = append(errs, Problem{Source: path, Key: k.String(), Msg: "unknown key"})
+	lines := keyLines(string(data))
+	at := func(key ...string) string {
+		if n := lines[strings.Join(key, ".")]; n > 0 {
+			return fmt.Sprintf("%s: line %d", path, n)
+		}
+		return path
+	}
+	v := reflect.ValueOf(cfg).Elem()
+	for _, k := range md.Keys() {
+		if len(k) != 1 {
+			continue // inside a table: reported with the table
+		}
+		key := k[0]
+		f, ok := fieldByKey(key)
+		if !ok {
+			errs = append(errs, unknownFileKey(md, at, key)...)
+			continue
+		}
+		ptr := v.FieldByIndex(f.Index).Addr().Interface()
+		if err := md.PrimitiveDecode(raw[key], ptr); err != nil {
+			if _, text := ptr.(encoding.TextUnmarshaler); text && md.Type(key) != "String" {
+				// A number where "30s" was meant: say what to write.
+				err = errors.New("incompatible types")
+			}
+			errs = append(errs, Problem{Source: at(key), Key: key, Msg: fileValueError(err, md.Type(key), f.Type)})
+		}
 	}
 	return errs
+}
+
+// keyLines finds the line of each key of a TOML file (dotted under its
+// [section]), for messages; a key it cannot place is reported without one.
+func keyLines(data string) map[string]int {
+	lines := map[string]int{}
+	section := ""
+	for i, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if m := tomlTable.FindStringSubmatch(line); m != nil {
+			section = strings.ReplaceAll(strings.ReplaceAll(m[1], " ", ""), `"`, "")
+			if _, seen := lines[section]; !seen {
+				lines[section] = i + 1
+			}
+			continue
+		}
+		if m := tomlKey.FindStringSubmatch(line); m != nil {
+			key := m[1]
+			if section != "" {
+				key = section + "." + key
+			}
+			if _, seen := lines[key]; !seen {
+				lines[key] = i + 1
+			}
+		}
+	}
+	return lines
+}
+
+var (
+	tomlTable = regexp.MustCompile(`^\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)
+	tomlKey   = regexp.MustCompile(`^"?([A-Za-z0-9_\-]+)"?\s*=`)
+)
+
+// unknownFileKey reports a key of the file that is no setting; for a table
+// ([section]) it reports each key inside, since Assent's settings have no
+// sections.
+func unknownFileKey(md toml.MetaData, at func(...string) string, key string) Errors {
+	if md.Type(key) != "Hash" {
+		return Errors{{Source: at(key), Key: key, Msg: "unknown key"}}
+	}
+	var errs Errors
+	for _, k := range md.Keys() {
+		if len(k) < 2 || k[0] != key || md.Type(k...) == "Hash" {
+			continue
+		}
+		msg := "unknown key"
+		if _, known := Lookup(k[1]); known && len(k) == 2 {
+			msg = fmt.Sprintf("unknown key: settings have no sections; write %s at the top of the file, before any [section]", k[1])
+		}
+		errs = append(errs, Problem{Source: at(k...), Key: "[" + key + "] " + strings.Join(k[1:], "."), Msg: msg})
+	}
+	if len(errs) == 0 {
+		errs = Errors{{Source: at(key), Key: "[" + key + "]", Msg: "unknown section"}}
+	}
+	return errs
+}
+
+// fileValueError says what is wrong with a value of the file.
+func fileValueError(err error, tomlType string, t reflect.Type) string {
+	var want string
+	switch {
+	case t == reflect.TypeFor[Duration]():
+		want = `a duration in quotes, like "30s" or "5m"`
+	case t == reflect.TypeFor[RateLimit]():
+		want = `a rate limit in quotes, like "5/5m", or "off"`
+	case t == reflect.TypeFor[ByteSize]():
+		want = `a size in quotes, like "512MiB"`
+	case t.Kind() == reflect.Int:
+		want = "a whole number"
+	case t.Kind() == reflect.Bool:
+		want = "true or false"
+	case t.Kind() == reflect.String:
+		want = "a string in quotes"
+	case t.Kind() == reflect.Slice:
+		want = `a list of strings, like ["a", "b"]`
+	}
+	var pe toml.ParseError
+	if errors.As(err, &pe) && pe.Message != "" {
+		err = errors.New(pe.Message)
+	}
+	msg := strings.TrimPrefix(err.Error(), "toml: ")
+	if strings.Contains(msg, "incompatible types") || strings.Contains(msg, "cannot") || strings.Contains(msg, "type mismatch") {
+		got := strings.ToLower(tomlType)
+		switch got {
+		case "hash":
+			got = "table"
+		case "array":
+			got = "list"
+		}
+		article := "a"
+		if strings.ContainsRune("aeiou", rune(got[0])) {
+			article = "an"
+		}
+		return fmt.Sprintf("%s %s where %s is expected", article, got, want)
+	}
+	return msg
 }
 
 // EnvVar is the environment variable of a configuration key: ASSENT_ and
@@ -613,8 +703,8 @@ func sameListener(addr, other string) bool {
 }
 
 // defaultPublicHostname names the listener the way local clients reach it:
-// loopback and wildcard addresses become "localhost" (duo_unix cannot match
-// IP SANs), and port 443 is left out.
+// loopback and wildcard addresses become "localhost" (duo_unix 1.x, as
+// Debian ships it, cannot match IP SANs), and port 443 is left out.
 func defaultPublicHostname(host, port string) string {
 	ip := net.ParseIP(host)
 	if host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {

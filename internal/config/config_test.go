@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestAllProblemsReported(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		"testdata/bad.toml: colour: unknown key",
+		"testdata/bad.toml: line 3: colour: unknown key",
 		"environment: ASSENT_LISTN: unknown setting",
 		"environment: ASSENT_CLOCK_SKEW:",
 		"config: listen:",
@@ -220,5 +221,56 @@ func TestByteSize(t *testing.T) {
 		if err := b.UnmarshalText([]byte(bad)); err == nil {
 			t.Errorf("%q: accepted as %d", bad, b)
 		}
+	}
+}
+
+// A file's wrong values and unknown keys are all reported, each with the
+// key and, inside a [section], the section.
+func TestFileProblemsAllListed(t *testing.T) {
+	t.Parallel()
+	_, err := Load(Sources{File: "testdata/types.toml"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"(8 problems)",
+		`testdata/types.toml: line 2: clock_skew: "soon" is not a duration`,
+		"testdata/types.toml: line 3: rate_limit_pushes_per_user: \"x\" is not a rate limit",
+		"testdata/types.toml: line 4: alt_hostnames: a string where a list of strings",
+		"testdata/types.toml: line 5: fraud_lockout: an integer where true or false is expected",
+		"testdata/types.toml: line 7: [server] listen: unknown key: settings have no sections",
+		"testdata/types.toml: line 8: [server] foo: unknown key",
+		"testdata/types.toml: line 10: [server] x.y: unknown key",
+		"testdata/types.toml: line 11: [other]: unknown section",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+	_, err = Load(Sources{File: "testdata/bad.toml", Flags: map[string]string{"clock_skew": "5"}})
+	if err == nil || !strings.Contains(err.Error(), "flags: clock_skew:") || !strings.Contains(err.Error(), "testdata/bad.toml: line 3: colour: unknown key") {
+		t.Errorf("file and flag problems together: %v", err)
+	}
+}
+
+// A size may be a bare number of bytes in the file, as before the file was
+// read key by key; a duration may not.
+func TestFileNumbers(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/n.toml"
+	if err := os.WriteFile(path, []byte("memory_limit = 536870912\nlockout_threshold = 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(Sources{File: path})
+	if err != nil || cfg.MemoryLimit != 512<<20 || cfg.LockoutThreshold != 4 {
+		t.Errorf("memory_limit %d, lockout_threshold %d, %v", cfg.MemoryLimit, cfg.LockoutThreshold, err)
+	}
+	if err := os.WriteFile(path, []byte("clock_skew = 60\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(Sources{File: path})
+	if err == nil || !strings.Contains(err.Error(), `line 1: clock_skew: an integer where a duration in quotes, like "30s" or "5m" is expected`) {
+		t.Errorf("clock_skew = 60: %v", err)
 	}
 }

@@ -122,6 +122,10 @@ func newRoot(e *env) *cobra.Command {
 		newAuthproxyCmd(e),
 		newCACmd(e),
 		newLogCmd(e),
+		newBackupCmd(e),
+		newRestoreCmd(e),
+		newBackupKeygenCmd(e),
+		newMigrateDataCmd(e),
 	)
 	return root
 }

@@ -153,13 +153,49 @@ func Copy(ctx context.Context, dst, src *Store, opts CopyOptions) ([]TableCount,
 	return counts, nil
 }
 
+// SchemaVersion returns the version of the newest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlstore: read schema version (%s): %w", s.d.name, err)
+	}
+	return v, nil
+}
+
+// CountRows counts the rows of every table Copy copies, in the order it
+// copies them.
+func (s *Store) CountRows(ctx context.Context) ([]TableCount, error) {
+	c, err := countRows(ctx, s.rq)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: count rows: %w", err)
+	}
+	return c, nil
+}
+
+// SplitDSN tells which engine a DSN as Open takes it names, and for SQLite
+// the database file's path.
+func SplitDSN(dsn string) (dialect, path string) {
+	lower := strings.ToLower(dsn)
+	switch {
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return DialectPostgres, ""
+	case strings.HasPrefix(lower, "sqlite://"):
+		return DialectSQLite, dsn[len("sqlite://"):]
+	case strings.HasPrefix(lower, "sqlite:"):
+		return DialectSQLite, dsn[len("sqlite:"):]
+	}
+	return DialectSQLite, dsn
+}
+
 // checkSameSchema refuses stores at different schema versions.
 func checkSameSchema(ctx context.Context, dst, src *Store) error {
 	var vs [2]int64
 	for i, s := range []*Store{dst, src} {
-		if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&vs[i]); err != nil {
-			return fmt.Errorf("sqlstore: copy: read schema version (%s): %w", s.d.name, err)
+		v, err := s.SchemaVersion(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: copy: %w", err)
 		}
+		vs[i] = v
 	}
 	if vs[0] != vs[1] {
 		return fmt.Errorf("sqlstore: copy: source schema version %d differs from target's %d", vs[1], vs[0])

@@ -345,3 +345,58 @@ func TestMigrateDataBinary(t *testing.T) {
 		t.Errorf("user list back on SQLite:\n%s", out)
 	}
 }
+
+// TestBackupRestorePostgresBinary: assent backup of a server running on
+// PostgreSQL (the Assent-level export) restored into another, empty
+// PostgreSQL database, which then serves the same phone and codes.
+func TestBackupRestorePostgresBinary(t *testing.T) {
+	t.Parallel()
+	dsn, dsn2 := createPostgresDB(t), createPostgresDB(t)
+	bin := testutil.GoBuild(t, "./cmd/assent", t.TempDir(), "assent")
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{Args: []string{"--database-url", dsn}})
+	dbFlags := func(d string) []string { return []string{"--data-dir", srv.DataDir, "--database-url", d} }
+	var in struct {
+		IKey string `json:"integration_key"`
+		SKey string `json:"secret_key"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, bin, append([]string{"integration", "create", "--type", "authapi", "--name", "VPN", "--json"}, dbFlags(dsn)...)...).stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI(t, bin, append([]string{"user", "create", "alice"}, dbFlags(dsn)...)...)
+	var bc struct {
+		Codes []string `json:"codes"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, bin, append([]string{"user", "bypass-codes", "alice", "--count", "3", "--json"}, dbFlags(dsn)...)...).stdout), &bc); err != nil {
+		t.Fatal(err)
+	}
+	var en struct {
+		Code string `json:"activation_code"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, bin, append([]string{"user", "enroll", "carol", "--json"}, dbFlags(dsn)...)...).stdout), &en); err != nil {
+		t.Fatal(err)
+	}
+	phone, err := device.Activate(testCtx(t), en.Code, device.ActivateOptions{CAFile: srv.CAFile, Name: "Carol's phone"})
+	if err != nil {
+		t.Fatalf("activate: %v", err)
+	}
+	api := binClient(t, srv.CAFile, srv.Host, in.IKey, in.SKey)
+	wantPasscode(t, "before the backup", api, "alice", bc.Codes[0], "allow")
+	approvedPush(t, "push before the backup", api, phone)
+
+	keyFile := filepath.Join(t.TempDir(), "backup.key")
+	mustCLI(t, bin, "backup-keygen", keyFile)
+	file := filepath.Join(t.TempDir(), "pg.backup")
+	if out := mustCLI(t, bin, append([]string{"backup", file, "--key-file", keyFile}, dbFlags(dsn)...)...).stdout; !strings.Contains(out, "postgres database") {
+		t.Errorf("backup of PostgreSQL: %s", out)
+	}
+	srv.Stop()
+
+	mustCLI(t, bin, append([]string{"restore", file, "--key-file", keyFile}, dbFlags(dsn2)...)...)
+	if r := runCLI(t, bin, append([]string{"restore", file, "--key-file", keyFile}, dbFlags(dsn2)...)...); r.code == 0 || !strings.Contains(r.stderr, "not empty") {
+		t.Errorf("restore into a full database: exit %d, stderr %q", r.code, r.stderr)
+	}
+	testutil.StartServe(t, bin, testutil.ServeOptions{DataDir: srv.DataDir, Port: srv.Port, Args: []string{"--database-url", dsn2}})
+	wantPasscode(t, "a code used before the backup", api, "alice", bc.Codes[0], "deny")
+	wantPasscode(t, "an unused code", api, "alice", bc.Codes[1], "allow")
+	approvedPush(t, "push after restore", api, phone)
+}

@@ -254,6 +254,16 @@ func Read(r io.Reader, dec Decryption, dbPath string) (c Contents, err error) {
 			}
 			return c, fmt.Errorf("backup: read: %w (is the file complete?)", err)
 		}
+		// Plain files only: a sparse entry could expand a small file
+		// into any amount of zeros.
+		if h.Typeflag != tar.TypeReg {
+			return c, fmt.Errorf("backup: unexpected entry %q of type %q", h.Name, h.Typeflag)
+		}
+		for k := range h.PAXRecords {
+			if strings.HasPrefix(k, "GNU.sparse") {
+				return c, fmt.Errorf("backup: unexpected sparse entry %q", h.Name)
+			}
+		}
 		if !sawManifest && h.Name != manifestName {
 			return c, fmt.Errorf("%w: it does not start with %s", ErrNotBackup, manifestName)
 		}

@@ -204,8 +204,12 @@ func FuzzRead(f *testing.F) {
 	f.Add(enc.Bytes())
 	f.Add([]byte("SQLite format 3\x00"))
 	f.Add([]byte(armor.Header + "\n"))
+	// One folder for the whole run: t.TempDir on each input would cost
+	// more than Read.
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out := filepath.Join(t.TempDir(), "x.db")
+		out := filepath.Join(dir, "x.db")
+		defer os.Remove(out)
 		if _, err := Read(bytes.NewReader(in), Decryption{Identities: []age.Identity{id}}, out); err != nil {
 			if _, serr := os.Stat(out); !os.IsNotExist(serr) {
 				t.Errorf("a failed Read left %s", out)

@@ -374,9 +374,14 @@ func runRestore(cmd *cobra.Command, e *env, file string) error {
 	// with none configured, the backup's own is written where it is read.
 	keyNote := "the configured master key (" + keySource + ")"
 	writeKey := false
+	// A database no server has opened yet records no key check (and
+	// holds no sealed secret): any key fits.
+	fits := func(box *secrets.Box) bool {
+		return c.Manifest.MasterKeyCheck == "" || box.KeyCheck() == c.Manifest.MasterKeyCheck
+	}
 	switch {
 	case key != nil:
-		if box, err := secrets.New(key); err != nil || box.KeyCheck() != c.Manifest.MasterKeyCheck {
+		if box, err := secrets.New(key); err != nil || !fits(box) {
 			return fmt.Errorf("the master key from %s is not the one the backup's secrets are sealed with; give the original key (master_key_file or ASSENT_MASTER_KEY)", keySource)
 		}
 	case c.MasterKey != nil:
@@ -384,7 +389,7 @@ func runRestore(cmd *cobra.Command, e *env, file string) error {
 		if err != nil {
 			return fmt.Errorf("the backup's master key: %w", err)
 		}
-		if box, err := secrets.New(k); err != nil || box.KeyCheck() != c.Manifest.MasterKeyCheck {
+		if box, err := secrets.New(k); err != nil || !fits(box) {
 			return errors.New("the backup's master key does not open its secrets")
 		}
 		writeKey = true

@@ -43,6 +43,7 @@ APT_PACKAGES=(
 	login-duo libpam-duo pamtester oathtool
 	slapd ldap-utils freeradius freeradius-utils # authentication proxy: LDAP and RADIUS partners
 	chromium # browser tests (internal/e2e/browser_*_test.go, driven by npm playwright-core)
+	age # the backup format checked against the reference age command (internal/backup)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }

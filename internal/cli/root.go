@@ -108,6 +108,10 @@ func newRoot(e *env) *cobra.Command {
 		newCACmd(e),
 		newLogCmd(e),
 		newConfigCmd(e),
+		newBackupCmd(e),
+		newRestoreCmd(e),
+		newBackupKeygenCmd(e),
+		newMigrateDataCmd(e),
 	)
 	return root
 }

@@ -233,8 +233,9 @@ func Load(src Sources) (Config, error) {
 	env := map[string]string{}
 	for _, kv := range src.Env {
 		k, v, ok := strings.Cut(kv, "=")
-		// ASSENT_CONFIG names the file itself; ASSENT_TEST_* belong to the test suite.
-		if ok && strings.HasPrefix(k, "ASSENT_") && k != "ASSENT_CONFIG" && !strings.HasPrefix(k, "ASSENT_TEST_") {
+		// ASSENT_CONFIG names the file itself; ASSENT_TEST_* belong to the test suite;
+		// ASSENT_BACKUP_PASSPHRASE to assent backup and restore.
+		if ok && strings.HasPrefix(k, "ASSENT_") && k != "ASSENT_CONFIG" && k != "ASSENT_BACKUP_PASSPHRASE" && !strings.HasPrefix(k, "ASSENT_TEST_") {
 			env[k] = v
 		}
 	}

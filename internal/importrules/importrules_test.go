@@ -41,6 +41,7 @@ var leaves = map[string][]string{
 	"internal/authproxy/radiusmsg": nil,
 	"internal/authproxy/cfg":       nil,
 	"internal/authproxy/events":    nil,
+	"internal/backup":              nil,
 	"pkg/duoweb":                   nil,
 	// A RateLimit setting converts to the limiter's ratelimit.Limit.
 	"internal/config": {"internal/ratelimit"},

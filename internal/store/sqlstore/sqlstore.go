@@ -202,16 +202,10 @@ func WithMaxConns(n int) Option {
 // "sqlite://PATH" (so "sqlite:///var/lib/assent/assent.db" is absolute). A
 // SQLite path is taken literally; it cannot carry driver parameters.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	lower := strings.ToLower(dsn)
-	switch {
-	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return OpenPostgres(ctx, dsn, opts...)
-	case strings.HasPrefix(lower, "sqlite://"):
-		return OpenSQLite(ctx, dsn[len("sqlite://"):], opts...)
-	case strings.HasPrefix(lower, "sqlite:"):
-		return OpenSQLite(ctx, dsn[len("sqlite:"):], opts...)
+	if d, path := SplitDSN(dsn); d == DialectSQLite {
+		return OpenSQLite(ctx, path, opts...)
 	}
-	return OpenSQLite(ctx, dsn, opts...)
+	return OpenPostgres(ctx, dsn, opts...)
 }
 
 // OpenSQLite opens (creating if needed, with mode 0600 and missing parent

@@ -103,13 +103,14 @@ func newRoot(e *env) *cobra.Command {
 	root.SetErr(e.stderr)
 	pf := root.PersistentFlags()
 	pf.String("config", "", "TOML configuration file (env ASSENT_CONFIG)")
-	pf.String("data-dir", "", "data directory: SQLite database, master key, local CA (default ./assent-data)")
+	pf.String("data-dir", "", "data directory: SQLite database, master key, local CA (default ./assent-data; created by init, serve and quickstart only)")
 	pf.String("database-url", "", "PostgreSQL URL (postgres://…); default: SQLite in the data directory")
 	pf.String("master-key-file", "", "file holding the master key (default <data-dir>/master.key)")
 	pf.String("public-hostname", "", "API hostname clients use, host[:port] (default localhost:<listen port>)")
 	pf.String("log-level", "", "debug, info, warn or error")
 	pf.String("log-format", "", "text or json")
 	root.AddCommand(
+		newInitCmd(e),
 		newServeCmd(e),
 		newQuickstartCmd(e),
 		newIntegrationCmd(e),
@@ -156,9 +157,16 @@ func loadConfig(cmd *cobra.Command, e *env) (config.Config, error) {
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	return newLoggerLevel(cfg, w, new(slog.LevelVar))
+}
+
+// newLoggerLevel is newLogger with its level in level (set here to
+// log_level), which the server changes on SIGHUP.
+func newLoggerLevel(cfg config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+	level.Set(lvl)
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -21,6 +21,7 @@ import (
 type settingsRow struct {
 	line             int
 	keys, envs, flag []string
+	sighup           bool // the meaning says *SIGHUP*: reloaded without a restart
 }
 
 var backquoted = regexp.MustCompile("`([^`]+)`")
@@ -57,7 +58,8 @@ func readmeSettings(t *testing.T) []settingsRow {
 			}
 			return out
 		}
-		rows = append(rows, settingsRow{line: i + 1, keys: quoted(cells[0]), envs: quoted(cells[1]), flag: quoted(cells[2])})
+		rows = append(rows, settingsRow{line: i + 1, keys: quoted(cells[0]), envs: quoted(cells[1]), flag: quoted(cells[2]),
+			sighup: strings.Contains(cells[4], "*SIGHUP*")})
 	}
 	if len(rows) == 0 {
 		t.Fatal(`README.md has no table headed "| key (file) | environment | flag |"`)
@@ -117,6 +119,18 @@ func TestSettingsDocumented(t *testing.T) {
 	for _, k := range keys {
 		if _, ok := seen[k]; !ok {
 			t.Errorf("configuration key %q (%s) is missing from README.md's configuration table", k, config.EnvVar(k))
+		}
+	}
+}
+
+// TestReloadableDocumented: the README marks *SIGHUP* exactly the keys
+// that `assent serve` reloads (config.Reloadable).
+func TestReloadableDocumented(t *testing.T) {
+	for _, r := range readmeSettings(t) {
+		for _, k := range r.keys {
+			if r.sighup != config.Reloadable(k) {
+				t.Errorf("README.md:%d: %q marked *SIGHUP* %v, but config.Reloadable says %v", r.line, k, r.sighup, config.Reloadable(k))
+			}
 		}
 	}
 }

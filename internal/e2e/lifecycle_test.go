@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -33,6 +35,68 @@ func TestBinaryLifecycle(t *testing.T) {
 	t.Run("SIGHUP", func(t *testing.T) { t.Parallel(); testSIGHUP(t, bin) })
 	t.Run("SIGTERM", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
 	t.Run("NoInstallation", func(t *testing.T) { t.Parallel(); testNoInstallation(t, bin) })
+	t.Run("SIGTERMCluster", func(t *testing.T) { t.Parallel(); testSIGTERMCluster(t, bin) })
+}
+
+// testSIGTERMCluster: two nodes on one PostgreSQL database. Node A holds a
+// synchronous push and gets SIGTERM; during its drain the phone approves
+// through node B, and node A answers its held request "allow" before it
+// exits; a second push left unanswered times out at the end of the drain.
+func testSIGTERMCluster(t *testing.T, bin string) {
+	dsn := createPostgresDB(t) // skips without PostgreSQL (fails in CI)
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key[:])+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--database-url", dsn, "--master-key-file", keyFile}
+	opts := testutil.ServeOptions{Args: common, Env: []string{"ASSENT_SHUTDOWN_TIMEOUT=20s"}}
+	nodeA := testutil.StartServe(t, bin, opts)
+	nodeB := testutil.StartServe(t, bin, opts)
+	f := newLifecycleFixture(t, bin, nodeA, common...)
+	viaB := &device.Client{Host: nodeB.Host, PKey: f.phone.PKey, AKey: f.phone.AKey, HOTPSecret: f.phone.HOTPSecret,
+		CustomerName: f.phone.CustomerName, Key: f.phone.Key, CAFile: nodeB.CAFile}
+
+	approved := f.push(t, 1)
+	p, err := viaB.Pending(testCtx(t))
+	if err != nil || len(p) != 1 {
+		t.Fatalf("pending on node B: %v %v", p, err)
+	}
+	first := p[0].TxID
+	unanswered := f.push(t, 2)
+	start := time.Now()
+	if err := syscall.Kill(nodeA.Pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, nodeA, "shutting down: draining", 1)
+	if err := viaB.Answer(testCtx(t), first, true); err != nil {
+		t.Fatalf("approve through node B: %v", err)
+	}
+	o := outcome(t, approved, 10*time.Second)
+	if o.err != nil || o.res.Response.Result != "allow" {
+		t.Fatalf("held push approved during node A's drain: %+v %v, want allow", o.res, o.err)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the approved push was answered %v after SIGTERM, want at once", d)
+	}
+	o = outcome(t, unanswered, 40*time.Second)
+	if o.err != nil || o.res.Response.Result != "deny" || o.res.Response.Status != "timeout" {
+		t.Errorf("held push never answered: %+v %v, want deny/timeout at the end of the drain", o.res, o.err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for nodeA.Running() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if nodeA.Running() || nodeA.ExitErr() != nil {
+		t.Fatalf("node A after SIGTERM: running %v, exit %v; want a clean exit", nodeA.Running(), nodeA.ExitErr())
+	}
+	// Node B serves on; the auth log has both decisions.
+	r := mustCLI(t, bin, append([]string{"log", "auth", "--json", "--user", "lena"}, f.dd...)...)
+	if !strings.Contains(r.stdout, "user_approved") || !strings.Contains(r.stdout, "no_response") {
+		t.Errorf("auth log after node A's drain lacks the approval or the timeout:\n%s", r.stdout)
+	}
+	nodeB.Stop()
 }
 
 // lifecycleFixture is a server with an Auth API integration and a user
@@ -45,9 +109,9 @@ type lifecycleFixture struct {
 	ts         *testServer
 }
 
-func newLifecycleFixture(t *testing.T, bin string, srv *testutil.Serve) *lifecycleFixture {
+func newLifecycleFixture(t *testing.T, bin string, srv *testutil.Serve, args ...string) *lifecycleFixture {
 	t.Helper()
-	f := &lifecycleFixture{srv: srv, dd: []string{"--data-dir", srv.DataDir}}
+	f := &lifecycleFixture{srv: srv, dd: append([]string{"--data-dir", srv.DataDir}, args...)}
 	var in struct {
 		IKey string `json:"integration_key"`
 		SKey string `json:"secret_key"`

@@ -146,13 +146,9 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 
 // settle reads a transaction and, if it is still pushed past its expiry,
 // records the timeout (with its auth-log row) and wakes other waiters.
-func (s *Service) settle(ctx context.Context, txid string) (store.Transaction, error) {
-	return s.timeOut(ctx, txid, false)
-}
-
-// timeOut is settle; with early it records the timeout even before the
-// push's expiry (the server stops, see EndHeld).
-func (s *Service) timeOut(ctx context.Context, txid string, early bool) (store.Transaction, error) {
+// With early it records the timeout even before the push's expiry (the
+// server stops, see EndHeld).
+func (s *Service) settle(ctx context.Context, txid string, early bool) (store.Transaction, error) {
 	t, err := s.st.GetTransaction(ctx, txid)
 	if err != nil {
 		return store.Transaction{}, err

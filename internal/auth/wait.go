@@ -188,7 +188,7 @@ func (w *watch) kick() {
 func (w *watch) check() {
 	for {
 		ending := w.s.ending.Load()
-		t, err := w.s.timeOut(w.ctx, w.txid, ending && w.timeOutAtEnd)
+		t, err := w.s.settle(w.ctx, w.txid, ending && w.timeOutAtEnd)
 		w.mu.Lock()
 		if w.phase == watchDone {
 			w.mu.Unlock()

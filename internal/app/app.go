@@ -105,6 +105,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	where := cfg.SQLitePath()
 	if cfg.DatabaseURL != "" {
 		where = "the PostgreSQL database " + redactURL(cfg.DatabaseURL)
+		if o.create {
+			// The data directory still holds the local CA and, by
+			// default, the master key file.
+			if err := prepareDataDir(cfg, true, log); err != nil {
+				return nil, err
+			}
+		}
 		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL, sopts...)
 	} else {
 		if err := prepareDataDir(cfg, o.create, log); err != nil {

@@ -151,6 +151,7 @@ section "Assent"
 API_PORT=$(free_tcp_port)
 HOST=localhost:$API_PORT
 ADMIN=("$BIN" --data-dir "$DATA" --public-hostname "$HOST")
+"${ADMIN[@]}" init >/dev/null
 "${ADMIN[@]}" integration create --type authapi --name radius-bench --json >"$WORK/integration.json"
 IKEY=$(sed -n 's/.*"integration_key": *"\([^"]*\)".*/\1/p' "$WORK/integration.json")
 SKEY=$(sed -n 's/.*"secret_key": *"\([^"]*\)".*/\1/p' "$WORK/integration.json")

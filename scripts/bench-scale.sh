@@ -187,6 +187,7 @@ install() {
 	local admin=("$BIN" --data-dir "$DATA")
 	[[ -z $DBURL ]] || admin+=(--database-url "$DBURL")
 	section "$engine: seeding $users users"
+	"${admin[@]}" init >/dev/null
 	"${admin[@]}" bench seed --users "$users" --json >"$WORK/seed-$engine-$users.json"
 	SEEDFILE=$(sed -n 's/.*"file": *"\([^"]*\)".*/\1/p' "$WORK/seed-$engine-$users.json")
 	printf '%s, %s users: seeded in %.1f s (load average %s)\n' "$engine" "$users" \

@@ -131,6 +131,7 @@ CA=$DATA/tls/ca.pem
 ADMIN=("$BIN" --data-dir "$DATA" --public-hostname "$HOST")
 
 section "fixtures"
+"${ADMIN[@]}" init >/dev/null
 "${ADMIN[@]}" integration create --type authapi --name bench --json >"$WORK/integration.json"
 IKEY=$(sed -n 's/.*"integration_key": *"\([^"]*\)".*/\1/p' "$WORK/integration.json")
 SKEY=$(sed -n 's/.*"secret_key": *"\([^"]*\)".*/\1/p' "$WORK/integration.json")

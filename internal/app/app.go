@@ -4,12 +4,15 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -47,8 +50,28 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	admin bool
-	now   func() time.Time
+	admin  bool
+	create bool
+	now    func() time.Time
+}
+
+// Create lets Open create what is missing of the installation: the data
+// directory (with a .gitignore that ignores everything in it, so that a
+// data directory made inside a git working tree never gets committed), the
+// SQLite database or the schema in an empty PostgreSQL database, and the
+// master key file. `assent init`, `serve` and `quickstart` open with it;
+// without it every part must exist, and Open fails naming the missing one
+// (ErrNotInstalled).
+func Create() Option { return func(o *options) { o.create = true } }
+
+// ErrNotInstalled is a data directory, database or master key that does
+// not exist, for a command that does not create an installation.
+var ErrNotInstalled = errors.New("no Assent installation")
+
+// notInstalled explains what is missing and how to go on.
+func notInstalled(what string) error {
+	return fmt.Errorf("%w: %s; create one with `assent init` (with the same --config, --data-dir or "+
+		"--database-url), or point --config, --data-dir or ASSENT_CONFIG at the existing installation", ErrNotInstalled, what)
 }
 
 // WithClock gives the installation a clock other than time.Now: tests use
@@ -75,18 +98,34 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		st  *sqlstore.Store
 		err error
 	)
+	sopts := []sqlstore.Option{sqlstore.WithLogger(log)}
+	if !o.create {
+		sopts = append(sopts, sqlstore.ExistingOnly())
+	}
+	where := cfg.SQLitePath()
 	if cfg.DatabaseURL != "" {
-		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL, sqlstore.WithLogger(log))
-	} else {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
+		where = "the PostgreSQL database " + redactURL(cfg.DatabaseURL)
+		if o.create {
+			// The data directory still holds the local CA and, by
+			// default, the master key file.
+			if err := prepareDataDir(cfg, true, log); err != nil {
+				return nil, err
+			}
 		}
-		st, err = sqlstore.OpenSQLite(ctx, cfg.SQLitePath(), sqlstore.WithLogger(log))
+		st, err = sqlstore.OpenPostgres(ctx, cfg.DatabaseURL, sopts...)
+	} else {
+		if err := prepareDataDir(cfg, o.create, log); err != nil {
+			return nil, err
+		}
+		st, err = sqlstore.OpenSQLite(ctx, cfg.SQLitePath(), sopts...)
+	}
+	if errors.Is(err, sqlstore.ErrNoSchema) {
+		return nil, notInstalled(where + " holds no Assent data")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database %s: %w", where, err)
 	}
-	box, err := openKey(ctx, cfg, st, log)
+	box, err := openKey(ctx, cfg, st, log, o.create)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -173,7 +212,15 @@ func keepForever(d time.Duration) time.Duration {
 }
 
 // openKey loads the master key and checks it against the database.
-func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*secrets.Box, error) {
+// A key file is generated only for a new installation (create, and no
+// key check recorded yet): for an existing database a missing key file is
+// an error, not a reason to make a key that cannot open its secrets.
+func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, create bool) (*secrets.Box, error) {
+	check, checkErr := st.GetSetting(ctx, settingKeyCheck)
+	if checkErr != nil && !errors.Is(checkErr, store.ErrNotFound) {
+		return nil, fmt.Errorf("read master key check: %w", checkErr)
+	}
+	fresh := errors.Is(checkErr, store.ErrNotFound)
 	var (
 		key    []byte
 		source string
@@ -183,15 +230,26 @@ func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.L
 	case cfg.MasterKey != "":
 		source = "master_key (ASSENT_MASTER_KEY)"
 		key, err = secrets.ParseKey(cfg.MasterKey)
-	case cfg.MasterKeyFile != "":
-		source = cfg.MasterKeyFile
-		key, _, err = secrets.LoadOrCreateKeyFile(cfg.MasterKeyFile)
 	default:
-		source = cfg.DefaultMasterKeyFile()
-		var created bool
-		key, created, err = secrets.LoadOrCreateKeyFile(source)
-		if created {
-			log.Info("generated a new master key", "file", source)
+		source = cfg.MasterKeyFile
+		if source == "" {
+			source = cfg.DefaultMasterKeyFile()
+		}
+		if create && fresh {
+			var created bool
+			key, created, err = secrets.LoadOrCreateKeyFile(source)
+			if created {
+				log.Info("generated a new master key: keep a copy apart from the database (without it no secret can be read)", "file", source)
+			}
+		} else {
+			key, err = secrets.LoadKeyFile(source)
+			if errors.Is(err, fs.ErrNotExist) {
+				if fresh {
+					return nil, notInstalled("the master key file " + source + " does not exist")
+				}
+				return nil, fmt.Errorf("the master key file %s does not exist, but the database was set up with a master key: "+
+					"give that key (master_key_file, or ASSENT_MASTER_KEY); a new key cannot read the secrets already stored", source)
+			}
 		}
 	}
 	if err != nil {
@@ -201,7 +259,7 @@ func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("master key from %s: %w", source, err)
 	}
-	check, err := st.GetSetting(ctx, settingKeyCheck)
+	err = checkErr
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if err := st.PutSetting(ctx, settingKeyCheck, box.KeyCheck()); err != nil {
@@ -214,6 +272,53 @@ func openKey(ctx context.Context, cfg config.Config, st store.Store, log *slog.L
 			"give the original key (master_key_file, or ASSENT_MASTER_KEY on every node sharing the database)", source)
 	}
 	return box, nil
+}
+
+// prepareDataDir checks that the data directory and its SQLite database
+// exist, or, with create, makes the directory (mode 0700, with a
+// .gitignore when Assent made it).
+func prepareDataDir(cfg config.Config, create bool, log *slog.Logger) error {
+	dir := cfg.DataDir
+	_, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && create:
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create data directory %s: %w", dir, err)
+		}
+		// The master key, the database and the CA key live here: never
+		// let them be committed with the folder the directory was made in.
+		if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(gitignore), 0o600); err != nil {
+			return fmt.Errorf("create data directory %s: %w", dir, err)
+		}
+		log.Info("created the data directory", "dir", dir)
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		abs, _ := filepath.Abs(dir)
+		return notInstalled("the data directory " + cmp.Or(abs, dir) + " does not exist")
+	case err != nil:
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if create {
+		return nil
+	}
+	if _, err := os.Stat(cfg.SQLitePath()); errors.Is(err, fs.ErrNotExist) {
+		abs, _ := filepath.Abs(cfg.SQLitePath())
+		return notInstalled("the database " + cmp.Or(abs, cfg.SQLitePath()) + " does not exist")
+	}
+	return nil
+}
+
+// gitignore is written into a data directory Assent creates.
+const gitignore = "# Created by Assent: this directory holds the master key, the database and the\n" +
+	"# local CA's key. Never commit it; back it up instead.\n*\n"
+
+// redactURL hides a URL's password for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(database_url)"
+	}
+	return u.Redacted()
 }
 
 // Close closes the store and the broker.

@@ -78,7 +78,7 @@ func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store
 	return &store.Transaction{
 		ID: txid, UserID: u.ID, DeviceID: d.ID, IKey: req.Integration.IKey, Factor: FactorPush,
 		State: store.TxPushed, Type: typ, DisplayUsername: req.DisplayUsername, PushInfo: req.PushInfo,
-		IP: req.IP, Hostname: req.Hostname, Created: now, Expires: now.Add(s.opts.PushTimeout),
+		IP: req.IP, Hostname: req.Hostname, Created: now, Expires: now.Add(s.PushTimeout()),
 		StepUpDigits: digits,
 	}, nil
 }
@@ -146,13 +146,15 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 
 // settle reads a transaction and, if it is still pushed past its expiry,
 // records the timeout (with its auth-log row) and wakes other waiters.
-func (s *Service) settle(ctx context.Context, txid string) (store.Transaction, error) {
+// With early it records the timeout even before the push's expiry (the
+// server stops, see EndHeld).
+func (s *Service) settle(ctx context.Context, txid string, early bool) (store.Transaction, error) {
 	t, err := s.st.GetTransaction(ctx, txid)
 	if err != nil {
 		return store.Transaction{}, err
 	}
 	now := s.now()
-	if t.State != store.TxPushed || now.Before(t.Expires) {
+	if t.State != store.TxPushed || (now.Before(t.Expires) && !early) {
 		return t, nil
 	}
 	changed := false

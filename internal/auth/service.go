@@ -127,6 +127,11 @@ type Service struct {
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
 	shown  codeShown  // verified pushes whose code auth_status reported
+
+	watches sync.Map    // *watch → struct{}: the waits under way; see EndHeld
+	ending  atomic.Bool // EndHeld was called: waits end at once
+
+	pushTimeout atomic.Int64 // time.Duration; Options.PushTimeout, see SetPushTimeout
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -173,7 +178,30 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.MaxHeldRequests == 0 {
 		opts.MaxHeldRequests = DefaultMaxHeldRequests
 	}
-	return &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now)}
+	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now)}
+	s.pushTimeout.Store(int64(opts.PushTimeout))
+	return s
+}
+
+// PushTimeout is how long a new push waits for its device.
+func (s *Service) PushTimeout() time.Duration { return time.Duration(s.pushTimeout.Load()) }
+
+// SetPushTimeout changes the push timeout for pushes sent from now on
+// (a configuration reload); pushes already sent keep their expiry. A value
+// of 0 or less is ignored.
+func (s *Service) SetPushTimeout(d time.Duration) {
+	if d > 0 {
+		s.pushTimeout.Store(int64(d))
+	}
+}
+
+// SetLimits changes the core's rate limits (a configuration reload); the
+// buckets already kept take the new rates at once.
+func (s *Service) SetLimits(l Limits) {
+	s.lim.pushes.SetLimit(l.PushesPerUser)
+	s.lim.passcodeUser.SetLimit(l.PasscodeFailuresPerUser)
+	s.lim.passcodeIP.SetLimit(l.PasscodeFailuresPerIP)
+	s.lim.enrollments.SetLimit(l.EnrollmentsPerIntegration)
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().Truncate(time.Second) }

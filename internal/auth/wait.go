@@ -40,7 +40,7 @@ func (s *Service) StartAuth(ctx context.Context, req AuthRequest) (AuthResult, *
 // it returns the Held there at once, for StartAuth's caller to wait.
 func (s *Service) awaitPush(ctx context.Context, txid string, place *heldPlace, held **Held) (AuthResult, error) {
 	h := &Held{place: place.take()}
-	h.s, h.txid, h.ctx = s, txid, s.waitContext(ctx)
+	h.s, h.txid, h.ctx, h.timeOutAtEnd = s, txid, s.waitContext(ctx), true
 	if held != nil {
 		*held = h
 		return AuthResult{}, nil
@@ -80,7 +80,7 @@ func (h *Held) Wait(ctx context.Context) (AuthResult, error) {
 // with the error that ended the wait; it must not block for long. It does
 // not run once Cancel has returned, unless it had already started.
 func (h *Held) Watch(done func(AuthResult, error)) {
-	h.start(h.s, h.s.opts.PushTimeout+time.Second, func(t store.Transaction, err error) {
+	h.start(h.s, h.s.PushTimeout()+time.Second, func(t store.Transaction, err error) {
 		h.place.release()
 		if err != nil {
 			done(AuthResult{}, wrap("wait for push", err))
@@ -143,6 +143,10 @@ type watch struct {
 	ctx      context.Context // see waitContext
 	deadline time.Time       // when the wait gives up (real time)
 	done     func(store.Transaction, error)
+	// timeOutAtEnd: when EndHeld ends the wait, the push is recorded as
+	// timed out (a synchronous push, whose request is answered now);
+	// otherwise it stays pending (auth_status: the client asks again).
+	timeOutAtEnd bool
 
 	mu    sync.Mutex
 	phase watchPhase
@@ -161,6 +165,7 @@ func (w *watch) start(s *Service, maxWait time.Duration, done func(store.Transac
 	w.s, w.done, w.deadline = s, done, time.Now().Add(maxWait)
 	w.phase = watchChecking
 	w.stop = s.opts.Broker.Subscribe(w.txid, w.kick)
+	s.watches.Store(w, struct{}{})
 	s.checks.run(w.check)
 }
 
@@ -182,18 +187,20 @@ func (w *watch) kick() {
 // either ends the watch or sets its timer.
 func (w *watch) check() {
 	for {
-		t, err := w.s.settle(w.ctx, w.txid)
+		ending := w.s.ending.Load()
+		t, err := w.s.settle(w.ctx, w.txid, ending && w.timeOutAtEnd)
 		w.mu.Lock()
 		if w.phase == watchDone {
 			w.mu.Unlock()
 			return // canceled meanwhile
 		}
 		left := time.Until(w.deadline)
-		if err != nil || t.State != store.TxPushed || left <= 0 {
+		if err != nil || t.State != store.TxPushed || left <= 0 || ending {
 			w.phase = watchDone
 			w.stopTimer()
 			w.mu.Unlock()
 			w.stop()
+			w.s.watches.Delete(w)
 			w.done(t, err)
 			return
 		}
@@ -229,7 +236,22 @@ func (w *watch) cancel() {
 	w.mu.Unlock()
 	if started {
 		w.stop()
+		w.s.watches.Delete(w)
 	}
+}
+
+// EndHeld ends every wait for a device's answer, now and from now on: the
+// server stops (SIGTERM) and its drain time is over. A synchronous push
+// still waiting is recorded as timed out, with its auth-log row, and its
+// request is answered as a timeout; an auth_status long poll is answered
+// with the push's current state (still waiting: the client asks again,
+// after the restart or on another node), and its push stays pending.
+func (s *Service) EndHeld() {
+	s.ending.Store(true)
+	s.watches.Range(func(k, _ any) bool {
+		k.(*watch).kick()
+		return true
+	})
 }
 
 func (w *watch) stopTimer() {

@@ -215,3 +215,64 @@ func waitSubscribed(t *testing.T, b *push.Local, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// EndHeld (the server's drain time is over) answers a held synchronous push
+// at once as timed out, with its auth-log row, and a long poll with the
+// push still waiting, whose push stays pending; waits started afterwards
+// end at once too.
+func TestEndHeld(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Options{PushTimeout: time.Minute})
+	ctx := context.Background()
+	a := f.device(t, "alice")
+	_, h, err := f.svc.StartAuth(ctx, f.pushReq("alice", false))
+	if err != nil || h == nil {
+		t.Fatalf("StartAuth: held %v, %v", h, err)
+	}
+	out := watched(t, h)
+	async, err := f.svc.Auth(ctx, f.pushReq("alice", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan auth.Status, 1)
+	go func() {
+		st, err := f.svc.AuthStatus(ctx, f.in, async.TxID)
+		if err != nil {
+			t.Error(err)
+		}
+		polled <- st
+	}()
+	waitHeld(t, f.svc, 2)
+	f.svc.EndHeld()
+	o := receive(t, out)
+	if o.err != nil || o.res.Result != "deny" || o.res.Status != "timeout" {
+		t.Errorf("held push after EndHeld: %+v %v, want deny/timeout", o.res, o.err)
+	}
+	select {
+	case st := <-polled:
+		if st.Result != "waiting" {
+			t.Errorf("long poll after EndHeld: %+v, want waiting", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll was not answered")
+	}
+	waitHeld(t, f.svc, 0)
+	if l := f.logs(t, a.Device.UserID); len(l) != 1 || l[0].TxID != h.TxID() || l[0].Result != "deny" || l[0].Reason != "no_response" {
+		t.Errorf("auth log %+v, want the held push's timeout only", l)
+	}
+	// The async push is still pending: the device can answer it.
+	if err := f.svc.Answer(ctx, a.Device.ID, async.TxID, true); err != nil {
+		t.Errorf("answer the async push after EndHeld: %v", err)
+	}
+	start := time.Now()
+	if st, err := f.svc.AuthStatus(ctx, f.in, async.TxID); err != nil || st.Result != "allow" {
+		t.Errorf("auth_status after the answer: %+v %v", st, err)
+	}
+	_, h2, err := f.svc.StartAuth(ctx, f.pushReq("alice", false))
+	if err != nil || h2 == nil {
+		t.Fatalf("StartAuth after EndHeld: %v", err)
+	}
+	if o := receive(t, watched(t, h2)); o.res.Status != "timeout" || time.Since(start) > 5*time.Second {
+		t.Errorf("a push held after EndHeld: %+v, want timed out at once", o.res)
+	}
+}

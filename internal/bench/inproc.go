@@ -124,7 +124,7 @@ func StartAssent(ctx context.Context, o AssentOptions) (_ *Assent, err error) {
 		logTo = io.Discard
 	}
 	logger := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: lvl}))
-	a.App, err = app.Open(ctx, cfg, logger)
+	a.App, err = app.Open(ctx, cfg, logger, app.Create())
 	if err != nil {
 		_ = ln.Close()
 		return nil, err

@@ -3,7 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,6 +87,26 @@ func loadProxyConfig(cmd *cobra.Command, e *env) (*cfg.Config, []cfg.Warning, er
 }
 
 func runAuthproxy(cmd *cobra.Command, e *env) error {
+	// SIGHUP would end the process by default. The proxy has no
+	// certificate of its own to reload (it serves RADIUS; its TLS is as a
+	// client), and its listeners, secrets and servers are set up once, so
+	// it keeps running as it is and says that a restart applies changes.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		log := slog.New(slog.NewTextHandler(e.stderr, nil))
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+				log.Warn("SIGHUP: the authentication proxy does not reload its configuration; restart it to apply changes to authproxy.cfg (it keeps running unchanged)")
+			}
+		}
+	}()
 	c, _, err := loadProxyConfig(cmd, e)
 	if err != nil {
 		return err

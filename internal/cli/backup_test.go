@@ -52,6 +52,7 @@ func TestBackupRestoreCommands(t *testing.T) {
 			t.Errorf("assent %s: error %v, want it to mention %q", strings.Join(args, " "), err, want)
 		}
 	}
+	run(nil, "init", "--data-dir", src)
 	run(nil, "user", "create", "alice", "--data-dir", src)
 	run(nil, "integration", "create", "--type", "authapi", "--name", "vpn", "--data-dir", src)
 	run(nil, "user", "bypass-codes", "alice", "--count", "2", "--data-dir", src)
@@ -164,6 +165,9 @@ func rowsOf(counts []sqlstore.TableCount, table string) int64 {
 func TestMigrateDataCommand(t *testing.T) {
 	root := t.TempDir()
 	src := filepath.Join(root, "src")
+	if _, err := runAssent(t, src, "init"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := runAssent(t, src, "user", "create", "alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,17 @@ import (
 	"github.com/assent-auth/assent/internal/device"
 )
 
-const defaultDeviceFile = "./assent-device.json"
+// defaultDeviceFile keeps the device's keys in the user's configuration
+// directory ($XDG_CONFIG_HOME/assent/device.json, ~/.config/… on Linux),
+// not in the working directory: run from a source checkout, the keys would
+// otherwise sit in a git working tree, one `git add .` from a commit.
+func defaultDeviceFile() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "./assent-device.json"
+	}
+	return filepath.Join(dir, "assent", "device.json")
+}
 
 // newDeviceCmd is a command-line authenticator: it activates like Duo
 // Mobile, lists and answers pushes, and generates HOTP passcodes, so the
@@ -34,9 +44,11 @@ so you can try pushes and passcodes without a phone:
   assent device approve            # the only pending push, or give its TXID
   assent device passcode
 
-The device (its key, HOTP secret and counter) is kept in --file, mode 0600.`,
+The device (its key, HOTP secret and counter) is kept in --file, mode 0600;
+by default in your configuration directory (~/.config/assent/device.json on
+Linux), outside any source tree you may run it from.`,
 	}
-	cmd.PersistentFlags().StringVar(&file, "file", defaultDeviceFile, "device state file")
+	cmd.PersistentFlags().StringVar(&file, "file", defaultDeviceFile(), "device state file (its directory is created, mode 0700)")
 	cmd.AddCommand(
 		newDeviceActivateCmd(e, &file),
 		newDevicePendingCmd(e, &file),
@@ -74,6 +86,9 @@ func newDeviceActivateCmd(e *env, file *string) *cobra.Command {
 			c, err := device.Activate(cmd.Context(), args[0], device.ActivateOptions{Name: name, CAFile: ca})
 			if err != nil {
 				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(*file), 0o700); err != nil {
+				return fmt.Errorf("save device: %w", err)
 			}
 			if err := c.Save(*file); err != nil {
 				return err

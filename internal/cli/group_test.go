@@ -11,7 +11,7 @@ import (
 // from the command line, and the token and app commands, each write with
 // its administrator-log row naming the CLI's user.
 func TestGroupCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := runAssent(t, dir, args...)

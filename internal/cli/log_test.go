@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func runAssent(t *testing.T, dataDir string, args ...string) (string, error) {
 }
 
 func TestIntegrationGrantsAndRotation(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	var in struct {
 		IKey    string   `json:"integration_key"`
 		SKey    string   `json:"secret_key"`
@@ -100,7 +101,7 @@ func TestIntegrationGrantsAndRotation(t *testing.T) {
 }
 
 func TestLogAuth(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	if _, err := runAssent(t, dir, "user", "create", "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func (b *syncBuffer) String() string {
 
 // TestLogAuthFollow streams rows committed while --follow runs, each once.
 func TestLogAuthFollow(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	cfg, err := config.Load(config.Sources{Flags: map[string]string{"data_dir": dir}})
 	if err != nil {
 		t.Fatal(err)
@@ -226,4 +227,15 @@ func TestLogAuthFollow(t *testing.T) {
 			t.Errorf("--follow printed %s %d times:\n%s", tx, strings.Count(out, `"txid":"`+tx+`"`), out)
 		}
 	}
+}
+
+// newInstallation is a temporary data directory with an installation in
+// it (`assent init`): the other commands do not create one.
+func newInstallation(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := runAssent(t, dir, "init"); err != nil {
+		t.Fatalf("assent init: %v", err)
+	}
+	return dir
 }

@@ -29,19 +29,9 @@ API. Running it again reuses the integration and the user and issues new
 codes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd, e, false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			s, err := server.New(a)
-			if err != nil {
-				return err
-			}
-			if err := printQuickstart(cmd.Context(), e, a, s.CAFile, username); err != nil {
-				return err
-			}
-			return s.Run(cmd.Context())
+			return runServer(cmd, e, func(a *app.App, s *server.Server) error {
+				return printQuickstart(cmd.Context(), e, a, s.CAFile, username)
+			})
 		},
 	}
 	addServerFlags(cmd)

@@ -95,6 +95,7 @@ func newRoot(e *env) *cobra.Command {
 	pf.String("config", "", "TOML configuration file (env ASSENT_CONFIG)")
 	addConfigFlags(pf, config.CommonFlag)
 	root.AddCommand(
+		newInitCmd(e),
 		newServeCmd(e),
 		newQuickstartCmd(e),
 		newIntegrationCmd(e),
@@ -151,9 +152,16 @@ func loadConfig(cmd *cobra.Command, e *env) (config.Config, error) {
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	return newLoggerLevel(cfg, w, new(slog.LevelVar))
+}
+
+// newLoggerLevel is newLogger with its level in level (set here to
+// log_level), which the server changes on SIGHUP.
+func newLoggerLevel(cfg config.Config, w io.Writer, level *slog.LevelVar) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: lvl}
+	level.Set(lvl)
+	opts := &slog.HandlerOptions{Level: level}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

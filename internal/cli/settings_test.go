@@ -23,7 +23,8 @@ func flagKeys() map[string]string {
 }
 
 // README.md's configuration reference is checked against the settings
-// table by internal/config's TestREADMEReference.
+// table by internal/config's TestREADMEReference, its *SIGHUP* marks by
+// TestReloadableDocumented there.
 
 // TestConfigFlags checks the flag → key maps of root.go against the
 // command tree: every mapped key exists and its flag is defined, and no

@@ -24,7 +24,7 @@ import (
 // The token and app commands against a temporary installation: what they
 // print, and that what they store authenticates (checked by reading back).
 func TestTokenCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := runCA(t, dir, args...)
@@ -114,7 +114,7 @@ func TestTokenCommands(t *testing.T) {
 func TestTokenImport(t *testing.T) {
 	oathtool, err := exec.LookPath("oathtool")
 	testutil.Require(t, "oathtool (Debian package oathtool)", err == nil)
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := runCA(t, dir, args...)

@@ -263,7 +263,7 @@ func loadFile(cfg *Config, path string) Errors {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return Errors{{Source: path, Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}
+			return Errors{{Source: fmt.Sprintf("%s: line %d", path, pe.Position.Line), Key: pe.LastKey, Msg: pe.Message}}
 		}
 		return Errors{{Source: path, Msg: err.Error()}}
 	}

@@ -33,7 +33,11 @@ func MarkdownReference() string {
 				flag += " (serve, quickstart)"
 			}
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Key, env, flag, s.defaultMarkdown(), s.Help)
+		help := s.Help
+		if Reloadable(s.Key) && !strings.Contains(help, "*SIGHUP*") {
+			help += "; *SIGHUP*" // applied on reload, without a restart
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Key, env, flag, s.defaultMarkdown(), help)
 	}
 	return b.String()
 }

@@ -103,3 +103,26 @@ func TestTOMLReference(t *testing.T) {
 }
 
 func equalConfig(a, b Config) bool { return fmt.Sprintf("%+v", a) == fmt.Sprintf("%+v", b) }
+
+// TestReloadableDocumented: the reference marks *SIGHUP* exactly the keys
+// that `assent serve` reloads (Reloadable).
+func TestReloadableDocumented(t *testing.T) {
+	rows := map[string]string{}
+	for _, line := range strings.Split(MarkdownReference(), "\n") {
+		if k, ok := strings.CutPrefix(line, "| `"); ok {
+			if i := strings.Index(k, "`"); i > 0 {
+				rows[k[:i]] = line
+			}
+		}
+	}
+	for _, k := range Keys() {
+		row, ok := rows[k]
+		if !ok {
+			t.Errorf("%s: no row in the reference", k)
+			continue
+		}
+		if marked := strings.Contains(row, "*SIGHUP*"); marked != Reloadable(k) {
+			t.Errorf("%s: marked *SIGHUP* %v, but Reloadable says %v", k, marked, Reloadable(k))
+		}
+	}
+}

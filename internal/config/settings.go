@@ -150,7 +150,7 @@ func fieldByKey(key string) (reflect.StructField, bool) {
 var settings = []Setting{
 	{
 		Key: "data_dir", Flag: "data-dir", FlagScope: CommonFlag, Default: "./assent-data",
-		FlagUsage: "data directory: SQLite database, master key, local CA (default ./assent-data)",
+		FlagUsage: "data directory: SQLite database, master key, local CA (default ./assent-data; created by init, serve and quickstart only)",
 		Help:      "SQLite database, default master key file, local CA",
 	},
 	{
@@ -173,7 +173,7 @@ var settings = []Setting{
 		Key: "tls_cert", Flag: "tls-cert", FlagScope: ServeFlag,
 		DefaultDoc: "(local CA)",
 		FlagUsage:  "PEM certificate (default: issued by Assent's local CA)",
-		Help:       "a real certificate and key (PEM); both or neither; read at start ([docs/tls.md](docs/tls.md))",
+		Help:       "a real certificate and key (PEM); both or neither; read at start and again on *SIGHUP* (a renewed certificate at the same or new paths; a file that does not load keeps the old one) ([docs/tls.md](docs/tls.md))",
 	},
 	{
 		Key: "tls_key", Flag: "tls-key", FlagScope: ServeFlag,
@@ -222,7 +222,7 @@ var settings = []Setting{
 		Key: "master_key_file", Flag: "master-key-file", FlagScope: CommonFlag,
 		DefaultDoc: "`<data_dir>/master.key`",
 		FlagUsage:  "file holding the master key (default <data-dir>/master.key)",
-		Help:       "file holding the master key; the default one is generated on first start (mode 0600)",
+		Help:       "file holding the master key; generated (mode 0600) when `assent init`, `serve` or `quickstart` creates the installation, never for an existing database",
 	},
 	{
 		Key: "lockout_threshold", Default: "10",
@@ -234,7 +234,7 @@ var settings = []Setting{
 	},
 	{
 		Key: "push_timeout", Default: "60s",
-		Help: "how long a push waits for the device's answer before `timeout` (5s–10m); keep it below your clients' HTTP timeouts",
+		Help: "how long a push waits for the device's answer before `timeout` (5s–10m); keep it below your clients' HTTP timeouts; *SIGHUP* (for pushes sent from then on)",
 	},
 	{
 		Key: "push_cooldown_after", Default: "3",
@@ -278,7 +278,7 @@ var settings = []Setting{
 	},
 	{
 		Key: "shutdown_timeout", Default: "15s",
-		Help: "how long SIGTERM waits for requests in flight",
+		Help: "on SIGTERM the server stops accepting connections and lets requests in flight and requests held for a device (synchronous pushes, `auth_status` long polls) finish for this long; then a push still held is answered as timed out (`deny`/`timeout`, with its auth-log row) and a long poll with its push's state, and the process exits. Give the service manager more (systemd `TimeoutStopSec=` ≥ this + 15s) ([docs/lifecycle.md](docs/lifecycle.md#sigterm-drain))",
 	},
 	{
 		Key: "rate_limit_bad_signatures", Default: "20/1m",

@@ -37,6 +37,7 @@ func testBenchSeed(t *testing.T, bin string, dd []string) {
 		File  string `json:"file"`
 		Users int    `json:"users"`
 	}
+	mustCLI(t, bin, append([]string{"init"}, dd...)...) // bench seed, like every data command, needs an installation
 	// Batches of 700: several transactions, the last one partial.
 	mustJSON(t, mustCLI(t, bin, append([]string{"bench", "seed", "--users", "2000", "--batch", "700", "--json"}, dd...)...), &seeded)
 	if seeded.Users != users || seeded.File == "" {

@@ -44,11 +44,11 @@ const DefaultMaxKeys = 100_000
 // Limiter is a set of token buckets, one per key, all with the same Limit.
 // It is safe for concurrent use. The zero value is not usable; use New.
 type Limiter struct {
-	limit   Limit
 	now     func() time.Time
 	maxKeys int
 
 	mu      sync.Mutex
+	limit   Limit // SetLimit changes it
 	buckets map[string]*rate.Limiter
 	// inflight counts attempts between Begin and End, by key; an entry
 	// lives only while an attempt is in flight, so it stays small.
@@ -83,18 +83,47 @@ func (l *Limiter) Limit() Limit {
 	if l == nil {
 		return Limit{}
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	return l.limit
+}
+
+// SetLimit changes the limit (a configuration reload). Buckets already
+// kept take the new rate and burst, keeping the tokens they hold up to the
+// new burst: nobody is forgiven or punished by a reload itself.
+func (l *Limiter) SetLimit(nl Limit) {
+	if l == nil {
+		return
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if nl == l.limit {
+		return
+	}
+	l.limit = nl
+	if !nl.Enabled() {
+		clear(l.buckets)
+		return
+	}
+	for _, b := range l.buckets {
+		b.SetLimitAt(now, rate.Every(nl.Every))
+		b.SetBurstAt(now, nl.Burst) // tokens above the new burst are dropped at the next use
+	}
 }
 
 // Allow spends a token of key's bucket and reports whether there was one.
 // When there was not, retry says how long until there will be.
 func (l *Limiter) Allow(key string) (ok bool, retry time.Duration) {
-	if l == nil || !l.limit.Enabled() {
+	if l == nil {
 		return true, 0
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.limit.Enabled() {
+		return true, 0
+	}
 	b := l.bucket(key, now)
 	if b.AllowN(now, 1) {
 		return true, 0
@@ -105,12 +134,15 @@ func (l *Limiter) Allow(key string) (ok bool, retry time.Duration) {
 // Blocked reports whether key's bucket is empty, without spending a token;
 // retry says how long until it holds one again.
 func (l *Limiter) Blocked(key string) (blocked bool, retry time.Duration) {
-	if l == nil || !l.limit.Enabled() {
+	if l == nil {
 		return false, 0
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.limit.Enabled() {
+		return false, 0
+	}
 	b, ok := l.buckets[key]
 	if !ok || b.TokensAt(now) >= 1 {
 		return false, 0
@@ -120,12 +152,15 @@ func (l *Limiter) Blocked(key string) (blocked bool, retry time.Duration) {
 
 // Fail spends a token of key's bucket (it may go empty, never below).
 func (l *Limiter) Fail(key string) {
-	if l == nil || !l.limit.Enabled() {
+	if l == nil {
 		return
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.limit.Enabled() {
+		return
+	}
 	l.bucket(key, now).AllowN(now, 1)
 }
 
@@ -135,12 +170,15 @@ func (l *Limiter) Fail(key string) {
 // token; otherwise the attempt is in flight until End. Every admitted
 // attempt must be ended exactly once.
 func (l *Limiter) Begin(key string) (ok bool, retry time.Duration) {
-	if l == nil || !l.limit.Enabled() {
+	if l == nil {
 		return true, 0
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.limit.Enabled() {
+		return true, 0
+	}
 	tokens := float64(l.limit.Burst)
 	if b, ok := l.buckets[key]; ok {
 		tokens = b.TokensAt(now)
@@ -155,18 +193,20 @@ func (l *Limiter) Begin(key string) (ok bool, retry time.Duration) {
 
 // End ends an attempt Begin admitted; a failed one spends a token (as Fail).
 func (l *Limiter) End(key string, failed bool) {
-	if l == nil || !l.limit.Enabled() {
+	if l == nil {
 		return
 	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// In-flight attempts are forgotten even when the limit was turned off
+	// meanwhile (SetLimit), so that none is left counting.
 	if n := l.inflight[key]; n > 1 {
 		l.inflight[key] = n - 1
 	} else {
 		delete(l.inflight, key)
 	}
-	if failed {
+	if failed && l.limit.Enabled() {
 		l.bucket(key, now).AllowN(now, 1)
 	}
 }
@@ -266,6 +306,15 @@ func (n *Named) limiter() *Limiter {
 		return nil
 	}
 	return n.Limiter
+}
+
+// SetLimit changes the limit applied (see Limiter.SetLimit).
+func (n *Named) SetLimit(l Limit) {
+	if n == nil {
+		return
+	}
+	n.Limiter.SetLimit(l)
+	n.warned.SetLimit(Limit{Every: l.Every * time.Duration(max(l.Burst, 1)), Burst: 1})
 }
 
 // Limit is the limit applied (see Limiter.Limit).

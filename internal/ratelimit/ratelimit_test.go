@@ -274,3 +274,50 @@ func TestNamedWarnsOncePerPeriod(t *testing.T) {
 		t.Errorf("warning lacks the level, the limit's name or a key:\n%s", got)
 	}
 }
+
+// SetLimit (a configuration reload) applies at once to keys already kept
+// and to new ones; turning a limit off and on again leaves no attempt in
+// flight behind.
+func TestSetLimit(t *testing.T) {
+	c := newClock()
+	l := NewNamed("rate_limit_x", Limit{Every: time.Minute, Burst: 2}, Options{Now: c.Now})
+	for range 2 {
+		if ok, _ := l.Allow("u"); !ok {
+			t.Fatal("refused within the burst")
+		}
+	}
+	if ok, _ := l.Allow("u"); ok {
+		t.Fatal("third attempt allowed")
+	}
+	// Faster refill: the empty bucket refills at the new rate.
+	l.SetLimit(Limit{Every: time.Second, Burst: 5})
+	if got := l.Limit(); got != (Limit{Every: time.Second, Burst: 5}) {
+		t.Fatalf("Limit() = %+v after SetLimit", got)
+	}
+	if ok, retry := l.Allow("u"); ok || retry != time.Second {
+		t.Fatalf("right after the change: ok=%v retry=%v, want refused for 1s (tokens are not given away)", ok, retry)
+	}
+	c.Advance(5 * time.Second)
+	for i := range 5 {
+		if ok, _ := l.Allow("u"); !ok {
+			t.Fatalf("attempt %d refused within the new burst of 5", i+1)
+		}
+	}
+	if ok, _ := l.Allow("u"); ok {
+		t.Fatal("sixth attempt allowed with a burst of 5")
+	}
+	// Off: everything passes; Begin/End across the switch leave nothing.
+	if ok, _ := l.Begin("v"); !ok {
+		t.Fatal("Begin refused")
+	}
+	l.SetLimit(Limit{})
+	if ok, _ := l.Allow("u"); !ok {
+		t.Fatal("refused with the limit off")
+	}
+	l.End("v", true)
+	l.SetLimit(Limit{Every: time.Minute, Burst: 1})
+	if ok, _ := l.Begin("v"); !ok {
+		t.Fatal("an attempt ended while the limit was off still counts as in flight")
+	}
+	l.End("v", false)
+}

@@ -46,6 +46,10 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, fmt.Errorf("secrets: master key (%d characters) is neither base64 nor 64 hex characters (generate one with: openssl rand -base64 32)", len(s))
 }
 
+// LoadKeyFile reads the master key from path (see LoadOrCreateKeyFile);
+// a missing file is an error satisfying errors.Is(err, fs.ErrNotExist).
+func LoadKeyFile(path string) ([]byte, error) { return readKeyFile(path) }
+
 // LoadOrCreateKeyFile reads the master key from path, or, if path does not
 // exist, generates a random key and writes it there (base64 and a newline,
 // mode 0600; a missing parent directory is created with mode 0700). created

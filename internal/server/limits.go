@@ -23,6 +23,10 @@ const (
 	// writeTimeout is long enough for a synchronous push wait plus margin;
 	// handlers bound their own waits.
 	writeTimeout = 150 * time.Second
+	// endGrace is how long, after shutdown_timeout, the requests the core
+	// was told to end (see auth.Service.EndHeld) have to be answered
+	// before their connections are closed.
+	endGrace = 10 * time.Second
 	// limitWarnEvery paces the warnings about refused connections and
 	// accept errors: a flood gives one line per kind per interval.
 	limitWarnEvery = 10 * time.Second

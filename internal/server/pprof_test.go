@@ -29,7 +29,7 @@ func run(t *testing.T, flags map[string]string) map[string]string {
 		t.Fatal(err)
 	}
 	logs := &testutil.SyncBuffer{}
-	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), app.Create())
 	if err != nil {
 		t.Fatal(err)
 	}

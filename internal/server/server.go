@@ -54,6 +54,10 @@ type Server struct {
 	tls     *tls.Config
 	// local is the local CA's certificate source; nil with tls_cert or ACME.
 	local *tlsutil.Local
+	// keyPair serves tls_cert and tls_key; nil with the local CA or ACME.
+	keyPair *tlsutil.KeyPair
+	// reload is what SIGHUP may change; see Reload.
+	reload reloadState
 	// acme obtains and renews the certificate (acme_directory); nil otherwise.
 	acme    *acmecert.Manager
 	metrics *Metrics
@@ -125,6 +129,7 @@ func New(a *app.App) (*Server, error) {
 	activations := ratelimit.NewNamed("rate_limit_activation_failures_per_ip",
 		a.Config.RateLimitActivationFailuresPerIP.Limit(), ratelimit.Options{Now: a.Now})
 	s.metrics.WatchRateLimits(append(a.Core.RateLimits(), badSignatures, activations)...)
+	s.reload.activations = activations
 	mux := http.NewServeMux()
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
 		Detacher: s.detacher}).Register(mux, signer)
@@ -156,11 +161,14 @@ func New(a *app.App) (*Server, error) {
 	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	}))
-	proxies, err := httpapi.ParseTrustedProxies(a.Config.TrustedProxies)
-	if err != nil {
+	s.reload.running = a.Config
+	s.reload.inner = httpapi.Middleware(a.Logger, securityHeaders(mux))
+	if err := s.setTrustedProxies(a.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
-	s.handler = httpapi.Forwarded(proxies, httpapi.Middleware(a.Logger, securityHeaders(mux)))
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*s.reload.front.Load()).ServeHTTP(w, r)
+	})
 	return s, nil
 }
 
@@ -179,11 +187,12 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 func (s *Server) tlsConfig() (*tls.Config, error) {
 	cfg := s.app.Config
 	if cfg.TLSCert != "" {
-		cert, err := tlsutil.LoadKeyPair(cfg.TLSCert, cfg.TLSKey)
+		kp, err := tlsutil.LoadKeyPairFiles(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			return nil, err
 		}
-		return tlsutil.ServerConfig(cert), nil
+		s.keyPair = kp
+		return kp.TLSConfig(), nil
 	}
 	if cfg.ACMEDirectory != "" {
 		m, err := acmecert.New(acmecert.Options{
@@ -411,9 +420,23 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down", "timeout", cfg.ShutdownTimeout.Duration)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.Duration)
+	// Drain: stop accepting, let requests in flight and requests held for
+	// a device (synchronous pushes, long polls) finish for up to
+	// shutdown_timeout, then have the core answer those still held (a
+	// synchronous push as timed out, with its auth-log row; a long poll
+	// with its push's current state) and give that endGrace more.
+	drain := cfg.ShutdownTimeout.Duration
+	s.log.Info("shutting down: draining", "shutdown_timeout", drain,
+		"held_requests", s.app.Core.HeldRequests().Open)
+	sctx, cancel := context.WithTimeout(context.Background(), drain+endGrace)
 	defer cancel()
+	end := time.AfterFunc(drain, func() {
+		if n := s.app.Core.HeldRequests().Open; n > 0 {
+			s.log.Info("shutdown_timeout reached: answering the requests still held", "held_requests", n)
+		}
+		s.app.Core.EndHeld()
+	})
+	defer end.Stop()
 	if ms != nil {
 		_ = ms.Close() // a scrape can be retried
 	}

@@ -54,7 +54,7 @@ func start(t *testing.T, flags map[string]string, tune func(*Server)) *testServe
 		t.Fatal(err)
 	}
 	logs := &testutil.SyncBuffer{}
-	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)), app.Create())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,6 +125,11 @@ func (l *Local) Run(ctx context.Context, ticks <-chan time.Time) {
 	}
 }
 
+// Refresh checks the certificate now, as a tick of Run does (SIGHUP: a
+// server certificate copied into the TLS directory is served at once). On
+// an error the current certificate stays.
+func (l *Local) Refresh() error { return l.refresh() }
+
 // refresh loads (or creates) the CA, checks it, finds the certificate to
 // serve and swaps it in.
 func (l *Local) refresh() error {

@@ -49,7 +49,7 @@ func startAssent(t *testing.T) *assent {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Create())
 	if err != nil {
 		ln.Close()
 		t.Fatalf("app.Open: %v", err)

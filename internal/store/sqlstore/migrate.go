@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -18,6 +19,36 @@ import (
 //
 //go:embed migrations
 var migrationsFS embed.FS
+
+// ErrNoSchema is a database without Assent's schema, opened with
+// ExistingOnly.
+var ErrNoSchema = errors.New("sqlstore: the database holds no Assent installation (no schema_migrations)")
+
+// SchemaTooNewError is a database migrated by a newer Assent than this
+// one: its schema has versions this binary does not know, so it refuses
+// to touch it (an older binary could misread or damage the data).
+type SchemaTooNewError struct {
+	Database     int64  // the newest schema version recorded in the database
+	DatabaseName string // its migration's file name
+	Binary       int64  // the newest schema version this binary has
+	BinaryName   string
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("the database's schema version %d (%s) is newer than this assent binary's %d (%s): "+
+		"it was upgraded by a newer assent; run that version (or a newer one), or restore a backup taken before the upgrade",
+		e.Database, e.DatabaseName, e.Binary, e.BinaryName)
+}
+
+// SchemaVersion is the newest schema version this binary knows (the
+// number of its last migration) for dialect (DialectSQLite, DialectPostgres).
+func SchemaVersion(dialect string) (int64, error) {
+	ms, err := loadMigrations(dialect)
+	if err != nil || len(ms) == 0 {
+		return 0, err
+	}
+	return ms[len(ms)-1].version, nil
+}
 
 type migration struct {
 	version int64
@@ -88,25 +119,37 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := q.exec(ctx, createSchemaMigrations); err != nil {
 			return fmt.Errorf("create schema_migrations: %w", err)
 		}
-		rows, err := q.query(ctx, `SELECT version FROM schema_migrations`)
+		rows, err := q.query(ctx, `SELECT version, name FROM schema_migrations`)
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		applied, err := collect(rows, func(r scanner) (int64, error) {
-			var v int64
-			return v, r.Scan(&v)
+		recorded, err := collect(rows, func(r scanner) (migration, error) {
+			var m migration
+			return m, r.Scan(&m.version, &m.name)
 		})
 		if err != nil {
 			return fmt.Errorf("read schema_migrations: %w", err)
 		}
-		if len(applied) > 0 && len(ms) > 0 {
-			if newest, known := slices.Max(applied), ms[len(ms)-1].version; newest > known {
-				return fmt.Errorf("database schema version %d is newer than this program knows (%d); upgrade assent", newest, known)
+		if len(recorded) == 0 && s.existingOnly {
+			return ErrNoSchema
+		}
+		applied := make([]int64, len(recorded))
+		for i, m := range recorded {
+			applied[i] = m.version
+		}
+		if len(recorded) > 0 && len(ms) > 0 {
+			newest := slices.MaxFunc(recorded, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+			if known := ms[len(ms)-1]; newest.version > known.version {
+				return &SchemaTooNewError{Database: newest.version, DatabaseName: newest.name,
+					Binary: known.version, BinaryName: known.name}
 			}
 		}
 		for _, m := range ms {
 			if slices.Contains(applied, m.version) {
 				continue
+			}
+			if len(recorded) > 0 {
+				s.log.Info("applying a schema migration", "migration", m.name)
 			}
 			if _, err := q.exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)

@@ -127,6 +127,8 @@ type Store struct {
 	closeOnce sync.Once
 
 	log *slog.Logger // what opening the store did to the data
+	// existingOnly: migrate refuses a database without schema (ExistingOnly).
+	existingOnly bool
 }
 
 // checkpointInterval is how often the background checkpointer of a SQLite
@@ -139,11 +141,17 @@ var _ store.Store = (*Store)(nil)
 type Option func(*options)
 
 type options struct {
-	busyTimeout time.Duration
-	readConns   int
-	maxConns    int
-	logger      *slog.Logger
+	busyTimeout  time.Duration
+	readConns    int
+	maxConns     int
+	logger       *slog.Logger
+	existingOnly bool
 }
+
+// ExistingOnly refuses a database without Assent's schema (ErrNoSchema)
+// instead of creating it: administration commands open an installation,
+// they never create one by accident.
+func ExistingOnly() Option { return func(o *options) { o.existingOnly = true } }
 
 func defaultOptions() options {
 	return options{
@@ -253,7 +261,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	s := &Store{d: sqliteDialect, w: w, log: o.logger}
+	s := &Store{d: sqliteDialect, w: w, log: o.logger, existingOnly: o.existingOnly}
 	if err := s.migrateSQLite(ctx, o.busyTimeout); err != nil {
 		w.Close()
 		return nil, err
@@ -357,7 +365,7 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	s := &Store{d: postgresDialect, r: db, w: db, log: o.logger}
+	s := &Store{d: postgresDialect, r: db, w: db, log: o.logger, existingOnly: o.existingOnly}
 	s.rq = &queries{db: db, d: s.d}
 	s.pq = s.rq
 	s.aq = s.rq

@@ -89,7 +89,7 @@ func Start(t testing.TB, opts Options) *Server {
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var appOpts []app.Option
+	appOpts := []app.Option{app.Create()}
 	if opts.Now != nil {
 		appOpts = append(appOpts, app.WithClock(opts.Now))
 	}

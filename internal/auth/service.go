@@ -84,6 +84,10 @@ type Options struct {
 	// PushNotifier wakes the device of each push sent (Web Push to the
 	// Assent Authenticator); nil: devices find pushes by polling.
 	PushNotifier PushNotifier
+
+	// Events receives every auth-log row once committed (for a SIEM);
+	// nil: none.
+	Events AuthEvents
 }
 
 // PushNotifier is told of every push once it is stored, so it can wake
@@ -127,6 +131,8 @@ type Service struct {
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
 	shown  codeShown  // verified pushes whose code auth_status reported
+
+	stats Stats // counters for the metrics; see stats.go
 }
 
 // New returns a Service persisting through st and sealing secrets with box.

@@ -85,9 +85,10 @@ var configFlags = map[string]string{
 
 // serverFlags are taken by the commands that run the server.
 var serverFlags = map[string]string{
-	"listen":   "listen",
-	"tls-cert": "tls_cert",
-	"tls-key":  "tls_key",
+	"listen":         "listen",
+	"tls-cert":       "tls_cert",
+	"tls-key":        "tls_key",
+	"metrics-listen": "metrics_listen",
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -130,6 +131,7 @@ func addServerFlags(cmd *cobra.Command) {
 	cmd.Flags().String("listen", "", "HTTPS listen address (default 127.0.0.1:8443)")
 	cmd.Flags().String("tls-cert", "", "PEM certificate (default: issued by Assent's local CA)")
 	cmd.Flags().String("tls-key", "", "PEM private key for --tls-cert")
+	cmd.Flags().String("metrics-listen", "", `plain-HTTP host:port for Prometheus /metrics, /healthz and /readyz (default 127.0.0.1:9464; "" turns it off)`)
 }
 
 // loadConfig reads the config file, the environment and the flags the user

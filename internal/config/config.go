@@ -109,9 +109,16 @@ type Config struct {
 	// MaxHeldRequests caps the requests held open at once while they wait
 	// (synchronous pushes, auth_status long polls); more are answered 429.
 	MaxHeldRequests int `toml:"max_held_requests"`
-	// MetricsListen is host:port serving Prometheus /metrics over plain
-	// HTTP; empty: off.
+	// MetricsListen is host:port serving Prometheus /metrics (and
+	// /healthz, /readyz) over plain HTTP; empty: off.
 	MetricsListen string `toml:"metrics_listen"`
+	// AuthEventsFile is a file authentication events are appended to as
+	// JSON lines (internal/authevents); empty: none.
+	AuthEventsFile string `toml:"auth_events_file"`
+	// AuthEventsSyslog is a syslog receiver (udp://host:port,
+	// tcp://host:port or unix:///path) authentication events are sent
+	// to as RFC 5424 messages; empty: none.
+	AuthEventsSyslog string `toml:"auth_events_syslog"`
 	// PprofListen is a loopback host:port serving Go's runtime profiles
 	// (net/http/pprof) over plain HTTP, for diagnosis; empty: off.
 	PprofListen string `toml:"pprof_listen"`
@@ -184,6 +191,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes the duration in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// DefaultMetricsListen is metrics_listen's default.
+const DefaultMetricsListen = "127.0.0.1:9464"
+
 // Defaults returns the zero-setup configuration.
 func Defaults() Config {
 	return Config{
@@ -200,6 +210,9 @@ func Defaults() Config {
 		LogFormat:         "text",
 		TOTPIssuer:        "Assent",
 		ShutdownTimeout:   Duration{15 * time.Second},
+		// Prometheus's registry of default ports lists 9464 for
+		// exporters like this one; loopback keeps it off the network.
+		MetricsListen: DefaultMetricsListen,
 
 		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},
 		RateLimitPasscodeFailuresPerUser:   RateLimit{N: 10, Per: 10 * time.Minute},

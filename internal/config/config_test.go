@@ -16,7 +16,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.DataDir != "./assent-data" || cfg.Listen != "127.0.0.1:8443" || cfg.PublicHostname != "localhost:8443" ||
 		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second ||
 		cfg.MaxConnections != 0 || cfg.MaxConnectionsPerIP != 512 || cfg.IdleTimeout.Duration != time.Minute ||
-		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "" || cfg.PprofListen != "" {
+		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "127.0.0.1:9464" || cfg.PprofListen != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }

@@ -210,8 +210,7 @@ func Defaults() Config {
 		LogFormat:         "text",
 		TOTPIssuer:        "Assent",
 		ShutdownTimeout:   Duration{15 * time.Second},
-		// Prometheus's registry of default ports lists 9464 for
-		// exporters like this one; loopback keeps it off the network.
+		// Metrics on by default, on loopback: off the network.
 		MetricsListen: DefaultMetricsListen,
 
 		RateLimitPushesPerUser:             RateLimit{N: 5, Per: 5 * time.Minute},

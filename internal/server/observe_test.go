@@ -2,8 +2,12 @@ package server
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +134,41 @@ func TestEndpointLabel(t *testing.T) {
 	} {
 		if got := endpointLabel(in); got != want {
 			t.Errorf("endpointLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Every metric docs/grafana-dashboard.json and docs/monitoring.md name is
+// one the server exports (with auth events on, so that theirs exist too).
+func TestDocumentedMetricsExist(t *testing.T) {
+	t.Parallel()
+	ts := start(t, map[string]string{"auth_events_file": filepath.Join(t.TempDir(), "events.jsonl")}, nil)
+	if err := ts.ping(t); err != nil {
+		t.Fatal(err)
+	}
+	m := testutil.Scrape(t, ts.metrics)
+	name := regexp.MustCompile(`\b((?:assent|go|process)_[a-z0-9_]*[a-z0-9])\b`)
+	for _, doc := range []string{"docs/grafana-dashboard.json", "docs/monitoring.md"} {
+		b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(doc, ".json") && !json.Valid(b) {
+			t.Fatalf("%s is not JSON", doc)
+		}
+		found := 0
+		for _, match := range name.FindAllStringSubmatch(string(b), -1) {
+			n := strings.TrimSuffix(match[1], "_bucket")
+			if n == "assent_connections" { // "assent_connections_*" in prose
+				continue
+			}
+			if m[n] == nil && m[strings.TrimSuffix(n, "_count")] == nil && m[strings.TrimSuffix(n, "_sum")] == nil {
+				t.Errorf("%s names %s, which the server does not export", doc, n)
+			}
+			found++
+		}
+		if found < 10 {
+			t.Errorf("%s names only %d metrics", doc, found)
 		}
 	}
 }

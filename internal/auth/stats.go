@@ -17,20 +17,20 @@ type AuthEvents interface {
 // AuthFactors are the factor labels of Stats.Results: the factors the
 // auth log records ("none": a decision before any factor, e.g. preauth or
 // a locked-out user; "other": a factor this list misses).
-var AuthFactors = []string{"none", FactorPasscode, factorPushLog, factorBypassCode, factorDuoMobile,
+var AuthFactors = [...]string{"none", FactorPasscode, factorPushLog, factorBypassCode, factorDuoMobile,
 	factorTOTPApp, factorHardware, factorYubiKeyCode, FactorWebAuthn, "other"}
 
 // AuthResults are the result labels of Stats.Results.
-var AuthResults = []string{ResultAllow, ResultDeny, "other"}
+var AuthResults = [...]string{ResultAllow, ResultDeny, "other"}
 
 // PushOutcomes are the outcome labels of Stats.Pushes.
-var PushOutcomes = []string{"sent", "approved", "denied", "fraud", "timeout"}
+var PushOutcomes = [...]string{"sent", "approved", "denied", "fraud", "timeout"}
 
 // Stats are the core's counters, read by the metrics (internal/server).
 // Each is an atomic counter: counting costs a request an increment.
 type Stats struct {
-	results  [10][3]atomic.Uint64 // by AuthFactors, AuthResults
-	pushes   [5]atomic.Uint64     // by PushOutcomes
+	results  [len(AuthFactors)][len(AuthResults)]atomic.Uint64
+	pushes   [len(PushOutcomes)]atomic.Uint64
 	lockouts atomic.Uint64
 }
 
@@ -67,7 +67,7 @@ func factorIndex(f string) int {
 	case FactorWebAuthn:
 		return 8
 	}
-	return 9
+	return len(AuthFactors) - 1 // "other"
 }
 
 func resultIndex(r string) int {

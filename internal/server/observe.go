@@ -175,9 +175,9 @@ const (
 )
 
 // health answers /healthz (the process serves) and /readyz (the database
-// answers a ping; the schema was migrated when the store was opened,
-// before the server started). Both are unauthenticated, never logged,
-// and outside every rate limit.
+// answers and its schema has this program's migrations: sqlstore's
+// Ready). Both are unauthenticated, never logged, and outside every rate
+// limit.
 type health struct {
 	ping func(ctx context.Context) error
 	now  func() time.Time
@@ -202,7 +202,7 @@ func (h *health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.ready(r.Context()); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte("not ready: database unreachable\n"))
+		_, _ = w.Write([]byte("not ready: the database is unreachable or not migrated\n"))
 		return
 	}
 	_, _ = w.Write([]byte("ok\n"))
@@ -221,7 +221,7 @@ func (h *health) ready(ctx context.Context) error {
 	err := h.ping(ctx)
 	switch {
 	case err != nil && (h.err == nil || h.checked.IsZero()):
-		h.log.Warn("not ready: the database does not answer; /readyz answers 503", "err", err)
+		h.log.Warn("not ready: the database does not answer or lacks migrations; /readyz answers 503", "err", err)
 	case err == nil && h.err != nil:
 		h.log.Info("ready again: the database answers")
 	}

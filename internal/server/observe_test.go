@@ -72,7 +72,7 @@ func TestHealthAndReady(t *testing.T) {
 			t.Errorf("GET %s/healthz with the database closed = %d, want 200", base, code)
 		}
 	}
-	if !strings.Contains(ts.logs.String(), "not ready: the database does not answer") {
+	if !strings.Contains(ts.logs.String(), "not ready: the database does not answer") || !strings.Contains(ts.logs.String(), "database is closed") {
 		t.Error("no warning when the database stopped answering")
 	}
 	if v, _ := testutil.Scrape(t, ts.metrics).Value("assent_database_errors_total"); v < 1 {

@@ -161,7 +161,12 @@ func New(a *app.App) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.health = &health{ping: a.Store.Ping, now: a.Now, log: a.Logger}
+	// sqlstore's Ready also checks the schema's migrations.
+	ready := a.Store.Ping
+	if r, ok := a.Store.(interface{ Ready(context.Context) error }); ok {
+		ready = r.Ready
+	}
+	s.health = &health{ping: ready, now: a.Now, log: a.Logger}
 	s.handler = httpapi.Forwarded(proxies, withHealth(securityHeaders(s.health),
 		httpapi.MiddlewareObserved(a.Logger, s.metrics.endpoints, securityHeaders(mux))))
 	s.watch()

@@ -32,4 +32,3 @@ func (s *Store) Ready(ctx context.Context) error {
 	}
 	return nil
 }
-

@@ -222,3 +222,25 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+// metrics_listen is on by default, on loopback; empty turns it off, from
+// any source.
+func TestMetricsListenOff(t *testing.T) {
+	t.Parallel()
+	for _, src := range []Sources{
+		{Env: []string{"ASSENT_METRICS_LISTEN="}},
+		{Flags: map[string]string{"metrics_listen": ""}},
+	} {
+		cfg, err := Load(src)
+		if err != nil || cfg.MetricsListen != "" {
+			t.Errorf("%+v: metrics_listen %q, %v; want off", src, cfg.MetricsListen, err)
+		}
+	}
+	if cfg, err := Load(Sources{}); err != nil || cfg.MetricsListen != DefaultMetricsListen {
+		t.Errorf("default metrics_listen %q, %v", cfg.MetricsListen, err)
+	}
+	// The default listen address cannot share its port.
+	if _, err := Load(Sources{Flags: map[string]string{"listen": "127.0.0.1:9464"}}); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
+		t.Errorf("listen on the metrics port: %v", err)
+	}
+}

@@ -67,6 +67,8 @@ type Sink struct {
 	closed  sync.Once
 
 	file     *os.File
+	path     string
+	reopen   chan chan error // see Reopen
 	syslog   *syslogWriter
 	hostname string
 	pid      string
@@ -84,7 +86,7 @@ func Open(o Options) (*Sink, error) {
 		queue = 4096
 	}
 	s := &Sink{q: make(chan Event, queue), done: make(chan struct{}), hostname: o.Hostname,
-		pid: strconv.Itoa(os.Getpid()), log: o.Log}
+		pid: strconv.Itoa(os.Getpid()), log: o.Log, path: o.File, reopen: make(chan chan error)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,14 +101,39 @@ func Open(o Options) (*Sink, error) {
 		s.syslog = &syslogWriter{t: t}
 	}
 	if o.File != "" {
-		f, err := os.OpenFile(o.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := openFile(o.File)
 		if err != nil {
-			return nil, fmt.Errorf("auth_events_file: %w", err)
+			return nil, err
 		}
 		s.file = f
 	}
 	go s.run()
 	return s, nil
+}
+
+func openFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("auth_events_file: %w", err)
+	}
+	return f, nil
+}
+
+// Reopen closes auth_events_file and opens it again by its name, after
+// the events queued before it are written: logrotate's "create" mode (the
+// file was renamed) on SIGHUP. On an error the old file is kept. After
+// Close it fails.
+func (s *Sink) Reopen() error {
+	if s.path == "" {
+		return nil
+	}
+	done := make(chan error, 1)
+	select {
+	case s.reopen <- done:
+		return <-done
+	case <-s.done:
+		return errors.New("auth_events_file: closed")
+	}
 }
 
 // AuthEvent queues the event of a committed auth-log row, or drops it
@@ -144,33 +171,67 @@ func (s *Sink) Close() error {
 
 func (s *Sink) run() {
 	defer close(s.done)
-	for e := range s.q {
-		line, err := json.Marshal(e)
-		if err != nil { // cannot happen: strings and a time
-			s.failed.Add(1)
+	for {
+		var (
+			e  Event
+			ok bool
+		)
+		select {
+		case e, ok = <-s.q:
+		case done := <-s.reopen:
+			done <- s.reopenFile()
 			continue
 		}
-		ok := true
-		if s.file != nil {
-			if _, err := s.file.Write(append(line, '\n')); err != nil {
+		if !ok {
+			return
+		}
+		s.write(e)
+	}
+}
+
+// reopenFile writes what is queued, then swaps the file.
+func (s *Sink) reopenFile() error {
+	for n := len(s.q); n > 0; n-- {
+		if e, ok := <-s.q; ok {
+			s.write(e)
+		}
+	}
+	f, err := openFile(s.path)
+	if err != nil {
+		return err
+	}
+	old := s.file
+	s.file = f
+	return old.Close()
+}
+
+// write writes e to every target and counts it.
+func (s *Sink) write(e Event) {
+	line, err := json.Marshal(e)
+	if err != nil { // cannot happen: strings and a time
+		s.failed.Add(1)
+		return
+	}
+	ok := true
+	if s.file != nil {
+		if _, err := s.file.Write(append(line, '\n')); err != nil {
+			ok = false
+			s.warn(err)
+		}
+	}
+	if s.syslog != nil {
+		if err := s.syslog.write(s.syslogMessage(e, line)); err != nil {
+			// One retry on a new connection: a TCP receiver restarted.
+			if err = s.syslog.write(s.syslogMessage(e, line)); err != nil {
 				ok = false
 				s.warn(err)
 			}
 		}
-		if s.syslog != nil {
-			if err := s.syslog.write(s.syslogMessage(e, line)); err != nil {
-				// One retry on a new connection: a TCP receiver restarted.
-				if err = s.syslog.write(s.syslogMessage(e, line)); err != nil {
-					ok = false
-					s.warn(err)
-				}
-			}
-		}
-		if ok {
-			s.written.Add(1)
-		} else {
-			s.failed.Add(1)
-		}
+	}
+	if ok {
+		s.written.Add(1)
+	} else {
+		s.failed.Add(1)
 	}
 }
 

@@ -305,3 +305,59 @@ func TestFullQueueDrops(t *testing.T) {
 		t.Errorf("written %d failed %d dropped %d", s.Written(), s.Failed(), s.Dropped())
 	}
 }
+
+// Reopen after the file was renamed (logrotate without copytruncate): the
+// events before it are in the old file, those after it in a new one.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "events.jsonl")
+	s, err := Open(Options{File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := sampleRows()
+	s.AuthEvent(rows[0])
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	s.AuthEvent(rows[1])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]store.AuthLog{path + ".1": rows[0], path: rows[1]} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e Event
+		if err := json.Unmarshal(b, &e); err != nil || e != FromLog(want) || bytes.Count(b, []byte("\n")) != 1 {
+			t.Errorf("%s: %q (%v)", file, b, err)
+		}
+	}
+	// Without a file, Reopen does nothing.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	s2, err := Open(Options{Syslog: "udp://" + pc.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Reopen(); err != nil {
+		t.Error(err)
+	}
+	_ = s2.Close()
+	s3, err := Open(Options{File: filepath.Join(dir, "other.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s3.Close()
+	if err := s3.Reopen(); err == nil {
+		t.Error("Reopen after Close succeeded")
+	}
+}

@@ -165,7 +165,8 @@ PASSCODE=$(tr -d ' \n' <"$WORK/codes.json" | sed -n 's/.*"codes":\["\([0-9]*\)".
 # 127.0.0.1: the per-user and per-address passcode limits (which also cap
 # the checks of one user in progress at once) and the per-address
 # connection cap are lifted for the measurement, as in scripts/bench.sh.
-env ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
+# metrics_listen off: its default port may be another server's.
+env ASSENT_METRICS_LISTEN= ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
 	ASSENT_MAX_CONNECTIONS_PER_IP=0 \
 	"${ADMIN[@]}" serve --listen "127.0.0.1:$API_PORT" 2>"$WORK/assent-serve.log" &
 SERVE_PID=$!

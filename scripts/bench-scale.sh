@@ -215,7 +215,8 @@ start_node() {
 	host=127.0.0.1:$port
 	local args=(--data-dir "$DATA" "$@" --public-hostname "$host")
 	[[ -z $DBURL ]] || args+=(--database-url "$DBURL")
-	env ASSENT_RATE_LIMIT_PUSHES_PER_USER=off ASSENT_PUSH_COOLDOWN_AFTER=0 ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off \
+	# metrics_listen off: the nodes would all claim its default port.
+	env ASSENT_METRICS_LISTEN= ASSENT_RATE_LIMIT_PUSHES_PER_USER=off ASSENT_PUSH_COOLDOWN_AFTER=0 ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off \
 		ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off ASSENT_MAX_CONNECTIONS_PER_IP=0 \
 		"$BIN" "${args[@]}" serve --listen "$host" 2>"$WORK/server-$name.log" &
 	local pid=$!

@@ -151,7 +151,8 @@ start_server() {
 	# connections at once, all from 127.0.0.1, and the sync phase holds
 	# PUSHES requests: the per-user rate limits and push cool-down, the per-address connection
 	# cap and the held-requests cap are lifted for the measurement.
-	env ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off ASSENT_PUSH_COOLDOWN_AFTER=0 \
+	# metrics_listen off: its default port may be another server's.
+	env ASSENT_METRICS_LISTEN= ASSENT_PUSH_TIMEOUT=300s ASSENT_RATE_LIMIT_PUSHES_PER_USER=off ASSENT_PUSH_COOLDOWN_AFTER=0 \
 		ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_USER=off ASSENT_RATE_LIMIT_PASSCODE_FAILURES_PER_IP=off \
 		ASSENT_MAX_CONNECTIONS_PER_IP=0 ASSENT_MAX_HELD_REQUESTS=$(( PUSHES + 64 )) \
 		"$@" "${ADMIN[@]}" serve --listen "$HOST" 2>"$log" &

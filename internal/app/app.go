@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/authevents"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/push"
 	"github.com/assent-auth/assent/internal/secrets"
@@ -42,6 +43,13 @@ type App struct {
 	Now    func() time.Time
 	// WebPush wakes the Assent Authenticator on each push (Web Push).
 	WebPush *webpush.Notifier
+	// Broker wakes requests waiting for push answers (push.Local, or
+	// push.Postgres across nodes).
+	Broker auth.Broker
+	// AuthEvents writes authentication events to auth_events_file and
+	// auth_events_syslog; nil when neither is set, and for
+	// administration commands.
+	AuthEvents *authevents.Sink
 
 	closers []func() error
 }
@@ -150,6 +158,22 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		a.closers = append(a.closers, pg.Close)
 		broker = pg
 	}
+	a.Broker = broker
+	var events auth.AuthEvents
+	if !o.admin && (cfg.AuthEventsFile != "" || cfg.AuthEventsSyslog != "") {
+		sink, err := authevents.Open(authevents.Options{File: cfg.AuthEventsFile, Syslog: cfg.AuthEventsSyslog, Log: log})
+		if err != nil {
+			for _, c := range a.closers {
+				_ = c()
+			}
+			_ = st.Close()
+			return nil, err
+		}
+		// Closed before the store, after the server has answered
+		// everything: the events queued are written.
+		a.closers = append(a.closers, sink.Close)
+		a.AuthEvents, events = sink, sink
+	}
 	rp, err := webauthnrp.New(webauthnrp.Settings{Hostname: cfg.PublicHostname,
 		UserVerification: cfg.WebAuthnUserVerification, Attestation: cfg.WebAuthnAttestation})
 	var wa auth.WebAuthnRP
@@ -166,6 +190,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	a.WebPush.Now = a.Now
 	a.Core = auth.New(st, box, auth.Options{
 		PushNotifier:      a.WebPush,
+		Events:            events,
 		WebAuthn:          wa,
 		LockoutThreshold:  lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:   a.EnrollPortalURL,

@@ -84,6 +84,14 @@ func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *au
 		err = s.st.InTx(ctx, func(q store.Queries) error { return s.commit(ctx, q, d) })
 		if err == nil {
 			c.attempt.failed = d.log.Reason == ReasonInvalidPasscode
+			if d.push != nil {
+				s.stats.pushes[pushSent].Add(1) // its row is written when it is decided
+			} else {
+				s.logged(&d.log)
+			}
+			if d.lockedOut > 0 {
+				s.stats.lockouts.Add(1)
+			}
 			return d, nil
 		}
 		if !errors.Is(err, store.ErrConflict) {

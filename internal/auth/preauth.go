@@ -176,6 +176,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 		if err := s.st.AppendAuthLog(ctx, &l); err != nil {
 			return PreauthResult{}, wrap("preauth: auth log", err)
 		}
+		s.logged(&l)
 	}
 	return res, nil
 }

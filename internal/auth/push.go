@@ -158,7 +158,12 @@ func (s *Service) settle(ctx context.Context, txid string, early bool) (store.Tr
 		return t, nil
 	}
 	changed := false
+	var (
+		row    store.AuthLog
+		locked bool
+	)
 	err = s.st.InTx(ctx, func(q store.Queries) error {
+		changed, locked = false, false
 		cur, err := q.GetTransaction(ctx, txid)
 		if err != nil {
 			return err
@@ -172,19 +177,22 @@ func (s *Service) settle(ctx context.Context, txid string, early bool) (store.Tr
 			return err
 		}
 		changed = true
-		return s.logPush(ctx, q, t, ResultDeny, ReasonNoResponse)
+		return s.logPush(ctx, q, t, ResultDeny, ReasonNoResponse, &row, &locked)
 	})
 	if err != nil {
 		return store.Transaction{}, err
 	}
 	if changed {
+		s.pushDecided(&row, locked)
 		s.publish(ctx, txid)
 	}
 	return t, nil
 }
 
 // logPush writes the auth-log row of a decided push.
-func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transaction, result, reason string) error {
+// It fills *row with the row and *lockedOut with whether it locked the
+// user out, for Service.pushDecided once the transaction commits.
+func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transaction, result, reason string, row *store.AuthLog, lockedOut *bool) error {
 	u, err := q.GetUser(ctx, t.UserID)
 	if err != nil {
 		return err
@@ -204,8 +212,22 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 		if err := q.LockOut(ctx, u.ID, "a login request was reported as fraud (txid "+t.ID+")"); err != nil {
 			return err
 		}
+		*lockedOut = true
 	}
-	return q.AppendAuthLog(ctx, &l)
+	if err := q.AppendAuthLog(ctx, &l); err != nil {
+		return err
+	}
+	*row = l
+	return nil
+}
+
+// pushDecided counts a committed push decision and logs its row.
+func (s *Service) pushDecided(row *store.AuthLog, lockedOut bool) {
+	s.stats.pushes[pushOutcome(row.Reason)].Add(1)
+	if lockedOut {
+		s.stats.lockouts.Add(1)
+	}
+	s.logged(row)
 }
 
 func (s *Service) publish(ctx context.Context, txid string) {
@@ -241,8 +263,13 @@ type PushAnswer struct {
 // administrators (and locks the user out with Options.FraudLockout).
 func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushAnswer) (string, error) {
 	now := s.now()
-	var final store.Transaction
+	var (
+		final  store.Transaction
+		row    store.AuthLog
+		locked bool
+	)
 	err := s.st.InTx(ctx, func(q store.Queries) error {
+		locked = false
 		t, err := q.GetTransaction(ctx, txid)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DeviceID != deviceID) {
 			return notFound("no such transaction for this device")
@@ -269,7 +296,7 @@ func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushA
 			return err
 		}
 		final = t
-		return s.logPush(ctx, q, t, result, reason)
+		return s.logPush(ctx, q, t, result, reason, &row, &locked)
 	})
 	var ae *Error
 	if errors.As(err, &ae) {
@@ -278,6 +305,7 @@ func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushA
 	if err != nil {
 		return "", wrap("answer", err)
 	}
+	s.pushDecided(&row, locked)
 	switch final.State {
 	case store.TxFraud:
 		s.opts.Logger.Warn("push reported as fraud by the user", "txid", txid, "user_id", final.UserID,

@@ -84,6 +84,10 @@ type Options struct {
 	// PushNotifier wakes the device of each push sent (Web Push to the
 	// Assent Authenticator); nil: devices find pushes by polling.
 	PushNotifier PushNotifier
+
+	// Events receives every auth-log row once committed (for a SIEM);
+	// nil: none.
+	Events AuthEvents
 }
 
 // PushNotifier is told of every push once it is stored, so it can wake
@@ -132,6 +136,8 @@ type Service struct {
 	ending  atomic.Bool // EndHeld was called: waits end at once
 
 	pushTimeout atomic.Int64 // time.Duration; Options.PushTimeout, see SetPushTimeout
+
+	stats Stats // counters for the metrics; see stats.go
 }
 
 // New returns a Service persisting through st and sealing secrets with box.

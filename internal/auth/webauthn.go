@@ -313,13 +313,14 @@ type WebAuthnResult struct {
 
 // webauthnDecision is one try's decision and its writes.
 type webauthnDecision struct {
-	res     WebAuthnResult
-	log     store.AuthLog
-	user    string
-	outcome outcome
-	use     *store.WebAuthnCredential // counter to record: SignCount is the new one
-	prev    uint32
-	limited error
+	res       WebAuthnResult
+	log       store.AuthLog
+	user      string
+	outcome   outcome
+	use       *store.WebAuthnCredential // counter to record: SignCount is the new one
+	prev      uint32
+	limited   error
+	lockedOut bool // set by commitWebAuthn: it locked the user out
 }
 
 // WebAuthnLogin decides a login by security key or passkey. Like a
@@ -356,6 +357,10 @@ func (s *Service) WebAuthnLogin(ctx context.Context, req WebAuthnLoginRequest) (
 		err = s.st.InTx(ctx, func(q store.Queries) error { return s.commitWebAuthn(ctx, q, d) })
 		if err == nil {
 			committed = true
+			s.logged(&d.log)
+			if d.lockedOut {
+				s.stats.lockouts.Add(1)
+			}
 			attempt.failed = d.outcome == outcomeFailure
 			if d.limited != nil {
 				return WebAuthnResult{}, d.limited
@@ -452,6 +457,7 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 // commitWebAuthn writes the decision: the counter (guarded), the user's
 // success or failure (lockout at the threshold), the last method, the log.
 func (s *Service) commitWebAuthn(ctx context.Context, q store.Queries, d *webauthnDecision) error {
+	d.lockedOut = false
 	if d.use != nil {
 		if err := q.UseWebAuthnCredential(ctx, d.use.ID, d.prev, d.use.SignCount, d.use.BackupState, d.log.Time); err != nil {
 			return err
@@ -475,6 +481,7 @@ func (s *Service) commitWebAuthn(ctx context.Context, q store.Queries, d *webaut
 				return err
 			}
 			s.opts.Logger.Warn("user locked out", "user_id", d.user, "failed_attempts", n)
+			d.lockedOut = true
 		}
 	}
 	return q.AppendAuthLog(ctx, &d.log)

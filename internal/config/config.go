@@ -110,9 +110,16 @@ type Config struct {
 	// MaxHeldRequests caps the requests held open at once while they wait
 	// (synchronous pushes, auth_status long polls); more are answered 429.
 	MaxHeldRequests int `toml:"max_held_requests"`
-	// MetricsListen is host:port serving Prometheus /metrics over plain
-	// HTTP; empty: off.
+	// MetricsListen is host:port serving Prometheus /metrics (and
+	// /healthz, /readyz) over plain HTTP; empty: off.
 	MetricsListen string `toml:"metrics_listen"`
+	// AuthEventsFile is a file authentication events are appended to as
+	// JSON lines (internal/authevents); empty: none.
+	AuthEventsFile string `toml:"auth_events_file"`
+	// AuthEventsSyslog is a syslog receiver (udp://host:port,
+	// tcp://host:port or unix:///path) authentication events are sent
+	// to as RFC 5424 messages; empty: none.
+	AuthEventsSyslog string `toml:"auth_events_syslog"`
 	// PprofListen is a loopback host:port serving Go's runtime profiles
 	// (net/http/pprof) over plain HTTP, for diagnosis; empty: off.
 	PprofListen string `toml:"pprof_listen"`
@@ -184,6 +191,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText writes the duration in Go syntax.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultMetricsListen is metrics_listen's default.
+const DefaultMetricsListen = "127.0.0.1:9464"
 
 // Problem is one configuration error.
 type Problem struct {

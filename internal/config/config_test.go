@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.DataDir != "./assent-data" || cfg.Listen != "127.0.0.1:8443" || cfg.PublicHostname != "localhost:8443" ||
 		cfg.LockoutThreshold != 10 || cfg.ClockSkew.Duration != 300*time.Second ||
 		cfg.MaxConnections != 0 || cfg.MaxConnectionsPerIP != 512 || cfg.IdleTimeout.Duration != time.Minute ||
-		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "" || cfg.PprofListen != "" {
+		cfg.MaxHeldRequests != 10000 || cfg.MetricsListen != "127.0.0.1:9464" || cfg.PprofListen != "" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -272,5 +272,27 @@ func TestFileNumbers(t *testing.T) {
 	_, err = Load(Sources{File: path})
 	if err == nil || !strings.Contains(err.Error(), `line 1: clock_skew: an integer where a duration in quotes, like "30s" or "5m" is expected`) {
 		t.Errorf("clock_skew = 60: %v", err)
+	}
+}
+
+// metrics_listen is on by default, on loopback; empty turns it off, from
+// any source.
+func TestMetricsListenOff(t *testing.T) {
+	t.Parallel()
+	for _, src := range []Sources{
+		{Env: []string{"ASSENT_METRICS_LISTEN="}},
+		{Flags: map[string]string{"metrics_listen": ""}},
+	} {
+		cfg, err := Load(src)
+		if err != nil || cfg.MetricsListen != "" {
+			t.Errorf("%+v: metrics_listen %q, %v; want off", src, cfg.MetricsListen, err)
+		}
+	}
+	if cfg, err := Load(Sources{}); err != nil || cfg.MetricsListen != DefaultMetricsListen {
+		t.Errorf("default metrics_listen %q, %v", cfg.MetricsListen, err)
+	}
+	// The default listen address cannot share its port.
+	if _, err := Load(Sources{Flags: map[string]string{"listen": "127.0.0.1:9464"}}); err == nil || !strings.Contains(err.Error(), "metrics_listen") {
+		t.Errorf("listen on the metrics port: %v", err)
 	}
 }

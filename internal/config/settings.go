@@ -327,9 +327,19 @@ var settings = []Setting{
 		Help:       "soft memory limit of `assent serve`, e.g. `512MiB` or `1GiB` (at least `32MiB`): as the process nears it the garbage collector works harder, instead of letting the heap grow to twice what is live (the SQLite database, being Go code, is inside it). Set it below the unit's or container's hard limit (`MemoryMax=`); logged at start. See [what limits held pushes](docs/benchmarks.md#what-limits-pending-pushes)",
 	},
 	{
-		Key:        "metrics_listen",
+		Key: "metrics_listen", Flag: "metrics-listen", FlagScope: ServeFlag, Default: DefaultMetricsListen,
+		FlagUsage: `plain-HTTP host:port for Prometheus /metrics, /healthz and /readyz (default 127.0.0.1:9464; "" turns it off)`,
+		Help:      "`host:port` serving Prometheus metrics at `/metrics`, and `/healthz` and `/readyz`, over plain HTTP without authentication: keep it on loopback or a management network. Empty (`metrics_listen = \"\"`, `--metrics-listen=`) turns it off. Must differ from `listen` ([monitoring](docs/monitoring.md))",
+	},
+	{
+		Key:        "auth_events_file",
 		DefaultDoc: "off",
-		Help:       "`host:port` serving Prometheus metrics at `/metrics` over plain HTTP without authentication: keep it on loopback or a management network. Must differ from `listen`",
+		Help:       "file every authentication decision is appended to as one JSON object per line (time, txid, ikey, user, factor, device, result, reason, ip, hostname; never a passcode or key), for a SIEM; created with mode 0600 ([monitoring](docs/monitoring.md#auth-events-for-a-siem))",
+	},
+	{
+		Key:        "auth_events_syslog",
+		DefaultDoc: "off",
+		Help:       "syslog receiver the same events are sent to as RFC 5424 messages (facility `authpriv`, app `assent`, MSGID `auth`, the JSON object as the message): `udp://host:514`, `tcp://host:601` (octet-counted frames, RFC 6587) or `unix:///dev/log`. Both targets may be set; events that cannot be written are counted, never waited for",
 	},
 	{
 		Key:        "pprof_listen",

@@ -262,6 +262,15 @@ func (a *API) signed(h deviceHandler) http.Handler {
 	})
 }
 
+// ErrDeviceNotRegistered answers a request signed by a device the server
+// does not know: removed by an administrator (or with its user), or never
+// activated here. It keeps the status and code of an unknown key (401,
+// 40102), which clients treat as credentials no longer valid, and says in
+// words what happened and what to do.
+var ErrDeviceNotRegistered = &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeBadIKey,
+	Message: "Device is not registered",
+	Detail:  "this device is no longer registered with this server (it was removed, or was never activated here); activate it again with a new activation code"}
+
 // authenticate checks the date and the RSA signature of a device request
 // and returns the device and its parameters, cheapest rejection first: the
 // Authorization header, the client's failure budget, the date (so replayed
@@ -288,7 +297,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (store.Device
 	}
 	dev, key, err := a.Core.DeviceKey(r.Context(), pkey)
 	if auth.IsKind(err, auth.KindNotFound) {
-		return fail(duosig.ErrUnknownIKey)
+		return fail(ErrDeviceNotRegistered)
 	}
 	if err != nil {
 		return store.Device{}, nil, err

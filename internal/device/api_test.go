@@ -483,3 +483,32 @@ func TestRegistrationAndInfo(t *testing.T) {
 		t.Errorf("POST info: %v", ae)
 	}
 }
+
+// A device removed by an administrator is told so in words, with the
+// status and code of unknown credentials that clients already handle; the
+// Go client's error carries the words to the user.
+func TestRemovedDevice(t *testing.T) {
+	f := newFixture(t)
+	c := f.device(t, "alice", 0)
+	ctx := context.Background()
+	if _, err := c.Pending(ctx); err != nil {
+		t.Fatalf("before removal: %v", err)
+	}
+	if err := f.core.RemoveDevice(ctx, c.PKey); err != nil {
+		t.Fatal(err)
+	}
+	req, err := c.NewRequest(ctx, "GET", "/push/v2/device/transactions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, env := f.do(t, req)
+	if status != 401 || env.Code != 40102 || env.Message != "Device is not registered" ||
+		!strings.Contains(env.MessageDetail, "no longer registered") || !strings.Contains(env.MessageDetail, "activate it again") {
+		t.Errorf("removed device: HTTP %d %s", status, env.raw)
+	}
+	_, err = c.Pending(ctx)
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != 40102 || !strings.Contains(err.Error(), "no longer registered") {
+		t.Errorf("client error: %v", err)
+	}
+}

@@ -71,6 +71,14 @@ func TestBinary(t *testing.T) {
 		t.Parallel()
 		testBinaryRateLimits(t, bin)
 	})
+	t.Run("Observability", func(t *testing.T) {
+		t.Parallel()
+		testBinaryObservability(t, bin)
+	})
+	t.Run("ReadyzPostgres", func(t *testing.T) {
+		t.Parallel()
+		testBinaryReadyzPostgres(t, bin)
+	})
 	t.Run("SecretsNeverLogged", func(t *testing.T) {
 		t.Parallel()
 		testSecretsNeverLogged(t, bin)

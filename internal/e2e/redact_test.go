@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,7 +91,27 @@ func (s *secretSet) check(where, text string) {
 // looks for every one of them in the server's output and in the logs and
 // error messages of the CLI commands (run from TestBinary).
 func testSecretsNeverLogged(t *testing.T, bin string) {
-	srv := testutil.StartServe(t, bin, testutil.ServeOptions{Args: []string{"--log-level", "debug", "--log-format", "json"}})
+	// Auth events go to a file and to a syslog receiver too: both are
+	// checked for secrets like the log.
+	eventsFile := filepath.Join(t.TempDir(), "auth-events.jsonl")
+	syslogRecv, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syslogRecv.Close()
+	var syslogged testutil.SyncBuffer
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, _, err := syslogRecv.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			syslogged.Write(append(buf[:n:n], '\n'))
+		}
+	}()
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{Args: []string{"--log-level", "debug", "--log-format", "json"},
+		Env: []string{"ASSENT_AUTH_EVENTS_FILE=" + eventsFile, "ASSENT_AUTH_EVENTS_SYSLOG=udp://" + syslogRecv.LocalAddr().String()}})
 	host, ca := srv.Host, srv.CAFile
 	b64host := base64.RawStdEncoding.EncodeToString([]byte(host))
 	sec := &secretSet{t: t}
@@ -403,5 +425,24 @@ func testSecretsNeverLogged(t *testing.T, bin string) {
 	}
 	sec.check("the server's output", out)
 	sec.check("the CLI's logs and errors", cliLogs.String())
+	events, err := os.ReadFile(eventsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Events of the flows above were written (allowed and denied logins).
+	for _, want := range []string{`"result":"allow"`, `"result":"deny"`, `"username":"alice"`} {
+		if !bytes.Contains(events, []byte(want)) {
+			t.Errorf("the auth events file lacks %s:\n%s", want, events)
+		}
+	}
+	sec.check("the auth events file", string(events))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(syslogged.String(), `"result":"allow"`) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(syslogged.String(), ` assent `) || !strings.Contains(syslogged.String(), `"result":"allow"`) {
+		t.Errorf("no auth events reached syslog:\n%s", syslogged.String())
+	}
+	sec.check("the auth events sent to syslog", syslogged.String())
 	t.Logf("looked for %d secrets in %d bytes of server log and %d bytes of CLI logs", len(sec.vals), len(out), cliLogs.Len())
 }

@@ -18,6 +18,20 @@ import (
 // strings or bodies (they hold passcodes, codes and JWTs) and paths only as
 // LogPath redacts them (they hold enrollment tokens and activation codes).
 func Middleware(base *slog.Logger, next http.Handler) http.Handler {
+	return MiddlewareObserved(base, nil, next)
+}
+
+// RequestObserver is told of every request Middleware answers: the
+// ServeMux pattern that matched ("" when none did), the status and how
+// long the answer took (a detached request's when it is answered). It runs
+// on the request's goroutine and must be cheap (the metrics' counters).
+type RequestObserver interface {
+	ObserveRequest(pattern string, status int, d time.Duration)
+}
+
+// MiddlewareObserved is Middleware telling obs (when not nil) of every
+// request.
+func MiddlewareObserved(base *slog.Logger, obs RequestObserver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
@@ -34,7 +48,7 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 		ctx = auth.WithLogger(ctx, log)
 		// The mux records the matched pattern in req (see LogPath).
 		req := r.WithContext(ctx)
-		sw.st, sw.req, sw.start = st, req, start
+		sw.st, sw.req, sw.start, sw.obs = st, req, start, obs
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -52,7 +66,11 @@ func Middleware(base *slog.Logger, next http.Handler) http.Handler {
 				sw.ResponseWriter, sw.req = nil, nil
 				return
 			}
-			accessLog(ctx, base, id, r.Method, LogPath(req), sw.status(), time.Since(start), r.RemoteAddr, st.ikey)
+			d := time.Since(start)
+			accessLog(ctx, base, id, r.Method, LogPath(req), sw.status(), d, r.RemoteAddr, st.ikey)
+			if obs != nil {
+				obs.ObserveRequest(req.Pattern, sw.status(), d)
+			}
 		}()
 		next.ServeHTTP(sw, req)
 	})
@@ -139,6 +157,7 @@ type statusWriter struct {
 	req      *http.Request
 	start    time.Time
 	detached bool
+	obs      RequestObserver
 }
 
 // Detached defers the access-log line to the detached request's answer,
@@ -147,8 +166,13 @@ func (w *statusWriter) Detached() func(status int) {
 	w.detached = true
 	base, id := slog.New(w.st.handler.Handler), w.st.handler.id
 	start, method, path, remote, ikey := w.start, w.req.Method, LogPath(w.req), w.req.RemoteAddr, w.st.ikey
+	obs, pattern := w.obs, w.req.Pattern
 	return func(status int) {
-		accessLog(context.Background(), base, id, method, path, status, time.Since(start), remote, ikey)
+		d := time.Since(start)
+		accessLog(context.Background(), base, id, method, path, status, d, remote, ikey)
+		if obs != nil {
+			obs.ObserveRequest(pattern, status, d)
+		}
 	}
 }
 

@@ -45,6 +45,8 @@ var leaves = map[string][]string{
 	"pkg/duoweb":                   nil,
 	// A RateLimit setting converts to the limiter's ratelimit.Limit.
 	"internal/config": {"internal/ratelimit"},
+	// An auth event is an auth-log row.
+	"internal/authevents": {"internal/store"},
 	// A token file's YubiKey public identities are modhex.
 	"internal/tokenimport": {"internal/yubiotp"},
 }

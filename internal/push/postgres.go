@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,12 @@ type Postgres struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	send   *pgxpool.Pool // connections for NOTIFY
+	errs   atomic.Uint64 // see Errors
 }
+
+// Errors is how many NOTIFYs failed, LISTEN connections were lost and
+// reconnections failed: the broker errors of the metrics.
+func (p *Postgres) Errors() uint64 { return p.errs.Load() }
 
 // NewPostgres connects to dsn and starts listening. It returns once the
 // first LISTEN is in place, so no notification sent after it is missed.
@@ -75,6 +81,7 @@ func (p *Postgres) run(ctx context.Context, conn *pgx.Conn) {
 				if ctx.Err() != nil {
 					return
 				}
+				p.errs.Add(1)
 				p.log.Warn("push: lost the PostgreSQL notification connection; reconnecting", "err", err)
 				break
 			}
@@ -89,6 +96,7 @@ func (p *Postgres) run(ctx context.Context, conn *pgx.Conn) {
 		backoff = min(backoff*2, 5*time.Second)
 		c, err := listen(ctx, p.dsn)
 		if err != nil {
+			p.errs.Add(1)
 			p.log.Warn("push: reconnect failed", "err", err, "retry_in", backoff)
 			continue
 		}
@@ -102,6 +110,7 @@ func (p *Postgres) run(ctx context.Context, conn *pgx.Conn) {
 func (p *Postgres) Publish(ctx context.Context, txid string) error {
 	p.wake(txid)
 	if _, err := p.send.Exec(ctx, "SELECT pg_notify($1, $2)", Channel, txid); err != nil {
+		p.errs.Add(1)
 		return fmt.Errorf("push: NOTIFY: %w", err)
 	}
 	return nil

@@ -26,6 +26,7 @@ type Metrics struct {
 	acceptErrors prometheus.Counter
 	limits       *prometheus.GaugeVec
 	requests     *prometheus.CounterVec
+	endpoints    *endpointMetrics
 }
 
 // statusClasses label HTTP answers; each is exported from the start, at 0.
@@ -68,6 +69,7 @@ func NewMetrics(reg *prometheus.Registry, held func() auth.HeldStats) *Metrics {
 	for _, c := range statusClasses {
 		m.requests.WithLabelValues(c)
 	}
+	m.endpoints = newEndpointMetrics(reg)
 	reg.MustRegister(
 		m.accepted, m.open, m.refused, m.acceptErrors, m.limits, m.requests,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -61,6 +61,8 @@ type Server struct {
 	// acme obtains and renews the certificate (acme_directory); nil otherwise.
 	acme    *acmecert.Manager
 	metrics *Metrics
+	// health answers /healthz and /readyz, on listen and metrics_listen.
+	health *health
 	// badSignatures is the failed-signature budget per client address,
 	// shared by the Auth API, the device API and the listener.
 	badSignatures *ratelimit.Named
@@ -162,14 +164,44 @@ func New(a *app.App) (*Server, error) {
 		return httpapi.ErrNotFound
 	}))
 	s.reload.running = a.Config
-	s.reload.inner = httpapi.Middleware(a.Logger, securityHeaders(mux))
+	// sqlstore's Ready also checks the schema's migrations.
+	ready := a.Store.Ping
+	if r, ok := a.Store.(interface{ Ready(context.Context) error }); ok {
+		ready = r.Ready
+	}
+	s.health = &health{ping: ready, now: a.Now, log: a.Logger}
+	s.reload.inner = withHealth(securityHeaders(s.health),
+		httpapi.MiddlewareObserved(a.Logger, s.metrics.endpoints, securityHeaders(mux)))
 	if err := s.setTrustedProxies(a.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*s.reload.front.Load()).ServeHTTP(w, r)
 	})
+	s.watch()
 	return s, nil
+}
+
+// watch exports the counters of the core, the store, the push broker and
+// the auth-event sink.
+func (s *Server) watch() {
+	a := s.app
+	pending := func() int { return 0 }
+	if w, ok := a.Broker.(interface{ Waiting() int }); ok {
+		pending = w.Waiting
+	}
+	s.metrics.WatchCore(a.Core.Stats(), pending)
+	var dbErrs, brokerErrs func() uint64
+	if e, ok := a.Store.(interface{ Errors() uint64 }); ok {
+		dbErrs = e.Errors
+	}
+	if e, ok := a.Broker.(interface{ Errors() uint64 }); ok {
+		brokerErrs = e.Errors
+	}
+	s.metrics.WatchErrors(dbErrs, brokerErrs)
+	if a.AuthEvents != nil {
+		s.metrics.WatchAuthEvents(a.AuthEvents)
+	}
 }
 
 // Handler is the complete HTTP handler (for tests that bring their own
@@ -404,9 +436,11 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		servers++
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metrics.Handler())
+		mux.Handle("/healthz", s.health)
+		mux.Handle("/readyz", s.health)
 		ms = &http.Server{Handler: mux, ReadHeaderTimeout: headerTimeout, ReadTimeout: readTimeout,
 			WriteTimeout: readTimeout, IdleTimeout: cfg.IdleTimeout.Duration, ErrorLog: log.New(handshakeLog{s.log}, "", 0)}
-		s.log.Info("metrics listening", "addr", mln.Addr().String(), "path", "/metrics")
+		s.log.Info("metrics listening", "addr", mln.Addr().String(), "paths", "/metrics /healthz /readyz")
 		go func() { errc <- ms.Serve(mln) }()
 	}
 	defer warn.Flush() // counts not yet written, on every path

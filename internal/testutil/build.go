@@ -67,9 +67,11 @@ func goBuild(t testing.TB, pkg, dir, name string, race bool) string {
 }
 
 // HermeticEnv is the environment without ASSENT_* and DUO_* settings, so
-// a developer's own configuration cannot leak into subprocesses.
+// a developer's own configuration cannot leak into subprocesses. It turns
+// metrics_listen off: servers started at once would all claim its default
+// port; a test that scrapes metrics sets ASSENT_METRICS_LISTEN after it.
 func HermeticEnv() []string {
-	var env []string
+	env := []string{"ASSENT_METRICS_LISTEN="}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "ASSENT_") && !strings.HasPrefix(kv, "DUO_") {
 			env = append(env, kv)

@@ -252,10 +252,10 @@ func (e *hostError) Unwrap() error { return e.err }
 func (c *ADClient) Authenticate(ctx context.Context, r Request) (Result, error) {
 	if r.Password == "" {
 		// Never turn a login into an anonymous (unauthenticated) bind.
-		return Result{Message: MsgUserAuthFailed}, nil
+		return Result{Message: MsgUserAuthFailed, Reason: "empty password (never sent as an anonymous bind)"}, nil
 	}
 	if r.Username == "" {
-		return Result{Message: MsgInvalidUser}, nil
+		return Result{Message: MsgInvalidUser, Reason: "empty username"}, nil
 	}
 	var errs []error
 	for _, h := range c.hosts {
@@ -291,7 +291,7 @@ func (c *ADClient) tryHost(ctx context.Context, h adHost, username, password str
 		return Result{}, &hostError{"user search", err}
 	}
 	if !found {
-		return Result{Message: MsgInvalidUser}, nil
+		return Result{Message: MsgInvalidUser, Reason: fmt.Sprintf("user not found on %s (search_dn, username_attribute)", h.addr)}, nil
 	}
 	if c.group != nil {
 		ok, err := c.inGroup(conn, entry)
@@ -300,13 +300,13 @@ func (c *ADClient) tryHost(ctx context.Context, h adHost, username, password str
 		}
 		if !ok {
 			c.log.Info("ad_client: user not in security_group_dn", "user", username, "dn", entry.DN)
-			return Result{Message: MsgUserAuthFailed}, nil
+			return Result{Message: MsgUserAuthFailed, Reason: "user " + entry.DN + " is not in security_group_dn"}, nil
 		}
 	}
 	if err := c.userBind(conn, entry, username, password); err != nil {
 		if answered(err) {
 			c.log.Info("ad_client: user bind refused", "user", username, "dn", entry.DN, "error", err)
-			return Result{Message: MsgUserAuthFailed}, nil
+			return Result{Message: MsgUserAuthFailed, Reason: "bind as " + entry.DN + " refused: " + err.Error()}, nil
 		}
 		return Result{}, &hostError{"user bind", err}
 	}

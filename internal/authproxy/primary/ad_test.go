@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,19 @@ func TestADAuthenticate(t *testing.T) {
 				}
 				if res.Accepted != tt.accept || res.Message != tt.msg {
 					t.Errorf("%s/%s: accepted=%v message=%q; want %v %q", tt.user, tt.pw, res.Accepted, res.Message, tt.accept, tt.msg)
+				}
+				// The log says why (the user is told only Message), never
+				// with the password.
+				wantReason := map[string]*regexp.Regexp{
+					"":                nil,
+					MsgInvalidUser:    regexp.MustCompile(`^(user not found on 127\.0\.0\.1:\d+|empty username)`),
+					MsgUserAuthFailed: regexp.MustCompile(`^(bind as .* refused: LDAP Result Code 49|user .* is not in security_group_dn|empty password)`),
+				}[tt.msg]
+				if wantReason != nil && !wantReason.MatchString(res.Reason) || wantReason == nil && res.Reason != "" {
+					t.Errorf("%s/%s: reason %q, want one matching %v", tt.user, tt.pw, res.Reason, wantReason)
+				}
+				if tt.pw != "" && strings.Contains(res.Reason, tt.pw) {
+					t.Errorf("%s: the reason holds the password: %q", tt.user, res.Reason)
 				}
 			}
 		})

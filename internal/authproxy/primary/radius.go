@@ -161,13 +161,13 @@ func (c *RadiusClient) NASIP() netip.Addr { return c.nasIP }
 func (c *RadiusClient) Authenticate(ctx context.Context, r Request) (Result, error) {
 	p := radius.New(radius.CodeAccessRequest, []byte(c.cfg.Secret))
 	if err := rfc2865.UserName_SetString(p, r.Username); err != nil {
-		return Result{Message: MsgUserAuthFailed}, nil
+		return Result{Message: MsgUserAuthFailed, Reason: "username not sendable upstream: " + err.Error()}, nil
 	}
 	if r.Password != "" {
 		if err := rfc2865.UserPassword_SetString(p, r.Password); err != nil {
 			// Longer than RFC 2865 allows (128 bytes): no server could accept it.
 			c.log.Info("radius_client: password not sendable", "user", r.Username, "error", err)
-			return Result{Message: MsgUserAuthFailed}, nil
+			return Result{Message: MsgUserAuthFailed, Reason: "password longer than RADIUS allows (128 bytes)"}, nil
 		}
 	}
 	c.setNASIP(p)
@@ -189,7 +189,7 @@ func (c *RadiusClient) Authenticate(ctx context.Context, r Request) (Result, err
 		}
 	}
 	if r.Password == "" && !hasMSCHAP(p) {
-		return Result{Message: MsgUserAuthFailed}, nil
+		return Result{Message: MsgUserAuthFailed, Reason: "neither a password nor MS-CHAP attributes in the request"}, nil
 	}
 	reply, err := c.exchange(ctx, p)
 	if err != nil {
@@ -273,10 +273,17 @@ func (c *RadiusClient) result(reply *radius.Packet) Result {
 			res.Attributes = append(res.Attributes, a)
 		}
 	}
-	if reply.Code == radius.CodeAccessChallenge {
+	switch {
+	case reply.Code == radius.CodeAccessChallenge:
 		// Only EAP relays expect a challenge; for PAP and MS-CHAP it is
 		// a refusal.
 		res.Accepted = false
+		res.Reason = "the upstream RADIUS server answered Access-Challenge, which only EAP relays take"
+	case !res.Accepted:
+		res.Reason = "the upstream RADIUS server answered " + reply.Code.String()
+		if res.PasswordExpired {
+			res.Reason += " (MS-CHAP E=648: password expired)"
+		}
 	}
 	return res
 }

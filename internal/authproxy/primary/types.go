@@ -32,6 +32,10 @@ type Result struct {
 	// Authentication Failed", "Invalid User", the upstream Reply-Message or
 	// "No reply message in packet").
 	Message string
+	// Reason says, for the proxy's log only, why the first factor was
+	// refused ("user not found", "user bind refused: LDAP Result Code 49
+	// …"); the user is told Message, which is deliberately vague.
+	Reason string
 	// Attributes are added to the final Access-Accept or Access-Reject
 	// (upstream pass-through attributes, MS-CHAP2-Success, MS-CHAP-Error…).
 	Attributes radius.Attributes

@@ -72,10 +72,10 @@ func (f *fakePrimary) Authenticate(ctx context.Context, r primary.Request) (prim
 		return hook(r)
 	}
 	if !ok {
-		return primary.Result{Message: "Invalid User"}, nil
+		return primary.Result{Message: "Invalid User", Reason: "not in the fake directory"}, nil
 	}
 	if r.Password != want {
-		return primary.Result{Message: "User Authentication Failed"}, nil
+		return primary.Result{Message: "User Authentication Failed", Reason: "wrong password (fake directory)"}, nil
 	}
 	return primary.Result{Accepted: true, Attributes: radius.Attributes{primaryAttr}}, nil
 }

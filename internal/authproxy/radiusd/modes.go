@@ -304,7 +304,9 @@ func (s *Server) primaryRejected(ctx context.Context, rq *request, res primary.R
 			return s.reject(rq, msg, StageSecondary, StatusReject, withMSCHAPError(res.Attributes))
 		}
 	}
-	return s.reject(rq, res.Message, StagePrimary, StatusReject, res.Attributes)
+	rep := s.reject(rq, res.Message, StagePrimary, StatusReject, res.Attributes)
+	rep.reason = res.Reason
+	return rep
 }
 
 // forward picks the request attributes passed through to the primary.

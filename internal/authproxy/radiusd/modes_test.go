@@ -1,6 +1,7 @@
 package radiusd
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -310,8 +311,16 @@ func TestModes(t *testing.T) {
 					t.Errorf("preauth %d: menu asked for = %v, want %v", i+1, m, wantMenu)
 				}
 			}
-			// Never a password or passcode in the logs.
+			// A first factor's refusal is logged with its reason.
 			logs := e.logs.String()
+			for _, st := range tt.steps {
+				reason := map[string]string{"Invalid User": "not in the fake directory",
+					"User Authentication Failed": "wrong password (fake directory)"}[st.msg]
+				if reason != "" && !regexp.MustCompile(`msg="`+st.msg+`" .*reason="`+regexp.QuoteMeta(reason)+`"`).MatchString(logs) {
+					t.Errorf("no log line for %q with reason %q:\n%s", st.msg, reason, logs)
+				}
+			}
+			// Never a password or passcode in the logs.
 			for _, st := range tt.steps {
 				if len(st.pass) >= 6 && strings.Contains(logs, st.pass) && !factorName.MatchString(st.pass) {
 					t.Errorf("log contains the secret %q:\n%s", st.pass, logs)

@@ -233,6 +233,9 @@ type Event struct {
 	Factor            string // factor sent to Duo ("push1", "passcode", …)
 	Hostname          string
 	FailOpen          bool // let in because the Auth API failed
+	// Reason says why the first factor was refused (primary.Result.Reason),
+	// for logs only: the user is told Msg.
+	Reason string
 	// Stage latencies; zero when the stage did not run.
 	Primary, Preauth, Auth time.Duration
 	Total                  time.Duration

@@ -371,7 +371,8 @@ type reply struct {
 	state  string            // for an Access-Challenge
 	stage  string
 	status string
-	fail   bool // failed open
+	fail   bool   // failed open
+	reason string // why it was rejected, for the log (primary.Result.Reason)
 }
 
 // maxAttr is the largest attribute value RADIUS can carry.
@@ -434,7 +435,7 @@ func (s *Server) report(rq *request, rep *reply) {
 		AuthStage: rep.stage, Status: rep.status, Result: result,
 		ClientIP: rq.client, NASAddr: rq.src.Addr().String(),
 		ServerSection: rq.sec.Name, ServerSectionIKey: rq.sec.IKey,
-		Factor: rq.factor, Hostname: s.opts.Hostname, FailOpen: rep.fail,
+		Factor: rq.factor, Hostname: s.opts.Hostname, FailOpen: rep.fail, Reason: rep.reason,
 		Primary: rq.primary, Preauth: rq.preauth, Auth: rq.auth, Total: total,
 	}
 	if ev.AuthStage == "" {
@@ -458,6 +459,9 @@ func (s *Server) report(rq *request, rep *reply) {
 		slog.String("client_ip", rq.client), slog.String("stage", ev.AuthStage), slog.String("result", result),
 		slog.String("status", rep.status), slog.String("msg", rep.msg), slog.Float64("total_ms", ms(total)),
 	)
+	if rep.reason != "" {
+		args = append(args, slog.String("reason", rep.reason))
+	}
 	if rq.factor != "" {
 		args = append(args, slog.String("factor", rq.factor))
 	}

@@ -111,6 +111,14 @@ func mapErr(err error) error {
 	return err
 }
 
+// isConstraint reports a constraint violation the store maps onto a
+// sentinel (a duplicate, a missing referenced row): an answer, not a
+// database failure.
+func isConstraint(err error) bool {
+	err = mapErr(err)
+	return errors.Is(err, store.ErrAlreadyExists) || errors.Is(err, store.ErrNotFound)
+}
+
 // toUnix stores t as unix seconds; the zero time is 0.
 func toUnix(t time.Time) int64 {
 	if t.IsZero() {

@@ -141,6 +141,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
+		s.countErr(err)
 		for _, r := range live {
 			r.done <- writeRes{err: fmt.Errorf("sqlstore: begin: %w", err)}
 		}
@@ -148,7 +149,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	// noCancel: a caller's context ending must not interrupt a statement,
 	// since SQLite then rolls back the whole transaction, every caller's.
-	q := &queries{db: tx, d: s.d, tx: true, stmts: s.wst, sqlTx: tx, noCancel: true, txStmts: make(map[string]*sql.Stmt)}
+	q := &queries{db: tx, d: s.d, tx: true, stmts: s.wst, sqlTx: tx, noCancel: true, txStmts: make(map[string]*sql.Stmt), errs: &s.errs}
 	savepoints := len(live) > 1
 	results := make([]writeRes, len(live))
 	var fatal error // the batch transaction itself is broken
@@ -180,6 +181,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 			fatal = errors.Join(fatal, fmt.Errorf("sqlstore: rollback: %w", err))
 		}
 	} else if err := tx.Commit(); err != nil {
+		s.countErr(err)
 		fatal = fmt.Errorf("sqlstore: commit: %w", err)
 	} else {
 		s.writes.Add(1)

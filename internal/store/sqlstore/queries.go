@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -39,6 +40,16 @@ type queries struct {
 	// ends (group commit, see groupcommit.go; SQLite's point reads, see
 	// Store.pointRead).
 	noCancel bool
+	// errs counts failed statements (Store.Errors); nil counts nothing.
+	errs *atomic.Uint64
+}
+
+// failed counts err, a statement's error, unless it is none or the
+// caller's context ending (a client gone, not a database problem).
+func (q *queries) failed(err error) {
+	if err != nil && q.errs != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		q.errs.Add(1)
+	}
 }
 
 // maxCachedStmts bounds a stmtCache; queries beyond it run unprepared.
@@ -147,20 +158,28 @@ func (q *queries) ctx(ctx context.Context) context.Context {
 	return ctx
 }
 
-func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (q *queries) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
 	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = q.db.ExecContext(ctx, q.d.rebind(query), args...)
 	}
-	return q.db.ExecContext(ctx, q.d.rebind(query), args...)
+	if err != nil && !isConstraint(err) {
+		q.failed(err)
+	}
+	return res, err
 }
 
-func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (q *queries) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
 	ctx = q.ctx(ctx)
 	if st := q.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = q.db.QueryContext(ctx, q.d.rebind(query), args...)
 	}
-	return q.db.QueryContext(ctx, q.d.rebind(query), args...)
+	q.failed(err)
+	return rows, err
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {

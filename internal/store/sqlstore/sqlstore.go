@@ -129,7 +129,15 @@ type Store struct {
 	log *slog.Logger // what opening the store did to the data
 	// existingOnly: migrate refuses a database without schema (ExistingOnly).
 	existingOnly bool
+
+	// errs counts failed statements, transactions and pings (Errors).
+	errs atomic.Uint64
 }
+
+// Errors is how many statements, transaction begins and commits, and
+// pings failed since the store was opened, other than constraint
+// violations and canceled contexts: the database errors of the metrics.
+func (s *Store) Errors() uint64 { return s.errs.Load() }
 
 // checkpointInterval is how often the background checkpointer of a SQLite
 // store runs PRAGMA wal_checkpoint(PASSIVE) when something was written.
@@ -294,8 +302,8 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	s.r = r
 	s.rst = newStmtCache(r, false)
 	s.wst = newStmtCache(w, true)
-	s.rq = &queries{db: r, d: s.d, stmts: s.rst}
-	s.pq = &queries{db: r, d: s.d, stmts: s.rst, noCancel: true}
+	s.rq = &queries{db: r, d: s.d, stmts: s.rst, errs: &s.errs}
+	s.pq = &queries{db: r, d: s.d, stmts: s.rst, noCancel: true, errs: &s.errs}
 	s.wreqs = make(chan *writeReq, maxBatch)
 	s.ck = ck
 	s.stop = make(chan struct{})
@@ -366,7 +374,7 @@ func OpenPostgres(ctx context.Context, url string, opts ...Option) (*Store, erro
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
 	s := &Store{d: postgresDialect, r: db, w: db, log: o.logger, existingOnly: o.existingOnly}
-	s.rq = &queries{db: db, d: s.d}
+	s.rq = &queries{db: db, d: s.d, errs: &s.errs}
 	s.pq = s.rq
 	s.aq = s.rq
 	if err := s.migrate(ctx); err != nil {
@@ -382,15 +390,20 @@ func (s *Store) Dialect() string { return s.d.name }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
+		s.countErr(err)
 		return fmt.Errorf("sqlstore: ping: %w", err)
 	}
 	if s.w != s.r {
 		if err := s.w.PingContext(ctx); err != nil {
+			s.countErr(err)
 			return fmt.Errorf("sqlstore: ping: %w", err)
 		}
 	}
 	return nil
 }
+
+// countErr counts a failure outside a statement (begin, commit, ping).
+func (s *Store) countErr(err error) { (&queries{errs: &s.errs}).failed(err) }
 
 // Close closes every connection.
 func (s *Store) Close() error {
@@ -426,6 +439,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
+		s.countErr(err)
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	committed := false
@@ -438,11 +452,12 @@ func (s *Store) inTx(ctx context.Context, fn func(q *queries) error) (err error)
 			err = errors.Join(err, fmt.Errorf("sqlstore: rollback: %w", rbErr))
 		}
 	}()
-	if err := fn(&queries{db: tx, d: s.d, tx: true}); err != nil {
+	if err := fn(&queries{db: tx, d: s.d, tx: true, errs: &s.errs}); err != nil {
 		return err
 	}
 	committed = true
 	if err := tx.Commit(); err != nil {
+		s.countErr(err)
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return nil

@@ -477,3 +477,34 @@ func TestPointReadEndedContext(t *testing.T) {
 		}
 	}
 }
+
+// Ready: a migrated database is ready; one whose newest migration is gone
+// (restored from an older copy under a running server) is not; a closed
+// one is not, and the failure is counted as a database error.
+func TestReady(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "assent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(ctx); err != nil {
+		t.Fatalf("freshly migrated: %v", err)
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(ctx); err == nil || !strings.Contains(err.Error(), "schema is at migration") {
+		t.Errorf("a migration missing: %v", err)
+	}
+	before := s.Errors()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(ctx); err == nil {
+		t.Error("a closed store is ready")
+	}
+	if s.Errors() == before {
+		t.Error("a failed ping is not counted")
+	}
+}

@@ -269,3 +269,42 @@ func TestVerificationPush(t *testing.T) {
 		}
 	}
 }
+
+// TestPhonesPaging: pending phones come first, then activated devices, and
+// pages cross the boundary without losing or repeating a phone.
+func TestPhonesPaging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Options{})
+	ctx := context.Background()
+	var want []string
+	for range 3 {
+		p, err := f.svc.AddPhone(ctx, auth.PhoneFields{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, p.ID)
+		f.clock.Advance(time.Second)
+	}
+	for _, name := range []string{"alice", "bob"} {
+		want = append(want, f.device(t, name).Device.ID)
+		f.clock.Advance(time.Second)
+	}
+	for _, limit := range []int{1, 2, 3, 4, 5, 6} {
+		var got []string
+		for offset := 0; offset < 10; offset += limit {
+			page, total, err := f.svc.Phones(ctx, auth.PhoneQuery{Offset: offset, Limit: limit})
+			if err != nil || total != 5 || len(page) > limit {
+				t.Fatalf("limit %d offset %d: %d phones of %d, %v", limit, offset, len(page), total, err)
+			}
+			for i, p := range page {
+				got = append(got, p.ID)
+				if p.Activated != (offset+i >= 3) {
+					t.Errorf("limit %d: phone %d activated %v", limit, offset+i, p.Activated)
+				}
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("limit %d: pages %v, want %v", limit, got, want)
+		}
+	}
+}

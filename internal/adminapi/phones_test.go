@@ -116,6 +116,10 @@ func TestPhonesBeforeActivation(t *testing.T) {
 		t.Errorf("activation_barcode %q does not hold the link", act.Barcode)
 	}
 	frag, _ := url.ParseQuery(link.Fragment)
+	// The same link as the enrollment's app_link: the Assent Authenticator activates from it.
+	if code := frag.Get("activate"); !strings.HasPrefix(code, "duo://") || act.URL != "https://"+s.Host+"/app/#activate="+url.QueryEscape(code) {
+		t.Errorf("activation_url %q is not the app link of a duo:// code", act.URL)
+	}
 	phone, err := device.Activate(t.Context(), frag.Get("activate"), device.ActivateOptions{CAFile: s.CAFile, Name: "Pixel"})
 	if err != nil {
 		t.Fatalf("activate with the link's code: %v", err)

@@ -398,6 +398,9 @@ func (s *Service) AddUserPhone(ctx context.Context, nameOrID, phoneID string) er
 	if errors.As(err, &ae) {
 		return err
 	}
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("no user " + nameOrID) // deleted meanwhile
+	}
 	if err != nil {
 		return wrap("add user phone", err)
 	}

@@ -31,9 +31,17 @@ type Core interface {
 	AllBypassCodes(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error)
 	BypassCode(ctx context.Context, id string) (store.BypassCode, error)
 	DeleteBypassCode(ctx context.Context, id string) error
-	Devices(ctx context.Context, nameOrID string) ([]store.Device, error)
-	Device(ctx context.Context, id string) (store.Device, error)
-	RemoveDevice(ctx context.Context, deviceID string) error
+
+	Phones(ctx context.Context, q auth.PhoneQuery) ([]auth.Phone, int, error)
+	Phone(ctx context.Context, id string) (auth.Phone, error)
+	UserPhones(ctx context.Context, nameOrID string) ([]auth.Phone, error)
+	AddPhone(ctx context.Context, f auth.PhoneFields) (auth.Phone, error)
+	ModifyPhone(ctx context.Context, id string, f auth.PhoneFields) (auth.Phone, error)
+	AddUserPhone(ctx context.Context, nameOrID, phoneID string) error
+	RemovePhone(ctx context.Context, userID, id string) error
+	PhoneActivation(ctx context.Context, phoneID string, valid time.Duration) (auth.Enrollment, error)
+	SendVerificationPush(ctx context.Context, in store.Integration, nameOrID, phoneID string) (auth.VerificationPush, error)
+	VerificationPushResult(ctx context.Context, nameOrID, pushID string) (string, error)
 
 	HardwareTokens(ctx context.Context) ([]store.Token, error)
 	HardwareToken(ctx context.Context, serial string) (store.Token, error)
@@ -80,6 +88,9 @@ type API struct {
 	// EnrollURL is the enrollment-portal link of a user (what preauth
 	// sends); nil: users/enroll answers without one.
 	EnrollURL func(ctx context.Context, username string) (string, error)
+	// APIHostname is the server's public host[:port], for the links of
+	// create_activation_url.
+	APIHostname string
 }
 
 var adminTypes = []store.IntegrationType{store.TypeAdminAPI}
@@ -150,7 +161,7 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/users/enroll", methods{post: {wr, a.enrollUser}}},
 		{"/admin/v1/users/{user_id}", methods{get: {rr, a.getUser}, post: {wr, a.updateUser}, del: {wr, a.deleteUser}}},
 		{"/admin/v1/users/{user_id}/bypass_codes", methods{get: {rr, a.listBypassCodes}, post: {wr, a.createBypassCodes}}},
-		{"/admin/v1/users/{user_id}/phones", methods{get: {rr, a.userPhones}}},
+		{"/admin/v1/users/{user_id}/phones", methods{get: {rr, a.userPhones}, post: {wr, a.addUserPhone}}},
 		{"/admin/v1/users/{user_id}/phones/{phone_id}", methods{del: {wr, a.deleteUserPhone}}},
 		{"/admin/v1/users/{user_id}/groups", methods{get: {rr, a.userGroups}, post: {wr, a.addUserGroup}}},
 		{"/admin/v1/users/{user_id}/groups/{group_id}", methods{del: {wr, a.deleteUserGroup}}},
@@ -158,11 +169,18 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/users/{user_id}/tokens/{token_id}", methods{del: {wr, a.deleteUserToken}}},
 		{"/admin/v1/users/{user_id}/webauthncredentials", methods{get: {rr, a.userWebAuthn}}},
 		{"/admin/v1/users/{user_id}/u2ftokens", methods{get: {rr, a.userEmptyList}}},
+		{"/admin/v1/users/{user_id}/send_verification_push", methods{post: {wr, a.sendVerificationPush}}},
+		{"/admin/v1/users/{user_id}/verification_push_response", methods{get: {rr, a.verificationPushResponse}}},
 		// Bypass codes.
 		{"/admin/v1/bypass_codes", methods{get: {rr, a.allBypassCodes}}},
 		{"/admin/v1/bypass_codes/{bypass_code_id}", methods{get: {rr, a.getBypassCode}, del: {wr, a.deleteBypassCode}}},
 		// Phones.
-		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, del: {wr, a.deletePhone}}},
+		{"/admin/v1/phones", methods{get: {rr, a.listPhones}, post: {wr, a.createPhone}}},
+		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, post: {wr, a.updatePhone}, del: {wr, a.deletePhone}}},
+		{"/admin/v1/phones/{phone_id}/activation_url", methods{post: {wr, a.activationURL}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_activation", methods{post: {wr, a.sendSMS}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_installation", methods{post: {wr, a.sendSMS}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMS}}},
 		// Groups.
 		{"/admin/v1/groups", methods{get: {rr, a.listGroups(false)}, post: {wr, a.createGroup}}},
 		{"/admin/v2/groups", methods{get: {rr, a.listGroups(true)}}},

@@ -81,6 +81,8 @@ func TestGrants(t *testing.T) {
 		{"GET", "/admin/v3/integrations", store.GrantReadResource},
 		{"GET", "/admin/v1/settings", store.GrantSettings},
 		{"POST", "/admin/v1/users/" + u.ID + "/bypass_codes", store.GrantWriteResource},
+		{"GET", "/admin/v1/phones", store.GrantReadResource},
+		{"POST", "/admin/v1/phones", store.GrantWriteResource},
 	} {
 		path, rawQuery, _ := strings.Cut(tc.path, "?")
 		params, _ := url.ParseQuery(rawQuery)

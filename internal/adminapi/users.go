@@ -44,33 +44,6 @@ type userJSON struct {
 	WebAuthnCredentials []webauthnRef `json:"webauthncredentials"`
 }
 
-// phoneRef is a phone as listed inside a user (without its users).
-type phoneRef struct {
-	Activated        bool     `json:"activated"`
-	Capabilities     []string `json:"capabilities"`
-	Encrypted        string   `json:"encrypted"`
-	Extension        string   `json:"extension"`
-	Fingerprint      string   `json:"fingerprint"`
-	LastSeen         string   `json:"last_seen"`
-	Model            string   `json:"model"`
-	Name             string   `json:"name"`
-	Number           string   `json:"number"`
-	PhoneID          string   `json:"phone_id"`
-	Platform         string   `json:"platform"`
-	Postdelay        string   `json:"postdelay"`
-	Predelay         string   `json:"predelay"`
-	Screenlock       string   `json:"screenlock"`
-	SMSPasscodesSent bool     `json:"sms_passcodes_sent"`
-	Tampered         string   `json:"tampered"`
-	Type             string   `json:"type"`
-}
-
-// phoneJSON is a phone object with its users (the /phones endpoints).
-type phoneJSON struct {
-	phoneRef
-	Users []userRef `json:"users"`
-}
-
 type userRef struct {
 	UserID   string `json:"user_id"`
 	Username string `json:"username"`
@@ -79,30 +52,15 @@ type userRef struct {
 	Status   string `json:"status"`
 }
 
-// phoneOf maps an Assent device (an activated authenticator app) to Duo's
-// phone shape: a numberless "Mobile" with push and passcodes.
-func phoneOf(d store.Device) phoneRef {
-	p := phoneRef{
-		Activated:    true,
-		Capabilities: []string{"auto", "push", "mobile_otp"},
-		Encrypted:    "Unknown", Fingerprint: "Unknown", Screenlock: "Unknown", Tampered: "Unknown",
-		Model: d.Name, Name: d.Name, PhoneID: d.ID, Platform: d.Platform, Type: "Mobile",
-	}
-	if !d.LastSeen.IsZero() {
-		p.LastSeen = d.LastSeen.UTC().Format("2006-01-02T15:04:05")
-	}
-	return p
-}
-
 func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
-	devices, err := a.Core.Devices(r.Context(), u.ID)
+	phones, err := a.Core.UserPhones(r.Context(), u.ID)
 	if err != nil {
 		return userJSON{}, err
 	}
 	out := userJSON{
 		Created: u.Created.Unix(), Email: u.Profile.Email, FirstName: u.Profile.FirstName, LastName: u.Profile.LastName,
 		Notes: u.Profile.Notes, RealName: u.Profile.RealName, Status: string(u.Status), UserID: u.ID, Username: u.Username,
-		LastLogin: timePtr(u.LastLogin), IsEnrolled: len(devices) > 0,
+		LastLogin:     timePtr(u.LastLogin),
 		DesktopTokens: []any{}, Groups: []groupV1{}, Tokens: []tokenRef{}, U2FTokens: []any{}, WebAuthnCredentials: []webauthnRef{},
 		Phones: []phoneRef{},
 	}
@@ -135,8 +93,9 @@ func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
 		reason := u.LockoutReason
 		out.LockoutReason = &reason
 	}
-	for _, d := range devices {
-		out.Phones = append(out.Phones, phoneOf(d))
+	for _, p := range phones {
+		out.Phones = append(out.Phones, phoneOf(p))
+		out.IsEnrolled = out.IsEnrolled || p.Activated
 	}
 	return out, nil
 }
@@ -528,10 +487,6 @@ func userSubList[T, J any](a *API, w http.ResponseWriter, r *http.Request, c *ht
 	return nil
 }
 
-func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	return userSubList(a, w, r, c, a.Core.Devices, func(d store.Device, _ store.User) phoneRef { return phoneOf(d) })
-}
-
 // userEmptyList answers the lists Assent has nothing for (U2F tokens: a
 // U2F key registers as a WebAuthn credential) for an existing user.
 func (a *API) userEmptyList(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
@@ -539,46 +494,5 @@ func (a *API) userEmptyList(w http.ResponseWriter, r *http.Request, c *httpapi.C
 		return err
 	}
 	httpapi.WriteOKMeta(w, []any{}, listMeta{})
-	return nil
-}
-
-func (a *API) deleteUserPhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	u, err := a.user(r)
-	if err != nil {
-		return err
-	}
-	d, err := a.Core.Device(r.Context(), r.PathValue("phone_id"))
-	if err != nil {
-		return err
-	}
-	if d.UserID != u.ID {
-		return httpapi.ErrNotFound
-	}
-	if err := a.Core.RemoveDevice(r.Context(), d.ID); err != nil {
-		return err
-	}
-	httpapi.WriteOK(w, "")
-	return nil
-}
-
-func (a *API) getPhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	d, err := a.Core.Device(r.Context(), r.PathValue("phone_id"))
-	if err != nil {
-		return err
-	}
-	u, err := a.Core.User(r.Context(), d.UserID)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteOK(w, phoneJSON{phoneRef: phoneOf(d), Users: []userRef{{UserID: u.ID, Username: u.Username,
-		RealName: u.Profile.RealName, Email: u.Profile.Email, Status: string(u.Status)}}})
-	return nil
-}
-
-func (a *API) deletePhone(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if err := a.Core.RemoveDevice(r.Context(), r.PathValue("phone_id")); err != nil {
-		return err
-	}
-	httpapi.WriteOK(w, "")
 	return nil
 }

@@ -84,8 +84,7 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 	}
 	now := s.now()
 	code := ids.Random(activationCodeLen, skeyAlphabet)
-	out := Enrollment{Username: username, Code: code, Expires: now.Add(valid),
-		ActivationCode: "duo://" + code + "-" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(s.opts.APIHostname)), "=")}
+	out := Enrollment{Username: username, Code: code, Expires: now.Add(valid), ActivationCode: s.activationCode(code)}
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		u, err := enrollingUser(ctx, q, username, now)
 		if err != nil {
@@ -108,6 +107,11 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 	}
 	s.opts.Logger.Info("activation code issued", "user_id", out.UserID, "expires", out.Expires, "bypass_codes", len(out.BypassCodes))
 	return out, nil
+}
+
+// activationCode is what a QR code holds for code: duo://<code>-<base64 host>.
+func (s *Service) activationCode(code string) string {
+	return "duo://" + code + "-" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte(s.opts.APIHostname)), "=")
 }
 
 func (s *Service) activationHash(code string) []byte {
@@ -173,7 +177,9 @@ type Activation struct {
 var ErrUnknownActivation = &Error{Kind: KindNotFound, Detail: "Unknown activation code"}
 
 // Activate registers a device for the user of an activation code. A code
-// works once.
+// works once. A code issued for a phone (PhoneActivation) gives the device
+// that phone's ID: a pending phone becomes the device (keeping the name
+// its administrator gave it), an activated one is replaced by it.
 func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation, error) {
 	if _, err := parseDeviceKey(req.PublicKey); err != nil {
 		return Activation{}, err
@@ -190,9 +196,6 @@ func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation
 		ID: ids.New(ids.Device), Name: deviceName(req), Platform: req.Platform,
 		PublicKey: strings.TrimSpace(req.PublicKey), Created: now, LastSeen: now,
 	}
-	if d.HOTPSecretEnc, err = s.box.Seal([]byte(out.HOTPSecret), []byte(d.ID)); err != nil {
-		return Activation{}, wrap("activate: seal", err)
-	}
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		a, err := q.GetActivation(ctx, s.activationHash(codeFrom(req.Code)))
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (a.DeviceID != "" || !now.Before(a.Expires))) {
@@ -202,6 +205,14 @@ func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation
 			return err
 		}
 		d.UserID = a.UserID
+		if a.PhoneID != "" {
+			if err := s.takePhone(ctx, q, a, &d); err != nil {
+				return err
+			}
+		}
+		if d.HOTPSecretEnc, err = s.box.Seal([]byte(out.HOTPSecret), []byte(d.ID)); err != nil {
+			return fmt.Errorf("seal: %w", err)
+		}
 		if err := q.CreateDevice(ctx, d); err != nil {
 			return err
 		}
@@ -217,6 +228,38 @@ func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation
 	out.Device = d
 	s.opts.Logger.Info("device activated", "user_id", d.UserID, "device_id", d.ID, "platform", d.Platform)
 	return out, nil
+}
+
+// takePhone gives d the ID of the phone the activation a was issued for,
+// removing what had it: the pending phone, or the device being
+// reactivated (with its pending pushes). A phone deleted or moved to
+// another user since the code was issued makes the code unknown.
+func (s *Service) takePhone(ctx context.Context, q store.Queries, a store.Activation, d *store.Device) error {
+	p, err := q.GetPendingPhone(ctx, a.PhoneID)
+	switch {
+	case err == nil && p.UserID == a.UserID:
+		d.ID = p.ID
+		if p.Name != "" {
+			d.Name = p.Name
+		}
+		if d.Platform == "" && p.Platform != phoneUnknown {
+			d.Platform = p.Platform
+		}
+		return q.DeletePendingPhone(ctx, p.ID)
+	case err == nil:
+		return ErrUnknownActivation
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	old, err := q.GetDevice(ctx, a.PhoneID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && old.UserID != a.UserID):
+		return ErrUnknownActivation
+	case err != nil:
+		return err
+	}
+	d.ID, d.Name = old.ID, old.Name
+	return q.DeleteDevice(ctx, old.ID)
 }
 
 func deviceName(req ActivateRequest) string {

@@ -201,6 +201,13 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 		TxID: t.ID, Time: t.Answered, IKey: t.IKey, UserID: u.ID, Username: u.Username,
 		Factor: factorPushLog, Device: t.DeviceID, Result: result, Reason: reason, IP: t.IP, Hostname: t.Hostname,
 	}
+	if t.Factor == FactorVerificationPush {
+		// An identity check, not a login: it neither logs the user in nor
+		// locks them out (a caller posing as the user must not be able to
+		// lock the real one out through the help desk).
+		l.Factor = FactorVerificationPush
+		return q.AppendAuthLog(ctx, &l)
+	}
 	if result == ResultAllow {
 		u.FailedAttempts = 0
 		u.LastLogin = t.Answered

@@ -154,6 +154,9 @@ func (s *Service) pushCooldown(ctx context.Context, u store.User, now time.Time)
 	}
 	var denials []time.Time
 	for _, l := range rows { // newest first
+		if l.Factor == FactorVerificationPush {
+			continue // a help desk's identity check, not a login request
+		}
 		if l.Result == ResultAllow || len(denials) == m {
 			break
 		}

@@ -350,6 +350,21 @@ func testGoAdminClient(t *testing.T, ts *testServer) {
 	if err != nil || ph.Stat != "OK" || len(ph.Response) != 0 {
 		t.Errorf("GetUserPhones: %v %+v", err, ph)
 	}
+	// Phones: one waiting for activation, one activated, through duo_api_golang's GetPhones and GetPhone.
+	pending, err := ts.App.Core.AddPhone(testCtx(t), auth.PhoneFields{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := ts.ActivatePhone(t, "go-phone-user")
+	phones, err := c.GetPhones()
+	if err != nil || phones.Stat != "OK" || len(phones.Response) != 2 || phones.Response[0].PhoneID != pending.ID || phones.Response[0].Activated ||
+		phones.Response[1].PhoneID != dev.PKey || !phones.Response[1].Activated || len(phones.Response[1].Users) != 1 ||
+		phones.Response[1].Users[0].Username != "go-phone-user" {
+		t.Errorf("GetPhones: %v %+v", err, phones)
+	}
+	if got, err := c.GetPhone(pending.ID); err != nil || got.Stat != "OK" || got.Response.PhoneID != pending.ID || got.Response.Activated || got.Response.Type != "Mobile" {
+		t.Errorf("GetPhone of a pending phone: %v %+v", err, got)
+	}
 	del, err := c.DeleteUser(id)
 	if err != nil || del.Stat != "OK" {
 		t.Errorf("DeleteUser: %v %+v", err, del)

@@ -246,6 +246,9 @@ type Queries interface {
 
 	// Groups (issue 12).
 	GroupQueries
+
+	// Phones created before activation (issue 12).
+	PhoneQueries
 }
 
 // Store is a database.
@@ -283,6 +286,9 @@ type Activation struct {
 	Expires  time.Time
 	DeviceID string // set when a device used the code; empty while waiting
 	Created  time.Time
+	// PhoneID is the phone the code activates (an Admin API phone, pending
+	// or to be reactivated): the device takes that ID. Empty: a new ID.
+	PhoneID string
 }
 
 // Transaction states.

@@ -291,11 +291,20 @@ function renderPush(account, t) {
     p.hidden = false;
     const input = p.querySelector("input");
     input.maxLength = info.num_digits;
+    p.querySelector("label").firstChild.textContent = "Type the code " + codeSource(t) + "\n";
   }
   for (const [cls, answer] of [["approve", "approve"], ["deny", "deny"], ["fraud", "fraud"]]) {
     li.querySelector("." + cls).addEventListener("click", () => answerPush(account, t, answer, li));
   }
   return li;
+}
+
+// codeSource says where a Verified Push's code comes from: a help desk's
+// identity check (Admin API send_verification_push, transaction type
+// "Identity verification") has it read out by the help desk; a login shows
+// it on the sign-in screen.
+function codeSource(t) {
+  return t.type === "Identity verification" ? "your help desk reads to you" : "shown on the sign-in screen";
 }
 
 async function answerPush(account, t, answer, li) {
@@ -307,7 +316,7 @@ async function answerPush(account, t, answer, li) {
     const code = li.querySelector(".stepup-code").value.trim();
     if (!new RegExp("^[0-9]{" + info.num_digits + "}$").test(code)) {
       answering.delete(t.urgid);
-      status("Type the " + info.num_digits + "-digit code shown on the sign-in screen first.", "error");
+      status("Type the " + info.num_digits + "-digit code " + codeSource(t) + " first.", "error");
       li.querySelector(".stepup-code").focus();
       return;
     }

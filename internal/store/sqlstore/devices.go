@@ -215,14 +215,14 @@ func (q *queries) DeleteDevice(ctx context.Context, id string) error {
 
 // Activations.
 
-const activationCols = `code_hash, user_id, expires, device_id, created`
+const activationCols = `code_hash, user_id, expires, device_id, created, phone_id`
 
 func scanActivation(r scanner) (store.Activation, error) {
 	var (
 		a                store.Activation
 		expires, created int64
 	)
-	if err := r.Scan(&a.CodeHash, &a.UserID, &expires, &a.DeviceID, &created); err != nil {
+	if err := r.Scan(&a.CodeHash, &a.UserID, &expires, &a.DeviceID, &created, &a.PhoneID); err != nil {
 		return store.Activation{}, err
 	}
 	a.Expires = fromUnix(expires)
@@ -235,8 +235,8 @@ func (q *queries) CreateActivation(ctx context.Context, a store.Activation) erro
 		return fmt.Errorf("sqlstore: create activation for %s: user: %w", a.UserID, err)
 	}
 	err := q.insertOne(ctx,
-		`INSERT INTO activations (`+activationCols+`) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		blob(a.CodeHash), a.UserID, toUnix(a.Expires), a.DeviceID, toUnix(a.Created))
+		`INSERT INTO activations (`+activationCols+`) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		blob(a.CodeHash), a.UserID, toUnix(a.Expires), a.DeviceID, toUnix(a.Created), a.PhoneID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create activation for %s: %w", a.UserID, err)
 	}

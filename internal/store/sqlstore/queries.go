@@ -497,6 +497,10 @@ func (q *queries) DeleteUser(ctx context.Context, id string) error {
 	if err := q.deleteUserTokens(ctx, id); err != nil {
 		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)
 	}
+	// Pending phones outlive their user, as Duo's phones do.
+	if _, err := q.exec(ctx, `UPDATE pending_phones SET user_id = NULL WHERE user_id = ?`, id); err != nil {
+		return fmt.Errorf("sqlstore: delete user %s: pending phones: %w", id, err)
+	}
 	res, err := q.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: delete user %s: %w", id, err)

@@ -70,6 +70,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogClockConcurrent", testLogClockConcurrent},
 		{"QueryAuthLog", testQueryAuthLog},
 		{"Groups", testGroups},
+		{"PendingPhones", testPendingPhones},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

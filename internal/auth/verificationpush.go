@@ -111,7 +111,7 @@ func (s *Service) VerificationPushResult(ctx context.Context, nameOrID, pushID s
 	if !validTxID(pushID) {
 		return "", errUnknown
 	}
-	t, err := s.settle(ctx, pushID)
+	t, err := s.settle(ctx, pushID, false)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || (err == nil && (t.UserID != u.ID || t.Factor != FactorVerificationPush)):
 		return "", errUnknown

@@ -28,6 +28,7 @@ var copyTables = []string{
 	"user_group_members",
 	"bypass_codes",
 	"devices",
+	"pending_phones",
 	"activations",
 	"transactions",
 	"webpush_subscriptions",

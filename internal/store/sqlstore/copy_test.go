@@ -109,9 +109,12 @@ var sampleRows = []string{
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,
 	`INSERT INTO devices (id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen)
 	 VALUES ('DPAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'phone', 'Android', '-----BEGIN PUBLIC KEY-----', X'0a0b', 9007199254740993, 'tok', 1700000000, 1700000200)`,
-	`INSERT INTO activations (code_hash, user_id, expires, device_id, created) VALUES
-	   (X'01', 'DUAAAAAAAAAAAAAAAAAA', 1700086400, 'DPAAAAAAAAAAAAAAAAAA', 1700000000),
-	   (X'02', 'DUBBBBBBBBBBBBBBBBBB', 0, '', 1700000000)`,
+	`INSERT INTO pending_phones (id, user_id, name, type, platform, number, extension, predelay, postdelay, created) VALUES
+	   ('DPCCCCCCCCCCCCCCCCCC', 'DUBBBBBBBBBBBBBBBBBB', 'desk', 'mobile', 'Apple iOS', '+15555550100', '12', '', '', 1700000000),
+	   ('DPDDDDDDDDDDDDDDDDDD', NULL, '', '', '', '', '', '', '', 1700000001)`,
+	`INSERT INTO activations (code_hash, user_id, expires, device_id, created, phone_id) VALUES
+	   (X'01', 'DUAAAAAAAAAAAAAAAAAA', 1700086400, 'DPAAAAAAAAAAAAAAAAAA', 1700000000, ''),
+	   (X'02', 'DUBBBBBBBBBBBBBBBBBB', 0, '', 1700000000, 'DPCCCCCCCCCCCCCCCCCC')`,
 	`INSERT INTO transactions (id, user_id, device_id, ikey, factor, state, type, display_username, push_info, ip, hostname, created, expires, answered, step_up_digits) VALUES
 	   ('tx1', 'DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', 'DIAAAAAAAAAAAAAAAAAA', 'push', 'pushed', 'Login request', 'Alice', 'a=b', '192.0.2.1', 'h', 1700000000, 1700000060, 0, 3),
 	   ('tx2', NULL, NULL, 'DIAAAAAAAAAAAAAAAAAA', 'passcode', 'deny', '', '', '', '', '', 1700000000, 1700000060, 1700000001, 0)`,

@@ -153,6 +153,16 @@ type AuthLog struct {
 	Reason   string // machine-readable reason, e.g. valid_passcode, locked_out
 	IP       string
 	Hostname string
+	// Groups are the user's groups at the time of the decision (Duo's
+	// v2 log shows them as user.groups), ordered by name; nil when the
+	// user is unknown or in no group.
+	Groups []LogGroup
+}
+
+// LogGroup is a group as an auth-log row remembers it.
+type LogGroup struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // AuthLogFilter selects auth-log rows; zero fields do not filter.

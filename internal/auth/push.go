@@ -190,6 +190,7 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 	l := store.AuthLog{
 		TxID: t.ID, Time: t.Answered, IKey: t.IKey, UserID: u.ID, Username: u.Username,
 		Factor: factorPushLog, Device: t.DeviceID, Result: result, Reason: reason, IP: t.IP, Hostname: t.Hostname,
+		Groups: t.Groups,
 	}
 	if result == ResultAllow {
 		u.FailedAttempts = 0

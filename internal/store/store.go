@@ -319,6 +319,9 @@ type Transaction struct {
 	// StepUpDigits is the length of the Verified Push code the device must
 	// send back with an approval; 0 for a plain push.
 	StepUpDigits int
+	// Groups are the user's groups when the push was sent, for the
+	// auth-log row written when it is answered.
+	Groups []LogGroup
 }
 
 // DeviceQueries are the device, activation and transaction reads and

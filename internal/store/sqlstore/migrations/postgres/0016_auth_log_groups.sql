@@ -6,3 +6,6 @@
 -- for the user's effective status, so the row costs no extra read; a
 -- filter by group reads the time window and matches the ids in the text.
 ALTER TABLE auth_log ADD COLUMN group_list TEXT NOT NULL DEFAULT '';
+-- A push is logged when it is answered: its transaction keeps the groups
+-- read when it was sent, in the same form.
+ALTER TABLE transactions ADD COLUMN group_list TEXT NOT NULL DEFAULT '';

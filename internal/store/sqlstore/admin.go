@@ -270,15 +270,17 @@ func in(where []string, args []any, col string, vals []string) ([]string, []any)
 }
 
 // inGroups appends a match of any of the group ids in group_list (see
-// migration 0016). Group ids are letters and digits; any other value can
-// name no group, and matches nothing.
+// migration 0016). Group ids are upper-case letters and digits; any other
+// value can name no group, and matches nothing (also on SQLite, whose LIKE
+// ignores case). A name cannot fake an id: its quotes are escaped in the
+// JSON.
 func inGroups(where []string, args []any, ids []string) ([]string, []any) {
 	if len(ids) == 0 {
 		return where, args
 	}
 	var or []string
 	for _, id := range ids {
-		if id == "" || strings.IndexFunc(id, func(r rune) bool { return !isAlnum(r) }) >= 0 {
+		if id == "" || strings.IndexFunc(id, func(r rune) bool { return !isIDChar(r) }) >= 0 {
 			continue
 		}
 		or = append(or, "group_list LIKE ?")
@@ -290,9 +292,7 @@ func inGroups(where []string, args []any, ids []string) ([]string, []any) {
 	return append(where, "("+strings.Join(or, " OR ")+")"), args
 }
 
-func isAlnum(r rune) bool {
-	return r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z'
-}
+func isIDChar(r rune) bool { return r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' }
 
 func scanAdminLog(r scanner) (store.AdminLog, error) {
 	var (

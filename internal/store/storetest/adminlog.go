@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 func testAuthLogGroups(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	g1 := store.LogGroup{ID: "DG000000000000000001", Name: "VPN \"users\", 100%_"}
-	g2 := store.LogGroup{ID: "DG000000000000000002", Name: "Admins"}
+	g2 := store.LogGroup{ID: "DG000000000000000002", Name: `Admins "id":"DG000000000000000003"`}
 	rows := []*store.AuthLog{
 		{TxID: "none", Time: at(0), Result: "allow"},
 		{TxID: "one", Time: at(0), Result: "allow", Groups: []store.LogGroup{g1}},
@@ -39,6 +40,8 @@ func testAuthLogGroups(t *testing.T, s store.Store) {
 		{"g2", []string{g2.ID}, []string{"two"}},
 		{"either", []string{g2.ID, g1.ID}, []string{"one", "two"}},
 		{"unknown", []string{"DG999999999999999999"}, nil},
+		{"an id in a name is no id", []string{"DG000000000000000003"}, nil},
+		{"lower case", []string{strings.ToLower(g1.ID)}, nil},
 		{"a prefix is not an id", []string{"DG00000000000000000"}, nil},
 		{"not an id", []string{`%`}, nil},
 		{"a wildcard is not an id", []string{"DG00000000000000000_"}, nil},

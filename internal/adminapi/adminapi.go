@@ -68,6 +68,7 @@ type Core interface {
 
 	QueryAuthLog(ctx context.Context, q store.AuthLogQuery) ([]store.AuthLog, int, error)
 	AdminLogSince(ctx context.Context, since time.Time, limit int) ([]store.AdminLog, error)
+	QueryAdminLog(ctx context.Context, q store.AdminLogQuery) ([]store.AdminLog, int, error)
 
 	Summary(ctx context.Context) (auth.Summary, error)
 	LockoutThreshold(ctx context.Context) int
@@ -152,6 +153,7 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v2/logs/authentication", methods{get: {rl, a.authLogV2}}},
 		{"/admin/v1/logs/authentication", methods{get: {rl, a.authLogV1}}},
 		{"/admin/v1/logs/administrator", methods{get: {rl, a.adminLogV1}}},
+		{"/admin/v2/logs/activity", methods{get: {rl, a.activityLog}}},
 		{"/admin/v1/logs/telephony", methods{get: {rl, a.emptyList}}},
 		{"/admin/v2/logs/telephony", methods{get: {rl, a.emptyItems}}},
 		{"/admin/v1/logs/offline_enrollment", methods{get: {rl, a.emptyList}}},

@@ -74,6 +74,7 @@ func TestGrants(t *testing.T) {
 		{"GET", "/admin/v2/logs/authentication?mintime=0&maxtime=1", store.GrantReadLog},
 		{"GET", "/admin/v1/logs/authentication", store.GrantReadLog},
 		{"GET", "/admin/v1/logs/administrator", store.GrantReadLog},
+		{"GET", "/admin/v2/logs/activity?mintime=0&maxtime=1", store.GrantReadLog},
 		{"GET", "/admin/v1/users", store.GrantReadResource},
 		{"GET", "/admin/v1/users/" + u.ID, store.GrantReadResource},
 		{"GET", "/admin/v1/users/" + u.ID + "/phones", store.GrantReadResource},

@@ -29,9 +29,9 @@ type keyName struct {
 }
 
 type logUser struct {
-	Groups []any  `json:"groups"`
-	Key    string `json:"key"`
-	Name   string `json:"name"`
+	Groups []string `json:"groups"`
+	Key    string   `json:"key"`
+	Name   string   `json:"name"`
 }
 
 type accessDevice struct {
@@ -143,8 +143,18 @@ func v2Row(l store.AuthLog, apps map[string]string) authLogV2JSON {
 		// Assent has no endpoint trust; Duo's value for that is "unknown".
 		TrustedEndpointStatus: "unknown",
 		TxID:                  l.TxID,
-		User:                  logUser{Groups: []any{}, Key: l.UserID, Name: l.Username},
+		User:                  logUser{Groups: groupNames(l.Groups), Key: l.UserID, Name: l.Username},
 	}
+}
+
+// groupNames are the names Duo's v2 row lists in user.groups: the user's
+// groups when the decision was made.
+func groupNames(gs []store.LogGroup) []string {
+	out := make([]string, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, g.Name)
+	}
+	return out
 }
 
 type authLogV2Meta struct {

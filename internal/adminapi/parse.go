@@ -107,39 +107,15 @@ var (
 // parseAuthLogV2 reads mintime and maxtime (milliseconds, both required,
 // maxtime > mintime), limit (≤ 1000, default 100), sort (ts:desc, the
 // default, or ts:asc), next_offset ("ts,txid" or two repeated values) and
-// the filters users, applications, results, reasons and factors.
+// the filters users, groups (group ids), applications, results, reasons and
+// factors.
 func parseAuthLogV2(v url.Values) (store.AuthLogQuery, error) {
 	var q store.AuthLogQuery
-	minMS, err := msParam(v, "mintime")
+	w, err := parseV2Window(v)
 	if err != nil {
 		return q, err
 	}
-	maxMS, err := msParam(v, "maxtime")
-	if err != nil {
-		return q, err
-	}
-	if maxMS <= minMS {
-		return q, httpapi.InvalidParams("maxtime: must be after mintime")
-	}
-	// Rows are stamped in whole seconds: ts*1000 >= mintime and ts*1000 <=
-	// maxtime.
-	q.Min = time.Unix(ceilDiv(minMS, 1000), 0)
-	q.Max = time.Unix(maxMS/1000+1, 0)
-	q.Limit = defaultLogLimit
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxLogLimit {
-			return q, httpapi.InvalidParams("limit: must be 1 to 1000")
-		}
-		q.Limit = n
-	}
-	switch v.Get("sort") {
-	case "", "ts:desc":
-		q.Desc = true
-	case "ts:asc":
-	default:
-		return q, httpapi.InvalidParams("sort: must be ts:desc or ts:asc")
-	}
+	q.Min, q.Max, q.Limit, q.Desc = w.min, w.max, w.limit, w.desc
 	if off := values(v, "next_offset"); len(off) > 0 {
 		if len(off) != 2 {
 			return q, httpapi.InvalidParams("next_offset: must be [timestamp, txid]")
@@ -157,6 +133,7 @@ func parseAuthLogV2(v url.Values) (store.AuthLogQuery, error) {
 	}{
 		{"users", &q.UserIDs, same},
 		{"applications", &q.IKeys, same},
+		{"groups", &q.GroupIDs, same},
 		{"reasons", &q.Reasons, same},
 		{"results", &q.Results, func(s string) ([]string, bool) { r, ok := resultFromDuo[s]; return []string{r}, ok }},
 		{"factors", &q.Factors, func(s string) ([]string, bool) { f, ok := factorFromDuo[s]; return f, ok }},
@@ -175,6 +152,81 @@ func parseAuthLogV2(v url.Values) (store.AuthLogQuery, error) {
 			}
 			*l.dst = append(*l.dst, mapped...)
 		}
+	}
+	return q, nil
+}
+
+// v2Window is what the v2 logs (authentication, activity, telephony) share:
+// a window in milliseconds, a page size and an order.
+type v2Window struct {
+	min, max time.Time
+	limit    int
+	desc     bool
+}
+
+// parseV2Window reads mintime and maxtime (milliseconds, both required,
+// maxtime > mintime), limit (≤ 1000, default 100) and sort (ts:desc, the
+// default, or ts:asc).
+func parseV2Window(v url.Values) (v2Window, error) {
+	var w v2Window
+	minMS, err := msParam(v, "mintime")
+	if err != nil {
+		return w, err
+	}
+	maxMS, err := msParam(v, "maxtime")
+	if err != nil {
+		return w, err
+	}
+	if maxMS <= minMS {
+		return w, httpapi.InvalidParams("maxtime: must be after mintime")
+	}
+	// Rows are stamped in whole seconds: ts*1000 >= mintime and ts*1000 <=
+	// maxtime.
+	w.min = time.Unix(ceilDiv(minMS, 1000), 0)
+	w.max = time.Unix(maxMS/1000+1, 0)
+	w.limit = defaultLogLimit
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLogLimit {
+			return w, httpapi.InvalidParams("limit: must be 1 to 1000")
+		}
+		w.limit = n
+	}
+	switch v.Get("sort") {
+	case "", "ts:desc":
+		w.desc = true
+	case "ts:asc":
+	default:
+		return w, httpapi.InvalidParams("sort: must be ts:desc or ts:asc")
+	}
+	return w, nil
+}
+
+// parseActivity reads the activity log's window (as parseV2Window) and
+// next_offset: "<ts>,<offset>" as the last page's metadata gave it,
+// comma-joined or as two repeated values; duo_log_sync sends it as a
+// one-element list, which arrives as one value.
+func parseActivity(v url.Values) (store.AdminLogQuery, error) {
+	var q store.AdminLogQuery
+	w, err := parseV2Window(v)
+	if err != nil {
+		return q, err
+	}
+	q.Min, q.Max, q.Limit, q.Desc = w.min, w.max, w.limit, w.desc
+	if off := values(v, "next_offset"); len(off) > 0 {
+		bad := httpapi.InvalidParams("next_offset: must be \"<timestamp>,<offset>\" from the previous page")
+		if len(off) != 2 {
+			return q, bad
+		}
+		ms, err := strconv.ParseInt(off[0], 10, 64)
+		if err != nil || ms < 0 || ms > maxMillis {
+			return q, bad
+		}
+		id, err := strconv.ParseInt(off[1], 10, 64)
+		if err != nil || id < 0 {
+			return q, bad
+		}
+		q.After = store.AdminLogCursor{Time: time.Unix(ms/1000, 0), ID: id}
 	}
 	return q, nil
 }

@@ -148,6 +148,9 @@ func FuzzAdminParams(f *testing.F) {
 		"type=t8&serial=T&secret=zz&totp_step=60", "type=yk&serial=cccccccccccb&private_id=010203040506&aes_key=000102030405060708090a0b0c0d0e0f",
 		"type=h6&serial=x&counter=18446744073709551616", "type=t6&serial=x&public_id=ccc",
 		"name=staff&desc=all&status=bypass", "name=&push_enabled=1", "status=locked+out",
+		"mintime=1700000000000&maxtime=1700000100000&next_offset=1700000050000,42&sort=ts:asc",
+		"mintime=1700000000000&maxtime=1700000100000&next_offset=1700000050000&next_offset=-1",
+		"mintime=0&maxtime=1&groups=DG1,DG2&groups[]=%25",
 	} {
 		f.Add(s)
 	}
@@ -184,6 +187,11 @@ func FuzzAdminParams(f *testing.F) {
 			if q.Limit < 1 || q.Limit > maxLogLimit || q.Min.After(q.Max) || len(q.UserIDs) > maxFilterValues {
 				t.Fatalf("%q: query %+v out of bounds", raw, q)
 			}
+		}
+		aq, err := parseActivity(v)
+		check(err)
+		if err == nil && (aq.Limit < 1 || aq.Limit > maxLogLimit || aq.Min.After(aq.Max) || aq.After.ID < 0) {
+			t.Fatalf("%q: activity query %+v out of bounds", raw, aq)
 		}
 		_, err = parseMintime(v)
 		check(err)

@@ -245,6 +245,27 @@ func (s *Service) QueryAuthLog(ctx context.Context, q store.AuthLogQuery) ([]sto
 	return rows, total, nil
 }
 
+// QueryAdminLog reads a page of the administrator log (the Admin API's
+// activity log), cut at the log clock as QueryAuthLog is: a reader that
+// resumes after the last row it saw never misses one committed later.
+func (s *Service) QueryAdminLog(ctx context.Context, q store.AdminLogQuery) ([]store.AdminLog, int, error) {
+	sealed, err := s.sealLogs(ctx, store.LogAdmin)
+	if err != nil {
+		return nil, 0, err
+	}
+	if q.Max.IsZero() || q.Max.After(sealed) {
+		q.Max = sealed
+	}
+	if !q.Min.Before(q.Max) {
+		return nil, 0, nil
+	}
+	rows, total, err := s.st.QueryAdminLog(ctx, q)
+	if err != nil {
+		return nil, 0, wrap("query admin log", err)
+	}
+	return rows, total, nil
+}
+
 // AdminLogSince lists administrator-log rows stamped at or after since
 // (and before the log clock, as QueryAuthLog), oldest first.
 func (s *Service) AdminLogSince(ctx context.Context, since time.Time, limit int) ([]store.AdminLog, error) {

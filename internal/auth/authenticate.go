@@ -214,10 +214,11 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		d.res = s.unenrolledAuth(req.Integration, l)
 		return nil
 	}
-	status, err := s.EffectiveStatus(ctx, s.st, u)
+	status, groups, err := s.statusAndGroups(ctx, s.st, u)
 	if err != nil {
 		return err
 	}
+	l.Groups = groups
 	switch status {
 	case store.StatusBypass:
 		l.Reason = ReasonBypassUser

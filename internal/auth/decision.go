@@ -275,7 +275,9 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 	if d.push != nil {
 		// Decided when the device answers or the push times out. A device
 		// deleted since it was read is a changed record like any other.
-		return conflictIfGone(q.CreateTransaction(ctx, *d.push))
+		t := *d.push
+		t.Groups = d.log.Groups
+		return conflictIfGone(q.CreateTransaction(ctx, t))
 	}
 	if d.async {
 		// auth_status must be able to report this decision.

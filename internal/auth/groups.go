@@ -291,6 +291,31 @@ func (s *Service) UserGroups(ctx context.Context, user string) ([]store.Group, e
 // For an active user the groups decide: disabled if any of them is
 // disabled, else bypass if any is bypass — as Duo, where a group's status
 // enables or disables many users at once.
+// statusAndGroups is EffectiveStatus for a decision, which also logs the
+// user's groups (Duo's v2 authentication log shows them): one read of the
+// user's groups, for every user whatever their own status.
+func (s *Service) statusAndGroups(ctx context.Context, q store.Queries, u store.User) (store.UserStatus, []store.LogGroup, error) {
+	gs, err := q.ListUserGroups(ctx, u.ID)
+	if err != nil {
+		return "", nil, wrap("user groups", err)
+	}
+	var logged []store.LogGroup
+	st := store.StatusActive
+	for _, g := range gs {
+		logged = append(logged, store.LogGroup{ID: g.ID, Name: g.Name})
+		switch {
+		case g.Status == store.StatusDisabled:
+			st = store.StatusDisabled
+		case g.Status == store.StatusBypass && st == store.StatusActive:
+			st = store.StatusBypass
+		}
+	}
+	if u.Status != store.StatusActive {
+		st = u.Status
+	}
+	return st, logged, nil
+}
+
 func (s *Service) EffectiveStatus(ctx context.Context, q store.Queries, u store.User) (store.UserStatus, error) {
 	if u.Status != store.StatusActive {
 		return u.Status, nil

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -145,5 +146,82 @@ func TestGroups(t *testing.T) {
 	want := []string{"group_create staff", "group_member_add alice", "group_member_add bob", "group_member_remove bob", "group_update employees", "group_delete employees"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("administrator log %q, want %q", got, want)
+	}
+}
+
+// TestAuthLogGroups: every auth-log row carries the user's groups as they
+// were at the decision (a push's as they were when it was sent, even if
+// they change before it is answered), ordered by name.
+func TestAuthLogGroups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{})
+	u := f.user(t, "alice", store.StatusActive)
+	a := f.device(t, "alice")
+	var want []store.LogGroup
+	for _, name := range []string{"vpn", "admins"} {
+		g, err := f.svc.CreateGroup(ctx, auth.NewGroup{Name: name, Status: store.StatusActive})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.AddGroupMember(ctx, g.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		want = append([]store.LogGroup{{ID: g.ID, Name: g.Name}}, want...) // admins first
+	}
+	// A push, whose groups change before it is answered: the row keeps
+	// the groups the decision saw.
+	done := make(chan error, 1)
+	go func() {
+		for range 500 {
+			p, err := f.svc.Pending(ctx, a.Device.ID)
+			if err != nil {
+				done <- err
+				return
+			}
+			if len(p) > 0 {
+				if err := f.svc.RemoveGroupMember(ctx, want[1].ID, "alice"); err != nil {
+					done <- err
+					return
+				}
+				done <- f.svc.Answer(ctx, a.Device.ID, p[0].ID, true)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		done <- errors.New("no push arrived")
+	}()
+	res, err := f.svc.Auth(ctx, f.pushReq("alice", false))
+	if err != nil || res.Result != auth.ResultAllow {
+		t.Fatalf("push: %+v %v", res, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// A wrong passcode, after the change: one group.
+	f.passcode(t, "alice", "000000000")
+	// A preauth decision (a bypass group).
+	byp, err := f.svc.CreateGroup(ctx, auth.NewGroup{Name: "bypassers", Status: store.StatusBypass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.AddGroupMember(ctx, byp.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}}); err != nil || pre.Result != auth.ResultAllow {
+		t.Fatalf("preauth: %+v %v", pre, err)
+	}
+	rows := f.logs(t, u.ID) // newest first
+	if len(rows) != 3 {
+		t.Fatalf("auth log: %+v", rows)
+	}
+	for i, w := range [][]store.LogGroup{
+		{want[0], {ID: byp.ID, Name: "bypassers"}},
+		{want[0]},
+		want,
+	} {
+		if !slices.Equal(rows[i].Groups, w) {
+			t.Errorf("row %d (%s %s): groups %+v, want %+v", i, rows[i].Factor, rows[i].Reason, rows[i].Groups, w)
+		}
 	}
 }

@@ -82,7 +82,8 @@ type PreauthResult struct {
 	TxID       string
 	VerifyCode string
 
-	reason string // auth-log reason of a decision made at preauth
+	reason string           // auth-log reason of a decision made at preauth
+	groups []store.LogGroup // the user's groups, for the auth log
 }
 
 // Reason is the auth-log reason of a decision made at preauth (allow or
@@ -169,7 +170,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 	if res.Result != ResultAuth {
 		// A decision was made here, so it belongs in the auth log.
 		l := s.logRow(req.Request, u)
-		l.Result, l.Reason = res.Result, res.reason
+		l.Result, l.Reason, l.Groups = res.Result, res.reason, res.groups
 		if l.Result == ResultEnroll {
 			l.Result = ResultDeny
 		}
@@ -182,10 +183,16 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 }
 
 func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.User, list []store.Device) (PreauthResult, error) {
-	status, err := s.EffectiveStatus(ctx, s.st, u)
+	status, groups, err := s.statusAndGroups(ctx, s.st, u)
 	if err != nil {
 		return PreauthResult{}, err
 	}
+	res, err := s.preauthStatus(ctx, req, u, list, status)
+	res.groups = groups
+	return res, err
+}
+
+func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store.User, list []store.Device, status store.UserStatus) (PreauthResult, error) {
 	switch status {
 	case store.StatusBypass:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgBypassUser, reason: ReasonBypassUser}, nil

@@ -200,6 +200,7 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 	l := store.AuthLog{
 		TxID: t.ID, Time: t.Answered, IKey: t.IKey, UserID: u.ID, Username: u.Username,
 		Factor: factorPushLog, Device: t.DeviceID, Result: result, Reason: reason, IP: t.IP, Hostname: t.Hostname,
+		Groups: t.Groups,
 	}
 	if t.Factor == FactorVerificationPush {
 		// An identity check, not a login: it neither logs the user in nor

@@ -391,10 +391,11 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 		d.log.Result, d.log.Reason = ResultDeny, reason
 		return d
 	}
-	effective, err := s.EffectiveStatus(ctx, s.st, u)
+	effective, groups, err := s.statusAndGroups(ctx, s.st, u)
 	if err != nil {
 		return nil, err
 	}
+	d.log.Groups = groups
 	switch effective {
 	case store.StatusDisabled:
 		return deny(ResultDeny, msgDisabled, ReasonUserDisabled), nil

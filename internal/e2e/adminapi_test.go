@@ -78,44 +78,55 @@ func (ts *testServer) seedAuthLog(t *testing.T, ikey string, n int) time.Time {
 }
 
 type pyAdminOut struct {
-	UsersCount        int             `json:"users_count"`
-	UsersDistinct     int             `json:"users_distinct"`
-	Users             *pyCall         `json:"users"`
-	UsersPage         pyCall          `json:"users_page"`
-	ByName            pyCall          `json:"by_name"`
-	AddUser           pyCall          `json:"add_user"`
-	UpdateUser        pyCall          `json:"update_user"`
-	GetUserByID       pyCall          `json:"get_user_by_id"`
-	BypassCodes       pyCall          `json:"bypass_codes"`
-	LoginWithCode     pyCall          `json:"login_with_code"`
-	LoginAgain        pyCall          `json:"login_again"`
-	EnrollUser        pyCall          `json:"enroll_user"`
-	AllBypassCodes    pyCall          `json:"all_bypass_codes"`
-	AllBypassIDs      pyCall          `json:"all_bypass_ids"`
-	UserBypassIDs     pyCall          `json:"user_bypass_ids"`
-	BypassShown       bool            `json:"bypass_shown"`
-	DeleteBypassCode  pyCall          `json:"delete_bypass_code"`
-	BypassIDsAfter    pyCall          `json:"bypass_ids_after_delete"`
-	DeleteUser        pyCall          `json:"delete_user"`
-	GetDeleted        pyCall          `json:"get_deleted"`
-	Phones            pyCall          `json:"phones"`
-	AuthLogV2Error    string          `json:"authlog_v2_error"`
-	AuthLogV2Rows     int             `json:"authlog_v2_rows"`
-	AuthLogV2Distinct int             `json:"authlog_v2_distinct"`
-	AuthLogV2Total    int             `json:"authlog_v2_total"`
-	AuthLogV2Pages    int             `json:"authlog_v2_pages"`
-	AuthLogV2Sample   []v2Row         `json:"authlog_v2_sample"`
-	AuthLogV2Filtered pyCall          `json:"authlog_v2_filtered"`
-	AuthLogV1Count    json.RawMessage `json:"authlog_v1_count"`
-	AuthLogV1First    map[string]any  `json:"authlog_v1_first"`
-	AdminLog          pyCall          `json:"admin_log"`
-	InfoSummary       pyCall          `json:"info_summary"`
-	Integrations      pyCall          `json:"integrations"`
-	Telephony         pyCall          `json:"telephony"`
-	TrustMonitor      pyCall          `json:"trust_monitor"`
-	AuthKeysOnAdmin   pyCall          `json:"auth_keys_on_admin"`
-	NoGrant           pyCall          `json:"no_grant"`
-	NoGrantLog        pyCall          `json:"no_grant_log"`
+	UsersCount        int              `json:"users_count"`
+	UsersDistinct     int              `json:"users_distinct"`
+	Users             *pyCall          `json:"users"`
+	UsersPage         pyCall           `json:"users_page"`
+	ByName            pyCall           `json:"by_name"`
+	AddUser           pyCall           `json:"add_user"`
+	UpdateUser        pyCall           `json:"update_user"`
+	GetUserByID       pyCall           `json:"get_user_by_id"`
+	BypassCodes       pyCall           `json:"bypass_codes"`
+	LoginWithCode     pyCall           `json:"login_with_code"`
+	LoginAgain        pyCall           `json:"login_again"`
+	EnrollUser        pyCall           `json:"enroll_user"`
+	AllBypassCodes    pyCall           `json:"all_bypass_codes"`
+	AllBypassIDs      pyCall           `json:"all_bypass_ids"`
+	UserBypassIDs     pyCall           `json:"user_bypass_ids"`
+	BypassShown       bool             `json:"bypass_shown"`
+	DeleteBypassCode  pyCall           `json:"delete_bypass_code"`
+	BypassIDsAfter    pyCall           `json:"bypass_ids_after_delete"`
+	DeleteUser        pyCall           `json:"delete_user"`
+	GetDeleted        pyCall           `json:"get_deleted"`
+	Phones            pyCall           `json:"phones"`
+	AuthLogV2Error    string           `json:"authlog_v2_error"`
+	AuthLogV2Rows     int              `json:"authlog_v2_rows"`
+	AuthLogV2Distinct int              `json:"authlog_v2_distinct"`
+	AuthLogV2Total    int              `json:"authlog_v2_total"`
+	AuthLogV2Pages    int              `json:"authlog_v2_pages"`
+	AuthLogV2Sample   []v2Row          `json:"authlog_v2_sample"`
+	AuthLogV2Filtered pyCall           `json:"authlog_v2_filtered"`
+	AuthLogV1Count    json.RawMessage  `json:"authlog_v1_count"`
+	AuthLogV1First    map[string]any   `json:"authlog_v1_first"`
+	AdminLog          pyCall           `json:"admin_log"`
+	AddUserGroup      pyCall           `json:"add_user_group"`
+	AuthLogV2Groups   []string         `json:"authlog_v2_groups"`
+	AuthLogV2NoGroups int              `json:"authlog_v2_no_groups"`
+	AuthLogV2ByGroup  pyCall           `json:"authlog_v2_by_group"`
+	ActivityError     string           `json:"activity_error"`
+	ActivityRows      int              `json:"activity_rows"`
+	ActivityDistinct  int              `json:"activity_distinct"`
+	ActivityPages     int              `json:"activity_pages"`
+	ActivityTotal     map[string]any   `json:"activity_total"`
+	ActivityActions   []string         `json:"activity_actions"`
+	ActivitySample    []map[string]any `json:"activity_sample"`
+	InfoSummary       pyCall           `json:"info_summary"`
+	Integrations      pyCall           `json:"integrations"`
+	Telephony         pyCall           `json:"telephony"`
+	TrustMonitor      pyCall           `json:"trust_monitor"`
+	AuthKeysOnAdmin   pyCall           `json:"auth_keys_on_admin"`
+	NoGrant           pyCall           `json:"no_grant"`
+	NoGrantLog        pyCall           `json:"no_grant_log"`
 }
 
 type v2Row struct {
@@ -270,6 +281,36 @@ func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 		if actions[a] == 0 {
 			t.Errorf("administrator log has no %s: %v", a, actions)
 		}
+	}
+	// user.groups: the group the Admin API gave the user before it logged
+	// in; the seeded rows' users are in none.
+	if out.AddUserGroup.Error != "" || !slices.Equal(out.AuthLogV2Groups, []string{"py-group"}) || out.AuthLogV2NoGroups != 0 {
+		t.Errorf("v2 log user.groups: add_user_group %+v; py-admin-user's rows name %q; %d other rows name groups",
+			out.AddUserGroup, out.AuthLogV2Groups, out.AuthLogV2NoGroups)
+	}
+	var byGroup []string
+	out.AuthLogV2ByGroup.decode(t, "v2 log groups=[py-group]", &byGroup)
+	if !slices.Equal(byGroup, []string{"py-admin-user"}) {
+		t.Errorf("v2 log groups filter: users %v, want py-admin-user only", byGroup)
+	}
+	// The activity log holds the administrator log, every row once,
+	// oldest first.
+	if out.ActivityError != "" {
+		t.Fatalf("get_activity_logs: %s", out.ActivityError)
+	}
+	if out.ActivityRows != len(adminLog) || out.ActivityDistinct != out.ActivityRows || out.ActivityPages < 2 ||
+		fmt.Sprint(out.ActivityTotal["value"]) != strconv.Itoa(out.ActivityRows) || out.ActivityTotal["relation"] != "eq" {
+		t.Errorf("activity log: %d rows (%d distinct) in %d pages, total %v; the administrator log has %d",
+			out.ActivityRows, out.ActivityDistinct, out.ActivityPages, out.ActivityTotal, len(adminLog))
+	}
+	if len(out.ActivityActions) == 0 || out.ActivityActions[0] != "integration_create" {
+		t.Errorf("activity actions %v, want integration_create first", out.ActivityActions)
+	}
+	if len(out.ActivitySample) != 1 {
+		t.Errorf("activity log has no user_create of py-admin-user")
+	} else if a := out.ActivitySample[0]; a["eventtype"] != "activity" || a["actor"].(map[string]any)["key"] != admIKey ||
+		a["actor"].(map[string]any)["type"] != "integration" || a["target"].(map[string]any)["type"] != "user" || a["ts"] == "" {
+		t.Errorf("activity row = %v", a)
 	}
 	var summary map[string]int
 	out.InfoSummary.decode(t, "get_info_summary", &summary)

@@ -46,6 +46,7 @@ type AuthLogQuery struct {
 	Results  []string
 	Reasons  []string
 	Factors  []string
+	GroupIDs []string // rows whose user was in any of these groups
 	Desc     bool
 	// After, when After.Time is not zero, resumes after the row at that
 	// position in the chosen order: rows with (Time, TxID, ID) beyond it.
@@ -57,6 +58,26 @@ type AuthLogQuery struct {
 type AuthLogCursor struct {
 	Time time.Time
 	TxID string
+}
+
+// AdminLogQuery selects a window of the administrator log for the Admin
+// API's activity log: rows with Min <= Time < Max (whole seconds), sorted
+// by (Time, ID) ascending or descending, resuming after a cursor.
+type AdminLogQuery struct {
+	Min, Max time.Time
+	Desc     bool
+	// After, when After.Time is not zero, resumes after the row at that
+	// position in the chosen order: rows with (Time, ID) beyond it.
+	After AdminLogCursor
+	Limit int // > 0
+}
+
+// AdminLogCursor is a position in the administrator log. IDs grow with
+// every row, and a row's time is never before an earlier row's (the log
+// clock), so (Time, ID) orders rows as they were committed.
+type AdminLogCursor struct {
+	Time time.Time
+	ID   int64
 }
 
 // AdminLog is one change made by an administrator.
@@ -104,6 +125,10 @@ type AdminQueries interface {
 	// ListAdminLog lists rows with since <= Time < until, oldest first, at
 	// most limit.
 	ListAdminLog(ctx context.Context, since, until time.Time, limit int) ([]AdminLog, error)
+
+	// QueryAdminLog returns one page of the administrator log and how many
+	// rows the window holds (ignoring After and Limit).
+	QueryAdminLog(ctx context.Context, q AdminLogQuery) ([]AdminLog, int, error)
 
 	// QueryAuthLog returns one page of the auth log and how many rows the
 	// window and filters match (ignoring After and Limit).

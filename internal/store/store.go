@@ -158,6 +158,16 @@ type AuthLog struct {
 	Reason   string // machine-readable reason, e.g. valid_passcode, locked_out
 	IP       string
 	Hostname string
+	// Groups are the user's groups at the time of the decision (Duo's
+	// v2 log shows them as user.groups), ordered by name; nil when the
+	// user is unknown or in no group.
+	Groups []LogGroup
+}
+
+// LogGroup is a group as an auth-log row remembers it.
+type LogGroup struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // AuthLogFilter selects auth-log rows; zero fields do not filter.
@@ -320,6 +330,9 @@ type Transaction struct {
 	// StepUpDigits is the length of the Verified Push code the device must
 	// send back with an approval; 0 for a plain push.
 	StepUpDigits int
+	// Groups are the user's groups when the push was sent, for the
+	// auth-log row written when it is answered.
+	Groups []LogGroup
 }
 
 // DeviceQueries are the device, activation and transaction reads and

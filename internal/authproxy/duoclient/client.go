@@ -399,6 +399,9 @@ type preauthResultJSON struct {
 	Result          *string `json:"result"`
 	StatusMsg       *string `json:"status_msg"`
 	EnrollPortalURL string  `json:"enroll_portal_url"`
+	// Groups is kept raw: a value of another shape must not fail the
+	// call (see Preauth.Groups).
+	Groups json.RawMessage `json:"groups"`
 }
 
 // preauthJSON adds what the modes with a menu read: the prompt and the
@@ -502,6 +505,12 @@ func checkPreauth(j *preauthJSON, menu bool) (Preauth, error) {
 	p := Preauth{Result: *j.Result, EnrollPortalURL: j.EnrollPortalURL}
 	if j.StatusMsg != nil {
 		p.StatusMsg = *j.StatusMsg
+	}
+	if len(j.Groups) > 0 {
+		var gs []string
+		if json.Unmarshal(j.Groups, &gs) == nil && len(gs) > 0 {
+			p.Groups = gs
+		}
 	}
 	switch p.Result {
 	case "auth":

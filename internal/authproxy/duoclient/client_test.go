@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -324,6 +325,38 @@ func TestPreauthValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPreauthGroups: a list of strings in "groups" is read (Duo's proxy
+// uses the first as duo_only's Class); any other value is ignored and
+// never fails the call.
+func TestPreauthGroups(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, groups string
+		want         []string
+	}{
+		{"names", `["VPN Users","Admins"]`, []string{"VPN Users", "Admins"}},
+		{"empty", `[]`, nil},
+		{"null", `null`, nil},
+		{"objects", `[{"name":"VPN"}]`, nil},
+		{"a string", `"VPN"`, nil},
+	} {
+		for _, menu := range []bool{false, true} {
+			body := `{"stat":"OK","response":{"result":"allow","status_msg":"Allowing bypass user","groups":` + tc.groups + `}}`
+			p, err := decodePreauth(200, []byte(body), menu)
+			if err != nil || !slices.Equal(p.Groups, tc.want) {
+				t.Errorf("%s (menu %v): %+v %v, want groups %q", tc.name, menu, p.Groups, err, tc.want)
+			}
+			raw, err := classify(CallPreauth, 200, []byte(body))
+			if err == nil {
+				p, err = parsePreauth(raw, menu)
+			}
+			if err != nil || !slices.Equal(p.Groups, tc.want) {
+				t.Errorf("%s (menu %v, generic): %+v %v, want groups %q", tc.name, menu, p.Groups, err, tc.want)
+			}
+		}
 	}
 }
 

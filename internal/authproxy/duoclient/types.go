@@ -73,6 +73,12 @@ type Preauth struct {
 	// names it (Assent's verification_code); Duo tells it in Prompt only.
 	TxID       string
 	VerifyCode string
+	// Groups are the names a preauth answer may carry in "groups". Duo's
+	// Authentication Proxy reads them in duo_only mode (the first becomes
+	// the Accept's Class, "OU=<group>;"); Duo's published Auth API does
+	// not list the member and Assent's server does not send it. Only a
+	// list of strings is read; any other value is ignored.
+	Groups []string
 }
 
 // AuthRequest is one synchronous /auth/v2/auth call. Choice is what the

@@ -357,8 +357,26 @@ func (f *fixture) autoPasscode(t *testing.T) {
 
 func (f *fixture) duoOnly(t *testing.T) {
 	t.Parallel()
+	// Duo's proxy answers a duo_only Accept with Class "OU=<group>;" when
+	// preauth names groups. Assent's preauth, as Duo's published Auth
+	// API, names none, even for a user in a group: no Class.
+	ctx := assenttest.Ctx(t)
+	g, err := f.as.App.Core.CreateGroup(ctx, auth.NewGroup{Name: "VPN users", Status: store.StatusActive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.as.App.Core.AddGroupMember(ctx, g.ID, "otto"); err != nil {
+		t.Fatal(err)
+	}
 	r := f.pap(t, secDuoOnly, "otto", f.codes["otto"][0])
 	wantCode(t, r, "Access-Accept")
+	if c := r.Get("Class"); c != "" {
+		t.Errorf("Accept carries Class %q; Assent's preauth names no groups", c)
+	}
+	// The auth log remembers the group.
+	if rows := f.as.AuthLog(t, f.ikey[secDuoOnly]); len(rows) == 0 || len(rows[0].Groups) != 1 || rows[0].Groups[0].Name != "VPN users" {
+		t.Errorf("auth log rows %+v, want the user's group", rows)
+	}
 	wantCode(t, f.pap(t, secDuoOnly, "otto", "123456789"), "Access-Reject")
 	// No Message-Authenticator: accepted here (require_message_authenticator = false).
 	req := pap(f.addr[secDuoOnly], f.secret[secDuoOnly], "otto", f.codes["otto"][1])

@@ -231,11 +231,21 @@ func (s *Server) duoOnly(ctx context.Context, rq *request) *reply {
 	if rq.pass == "" {
 		return s.reject(rq, msgBadPassword, StageSecondary, StatusReject, nil)
 	}
-	pre, rep := s.preauthGate(ctx, rq, nil, false)
-	if pre == nil {
+	pre, rep := s.preauth(ctx, rq, nil)
+	if rep != nil || pre == nil {
 		return rep
 	}
-	return s.duoAuth(ctx, rq, rq.pass, nil)
+	// As Duo's proxy: when preauth named groups, an Accept (preauth's
+	// allow or auth's) carries Class "OU=<first group>;", which a VPN can
+	// map to a group policy.
+	var attrs radius.Attributes
+	if len(pre.Groups) > 0 {
+		attrs = radius.Attributes{{Type: rfc2865.Class_Type, Attribute: radius.Attribute("OU=" + pre.Groups[0] + ";")}}
+	}
+	if pre.Result != "auth" {
+		return s.settlePreauth(rq, pre, attrs, false)
+	}
+	return s.duoAuth(ctx, rq, rq.pass, attrs)
 }
 
 // preauthGate asks preauth and settles the request when the answer is
@@ -248,18 +258,25 @@ func (s *Server) preauthGate(ctx context.Context, rq *request, attrs radius.Attr
 	if rep != nil || pre == nil {
 		return nil, rep
 	}
-	switch pre.Result {
-	case "allow":
-		return nil, s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
-	case "deny":
-		return nil, s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
-	case "enroll":
-		if enrollChallenge {
-			return nil, s.sendChallenge(rq, &pending{kind: pendingEnroll}, enrollText(*pre))
-		}
-		return nil, s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
+	if pre.Result != "auth" {
+		return nil, s.settlePreauth(rq, pre, attrs, enrollChallenge)
 	}
 	return pre, nil
+}
+
+// settlePreauth answers a preauth of result allow, deny or enroll (see
+// preauthGate); attrs go with an Accept.
+func (s *Server) settlePreauth(rq *request, pre *duoclient.Preauth, attrs radius.Attributes, enrollChallenge bool) *reply {
+	switch pre.Result {
+	case "allow":
+		return s.accept(rq, pre.StatusMsg, attrs, StageSecondary)
+	case "enroll":
+		if enrollChallenge {
+			return s.sendChallenge(rq, &pending{kind: pendingEnroll}, enrollText(*pre))
+		}
+		return s.reject(rq, enrollText(*pre), StageSecondary, StatusReject, nil)
+	}
+	return s.reject(rq, pre.StatusMsg, StageSecondary, StatusReject, nil)
 }
 
 // primaryAuth runs the first factor. done reports that the request is

@@ -1,6 +1,7 @@
 package radiusd
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+
+	"github.com/assent-auth/assent/internal/authproxy/duoclient"
 )
 
 // step is one packet of a login and what must come back.
@@ -476,4 +479,48 @@ func TestStateRules(t *testing.T) {
 		e.clock.advance(time.Second) // past the sweep rate limit
 		first(t, e, c, "alice")
 	})
+}
+
+// TestDuoOnlyClass: as Duo's proxy in duo_only mode, an Accept carries
+// Class "OU=<first group>;" when preauth named groups (for preauth's allow
+// and for auth's), and never a Reject; without groups, no Class.
+func TestDuoOnlyClass(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, user, pass string
+		groups           []string
+		code             radius.Code
+		class            string
+	}{
+		{"auth allow", "alice", "push", []string{"VPN Users", "Admins"}, accept, "OU=VPN Users;"},
+		{"preauth allow", "bypass", "push", []string{"Contractors"}, accept, "OU=Contractors;"},
+		{"auth deny", "alice", "000000", []string{"VPN Users"}, reject, ""},
+		{"preauth deny", "denied", "push", []string{"VPN Users"}, reject, ""},
+		{"no groups", "alice", "push", nil, accept, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, Options{}, func(p *fakePrimary, d *fakeDuo) []*Section {
+				d.preauthHook = func(_ context.Context, r duoclient.PreauthRequest) (duoclient.Preauth, error) {
+					pre := standardPreauth(r.Username)
+					pre.Prompt, pre.Factors = "", nil
+					pre.Groups = tc.groups
+					return pre, nil
+				}
+				return []*Section{section(ModeDuoOnly, p, d)}
+			})
+			c := e.client("127.0.0.1")
+			r := c.exchange(c.request(tc.user, tc.pass))
+			if r.Code != tc.code {
+				t.Fatalf("got %v %q, want %v", r.Code, replyMessage(r), tc.code)
+			}
+			classes, err := rfc2865.Class_Gets(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.class == "" && len(classes) != 0 || tc.class != "" && (len(classes) != 1 || string(classes[0]) != tc.class) {
+				t.Errorf("Class = %q, want %q", classes, tc.class)
+			}
+		})
+	}
 }

@@ -58,6 +58,13 @@ def main():
         uid = added["ok"]["user_id"]
         out["update_user"] = call(adm.update_user, uid, notes="from python", status="active", realname="Py A.")
         out["get_user_by_id"] = call(adm.get_user_by_id, uid)
+        # A group for the user: its authentication-log rows name it.
+        grp = call(adm.create_group, "py-group")
+        if "ok" in grp:
+            out["group_id"] = grp["ok"]["group_id"]
+            out["add_user_group"] = call(adm.add_user_group, uid, out["group_id"])
+        else:
+            out["add_user_group"] = grp
         codes = call(adm.add_user_bypass_codes, uid, count=2, remaining_uses=1)
         out["bypass_codes"] = codes
         if "ok" in codes:
@@ -105,6 +112,12 @@ def main():
     out["authlog_v2_distinct"] = len({(l["txid"], l["timestamp"], l["user"]["key"], l["factor"]) for l in rows})
     out["authlog_v2_pages"] = pages
     out["authlog_v2_sample"] = [l for l in rows if l["factor"] == "bypass_code"][:1]
+    out["authlog_v2_groups"] = sorted({",".join(l["user"]["groups"]) for l in rows if l["user"]["name"] == "py-admin-user"})
+    out["authlog_v2_no_groups"] = sum(1 for l in rows if l["user"]["name"] != "py-admin-user" and l["user"]["groups"] != [])
+    if "group_id" in out:
+        by_group = call(adm.get_authentication_log, api_version=2, mintime=mintime, maxtime=maxtime,
+                        groups=[out["group_id"]], limit="1000")
+        out["authlog_v2_by_group"] = {"ok": sorted({l["user"]["name"] for l in by_group["ok"]["authlogs"]})} if "ok" in by_group else by_group
     out["authlog_v2_filtered"] = call(adm.get_authentication_log, api_version=2, mintime=mintime, maxtime=maxtime,
                                       results=["denied"], limit="1000")
     if "ok" in out["authlog_v2_filtered"]:
@@ -115,6 +128,28 @@ def main():
     # Log rows are readable once the log clock has passed their second.
     time.sleep(1.1)
     out["admin_log"] = call(adm.get_administrator_log)
+    # v2 activity log: pages of 7, oldest first, next_offset sent back as
+    # duo_log_sync does (a one-element list).
+    acts, apages, next_offset = [], 0, None
+    while apages < 50:
+        kw = {"mintime": mintime - 3600 * 1000, "maxtime": int(time.time() * 1000), "limit": 7, "sort": "ts:asc"}
+        if next_offset:
+            kw["next_offset"] = [next_offset]
+        r = call(adm.get_activity_logs, **kw)
+        if "error" in r:
+            out["activity_error"] = r["error"]
+            break
+        apages += 1
+        acts.extend(r["ok"]["items"])
+        out["activity_total"] = r["ok"]["metadata"]["total_objects"]
+        next_offset = r["ok"]["metadata"]["next_offset"]
+        if not next_offset:
+            break
+    out["activity_rows"] = len(acts)
+    out["activity_distinct"] = len({a["activity_id"] for a in acts})
+    out["activity_pages"] = apages
+    out["activity_actions"] = [a["action"] for a in acts]
+    out["activity_sample"] = [a for a in acts if a["action"] == "user_create" and a["target"]["name"] == "py-admin-user"][:1]
     out["info_summary"] = call(adm.get_info_summary)
     out["integrations"] = call(adm.get_integrations)
     out["telephony"] = call(adm.get_telephony_log)

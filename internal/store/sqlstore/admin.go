@@ -250,15 +250,7 @@ func (q *queries) ListAdminLog(ctx context.Context, since, until time.Time, limi
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list admin log: %w", err)
 	}
-	out, err := collect(rows, func(r scanner) (store.AdminLog, error) {
-		var (
-			l  store.AdminLog
-			at int64
-		)
-		err := r.Scan(&l.ID, &at, &l.Actor, &l.Action, &l.Object, &l.Description, &l.IP)
-		l.Time = fromUnix(at)
-		return l, err
-	})
+	out, err := collect(rows, scanAdminLog)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list admin log: %w", err)
 	}
@@ -277,6 +269,70 @@ func in(where []string, args []any, col string, vals []string) ([]string, []any)
 	return where, args
 }
 
+// inGroups appends a match of any of the group ids in group_list (see
+// migration 0016). Group ids are upper-case letters and digits; any other
+// value can name no group, and matches nothing (also on SQLite, whose LIKE
+// ignores case). A name cannot fake an id: its quotes are escaped in the
+// JSON.
+func inGroups(where []string, args []any, ids []string) ([]string, []any) {
+	if len(ids) == 0 {
+		return where, args
+	}
+	var or []string
+	for _, id := range ids {
+		if id == "" || strings.IndexFunc(id, func(r rune) bool { return !isIDChar(r) }) >= 0 {
+			continue
+		}
+		or = append(or, "group_list LIKE ?")
+		args = append(args, `%"id":"`+id+`"%`)
+	}
+	if len(or) == 0 {
+		return append(where, "1 = 0"), args
+	}
+	return append(where, "("+strings.Join(or, " OR ")+")"), args
+}
+
+func isIDChar(r rune) bool { return r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' }
+
+func scanAdminLog(r scanner) (store.AdminLog, error) {
+	var (
+		l  store.AdminLog
+		at int64
+	)
+	err := r.Scan(&l.ID, &at, &l.Actor, &l.Action, &l.Object, &l.Description, &l.IP)
+	l.Time = fromUnix(at)
+	return l, err
+}
+
+func (q *queries) QueryAdminLog(ctx context.Context, f store.AdminLogQuery) ([]store.AdminLog, int, error) {
+	cond := ` WHERE time >= ? AND time < ?`
+	args := []any{toUnix(f.Min), toUnix(f.Max)}
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM admin_log`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: count admin log: %w", err)
+	}
+	dir, cmp := "ASC", ">"
+	if f.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	page, pargs := cond, args
+	if !f.After.Time.IsZero() {
+		ct := toUnix(f.After.Time)
+		page += ` AND (time ` + cmp + ` ? OR (time = ? AND id ` + cmp + ` ?))`
+		pargs = append(append([]any{}, args...), ct, ct, f.After.ID)
+	}
+	rows, err := q.query(ctx, `SELECT `+adminLogCols+` FROM admin_log`+page+` ORDER BY time `+dir+`, id `+dir+` LIMIT ?`,
+		append(pargs, max(f.Limit, 1))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: query admin log: %w", err)
+	}
+	out, err := collect(rows, scanAdminLog)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: query admin log: %w", err)
+	}
+	return out, total, nil
+}
+
 func (q *queries) QueryAuthLog(ctx context.Context, f store.AuthLogQuery) ([]store.AuthLog, int, error) {
 	where := []string{"time >= ?", "time < ?"}
 	args := []any{toUnix(f.Min), toUnix(f.Max)}
@@ -285,6 +341,7 @@ func (q *queries) QueryAuthLog(ctx context.Context, f store.AuthLogQuery) ([]sto
 	where, args = in(where, args, "result", f.Results)
 	where, args = in(where, args, "reason", f.Reasons)
 	where, args = in(where, args, "factor", f.Factors)
+	where, args = inGroups(where, args, f.GroupIDs)
 	cond := ` WHERE ` + strings.Join(where, " AND ")
 	var total int
 	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM auth_log`+cond, args...).Scan(&total); err != nil {
@@ -371,6 +428,10 @@ func (s *Store) AppendAdminLog(ctx context.Context, l *store.AdminLog) error {
 
 func (s *Store) ListAdminLog(ctx context.Context, since, until time.Time, limit int) ([]store.AdminLog, error) {
 	return s.rq.ListAdminLog(ctx, since, until, limit)
+}
+
+func (s *Store) QueryAdminLog(ctx context.Context, f store.AdminLogQuery) ([]store.AdminLog, int, error) {
+	return s.rq.QueryAdminLog(ctx, f)
 }
 
 func (s *Store) QueryAuthLog(ctx context.Context, f store.AuthLogQuery) ([]store.AuthLog, int, error) {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -283,17 +284,23 @@ func (q *queries) DeleteExpiredActivations(ctx context.Context, now time.Time) (
 // device_id are NULL when the transaction has no user or device, so that
 // they can be foreign keys; the store reads and writes that as "".
 const transactionCols = `id, COALESCE(user_id, ''), COALESCE(device_id, ''), ikey, factor, state, type,
-	display_username, push_info, ip, hostname, created, expires, answered, step_up_digits`
+	display_username, push_info, ip, hostname, created, expires, answered, step_up_digits, group_list`
 
 func scanTransaction(r scanner) (store.Transaction, error) {
 	var (
 		t                          store.Transaction
 		created, expires, answered int64
 		digits                     int64
+		groups                     string
 	)
 	if err := r.Scan(&t.ID, &t.UserID, &t.DeviceID, &t.IKey, &t.Factor, &t.State, &t.Type, &t.DisplayUsername,
-		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered, &digits); err != nil {
+		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered, &digits, &groups); err != nil {
 		return store.Transaction{}, err
+	}
+	if groups != "" {
+		if err := json.Unmarshal([]byte(groups), &t.Groups); err != nil {
+			return store.Transaction{}, fmt.Errorf("transaction %s: groups: %w", t.ID, err)
+		}
 	}
 	t.Created = fromUnix(created)
 	t.Expires = fromUnix(expires)
@@ -325,12 +332,16 @@ func (q *queries) CreateTransaction(ctx context.Context, t store.Transaction) er
 			return fmt.Errorf("sqlstore: create transaction %s: user %s: %w", t.ID, t.UserID, err)
 		}
 	}
-	err := q.insertOne(ctx,
+	groups, err := groupList(t.Groups)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create transaction %s: %w", t.ID, err)
+	}
+	err = q.insertOne(ctx,
 		`INSERT INTO transactions (id, user_id, device_id, ikey, factor, state, type, display_username, push_info,
-		 ip, hostname, created, expires, answered, step_up_digits)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		 ip, hostname, created, expires, answered, step_up_digits, group_list)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, nullIfEmpty(t.UserID), nullIfEmpty(t.DeviceID), t.IKey, t.Factor, t.State, t.Type, t.DisplayUsername,
-		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered), int64(t.StepUpDigits))
+		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered), int64(t.StepUpDigits), groups)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create transaction %s: %w", t.ID, err)
 	}

@@ -119,12 +119,25 @@ func (q *queries) ListGroupMembers(ctx context.Context, groupID string) ([]store
 }
 
 func (q *queries) ListUserGroups(ctx context.Context, userID string) ([]store.Group, error) {
-	out, err := q.listGroups(ctx, `SELECT `+prefixed("g.", groupCols)+` FROM user_groups g JOIN user_group_members m ON m.group_id = g.id
-		WHERE m.user_id = ? ORDER BY g.name`+q.d.binary+`, g.id`+q.d.binary, userID)
+	query := userGroupsSQL[0]
+	if q.d.postgres {
+		query = userGroupsSQL[1]
+	}
+	out, err := q.listGroups(ctx, query, userID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list groups of %s: %w", userID, err)
 	}
 	return out, nil
+}
+
+// userGroupsSQL is ListUserGroups' statement for SQLite and PostgreSQL,
+// built once: every authentication decision runs it (auth.Service reads
+// the user's groups with their status).
+var userGroupsSQL = [2]string{userGroupsQuery(sqliteDialect.binary), userGroupsQuery(postgresDialect.binary)}
+
+func userGroupsQuery(binary string) string {
+	return `SELECT ` + prefixed("g.", groupCols) + ` FROM user_groups g JOIN user_group_members m ON m.group_id = g.id
+		WHERE m.user_id = ? ORDER BY g.name` + binary + `, g.id` + binary
 }
 
 func (q *queries) GroupStatus(ctx context.Context, userID string) (store.UserStatus, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -701,19 +702,35 @@ func (q *queries) DeleteBypassCodesForUser(ctx context.Context, userID string) e
 
 // Auth log.
 
-const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname`
+const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list`
 
 func scanAuthLog(r scanner) (store.AuthLog, error) {
 	var (
-		l  store.AuthLog
-		at int64
+		l      store.AuthLog
+		at     int64
+		groups string
 	)
 	if err := r.Scan(&l.ID, &l.TxID, &at, &l.IKey, &l.UserID, &l.Username, &l.Factor, &l.Device,
-		&l.Result, &l.Reason, &l.IP, &l.Hostname); err != nil {
+		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups); err != nil {
 		return store.AuthLog{}, err
 	}
 	l.Time = fromUnix(at)
+	if groups != "" {
+		if err := json.Unmarshal([]byte(groups), &l.Groups); err != nil {
+			return store.AuthLog{}, fmt.Errorf("auth log row %d: groups: %w", l.ID, err)
+		}
+	}
 	return l, nil
+}
+
+// groupList is the group_list column of an auth-log row: a JSON array of
+// {"id","name"}, or ” for none.
+func groupList(gs []store.LogGroup) (string, error) {
+	if len(gs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(gs)
+	return string(b), err
 }
 
 func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
@@ -725,9 +742,13 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	if err := q.lockAuthLog(ctx, false); err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}
+	groups, err := groupList(l.Groups)
+	if err != nil {
+		return fmt.Errorf("sqlstore: append auth log: %w", err)
+	}
 	var id, at int64
-	err := q.queryRow(ctx, q.d.appendAuthLog,
-		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname).Scan(&id, &at)
+	err = q.queryRow(ctx, q.d.appendAuthLog,
+		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups).Scan(&id, &at)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}

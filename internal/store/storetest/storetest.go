@@ -69,6 +69,9 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogClock", testLogClock},
 		{"LogClockConcurrent", testLogClockConcurrent},
 		{"QueryAuthLog", testQueryAuthLog},
+		{"AuthLogGroups", testAuthLogGroups},
+		{"QueryAdminLog", testQueryAdminLog},
+		{"QueryAdminLogConcurrent", testQueryAdminLogConcurrent},
 		{"Groups", testGroups},
 		{"PendingPhones", testPendingPhones},
 	}

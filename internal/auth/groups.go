@@ -291,13 +291,21 @@ func (s *Service) UserGroups(ctx context.Context, user string) ([]store.Group, e
 // For an active user the groups decide: disabled if any of them is
 // disabled, else bypass if any is bypass — as Duo, where a group's status
 // enables or disables many users at once.
+func (s *Service) EffectiveStatus(ctx context.Context, q store.Queries, u store.User) (store.UserStatus, error) {
+	st, _, err := s.statusAndGroups(ctx, q, u)
+	return st, err
+}
+
 // statusAndGroups is EffectiveStatus for a decision, which also logs the
-// user's groups (Duo's v2 authentication log shows them): one read of the
-// user's groups, for every user whatever their own status.
+// user's groups: those read with the user (store.User.GroupsRead), else
+// read now.
 func (s *Service) statusAndGroups(ctx context.Context, q store.Queries, u store.User) (store.UserStatus, []store.LogGroup, error) {
-	gs, err := q.ListUserGroups(ctx, u.ID)
-	if err != nil {
-		return "", nil, wrap("user groups", err)
+	gs := u.Groups
+	if !u.GroupsRead {
+		var err error
+		if gs, err = q.ListUserGroups(ctx, u.ID); err != nil {
+			return "", nil, wrap("user groups", err)
+		}
 	}
 	var logged []store.LogGroup
 	st := store.StatusActive
@@ -314,18 +322,4 @@ func (s *Service) statusAndGroups(ctx context.Context, q store.Queries, u store.
 		st = u.Status
 	}
 	return st, logged, nil
-}
-
-func (s *Service) EffectiveStatus(ctx context.Context, q store.Queries, u store.User) (store.UserStatus, error) {
-	if u.Status != store.StatusActive {
-		return u.Status, nil
-	}
-	if u.GroupStatus != "" {
-		return u.GroupStatus, nil // read with the user
-	}
-	st, err := q.GroupStatus(ctx, u.ID)
-	if err != nil {
-		return "", wrap("group status", err)
-	}
-	return st, nil
 }

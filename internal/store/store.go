@@ -120,11 +120,11 @@ type User struct {
 	// Profile holds Duo's descriptive fields (real name, e-mail, notes);
 	// written with UpdateUserProfile, never with CreateUser or UpdateUser.
 	Profile UserProfile
-	// GroupStatus is what the user's groups impose (as GroupStatus
-	// answers) when the read that returned the user also read it, as the
-	// decision's one-statement reads do; empty when it was not read.
-	// Never written.
-	GroupStatus UserStatus
+	// Groups are the user's groups (ID, name and status, by name) when the
+	// read that returned the user also read them (GroupsRead), as the
+	// decision's one-statement reads do. Never written.
+	Groups     []Group
+	GroupsRead bool
 }
 
 // BypassCode is an administrator-issued one-time (or N-time) passcode. Only a

@@ -133,23 +133,17 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 		}
 		return u, ds, nil
 	}
-	where, key := `u.id = ?`, userID
+	query, key := q.d.userAndDevicesByID, userID
 	if username != "" {
 		norm, err := normUsername(username)
 		if err != nil {
 			// No user can have a name that is not valid.
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices by username: %w", store.ErrNotFound)
 		}
-		where, key = `u.username_norm = ?`, norm
+		query, key = q.d.userAndDevicesByName, norm
 	}
 	// One statement: the user, once per device (or once with no device).
-	rows, err := q.query(ctx,
-		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
-		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
-		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
-		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), `+userGroupStatus+`
-		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
-		 WHERE `+where+` ORDER BY d.created, d.id`+q.d.binary, key)
+	rows, err := q.query(ctx, query, key)
 	if err != nil {
 		return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 	}
@@ -171,8 +165,13 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen, &groups); err != nil {
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 		}
+		if n == 0 {
+			if err := scanUserGroups(&u, groups); err != nil {
+				return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
+			}
+		}
 		n++
-		u.Status, u.GroupStatus = store.UserStatus(status), store.UserStatus(groups)
+		u.Status = store.UserStatus(status)
 		u.Created = fromUnix(created)
 		u.LastLogin = fromUnix(lastLogin)
 		if d.ID == "" {

@@ -28,6 +28,29 @@ type dialect struct {
 	// appendAuthLog inserts an auth-log row stamped with the greater of
 	// its time and the auth log's clock (see admin.go).
 	appendAuthLog string
+	// The decision's one-statement reads of a user (queries.go,
+	// devices.go), with the user's groups (userGroupsJSON): the user by
+	// name with a bypass code, and by ID or name with the devices.
+	userAndCode, userAndDevicesByID, userAndDevicesByName string
+}
+
+// withUserReads fills d's user reads.
+func (d *dialect) withUserReads() *dialect {
+	groups := userGroupsJSON(d)
+	d.userAndCode = `SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
+		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0), ` + groups + `
+		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
+		 WHERE u.username_norm = ?`
+	devices := func(where string) string {
+		return `SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
+		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
+		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
+		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), ` + groups + `
+		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
+		 WHERE ` + where + ` ORDER BY d.created, d.id` + d.binary
+	}
+	d.userAndDevicesByID, d.userAndDevicesByName = devices(`u.id = ?`), devices(`u.username_norm = ?`)
+	return d
 }
 
 func appendAuthLogSQL(greatest string) string {
@@ -36,8 +59,8 @@ func appendAuthLogSQL(greatest string) string {
 }
 
 var (
-	sqliteDialect   = &dialect{name: DialectSQLite, appendAuthLog: appendAuthLogSQL("max")}
-	postgresDialect = &dialect{name: DialectPostgres, postgres: true, binary: ` COLLATE "C"`, appendAuthLog: appendAuthLogSQL("GREATEST")}
+	sqliteDialect   = (&dialect{name: DialectSQLite, appendAuthLog: appendAuthLogSQL("max")}).withUserReads()
+	postgresDialect = (&dialect{name: DialectPostgres, postgres: true, binary: ` COLLATE "C"`, appendAuthLog: appendAuthLogSQL("GREATEST")}).withUserReads()
 )
 
 // rebind rewrites '?' placeholders for the dialect.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -166,11 +167,31 @@ func (q *queries) GroupStatus(ctx context.Context, userID string) (store.UserSta
 	return st, nil
 }
 
-// userGroupStatus is a scalar subquery for the status the groups of the
-// user u impose: 'disabled' if any group is, else 'bypass' if any is, else
-// 'active' (as GroupStatus).
-const userGroupStatus = `COALESCE((SELECT g.status FROM user_groups g JOIN user_group_members m ON m.group_id = g.id
-		WHERE m.user_id = u.id AND g.status <> 'active' ORDER BY g.status = 'disabled' DESC LIMIT 1), 'active')`
+// userGroupsJSON is a scalar subquery for the groups of the user u as a
+// JSON array of [id, name, status] arrays ordered as ListUserGroups
+// orders them ('[]' for none), so that the decision's one-statement reads
+// carry the groups with the user (see scanUserGroups).
+func userGroupsJSON(d *dialect) string {
+	if d.postgres {
+		return `(SELECT COALESCE(json_agg(json_build_array(g.id, g.name, g.status) ORDER BY g.name` + d.binary + `, g.id` + d.binary + `)::text, '[]')
+			FROM user_groups g JOIN user_group_members m ON m.group_id = g.id WHERE m.user_id = u.id)`
+	}
+	return `(SELECT json_group_array(json_array(id, name, status)) FROM (SELECT g.id, g.name, g.status
+			FROM user_groups g JOIN user_group_members m ON m.group_id = g.id WHERE m.user_id = u.id ORDER BY g.name, g.id))`
+}
+
+// scanUserGroups sets u's groups from a userGroupsJSON column.
+func scanUserGroups(u *store.User, col string) error {
+	var rows [][3]string
+	if err := json.Unmarshal([]byte(col), &rows); err != nil {
+		return fmt.Errorf("groups of %s: %w", u.ID, err)
+	}
+	u.Groups, u.GroupsRead = nil, true
+	for _, r := range rows {
+		u.Groups = append(u.Groups, store.Group{ID: r[0], Name: r[1], Status: store.UserStatus(r[2])})
+	}
+	return nil
+}
 
 // prefixed qualifies each of a comma-separated column list.
 func prefixed(p, cols string) string {

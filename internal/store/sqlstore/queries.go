@@ -638,18 +638,16 @@ func (q *queries) GetUserAndBypassCode(ctx context.Context, username, userID str
 		expires, cCreated  int64
 		groups             string
 	)
-	err = q.queryRow(ctx,
-		`SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
-		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0),
-		        `+userGroupStatus+`
-		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
-		 WHERE u.username_norm = ?`, userID, blob(hash), norm).
+	err = q.queryRow(ctx, q.d.userAndCode, userID, blob(hash), norm).
 		Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
 			&c.ID, &c.RemainingUses, &expires, &cCreated, &groups)
 	if err != nil {
 		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user and bypass code by username %q: %w", username, mapErr(err))
 	}
-	u.Status, u.GroupStatus = store.UserStatus(status), store.UserStatus(groups)
+	u.Status = store.UserStatus(status)
+	if err := scanUserGroups(&u, groups); err != nil {
+		return store.User{}, store.BypassCode{}, false, false, fmt.Errorf("sqlstore: get user and bypass code: %w", err)
+	}
 	u.Created = fromUnix(created)
 	u.LastLogin = fromUnix(lastLogin)
 	if u.ID != userID {

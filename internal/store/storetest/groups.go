@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/assent-auth/assent/internal/store"
@@ -59,16 +60,26 @@ func testGroups(t *testing.T, s store.Store) {
 		if st != want {
 			t.Errorf("%s: group status of %s %q, want %q", what, u.Username, st, want)
 		}
-		// The decision's one-statement reads carry it with the user.
+		// The decision's one-statement reads carry the groups with the
+		// user, as ListUserGroups lists them.
+		groups, err := s.ListUserGroups(ctx, u.ID)
+		must(t, "ListUserGroups", err)
+		brief := func(gs []store.Group) string {
+			var b strings.Builder
+			for _, g := range gs {
+				fmt.Fprintf(&b, "%s/%s/%s;", g.ID, g.Name, g.Status)
+			}
+			return b.String()
+		}
 		got, _, err := s.GetUserAndDevices(ctx, u.Username, "")
 		must(t, "GetUserAndDevices", err)
-		if got.GroupStatus != want {
-			t.Errorf("%s: GetUserAndDevices: group status of %s %q, want %q", what, u.Username, got.GroupStatus, want)
+		if !got.GroupsRead || brief(got.Groups) != brief(groups) {
+			t.Errorf("%s: GetUserAndDevices: groups of %s %q (read %v), want %q", what, u.Username, brief(got.Groups), got.GroupsRead, brief(groups))
 		}
 		got, _, _, _, err = s.GetUserAndBypassCode(ctx, u.Username, u.ID, []byte("no code"))
 		must(t, "GetUserAndBypassCode", err)
-		if got.GroupStatus != want {
-			t.Errorf("%s: GetUserAndBypassCode: group status of %s %q, want %q", what, u.Username, got.GroupStatus, want)
+		if !got.GroupsRead || brief(got.Groups) != brief(groups) {
+			t.Errorf("%s: GetUserAndBypassCode: groups of %s %q (read %v), want %q", what, u.Username, brief(got.Groups), got.GroupsRead, brief(groups))
 		}
 	}
 	status("active groups", alice, store.StatusActive)

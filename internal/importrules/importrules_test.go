@@ -33,6 +33,7 @@ var leaves = map[string][]string{
 	"internal/logthrottle":         nil,
 	"internal/username":            nil,
 	"internal/otp":                 nil,
+	"internal/passhash":            nil,
 	"internal/connwatch":           nil,
 	"internal/yubiotp":             nil,
 	"internal/push":                nil,

@@ -246,6 +246,9 @@ type Queries interface {
 
 	// Groups (issue 12).
 	GroupQueries
+
+	// Console administrators and their sessions (issue 15).
+	AdminAccountQueries
 }
 
 // Store is a database.

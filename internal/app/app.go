@@ -254,3 +254,9 @@ func (a *App) EnrollPortalURL(ctx context.Context, username string) (string, err
 	}
 	return "https://" + a.Config.PublicHostname + "/portal/enroll/" + token, nil
 }
+
+// AdminSetupURL is the console page where a new administrator sets a
+// password and an authenticator app with a one-time setup token.
+func (a *App) AdminSetupURL(token string) string {
+	return "https://" + a.Config.PublicHostname + "/admin/setup/" + token
+}

@@ -84,6 +84,9 @@ type AdminAccountQueries interface {
 	// TouchAdminSession writes LastSeen and Reauth; ErrNotFound if absent.
 	TouchAdminSession(ctx context.Context, s AdminSession) error
 	DeleteAdminSession(ctx context.Context, hash []byte) error // ErrNotFound if absent
+	// DeleteAdminSessionsOf ends every session of an administrator and
+	// returns how many there were.
+	DeleteAdminSessionsOf(ctx context.Context, adminID string) (int, error)
 	// PurgeAdminSessions deletes sessions created before created or last
 	// seen before seen, at most limit, and returns how many.
 	PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error)

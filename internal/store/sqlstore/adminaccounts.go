@@ -154,6 +154,18 @@ func (q *queries) DeleteAdminSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+func (q *queries) DeleteAdminSessionsOf(ctx context.Context, adminID string) (int, error) {
+	res, err := q.exec(ctx, `DELETE FROM admin_sessions WHERE admin_id = ?`, adminID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: delete sessions of admin %s: %w", adminID, mapErr(err))
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: delete sessions of admin %s: %w", adminID, err)
+	}
+	return int(n), nil
+}
+
 func (q *queries) PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error) {
 	return q.purge(ctx, "admin sessions", "admin_sessions", "hash", `created < ? OR last_seen < ?`, limit, toUnix(created), toUnix(seen))
 }
@@ -201,6 +213,10 @@ func (s *Store) TouchAdminSession(ctx context.Context, as store.AdminSession) er
 
 func (s *Store) DeleteAdminSession(ctx context.Context, hash []byte) error {
 	return s.write(ctx, true, func(q *queries) error { return q.DeleteAdminSession(ctx, hash) })
+}
+
+func (s *Store) DeleteAdminSessionsOf(ctx context.Context, adminID string) (int, error) {
+	return s.purgeWrite(ctx, func(q *queries) (int, error) { return q.DeleteAdminSessionsOf(ctx, adminID) })
 }
 
 func (s *Store) PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error) {

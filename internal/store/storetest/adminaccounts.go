@@ -157,6 +157,19 @@ func testAdminSessions(t *testing.T, s store.Store) {
 		t.Errorf("PurgeAdminSessions of idle sessions deleted %d, want 1", n)
 	}
 
+	// Every session of one administrator ends at once.
+	s5 := store.AdminSession{Hash: bytes.Repeat([]byte{5}, 32), AdminID: a.ID, Created: at(time.Hour), LastSeen: at(time.Hour), Reauth: at(time.Hour)}
+	s6 := store.AdminSession{Hash: bytes.Repeat([]byte{6}, 32), AdminID: a.ID, Created: at(time.Hour), LastSeen: at(time.Hour), Reauth: at(time.Hour)}
+	must(t, "CreateAdminSession s5", s.CreateAdminSession(ctx, s5))
+	must(t, "CreateAdminSession s6", s.CreateAdminSession(ctx, s6))
+	n, err = s.DeleteAdminSessionsOf(ctx, a.ID)
+	must(t, "DeleteAdminSessionsOf", err)
+	if n != 2 {
+		t.Errorf("DeleteAdminSessionsOf deleted %d sessions, want 2", n)
+	}
+	_, err = s.GetAdminSession(ctx, s5.Hash)
+	wantErr(t, "GetAdminSession after DeleteAdminSessionsOf", err, store.ErrNotFound)
+
 	// An administrator's sessions go with it.
 	s4 := store.AdminSession{Hash: bytes.Repeat([]byte{4}, 32), AdminID: b.ID, Created: at(time.Hour), LastSeen: at(time.Hour), Reauth: at(time.Hour)}
 	must(t, "CreateAdminSession s4", s.CreateAdminSession(ctx, s4))

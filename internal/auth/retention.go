@@ -31,7 +31,9 @@ type Purged struct {
 }
 
 // Total is the number of rows deleted.
-func (p Purged) Total() int { return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog + p.AdminSessions }
+func (p Purged) Total() int {
+	return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog + p.AdminSessions
+}
 
 // Purge deletes what has outlived its use, so the database does not grow
 // forever: transactions and activation codes that expired more than

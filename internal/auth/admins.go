@@ -322,6 +322,24 @@ func (s *Service) BeginAdminSetup(ctx context.Context, token string) (AdminSetup
 		URI: key.URI(), Sealed: sealed}, nil
 }
 
+// ReopenAdminSetup is BeginAdminSetup for a form posted back with a
+// mistake: it keeps the secret the form carried (the app already holds
+// it) when that opens for this link's administrator, else makes a new one.
+func (s *Service) ReopenAdminSetup(ctx context.Context, token string, sealed []byte) (AdminSetupInfo, error) {
+	info, err := s.BeginAdminSetup(ctx, token)
+	if err != nil {
+		return AdminSetupInfo{}, err
+	}
+	secret, err := s.box.Open(sealed, adminSetupAD(info.Admin.ID))
+	if err != nil || len(secret) != 20 {
+		return info, nil
+	}
+	key := otp.Key{Type: otp.TypeTOTP, Issuer: s.opts.TOTPIssuer + " console", Account: info.Admin.Email, Secret: secret,
+		Algorithm: otp.SHA1, Digits: otp.DefaultDigits, Period: otp.DefaultPeriod}
+	info.Secret, info.SecretBase32, info.URI, info.Sealed = secret, otp.EncodeBase32(secret), key.URI(), sealed
+	return info, nil
+}
+
 func (s *Service) setupAdmin(ctx context.Context, q store.Queries, token string) (store.Admin, store.Onetime, error) {
 	if token == "" || len(token) > 128 {
 		return store.Admin{}, store.Onetime{}, ErrAdminSetupInvalid
@@ -595,4 +613,49 @@ func (s *Service) EndAdminSession(ctx context.Context, token string) error {
 		return wrap("end admin session", err)
 	}
 	return nil
+}
+
+// Dashboard is what the console's first page shows.
+type Dashboard struct {
+	store.ConsoleCounts
+	// Results counts the auth log's last 24 hours by result (allow,
+	// deny, fraud).
+	Allowed, Denied, Fraud int
+}
+
+// ConsoleDashboard counts users by state, pending pushes and the last
+// 24 hours of authentications.
+func (s *Service) ConsoleDashboard(ctx context.Context) (Dashboard, error) {
+	now := s.now()
+	c, err := s.st.ConsoleCounts(ctx, now)
+	if err != nil {
+		return Dashboard{}, wrap("dashboard", err)
+	}
+	d := Dashboard{ConsoleCounts: c}
+	for _, r := range []struct {
+		result string
+		n      *int
+	}{{"allow", &d.Allowed}, {"deny", &d.Denied}, {"fraud", &d.Fraud}} {
+		_, n, err := s.QueryAuthLog(ctx, store.AuthLogQuery{Min: now.Add(-24 * time.Hour), Results: []string{r.result}, Limit: 1})
+		if err != nil {
+			return Dashboard{}, err
+		}
+		*r.n = n
+	}
+	return d, nil
+}
+
+// ConsoleUsers lists one page of users for the console's search.
+func (s *Service) ConsoleUsers(ctx context.Context, q store.ConsoleUserQuery) ([]store.User, int, error) {
+	list, n, err := s.st.ConsoleUsers(ctx, q)
+	if err != nil {
+		return nil, 0, wrap("console users", err)
+	}
+	return list, n, nil
+}
+
+// RecentAuthentications lists a user's newest auth-log rows.
+func (s *Service) RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error) {
+	rows, _, err := s.QueryAuthLog(ctx, store.AuthLogQuery{Min: time.Unix(0, 0), UserIDs: []string{userID}, Desc: true, Limit: limit})
+	return rows, err
 }

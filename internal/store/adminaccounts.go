@@ -59,6 +59,24 @@ type AdminSession struct {
 	IP     string // where the session signed in
 }
 
+// ConsoleCounts are the console dashboard's counts.
+type ConsoleCounts struct {
+	Users         int
+	LockedOut     int
+	Disabled      int
+	NotEnrolled   int // users with no device, confirmed token or security key
+	PendingPushes int // pushes waiting for an answer, unexpired
+}
+
+// ConsoleUserQuery selects one page of users for the console, by
+// username (or user ID) order.
+type ConsoleUserQuery struct {
+	Search string     // part of the username (compared as normalised) or of the e-mail; "" for all
+	Status UserStatus // "" for any
+	Offset int
+	Limit  int // > 0
+}
+
 // AdminAccountQueries store console administrators and their sessions.
 type AdminAccountQueries interface {
 	// CreateAdmin returns ErrAlreadyExists if the ID or e-mail is taken.
@@ -90,4 +108,9 @@ type AdminAccountQueries interface {
 	// PurgeAdminSessions deletes sessions created before created or last
 	// seen before seen, at most limit, and returns how many.
 	PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error)
+
+	// ConsoleCounts counts users by state and the pushes pending at now.
+	ConsoleCounts(ctx context.Context, now time.Time) (ConsoleCounts, error)
+	// ConsoleUsers returns one page of users and how many match.
+	ConsoleUsers(ctx context.Context, q ConsoleUserQuery) ([]User, int, error)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/store"
@@ -221,4 +222,72 @@ func (s *Store) DeleteAdminSessionsOf(ctx context.Context, adminID string) (int,
 
 func (s *Store) PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error) {
 	return s.purgeWrite(ctx, func(q *queries) (int, error) { return q.PurgeAdminSessions(ctx, created, seen, limit) })
+}
+
+func (q *queries) ConsoleCounts(ctx context.Context, now time.Time) (store.ConsoleCounts, error) {
+	var c store.ConsoleCounts
+	err := q.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM users),
+		(SELECT COUNT(*) FROM users WHERE status = 'locked out'),
+		(SELECT COUNT(*) FROM users WHERE status = 'disabled'),
+		(SELECT COUNT(*) FROM users u WHERE
+			NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id)
+			AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.user_id = u.id AND t.confirmed <> 0)
+			AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)),
+		(SELECT COUNT(*) FROM transactions WHERE state = 'pushed' AND expires > ?)`, toUnix(now)).
+		Scan(&c.Users, &c.LockedOut, &c.Disabled, &c.NotEnrolled, &c.PendingPushes)
+	if err != nil {
+		return store.ConsoleCounts{}, fmt.Errorf("sqlstore: console counts: %w", err)
+	}
+	return c, nil
+}
+
+// likeEscape escapes LIKE's wildcards (with \ as the escape character).
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func (q *queries) ConsoleUsers(ctx context.Context, cq store.ConsoleUserQuery) ([]store.User, int, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if s := strings.TrimSpace(cq.Search); s != "" {
+		norm, err := normUsername(s)
+		if err != nil {
+			norm = strings.ToLower(s)
+		}
+		where = append(where, `(username_norm LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\' OR id = ?)`)
+		args = append(args, "%"+likeEscape(norm)+"%", "%"+likeEscape(strings.ToLower(s))+"%", s)
+	}
+	if cq.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, string(cq.Status))
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = ` WHERE ` + strings.Join(where, " AND ")
+	}
+	var total int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: count console users: %w", err)
+	}
+	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users`+cond+` ORDER BY username_norm`+q.d.binary+`, id`+q.d.binary+` LIMIT ? OFFSET ?`,
+		append(args, max(cq.Limit, 1), max(cq.Offset, 0))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: console users: %w", err)
+	}
+	out, err := collect(rows, scanUser)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlstore: console users: %w", err)
+	}
+	return out, total, nil
+}
+
+func (s *Store) ConsoleCounts(ctx context.Context, now time.Time) (store.ConsoleCounts, error) {
+	return s.rq.ConsoleCounts(ctx, now)
+}
+
+func (s *Store) ConsoleUsers(ctx context.Context, q store.ConsoleUserQuery) ([]store.User, int, error) {
+	return s.rq.ConsoleUsers(ctx, q)
 }

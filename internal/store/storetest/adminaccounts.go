@@ -18,6 +18,55 @@ func RunAdminAccountTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, open(t)) })
 	t.Run("AdminTOTPReplay", func(t *testing.T) { testAdminTOTP(t, open(t)) })
 	t.Run("AdminSessions", func(t *testing.T) { testAdminSessions(t, open(t)) })
+	t.Run("ConsoleUsers", func(t *testing.T) { testConsoleUsers(t, open(t)) })
+}
+
+// testConsoleUsers: the dashboard's counts and the users page's search.
+func testConsoleUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	alice, bob, carol, dave := mkUser(1, "alice"), mkUser(2, "Bob_1"), mkUser(3, "carol"), mkUser(4, "bob%2")
+	carol.Status, dave.Status = store.StatusLockedOut, store.StatusDisabled
+	createUsers(t, s, alice, bob, carol, dave)
+	must(t, "UpdateUserProfile", s.UpdateUserProfile(ctx, alice.ID, store.UserProfile{Email: "Alice@Example.com"}))
+	createDevices(t, s, mkDevice(1, alice.ID, at(0)))
+
+	c, err := s.ConsoleCounts(ctx, at(0))
+	must(t, "ConsoleCounts", err)
+	if want := (store.ConsoleCounts{Users: 4, LockedOut: 1, Disabled: 1, NotEnrolled: 3}); c != want {
+		t.Errorf("ConsoleCounts = %+v, want %+v", c, want)
+	}
+
+	for _, tc := range []struct {
+		q    store.ConsoleUserQuery
+		want []store.User
+		n    int
+	}{
+		{store.ConsoleUserQuery{Limit: 10}, []store.User{alice, dave, bob, carol}, 4}, // by normalised username: bob%2 < bob_1
+		{store.ConsoleUserQuery{Search: "BOB", Limit: 10}, []store.User{dave, bob}, 2},
+		{store.ConsoleUserQuery{Search: "b_", Limit: 10}, []store.User{bob}, 1}, // _ is no wildcard
+		{store.ConsoleUserQuery{Search: "%", Limit: 10}, []store.User{dave}, 1},
+		{store.ConsoleUserQuery{Search: "example.COM", Limit: 10}, []store.User{alice}, 1},
+		{store.ConsoleUserQuery{Search: carol.ID, Limit: 10}, []store.User{carol}, 1},
+		{store.ConsoleUserQuery{Status: store.StatusLockedOut, Limit: 10}, []store.User{carol}, 1},
+		{store.ConsoleUserQuery{Search: "o", Status: store.StatusActive, Limit: 10}, []store.User{alice, bob}, 2},
+		{store.ConsoleUserQuery{Offset: 1, Limit: 2}, []store.User{dave, bob}, 4},
+	} {
+		got, n, err := s.ConsoleUsers(ctx, tc.q)
+		must(t, "ConsoleUsers", err)
+		if n != tc.n {
+			t.Errorf("ConsoleUsers(%+v) total %d, want %d", tc.q, n, tc.n)
+		}
+		var names, want []string
+		for _, u := range got {
+			names = append(names, u.Username)
+		}
+		for _, u := range tc.want {
+			want = append(want, u.Username)
+		}
+		if fmt.Sprint(names) != fmt.Sprint(want) {
+			t.Errorf("ConsoleUsers(%+v) = %v, want %v", tc.q, names, want)
+		}
+	}
 }
 
 func adminID(n int) string { return fmt.Sprintf("DE%018d", n) }

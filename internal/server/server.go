@@ -156,6 +156,7 @@ func New(a *app.App) (*Server, error) {
 	// The administrators' console (/admin/): its catch-all must not answer
 	// unknown Admin API paths, which keep Duo's JSON 404.
 	consoleFailures := ratelimit.NewNamed("rate_limit_console_failures", a.Config.RateLimitConsoleFailures.Limit(), ratelimit.Options{Now: a.Now})
+	s.metrics.WatchRateLimits(consoleFailures)
 	(&console.Console{Core: a.Core, CSRFKey: a.Box.Pepper("console csrf"), Host: a.Config.PublicHostname,
 		SignIns: consoleFailures, Logger: a.Logger}).Register(mux)
 	notFound := httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {

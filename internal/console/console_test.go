@@ -182,6 +182,13 @@ func TestConsoleOwner(t *testing.T) {
 	if status != 200 || !strings.Contains(html, ">alice</a>") {
 		t.Errorf("search: %d", status)
 	}
+	status, html, _ = b.do("GET", "/admin/users?status=not_enrolled", nil)
+	if status != 200 || !strings.Contains(html, ">alice</a>") || !strings.Contains(html, `value="not_enrolled" selected`) {
+		t.Errorf("not enrolled filter: %d", status)
+	}
+	if _, html, _ = b.do("GET", "/admin/users?status=disabled", nil); strings.Contains(html, ">alice</a>") {
+		t.Error("the disabled filter lists an active user")
+	}
 	// Bypass codes are shown once, on the answer to the POST.
 	status, html, _ = b.do("POST", userPage+"/bypass", url.Values{"count": {"3"}, "uses": {"1"}, "valid": {"24h"}, "csrf": {csrf}})
 	if status != 200 || strings.Count(html, "<li><code>") != 3 {

@@ -160,7 +160,12 @@ var statusFilters = []option{
 	{Value: string(store.StatusLockedOut), Label: "Locked out"},
 	{Value: string(store.StatusDisabled), Label: "Disabled"},
 	{Value: string(store.StatusBypass), Label: "Bypass"},
+	{Value: notEnrolledFilter, Label: "Not enrolled"},
 }
+
+// notEnrolledFilter is the status filter for users without a second factor.
+const notEnrolledFilter = "not_enrolled"
+
 
 func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 	q := r.URL.Query()
@@ -168,7 +173,10 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 	status := q.Get("status")
 	for _, o := range statusFilters {
 		sel := o.Value == status
-		if sel {
+		switch {
+		case sel && o.Value == notEnrolledFilter:
+			cq.NotEnrolled = true
+		case sel:
 			cq.Status = store.UserStatus(o.Value)
 		}
 		o.Selected = sel
@@ -186,8 +194,8 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 		if cq.Search != "" {
 			v.Set("q", cq.Search)
 		}
-		if cq.Status != "" {
-			v.Set("status", string(cq.Status))
+		if status != "" {
+			v.Set("status", status)
 		}
 		if off > 0 {
 			v.Set("offset", strconv.Itoa(off))

@@ -73,7 +73,10 @@ type ConsoleCounts struct {
 type ConsoleUserQuery struct {
 	Search string     // part of the username (compared as normalised) or of the e-mail; "" for all
 	Status UserStatus // "" for any
-	Offset int
+	// NotEnrolled keeps only users with no device, confirmed token or
+	// security key (as ConsoleCounts.NotEnrolled counts them).
+	NotEnrolled bool
+	Offset      int
 	Limit  int // > 0
 }
 

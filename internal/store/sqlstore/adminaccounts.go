@@ -224,16 +224,19 @@ func (s *Store) PurgeAdminSessions(ctx context.Context, created, seen time.Time,
 	return s.purgeWrite(ctx, func(q *queries) (int, error) { return q.PurgeAdminSessions(ctx, created, seen, limit) })
 }
 
+// notEnrolled is true for a user (alias u) with no device, confirmed
+// token or security key.
+const notEnrolled = `NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id)
+	AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.user_id = u.id AND t.confirmed <> 0)
+	AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)`
+
 func (q *queries) ConsoleCounts(ctx context.Context, now time.Time) (store.ConsoleCounts, error) {
 	var c store.ConsoleCounts
 	err := q.queryRow(ctx, `SELECT
 		(SELECT COUNT(*) FROM users),
 		(SELECT COUNT(*) FROM users WHERE status = 'locked out'),
 		(SELECT COUNT(*) FROM users WHERE status = 'disabled'),
-		(SELECT COUNT(*) FROM users u WHERE
-			NOT EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id)
-			AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.user_id = u.id AND t.confirmed <> 0)
-			AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.user_id = u.id)),
+		(SELECT COUNT(*) FROM users u WHERE `+notEnrolled+`),
 		(SELECT COUNT(*) FROM transactions WHERE state = 'pushed' AND expires > ?)`, toUnix(now)).
 		Scan(&c.Users, &c.LockedOut, &c.Disabled, &c.NotEnrolled, &c.PendingPushes)
 	if err != nil {
@@ -264,15 +267,18 @@ func (q *queries) ConsoleUsers(ctx context.Context, cq store.ConsoleUserQuery) (
 		where = append(where, "status = ?")
 		args = append(args, string(cq.Status))
 	}
+	if cq.NotEnrolled {
+		where = append(where, notEnrolled)
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users`+cond, args...).Scan(&total); err != nil {
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users u`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: count console users: %w", err)
 	}
-	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users`+cond+` ORDER BY username_norm`+q.d.binary+`, id`+q.d.binary+` LIMIT ? OFFSET ?`,
+	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users u`+cond+` ORDER BY username_norm`+q.d.binary+`, id`+q.d.binary+` LIMIT ? OFFSET ?`,
 		append(args, max(cq.Limit, 1), max(cq.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: console users: %w", err)

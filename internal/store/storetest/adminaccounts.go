@@ -50,6 +50,8 @@ func testConsoleUsers(t *testing.T, s store.Store) {
 		{store.ConsoleUserQuery{Status: store.StatusLockedOut, Limit: 10}, []store.User{carol}, 1},
 		{store.ConsoleUserQuery{Search: "o", Status: store.StatusActive, Limit: 10}, []store.User{alice, bob}, 2},
 		{store.ConsoleUserQuery{Offset: 1, Limit: 2}, []store.User{dave, bob}, 4},
+		{store.ConsoleUserQuery{NotEnrolled: true, Limit: 10}, []store.User{dave, bob, carol}, 3},
+		{store.ConsoleUserQuery{NotEnrolled: true, Search: "bob", Status: store.StatusDisabled, Limit: 10}, []store.User{dave}, 1},
 	} {
 		got, n, err := s.ConsoleUsers(ctx, tc.q)
 		must(t, "ConsoleUsers", err)

@@ -436,9 +436,16 @@ func matchTOTP(secret []byte, code string, now time.Time, last int64) (uint64, b
 	return otp.FindCounter(secret, from, int(cur+1-from+1), code, otp.Params{Digits: otp.DefaultDigits, Algorithm: otp.SHA1})
 }
 
-// dummyHash makes a sign-in with an unknown e-mail take as long as one
-// with a wrong password.
-var dummyHash, _ = passhash.Hash("assent dummy password", passhash.Params{Memory: 64, Time: 1, Threads: 1})
+// dummyHash is a hash with the configured costs that no password
+// matches, made once: a sign-in with an unknown e-mail verifies it, so it
+// takes as long as one with a wrong password.
+func (s *Service) dummyHash() string {
+	s.dummyOnce.Do(func() {
+		secret, _ := randomToken()
+		s.dummy, _ = passhash.Hash(secret, s.opts.AdminPasswordCost)
+	})
+	return s.dummy
+}
 
 // AdminSignIn checks an administrator's password and authenticator-app
 // code. A code is accepted once. Success and failure are written to the
@@ -462,7 +469,7 @@ func (s *Service) AdminReauth(ctx context.Context, adminID, password, code strin
 }
 
 func (s *Service) checkAdmin(ctx context.Context, a store.Admin, found bool, password, code, action string) (store.Admin, error) {
-	hash := dummyHash
+	hash := s.dummyHash()
 	if found && a.PasswordHash != "" {
 		hash = a.PasswordHash
 	}

@@ -138,6 +138,9 @@ type Service struct {
 	held   heldGate   // requests waiting for a device; see hold
 	checks checkQueue // re-reads of waited-for transactions; see watch
 	shown  codeShown  // verified pushes whose code auth_status reported
+
+	dummyOnce sync.Once // see dummyHash
+	dummy     string
 }
 
 // New returns a Service persisting through st and sealing secrets with box.

@@ -65,6 +65,7 @@ type Core interface {
 	BypassCode(ctx context.Context, id string) (store.BypassCode, error)
 	DeleteBypassCode(ctx context.Context, id string) error
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
+	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 }
 
 // Console serves the pages.
@@ -221,6 +222,9 @@ type page struct {
 	Next     string
 	User     *userView
 	Codes    *auth.IssuedBypassCodes
+	// Nonce makes a form that must not be sent twice (bypass codes)
+	// single-use: a reload or the back button does not issue again.
+	Nonce string
 
 	session auth.AdminSessionInfo
 	token   string

@@ -64,6 +64,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) (i
 var (
 	reCSRF   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	reSealed = regexp.MustCompile(`name="sealed" value="([^"]+)"`)
+	reNonce  = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
 	reSecret = regexp.MustCompile(`id="secret">([A-Z2-7]+)<`)
 )
 
@@ -190,9 +191,18 @@ func TestConsoleOwner(t *testing.T) {
 		t.Error("the disabled filter lists an active user")
 	}
 	// Bypass codes are shown once, on the answer to the POST.
-	status, html, _ = b.do("POST", userPage+"/bypass", url.Values{"count": {"3"}, "uses": {"1"}, "valid": {"24h"}, "csrf": {csrf}})
+	_, html, _ = b.do("GET", userPage, nil)
+	form := url.Values{"count": {"3"}, "uses": {"1"}, "valid": {"24h"}, "csrf": {csrf}, "nonce": {find(t, reNonce, html)}}
+	status, html, _ = b.do("POST", userPage+"/bypass", form)
 	if status != 200 || strings.Count(html, "<li><code>") != 3 {
 		t.Fatalf("issue bypass codes: %d %s", status, html)
+	}
+	// The same form again (a reload): nothing issued, nothing shown.
+	if status, html, _ = b.do("POST", userPage+"/bypass", form); status != 409 || strings.Contains(html, "<li><code>") {
+		t.Errorf("the bypass form sent twice: %d", status)
+	}
+	if codes, _ := s.App.Core.BypassCodes(context.Background(), "alice"); len(codes) != 3 {
+		t.Errorf("after the form sent twice alice has %d codes, want 3", len(codes))
 	}
 	if _, html, _ = b.do("GET", userPage, nil); strings.Contains(html, `id="bypass-codes"`) {
 		t.Error("the codes are shown again")
@@ -275,8 +285,8 @@ func TestConsoleRoles(t *testing.T) {
 		{help, hc, "/admin/users", url.Values{"username": {"carol"}}, 403},
 		{help, hc, page + "/status", url.Values{"status": {"disabled"}}, 403},
 		{help, hc, page + "/delete", url.Values{"confirm": {"bob"}}, 403},
-		{help, hc, page + "/bypass", url.Values{"count": {"1"}}, 200},
-		{ro, rc, page + "/bypass", url.Values{"count": {"1"}}, 403},
+		{help, hc, page + "/bypass", url.Values{"count": {"1"}, "nonce": {"n1"}}, 200},
+		{ro, rc, page + "/bypass", url.Values{"count": {"1"}, "nonce": {"n2"}}, 403},
 		{ro, rc, "/admin/users", url.Values{"username": {"carol"}}, 403},
 		{ro, rc, page + "/status", url.Values{"status": {"active"}}, 403},
 	} {

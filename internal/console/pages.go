@@ -1,6 +1,7 @@
 package console
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -166,7 +167,6 @@ var statusFilters = []option{
 // notEnrolledFilter is the status filter for users without a second factor.
 const notEnrolledFilter = "not_enrolled"
 
-
 func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 	q := r.URL.Query()
 	cq := store.ConsoleUserQuery{Search: strings.TrimSpace(q.Get("q")), Limit: usersPerPage}
@@ -222,6 +222,13 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, p *page) er
 	}
 	http.Redirect(w, r, "/admin/users/"+u.ID+"?done=created", http.StatusSeeOther)
 	return nil
+}
+
+// nonce is a random single-use form value.
+func nonce() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 type userView struct {
@@ -287,7 +294,7 @@ func (c *Console) user(w http.ResponseWriter, r *http.Request, p *page) error {
 	if err != nil {
 		return err
 	}
-	p.Title, p.Page, p.Nav, p.User = v.User.Username, "user", "users", v
+	p.Title, p.Page, p.Nav, p.User, p.Nonce = v.User.Username, "user", "users", v, nonce()
 	if m, ok := doneMessages[r.URL.Query().Get("done")]; ok {
 		p.Message, p.MessageKind = m, "success"
 	}
@@ -344,17 +351,31 @@ func (c *Console) issueBypass(w http.ResponseWriter, r *http.Request, p *page) e
 			return &auth.Error{Kind: auth.KindInvalid, Param: "valid", Detail: "must be a duration"}
 		}
 	}
-	codes, err := c.Core.IssueBypassCodes(r.Context(), id, n)
-	if err != nil {
+	if _, err := c.Core.User(r.Context(), id); err != nil {
 		return err
+	}
+	status := http.StatusOK
+	var codes auth.IssuedBypassCodes
+	err = c.Core.ClaimOnce(r.Context(), "console_form", r.PostFormValue("nonce"), time.Hour)
+	switch {
+	case r.PostFormValue("nonce") == "" || errors.Is(err, auth.ErrAlreadyClaimed):
+		status = http.StatusConflict
+		p.Message, p.MessageKind = "This form was already sent: its codes are not shown again. Issue new ones below if needed.", "error"
+	case err != nil:
+		return err
+	default:
+		if codes, err = c.Core.IssueBypassCodes(r.Context(), id, n); err != nil {
+			return err
+		}
+		p.Codes = &codes
+		p.Message, p.MessageKind = "New bypass codes issued.", "success"
 	}
 	v, err := c.loadUser(r)
 	if err != nil {
 		return err
 	}
-	p.Title, p.Page, p.Nav, p.User, p.Codes = v.User.Username, "user", "users", v, &codes
-	p.Message, p.MessageKind = "New bypass codes issued.", "success"
-	return c.render(w, http.StatusOK, "user", p)
+	p.Title, p.Page, p.Nav, p.User, p.Nonce = v.User.Username, "user", "users", v, nonce()
+	return c.render(w, status, "user", p)
 }
 
 func (c *Console) revokeBypass(w http.ResponseWriter, r *http.Request, p *page) error {

@@ -77,7 +77,7 @@ type ConsoleUserQuery struct {
 	// security key (as ConsoleCounts.NotEnrolled counts them).
 	NotEnrolled bool
 	Offset      int
-	Limit  int // > 0
+	Limit       int // > 0
 }
 
 // AdminAccountQueries store console administrators and their sessions.

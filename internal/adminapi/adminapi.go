@@ -53,6 +53,8 @@ type Core interface {
 	UserTokens(ctx context.Context, user string) ([]store.Token, error)
 
 	Groups(ctx context.Context) ([]store.Group, error)
+	Admins(ctx context.Context) ([]store.Admin, error)
+	Admin(ctx context.Context, emailOrID string) (store.Admin, error)
 	Group(ctx context.Context, idOrName string) (store.Group, error)
 	CreateGroup(ctx context.Context, n auth.NewGroup) (store.Group, error)
 	ModifyGroup(ctx context.Context, idOrName string, up auth.GroupUpdate) (store.Group, error)
@@ -207,6 +209,7 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/info/summary", methods{get: {rr, a.infoSummary}}},
 		{"/admin/v1/settings", methods{get: {st, a.getSettings}, post: {st, a.updateSettings}}},
 		{"/admin/v1/admins", methods{get: {rr, a.listAdmins}}},
+		{"/admin/v1/admins/{admin_id}", methods{get: {rr, a.getAdmin}}},
 	}
 }
 

@@ -289,14 +289,3 @@ func (a *API) updateSettings(w http.ResponseWriter, r *http.Request, c *httpapi.
 	httpapi.WriteOK(w, a.settingsJSON(r))
 	return nil
 }
-
-// listAdmins: Assent has no administrator accounts (administration is the
-// CLI on the server and Admin API integrations), so the list is empty.
-func (a *API) listAdmins(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	p, err := parsePaging(c.Params.Values, defaultListLimit, maxListLimit)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteOKMeta(w, []any{}, metaFor(p, 0, 0))
-	return nil
-}

@@ -189,22 +189,24 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	a.WebPush.TTL = cfg.PushTimeout.Duration
 	a.WebPush.Now = a.Now
 	a.Core = auth.New(st, box, auth.Options{
-		PushNotifier:      a.WebPush,
-		Events:            events,
-		WebAuthn:          wa,
-		LockoutThreshold:  lockout(cfg.LockoutThreshold),
-		EnrollPortalURL:   a.EnrollPortalURL,
-		EnrollLinkTTL:     cfg.EnrollLinkTTL.Duration,
-		Now:               a.Now,
-		Logger:            log,
-		APIHostname:       cfg.PublicHostname,
-		Broker:            broker,
-		PushTimeout:       cfg.PushTimeout.Duration,
-		PushCooldownAfter: cfg.PushCooldownAfter,
-		PushCooldown:      cfg.PushCooldown.Duration,
-		FraudLockout:      cfg.FraudLockout,
-		TOTPIssuer:        cfg.TOTPIssuer,
-		YubiKey:           yubiotp.Codec{},
+		PushNotifier:        a.WebPush,
+		Events:              events,
+		WebAuthn:            wa,
+		LockoutThreshold:    lockout(cfg.LockoutThreshold),
+		EnrollPortalURL:     a.EnrollPortalURL,
+		EnrollLinkTTL:       cfg.EnrollLinkTTL.Duration,
+		AdminIdleTimeout:    cfg.ConsoleIdleTimeout.Duration,
+		AdminSessionTimeout: cfg.ConsoleSessionLifetime.Duration,
+		Now:                 a.Now,
+		Logger:              log,
+		APIHostname:         cfg.PublicHostname,
+		Broker:              broker,
+		PushTimeout:         cfg.PushTimeout.Duration,
+		PushCooldownAfter:   cfg.PushCooldownAfter,
+		PushCooldown:        cfg.PushCooldown.Duration,
+		FraudLockout:        cfg.FraudLockout,
+		TOTPIssuer:          cfg.TOTPIssuer,
+		YubiKey:             yubiotp.Codec{},
 		Limits: auth.Limits{
 			PushesPerUser:             cfg.RateLimitPushesPerUser.Limit(),
 			PasscodeFailuresPerUser:   cfg.RateLimitPasscodeFailuresPerUser.Limit(),
@@ -383,4 +385,10 @@ func (a *App) EnrollPortalURL(ctx context.Context, username string) (string, err
 		return "", err
 	}
 	return "https://" + a.Config.PublicHostname + "/portal/enroll/" + token, nil
+}
+
+// AdminSetupURL is the console page where a new administrator sets a
+// password and an authenticator app with a one-time setup token.
+func (a *App) AdminSetupURL(token string) string {
+	return "https://" + a.Config.PublicHostname + "/admin/setup/" + token
 }

@@ -27,10 +27,13 @@ type Purged struct {
 	Activations   int // activation codes expired longer ago than the retention
 	OnetimeTokens int // expired portal links, authorization codes, assertion IDs
 	AuthLog       int // auth-log rows older than their retention (if one is set)
+	AdminSessions int // console sessions past their idle or absolute timeout
 }
 
 // Total is the number of rows deleted.
-func (p Purged) Total() int { return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog }
+func (p Purged) Total() int {
+	return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog + p.AdminSessions
+}
 
 // Purge deletes what has outlived its use, so the database does not grow
 // forever: transactions and activation codes that expired more than
@@ -55,6 +58,10 @@ func (s *Service) Purge(ctx context.Context) (Purged, error) {
 	}
 	if p.OnetimeTokens, err = purgeBatches(ctx, func(n int) (int, error) { return s.st.PurgeOnetime(ctx, now, n) }); err != nil {
 		return p, wrap("purge one-time tokens", err)
+	}
+	created, seen := now.Add(-s.opts.AdminSessionTimeout), now.Add(-s.opts.AdminIdleTimeout)
+	if p.AdminSessions, err = purgeBatches(ctx, func(n int) (int, error) { return s.st.PurgeAdminSessions(ctx, created, seen, n) }); err != nil {
+		return p, wrap("purge admin sessions", err)
 	}
 	if r := s.opts.RetainAuthLog; r > 0 {
 		before := now.Add(-r)

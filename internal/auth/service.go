@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/assent-auth/assent/internal/passhash"
 	"github.com/assent-auth/assent/internal/push"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
@@ -74,6 +75,16 @@ type Options struct {
 	// TOTPIssuer names the installation in authenticator apps (the issuer
 	// of otpauth:// URIs). Default DefaultTOTPIssuer.
 	TOTPIssuer string
+
+	// Console administrators (admins.go): how long a setup link is valid,
+	// the idle and absolute timeouts of a session, how long a sign-in or
+	// re-authentication lets a session do dangerous things, and the
+	// password hash's costs. Zero values take the Default… constants.
+	AdminSetupTTL       time.Duration
+	AdminIdleTimeout    time.Duration
+	AdminSessionTimeout time.Duration
+	AdminReauthWindow   time.Duration
+	AdminPasswordCost   passhash.Params
 	// YubiKey decodes YubiKey OTPs; nil: YubiKey tokens accept nothing.
 	YubiKey YubiKeyOTP
 
@@ -138,6 +149,9 @@ type Service struct {
 	pushTimeout atomic.Int64 // time.Duration; Options.PushTimeout, see SetPushTimeout
 
 	stats Stats // counters for the metrics; see stats.go
+
+	dummyOnce sync.Once // see dummyHash
+	dummy     string
 }
 
 // New returns a Service persisting through st and sealing secrets with box.
@@ -178,6 +192,7 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.EnrollLinkTTL <= 0 {
 		opts.EnrollLinkTTL = DefaultEnrollLinkTTL
 	}
+	opts.adminDefaults()
 	if opts.TOTPIssuer == "" {
 		opts.TOTPIssuer = DefaultTOTPIssuer
 	}

@@ -88,6 +88,11 @@ type Config struct {
 	EnrollPortalURL string `toml:"enroll_portal_url"`
 	// EnrollLinkTTL is how long such a portal link stays valid.
 	EnrollLinkTTL Duration `toml:"enroll_link_ttl"`
+	// ConsoleIdleTimeout ends a console session unused this long;
+	// ConsoleSessionLifetime ends it this long after sign-in, however
+	// active.
+	ConsoleIdleTimeout     Duration `toml:"console_idle_timeout"`
+	ConsoleSessionLifetime Duration `toml:"console_session_lifetime"`
 	// TOTPIssuer names the installation in authenticator apps: the issuer
 	// of the otpauth:// URIs of new apps (apps already added keep theirs).
 	TOTPIssuer string `toml:"totp_issuer"`
@@ -144,6 +149,9 @@ type Config struct {
 	// RateLimitActivationFailuresPerIP bounds wrong activation codes and
 	// enrollment-portal links per client address.
 	RateLimitActivationFailuresPerIP RateLimit `toml:"rate_limit_activation_failures_per_ip"`
+	// RateLimitConsoleFailures bounds failed console sign-ins and
+	// re-authentications, per client address and per e-mail address.
+	RateLimitConsoleFailures RateLimit `toml:"rate_limit_console_failures"`
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
@@ -578,6 +586,12 @@ func (c *Config) validate() Errors {
 	}
 	if c.PushCooldown.Duration < time.Minute || c.PushCooldown.Duration > 24*time.Hour {
 		bad("push_cooldown", "must be between 1m and 24h")
+	}
+	if c.ConsoleIdleTimeout.Duration < time.Minute || c.ConsoleIdleTimeout.Duration > 24*time.Hour {
+		bad("console_idle_timeout", "must be between 1m and 24h")
+	}
+	if c.ConsoleSessionLifetime.Duration < c.ConsoleIdleTimeout.Duration || c.ConsoleSessionLifetime.Duration > 7*24*time.Hour {
+		bad("console_session_lifetime", "must be at least console_idle_timeout and at most 168h (7 days)")
 	}
 	if c.EnrollLinkTTL.Duration < 5*time.Minute || c.EnrollLinkTTL.Duration > 30*24*time.Hour {
 		bad("enroll_link_ttl", "must be between 5m and 720h (30 days)")

@@ -258,6 +258,14 @@ var settings = []Setting{
 		Help: "how long a portal link stays valid (5m–720h); a user's link is reused until half of it is left",
 	},
 	{
+		Key: "console_idle_timeout", Default: "30m",
+		Help: "the administrators' console (`/admin/`) ends a session unused this long (1m–24h)",
+	},
+	{
+		Key: "console_session_lifetime", Default: "12h",
+		Help: "… and any session this long after sign-in, however active (`console_idle_timeout`–168h)",
+	},
+	{
 		Key: "totp_issuer", Default: "Assent",
 		Help: "the name authenticator apps show above the user's name (the issuer of `otpauth://` URIs), 1–64 characters without `:`; apps already added keep the name they were given ([second factors](docs/second-factors-admin.md))",
 	},
@@ -303,6 +311,10 @@ var settings = []Setting{
 	{
 		Key: "rate_limit_activation_failures_per_ip", Default: "10/10m",
 		Help: "wrong, expired or used activation codes (`/push/v2/activation/<code>`) and enrollment-portal links (`/portal/enroll/<token>`) from one client address, together",
+	},
+	{
+		Key: "rate_limit_console_failures", Default: "10/10m",
+		Help: "failed console sign-ins, setups and re-authentications, per client address and per e-mail address",
 	},
 	{
 		Key:        "max_connections",

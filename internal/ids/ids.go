@@ -16,6 +16,7 @@ const (
 	Token       = "DH" // authenticator apps and hardware tokens, as Duo names tokens
 	WebAuthn    = "DW" // a WebAuthn credential (security key, passkey)
 	Group       = "DG" // a group of users, as Duo names groups
+	Admin       = "DE" // a console administrator, as Duo names admins
 )
 
 // New returns prefix followed by 18 random characters from [A-Z0-9].

@@ -33,6 +33,7 @@ var leaves = map[string][]string{
 	"internal/logthrottle":         nil,
 	"internal/username":            nil,
 	"internal/otp":                 nil,
+	"internal/passhash":            nil,
 	"internal/connwatch":           nil,
 	"internal/yubiotp":             nil,
 	"internal/push":                nil,
@@ -54,7 +55,7 @@ var leaves = map[string][]string{
 // edges are the protocol and process packages the core must never reach.
 var edges = []string{
 	"internal/httpapi", "internal/authapi", "internal/adminapi", "internal/device", "internal/frame", "internal/universal",
-	"internal/prompt", "internal/web", "internal/server", "internal/cli", "internal/app", "internal/authproxy",
+	"internal/prompt", "internal/web", "internal/server", "internal/cli", "internal/app", "internal/authproxy", "internal/console",
 }
 
 // deps returns, for each package of the module (without tests), every

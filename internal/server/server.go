@@ -29,6 +29,7 @@ import (
 	"github.com/assent-auth/assent/internal/authapi"
 	"github.com/assent-auth/assent/internal/authenticatorapp"
 	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/console"
 	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
@@ -160,9 +161,18 @@ func New(a *app.App) (*Server, error) {
 		ClockSkew: a.Config.ClockSkew.Duration, MaxJWTLifetime: a.Config.UniversalJWTMaxLifetime.Duration}
 	pr.Finishers[prompt.KindUniversal] = uni
 	uni.Register(mux)
-	mux.Handle("/", httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
+	// The administrators' console (/admin/): its catch-all must not answer
+	// unknown Admin API paths, which keep Duo's JSON 404.
+	consoleFailures := ratelimit.NewNamed("rate_limit_console_failures", a.Config.RateLimitConsoleFailures.Limit(), ratelimit.Options{Now: a.Now})
+	s.metrics.WatchRateLimits(consoleFailures)
+	(&console.Console{Core: a.Core, CSRFKey: a.Box.Pepper("console csrf"), Host: a.Config.PublicHostname,
+		SignIns: consoleFailures, Logger: a.Logger}).Register(mux)
+	notFound := httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
-	}))
+	})
+	for _, p := range []string{"/", "/admin/v1/", "/admin/v2/", "/admin/v3/"} {
+		mux.Handle(p, notFound)
+	}
 	s.reload.running = a.Config
 	// sqlstore's Ready also checks the schema's migrations.
 	ready := a.Store.Ping

@@ -259,6 +259,8 @@ type Queries interface {
 
 	// Phones created before activation (issue 12).
 	PhoneQueries
+	// Console administrators and their sessions (issue 15).
+	AdminAccountQueries
 }
 
 // Store is a database.

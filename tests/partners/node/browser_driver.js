@@ -40,6 +40,8 @@
 //   offline     {value}             cut (true) or restore (false) the browser's network
 //   reload      {}                  reload the page
 //   eval        {expr, as}          outputs[as] = the page's value of the expression (awaited)
+//   axe         {as}                outputs[as] = npm axe-core's violations on the page:
+//                                   [{id, impact, help, targets}]
 //   sw.push     {data}              grants notifications to the page's origin and delivers a
 //                                   push message with data to its service worker (CDP
 //                                   ServiceWorker.deliverPushMessage), as a push service would
@@ -248,6 +250,18 @@ async function main () {
         case 'eval':
           result.outputs[st.as] = await page.evaluate(st.expr)
           break
+        case 'axe': {
+          // npm axe-core, evaluated through the DevTools protocol (which a
+          // page's CSP does not restrict), run on the whole page;
+          // outputs[as] = [{id, impact, help, targets}] of the violations.
+          const src = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+          await page.evaluate(src)
+          result.outputs[st.as] = await page.evaluate(async () => {
+            const r = await window.axe.run(document, { resultTypes: ['violations'] })
+            return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5) }))
+          })
+          break
+        }
         case 'sw.push': {
           const origin = new URL(page.url()).origin
           await ctx.grantPermissions(['notifications'], { origin })

@@ -39,6 +39,8 @@ var copyTables = []string{
 	"settings",
 	"auth_log",
 	"admin_log",
+	"admins",
+	"admin_sessions",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:
@@ -299,7 +301,7 @@ func copyTable(ctx context.Context, q, sq *queries, table string) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	blobs, err := targetColumns(ctx, q, table, cols)
+	kinds, err := targetColumns(ctx, q, table, cols)
 	if err != nil {
 		return 0, err
 	}
@@ -329,7 +331,7 @@ func copyTable(ctx context.Context, q, sq *queries, table string) (int64, error)
 			return n, fmt.Errorf("read: %w", err)
 		}
 		for i, v := range row {
-			args = append(args, convertValue(v, blobs[i]))
+			args = append(args, convertValue(v, kinds[i]))
 		}
 		in++
 		n++
@@ -346,8 +348,8 @@ func copyTable(ctx context.Context, q, sq *queries, table string) (int64, error)
 }
 
 // targetColumns checks that the target's table has exactly cols and
-// reports which of them hold bytes.
-func targetColumns(ctx context.Context, q *queries, table string, cols []string) ([]bool, error) {
+// reports which of them hold bytes and which accept NULL.
+func targetColumns(ctx context.Context, q *queries, table string, cols []string) ([]colKind, error) {
 	rows, err := q.db.QueryContext(ctx, `SELECT * FROM `+table+` WHERE 1 = 0`)
 	if err != nil {
 		return nil, fmt.Errorf("read target columns: %w", err)
@@ -364,22 +366,54 @@ func targetColumns(ctx context.Context, q *queries, table string, cols []string)
 	if len(byName) != len(cols) {
 		return nil, fmt.Errorf("source has %d columns, target %d", len(cols), len(byName))
 	}
-	blobs := make([]bool, len(cols))
+	nullable, err := nullableColumns(ctx, q, table)
+	if err != nil {
+		return nil, fmt.Errorf("read target columns: %w", err)
+	}
+	kinds := make([]colKind, len(cols))
 	for i, c := range cols {
 		typ, ok := byName[c]
 		if !ok {
 			return nil, fmt.Errorf("target has no column %s", c)
 		}
-		blobs[i] = typ == "BLOB" || typ == "BYTEA"
+		kinds[i] = colKind{blob: typ == "BLOB" || typ == "BYTEA", nullable: nullable[c]}
 	}
-	return blobs, nil
+	return kinds, nil
+}
+
+// colKind is what convertValue needs to know of a target column.
+type colKind struct{ blob, nullable bool }
+
+// nullableColumns lists the columns of table that accept NULL.
+func nullableColumns(ctx context.Context, q *queries, table string) (map[string]bool, error) {
+	query := `SELECT name, "notnull" = 0 FROM pragma_table_info(?)`
+	if q.d.postgres {
+		query = `SELECT column_name, is_nullable = 'YES' FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	rows, err := q.db.QueryContext(ctx, q.d.rebind(query), table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var (
+			name string
+			null bool
+		)
+		if err := rows.Scan(&name, &null); err != nil {
+			return nil, err
+		}
+		out[name] = null
+	}
+	return out, rows.Err()
 }
 
 // convertValue adapts a value read from one engine for the other: an empty
-// BLOB is read as a nil []byte, which NOT NULL columns refuse, and text read
-// into a byte column is kept as bytes.
-func convertValue(v any, isBlob bool) any {
-	if !isBlob {
+// BLOB is read as a nil []byte, which NOT NULL columns refuse (a nullable
+// column keeps NULL), and text read into a byte column is kept as bytes.
+func convertValue(v any, k colKind) any {
+	if !k.blob {
 		if b, ok := v.([]byte); ok {
 			return string(b)
 		}
@@ -387,6 +421,9 @@ func convertValue(v any, isBlob bool) any {
 	}
 	switch x := v.(type) {
 	case nil:
+		if k.nullable {
+			return nil
+		}
 		return []byte{}
 	case []byte:
 		return blob(x)

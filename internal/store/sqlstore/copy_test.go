@@ -131,6 +131,10 @@ var sampleRows = []string{
 	   (5, 'tx1', 1700000000, 'DIAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'Alice', 'passcode', '', 'success', 'valid_passcode', '192.0.2.1', ''),
 	   (9, 'tx2', 1700000001, 'DIAAAAAAAAAAAAAAAAAA', '', 'eve', 'passcode', '', 'denied', 'user_not_found', '', '')`,
 	`INSERT INTO admin_log (id, time, actor, action, object, description, ip) VALUES (3, 1700000000, 'cli:root@h', 'user_create', 'alice', '{}', '')`,
+	`INSERT INTO admins (id, email, name, role, password_hash, totp_secret_enc, totp_last_step, created, last_login) VALUES
+	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),
+	   ('DEBBBBBBBBBBBBBBBBBB', 'new@example.com', '', 'read_only', '', NULL, 0, 1700000001, 0)`,
+	`INSERT INTO admin_sessions (hash, admin_id, created, last_seen, reauth, ip) VALUES (X'5e55', 'DEAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.9')`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

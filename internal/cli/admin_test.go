@@ -11,7 +11,7 @@ import (
 // reset with a new link, and deleted; each change is in the administrator
 // log, and errors name what is wrong.
 func TestAdminCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := newInstallation(t)
 	run := func(args ...string) string {
 		t.Helper()
 		out, err := runAssent(t, dir, args...)

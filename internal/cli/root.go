@@ -20,11 +20,9 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/buildinfo"
 	"github.com/assent-auth/assent/internal/config"
 )
-
-// Version is set at build time with -ldflags "-X …/cli.Version=…".
-var Version = "dev"
 
 // env holds the process environment a command runs in; tests set their own.
 type env struct {
@@ -96,8 +94,10 @@ func newRoot(e *env) *cobra.Command {
 		Short:         "Assent: self-hosted two-factor authentication that speaks Duo's protocols",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildinfo.Read().String(),
 	}
+	// --version prints the same as `assent version`.
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -122,6 +122,7 @@ func newRoot(e *env) *cobra.Command {
 		newAuthproxyCmd(e),
 		newCACmd(e),
 		newLogCmd(e),
+		newVersionCmd(e),
 	)
 	return root
 }

@@ -69,7 +69,16 @@ func TestConfigFileListsEveryKey(t *testing.T) {
 // TestAuthproxyExample: the example authproxy.cfg the package ships is valid
 // and logs where the unit may write.
 func TestAuthproxyExample(t *testing.T) {
-	c, warnings, err := authproxy.Load("authproxy.cfg")
+	b, err := os.ReadFile("authproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Installed as the file's comment says: mode 0640.
+	path := filepath.Join(t.TempDir(), "authproxy.cfg")
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	c, warnings, err := authproxy.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,7 @@ APT_PACKAGES=(
 	login-duo libpam-duo pamtester oathtool
 	slapd ldap-utils freeradius freeradius-utils # authentication proxy: LDAP and RADIUS partners
 	chromium # browser tests (internal/e2e/browser_*_test.go, driven by npm playwright-core)
+	systemd # systemd-analyze verify on the Debian package's units (packaging/deb_test.go)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }

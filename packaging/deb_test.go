@@ -180,6 +180,9 @@ func TestDebianPackage(t *testing.T) {
 
 	out = must(t, "dpkg", "--purge", "assent")
 	t.Run("Purged", func(t *testing.T) {
+		if !strings.Contains(out, "rm -rf /var/lib/assent") {
+			t.Errorf("dpkg --purge did not say that /var/lib/assent is kept and how to delete it:\n%s", out)
+		}
 		if _, err := r.run("getent", "passwd", "assent"); err == nil {
 			t.Error("user assent is still there after purge")
 		}

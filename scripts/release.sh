@@ -46,6 +46,7 @@ export COMMIT DATE SOURCE_DATE_EPOCH
 dest="$out/$VERSION"
 rm -rf "$dest"
 mkdir -p "$dest"
+dest=$(cd "$dest" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -62,7 +63,7 @@ for target in "${targets[@]}"; do
 	touch -d "@$SOURCE_DATE_EPOCH" "$work/$name" "$work/$name"/*
 	if [[ $goos == windows ]]; then
 		command -v zip >/dev/null 2>&1 || die "zip not found (apt-get install zip)"
-		(cd "$work" && TZ=UTC0 zip -q -X -r "$ROOT/$dest/$name.zip" "$name")
+		(cd "$work" && TZ=UTC0 zip -q -X -r "$dest/$name.zip" "$name")
 	else
 		tar -C "$work" --sort=name --owner=0 --group=0 --numeric-owner \
 			--mtime="@$SOURCE_DATE_EPOCH" -cf - "$name" | gzip -n -9 >"$dest/$name.tar.gz"

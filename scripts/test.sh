@@ -44,6 +44,7 @@ APT_PACKAGES=(
 	slapd ldap-utils freeradius freeradius-utils # authentication proxy: LDAP and RADIUS partners
 	chromium # browser tests (internal/e2e/browser_*_test.go, driven by npm playwright-core)
 	age # the backup format checked against the reference age command (internal/backup)
+	systemd # systemd-analyze verify on the Debian package's units (packaging/deb_test.go)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }

@@ -10,8 +10,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/assent-auth/assent/internal/netlimit"
 )
 
 // MaxPushes bounds one pushes run.
@@ -152,12 +153,12 @@ func OpenPushes(ctx context.Context, d *Duo, username string, o PushOptions) (Pu
 
 // checkFiles makes sure the process may open n connections.
 func checkFiles(n int) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+	limit, err := netlimit.FileLimit()
+	if err != nil || limit == 0 {
 		return nil //nolint:nilerr // not knowable here; let dialling fail
 	}
-	if uint64(n)+64 > lim.Cur {
-		return fmt.Errorf("holding %d connections needs more open files than the limit (%d); lower --count or raise ulimit -n", n, lim.Cur)
+	if uint64(n)+64 > limit {
+		return fmt.Errorf("holding %d connections needs more open files than the limit (%d); lower --count or raise ulimit -n", n, limit)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/authproxy"
 	"github.com/assent-auth/assent/internal/authproxy/cfg"
+	"github.com/assent-auth/assent/internal/buildinfo"
 )
 
 func newAuthproxyCmd(e *env) *cobra.Command {
@@ -111,7 +112,7 @@ func runAuthproxy(cmd *cobra.Command, e *env) error {
 	if err != nil {
 		return err
 	}
-	return authproxy.Run(cmd.Context(), c, authproxy.Options{Stderr: e.stderr, Version: Version})
+	return authproxy.Run(cmd.Context(), c, authproxy.Options{Stderr: e.stderr, Version: buildinfo.Read().Version})
 }
 
 // checkReport is the JSON form of `authproxy check`.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/assent-auth/assent/internal/backup"
+	"github.com/assent-auth/assent/internal/buildinfo"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
@@ -200,7 +201,7 @@ func runBackup(cmd *cobra.Command, e *env, file string) error {
 	if err := st.WriteSnapshot(ctx, snap); err != nil {
 		return err
 	}
-	m := backup.Manifest{Created: time.Now().UTC(), Source: st.Dialect(), AssentVersion: Version}
+	m := backup.Manifest{Created: time.Now().UTC(), Source: st.Dialect(), AssentVersion: buildinfo.Read().Version}
 	counts, err := describeSnapshot(ctx, snap, &m)
 	if err != nil {
 		return err

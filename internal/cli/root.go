@@ -20,11 +20,9 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/buildinfo"
 	"github.com/assent-auth/assent/internal/config"
 )
-
-// Version is set at build time with -ldflags "-X …/cli.Version=…".
-var Version = "dev"
 
 // env holds the process environment a command runs in; tests set their own.
 type env struct {
@@ -86,8 +84,10 @@ func newRoot(e *env) *cobra.Command {
 		Short:         "Assent: self-hosted two-factor authentication that speaks Duo's protocols",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       Version,
+		Version:       buildinfo.Read().String(),
 	}
+	// --version prints the same as `assent version`.
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
@@ -114,6 +114,7 @@ func newRoot(e *env) *cobra.Command {
 		newRestoreCmd(e),
 		newBackupKeygenCmd(e),
 		newMigrateDataCmd(e),
+		newVersionCmd(e),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ var leaves = map[string][]string{
 	"internal/ids":                 nil,
 	"internal/ratelimit":           nil,
 	"internal/netlimit":            nil,
+	"internal/buildinfo":           nil,
 	"internal/logthrottle":         nil,
 	"internal/username":            nil,
 	"internal/otp":                 nil,

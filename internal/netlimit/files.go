@@ -1,10 +1,5 @@
 package netlimit
 
-import (
-	"fmt"
-	"syscall"
-)
-
 // Defaults for the global cap.
 const (
 	// FileReserve is how many descriptors DefaultMax leaves for everything
@@ -15,16 +10,6 @@ const (
 	// MaxDefault bounds DefaultMax when the open-files limit is very high.
 	MaxDefault = 16384
 )
-
-// FileLimit is the process's open-files limit (the soft RLIMIT_NOFILE,
-// which the Go runtime raises to the hard limit at start).
-func FileLimit() (uint64, error) {
-	var r syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r); err != nil {
-		return 0, fmt.Errorf("read the open-files limit: %w", err)
-	}
-	return r.Cur, nil
-}
 
 // DefaultMax is the global cap for an open-files limit: the limit less
 // FileReserve (a quarter of it for small limits), at most MaxDefault. An

@@ -27,7 +27,7 @@ import (
 
 const (
 	// DefaultHeadroom is the growth allowed over a small live heap.
-	DefaultHeadroom = 16 << 20
+	DefaultHeadroom = 8 << 20
 	// maxPercent bounds GOGC however small the live heap is.
 	maxPercent = 1600
 )

@@ -83,6 +83,8 @@ type pyAdminOut struct {
 	Users             *pyCall          `json:"users"`
 	UsersPage         pyCall           `json:"users_page"`
 	ByName            pyCall           `json:"by_name"`
+	V4AddUser         pyCall           `json:"v4_add_user"`
+	V4ByName          pyCall           `json:"v4_by_name"`
 	AddUser           pyCall           `json:"add_user"`
 	UpdateUser        pyCall           `json:"update_user"`
 	GetUserByID       pyCall           `json:"get_user_by_id"`
@@ -196,6 +198,17 @@ func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 	out.ByName.decode(t, "get_users_by_name", &byName)
 	if len(byName) != 1 || byName[0]["username"] != "seed-0007" {
 		t.Errorf("get_users_by_name = %v", byName)
+	}
+	// Signature 4: a JSON body for the POST, the query for the GET.
+	var v4Added map[string]any
+	out.V4AddUser.decode(t, "add_user (sig_version 4, JSON body)", &v4Added)
+	if v4Added["username"] != "py-json-user" || v4Added["realname"] != "Py JSON" || v4Added["email"] != "json@example.com" {
+		t.Errorf("add_user (sig_version 4) = %v", v4Added)
+	}
+	var v4ByName []map[string]any
+	out.V4ByName.decode(t, "get_users_by_name (sig_version 4)", &v4ByName)
+	if len(v4ByName) != 1 || v4ByName[0]["user_id"] != v4Added["user_id"] {
+		t.Errorf("get_users_by_name (sig_version 4) = %v", v4ByName)
 	}
 	var added, updated, got map[string]any
 	out.AddUser.decode(t, "add_user", &added)
@@ -421,8 +434,38 @@ func testGoAdminClient(t *testing.T, ts *testServer) {
 		t.Errorf("GetAuthLogs next page: %v, %d rows, want 10", err, len(rest.Response.Logs))
 	}
 
+	// JSON bodies signed with canonicalization v5 (the SHA-512 of the
+	// body signed, query parameters for GET), as upstream duo_client_python
+	// 5.x sends every Admin API call: through the same upstream Go client.
+	resp, body, err := c.JSONSignedCall(http.MethodPost, "/admin/v1/groups", duoapi.JSONParams{"name": "v5 group", "desc": "JSON body, signature v5"})
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"v5 group"`) {
+		t.Fatalf("create_group with a v5 JSON body: %v %s", err, body)
+	}
+	resp, body, err = c.JSONSignedCall(http.MethodPost, "/admin/v1/users", duoapi.JSONParams{"username": "v5-user", "email": "v5@example.com"})
+	var v5 struct {
+		Response struct {
+			UserID string `json:"user_id"`
+		} `json:"response"`
+	}
+	if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &v5) != nil || v5.Response.UserID == "" {
+		t.Fatalf("add_user with a v5 JSON body: %v %s", err, body)
+	}
+	resp, body, err = c.JSONSignedCall(http.MethodPost, "/admin/v1/users/"+v5.Response.UserID, duoapi.JSONParams{"realname": "Gopher V. Five"})
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"realname":"Gopher V. Five"`) {
+		t.Errorf("update_user with a v5 JSON body: %v %s", err, body)
+	}
+	resp, body, err = c.JSONSignedCall(http.MethodGet, "/admin/v1/users", duoapi.JSONParams{"username": "v5-user"})
+	if err != nil || resp.StatusCode != 200 || !strings.Contains(string(body), `"realname":"Gopher V. Five"`) {
+		t.Errorf("get_users by username, signed v5: %v %s", err, body)
+	}
+	// A body whose signature does not cover it is refused.
+	resp, body, err = goAdmin(t, ts, ikey, strings.Repeat("x", 40)).JSONSignedCall(http.MethodPost, "/admin/v1/groups", duoapi.JSONParams{"name": "forged"})
+	if err != nil || resp.StatusCode != 401 || !strings.Contains(string(body), "40103") {
+		t.Errorf("v5 JSON body with a wrong key: %v %d %s", err, resp.StatusCode, body)
+	}
+
 	// Rotation through the Admin API, with a grace period of 2 s.
-	resp, body, err := c.SignedCall(http.MethodPost, "/admin/v1/integrations/"+ikey+"/rotate_skey", url.Values{"grace_secs": {"2"}})
+	resp, body, err = c.SignedCall(http.MethodPost, "/admin/v1/integrations/"+ikey+"/rotate_skey", url.Values{"grace_secs": {"2"}})
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("rotate_skey: %v %s", err, body)
 	}

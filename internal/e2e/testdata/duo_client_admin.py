@@ -14,6 +14,7 @@ unchanged client code. Settings come from the environment:
 Each call's result (or the RuntimeError text) is printed as one JSON object.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -51,6 +52,14 @@ def main():
     if "ok" in out["users_page"]:
         out["users_page"] = {"ok": len(out["users_page"]["ok"])}
     out["by_name"] = call(adm.get_users_by_name, "seed-0007")
+
+    # The same client signing with canonicalization 4: POST parameters as a
+    # JSON body (the shape upstream duo_client 5.x sends), GET in the query.
+    env4 = dict(ikey=env["DUO_ADMIN_IKEY"], skey=env["DUO_ADMIN_SKEY"], host=env["DUO_HOST"],
+                port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"], sig_version=4, digestmod=hashlib.sha512)
+    adm4 = duo_client.Admin(**env4)
+    out["v4_add_user"] = call(adm4.add_user, "py-json-user", realname="Py JSON", email="json@example.com")
+    out["v4_by_name"] = call(adm4.get_users_by_name, "py-json-user")
 
     added = call(adm.add_user, "py-admin-user", realname="Py Admin", email="py@example.com")
     out["add_user"] = added

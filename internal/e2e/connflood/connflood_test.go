@@ -74,7 +74,13 @@ func TestIdleConnectionFlood(t *testing.T) {
 	target := fmt.Sprintf("127.0.0.1:%d", port)
 	host := fmt.Sprintf("localhost:%d", port)
 
-	// An integration for the signed probe, made with the CLI.
+	// An installation, and an integration for the signed probe, made with
+	// the CLI.
+	initCmd := exec.Command(bin, "init", "--data-dir", data, "--public-hostname", host)
+	initCmd.Env = testutil.HermeticEnv()
+	if out, err := initCmd.CombinedOutput(); err != nil {
+		t.Fatalf("assent init: %v\n%s", err, out)
+	}
 	cli := exec.Command(bin, "integration", "create", "--type", "authapi", "--name", "probe", "--json", "--data-dir", data)
 	cli.Env = testutil.HermeticEnv()
 	out, err := cli.Output()

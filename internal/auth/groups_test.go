@@ -208,8 +208,13 @@ func TestAuthLogGroups(t *testing.T) {
 	if err := f.svc.AddGroupMember(ctx, byp.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}}); err != nil || pre.Result != auth.ResultAllow {
+	pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
+	if err != nil || pre.Result != auth.ResultAllow {
 		t.Fatalf("preauth: %+v %v", pre, err)
+	}
+	// Preauth names them too, by name (for the RADIUS duo_only Class).
+	if !slices.Equal(pre.Groups, []string{"admins", "bypassers"}) {
+		t.Errorf("preauth groups %q, want [admins bypassers]", pre.Groups)
 	}
 	rows := f.logs(t, u.ID) // newest first
 	if len(rows) != 3 {

@@ -77,6 +77,9 @@ type PreauthResult struct {
 	EnrollPortalURL string   // for ResultEnroll
 	Prompt          *Prompt  // when asked for with TextPrompt
 	UserID          string   // empty for unknown users
+	// Groups names the user's groups, by name: what Duo's authentication
+	// proxy reads from preauth for the duo_only Class attribute.
+	Groups []string
 	// TxID and VerifyCode announce a Verified Push (PreauthRequest.
 	// VerifiedPush): the auth call sends TxID back with verified_pushN.
 	TxID       string
@@ -189,6 +192,9 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	}
 	res, err := s.preauthStatus(ctx, req, u, list, status)
 	res.groups = groups
+	for _, g := range groups {
+		res.Groups = append(res.Groups, g.Name)
+	}
 	return res, err
 }
 

@@ -165,15 +165,19 @@ func PreauthJSON(res auth.PreauthResult) any {
 		out.Prompt = &preauthPrompt{Factors: res.Prompt.Factors, Text: res.Prompt.Text}
 	}
 	out.TxID, out.VerificationCode = res.TxID, res.VerifyCode
+	out.Groups = res.Groups
 	return out
 }
 
 type preauthResponse struct {
 	Devices         *[]preauthDevice `json:"devices,omitempty"`
 	EnrollPortalURL *string          `json:"enroll_portal_url,omitempty"`
-	Prompt          *preauthPrompt   `json:"prompt,omitempty"`
-	Result          string           `json:"result"`
-	StatusMsg       string           `json:"status_msg"`
+	// Groups, beyond Duo's published API, names the user's groups: Duo's
+	// authentication proxy reads them for the duo_only Class attribute.
+	Groups    []string       `json:"groups,omitempty"`
+	Prompt    *preauthPrompt `json:"prompt,omitempty"`
+	Result    string         `json:"result"`
+	StatusMsg string         `json:"status_msg"`
 	// TxID announces a Verified Push (client_supports_verified_push=1);
 	// VerificationCode, beyond Duo, is its code, also in prompt.text, for
 	// clients that build their own prompt (assent authproxy's short

@@ -31,6 +31,9 @@ func preauthMap(res auth.PreauthResult) map[string]any {
 	if res.Prompt != nil {
 		out["prompt"] = map[string]any{"text": res.Prompt.Text, "factors": res.Prompt.Factors}
 	}
+	if len(res.Groups) > 0 {
+		out["groups"] = res.Groups
+	}
 	return out
 }
 
@@ -49,6 +52,8 @@ func TestPreauthJSON(t *testing.T) {
 		{Result: auth.ResultEnroll, StatusMsg: "Enroll an authentication device to proceed", EnrollPortalURL: "https://mfa.example.com/portal/enroll/x?a=1&b=2"},
 		{Result: auth.ResultEnroll, StatusMsg: "Enroll"},
 		{Result: auth.ResultAllow, StatusMsg: "Allowing bypass user", Devices: []auth.Device{phone}},
+		{Result: auth.ResultAuth, StatusMsg: "Account is active", Devices: []auth.Device{phone}, Groups: []string{"Admins", "VPN <users>"}},
+		{Result: auth.ResultAllow, StatusMsg: "Allowing bypass user", Groups: []string{}},
 		{Result: auth.ResultDeny, StatusMsg: "Your account is disabled", Prompt: prompt},
 	} {
 		got, want := encode(t, authapi.PreauthJSON(res)), encode(t, preauthMap(res))

@@ -358,8 +358,7 @@ func (f *fixture) autoPasscode(t *testing.T) {
 func (f *fixture) duoOnly(t *testing.T) {
 	t.Parallel()
 	// Duo's proxy answers a duo_only Accept with Class "OU=<group>;" when
-	// preauth names groups. Assent's preauth, as Duo's published Auth
-	// API, names none, even for a user in a group: no Class.
+	// preauth names groups, as Assent's preauth does for a user in one.
 	ctx := assenttest.Ctx(t)
 	g, err := f.as.App.Core.CreateGroup(ctx, auth.NewGroup{Name: "VPN users", Status: store.StatusActive})
 	if err != nil {
@@ -370,8 +369,9 @@ func (f *fixture) duoOnly(t *testing.T) {
 	}
 	r := f.pap(t, secDuoOnly, "otto", f.codes["otto"][0])
 	wantCode(t, r, "Access-Accept")
-	if c := r.Get("Class"); c != "" {
-		t.Errorf("Accept carries Class %q; Assent's preauth names no groups", c)
+	// radclient prints Class, an octets attribute, in hex.
+	if c, want := r.Get("Class"), "OU=VPN users;"; c != "0x"+hex.EncodeToString([]byte(want)) {
+		t.Errorf("Accept carries Class %q, want %q (the user's group)", c, want)
 	}
 	// The auth log remembers the group.
 	if rows := f.as.AuthLog(t, f.ikey[secDuoOnly]); len(rows) == 0 || len(rows[0].Groups) != 1 || rows[0].Groups[0].Name != "VPN users" {

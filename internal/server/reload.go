@@ -120,6 +120,13 @@ func (s *Server) Reload(next config.Config, level *slog.LevelVar) error {
 	if level != nil {
 		level.Set(lvl)
 	}
+	// A rotated auth_events_file (logrotate's create, not copytruncate) is
+	// opened again at its path.
+	if ev := s.app.AuthEvents; ev != nil {
+		if err := ev.Reopen(); err != nil {
+			s.log.Error("auth_events_file: reopening after SIGHUP", "err", err)
+		}
+	}
 
 	attrs := make([]any, 0, 2*len(apply))
 	for _, c := range apply {

@@ -5,12 +5,16 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/ratelimit"
+	"github.com/assent-auth/assent/internal/store"
 )
 
 // Reload applies the reloadable keys to a running server (trusted
@@ -113,5 +117,57 @@ func TestReload(t *testing.T) {
 	}
 	if got := remote(); got != "203.0.113.9" {
 		t.Errorf("after a failed reload the client is %s, want the trusted proxy kept", got)
+	}
+}
+
+// SIGHUP opens auth_events_file again at its path, so that logrotate may
+// move it away (its create mode) without losing later events.
+func TestReloadReopensAuthEvents(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	flags := map[string]string{"auth_events_file": file}
+	ts := start(t, flags, nil)
+	ctx := t.Context()
+	core := ts.s.app.Core
+	in, _, err := core.CreateIntegration(ctx, auth.NewIntegration{Name: "events", Type: store.TypeAuthAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A logged decision: an unknown user, told to enroll.
+	decide := func(user string) {
+		t.Helper()
+		if _, err := core.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: in, Username: user}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(path, user string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if b, _ := os.ReadFile(path); strings.Contains(string(b), `"`+user+`"`) {
+				return
+			}
+			if time.Now().After(deadline) {
+				b, _ := os.ReadFile(path)
+				t.Fatalf("%s never named %s: %q", path, user, b)
+			}
+		}
+	}
+	decide("before-rotation")
+	waitFor(file, "before-rotation")
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Sources{Flags: map[string]string{"data_dir": ts.s.app.Config.DataDir,
+		"listen": ts.s.app.Config.Listen, "auth_events_file": file}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.s.Reload(cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	decide("after-rotation")
+	waitFor(file, "after-rotation")
+	if b, _ := os.ReadFile(file + ".1"); strings.Contains(string(b), "after-rotation") {
+		t.Error("an event after the reload went to the rotated file")
 	}
 }

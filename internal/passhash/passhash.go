@@ -100,6 +100,11 @@ func Decode(s string) (Decoded, error) {
 	if seen != 3 || p.Threads < 1 || p.Time < 1 || p.Time > maxTime || p.Memory < 8*uint32(p.Threads) || p.Memory > maxMemory {
 		return Decoded{}, ErrMalformed
 	}
+	// encoding/base64 skips '\r' and '\n' even in strict mode: refuse them,
+	// so that a string decodes only if it is exactly what Encode writes.
+	if strings.ContainsAny(parts[4], "\r\n") || strings.ContainsAny(parts[5], "\r\n") {
+		return Decoded{}, ErrMalformed
+	}
 	var err error
 	if d.Salt, err = b64.Strict().DecodeString(parts[4]); err != nil || len(d.Salt) < 8 {
 		return Decoded{}, ErrMalformed

@@ -160,51 +160,49 @@ func (r *userRead) match(now time.Time) bypassMatch {
 // the bypass code the passcode matches is read in the same statement
 // (keyed hashes are per user, so the hash can only be computed for a user
 // ID known in advance; the store checks that the user found has that ID,
-// so a stale hint only costs the separate read). For a push, phone call or
-// SMS, and for a passcode that cannot be a bypass code (a device's HOTP
-// code), which need the devices, the devices are read with the user
-// instead. pre is nil when nothing was read with the user.
+// so a stale hint only costs the separate read). Otherwise the user is
+// read with the devices, which every other decision needs (a push, a
+// phone call or SMS, a device's HOTP code, whether the user enrolled),
+// and which also bring the groups: one statement instead of the user's,
+// then the groups', then the devices'. pre is nil when nothing was read
+// with the user.
 func (s *Service) lookupForAuth(ctx context.Context, req AuthRequest, p plan) (u store.User, known bool, pre *userRead, err error) {
 	ref := req.ref()
-	if p.device != "" || (p.passcode != "" && !couldBeBypassCode(p.passcode)) {
-		// A passcode that is no bypass code can only be a device's.
-		name := ref.Username
-		if ref.UserID != "" {
-			name = "" // by user_id when given, as lookup does
+	bypassShaped := p.passcode != "" && couldBeBypassCode(p.passcode)
+	if bypassShaped && ref.UserID == "" {
+		if hint, ok := s.userHints.Load(ref.Username); ok {
+			id := hint.(string)
+			u, c, checked, found, err := s.st.GetUserAndBypassCode(ctx, ref.Username, id, s.bypassHash(id, p.passcode))
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				s.userHints.Delete(ref.Username)
+				return store.User{}, false, nil, nil
+			case err != nil:
+				return store.User{}, false, nil, err
+			case !checked:
+				s.hintUser(ref.Username, u.ID)
+				return u, true, nil, nil
+			}
+			return u, true, &userRead{codeRead: true, code: c, found: found}, nil
 		}
-		u, devices, err := s.st.GetUserAndDevices(ctx, name, ref.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.User{}, false, nil, nil
-		}
-		if err != nil {
-			return store.User{}, false, nil, err
-		}
-		return u, true, &userRead{codeRead: p.passcode != "", devicesRead: true, devices: devices}, nil
 	}
-	if p.passcode == "" || ref.UserID != "" {
-		u, known, err = lookup(ctx, s.st, ref)
-		return u, known, nil, err
+	name := ref.Username
+	if ref.UserID != "" {
+		name = "" // by user_id when given, as lookup does
 	}
-	hint, ok := s.userHints.Load(ref.Username)
-	if !ok {
-		if u, known, err = lookup(ctx, s.st, ref); known {
-			s.hintUser(ref.Username, u.ID)
-		}
-		return u, known, nil, err
-	}
-	id := hint.(string)
-	u, c, checked, found, err := s.st.GetUserAndBypassCode(ctx, ref.Username, id, s.bypassHash(id, p.passcode))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.userHints.Delete(ref.Username)
+	u, devices, err := s.st.GetUserAndDevices(ctx, name, ref.UserID)
+	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, false, nil, nil
-	case err != nil:
-		return store.User{}, false, nil, err
-	case !checked:
-		s.hintUser(ref.Username, u.ID)
-		return u, true, nil, nil
 	}
-	return u, true, &userRead{codeRead: true, code: c, found: found}, nil
+	if err != nil {
+		return store.User{}, false, nil, err
+	}
+	if bypassShaped && ref.UserID == "" {
+		s.hintUser(ref.Username, u.ID) // the next code is read with the user
+	}
+	// A passcode that is no bypass code can only be a device's, app's or
+	// token's: no code to read.
+	return u, true, &userRead{codeRead: p.passcode != "" && !bypassShaped, devicesRead: true, devices: devices}, nil
 }
 
 // couldBeBypassCode reports whether passcode has the shape of every bypass

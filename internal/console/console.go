@@ -22,7 +22,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -95,22 +94,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-var assetVersions = func() map[string]string {
-	m := map[string]string{}
-	_ = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(staticFS, p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		m[strings.TrimPrefix(p, "static/")] = hex.EncodeToString(sum[:6])
-		return nil
-	})
-	return m
-}()
+// assetVersions versions the asset URLs, as the prompt's (internal/web).
+var assetVersions = web.AssetVersions(staticFS)
 
 var roleNames = map[store.AdminRole]string{
 	store.RoleOwner: "owner", store.RoleAdministrator: "administrator",

@@ -35,13 +35,18 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 
 // assetVersions maps an asset name to a short hash of its content, so asset
 // URLs change with the binary and can be cached for long.
-var assetVersions = func() map[string]string {
+var assetVersions = AssetVersions(staticFS)
+
+// AssetVersions maps each file under static/ in fsys to a short hash of its
+// content, for asset URLs (…?v=hash) that change with the binary and can
+// therefore be cached for long.
+func AssetVersions(fsys fs.FS) map[string]string {
 	m := map[string]string{}
-	_ = fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+	_ = fs.WalkDir(fsys, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(staticFS, p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -50,7 +55,7 @@ var assetVersions = func() map[string]string {
 		return nil
 	})
 	return m
-}()
+}
 
 func assetURL(name string) string {
 	return AssetPrefix + name + "?v=" + assetVersions[name]

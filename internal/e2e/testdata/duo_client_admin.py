@@ -98,6 +98,10 @@ def main():
         out["get_deleted"] = call(adm.get_user_by_id, uid)
     out["phones"] = call(adm.get_user_phones, env["DUO_PHONE_USER_ID"])
 
+    # Rows become readable once a reader's seal has passed their second
+    # (stamps are whole seconds): let the login's second end.
+    time.sleep(1.1)
+
     # v2 log: every page, oldest first as exporters read it, following
     # metadata.next_offset (rows committed meanwhile come on later pages).
     mintime = int(env["DUO_LOG_MINTIME_MS"])

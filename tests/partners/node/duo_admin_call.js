@@ -3,8 +3,7 @@
 // signed GET (the hardware tokens) and one signed POST (a new group), each
 // with signature v2 (form) and v5 (JSON body).
 //
-// As in duo_api_call.js, https.request is patched to add the port and the
-// test CA; the Host header and the signed host stay DUO_HOST.
+// The target and the patched https.request come from duo_target.js.
 //
 // Environment:
 //   DUO_IKEY, DUO_SKEY   an adminapi integration's keys
@@ -15,37 +14,10 @@
 // (TestAdminTokensGroupsBinary).
 'use strict'
 
-const fs = require('fs')
-const https = require('https')
 const duo = require('@duosecurity/duo_api')
+const { target, call } = require('./duo_target')
 
-function env (name) {
-  const v = process.env[name]
-  if (!v) {
-    console.error(`duo_admin_call.js: ${name} is not set`)
-    process.exit(2)
-  }
-  return v
-}
-
-const ikey = env('DUO_IKEY')
-const skey = env('DUO_SKEY')
-const host = env('DUO_HOST')
-const port = Number(env('DUO_PORT'))
-const ca = fs.readFileSync(env('DUO_CA'))
-
-const origRequest = https.request
-https.request = (options, cb) => origRequest({ ...options, port, ca, timeout: 20000 }, cb)
-
-function call (client, method, path, params) {
-  return new Promise((resolve) => {
-    try {
-      client.jsonApiCall(method, path, params, resolve)
-    } catch (e) { // jsonApiCall throws if the answer is not JSON
-      resolve({ stat: 'ERROR', message: String(e) })
-    }
-  })
-}
+const { ikey, skey, host } = target()
 
 async function main () {
   const v2 = new duo.Client(ikey, skey, host)

@@ -1,10 +1,7 @@
 #!/usr/bin/env node
 // Drive a Duo-compatible server with npm @duosecurity/duo_api 1.5.0.
 //
-// The client has no port or CA option: it calls https.request({host, ca:
-// DUO_PINNED_CERT}) on port 443. As in test-partners.md §4, https.request
-// is patched to add the port and the test CA. The Host header and the
-// signed host stay DUO_HOST, without the port.
+// The target and the patched https.request come from duo_target.js.
 //
 // Environment:
 //   DUO_IKEY, DUO_SKEY   integration keys
@@ -18,40 +15,13 @@
 // Prints one JSON object with every answer. Used by internal/e2e (TestNodeDuoAPI).
 'use strict'
 
-const fs = require('fs')
-const https = require('https')
 const duo = require('@duosecurity/duo_api')
+const { env, target, call } = require('./duo_target')
 
-function env (name) {
-  const v = process.env[name]
-  if (!v) {
-    console.error(`duo_api_call.js: ${name} is not set`)
-    process.exit(2)
-  }
-  return v
-}
-
-const ikey = env('DUO_IKEY')
-const skey = env('DUO_SKEY')
-const host = env('DUO_HOST')
-const port = Number(env('DUO_PORT'))
-const ca = fs.readFileSync(env('DUO_CA'))
+const { ikey, skey, host } = target()
 const username = env('DUO_USERNAME')
 const passcodes = env('DUO_PASSCODES').split(',')
 const unknownUser = env('DUO_UNKNOWN_USER')
-
-const origRequest = https.request
-https.request = (options, cb) => origRequest({ ...options, port, ca, timeout: 20000 }, cb)
-
-function call (client, method, path, params) {
-  return new Promise((resolve) => {
-    try {
-      client.jsonApiCall(method, path, params, resolve)
-    } catch (e) { // jsonApiCall throws if the answer is not JSON
-      resolve({ stat: 'ERROR', message: String(e) })
-    }
-  })
-}
 
 async function main () {
   const v2 = new duo.Client(ikey, skey, host)

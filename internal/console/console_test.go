@@ -92,8 +92,14 @@ func (b *browser) setUp(email string, role store.AdminRole) {
 	if status != 200 {
 		t.Fatalf("setup page: %d %s", status, html)
 	}
-	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		!strings.Contains(csp, "img-src 'self' data:") {
 		t.Errorf("setup page CSP %q", csp)
+	}
+	// The QR code is an inline PNG the CSP allows (html/template would
+	// replace a plain string's data: URL with "#ZgotmplZ").
+	if !strings.Contains(html, `src="data:image/png;base64,`) {
+		t.Errorf("setup page has no inline QR code image")
 	}
 	sealed := find(t, reSealed, html)
 	b.secret, err = otp.DecodeBase32(find(t, reSecret, html))

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -78,7 +79,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, p *page) error {
 type setupView struct {
 	auth.AdminSetupInfo
 	SealedB64 string
-	QR        string
+	// QR is a data: URL built here, so marked safe for the img src
+	// (html/template would replace a plain string's with "#ZgotmplZ").
+	QR template.URL
 }
 
 func (c *Console) setupView(info auth.AdminSetupInfo) (*setupView, error) {
@@ -87,7 +90,7 @@ func (c *Console) setupView(info auth.AdminSetupInfo) (*setupView, error) {
 		return nil, err
 	}
 	return &setupView{AdminSetupInfo: info, SealedB64: base64.RawURLEncoding.EncodeToString(info.Sealed),
-		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png)}, nil
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))}, nil
 }
 
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request, p *page) error {

@@ -64,6 +64,9 @@ func (q *queries) logStamp(ctx context.Context, log store.LogName, at time.Time)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("log clock: %w", err)
 	}
+	if log == store.LogAuth {
+		q.authClock, q.authClockKnown = t, true
+	}
 	return fromUnix(t), nil
 }
 

@@ -483,6 +483,7 @@ func copyBookkeeping(ctx context.Context, q, sq *queries) error {
 			return fmt.Errorf("update log_clock: %w", err)
 		}
 	}
+	q.authClockKnown = false
 	if q.d.postgres {
 		for _, t := range identityTables {
 			if _, err := q.db.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+t+`', 'id'), COALESCE((SELECT MAX(id) FROM `+t+`), 0) + 1, false)`); err != nil {

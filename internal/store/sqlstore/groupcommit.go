@@ -169,6 +169,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 				fatal = fmt.Errorf("sqlstore: rollback to savepoint: %w", err)
 				break
 			}
+			q.authClockKnown = false // a seal of fn's may have been undone
 		}
 		if _, err := q.exec(ctx, "RELEASE b"); err != nil {
 			fatal = fmt.Errorf("sqlstore: release savepoint: %w", err)

@@ -272,7 +272,8 @@ type cachedIntegration struct {
 // key. A missing integration is a KindNotFound error.
 //
 // Every call reads the store's IntegrationsVersion (one integer in one row,
-// on the read pool), which every change of any integration moves in the
+// on the read pool; concurrent calls share a read that began after they
+// did, see sharedRead), which every change of any integration moves in the
 // same transaction, made anywhere — this process, another node, the CLI in
 // another process. The integration is served from memory only while that
 // number is the one read before the cached row was read, so a deletion or
@@ -285,7 +286,7 @@ type cachedIntegration struct {
 // The slices of the returned integration (SecretEnc, AllowedOrigins) are
 // shared with the cache: read-only.
 func (s *Service) Integration(ctx context.Context, ikey string) (store.Integration, string, error) {
-	version, err := s.st.IntegrationsVersion(ctx)
+	version, err := s.versions.do(ctx, s.st.IntegrationsVersion)
 	if err != nil {
 		return store.Integration{}, "", wrap("get integration", err)
 	}

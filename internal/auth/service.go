@@ -134,6 +134,8 @@ type Service struct {
 
 	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
+	// versions shares IntegrationsVersion reads among concurrent requests.
+	versions sharedRead[int64]
 
 	threshold thresholdCache // the lockout threshold in force; see lockoutsetting.go
 	userHints sync.Map       // username → the user ID last found for it; see lookupForAuth

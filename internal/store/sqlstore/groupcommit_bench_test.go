@@ -117,6 +117,13 @@ func benchAuthLogUsers(b *testing.B, s *Store) {
 			}
 		}
 	})
+	if s.d.postgres {
+		st := s.r.Stats()
+		b.ReportMetric(float64(st.OpenConnections), "conns")
+		// Connections closed for want of an idle slot: each costs
+		// PostgreSQL a backend to start again.
+		b.ReportMetric(float64(st.MaxIdleClosed)/float64(b.N), "reconnects/op")
+	}
 }
 
 // BenchmarkAuthLogInsert is the auth-log INSERT alone on SQLite, per row,

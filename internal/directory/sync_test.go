@@ -24,8 +24,8 @@ import (
 const staffDN = "ou=staff," + ldaptest.BaseDN
 const teamsDN = "ou=teams," + ldaptest.BaseDN
 
-func staffUser(i int) string { return fmt.Sprintf("user%03d", i) }
-func staffUserDN(i int) string { return "uid=" + staffUser(i) + "," + staffDN }
+func staffUser(i int) string    { return fmt.Sprintf("user%03d", i) }
+func staffUserDN(i int) string  { return "uid=" + staffUser(i) + "," + staffDN }
 func teamDN(name string) string { return "cn=" + name + "," + teamsDN }
 
 // openLDAPSeed is an OpenLDAP-shaped directory under ou=staff and

@@ -164,6 +164,10 @@ type Config struct {
 	// PurgeInterval is how often the server purges what outlived its
 	// retention.
 	PurgeInterval Duration `toml:"purge_interval"`
+	// DirectorySyncInterval is how often the server syncs the directories
+	// added with `assent directory add` (package directory); 0: only on
+	// demand (`assent directory sync`).
+	DirectorySyncInterval Duration `toml:"directory_sync_interval"`
 	// RateLimitBadSignatures limits failed request signatures (bad
 	// signature, unknown key, bad or missing date) per client IP address.
 	RateLimitBadSignatures RateLimit `toml:"rate_limit_bad_signatures"`
@@ -663,6 +667,9 @@ func (c *Config) validate() Errors {
 	}
 	if d := c.PurgeInterval.Duration; d < time.Minute || d > 24*time.Hour {
 		bad("purge_interval", "must be between 1m and 24h")
+	}
+	if d := c.DirectorySyncInterval.Duration; d != 0 && (d < 5*time.Minute || d > 7*24*time.Hour) {
+		bad("directory_sync_interval", "must be 0 (on demand only) or between 5m and 168h")
 	}
 	return errs
 }

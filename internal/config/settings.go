@@ -377,6 +377,10 @@ var settings = []Setting{
 		Help: "how often the server deletes what outlived its retention (and expired single-use tokens), first a minute after start; each node logs how many rows went (1m–24h)",
 	},
 	{
+		Key: "directory_sync_interval", Default: "1h",
+		Help: "how often the server syncs users and groups from the directories added with `assent directory add` ([directory sync](docs/directory.md)), first a minute after start; with several nodes one node syncs each directory per interval. `0` syncs only on demand (`assent directory sync`) (5m–168h)",
+	},
+	{
 		Key: "webauthn_user_verification", Default: "preferred",
 		Help: "security keys and passkeys ([second factors](docs/second-factors.md)): whether the authenticator must verify its holder (PIN, fingerprint, face) — `preferred`, `required` (keys without a PIN or biometrics are refused) or `discouraged`. The relying-party ID is the host of `public_hostname`; changing that name makes registered keys unusable",
 	},

@@ -137,6 +137,10 @@ func (r Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "%s\n", r.Summary())
 }
 
+// ErrEmpty is a directory that returned no users while users synced from
+// it exist: the sync refuses to disable them all.
+var ErrEmpty = errors.New("the directory returned no users; nothing was changed")
+
 // ErrBusy is a sync asked for while another runs in this process.
 var ErrBusy = errors.New("directory: a sync is already running")
 
@@ -156,6 +160,16 @@ func (y *Syncer) Sync(ctx context.Context, name string, s Settings, password str
 		return Result{}, fmt.Errorf("directory %s: %w", name, err)
 	}
 	ctx = auth.WithActor(ctx, auth.Actor{Who: "directory:" + name})
+	if len(snap.Users) == 0 {
+		// A filter or base DN gone wrong must not disable everybody.
+		links, err := y.Core.DirectoryLinks(ctx, name, store.LinkUser)
+		if err != nil {
+			return Result{}, fmt.Errorf("directory %s: %w", name, err)
+		}
+		if len(links) > 0 {
+			return Result{}, fmt.Errorf("directory %s: %w (it manages %d users; check base_dn, user_filter and group_dns)", name, ErrEmpty, len(links))
+		}
+	}
 	changes, err := y.plan(ctx, name, s, snap)
 	if err != nil {
 		return Result{}, fmt.Errorf("directory %s: %w", name, err)

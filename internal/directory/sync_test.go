@@ -3,6 +3,7 @@ package directory
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -417,6 +418,18 @@ func TestSyncErrors(t *testing.T) {
 	}
 	if _, err := f.sync.Sync(t.Context(), "x", set, "", false); err == nil || !strings.Contains(err.Error(), "no bind password") {
 		t.Errorf("no password: %v", err)
+	}
+	// A directory that suddenly returns nobody does not disable everybody.
+	set.Schema, set.UserFilter, set.Nested = SchemaAD, "(objectClass=assentADObject)", NestedRecursive
+	if res, err := f.sync.Sync(t.Context(), "x", set, ldaptest.ServicePassword, false); err != nil || res.Counts()["create_user"] != 4 {
+		t.Fatalf("first sync: %v %v", res.Changes, err)
+	}
+	set.UserFilter = "(employeeType=nobody)"
+	if _, err := f.sync.Sync(t.Context(), "x", set, ldaptest.ServicePassword, false); !errors.Is(err, ErrEmpty) {
+		t.Errorf("empty directory: %v", err)
+	}
+	if u, _ := f.core.User(t.Context(), "alice"); u.Status != store.StatusActive {
+		t.Errorf("alice after an empty read: %s", u.Status)
 	}
 	set.URL = "ldap://127.0.0.1:1"
 	if _, err := f.sync.Sync(t.Context(), "x", set, "pw", false); err == nil {

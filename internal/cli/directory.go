@@ -89,6 +89,11 @@ Examples:
 				return errors.New("--bind-dn needs --bind-password-file (a file, or - for standard input)")
 			}
 			return runApp(cmd, e, func(a *app.App) error {
+				for _, d := range a.Config.Directories {
+					if d.Name == args[0] {
+						return fmt.Errorf("directory %s is configured in the configuration file ([[directory]]); change it there", args[0])
+					}
+				}
 				_, err := a.Core.Directory(cmd.Context(), args[0])
 				exists := err == nil
 				if exists && !update {
@@ -142,27 +147,32 @@ func newDirectoryListCmd(e *env) *cobra.Command {
 				}
 				type dirJSON struct {
 					Name       string             `json:"name"`
+					Source     string             `json:"source"`
 					Settings   directory.Settings `json:"settings"`
 					LastSync   string             `json:"last_sync,omitempty"`
 					LastResult string             `json:"last_result,omitempty"`
 				}
 				out := make([]dirJSON, 0, len(list))
 				rows := make([][]string, 0, len(list))
+				for _, d := range a.Config.Directories {
+					out = append(out, dirJSON{Name: d.Name, Source: "config", Settings: directory.Settings{URL: d.URL, BaseDN: d.BaseDN}})
+					rows = append(rows, []string{d.Name, "config", d.URL, d.BaseDN, "(see the server log)", ""})
+				}
 				for _, d := range list {
 					s, _ := directory.ParseSettings([]byte(d.Settings))
-					j := dirJSON{Name: d.Name, Settings: s, LastResult: d.LastResult}
+					j := dirJSON{Name: d.Name, Source: "database", Settings: s, LastResult: d.LastResult}
 					last := "never"
 					if !d.LastSync.IsZero() {
 						j.LastSync = d.LastSync.UTC().Format(time.RFC3339)
 						last = j.LastSync
 					}
 					out = append(out, j)
-					rows = append(rows, []string{d.Name, s.URL, s.BaseDN, last, d.LastResult})
+					rows = append(rows, []string{d.Name, "database", s.URL, s.BaseDN, last, d.LastResult})
 				}
 				if asJSON {
 					return printJSON(e.stdout, out)
 				}
-				return table(e.stdout, []string{"NAME", "URL", "BASE DN", "LAST SYNC", "RESULT"}, rows)
+				return table(e.stdout, []string{"NAME", "SOURCE", "URL", "BASE DN", "LAST SYNC", "RESULT"}, rows)
 			})
 		},
 	}
@@ -178,15 +188,14 @@ func newDirectorySyncCmd(e *env) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApp(cmd, e, func(a *app.App) error {
-				r := a.NewDirectoryRunner()
+				r, err := a.NewDirectoryRunner()
+				if err != nil {
+					return err
+				}
 				names := args
 				if len(names) == 0 {
-					list, err := a.Core.Directories(cmd.Context())
-					if err != nil {
+					if names, err = r.Names(cmd.Context()); err != nil {
 						return err
-					}
-					for _, d := range list {
-						names = append(names, d.Name)
 					}
 					if len(names) == 0 {
 						return errors.New("no directories; add one with assent directory add")

@@ -85,3 +85,48 @@ func TestDirectoryCommands(t *testing.T) {
 		t.Errorf("the users went with the directory:\n%s", out)
 	}
 }
+
+// TestDirectoryFromConfigFile: a [[directory]] table of the configuration
+// file is listed and synced like a stored directory, and cannot be added
+// or replaced from the command line.
+func TestDirectoryFromConfigFile(t *testing.T) {
+	srv := ldaptest.Start(t, ldaptest.Options{})
+	dir := newInstallation(t)
+	tmp := t.TempDir()
+	pwFile := filepath.Join(tmp, "pw")
+	if err := os.WriteFile(pwFile, []byte(ldaptest.ServicePassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(tmp, "assent.toml")
+	if err := os.WriteFile(conf, []byte(`[[directory]]
+  name = "file-ad"
+  schema = "ad"
+  url = "`+srv.URL+`"
+  bind_dn = "`+ldaptest.ServiceDN+`"
+  bind_password_file = "`+pwFile+`"
+  base_dn = "`+ldaptest.PeopleDN+`"
+  user_filter = "(objectClass=assentADObject)"
+  nested = "recursive"
+  group_dns = ["`+ldaptest.GroupDN("vpnusers")+`"]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, error) { return runAssent(t, dir, append(args, "--config", conf)...) }
+	out, err := run("directory", "list")
+	if err != nil || !strings.Contains(out, "file-ad") || !strings.Contains(out, "config") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if _, err := run("directory", "add", "file-ad", "--url", srv.URL, "--base-dn", ldaptest.PeopleDN); err == nil || !strings.Contains(err.Error(), "configuration file") {
+		t.Errorf("add over a configured directory: %v", err)
+	}
+	out, err = run("directory", "sync", "--dry-run")
+	if err != nil || !strings.Contains(out, "create_user alice") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	if out, err = run("directory", "sync", "file-ad"); err != nil || !strings.Contains(out, "create_group vpnusers") {
+		t.Fatalf("sync: %v\n%s", err, out)
+	}
+	if out, _ := run("group", "list", "vpnusers"); !strings.Contains(out, "alice") {
+		t.Errorf("vpnusers:\n%s", out)
+	}
+}

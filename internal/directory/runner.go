@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -28,16 +30,64 @@ type Stored interface {
 // Syncer's lock); across nodes sharing a database each interval's sync of
 // a directory is claimed by one node (ClaimOnce).
 type Runner struct {
-	Core     Stored
-	Syncer   *Syncer
-	Interval time.Duration // <= 0: no scheduled syncs
-	Logger   *slog.Logger
-	Now      func() time.Time
+	Core Stored
+	// Configured are the directories of the configuration file
+	// ([[directory]]); a stored directory of the same name is ignored.
+	Configured []Configured
+	Syncer     *Syncer
+	Interval   time.Duration // <= 0: no scheduled syncs
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
-// SyncStored syncs the stored directory name; unless dryRun, its result
-// is recorded (`assent directory list` shows it).
+// Configured is a directory of the configuration file.
+type Configured struct {
+	Name         string
+	Settings     Settings
+	PasswordFile string // first line is the bind password; "" for none
+}
+
+// configured finds a directory of the configuration file.
+func (r *Runner) configured(name string) (Configured, bool) {
+	for _, c := range r.Configured {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Configured{}, false
+}
+
+// Names lists the directories the runner syncs: the configuration file's,
+// then the stored ones of other names.
+func (r *Runner) Names(ctx context.Context) ([]string, error) {
+	var out []string
+	for _, c := range r.Configured {
+		out = append(out, c.Name)
+	}
+	list, err := r.Core.Directories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range list {
+		if _, dup := r.configured(d.Name); !dup {
+			out = append(out, d.Name)
+		}
+	}
+	return out, nil
+}
+
+// SyncStored syncs the directory name — the configuration file's, or a
+// stored one; unless dryRun, a stored directory's result is recorded
+// (`assent directory list` shows it).
 func (r *Runner) SyncStored(ctx context.Context, name string, dryRun bool) (Result, error) {
+	if c, ok := r.configured(name); ok {
+		pw, err := readPasswordFile(c.PasswordFile)
+		if err != nil {
+			return Result{}, fmt.Errorf("directory %s: %w", name, err)
+		}
+		res, err := r.Syncer.Sync(ctx, name, c.Settings, pw, dryRun)
+		return res, err
+	}
 	d, err := r.Core.Directory(ctx, name)
 	if err != nil {
 		return Result{}, err
@@ -100,30 +150,44 @@ func (r *Runner) Run(ctx context.Context) {
 // RunOnce syncs each stored directory that no node has synced in the
 // current interval.
 func (r *Runner) RunOnce(ctx context.Context) {
-	list, err := r.Core.Directories(ctx)
+	names, err := r.Names(ctx)
 	if err != nil {
 		r.logger().Warn("directory sync: listing directories failed", "err", err)
 		return
 	}
 	slot := r.now().Truncate(r.Interval).Unix()
-	for _, d := range list {
+	for _, name := range names {
 		if ctx.Err() != nil {
 			return
 		}
-		err := r.Core.ClaimOnce(ctx, "directory_sync", d.Name+"|"+strconv.FormatInt(slot, 10), r.Interval)
+		err := r.Core.ClaimOnce(ctx, "directory_sync", name+"|"+strconv.FormatInt(slot, 10), r.Interval)
 		if errors.Is(err, auth.ErrAlreadyClaimed) {
 			continue // another node has it
 		}
 		if err != nil {
-			r.logger().Warn("directory sync: claim failed", "directory", d.Name, "err", err)
+			r.logger().Warn("directory sync: claim failed", "directory", name, "err", err)
 			continue
 		}
-		res, err := r.SyncStored(ctx, d.Name, false)
+		res, err := r.SyncStored(ctx, name, false)
 		switch {
 		case err != nil:
-			r.logger().Warn("directory sync failed", "directory", d.Name, "err", err)
+			r.logger().Warn("directory sync failed", "directory", name, "err", err)
 		case len(res.Errors) > 0:
-			r.logger().Warn("directory sync: some changes failed", "directory", d.Name, "summary", res.Summary(), "first_error", res.Errors[0])
+			r.logger().Warn("directory sync: some changes failed", "directory", name, "summary", res.Summary(), "first_error", res.Errors[0])
 		}
 	}
+}
+
+// readPasswordFile returns the first line of path, without its line
+// ending; "" for no file.
+func readPasswordFile(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("bind_password_file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.TrimRight(line, "\r"), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +18,11 @@ import (
 
 // Entry is a user as the directory has it.
 type Entry struct {
-	DN        string // as the server wrote it
+	DN string // as the server wrote it
+	// Key identifies the entry across renames and moves: its objectGUID
+	// (Active Directory) or entryUUID (RFC 4530: OpenLDAP, 389 DS), else
+	// its normalised DN.
+	Key       string
 	Username  string
 	Aliases   []string // the mapped alias attributes' values, in mapping order, without the username and duplicates
 	RealName  string
@@ -30,6 +35,7 @@ type Entry struct {
 // GroupEntry is a synced group and its members (users' normalised DNs).
 type GroupEntry struct {
 	DN      string
+	Key     string // as Entry.Key
 	Name    string // cn (AD: sAMAccountName when set)
 	Members map[string]bool
 }
@@ -107,6 +113,7 @@ func read(ctx context.Context, s Settings, password string) (Snapshot, error) {
 	m := s.Attributes
 	attrs := []string{m.Username, m.RealName, m.Email, m.Phone, m.FirstName, m.LastName}
 	attrs = append(attrs, m.Aliases...)
+	attrs = append(attrs, idAttrs...)
 	req := ldap.NewSearchRequest(s.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, s.TimeoutSeconds, false,
 		s.UserFilter, dedupe(attrs), nil)
 	res, err := conn.SearchWithPaging(req, uint32(s.PageSize))
@@ -163,8 +170,22 @@ func dedupe(in []string) []string {
 	return out
 }
 
+// idAttrs are the attributes that identify an entry for good.
+var idAttrs = []string{"objectGUID", "entryUUID"}
+
+// entryKey is Entry.Key of e.
+func entryKey(e *ldap.Entry) string {
+	if g := e.GetRawAttributeValue("objectGUID"); len(g) > 0 {
+		return "objectguid:" + hex.EncodeToString(g)
+	}
+	if u := e.GetAttributeValue("entryUUID"); u != "" {
+		return "entryuuid:" + strings.ToLower(u)
+	}
+	return NormDN(e.DN)
+}
+
 func entryOf(e *ldap.Entry, m Mapping) Entry {
-	en := Entry{DN: e.DN, Username: strings.TrimSpace(e.GetAttributeValue(m.Username)),
+	en := Entry{DN: e.DN, Key: entryKey(e), Username: strings.TrimSpace(e.GetAttributeValue(m.Username)),
 		RealName: e.GetAttributeValue(m.RealName), Email: e.GetAttributeValue(m.Email), Phone: e.GetAttributeValue(m.Phone),
 		FirstName: e.GetAttributeValue(m.FirstName), LastName: e.GetAttributeValue(m.LastName)}
 	seen := map[string]bool{strings.ToLower(en.Username): true}
@@ -185,7 +206,7 @@ func readGroup(ctx context.Context, conn *ldap.Conn, s Settings, dn string, user
 	if err != nil {
 		return GroupEntry{}, err
 	}
-	ge := GroupEntry{DN: top.DN, Name: groupName(top), Members: map[string]bool{}}
+	ge := GroupEntry{DN: top.DN, Key: entryKey(top), Name: groupName(top), Members: map[string]bool{}}
 	switch s.Nested {
 	case NestedInChain:
 		// The server walks the chain: every user under the base DN that
@@ -241,7 +262,7 @@ const groupObjectFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqu
 
 func groupEntry(conn *ldap.Conn, s Settings, dn string) (*ldap.Entry, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, s.TimeoutSeconds, false,
-		groupObjectFilter, []string{"cn", "sAMAccountName", "member", "uniqueMember"}, nil)
+		groupObjectFilter, append([]string{"cn", "sAMAccountName", "member", "uniqueMember"}, idAttrs...), nil)
 	res, err := conn.Search(req)
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 		return nil, fmt.Errorf("group %s: %w", dn, errNotGroup)

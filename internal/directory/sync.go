@@ -236,8 +236,9 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 		linkByDN[l.ExternalID] = l
 		linkByUser[l.ObjectID] = l
 	}
-	inDir := map[string]bool{}
+	inDir := map[string]bool{} // keys and normalised DNs of the entries
 	for _, e := range snap.Users {
+		inDir[e.Key] = true
 		inDir[NormDN(e.DN)] = true
 	}
 
@@ -251,11 +252,21 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 
 	for _, e := range snap.Users {
 		e := e
-		dn := NormDN(e.DN)
+		dn, key := NormDN(e.DN), e.Key
 		var u store.User
 		found := false
-		if l, ok := linkByDN[dn]; ok {
+		if l, ok := linkByDN[key]; ok {
 			u, found = byID[l.ObjectID]
+		} else if l, ok := linkByDN[dn]; ok && key != dn {
+			// Linked by DN (a server that sent no entryUUID before):
+			// identified by its key from now on.
+			if u, found = byID[l.ObjectID]; found {
+				nl := l
+				nl.ExternalID = key
+				linkByUser[u.ID] = nl
+				add(Change{Action: "link_user", Object: e.Username, Detail: "now identified by " + key,
+					apply: func(ctx context.Context) error { return y.Core.LinkDirectory(ctx, nl) }})
+			}
 		}
 		if !found {
 			// Not linked under this DN: an entry that moved (same
@@ -275,7 +286,7 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 				if linked {
 					detail = "entry moved from " + l.ExternalID
 				}
-				nl := store.DirectoryLink{Directory: dir, Kind: store.LinkUser, ObjectID: cand.ID, ExternalID: dn, MissingSince: l.MissingSince}
+				nl := store.DirectoryLink{Directory: dir, Kind: store.LinkUser, ObjectID: cand.ID, ExternalID: key, MissingSince: l.MissingSince}
 				linkByUser[cand.ID] = nl
 				add(Change{Action: "link_user", Object: e.Username, Detail: detail + " (" + e.DN + ")",
 					apply: func(ctx context.Context) error { return y.Core.LinkDirectory(ctx, nl) }})
@@ -284,7 +295,7 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 		if !found {
 			userRef[dn] = e.Username
 			add(Change{Action: "create_user", Object: e.Username, Detail: describe(e),
-				apply: func(ctx context.Context) error { return y.createUser(ctx, dir, dn, e) }})
+				apply: func(ctx context.Context) error { return y.createUser(ctx, dir, key, e) }})
 			continue
 		}
 		userRef[dn] = u.ID
@@ -310,7 +321,7 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 			// enables it again.
 			id, nl := u.ID, l
 			nl.MissingSince = time.Time{}
-			nl.ExternalID = dn
+			nl.ExternalID = key
 			add(Change{Action: "enable_user", Object: e.Username, Detail: "back in the directory",
 				apply: func(ctx context.Context) error {
 					if u.Status == store.StatusDisabled {
@@ -337,11 +348,18 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 	keptGroups := map[string]bool{}
 	for _, ge := range snap.Groups {
 		ge := ge
-		dn := NormDN(ge.DN)
+		dn, key := NormDN(ge.DN), ge.Key
 		var g store.Group
 		found := false
-		if l, ok := glinkByDN[dn]; ok {
+		if l, ok := glinkByDN[key]; ok {
 			g, found = groupByID[l.ObjectID]
+		} else if l, ok := glinkByDN[dn]; ok && key != dn {
+			if g, found = groupByID[l.ObjectID]; found {
+				nl := l
+				nl.ExternalID = key
+				add(Change{Action: "link_group", Object: ge.Name, Detail: "now identified by " + key,
+					apply: func(ctx context.Context) error { return y.Core.LinkDirectory(ctx, nl) }})
+			}
 		}
 		ref := ge.Name
 		var current []store.User
@@ -361,14 +379,14 @@ func (y *Syncer) plan(ctx context.Context, dir string, s Settings, snap Snapshot
 			g = groupByName[ge.Name]
 			ref = g.ID
 			keptGroups[g.ID] = true
-			nl := store.DirectoryLink{Directory: dir, Kind: store.LinkGroup, ObjectID: g.ID, ExternalID: dn}
+			nl := store.DirectoryLink{Directory: dir, Kind: store.LinkGroup, ObjectID: g.ID, ExternalID: key}
 			add(Change{Action: "link_group", Object: ge.Name, Detail: "local group taken over by the directory (" + ge.DN + ")",
 				apply: func(ctx context.Context) error { return y.Core.LinkDirectory(ctx, nl) }})
 			found = true
 		default:
 			add(Change{Action: "create_group", Object: ge.Name, Detail: ge.DN,
 				apply: func(ctx context.Context) error {
-					_, err := y.Core.AddDirectoryGroup(ctx, dir, dn, auth.NewGroup{Name: ge.Name, Description: "synced from directory " + dir})
+					_, err := y.Core.AddDirectoryGroup(ctx, dir, key, auth.NewGroup{Name: ge.Name, Description: "synced from directory " + dir})
 					return err
 				}})
 		}

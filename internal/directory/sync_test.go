@@ -249,7 +249,7 @@ func TestSyncOpenLDAP(t *testing.T) {
 		t.Errorf("the notifier heard of %d users", len(f.notes.names))
 	}
 	links, _ := f.core.UserDirectories(ctx, u1.ID)
-	if len(links) != 1 || links[0].Directory != "corp" || links[0].ExternalID != NormDN(staffUserDN(1)) {
+	if len(links) != 1 || links[0].Directory != "corp" || !strings.HasPrefix(links[0].ExternalID, "entryuuid:") {
 		t.Errorf("user001's source: %+v", links)
 	}
 	// The administrator log names the directory.
@@ -283,10 +283,18 @@ func TestSyncOpenLDAP(t *testing.T) {
 	mod.Delete("member", []string{staffUserDN(5)})
 	must(t, c.Modify(mod))
 	must(t, c.Del(ldap.NewDelRequest(staffUserDN(5), nil)))
+	// user002 is renamed: a new DN and a new uid, the same entry
+	// (entryUUID), in the same group.
+	u2 := f.user(t, "user002")
+	must(t, c.ModifyDN(ldap.NewModifyDNRequest(staffUserDN(2), "uid=user002x", true, "")))
+	mod = ldap.NewModifyRequest(teamDN("engineering"), nil)
+	mod.Delete("member", []string{staffUserDN(2)})
+	mod.Add("member", []string{"uid=user002x," + staffDN})
+	must(t, c.Modify(mod))
 
 	before, _ := f.st.ListAdminLog(ctx, time.Time{}, f.clock.Now().Add(time.Hour), 100000)
 	dry = f.run(t, "corp", set, true)
-	want := map[string]int{"update_user": 1, "add_member": 1, "remove_member": 2, "disable_user": 1}
+	want := map[string]int{"update_user": 2, "add_member": 1, "remove_member": 2, "disable_user": 1}
 	if got := dry.Counts(); !mapsEqual(got, want) {
 		t.Fatalf("dry run of the changes: %v; want %v\n%v", got, want, dry.Changes)
 	}
@@ -307,6 +315,9 @@ func TestSyncOpenLDAP(t *testing.T) {
 	}
 	if got := f.members(t, "sales"); slices.Contains(got, "user210") {
 		t.Errorf("sales after the move: %v", got)
+	}
+	if u := f.user(t, "user002x"); u.ID != u2.ID || u.Status != store.StatusActive {
+		t.Errorf("user002 renamed: %+v, was %s", u, u2.ID)
 	}
 	if u := f.user(t, "user005"); u.Status != store.StatusDisabled {
 		t.Errorf("user005 gone from the directory is %s", u.Status)

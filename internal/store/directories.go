@@ -34,8 +34,9 @@ type DirectoryLink struct {
 	Directory string
 	Kind      string // LinkUser or LinkGroup
 	ObjectID  string // the user's or group's ID
-	// ExternalID names the entry (its normalised DN); unique per
-	// directory and kind.
+	// ExternalID names the entry: "objectguid:<hex>" or
+	// "entryuuid:<uuid>" when the server has such a stable ID, else its
+	// normalised DN; unique per directory and kind.
 	ExternalID string
 	// MissingSince is when a sync first found the entry gone; zero while
 	// it is in the directory.

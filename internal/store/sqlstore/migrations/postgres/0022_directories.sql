@@ -6,7 +6,8 @@
 -- (package directory's Settings, without the password) and its bind
 -- password sealed with the master key. A user or group with a row in
 -- directory_users / directory_groups is managed by that directory (its
--- source): external_id is the entry's DN (lower-cased, normalised),
+-- source): external_id is the entry's objectGUID or entryUUID when the server
+-- sends one ("objectguid:<hex>", "entryuuid:<uuid>"), else its normalised DN;
 -- missing_since when the entry was last seen missing (0 while present).
 -- Links go with their user or group (ON DELETE CASCADE); removing a
 -- directory removes its links, and its users stay as local users.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/app"
 	"github.com/assent-auth/assent/internal/directory"
+	"github.com/assent-auth/assent/internal/store"
 )
 
 // Directory sync (`assent directory …`): users and groups from LDAP and
@@ -23,7 +24,8 @@ func newDirectoryCmd(e *env) *cobra.Command {
 		Use:   "directory",
 		Short: "Sync users and groups from LDAP or Active Directory",
 	}
-	cmd.AddCommand(newDirectoryAddCmd(e), newDirectoryListCmd(e), newDirectorySyncCmd(e), newDirectoryRemoveCmd(e))
+	cmd.AddCommand(newDirectoryAddCmd(e), newDirectoryListCmd(e), newDirectorySyncCmd(e), newDirectoryRemoveCmd(e),
+		newDirectoryUsersCmd(e))
 	return cmd
 }
 
@@ -236,4 +238,56 @@ func newDirectoryRemoveCmd(e *env) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newDirectoryUsersCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "users NAME",
+		Short: "List the users a directory manages (their source), with the entry each comes from",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				links, err := a.Core.DirectoryLinks(cmd.Context(), args[0], store.LinkUser)
+				if err != nil {
+					return err
+				}
+				users, err := a.Core.Users(cmd.Context())
+				if err != nil {
+					return err
+				}
+				byID := map[string]store.User{}
+				for _, u := range users {
+					byID[u.ID] = u
+				}
+				type managedJSON struct {
+					UserID       string `json:"user_id"`
+					Username     string `json:"username"`
+					Status       string `json:"status"`
+					Entry        string `json:"entry"`
+					MissingSince *int64 `json:"missing_since"`
+				}
+				out := []managedJSON{}
+				rows := [][]string{}
+				for _, l := range links {
+					u := byID[l.ObjectID]
+					j := managedJSON{UserID: l.ObjectID, Username: u.Username, Status: string(u.Status), Entry: l.ExternalID}
+					missing := ""
+					if !l.MissingSince.IsZero() {
+						t := l.MissingSince.Unix()
+						j.MissingSince = &t
+						missing = l.MissingSince.UTC().Format(time.RFC3339)
+					}
+					out = append(out, j)
+					rows = append(rows, []string{u.Username, l.ObjectID, string(u.Status), l.ExternalID, missing})
+				}
+				if asJSON {
+					return printJSON(e.stdout, out)
+				}
+				return table(e.stdout, []string{"USERNAME", "USER ID", "STATUS", "ENTRY", "GONE SINCE"}, rows)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }

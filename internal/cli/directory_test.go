@@ -80,6 +80,10 @@ func TestDirectoryCommands(t *testing.T) {
 			t.Errorf("the bind password was printed:\n%s", o)
 		}
 	}
+	out = run("directory", "users", "corp")
+	if !strings.Contains(out, "alice") || !strings.Contains(out, "entryuuid:") || strings.Contains(out, "carol") {
+		t.Errorf("users:\n%s", out)
+	}
 	run("directory", "remove", "corp")
 	if out := run("user", "list"); !strings.Contains(out, "alice") {
 		t.Errorf("the users went with the directory:\n%s", out)

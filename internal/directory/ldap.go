@@ -211,7 +211,7 @@ func readGroup(ctx context.Context, conn *ldap.Conn, s Settings, dn string, user
 	case NestedInChain:
 		// The server walks the chain: every user under the base DN that
 		// is a member of the group, directly or through other groups.
-		filter := "(&" + s.UserFilter + "(memberOf:" + MatchingRuleInChain + ":=" + ldap.EscapeFilter(top.DN) + "))"
+		filter := inChainFilter(s.UserFilter, top.DN)
 		req := ldap.NewSearchRequest(s.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, s.TimeoutSeconds, false,
 			filter, []string{"1.1"}, nil)
 		res, err := conn.SearchWithPaging(req, uint32(s.PageSize))
@@ -306,4 +306,10 @@ func StripUID(v string) string {
 		return v[:i]
 	}
 	return v
+}
+
+// inChainFilter selects the users of userFilter that are in group's
+// chain (Active Directory's LDAP_MATCHING_RULE_IN_CHAIN on memberOf).
+func inChainFilter(userFilter, group string) string {
+	return "(&" + userFilter + "(memberOf:" + MatchingRuleInChain + ":=" + ldap.EscapeFilter(group) + "))"
 }

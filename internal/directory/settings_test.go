@@ -3,6 +3,8 @@ package directory
 import (
 	"strings"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 func TestSettingsCheck(t *testing.T) {
@@ -171,4 +173,16 @@ func FuzzNormDN(f *testing.F) {
 			t.Fatalf("NormDN is not idempotent: %q → %q → %q", s, n, NormDN(n))
 		}
 	})
+}
+
+func TestInChainFilter(t *testing.T) {
+	t.Parallel()
+	f := inChainFilter(defaultUserFilter(SchemaAD), "CN=VPN (all),OU=Groups,DC=example,DC=com")
+	want := `(&(&(objectCategory=person)(objectClass=user))(memberOf:1.2.840.113556.1.4.1941:=CN=VPN \28all\29,OU=Groups,DC=example,DC=com))`
+	if f != want {
+		t.Errorf("filter %s\nwant   %s", f, want)
+	}
+	if _, err := ldap.CompileFilter(f); err != nil {
+		t.Errorf("does not compile: %v", err)
+	}
 }

@@ -164,6 +164,13 @@ type Config struct {
 	// PurgeInterval is how often the server purges what outlived its
 	// retention.
 	PurgeInterval Duration `toml:"purge_interval"`
+	// DirectorySyncInterval is how often the server syncs the directories
+	// added with `assent directory add` (package directory); 0: only on
+	// demand (`assent directory sync`).
+	DirectorySyncInterval Duration `toml:"directory_sync_interval"`
+	// Directories are the [[directory]] tables: directories synced as
+	// those added with `assent directory add` (file only).
+	Directories []DirectoryConfig `toml:"directory"`
 	// RateLimitBadSignatures limits failed request signatures (bad
 	// signature, unknown key, bad or missing date) per client IP address.
 	RateLimitBadSignatures RateLimit `toml:"rate_limit_bad_signatures"`
@@ -182,6 +189,29 @@ type Config struct {
 	// derived from Listen; administration commands then prefer the
 	// hostname the running server recorded.
 	PublicHostnameDerived bool `toml:"-"`
+}
+
+// DirectoryConfig is one [[directory]] table of the file: an LDAP or
+// Active Directory server users and groups are synced from (package
+// directory checks the values in full; see docs/directory.md).
+type DirectoryConfig struct {
+	Name             string   `toml:"name"`
+	URL              string   `toml:"url"`
+	StartTLS         bool     `toml:"start_tls"`
+	CAFile           string   `toml:"ca_file"`
+	BindDN           string   `toml:"bind_dn"`
+	BindPasswordFile string   `toml:"bind_password_file"`
+	BaseDN           string   `toml:"base_dn"`
+	UserFilter       string   `toml:"user_filter"`
+	GroupDNs         []string `toml:"group_dns"`
+	Schema           string   `toml:"schema"`
+	Nested           string   `toml:"nested"`
+	// Attributes is the attribute mapping, e.g.
+	// "username=sAMAccountName,aliases=userPrincipalName|mail".
+	Attributes      string `toml:"attributes"`
+	PageSize        int    `toml:"page_size"`
+	DeleteAfterDays int    `toml:"delete_after_days"`
+	TimeoutSeconds  int    `toml:"timeout_seconds"`
 }
 
 // Duration is a time.Duration written as "30s", "5m".
@@ -305,12 +335,22 @@ func loadFile(cfg *Config, path string) Errors {
 			continue
 		}
 		ptr := v.FieldByIndex(f.Index).Addr().Interface()
+		if fileOnly(key) && md.Type(key) != "ArrayHash" && md.Type(key) != "Array" {
+			errs = append(errs, Problem{Source: at(key), Key: key, Msg: "must be [[" + key + "]] tables"})
+			continue
+		}
 		if err := md.PrimitiveDecode(raw[key], ptr); err != nil {
 			if _, text := ptr.(encoding.TextUnmarshaler); text && md.Type(key) != "String" {
 				// A number where "30s" was meant: say what to write.
 				err = errors.New("incompatible types")
 			}
 			errs = append(errs, Problem{Source: at(key), Key: key, Msg: fileValueError(err, md.Type(key), f.Type)})
+		}
+	}
+	// Keys inside [[directory]] tables that no field took.
+	for _, k := range md.Undecoded() {
+		if len(k) >= 2 && fileOnly(k[0]) && md.Type(k...) != "Hash" {
+			errs = append(errs, Problem{Source: path, Key: "[[" + k[0] + "]] " + strings.Join(k[1:], "."), Msg: "unknown key"})
 		}
 	}
 	return errs
@@ -441,7 +481,7 @@ func apply(cfg *Config, source string, vals map[string]string, name func(string)
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		key := t.Field(i).Tag.Get("toml")
-		if key == "-" {
+		if key == "-" || fileOnly(key) {
 			continue
 		}
 		n := name(key)
@@ -663,6 +703,29 @@ func (c *Config) validate() Errors {
 	}
 	if d := c.PurgeInterval.Duration; d < time.Minute || d > 24*time.Hour {
 		bad("purge_interval", "must be between 1m and 24h")
+	}
+	if d := c.DirectorySyncInterval.Duration; d != 0 && (d < 5*time.Minute || d > 7*24*time.Hour) {
+		bad("directory_sync_interval", "must be 0 (on demand only) or between 5m and 168h")
+	}
+	names := map[string]bool{}
+	for i, d := range c.Directories {
+		key := fmt.Sprintf("directory[%d]", i)
+		switch {
+		case d.Name == "":
+			bad(key, "needs a name")
+		case names[d.Name]:
+			bad(key, fmt.Sprintf("the name %q is used twice", d.Name))
+		}
+		names[d.Name] = true
+		if !strings.HasPrefix(d.URL, "ldap://") && !strings.HasPrefix(d.URL, "ldaps://") {
+			bad(key, fmt.Sprintf("url %q is not ldap://host[:port] or ldaps://host[:port]", d.URL))
+		}
+		if d.BaseDN == "" {
+			bad(key, "needs base_dn")
+		}
+		if d.BindDN != "" && d.BindPasswordFile == "" {
+			bad(key, "bind_dn needs bind_password_file (the password is never written in this file)")
+		}
 	}
 	return errs
 }

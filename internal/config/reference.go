@@ -23,6 +23,9 @@ func MarkdownReference() string {
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, s := range settings {
 		env := "`" + s.EnvVar() + "`"
+		if s.FileOnly {
+			env = "(file only)"
+		}
 		if s.List() {
 			env += " (comma-separated)"
 		}
@@ -67,6 +70,13 @@ func TOMLReference() string {
 		}
 		if s.DefaultDoc != "" {
 			b.WriteString("# Default: " + s.DefaultDoc + "\n")
+		}
+		if s.FileOnly {
+			for _, line := range s.Example {
+				b.WriteString("#" + line + "\n")
+			}
+			b.WriteString("#" + s.Key + " = []\n")
+			continue
 		}
 		b.WriteString("#" + s.Key + " = " + s.tomlDefault() + "\n")
 	}

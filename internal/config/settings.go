@@ -32,6 +32,17 @@ type Setting struct {
 	DefaultDoc string
 	// Help is the reference text (Markdown, one paragraph).
 	Help string
+	// FileOnly settings are tables of the file ([[key]]), with no
+	// environment variable or flag; Example is the sample file's
+	// commented-out example of one.
+	FileOnly bool
+	Example  []string
+}
+
+// fileOnly reports whether key is a FileOnly setting.
+func fileOnly(key string) bool {
+	s, ok := Lookup(key)
+	return ok && s.FileOnly
 }
 
 // FlagScope says which commands take a setting's flag.
@@ -50,6 +61,9 @@ func (s Setting) EnvVar() string { return EnvVar(s.Key) }
 // List reports whether the setting is a list (comma-separated in the
 // environment and in flags).
 func (s Setting) List() bool {
+	if s.FileOnly {
+		return false
+	}
 	f, ok := fieldByKey(s.Key)
 	return ok && f.Type.Kind() == reflect.Slice
 }
@@ -377,11 +391,30 @@ var settings = []Setting{
 		Help: "how often the server deletes what outlived its retention (and expired single-use tokens), first a minute after start; each node logs how many rows went (1m–24h)",
 	},
 	{
+		Key: "directory_sync_interval", Default: "1h",
+		Help: "how often the server syncs users and groups from the directories added with `assent directory add` or configured with `[[directory]]` ([directory sync](docs/directory.md)), first a minute after start; with several nodes one node syncs each directory per interval. `0` syncs only on demand (`assent directory sync`) (5m–168h)",
+	},
+	{
 		Key: "webauthn_user_verification", Default: "preferred",
 		Help: "security keys and passkeys ([second factors](docs/second-factors.md)): whether the authenticator must verify its holder (PIN, fingerprint, face) — `preferred`, `required` (keys without a PIN or biometrics are refused) or `discouraged`. The relying-party ID is the host of `public_hostname`; changing that name makes registered keys unusable",
 	},
 	{
 		Key: "webauthn_attestation", Default: "none",
 		Help: "what a key is asked to prove about its make and model when it is registered: `none` (no attestation; the privacy-friendly default), `indirect` or `direct` (the attestation is verified and its type and AAGUID recorded)",
+	},
+	{
+		Key: "directory", FileOnly: true, DefaultDoc: "(none)",
+		Help: "`[[directory]]` tables, one per LDAP or Active Directory server to sync users and groups from, as `assent directory add` stores them: `name`, `url` (`ldap://` or `ldaps://`), `start_tls`, `ca_file`, `bind_dn`, `bind_password_file` (the password is never written in this file), `base_dn`, `user_filter`, `group_dns`, `schema` (`ldap` or `ad`), `nested` (`in_chain`, `recursive`, `off`), `attributes` (e.g. `\"username=sAMAccountName,aliases=userPrincipalName|mail\"`), `page_size`, `delete_after_days`, `timeout_seconds` ([directory sync](docs/directory.md))",
+		Example: []string{
+			`[[directory]]`,
+			`  name = "corp"`,
+			`  schema = "ad"`,
+			`  url = "ldaps://dc1.example.com"`,
+			`  ca_file = "/etc/assent/corp-ca.pem"`,
+			`  bind_dn = "CN=svc-assent,OU=Service,DC=example,DC=com"`,
+			`  bind_password_file = "/etc/assent/corp-bind-password"`,
+			`  base_dn = "OU=Staff,DC=example,DC=com"`,
+			`  group_dns = ["CN=VPN Users,OU=Groups,DC=example,DC=com"]`,
+		},
 	},
 }

@@ -437,6 +437,16 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	purged := make(chan struct{})
 	go func() { defer close(purged); s.app.Core.RunPurger(purgeCtx) }()
 	defer func() { stopPurge(); <-purged }()
+	// Directory sync (LDAP, Active Directory) every directory_sync_interval.
+	dirs, err := s.app.NewDirectoryRunner()
+	if err != nil {
+		closeAll()
+		return err
+	}
+	dirCtx, stopDir := context.WithCancel(ctx)
+	dirDone := make(chan struct{})
+	go func() { defer close(dirDone); dirs.Run(dirCtx) }()
+	defer func() { stopDir(); <-dirDone }()
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(tls.NewListener(limited, s.tls)) }()

@@ -261,6 +261,8 @@ type Queries interface {
 	PhoneQueries
 	// Console administrators and their sessions (issue 15).
 	AdminAccountQueries
+	// Directories users and groups are synced from (issue 16).
+	DirectoryQueries
 }
 
 // Store is a database.

@@ -419,15 +419,145 @@ func (c *ADClient) findUser(l *ldap.Conn, username string) (*ldap.Entry, bool, e
 	return nil, false, nil
 }
 
-// inGroup checks memberOf, then the AD primary group: primaryGroupID is the
-// group's RID, the last part of its objectSid (the primary group is never
-// listed in memberOf). Nested groups are not expanded.
+// inGroup checks whether the user e is in security_group_dn, directly or
+// through nested groups, in the ways directories record it:
+//
+//  1. memberOf on the user (Active Directory; OpenLDAP with the memberof
+//     overlay);
+//  2. Active Directory's LDAP_MATCHING_RULE_IN_CHAIN on memberOf, which
+//     expands nested groups on the server (other servers do not know the
+//     rule and match nothing);
+//  3. the groups whose member or uniqueMember (groupOfNames,
+//     groupOfUniqueNames) lists the user, and the groups that list those,
+//     up to security_group_dn, each group looked at once (cycles end);
+//     and security_group_dn's own uniqueMember values that carry the
+//     optional unique identifier ("dn#'0101'B"), which an equality filter
+//     without it does not match;
+//  4. the AD primary group: primaryGroupID is the group's RID, the last
+//     part of its objectSid (the primary group is never in memberOf).
 func (c *ADClient) inGroup(l *ldap.Conn, e *ldap.Entry) (bool, error) {
 	for _, v := range e.GetAttributeValues("memberOf") {
 		if dn, err := ldap.ParseDN(v); err == nil && dn.EqualFold(c.group) {
 			return true, nil
 		}
 	}
+	if ok, err := c.inChain(l, e.DN); ok || err != nil {
+		return ok, err
+	}
+	if ok, err := c.listedIn(l, e.DN); ok || err != nil {
+		return ok, err
+	}
+	if ok, err := c.listedWithUID(l, e.DN); ok || err != nil {
+		return ok, err
+	}
+	return c.inPrimaryGroup(l, e)
+}
+
+// MatchingRuleInChain is Active Directory's LDAP_MATCHING_RULE_IN_CHAIN.
+const MatchingRuleInChain = "1.2.840.113556.1.4.1941"
+
+// inChain asks the server whether userDN is in the group's chain. A
+// server that refuses the filter (not AD) answers no.
+func (c *ADClient) inChain(l *ldap.Conn, userDN string) (bool, error) {
+	filter := "(memberOf:" + MatchingRuleInChain + ":=" + ldap.EscapeFilter(c.cfg.SecurityGroupDN) + ")"
+	res, err := l.Search(ldap.NewSearchRequest(userDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, filter, []string{"1.1"}, nil))
+	if err != nil {
+		if answered(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return len(res.Entries) == 1, nil
+}
+
+// maxGroupWalk bounds the groups listedIn looks at.
+const maxGroupWalk = 1000
+
+// listedIn walks up from userDN through the groups that list it as member
+// or uniqueMember, under the naming context of security_group_dn, until
+// it reaches security_group_dn.
+func (c *ADClient) listedIn(l *ldap.Conn, userDN string) (bool, error) {
+	base := namingContext(c.group)
+	seen := map[string]bool{}
+	queue := []string{userDN}
+	for len(queue) > 0 && len(seen) < maxGroupWalk {
+		dn := queue[0]
+		queue = queue[1:]
+		esc := ldap.EscapeFilter(dn)
+		res, err := l.SearchWithPaging(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, 0, false, "(|(member="+esc+")(uniqueMember="+esc+"))", []string{"1.1"}, nil), 500)
+		if err != nil {
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+				return false, nil
+			}
+			return false, err
+		}
+		for _, g := range res.Entries {
+			gdn, err := ldap.ParseDN(g.DN)
+			if err != nil {
+				continue
+			}
+			if gdn.EqualFold(c.group) {
+				return true, nil
+			}
+			key := strings.ToLower(gdn.String())
+			if !seen[key] {
+				seen[key] = true
+				queue = append(queue, g.DN)
+			}
+		}
+	}
+	return false, nil
+}
+
+// listedWithUID reads security_group_dn's uniqueMember values and looks
+// for userDN among them, ignoring their optional unique identifier.
+func (c *ADClient) listedWithUID(l *ldap.Conn, userDN string) (bool, error) {
+	user, err := ldap.ParseDN(userDN)
+	if err != nil {
+		return false, nil
+	}
+	res, err := l.Search(ldap.NewSearchRequest(c.cfg.SecurityGroupDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, "(uniqueMember=*)", []string{"uniqueMember"}, nil))
+	if err != nil {
+		if answered(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, e := range res.Entries {
+		for _, v := range e.GetAttributeValues("uniqueMember") {
+			i := strings.LastIndex(v, "#'")
+			if i < 0 || !strings.HasSuffix(v, "'B") {
+				continue
+			}
+			if dn, err := ldap.ParseDN(v[:i]); err == nil && dn.EqualFold(user) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// namingContext is the dc= suffix of dn (dc=example,dc=com), where its
+// groups are searched; dn itself when it has none.
+func namingContext(dn *ldap.DN) string {
+	i := len(dn.RDNs)
+	for i > 0 {
+		r := dn.RDNs[i-1]
+		if len(r.Attributes) != 1 || !strings.EqualFold(r.Attributes[0].Type, "dc") {
+			break
+		}
+		i--
+	}
+	if i == len(dn.RDNs) {
+		return dn.String()
+	}
+	return (&ldap.DN{RDNs: dn.RDNs[i:]}).String()
+}
+
+func (c *ADClient) inPrimaryGroup(l *ldap.Conn, e *ldap.Entry) (bool, error) {
 	pg := e.GetAttributeValue("primaryGroupID")
 	if pg == "" {
 		return false, nil

@@ -104,6 +104,13 @@ var sampleRows = []string{
 	        ('DUBBBBBBBBBBBBBBBBBB', 'bob', 'bob', 'locked_out', 10, 'failed attempts', 1700000001, 0, '', '', '', '', '')`,
 	`INSERT INTO user_groups (id, name, description, status, created) VALUES ('DGAAAAAAAAAAAAAAAAAA', 'staff', 'all staff', 'active', 1700000000)`,
 	`INSERT INTO user_group_members (group_id, user_id) VALUES ('DGAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA')`,
+	`INSERT INTO directories (name, settings, bind_password_enc, created, updated, last_sync, last_result) VALUES
+	   ('corp', '{"url":"ldaps://dc.example"}', X'0a0b0c', 1700000000, 1700000001, 1700000100, 'created 1'),
+	   ('lab', '{}', NULL, 1700000002, 1700000002, 0, '')`,
+	`INSERT INTO directory_users (directory, user_id, external_id, missing_since) VALUES
+	   ('corp', 'DUAAAAAAAAAAAAAAAAAA', 'cn=alice,dc=example,dc=com', 0),
+	   ('corp', 'DUBBBBBBBBBBBBBBBBBB', 'cn=bob,dc=example,dc=com', 1700000200)`,
+	`INSERT INTO directory_groups (directory, group_id, external_id, missing_since) VALUES ('corp', 'DGAAAAAAAAAAAAAAAAAA', 'cn=staff,dc=example,dc=com', 0)`,
 	`INSERT INTO bypass_codes (id, user_id, hash, remaining_uses, expires, created) VALUES
 	   ('BC1', 'DUAAAAAAAAAAAAAAAAAA', X'00112233', 1, 0, 1700000000),
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,

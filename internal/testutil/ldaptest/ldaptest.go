@@ -101,6 +101,13 @@ type Options struct {
 	// TLS adds an LDAPS listener and StartTLS on the plain one, with a
 	// certificate for localhost and 127.0.0.1 issued by a fresh test CA.
 	TLS bool
+	// ExtraLDIF is appended to the seed: more entries (other OUs, groups
+	// of other object classes) under BaseDN.
+	ExtraLDIF []byte
+	// SizeLimit, when > 0, caps what a search by anyone but the admin
+	// returns at that many entries, unless the search is paged (RFC
+	// 2696) with pages of at most SizeLimit entries.
+	SizeLimit int
 }
 
 // Server is a running slapd.
@@ -181,6 +188,10 @@ func Start(t testing.TB, opts Options) *Server {
 		s.CAFile, s.WrongCAFile = ca, wrong
 		tlsConf = fmt.Sprintf("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n", ca, cert, key)
 	}
+	var limits string
+	if opts.SizeLimit > 0 {
+		limits = fmt.Sprintf("limits users size.soft=%[1]d size.hard=%[1]d size.pr=%[1]d size.prtotal=unlimited\n", opts.SizeLimit)
+	}
 	conf := filepath.Join(dir, "slapd.conf")
 	writeFile(t, conf, []byte(fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -200,10 +211,10 @@ index objectClass eq
 index sAMAccountName,userPrincipalName eq
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
-`, schema, filepath.Join(dir, "slapd.pid"), tlsConf, BaseDN, AdminDN, ssha(AdminPassword), db)))
+%s`, schema, filepath.Join(dir, "slapd.pid"), tlsConf, BaseDN, AdminDN, ssha(AdminPassword), db, limits)))
 
 	ldif := filepath.Join(dir, "seed.ldif")
-	writeFile(t, ldif, seed(users, opts.Groups))
+	writeFile(t, ldif, append(seed(users, opts.Groups), opts.ExtraLDIF...))
 	if out, err := exec.Command(slapadd, "-q", "-f", conf, "-l", ldif).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}

@@ -27,7 +27,7 @@ var reloadable = []string{
 }
 
 // secretKeys are never logged with their values.
-var secretKeys = []string{"master_key", "database_url"}
+var secretKeys = []string{"master_key", "database_url", "smtp_password"}
 
 // Reloadable reports whether SIGHUP applies key without a restart.
 func Reloadable(key string) bool { return slices.Contains(reloadable, key) }

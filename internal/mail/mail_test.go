@@ -41,7 +41,8 @@ func TestSMTPMailpit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := &Mailer{T: templates(t), S: c, Hostname: "assent.example.com"}
+			m := &Mailer{S: c, Hostname: "assent.example.com"}
+			m.SetTemplates(templates(t))
 			d := SampleData()
 			d.Link = "https://assent.example.com/portal/enroll/abc123"
 			if err := m.Send(context.Background(), Enrollment, "Bob <bob@example.org>", d); err != nil {

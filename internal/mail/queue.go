@@ -165,7 +165,7 @@ func (q *Queue) deliver(m Message) {
 // (administration commands, which wait and report) or a Queue (the
 // server).
 type Mailer struct {
-	T *Templates
+	t atomic.Pointer[Templates]
 	S Sender
 	// Product and Hostname fill Data's fields of the same names when
 	// empty.
@@ -173,11 +173,18 @@ type Mailer struct {
 	Hostname string
 }
 
+// SetTemplates sets the templates (again, on reload) while messages are
+// sent.
+func (m *Mailer) SetTemplates(t *Templates) { m.t.Store(t) }
+
+// Templates are the templates in use.
+func (m *Mailer) Templates() *Templates { return m.t.Load() }
+
 // Send renders message k for to and delivers (or queues) it.
 func (m *Mailer) Send(ctx context.Context, k Kind, to string, d Data) error {
 	d.Product = cmp.Or(d.Product, m.Product, "Assent")
 	d.Hostname = cmp.Or(d.Hostname, m.Hostname)
-	msg, err := m.T.Render(k, to, d)
+	msg, err := m.t.Load().Render(k, to, d)
 	if err != nil {
 		return err
 	}

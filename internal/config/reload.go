@@ -24,6 +24,7 @@ var reloadable = []string{
 	"rate_limit_enrollments_per_integration",
 	"rate_limit_activation_failures_per_ip",
 	"rate_limit_bad_signatures",
+	"mail_templates_dir",
 }
 
 // secretKeys are never logged with their values.

@@ -298,7 +298,7 @@ var settings = []Setting{
 	{
 		Key:        "mail_templates_dir",
 		DefaultDoc: "built-in",
-		Help:       "directory of templates replacing the built-in ones by file name (`enrollment.subject.txt`, `enrollment.txt`, `enrollment.html`, …); every file is checked at start and every problem listed ([docs/email.md](docs/email.md#templates))",
+		Help:       "directory of templates replacing the built-in ones by file name (`enrollment.subject.txt`, `enrollment.txt`, `enrollment.html`, …); every file is checked at start and every problem listed; *SIGHUP* loads them again (a broken file keeps the running ones) ([docs/email.md](docs/email.md#templates))",
 	},
 	{
 		Key: "mail_notices", Default: "device_added,bypass_codes,fraud_reported",

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,4 +25,28 @@ func (m *Metrics) WatchMail(q *mail.Queue) {
 		Namespace: "assent", Name: "mail_queue_length",
 		Help: "E-mail messages waiting to be sent.",
 	}, func() float64 { return float64(q.Len()) }))
+}
+
+// checkMailTemplates loads mail_templates_dir again on SIGHUP (its files
+// may have changed though the key did not): problems lists every broken
+// file, else apply puts the new templates in use.
+func (s *Server) checkMailTemplates(dir string) (apply func(), problems []string) {
+	if s.app.Mail == nil {
+		return func() {}, nil
+	}
+	t, err := mail.LoadTemplates(dir)
+	var ps mail.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			problems = append(problems, "mail_templates_dir: "+p.String())
+		}
+		return nil, problems
+	}
+	if err != nil {
+		return nil, []string{"mail_templates_dir: " + err.Error()}
+	}
+	return func() {
+		s.app.Mail.SetTemplates(t)
+		s.log.Info("mail templates loaded", "dir", dir, "overridden", t.Overridden)
+	}, nil
 }

@@ -44,7 +44,7 @@ const (
 
 // Authentication mechanisms (Settings.Auth).
 const (
-	AuthAuto    = "auto" // the strongest the server offers of SCRAM, CRAM-MD5, LOGIN, PLAIN
+	AuthAuto    = "auto" // the strongest the server offers: SCRAM, NTLM, CRAM-MD5, then (encrypted only) PLAIN, LOGIN
 	AuthPlain   = "plain"
 	AuthLogin   = "login"
 	AuthCRAMMD5 = "cram-md5"

@@ -21,6 +21,7 @@ import (
 
 // Core is what the Admin API needs from the domain core.
 type Core interface {
+	enrollMailCore
 	User(ctx context.Context, nameOrID string) (store.User, error)
 	UsersPage(ctx context.Context, p store.UserPage) ([]store.User, int, error)
 	AddUser(ctx context.Context, n auth.NewUser) (store.User, error)
@@ -88,9 +89,6 @@ type Core interface {
 type API struct {
 	Core Core
 	Now  func() time.Time
-	// EnrollURL is the enrollment-portal link of a user (what preauth
-	// sends); nil: users/enroll answers without one.
-	EnrollURL func(ctx context.Context, username string) (string, error)
 	// APIHostname is the server's public host[:port], for the links of
 	// create_activation_url.
 	APIHostname string

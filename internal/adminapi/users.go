@@ -299,9 +299,10 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	return nil
 }
 
-// enrollUser creates the user if needed (with the e-mail address) and
-// answers the enrollment-portal link. Assent sends no e-mail: the caller
-// passes the link on.
+// enrollUser creates the user if needed (with the e-mail address), e-mails
+// the enrollment-portal link to email, as Duo does, and answers the link.
+// A server without smtp_server refuses before creating anything.
+// valid_secs is checked but the link lives enroll_link_ttl.
 func (a *API) enrollUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	v := c.Params.Values
 	name, email := v.Get("username"), v.Get("email")
@@ -316,6 +317,9 @@ func (a *API) enrollUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 			return httpapi.InvalidParams("valid_secs")
 		}
 	}
+	if !a.Core.MailConfigured() {
+		return errMailNotConfigured
+	}
 	u, err := a.Core.User(r.Context(), name)
 	if auth.IsKind(err, auth.KindNotFound) {
 		u, err = a.Core.AddUser(r.Context(), auth.NewUser{Username: name, Profile: store.UserProfile{Email: email}})
@@ -325,13 +329,11 @@ func (a *API) enrollUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	if err != nil {
 		return err
 	}
-	link := ""
-	if a.EnrollURL != nil {
-		if link, err = a.EnrollURL(r.Context(), u.Username); err != nil {
-			return err
-		}
+	sent, err := a.Core.SendEnrollmentEmailTo(r.Context(), u.Username, email)
+	if err != nil {
+		return err
 	}
-	httpapi.WriteOK(w, link)
+	httpapi.WriteOK(w, sent.Link)
 	return nil
 }
 

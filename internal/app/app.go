@@ -18,6 +18,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/authevents"
 	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/mail"
 	"github.com/assent-auth/assent/internal/push"
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
@@ -50,6 +51,11 @@ type App struct {
 	// auth_events_syslog; nil when neither is set, and for
 	// administration commands.
 	AuthEvents *authevents.Sink
+	// Mail sends e-mail (mail.go); nil without smtp_server. MailQueue is
+	// its queue in the server (nil for administration commands, which
+	// send at once).
+	Mail      *mail.Mailer
+	MailQueue *mail.Queue
 
 	closers []func() error
 }
@@ -174,6 +180,29 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		a.closers = append(a.closers, sink.Close)
 		a.AuthEvents, events = sink, sink
 	}
+	mailer, queue, err := openMail(cfg, log, o.admin)
+	if err != nil {
+		for _, c := range a.closers {
+			_ = c()
+		}
+		_ = st.Close()
+		return nil, err
+	}
+	var coreMail auth.Mailer
+	if mailer != nil {
+		a.Mail, a.MailQueue, coreMail = mailer, queue, coreMailer{mailer}
+	}
+	if queue != nil {
+		// Closed before the store: what is queued gets mailDrain to go.
+		a.closers = append(a.closers, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), mailDrain)
+			defer cancel()
+			if err := queue.Close(ctx); err != nil {
+				log.Warn("e-mail still queued at shutdown was not sent", "err", err)
+			}
+			return nil
+		})
+	}
 	rp, err := webauthnrp.New(webauthnrp.Settings{Hostname: cfg.PublicHostname,
 		UserVerification: cfg.WebAuthnUserVerification, Attestation: cfg.WebAuthnAttestation})
 	var wa auth.WebAuthnRP
@@ -191,6 +220,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 	a.Core = auth.New(st, box, auth.Options{
 		PushNotifier:        a.WebPush,
 		Events:              events,
+		Mailer:              coreMail,
+		MailNotices:         mailNotices(cfg.MailNotices),
 		WebAuthn:            wa,
 		LockoutThreshold:    lockout(cfg.LockoutThreshold),
 		EnrollPortalURL:     a.EnrollPortalURL,

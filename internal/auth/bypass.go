@@ -96,6 +96,7 @@ func (s *Service) IssueBypassCodes(ctx context.Context, nameOrID string, n NewBy
 		return IssuedBypassCodes{}, wrap("issue bypass codes", err)
 	}
 	s.opts.Logger.Info("bypass codes issued", "user_id", u.ID, "count", n.Count, "uses", n.Uses, "valid", n.Valid)
+	s.noticeBypass(ctx, out)
 	return out, nil
 }
 

@@ -227,6 +227,7 @@ func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation
 	}
 	out.Device = d
 	s.opts.Logger.Info("device activated", "user_id", d.UserID, "device_id", d.ID, "platform", d.Platform)
+	s.noticeDevice(ctx, d.UserID, "mobile device", d.Name, d.Platform)
 	return out, nil
 }
 

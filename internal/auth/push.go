@@ -318,6 +318,7 @@ func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushA
 	case store.TxFraud:
 		s.opts.Logger.Warn("push reported as fraud by the user", "txid", txid, "user_id", final.UserID,
 			"device_id", deviceID, "ikey", final.IKey, "ip", final.IP, "locked_out", s.opts.FraudLockout)
+		s.noticeFraud(ctx, final)
 	case store.TxDeny:
 		s.opts.Logger.Info("push answered", "txid", txid, "device_id", deviceID, "approved", false,
 			"wrong_code", a.Approve && !a.Fraud)

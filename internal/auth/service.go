@@ -99,6 +99,11 @@ type Options struct {
 	// Events receives every auth-log row once committed (for a SIEM);
 	// nil: none.
 	Events AuthEvents
+
+	// Mailer sends e-mail to users (mail.go); nil: none. MailNotices are
+	// the notices sent (enrollment e-mails are always sent when asked).
+	Mailer      Mailer
+	MailNotices []NoticeKind
 }
 
 // PushNotifier is told of every push once it is stored, so it can wake

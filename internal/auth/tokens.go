@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -142,6 +143,7 @@ func (s *Service) ConfirmTOTPApp(ctx context.Context, user, tokenID, code string
 		err = s.st.AdvanceTokenCounter(ctx, use)
 		if err == nil {
 			s.opts.Logger.Info("authenticator app confirmed", "user_id", t.UserID, "token_id", t.ID)
+			s.noticeDevice(ctx, t.UserID, "authenticator app", cmp.Or(t.Name, "Authenticator app"), "")
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) {

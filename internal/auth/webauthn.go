@@ -262,6 +262,7 @@ func (s *Service) FinishWebAuthnRegistration(ctx context.Context, req WebAuthnRe
 		return store.WebAuthnCredential{}, wrap("webauthn registration", err)
 	}
 	s.opts.Logger.Info("webauthn credential registered", "user_id", u.ID, "credential", c.ID, "attestation", c.AttestationType)
+	s.noticeDevice(ctx, u.ID, "security key", c.Name, "")
 	return c, nil
 }
 

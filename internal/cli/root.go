@@ -111,6 +111,7 @@ func newRoot(e *env) *cobra.Command {
 		newCACmd(e),
 		newLogCmd(e),
 		newConfigCmd(e),
+		newMailCmd(e),
 		newBackupCmd(e),
 		newRestoreCmd(e),
 		newBackupKeygenCmd(e),

@@ -252,10 +252,11 @@ func newUserEnrollCmd(e *env) *cobra.Command {
 	var (
 		validSecs int
 		asJSON    bool
+		email     string
 	)
 	cmd := &cobra.Command{
 		Use:   "enroll USERNAME",
-		Short: "Issue an activation code for a new device (creating the user if needed)",
+		Short: "Issue an activation code for a new device, or e-mail an enrollment link (creating the user if needed)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := openApp(cmd, e, true)
@@ -263,6 +264,9 @@ func newUserEnrollCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			if email != "" {
+				return sendEnrollmentEmail(cmd, e, a, args[0], email, asJSON)
+			}
 			en, err := a.Core.Enroll(cmd.Context(), auth.EnrollRequest{Username: args[0], Valid: time.Duration(validSecs) * time.Second})
 			if err != nil {
 				return err
@@ -281,6 +285,7 @@ func newUserEnrollCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&validSecs, "valid-secs", 86400, "seconds the code stays valid (at most 30 days)")
+	cmd.Flags().StringVar(&email, "email", "", "e-mail an enrollment-portal link to this address instead (needs smtp_server; the link lives enroll_link_ttl)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

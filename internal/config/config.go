@@ -88,6 +88,23 @@ type Config struct {
 	EnrollPortalURL string `toml:"enroll_portal_url"`
 	// EnrollLinkTTL is how long such a portal link stays valid.
 	EnrollLinkTTL Duration `toml:"enroll_link_ttl"`
+	// E-mail (internal/mail): SMTPServer is host:port of the SMTP server
+	// (empty: no e-mail); SMTPTLS starttls, tls or none; SMTPUsername and
+	// SMTPPassword (or SMTPPasswordFile) authenticate with SMTPAuth;
+	// SMTPCAFile replaces the system's CAs; SMTPTimeout bounds one
+	// attempt; MailFrom is the sender; MailTemplatesDir overrides the
+	// built-in templates; MailNotices are the notices sent to users.
+	SMTPServer       string   `toml:"smtp_server"`
+	SMTPTLS          string   `toml:"smtp_tls"`
+	SMTPUsername     string   `toml:"smtp_username"`
+	SMTPPassword     string   `toml:"smtp_password"`
+	SMTPPasswordFile string   `toml:"smtp_password_file"`
+	SMTPAuth         string   `toml:"smtp_auth"`
+	SMTPCAFile       string   `toml:"smtp_ca_file"`
+	SMTPTimeout      Duration `toml:"smtp_timeout"`
+	MailFrom         string   `toml:"mail_from"`
+	MailTemplatesDir string   `toml:"mail_templates_dir"`
+	MailNotices      []string `toml:"mail_notices"`
 	// ConsoleIdleTimeout ends a console session unused this long;
 	// ConsoleSessionLifetime ends it this long after sign-in, however
 	// active.
@@ -641,6 +658,7 @@ func (c *Config) validate() Errors {
 			bad("enroll_portal_url", "must be an https:// URL")
 		}
 	}
+	errs = append(errs, c.validateMail()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -847,3 +865,39 @@ func (c Config) TLSDir() string { return filepath.Join(c.DataDir, "tls") }
 
 // DefaultMasterKeyFile is used when neither master_key nor master_key_file is set.
 func (c Config) DefaultMasterKeyFile() string { return filepath.Join(c.DataDir, "master.key") }
+
+// MailNotices that may be listed in mail_notices.
+var mailNotices = []string{"device_added", "bypass_codes", "fraud_reported"}
+
+// validateMail checks the e-mail settings that need nothing outside the
+// configuration; the server checks the rest (the CA file, the sender's
+// syntax, the templates) when it opens the mailer.
+func (c *Config) validateMail() Errors {
+	var errs Errors
+	bad := func(key, msg string) { errs = append(errs, Problem{Source: "config", Key: key, Msg: msg}) }
+	switch c.SMTPTLS {
+	case "starttls", "tls", "none":
+	default:
+		bad("smtp_tls", fmt.Sprintf("%q is not one of starttls, tls, none", c.SMTPTLS))
+	}
+	switch c.SMTPAuth {
+	case "auto", "plain", "login", "cram-md5":
+	default:
+		bad("smtp_auth", fmt.Sprintf("%q is not one of auto, plain, login, cram-md5", c.SMTPAuth))
+	}
+	if c.SMTPPassword != "" && c.SMTPPasswordFile != "" {
+		bad("smtp_password_file", "set smtp_password or smtp_password_file, not both")
+	}
+	if c.SMTPTimeout.Duration < time.Second || c.SMTPTimeout.Duration > 10*time.Minute {
+		bad("smtp_timeout", "must be between 1s and 10m")
+	}
+	if c.SMTPServer != "" && c.MailFrom == "" {
+		bad("mail_from", "is required with smtp_server: the sender, e.g. \"Assent <assent@example.com>\"")
+	}
+	for _, n := range c.MailNotices {
+		if !slices.Contains(mailNotices, n) {
+			bad("mail_notices", fmt.Sprintf("%q is not one of %s", n, strings.Join(mailNotices, ", ")))
+		}
+	}
+	return errs
+}

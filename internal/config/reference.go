@@ -87,7 +87,14 @@ func (s Setting) tomlDefault() string {
 	f, _ := fieldByKey(s.Key)
 	switch {
 	case s.List():
-		return "[]"
+		if s.Default == "" {
+			return "[]"
+		}
+		items := strings.Split(s.Default, ",")
+		for i, it := range items {
+			items[i] = fmt.Sprintf("%q", strings.TrimSpace(it))
+		}
+		return "[" + strings.Join(items, ", ") + "]"
 	case f.Type.Kind() == reflect.Int || f.Type.Kind() == reflect.Bool:
 		if s.Default == "" {
 			if f.Type.Kind() == reflect.Bool {

@@ -24,10 +24,11 @@ var reloadable = []string{
 	"rate_limit_enrollments_per_integration",
 	"rate_limit_activation_failures_per_ip",
 	"rate_limit_bad_signatures",
+	"mail_templates_dir",
 }
 
 // secretKeys are never logged with their values.
-var secretKeys = []string{"master_key", "database_url"}
+var secretKeys = []string{"master_key", "database_url", "smtp_password"}
 
 // Reloadable reports whether SIGHUP applies key without a restart.
 func Reloadable(key string) bool { return slices.Contains(reloadable, key) }

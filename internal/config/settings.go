@@ -272,6 +272,53 @@ var settings = []Setting{
 		Help: "how long a portal link stays valid (5m–720h); a user's link is reused until half of it is left",
 	},
 	{
+		Key:        "smtp_server",
+		DefaultDoc: "off",
+		Help:       "`host:port` of the SMTP server Assent sends e-mail through: enrollment links (Admin API `users/enroll`, `assent user enroll --email`) and notices to users. Empty: no e-mail is sent, and `users/enroll` answers an error ([docs/email.md](docs/email.md))",
+	},
+	{
+		Key: "smtp_tls", Default: "starttls",
+		Help: "`starttls` (port 587: the connection must be upgraded, or nothing is sent), `tls` (implicit TLS, port 465) or `none` (a relay on the same host or network, port 25; with `smtp_username` only on loopback)",
+	},
+	{
+		Key:  "smtp_username",
+		Help: "user name for SMTP AUTH; empty: no authentication",
+	},
+	{
+		Key:  "smtp_password",
+		Help: "password for SMTP AUTH; prefer the environment or `smtp_password_file`. Never logged",
+	},
+	{
+		Key:  "smtp_password_file",
+		Help: "file holding the SMTP password (surrounding white space is ignored), e.g. a systemd credential; instead of `smtp_password`",
+	},
+	{
+		Key: "smtp_auth", Default: "auto",
+		Help: "SMTP AUTH mechanism: `auto` (the strongest the server offers), `plain`, `login` or `cram-md5`",
+	},
+	{
+		Key:        "smtp_ca_file",
+		DefaultDoc: "the system's CAs",
+		Help:       "PEM file of the CA(s) the SMTP server's certificate is checked against (an internal CA)",
+	},
+	{
+		Key: "smtp_timeout", Default: "30s",
+		Help: "how long one delivery attempt may take: connection, TLS handshake and the SMTP conversation (1s–10m). Failed attempts are retried with backoff for about 10 minutes",
+	},
+	{
+		Key:  "mail_from",
+		Help: "sender of Assent's e-mail, e.g. `Assent <assent@example.com>`; required with `smtp_server`",
+	},
+	{
+		Key:        "mail_templates_dir",
+		DefaultDoc: "built-in",
+		Help:       "directory of templates replacing the built-in ones by file name (`enrollment.subject.txt`, `enrollment.txt`, `enrollment.html`, …); every file is checked at start and every problem listed; *SIGHUP* loads them again (a broken file keeps the running ones) ([docs/email.md](docs/email.md#templates))",
+	},
+	{
+		Key: "mail_notices", Default: "device_added,bypass_codes,fraud_reported",
+		Help: "notices e-mailed to a user who has an e-mail address: `device_added` (a device, authenticator app or security key was added), `bypass_codes` (codes were issued; never the codes), `fraud_reported` (a push was answered \"This wasn't me\"); `[]` sends none",
+	},
+	{
 		Key: "console_idle_timeout", Default: "30m",
 		Help: "the administrators' console (`/admin/`) ends a session unused this long (1m–24h)",
 	},

@@ -19,6 +19,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
+	"github.com/assent-auth/assent/internal/testutil/mailpittest"
 )
 
 // adminIntegration creates an adminapi integration with grants.
@@ -153,12 +154,14 @@ func TestPythonDuoClientAdmin(t *testing.T) {
 	for _, e := range engines {
 		t.Run(string(e), func(t *testing.T) {
 			t.Parallel()
-			testPythonDuoClientAdmin(t, py, startServer(t, serverOptions{engine: e}))
+			// enroll_user e-mails its link: through Mailpit.
+			mp := mailpittest.Start(t, mailpittest.Options{TLS: mailpittest.StartTLS, Username: "assent", Password: "pw"})
+			testPythonDuoClientAdmin(t, py, mp, startServer(t, serverOptions{engine: e, flags: mailFlags(mp, "assent", "pw")}))
 		})
 	}
 }
 
-func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
+func testPythonDuoClientAdmin(t *testing.T, py string, mp *mailpittest.Server, ts *testServer) {
 	admIKey, admSKey := ts.adminIntegration(t, "all")
 	authIKey, authSKey := ts.authAPI(t)
 	noIKey, noSKey := ts.adminIntegration(t)
@@ -249,6 +252,10 @@ func testPythonDuoClientAdmin(t *testing.T, py string, ts *testServer) {
 	out.EnrollUser.decode(t, "enroll_user", &link)
 	if !strings.Contains(link, "/portal/enroll/") {
 		t.Errorf("enroll_user = %q, want an enrollment-portal link", link)
+	} else if m := messageTo(t, mp, "enrollee@example.com", "two-factor"); !strings.Contains(m.Text, link) {
+		t.Errorf("enroll_user's e-mail does not hold its link %q:\n%s", link, m.Text)
+	} else if m := messageTo(t, mp, "enrollee@example.com", "two-factor"); !strings.Contains(m.Text, link) {
+		t.Errorf("enroll_user's e-mail does not hold its link %q:\n%s", link, m.Text)
 	}
 	if out.DeleteUser.Error != "" || !strings.Contains(out.GetDeleted.Error, "404") {
 		t.Errorf("delete_user: %s; get after delete: %+v", out.DeleteUser.Error, out.GetDeleted)

@@ -44,6 +44,7 @@ var leaves = map[string][]string{
 	"internal/authproxy/cfg":       nil,
 	"internal/authproxy/events":    nil,
 	"internal/backup":              nil,
+	"internal/mail":                nil,
 	"pkg/duoweb":                   nil,
 	// A RateLimit setting converts to the limiter's ratelimit.Limit.
 	"internal/config": {"internal/ratelimit"},

@@ -88,6 +88,8 @@ func (s *Server) Reload(next config.Config, level *slog.LevelVar) error {
 			problems = append(problems, err.Error())
 		}
 	}
+	applyMail, mailProblems := s.checkMailTemplates(next.MailTemplatesDir)
+	problems = append(problems, mailProblems...)
 	if len(problems) > 0 {
 		return ReloadError(problems)
 	}
@@ -108,6 +110,7 @@ func (s *Server) Reload(next config.Config, level *slog.LevelVar) error {
 		}
 	}
 	_ = s.setTrustedProxies(next.TrustedProxies) // parsed above
+	applyMail()
 	s.app.Core.SetPushTimeout(next.PushTimeout.Duration)
 	s.app.Core.SetLimits(auth.Limits{
 		PushesPerUser:             next.RateLimitPushesPerUser.Limit(),

@@ -137,7 +137,7 @@ func New(a *app.App) (*Server, error) {
 	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
 		Detacher: s.detacher}).Register(mux, signer)
 	// The Admin API (/admin/v1, v2, v3): adminapi integrations, by grant.
-	(&adminapi.API{Core: a.Core, Now: a.Now, EnrollURL: a.EnrollPortalURL, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
+	(&adminapi.API{Core: a.Core, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
 	// Web Push: the VAPID key pair is made at first start.
 	if err := a.WebPush.Init(context.Background()); err != nil {
 		return nil, err
@@ -211,6 +211,9 @@ func (s *Server) watch() {
 	s.metrics.WatchErrors(dbErrs, brokerErrs)
 	if a.AuthEvents != nil {
 		s.metrics.WatchAuthEvents(a.AuthEvents)
+	}
+	if a.MailQueue != nil {
+		s.metrics.WatchMail(a.MailQueue)
 	}
 }
 

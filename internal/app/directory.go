@@ -1,18 +1,22 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/directory"
+	"github.com/assent-auth/assent/internal/store"
 )
 
 // NewDirectoryRunner builds the runner that syncs the directories of the
 // configuration file ([[directory]]) and those added with `assent directory
 // add` (every directory_sync_interval in the server, or on demand). It
 // reports every problem of the [[directory]] tables. Its Syncer's Notifier
-// (enrollment e-mails) and Aliases (alias1–alias4) are nil until those
-// features are wired here.
+// e-mails new users their enrollment link when directory_enrollment_email
+// is on; its Aliases (alias1–alias4) are nil until aliases are wired here.
 func (a *App) NewDirectoryRunner() (*directory.Runner, error) {
 	log := a.Logger.With("component", "directory")
 	r := &directory.Runner{
@@ -23,6 +27,12 @@ func (a *App) NewDirectoryRunner() (*directory.Runner, error) {
 		Now:      a.Now,
 	}
 	var errs []error
+	if a.Config.DirectoryEnrollmentEmail {
+		if !a.Core.MailConfigured() {
+			errs = append(errs, errors.New("directory_enrollment_email: needs smtp_server (docs/email.md)"))
+		}
+		r.Syncer.Notifier = enrollmentMailer{core: a.Core, log: log}
+	}
 	for _, d := range a.Config.Directories {
 		s := directory.Settings{URL: d.URL, StartTLS: d.StartTLS, CAFile: d.CAFile, BindDN: d.BindDN, BaseDN: d.BaseDN,
 			UserFilter: d.UserFilter, GroupDNs: d.GroupDNs, Schema: d.Schema, Nested: d.Nested, PageSize: d.PageSize,
@@ -38,4 +48,24 @@ func (a *App) NewDirectoryRunner() (*directory.Runner, error) {
 		r.Configured = append(r.Configured, directory.Configured{Name: d.Name, Settings: s, PasswordFile: d.BindPasswordFile})
 	}
 	return r, errors.Join(errs...)
+}
+
+// enrollmentMailer e-mails users a directory sync created their enrollment
+// link (directory_enrollment_email).
+type enrollmentMailer struct {
+	core interface {
+		SendEnrollmentEmail(ctx context.Context, nameOrID string) (auth.EnrollmentEmail, error)
+	}
+	log *slog.Logger
+}
+
+func (m enrollmentMailer) UserCreated(ctx context.Context, u store.User) error {
+	if u.Profile.Email == "" {
+		m.log.Info("no enrollment e-mail: the directory gives no e-mail address", "user", u.Username)
+		return nil
+	}
+	if _, err := m.core.SendEnrollmentEmail(ctx, u.ID); err != nil {
+		return fmt.Errorf("enrollment e-mail to %s: %w", u.Username, err)
+	}
+	return nil
 }

@@ -185,6 +185,9 @@ type Config struct {
 	// added with `assent directory add` (package directory); 0: only on
 	// demand (`assent directory sync`).
 	DirectorySyncInterval Duration `toml:"directory_sync_interval"`
+	// DirectoryEnrollmentEmail e-mails users a sync creates their
+	// enrollment link (needs smtp_server and an e-mail attribute).
+	DirectoryEnrollmentEmail bool `toml:"directory_enrollment_email"`
 	// Directories are the [[directory]] tables: directories synced as
 	// those added with `assent directory add` (file only).
 	Directories []DirectoryConfig `toml:"directory"`

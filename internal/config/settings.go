@@ -442,6 +442,10 @@ var settings = []Setting{
 		Help: "how often the server syncs users and groups from the directories added with `assent directory add` or configured with `[[directory]]` ([directory sync](docs/directory.md)), first a minute after start; with several nodes one node syncs each directory per interval. `0` syncs only on demand (`assent directory sync`) (5m–168h)",
 	},
 	{
+		Key: "directory_enrollment_email", Default: "false",
+		Help: "e-mail each user a directory sync creates an enrollment link, at the address of the directory's e-mail attribute ([e-mail](docs/email.md) must be configured; users without an address are skipped and logged)",
+	},
+	{
 		Key: "webauthn_user_verification", Default: "preferred",
 		Help: "security keys and passkeys ([second factors](docs/second-factors.md)): whether the authenticator must verify its holder (PIN, fingerprint, face) — `preferred`, `required` (keys without a PIN or biometrics are refused) or `discouraged`. The relying-party ID is the host of `public_hostname`; changing that name makes registered keys unusable",
 	},

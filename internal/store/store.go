@@ -261,6 +261,8 @@ type Queries interface {
 	PhoneQueries
 	// Console administrators and their sessions (issue 15).
 	AdminAccountQueries
+	// Self-service portal sessions (issue 15).
+	UserSessionQueries
 }
 
 // Store is a database.

@@ -41,6 +41,7 @@ var copyTables = []string{
 	"admin_log",
 	"admins",
 	"admin_sessions",
+	"user_sessions",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

@@ -30,4 +30,11 @@ type UserSessionQueries interface {
 	// PurgeUserSessions deletes sessions created before created or last
 	// seen before seen, at most limit, and returns how many.
 	PurgeUserSessions(ctx context.Context, created, seen time.Time, limit int) (int, error)
+
+	// GetDefaultMethod returns the ID of the method (device, token or
+	// security key) the user chose as default; ErrNotFound if none.
+	GetDefaultMethod(ctx context.Context, userID string) (string, error)
+	// SetDefaultMethod records the user's default method; "" forgets it.
+	// ErrNotFound for an unknown user.
+	SetDefaultMethod(ctx context.Context, userID, methodID string, at time.Time) error
 }

@@ -42,6 +42,7 @@ var copyTables = []string{
 	"admins",
 	"admin_sessions",
 	"user_sessions",
+	"user_default_method",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

@@ -82,3 +82,39 @@ func (s *Store) DeleteUserSession(ctx context.Context, hash []byte) error {
 func (s *Store) PurgeUserSessions(ctx context.Context, created, seen time.Time, limit int) (int, error) {
 	return s.purgeWrite(ctx, func(q *queries) (int, error) { return q.PurgeUserSessions(ctx, created, seen, limit) })
 }
+
+func (q *queries) GetDefaultMethod(ctx context.Context, userID string) (string, error) {
+	var m string
+	if err := q.queryRow(ctx, `SELECT method_id FROM user_default_method WHERE user_id = ?`, userID).Scan(&m); err != nil {
+		return "", fmt.Errorf("sqlstore: default method of %s: %w", userID, mapErr(err))
+	}
+	return m, nil
+}
+
+func (q *queries) SetDefaultMethod(ctx context.Context, userID, methodID string, at time.Time) error {
+	if methodID == "" {
+		if _, err := q.exec(ctx, `DELETE FROM user_default_method WHERE user_id = ?`, userID); err != nil {
+			return fmt.Errorf("sqlstore: forget default method of %s: %w", userID, mapErr(err))
+		}
+		return nil
+	}
+	if err := q.requireRow(ctx, `SELECT 1 FROM users WHERE id = ?`, userID); err != nil {
+		return fmt.Errorf("sqlstore: set default method of %s: %w", userID, err)
+	}
+	_, err := q.exec(ctx,
+		`INSERT INTO user_default_method (user_id, method_id, updated) VALUES (?, ?, ?)
+		 ON CONFLICT (user_id) DO UPDATE SET method_id = excluded.method_id, updated = excluded.updated`,
+		userID, methodID, toUnix(at))
+	if err != nil {
+		return fmt.Errorf("sqlstore: set default method of %s: %w", userID, mapErr(err))
+	}
+	return nil
+}
+
+func (s *Store) GetDefaultMethod(ctx context.Context, userID string) (string, error) {
+	return s.rq.GetDefaultMethod(ctx, userID)
+}
+
+func (s *Store) SetDefaultMethod(ctx context.Context, userID, methodID string, at time.Time) error {
+	return s.write(ctx, false, func(q *queries) error { return q.SetDefaultMethod(ctx, userID, methodID, at) })
+}

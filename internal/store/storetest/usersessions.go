@@ -12,6 +12,30 @@ import (
 // tests (kept out of RunTests' table, so branches merge without conflicts).
 func RunUserSessionTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("UserSessions", func(t *testing.T) { testUserSessions(t, open(t)) })
+	t.Run("DefaultMethod", func(t *testing.T) { testDefaultMethod(t, open(t)) })
+}
+
+func testDefaultMethod(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	alice := mkUser(1, "alice")
+	createUsers(t, s, alice)
+	_, err := s.GetDefaultMethod(ctx, alice.ID)
+	wantErr(t, "GetDefaultMethod before any", err, store.ErrNotFound)
+	must(t, "SetDefaultMethod", s.SetDefaultMethod(ctx, alice.ID, "DPAAAAAAAAAAAAAAAAAA", at(0)))
+	must(t, "SetDefaultMethod again", s.SetDefaultMethod(ctx, alice.ID, "DWAAAAAAAAAAAAAAAAAA", at(time.Minute)))
+	got, err := s.GetDefaultMethod(ctx, alice.ID)
+	must(t, "GetDefaultMethod", err)
+	if got != "DWAAAAAAAAAAAAAAAAAA" {
+		t.Errorf("default method %q, want the last one set", got)
+	}
+	wantErr(t, "SetDefaultMethod of an unknown user", s.SetDefaultMethod(ctx, userID(9), "DP", at(0)), store.ErrNotFound)
+	must(t, "SetDefaultMethod forget", s.SetDefaultMethod(ctx, alice.ID, "", at(0)))
+	_, err = s.GetDefaultMethod(ctx, alice.ID)
+	wantErr(t, "GetDefaultMethod after forgetting", err, store.ErrNotFound)
+	must(t, "SetDefaultMethod", s.SetDefaultMethod(ctx, alice.ID, "DPAAAAAAAAAAAAAAAAAA", at(0)))
+	must(t, "DeleteUser", s.DeleteUser(ctx, alice.ID))
+	_, err = s.GetDefaultMethod(ctx, alice.ID)
+	wantErr(t, "GetDefaultMethod of a deleted user", err, store.ErrNotFound)
 }
 
 func normUserSession(s store.UserSession) store.UserSession {

@@ -163,7 +163,7 @@ func TestPortalManage(t *testing.T) {
 		}{
 			{"no token", url.Values{"name": {"x"}}, nil},
 			{"wrong token", url.Values{"name": {"x"}, "csrf": {"x" + csrf}}, nil},
-			{"console token", url.Values{"name": {"x"}, "csrf": {csrf[1:]}}, nil},
+			{"truncated token", url.Values{"name": {"x"}, "csrf": {csrf[1:]}}, nil},
 			{"cross-site", url.Values{"name": {"x"}, "csrf": {csrf}}, []string{"Sec-Fetch-Site", "cross-site"}},
 			{"other origin", url.Values{"name": {"x"}, "csrf": {csrf}}, []string{"Origin", "https://evil.example"}},
 		} {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -122,7 +123,8 @@ func (a *API) appNames(r *http.Request) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]string, len(list))
+	m := make(map[string]string, len(list)+1)
+	m[auth.PortalIKey] = "Self-service portal" // sign-ins at /my/
 	for _, in := range list {
 		m[in.IKey] = in.Name
 	}

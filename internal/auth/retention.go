@@ -28,11 +28,12 @@ type Purged struct {
 	OnetimeTokens int // expired portal links, authorization codes, assertion IDs
 	AuthLog       int // auth-log rows older than their retention (if one is set)
 	AdminSessions int // console sessions past their idle or absolute timeout
+	UserSessions  int // self-service portal sessions past their timeouts
 }
 
 // Total is the number of rows deleted.
 func (p Purged) Total() int {
-	return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog + p.AdminSessions
+	return p.Transactions + p.Activations + p.OnetimeTokens + p.AuthLog + p.AdminSessions + p.UserSessions
 }
 
 // Purge deletes what has outlived its use, so the database does not grow
@@ -62,6 +63,9 @@ func (s *Service) Purge(ctx context.Context) (Purged, error) {
 	created, seen := now.Add(-s.opts.AdminSessionTimeout), now.Add(-s.opts.AdminIdleTimeout)
 	if p.AdminSessions, err = purgeBatches(ctx, func(n int) (int, error) { return s.st.PurgeAdminSessions(ctx, created, seen, n) }); err != nil {
 		return p, wrap("purge admin sessions", err)
+	}
+	if p.UserSessions, err = purgeBatches(ctx, func(n int) (int, error) { return s.st.PurgeUserSessions(ctx, created, seen, n) }); err != nil {
+		return p, wrap("purge user sessions", err)
 	}
 	if r := s.opts.RetainAuthLog; r > 0 {
 		before := now.Add(-r)

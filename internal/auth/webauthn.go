@@ -489,11 +489,15 @@ func (s *Service) commitWebAuthn(ctx context.Context, q store.Queries, d *webaut
 	return q.AppendAuthLog(ctx, &d.log)
 }
 
-// LastMethod is the method a user last logged in with in the hosted
-// prompt ("" if none is known).
+// LastMethod is the method the hosted prompt offers first: the kind of
+// the user's default method (set in the self-service portal), else the
+// one they last logged in with ("" if none is known).
 func (s *Service) LastMethod(ctx context.Context, userID string) string {
 	if userID == "" {
 		return ""
+	}
+	if m := s.defaultPromptMethod(ctx, userID); m != "" {
+		return m // chosen in the self-service portal
 	}
 	m, err := s.st.GetLastMethod(ctx, userID)
 	if err != nil {

@@ -65,6 +65,7 @@ type Core interface {
 	DeleteBypassCode(ctx context.Context, id string) error
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
+	PortalCore
 }
 
 // Console serves the pages.
@@ -79,6 +80,16 @@ type Console struct {
 	// address and per e-mail address; nil: no limit.
 	SignIns *ratelimit.Named
 	Logger  *slog.Logger
+	// Box seals the self-service portal's ceremony state into its pages
+	// (the master key's secrets.Box).
+	Box Sealer
+	Now func() time.Time // nil: time.Now
+}
+
+// Sealer seals and opens what the portal's pages carry.
+type Sealer interface {
+	Seal(plaintext, ad []byte) ([]byte, error)
+	Open(sealed, ad []byte) ([]byte, error)
 }
 
 // CookieName is the session cookie. The __Host- prefix makes browsers
@@ -125,7 +136,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 
 // Register adds the console's routes to mux.
 func (c *Console) Register(mux *http.ServeMux) {
-	for _, r := range c.routes() {
+	for _, r := range append(c.routes(), c.portalRoutes()...) {
 		mux.Handle(r.pattern, r.h)
 	}
 }
@@ -161,7 +172,7 @@ func (c *Console) routes() []route {
 // Patterns lists the console's route patterns (for the server's tests).
 func (c *Console) Patterns() []string {
 	var out []string
-	for _, r := range c.routes() {
+	for _, r := range append(c.routes(), c.portalRoutes()...) {
 		out = append(out, r.pattern)
 	}
 	return out
@@ -284,15 +295,23 @@ func (c *Console) private(perm auth.Permission, h handler) http.Handler {
 	})
 }
 
-func (c *Console) csrfToken(session string) string {
+func (c *Console) csrfToken(session string) string { return c.csrfFor("console csrf", session) }
+
+func (c *Console) csrfOK(r *http.Request, session string) bool {
+	return c.csrfMatches(r, "console csrf", session)
+}
+
+// csrfFor derives the CSRF token of a session of one kind (the console's,
+// the portal's).
+func (c *Console) csrfFor(purpose, session string) string {
 	m := hmac.New(sha256.New, c.CSRFKey)
-	m.Write([]byte("console csrf\x00" + session))
+	m.Write([]byte(purpose + "\x00" + session))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (c *Console) csrfOK(r *http.Request, session string) bool {
+func (c *Console) csrfMatches(r *http.Request, purpose, session string) bool {
 	got := r.PostFormValue("csrf")
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.csrfToken(session))) == 1
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.csrfFor(purpose, session))) == 1
 }
 
 // sameOrigin: a form post must come from this server when the browser
@@ -317,13 +336,19 @@ func clientIP(r *http.Request) string {
 	return strings.Trim(host, "[]")
 }
 
-func setCookie(w http.ResponseWriter, token string) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", Secure: true, HttpOnly: true,
+func setCookie(w http.ResponseWriter, token string) { setNamedCookie(w, CookieName, token) }
+
+func clearCookie(w http.ResponseWriter) { clearNamedCookie(w, CookieName) }
+
+// setNamedCookie sets a session cookie: __Host- names, Secure, HttpOnly,
+// SameSite=Strict, for the browser's session only.
+func setNamedCookie(w http.ResponseWriter, name, token string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: token, Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode})
 }
 
-func clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", Secure: true, HttpOnly: true,
+func clearNamedCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", Secure: true, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 

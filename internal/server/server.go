@@ -166,7 +166,7 @@ func New(a *app.App) (*Server, error) {
 	consoleFailures := ratelimit.NewNamed("rate_limit_console_failures", a.Config.RateLimitConsoleFailures.Limit(), ratelimit.Options{Now: a.Now})
 	s.metrics.WatchRateLimits(consoleFailures)
 	(&console.Console{Core: a.Core, CSRFKey: a.Box.Pepper("console csrf"), Host: a.Config.PublicHostname,
-		SignIns: consoleFailures, Logger: a.Logger}).Register(mux)
+		SignIns: consoleFailures, Logger: a.Logger, Box: a.Box, Now: a.Now}).Register(mux)
 	notFound := httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	})

@@ -263,6 +263,8 @@ type Queries interface {
 	AdminAccountQueries
 	// Directories users and groups are synced from (issue 16).
 	DirectoryQueries
+	// Self-service portal sessions (issue 15).
+	UserSessionQueries
 }
 
 // Store is a database.

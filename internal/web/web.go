@@ -57,6 +57,10 @@ func AssetVersions(fsys fs.FS) map[string]string {
 	return m
 }
 
+// AssetURL is the versioned URL of one of the prompt's static files (the
+// self-service portal uses webauthn.js too).
+func AssetURL(name string) string { return assetURL(name) }
+
 func assetURL(name string) string {
 	return AssetPrefix + name + "?v=" + assetVersions[name]
 }

@@ -44,6 +44,8 @@ var copyTables = []string{
 	"admin_log",
 	"admins",
 	"admin_sessions",
+	"user_sessions",
+	"user_default_method",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

@@ -142,6 +142,8 @@ var sampleRows = []string{
 	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),
 	   ('DEBBBBBBBBBBBBBBBBBB', 'new@example.com', '', 'read_only', '', NULL, 0, 1700000001, 0)`,
 	`INSERT INTO admin_sessions (hash, admin_id, created, last_seen, reauth, ip) VALUES (X'5e55', 'DEAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.9')`,
+	`INSERT INTO user_sessions (hash, user_id, created, last_seen, reauth, ip) VALUES (X'5e56', 'DUAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.10')`,
+	`INSERT INTO user_default_method (user_id, method_id, updated) VALUES ('DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', 1700000000)`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

@@ -261,6 +261,8 @@ type Queries interface {
 	PhoneQueries
 	// Console administrators and their sessions (issue 15).
 	AdminAccountQueries
+	// The console's log pages and dashboard charts (issue 15).
+	ConsoleLogQueries
 }
 
 // Store is a database.

@@ -58,7 +58,7 @@ type chartRow struct {
 const (
 	chartW, chartH      = 720, 220
 	padLeft, padRight   = 44, 8
-	padTop, padBottom   = 10, 26
+	padTop, padBottom   = 10, 30
 	plotW, plotH        = chartW - padLeft - padRight, chartH - padTop - padBottom
 	dashboardListLength = 10
 )

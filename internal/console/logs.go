@@ -147,7 +147,11 @@ func (c *Console) window(q url.Values) (min, max time.Time, words string, err er
 // Cursors: "<unix seconds>.<txid>" (auth log), "<unix seconds>.<id>"
 // (administrator log).
 
-func authCursor(l store.AuthLog) string { return strconv.FormatInt(l.Time.Unix(), 10) + "." + l.TxID }
+func authCursor(l store.AuthLog) string { return authCursorOf(l.Time, l.TxID) }
+
+func authCursorOf(t time.Time, txid string) string {
+	return strconv.FormatInt(t.Unix(), 10) + "." + txid
+}
 
 func parseAuthCursor(s string) (store.AuthLogCursor, bool) {
 	secs, txid, ok := strings.Cut(s, ".")
@@ -158,8 +162,10 @@ func parseAuthCursor(s string) (store.AuthLogCursor, bool) {
 	return store.AuthLogCursor{Time: time.Unix(n, 0).UTC(), TxID: txid}, true
 }
 
-func adminCursor(l store.AdminLog) string {
-	return strconv.FormatInt(l.Time.Unix(), 10) + "." + strconv.FormatInt(l.ID, 10)
+func adminCursor(l store.AdminLog) string { return adminCursorOf(l.Time, l.ID) }
+
+func adminCursorOf(t time.Time, id int64) string {
+	return strconv.FormatInt(t.Unix(), 10) + "." + strconv.FormatInt(id, 10)
 }
 
 func parseAdminCursor(s string) (store.AdminLogCursor, bool) {

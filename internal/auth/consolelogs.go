@@ -150,3 +150,13 @@ func (s *Service) ConsoleAuthActivity(ctx context.Context) (AuthActivity, error)
 
 // Now is the service's clock (the console's relative time filters).
 func (s *Service) Now() time.Time { return s.now() }
+
+// PendingPushes lists the pushes waiting for an answer now, newest first,
+// at most limit (the console's dashboard).
+func (s *Service) PendingPushes(ctx context.Context, limit int) ([]store.Transaction, error) {
+	txs, err := s.st.ListPendingPushes(ctx, s.now(), limit)
+	if err != nil {
+		return nil, wrap("pending pushes", err)
+	}
+	return txs, nil
+}

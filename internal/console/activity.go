@@ -20,6 +20,12 @@ type activityView struct {
 	Hours, Days            chartView
 	Reasons                []auth.ReasonCount
 	LockedOut, NotEnrolled []store.User
+	Pushes                 []pushRow
+}
+
+// pushRow is a push waiting for an answer.
+type pushRow struct {
+	User, UserLink, App, Sent, Expires, IP string
 }
 
 type chartView struct {
@@ -151,6 +157,26 @@ func (c *Console) activity(ctx context.Context, p *page) error {
 	}
 	if v.NotEnrolled, _, err = c.Core.ConsoleUsers(ctx, store.ConsoleUserQuery{NotEnrolled: true, Limit: dashboardListLength}); err != nil {
 		return err
+	}
+	txs, err := c.Core.PendingPushes(ctx, dashboardListLength)
+	if err != nil {
+		return err
+	}
+	if len(txs) > 0 {
+		names, _, err := c.appNames(ctx)
+		if err != nil {
+			return err
+		}
+		for _, tx := range txs {
+			row := pushRow{User: tx.DisplayUsername, App: names[tx.IKey], Sent: fmtSec(tx.Created), Expires: fmtSec(tx.Expires), IP: tx.IP}
+			if tx.UserID != "" {
+				row.UserLink = "/admin/users/" + tx.UserID
+			}
+			if row.App == "" {
+				row.App = tx.IKey
+			}
+			v.Pushes = append(v.Pushes, row)
+		}
 	}
 	p.Activity = v
 	return nil

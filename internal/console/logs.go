@@ -31,6 +31,7 @@ type logsCore interface {
 	AdminLogEntry(ctx context.Context, id int64) (store.AdminLog, error)
 	ConsoleAuthActivity(ctx context.Context) (auth.AuthActivity, error)
 	Integrations(ctx context.Context) ([]store.Integration, error)
+	PendingPushes(ctx context.Context, limit int) ([]store.Transaction, error)
 	Now() time.Time
 }
 

@@ -222,6 +222,17 @@ func TestConsoleDashboardCharts(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := clock.Now()
+	// A push waiting for dora's answer.
+	dev := store.Device{ID: "DP000000000000000042", UserID: u.ID, Name: "phone", Platform: "Android", PublicKey: "x",
+		HOTPSecretEnc: []byte{1}, Created: now}
+	if err := s.App.Store.CreateDevice(ctx, dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.App.Store.CreateTransaction(ctx, store.Transaction{ID: "0b7f4a52-1c36-4c49-9a43-3f1f0d0c7e01", UserID: u.ID,
+		DeviceID: dev.ID, IKey: "DIXXXXXXXXXXXXXXXXXX", Factor: "push", State: store.TxPushed, Type: "Login", DisplayUsername: "dora",
+		IP: "198.51.100.77", Created: now, Expires: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
 	for i, r := range []struct {
 		ago            time.Duration
 		result, reason string
@@ -249,6 +260,7 @@ func TestConsoleDashboardCharts(t *testing.T) {
 		`Authentications per day, last 30 days (UTC): 1 allowed, 3 denied, 1 reported as fraud.`,
 		`<rect class="bar-allow"`, `<rect class="bar-deny"`, `<rect class="bar-fraud"`,
 		`<td>invalid_passcode</td>`, `href="/admin/users/` + u.ID + `">dora</a>`,
+		`id="n-pending">1<`, `<table id="pending-pushes">`, `<td>DIXXXXXXXXXXXXXXXXXX</td>`, `198.51.100.77`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("dashboard has no %q", want)

@@ -25,4 +25,7 @@ type ConsoleLogQueries interface {
 	// width since the Unix epoch), result and reason, ordered by bucket,
 	// result, reason. Empty buckets are absent.
 	CountAuthLog(ctx context.Context, min, max time.Time, width time.Duration) ([]AuthLogCount, error)
+	// ListPendingPushes lists every device's transactions in TxPushed that
+	// expire after now, newest first, at most limit.
+	ListPendingPushes(ctx context.Context, now time.Time, limit int) ([]Transaction, error)
 }

@@ -70,6 +70,25 @@ func (q *queries) CountAuthLog(ctx context.Context, min, max time.Time, width ti
 	return out, nil
 }
 
+// ListPendingPushes reads through transactions_expires: pushes expire
+// within minutes, so the unexpired ones are few.
+func (q *queries) ListPendingPushes(ctx context.Context, now time.Time, limit int) ([]store.Transaction, error) {
+	rows, err := q.query(ctx, `SELECT `+transactionCols+` FROM transactions WHERE state = ? AND expires > ?
+		ORDER BY created DESC, id`+q.d.binary+` DESC LIMIT ?`, store.TxPushed, toUnix(now), max(limit, 1))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list pending pushes: %w", err)
+	}
+	out, err := collect(rows, scanTransaction)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list pending pushes: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) ListPendingPushes(ctx context.Context, now time.Time, limit int) ([]store.Transaction, error) {
+	return s.rq.ListPendingPushes(ctx, now, limit)
+}
+
 func (s *Store) GetAuthLog(ctx context.Context, id int64) (store.AuthLog, error) {
 	return s.rq.GetAuthLog(ctx, id)
 }

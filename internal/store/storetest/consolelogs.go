@@ -22,6 +22,43 @@ func RunConsoleLogTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AuthLogFilters", func(t *testing.T) { testConsoleAuthLogFilters(t, open(t)) })
 	t.Run("AdminLogFilters", func(t *testing.T) { testAdminLogFilters(t, open(t)) })
 	t.Run("AuthLogPagesUnderInserts", func(t *testing.T) { testAuthLogPagesUnderInserts(t, open(t)) })
+	t.Run("PendingPushes", func(t *testing.T) { testPendingPushes(t, open(t)) })
+}
+
+func testPendingPushes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	alice := mkUser(1, "alice")
+	createUsers(t, s, alice)
+	d := mkDevice(1, alice.ID, at(0))
+	createDevices(t, s, d)
+	now := at(time.Hour)
+	newer := mkTx(1, alice.ID, d.ID, now.Add(-time.Second), now.Add(time.Minute))
+	older := mkTx(2, alice.ID, d.ID, now.Add(-time.Minute), now.Add(time.Second))
+	noDevice := mkTx(3, "", "", now.Add(-2*time.Minute), now.Add(time.Minute))
+	answered := mkTx(4, alice.ID, d.ID, now, now.Add(time.Minute))
+	answered.State, answered.Answered = store.TxAllow, now
+	expired := mkTx(5, alice.ID, d.ID, now.Add(-time.Minute), now)
+	createTxs(t, s, newer, older, noDevice, answered, expired)
+	ids := func(txs []store.Transaction) []string {
+		var out []string
+		for _, tx := range txs {
+			out = append(out, tx.ID)
+		}
+		return out
+	}
+	got, err := s.ListPendingPushes(ctx, now, 10)
+	must(t, "ListPendingPushes", err)
+	if want := []string{newer.ID, older.ID, noDevice.ID}; !slices.Equal(ids(got), want) {
+		t.Errorf("ListPendingPushes = %v, want %v", ids(got), want)
+	}
+	if len(got) > 0 && (got[0].DisplayUsername != "alice" || got[0].IKey != newer.IKey || !sec(got[0].Created).Equal(sec(newer.Created))) {
+		t.Errorf("ListPendingPushes[0] = %+v", got[0])
+	}
+	got, err = s.ListPendingPushes(ctx, now, 1)
+	must(t, "ListPendingPushes limit 1", err)
+	if want := []string{newer.ID}; !slices.Equal(ids(got), want) {
+		t.Errorf("ListPendingPushes limit 1 = %v, want %v", ids(got), want)
+	}
 }
 
 func testGetLogRows(t *testing.T, s store.Store) {

@@ -50,6 +50,7 @@ type Core interface {
 	EndAdminSession(ctx context.Context, token string) error
 
 	ConsoleDashboard(ctx context.Context) (auth.Dashboard, error)
+	logsCore // logs.go: the log pages and the dashboard's charts
 	ConsoleUsers(ctx context.Context, q store.ConsoleUserQuery) ([]store.User, int, error)
 	User(ctx context.Context, nameOrID string) (store.User, error)
 	CreateUser(ctx context.Context, username string) (store.User, error)
@@ -149,7 +150,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	return []route{
+	return append(c.logRoutes(), []route{ // logRoutes: logs.go
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
 		{"POST /admin/login", c.public(c.login)},
@@ -166,7 +167,7 @@ func (c *Console) routes() []route {
 		{"GET /admin/users/{id}/delete", c.private(auth.PermManage, c.deletePage)},
 		{"POST /admin/users/{id}/delete", c.private(auth.PermManage, c.deleteUser)},
 		{"/admin/", c.public(func(w http.ResponseWriter, r *http.Request, p *page) error { return errNotFound })},
-	}
+	}...)
 }
 
 // Patterns lists the console's route patterns (for the server's tests).
@@ -218,6 +219,8 @@ type page struct {
 	Next     string
 	User     *userView
 	Codes    *auth.IssuedBypassCodes
+	Logs     *logsView     // logs.go
+	Activity *activityView // activity.go: the dashboard's charts
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string

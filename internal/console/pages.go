@@ -153,6 +153,9 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, p *page) err
 		return err
 	}
 	p.Title, p.Page, p.Nav, p.Dash = "Dashboard", "dashboard", "dashboard", &d
+	if err := c.activity(r.Context(), p); err != nil { // activity.go
+		return err
+	}
 	return c.render(w, http.StatusOK, "dashboard", p)
 }
 

@@ -47,7 +47,10 @@ type AuthLogQuery struct {
 	Reasons  []string
 	Factors  []string
 	GroupIDs []string // rows whose user was in any of these groups
-	Desc     bool
+	// Usernames matches the username as the caller sent it (exactly);
+	// for rows of unknown users, which have no user ID.
+	Usernames []string
+	Desc      bool
 	// After, when After.Time is not zero, resumes after the row at that
 	// position in the chosen order: rows with (Time, TxID, ID) beyond it.
 	After AuthLogCursor
@@ -65,7 +68,9 @@ type AuthLogCursor struct {
 // by (Time, ID) ascending or descending, resuming after a cursor.
 type AdminLogQuery struct {
 	Min, Max time.Time
-	Desc     bool
+	// The filters, each a set of exact values (empty: any).
+	Actors, Actions, Objects []string
+	Desc                     bool
 	// After, when After.Time is not zero, resumes after the row at that
 	// position in the chosen order: rows with (Time, ID) beyond it.
 	After AdminLogCursor

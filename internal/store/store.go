@@ -265,6 +265,8 @@ type Queries interface {
 	DirectoryQueries
 	// Self-service portal sessions (issue 15).
 	UserSessionQueries
+	// The console's log pages and dashboard charts (issue 15).
+	ConsoleLogQueries
 }
 
 // Store is a database.

@@ -308,8 +308,12 @@ func scanAdminLog(r scanner) (store.AdminLog, error) {
 }
 
 func (q *queries) QueryAdminLog(ctx context.Context, f store.AdminLogQuery) ([]store.AdminLog, int, error) {
-	cond := ` WHERE time >= ? AND time < ?`
+	where := []string{"time >= ?", "time < ?"}
 	args := []any{toUnix(f.Min), toUnix(f.Max)}
+	where, args = in(where, args, "actor", f.Actors)
+	where, args = in(where, args, "action", f.Actions)
+	where, args = in(where, args, "object", f.Objects)
+	cond := ` WHERE ` + strings.Join(where, " AND ")
 	var total int
 	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM admin_log`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: count admin log: %w", err)
@@ -345,6 +349,7 @@ func (q *queries) QueryAuthLog(ctx context.Context, f store.AuthLogQuery) ([]sto
 	where, args = in(where, args, "reason", f.Reasons)
 	where, args = in(where, args, "factor", f.Factors)
 	where, args = inGroups(where, args, f.GroupIDs)
+	where, args = in(where, args, "username", f.Usernames)
 	cond := ` WHERE ` + strings.Join(where, " AND ")
 	var total int
 	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM auth_log`+cond, args...).Scan(&total); err != nil {

@@ -40,6 +40,8 @@
 //   offline     {value}             cut (true) or restore (false) the browser's network
 //   reload      {}                  reload the page
 //   eval        {expr, as}          outputs[as] = the page's value of the expression (awaited)
+//   download    {sel, as}           click sel, wait for the download it starts;
+//                                   outputs[as] = {name, text} (the file as UTF-8)
 //   axe         {as}                outputs[as] = npm axe-core's violations on the page:
 //                                   [{id, impact, help, targets}]
 //   sw.push     {data}              grants notifications to the page's origin and delivers a
@@ -250,6 +252,12 @@ async function main () {
         case 'eval':
           result.outputs[st.as] = await page.evaluate(st.expr)
           break
+        case 'download': {
+          const [dl] = await Promise.all([page.waitForEvent('download'), scope.locator(st.sel).first().click()])
+          const file = await dl.path()
+          result.outputs[st.as] = { name: dl.suggestedFilename(), text: fs.readFileSync(file, 'utf8') }
+          break
+        }
         case 'axe': {
           // npm axe-core, evaluated through the DevTools protocol (which a
           // page's CSP does not restrict), run on the whole page;

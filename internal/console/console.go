@@ -65,6 +65,7 @@ type Core interface {
 	DeleteBypassCode(ctx context.Context, id string) error
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
+	appsCore // applications, groups, tokens, settings (apps.go)
 }
 
 // Console serves the pages.
@@ -121,6 +122,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return template.HTML(`<span class="` + class + `">` + template.HTMLEscapeString(string(s)) + `</span>`)
 	},
+	"appType": appType, "tokenType": tokenType, // apps.go
 }).ParseFS(templateFS, "templates/*.html"))
 
 // Register adds the console's routes to mux.
@@ -138,7 +140,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	return []route{
+	return append(c.appsRoutes(), []route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
 		{"POST /admin/login", c.public(c.login)},
@@ -155,7 +157,7 @@ func (c *Console) routes() []route {
 		{"GET /admin/users/{id}/delete", c.private(auth.PermManage, c.deletePage)},
 		{"POST /admin/users/{id}/delete", c.private(auth.PermManage, c.deleteUser)},
 		{"/admin/", c.public(func(w http.ResponseWriter, r *http.Request, p *page) error { return errNotFound })},
-	}
+	}...)
 }
 
 // Patterns lists the console's route patterns (for the server's tests).
@@ -210,6 +212,7 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
+	Apps  *appsView // applications, groups, tokens, settings (apps.go)
 
 	session auth.AdminSessionInfo
 	token   string

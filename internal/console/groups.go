@@ -10,9 +10,9 @@ import (
 )
 
 var groupStatuses = []option{
-	{Value: string(store.StatusActive), Label: "Active: members sign in with a second factor"},
-	{Value: string(store.StatusBypass), Label: "Bypass: members skip the second factor"},
-	{Value: string(store.StatusDisabled), Label: "Disabled: members are refused"},
+	{Value: string(store.StatusActive), Label: "Active"},
+	{Value: string(store.StatusBypass), Label: "Bypass (no second factor)"},
+	{Value: string(store.StatusDisabled), Label: "Disabled (refused)"},
 }
 
 // groupID reads the {id} of a path: group IDs only.

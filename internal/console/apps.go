@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
@@ -50,6 +51,8 @@ type appsCore interface {
 	TOTPIssuer(ctx context.Context) string
 	ConfiguredTOTPIssuer() string
 	SetTOTPIssuer(ctx context.Context, name string) error
+	Logo(ctx context.Context) []byte
+	SetLogo(ctx context.Context, png []byte) error
 }
 
 // appsRoutes are the routes of these pages.
@@ -80,7 +83,7 @@ func (c *Console) appsRoutes() []route {
 		{"POST /admin/tokens/{id}/delete", c.private(auth.PermManage, c.deleteToken)},
 
 		{"GET /admin/settings", c.private(auth.PermRead, c.settings)},
-		{"POST /admin/settings", c.private(auth.PermOwner, c.saveSettings)},
+		{"POST /admin/settings", limitBody(auth.MaxLogoBytes+64<<10, c.private(auth.PermOwner, c.saveSettings))},
 	}
 }
 
@@ -127,6 +130,8 @@ type tokenRow struct {
 type settingsView struct {
 	Lockout, ConfiguredLockout int
 	Issuer, ConfiguredIssuer   string
+	// Logo is the uploaded logo as a data: URL ("" when none).
+	Logo template.URL
 }
 
 // userMessage is the message of an error the administrator caused (a

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"image"
+	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -22,7 +25,8 @@ var (
 	reIKey = regexp.MustCompile(`id="ikey">(DI[A-Z0-9]{18})<`)
 )
 
-// doMultipart posts a multipart form (a file upload) as a browser does.
+// doMultipart posts a multipart form (a file upload) as a browser does:
+// the file in the field "file", or "logo" for a file name starting so.
 func (b *browser) doMultipart(path string, fields map[string]string, file string, content []byte) (int, string) {
 	b.t.Helper()
 	var body bytes.Buffer
@@ -31,7 +35,11 @@ func (b *browser) doMultipart(path string, fields map[string]string, file string
 		_ = mw.WriteField(k, v)
 	}
 	if file != "" {
-		fw, _ := mw.CreateFormFile("file", file)
+		field := "file"
+		if strings.HasPrefix(file, "logo") {
+			field = "logo"
+		}
+		fw, _ := mw.CreateFormFile(field, file)
 		_, _ = fw.Write(content)
 	}
 	_ = mw.Close()
@@ -459,5 +467,79 @@ func TestConsoleSettings(t *testing.T) {
 	}
 	if iss := s.App.Core.TOTPIssuer(ctx); iss != "Assent" {
 		t.Errorf("issuer after clearing %q", iss)
+	}
+
+	// A logo: a small PNG is stored and served by /auth/v2/logo; anything
+	// else is refused.
+	fields := map[string]string{"csrf": csrf, "lockout_threshold": "5", "totp_issuer": "Assent"}
+	var img bytes.Buffer
+	m := image.NewRGBA(image.Rect(0, 0, 48, 48))
+	for i := range m.Pix {
+		m.Pix[i] = byte(i * 7)
+	}
+	if err := png.Encode(&img, m); err != nil {
+		t.Fatal(err)
+	}
+	huge := image.NewGray(image.Rect(0, 0, 2000, 10))
+	var big bytes.Buffer
+	_ = png.Encode(&big, huge)
+	for name, content := range map[string][]byte{
+		"not a PNG":    []byte("GIF89a not a png"),
+		"truncated":    img.Bytes()[:img.Len()/2],
+		"too wide":     big.Bytes(),
+		"over 64 KiB":  append(bytes.Clone(img.Bytes()), make([]byte, 65<<10)...),
+		"over the cap": make([]byte, 200<<10),
+	} {
+		status, html := b.doMultipart("/admin/settings", fields, "logo.png", content)
+		if status < 400 || status > 403 {
+			t.Errorf("logo %s: %d", name, status)
+		}
+		if status == 400 && !strings.Contains(html, "logo") {
+			t.Errorf("logo %s: no message about the logo", name)
+		}
+	}
+	if got := s.App.Core.Logo(ctx); got != nil {
+		t.Fatalf("a refused logo was stored (%d bytes)", len(got))
+	}
+	if status, html := b.doMultipart("/admin/settings", fields, "logo.png", img.Bytes()); status != 303 {
+		t.Fatalf("upload a logo: %d %s", status, html)
+	}
+	if got := s.App.Core.Logo(ctx); !bytes.Equal(got, img.Bytes()) {
+		t.Errorf("stored logo: %d bytes, want %d", len(got), img.Len())
+	}
+	if _, html, h := b.do("GET", "/admin/settings", nil); !strings.Contains(html, `id="logo" src="data:image/png;base64,`) ||
+		!strings.Contains(h.Get("Content-Security-Policy"), "img-src 'self' data:") {
+		t.Error("the settings page does not show the logo")
+	}
+	in, skey, err := s.App.Core.CreateIntegration(ctx, newIntegration("api"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logo := func() []byte {
+		t.Helper()
+		req, err := duosig.Signer{IKey: in.IKey, SKey: skey, Host: s.Host, Now: clock.Now}.NewRequest(ctx, "GET", "/auth/v2/logo", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := s.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("/auth/v2/logo: %d %s", resp.StatusCode, body)
+		}
+		return body
+	}
+	if got := logo(); !bytes.Equal(got, img.Bytes()) {
+		t.Errorf("/auth/v2/logo serves %d bytes, not the uploaded logo", len(got))
+	}
+	fields["logo_reset"] = "on"
+	if status, _ := b.doMultipart("/admin/settings", fields, "", nil); status != 303 {
+		t.Errorf("reset the logo: %d", status)
+	}
+	if got := logo(); bytes.Equal(got, img.Bytes()) || !bytes.HasPrefix(got, []byte("\x89PNG")) {
+		t.Errorf("after the reset /auth/v2/logo serves %d bytes", len(got))
 	}
 }

@@ -1,6 +1,10 @@
 package console
 
 import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,8 +14,33 @@ import (
 
 func (c *Console) settingsView(r *http.Request) *settingsView {
 	ctx := r.Context()
-	return &settingsView{Lockout: c.Core.LockoutThreshold(ctx), ConfiguredLockout: c.Core.ConfiguredLockoutThreshold(),
+	v := &settingsView{Lockout: c.Core.LockoutThreshold(ctx), ConfiguredLockout: c.Core.ConfiguredLockoutThreshold(),
 		Issuer: c.Core.TOTPIssuer(ctx), ConfiguredIssuer: c.Core.ConfiguredTOTPIssuer()}
+	if b := c.Core.Logo(ctx); len(b) > 0 {
+		// Checked as a PNG when stored (auth.CheckLogo).
+		v.Logo = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
+	}
+	return v
+}
+
+// uploadedLogo reads the form's logo file: nil when none was chosen.
+func uploadedLogo(r *http.Request) ([]byte, error) {
+	f, _, err := r.FormFile("logo")
+	if errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, auth.MaxLogoBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > auth.MaxLogoBytes {
+		return nil, &auth.Error{Kind: auth.KindInvalid, Param: "logo", Detail: "must be at most 64 KiB"}
+	}
+	return b, nil
 }
 
 func (c *Console) settings(w http.ResponseWriter, r *http.Request, p *page) error {
@@ -22,7 +51,8 @@ func (c *Console) settings(w http.ResponseWriter, r *http.Request, p *page) erro
 }
 
 func (c *Console) renderSettings(w http.ResponseWriter, r *http.Request, p *page, status int) error {
-	p.Title, p.Page, p.Nav, p.Apps = "Settings", "settings", "settings", &appsView{Settings: c.settingsView(r)}
+	v := c.settingsView(r)
+	p.Title, p.Page, p.Nav, p.Apps, p.dataImg = "Settings", "settings", "settings", &appsView{Settings: v}, v.Logo != ""
 	return c.render(w, status, "settings", p)
 }
 
@@ -47,6 +77,23 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, p *page) 
 			return again(err.Error(), http.StatusBadRequest)
 		}
 	}
+	logo, err := uploadedLogo(r)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return again("The logo must be at most 64 KiB.", http.StatusBadRequest)
+	}
+	if msg := userMessage(err); msg != "" {
+		return again(msg, http.StatusBadRequest)
+	}
+	if err != nil {
+		return err
+	}
+	if len(logo) > 0 {
+		if err := auth.CheckLogo(logo); err != nil {
+			return again(err.Error(), http.StatusBadRequest)
+		}
+	}
+	resetLogo := r.PostFormValue("logo_reset") == "on"
 	ok, err := c.reauthenticated(r, p)
 	if err != nil {
 		return err
@@ -67,6 +114,17 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, p *page) 
 			issuer = "" // back to the configuration
 		}
 		if err := c.Core.SetTOTPIssuer(r.Context(), issuer); err != nil {
+			if msg := userMessage(err); msg != "" {
+				return again(msg, http.StatusBadRequest)
+			}
+			return err
+		}
+	}
+	if len(logo) > 0 || resetLogo {
+		if resetLogo {
+			logo = nil
+		}
+		if err := c.Core.SetLogo(r.Context(), logo); err != nil {
 			if msg := userMessage(err); msg != "" {
 				return again(msg, http.StatusBadRequest)
 			}

@@ -143,6 +143,7 @@ type Service struct {
 	versions sharedRead[int64]
 
 	threshold thresholdCache // the lockout threshold in force; see lockoutsetting.go
+	logo      logoCache      // the console's logo; see logosetting.go
 	userHints sync.Map       // username → the user ID last found for it; see lookupForAuth
 	nhints    atomic.Int64   // entries stored into userHints since it was last cleared
 

@@ -109,7 +109,7 @@ func (s *Service) AddTOTPApp(ctx context.Context, user string, app NewTOTPApp) (
 		return TOTPEnrollment{}, wrap("add authenticator app", err)
 	}
 	s.opts.Logger.Info("authenticator app added", "user_id", u.ID, "token_id", t.ID, "confirmed", t.Confirmed)
-	key := otp.Key{Type: otp.TypeTOTP, Issuer: s.opts.TOTPIssuer, Account: u.Username, Secret: secret,
+	key := otp.Key{Type: otp.TypeTOTP, Issuer: s.TOTPIssuer(ctx), Account: u.Username, Secret: secret,
 		Algorithm: alg, Digits: t.Digits, Period: t.Period}
 	return TOTPEnrollment{Token: t, Secret: secret, SecretBase32: otp.EncodeBase32(secret), URI: key.URI()}, nil
 }

@@ -82,7 +82,7 @@ func (s *Service) PendingTOTPApp(ctx context.Context, user, tokenID string) (TOT
 	if err != nil {
 		return TOTPEnrollment{}, wrap("pending authenticator app", err)
 	}
-	key := otp.Key{Type: otp.TypeTOTP, Issuer: s.opts.TOTPIssuer, Account: u.Username, Secret: secret,
+	key := otp.Key{Type: otp.TypeTOTP, Issuer: s.TOTPIssuer(ctx), Account: u.Username, Secret: secret,
 		Algorithm: alg, Digits: t.Digits, Period: t.Period}
 	return TOTPEnrollment{Token: t, Secret: secret, SecretBase32: otp.EncodeBase32(secret), URI: key.URI()}, nil
 }

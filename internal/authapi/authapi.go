@@ -31,6 +31,10 @@ type API struct {
 	// "Logo not found".
 	Logo []byte
 	Now  func() time.Time
+
+	// LogoFrom, when set, returns a logo uploaded in the console, which is
+	// served instead of Logo; nil or empty: Logo.
+	LogoFrom func(ctx context.Context) []byte
 	// APIHostname is the public host[:port], for activation URLs.
 	APIHostname string
 	// Detacher, when set, holds synchronous pushes without their serving
@@ -102,12 +106,18 @@ func (a *API) check(w http.ResponseWriter, r *http.Request, c *httpapi.Call) err
 }
 
 func (a *API) logo(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if len(a.Logo) == 0 {
+	logo := a.Logo
+	if a.LogoFrom != nil {
+		if b := a.LogoFrom(r.Context()); len(b) > 0 {
+			logo = b
+		}
+	}
+	if len(logo) == 0 {
 		return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidParams, Message: "Logo not found"}
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(a.Logo)
+	_, _ = w.Write(logo)
 	return nil
 }
 

@@ -67,6 +67,7 @@ type Core interface {
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
+	appsCore // applications, groups, tokens, settings (apps.go)
 }
 
 // Console serves the pages.
@@ -133,6 +134,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		}
 		return template.HTML(`<span class="` + class + `">` + template.HTMLEscapeString(string(s)) + `</span>`)
 	},
+	"appType": appType, "tokenType": tokenType, // apps.go
 }).ParseFS(templateFS, "templates/*.html"))
 
 // Register adds the console's routes to mux.
@@ -150,7 +152,8 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	return append(c.logRoutes(), []route{ // logRoutes: logs.go
+	own := append(c.logRoutes(), c.appsRoutes()...) // logs.go, apps.go
+	return append(own, []route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
 		{"POST /admin/login", c.public(c.login)},
@@ -224,6 +227,7 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
+	Apps  *appsView // applications, groups, tokens, settings (apps.go)
 
 	session auth.AdminSessionInfo
 	token   string

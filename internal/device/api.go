@@ -52,6 +52,9 @@ type API struct {
 	Core Core
 	// Logo is the PNG sent to activating devices as customer_logo.
 	Logo []byte
+	// LogoFrom, when set, returns a logo uploaded in the console, sent
+	// instead of Logo; nil or empty: Logo.
+	LogoFrom func(ctx context.Context) []byte
 	// CustomerName is shown by /push/v2/device/info and on pushes; the
 	// activation answer carries the core's own name.
 	CustomerName string
@@ -233,7 +236,7 @@ func (a *API) activate(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpapi.WriteOK(w, activationResponse{
 		AKey:         act.AKey,
-		CustomerLogo: a.logo64,
+		CustomerLogo: a.customerLogo(r.Context()),
 		CustomerName: act.CustomerName,
 		HOTPSecret:   act.HOTPSecret,
 		PKey:         act.Device.ID,
@@ -535,4 +538,14 @@ func (a *API) webPush(w http.ResponseWriter, r *http.Request, dev store.Device, 
 	}
 	httpapi.WriteOK(w, struct{}{})
 	return nil
+}
+
+// customerLogo is the logo an activating device gets, base64.
+func (a *API) customerLogo(ctx context.Context) string {
+	if a.LogoFrom != nil {
+		if b := a.LogoFrom(ctx); len(b) > 0 {
+			return base64.StdEncoding.EncodeToString(b)
+		}
+	}
+	return a.logo64
 }

@@ -134,7 +134,7 @@ func New(a *app.App) (*Server, error) {
 	s.metrics.WatchRateLimits(append(a.Core.RateLimits(), badSignatures, activations)...)
 	s.reload.activations = activations
 	mux := http.NewServeMux()
-	(&authapi.API{Core: a.Core, Logo: logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
+	(&authapi.API{Core: a.Core, Logo: logo, LogoFrom: a.Core.Logo, Now: a.Now, APIHostname: a.Config.PublicHostname,
 		Detacher: s.detacher}).Register(mux, signer)
 	// The Admin API (/admin/v1, v2, v3): adminapi integrations, by grant.
 	(&adminapi.API{Core: a.Core, Now: a.Now, APIHostname: a.Config.PublicHostname}).Register(mux, signer)
@@ -143,7 +143,7 @@ func New(a *app.App) (*Server, error) {
 		return nil, err
 	}
 	s.metrics.WatchWebPush(&a.WebPush.Stats)
-	(&device.API{Core: a.Core, Logo: logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
+	(&device.API{Core: a.Core, Logo: logo, LogoFrom: a.Core.Logo, Hosts: hosts, Window: a.Config.ClockSkew.Duration, Now: a.Now,
 		ActivationLimit: activations, Failures: badSignatures, WebPush: a.WebPush}).Register(mux)
 	mux.Handle("/frame/qr", httpapi.Handle(frame.QR))
 	authenticatorapp.New(a.WebPush).Register(mux)

@@ -41,6 +41,7 @@ var copyTables = []string{
 	"admin_log",
 	"admins",
 	"admin_sessions",
+	"admin_webauthn_credentials",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

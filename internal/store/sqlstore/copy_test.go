@@ -135,6 +135,8 @@ var sampleRows = []string{
 	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),
 	   ('DEBBBBBBBBBBBBBBBBBB', 'new@example.com', '', 'read_only', '', NULL, 0, 1700000001, 0)`,
 	`INSERT INTO admin_sessions (hash, admin_id, created, last_seen, reauth, ip) VALUES (X'5e55', 'DEAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.9')`,
+	`INSERT INTO admin_webauthn_credentials (id, admin_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, name, backup_eligible, backup_state, created, last_used)
+	 VALUES ('DWBBBBBBBBBBBBBBBBBB', 'DEAAAAAAAAAAAAAAAAAA', X'c0ffef', X'a5010203', 'none', X'00000000000000000000000000000000', 3, 'usb', 'YubiKey', 0, 0, 1700000000, 1700000500)`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

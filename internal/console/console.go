@@ -65,6 +65,8 @@ type Core interface {
 	DeleteBypassCode(ctx context.Context, id string) error
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
+
+	adminsCore // administrators, accounts, security keys (admins.go)
 }
 
 // Console serves the pages.
@@ -138,7 +140,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
 		{"POST /admin/login", c.public(c.login)},
@@ -155,7 +157,7 @@ func (c *Console) routes() []route {
 		{"GET /admin/users/{id}/delete", c.private(auth.PermManage, c.deletePage)},
 		{"POST /admin/users/{id}/delete", c.private(auth.PermManage, c.deleteUser)},
 		{"/admin/", c.public(func(w http.ResponseWriter, r *http.Request, p *page) error { return errNotFound })},
-	}
+	}, c.adminRoutes()...)
 }
 
 // Patterns lists the console's route patterns (for the server's tests).
@@ -180,6 +182,9 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/css; charset=utf-8")
+	if strings.HasSuffix(name, ".js") {
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+	}
 	h.Set("Cache-Control", "public, max-age=86400")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
@@ -210,11 +215,17 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
+	Adm   *adminsView // admins.go's pages
+	Path  string      // the request's path (to come back after re-authentication)
 
+	script  bool // the page loads webauthn.js
 	session auth.AdminSessionInfo
 	token   string
 	dataImg bool
 }
+
+// Script reports whether the page loads webauthn.js.
+func (p *page) Script() bool { return p.script }
 
 type option struct {
 	Value, Label string
@@ -262,7 +273,7 @@ func (c *Console) private(perm auth.Permission, h handler) http.Handler {
 			http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 			return
 		}
-		p.token = ck.Value
+		p.token, p.Path = ck.Value, r.URL.Path
 		p.Admin, p.Recent = p.session.Admin, p.session.Recent
 		p.CSRF = c.csrfToken(ck.Value)
 		role := p.Admin.Role

@@ -85,6 +85,8 @@ type adminsView struct {
 	// Account page.
 	Keys []store.WebAuthnCredential
 	TOTP *setupView
+	// CanRemove: the administrator has more than one second factor.
+	CanRemove bool
 	// Next is where the re-authentication page goes on success.
 	Next        string
 	KeysEnabled bool
@@ -270,6 +272,11 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, p *page,
 		p.Adm = &adminsView{}
 	}
 	p.Adm.Keys, p.Adm.KeysEnabled = keys, c.Core.AdminKeysEnabled()
+	n := len(keys)
+	if p.Admin.HasTOTP() {
+		n++
+	}
+	p.Adm.CanRemove = n > 1
 	if p.Recent {
 		if p.Adm.KeysEnabled {
 			k, err := c.Core.BeginAdminKeyRegistration(ctx, p.Admin.ID)

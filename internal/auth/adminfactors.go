@@ -496,6 +496,11 @@ func (s *Service) BeginAdminKeySignIn(ctx context.Context, email, password strin
 	if err := s.checkAdminPasswordOnly(ctx, a, err == nil, password, "admin_login"); err != nil {
 		return AdminKeyCeremony{}, err
 	}
+	if s.opts.WebAuthn == nil || a.Keys == 0 {
+		// As any failed sign-in: an administrator without a key who left
+		// the code empty does not learn that the password was right.
+		return AdminKeyCeremony{}, s.adminLoginFailed(ctx, a, true, "admin_login", "no code and no security key")
+	}
 	return s.beginAdminKeyLogin(ctx, a, keySignIn)
 }
 

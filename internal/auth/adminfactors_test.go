@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/passhash"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/webauthnrp/webauthntest"
@@ -72,6 +73,22 @@ func TestAdminSecurityKeys(t *testing.T) {
 	}
 	if _, err := f.svc.AdminSignIn(ctx, "owner@example.com", adminPassword, "123456"); !errors.Is(err, auth.ErrAdminLogin) {
 		t.Errorf("app sign-in of a key-only administrator: %v", err)
+	}
+	// An administrator with only the app who leaves the code empty is
+	// refused as for a wrong password (no oracle for the password).
+	_, link, err := f.svc.CreateAdmin(ctx, "app@example.com", "", store.RoleReadOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := f.svc.BeginAdminSetup(ctx, link.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CompleteAdminSetup(ctx, link.Token, adminPassword, info.Sealed, otp.TOTP(info.Secret, f.clock.Now(), 30, 6, otp.SHA1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.BeginAdminKeySignIn(ctx, "app@example.com", adminPassword); !errors.Is(err, auth.ErrAdminLogin) {
+		t.Errorf("key sign-in of an app-only administrator: %v", err)
 	}
 
 	// A counter that does not increase is refused (a cloned key).

@@ -201,6 +201,16 @@ func TestConsoleAdministrators(t *testing.T) {
 
 	// Reset and delete need a recent re-authentication.
 	clock.Advance(6 * time.Minute)
+	// A key-only administrator is sent to re-authenticate with the key
+	// before deleting a user (the page has no code field for them).
+	u, err := s.App.Core.CreateUser(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, page, _ := owner.do("GET", "/admin/users/"+u.ID+"/delete", nil); status != 200 ||
+		!strings.Contains(page, `href="/admin/reauth?next=%2fadmin%2fusers%2f`+u.ID+`%2fdelete"`) || strings.Contains(page, `id="code"`) {
+		t.Errorf("delete page of a key-only administrator: %d %s", status, page)
+	}
 	status, _, h = owner.do("POST", "/admin/admins/"+helpAdmin.ID+"/reset", url.Values{"csrf": {csrf}})
 	if status != 303 || h.Get("Location") != "/admin/reauth?next=/admin/admins" {
 		t.Fatalf("reset without re-authentication: %d %s", status, h.Get("Location"))

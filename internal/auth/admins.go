@@ -203,6 +203,10 @@ func (s *Service) ResetAdmin(ctx context.Context, emailOrID string) (store.Admin
 		if _, err := q.DeleteAdminSessionsOf(ctx, a.ID); err != nil {
 			return err
 		}
+		if _, err := q.DeleteAdminWebAuthnOf(ctx, a.ID); err != nil {
+			return err
+		}
+		a.Keys = 0
 		if link, err = s.putAdminSetup(ctx, q, a.ID); err != nil {
 			return err
 		}
@@ -490,6 +494,9 @@ func (s *Service) checkAdmin(ctx context.Context, a store.Admin, found bool, pas
 	}
 	if !pwOK {
 		return fail("wrong password")
+	}
+	if !a.HasTOTP() {
+		return fail("no authenticator app")
 	}
 	secret, err := s.box.Open(a.TOTPSecretEnc, []byte(a.ID))
 	if err != nil {

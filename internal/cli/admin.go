@@ -13,7 +13,7 @@ import (
 
 // Console administrators (`assent admin …`). The first owner is created
 // here; the setup link it prints is where the password and the
-// authenticator app are set.
+// second factor (authenticator app or security key) are set.
 
 func newAdminCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
@@ -93,7 +93,7 @@ func newAdminResetCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "reset ADMIN",
-		Short: "Clear an administrator's password and authenticator app, end its sessions and print a new setup link (ADMIN: e-mail or ID)",
+		Short: "Clear an administrator's password and second factors (app, security keys), end its sessions and print a new setup link (ADMIN: e-mail or ID)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApp(cmd, e, func(a *app.App) error {

@@ -68,6 +68,7 @@ type Core interface {
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
 	appsCore // applications, groups, tokens, settings (apps.go)
+	adminsCore // administrators, accounts, security keys (admins.go)
 }
 
 // Console serves the pages.
@@ -153,7 +154,7 @@ type route struct {
 // session and which permission.
 func (c *Console) routes() []route {
 	own := append(c.logRoutes(), c.appsRoutes()...) // logs.go, apps.go
-	return append(own, []route{
+	return append(own, append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
 		{"POST /admin/login", c.public(c.login)},
@@ -170,7 +171,7 @@ func (c *Console) routes() []route {
 		{"GET /admin/users/{id}/delete", c.private(auth.PermManage, c.deletePage)},
 		{"POST /admin/users/{id}/delete", c.private(auth.PermManage, c.deleteUser)},
 		{"/admin/", c.public(func(w http.ResponseWriter, r *http.Request, p *page) error { return errNotFound })},
-	}...)
+	}, c.adminRoutes()...)...)
 }
 
 // Patterns lists the console's route patterns (for the server's tests).
@@ -195,6 +196,9 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/css; charset=utf-8")
+	if strings.HasSuffix(name, ".js") {
+		h.Set("Content-Type", "text/javascript; charset=utf-8")
+	}
 	h.Set("Cache-Control", "public, max-age=86400")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
@@ -228,11 +232,17 @@ type page struct {
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
 	Apps  *appsView // applications, groups, tokens, settings (apps.go)
+	Adm   *adminsView // admins.go's pages
+	Path  string      // the request's path (to come back after re-authentication)
 
+	script  bool // the page loads webauthn.js
 	session auth.AdminSessionInfo
 	token   string
 	dataImg bool
 }
+
+// Script reports whether the page loads webauthn.js.
+func (p *page) Script() bool { return p.script }
 
 type option struct {
 	Value, Label string
@@ -280,7 +290,7 @@ func (c *Console) private(perm auth.Permission, h handler) http.Handler {
 			http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 			return
 		}
-		p.token = ck.Value
+		p.token, p.Path = ck.Value, r.URL.Path
 		p.Admin, p.Recent = p.session.Admin, p.session.Recent
 		p.CSRF = c.csrfToken(ck.Value)
 		role := p.Admin.Role

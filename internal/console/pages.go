@@ -23,7 +23,7 @@ import (
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request, p *page) error {
 	p.Title, p.Page = "Sign in", "login"
 	if r.URL.Query().Get("done") == "setup" {
-		p.Message, p.MessageKind = "Your account is ready. Sign in with a new code from your app.", "success"
+		p.Message, p.MessageKind = "Your account is ready. Sign in with a new code from your app, or with your security key.", "success"
 	}
 	return c.render(w, http.StatusOK, "login", p)
 }
@@ -57,6 +57,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, p *page) error {
 	keys := []string{"ip:" + ratelimit.AddrKey(clientIP(r)), "email:" + strings.ToLower(email)}
 	if err := c.limited(keys...); err != nil {
 		return err
+	}
+	if r.PostFormValue("method") == "webauthn" {
+		return c.loginKeyAnswer(w, r, p, keys)
+	}
+	if strings.TrimSpace(r.PostFormValue("code")) == "" && c.Core.AdminKeysEnabled() {
+		return c.loginKey(w, r, p, email, keys)
 	}
 	a, err := c.Core.AdminSignIn(r.Context(), email, r.PostFormValue("password"), r.PostFormValue("code"))
 	if errors.Is(err, auth.ErrAdminLogin) {
@@ -101,6 +107,9 @@ func (c *Console) setupPage(w http.ResponseWriter, r *http.Request, p *page) err
 	if p.Setup, err = c.setupView(info); err != nil {
 		return err
 	}
+	if err := c.setupKeyView(r, p); err != nil {
+		return err
+	}
 	p.Title, p.Page, p.dataImg = "Set up your account", "setup", true
 	return c.render(w, http.StatusOK, "setup", p)
 }
@@ -110,6 +119,9 @@ func (c *Console) setup(w http.ResponseWriter, r *http.Request, p *page) error {
 	key := "ip:" + ratelimit.AddrKey(clientIP(r))
 	if err := c.limited(key); err != nil {
 		return err
+	}
+	if r.PostFormValue("method") == "webauthn" {
+		return c.setupWithKey(w, r, p, key)
 	}
 	sealed, err := base64.RawURLEncoding.DecodeString(r.PostFormValue("sealed"))
 	if err != nil {
@@ -124,6 +136,9 @@ func (c *Console) setup(w http.ResponseWriter, r *http.Request, p *page) error {
 			return ierr
 		}
 		if p.Setup, ierr = c.setupView(info); ierr != nil {
+			return ierr
+		}
+		if ierr := c.setupKeyView(r, p); ierr != nil {
 			return ierr
 		}
 		p.Title, p.Page, p.dataImg, p.Message, p.MessageKind = "Set up your account", "setup", true, err.Error(), "error"

@@ -41,10 +41,21 @@ type Admin struct {
 	TOTPLastStep int64
 	Created      time.Time
 	LastLogin    time.Time // zero: never
+	// Keys counts the administrator's security keys and passkeys
+	// (AdminWebAuthnQueries); read-only, filled by GetAdmin, GetAdminByEmail
+	// and ListAdmins.
+	Keys int
 }
 
-// Pending reports whether the administrator has not finished setup.
-func (a Admin) Pending() bool { return a.PasswordHash == "" || len(a.TOTPSecretEnc) == 0 }
+// Pending reports whether the administrator has not finished setup: a
+// password and at least one second factor (authenticator app or security
+// key).
+func (a Admin) Pending() bool {
+	return a.PasswordHash == "" || (len(a.TOTPSecretEnc) == 0 && a.Keys == 0)
+}
+
+// HasTOTP reports whether the administrator has an authenticator app.
+func (a Admin) HasTOTP() bool { return len(a.TOTPSecretEnc) > 0 }
 
 // AdminSession is a signed-in console session. The browser holds a random
 // token; the store holds only its keyed hash.
@@ -111,6 +122,25 @@ type AdminAccountQueries interface {
 	// PurgeAdminSessions deletes sessions created before created or last
 	// seen before seen, at most limit, and returns how many.
 	PurgeAdminSessions(ctx context.Context, created, seen time.Time, limit int) (int, error)
+
+	// Administrators' security keys and passkeys: store.WebAuthnCredential
+	// with UserID holding the administrator's ID (DE…).
+
+	// CreateAdminWebAuthn returns ErrAlreadyExists if the ID or the
+	// credential ID is taken, ErrNotFound if the administrator does not
+	// exist.
+	CreateAdminWebAuthn(ctx context.Context, c WebAuthnCredential) error
+	// ListAdminWebAuthn lists an administrator's credentials by Created,
+	// then ID.
+	ListAdminWebAuthn(ctx context.Context, adminID string) ([]WebAuthnCredential, error)
+	DeleteAdminWebAuthn(ctx context.Context, id string) error // ErrNotFound if absent
+	// DeleteAdminWebAuthnOf deletes every credential of an administrator
+	// and returns how many there were.
+	DeleteAdminWebAuthnOf(ctx context.Context, adminID string) (int, error)
+	// UseAdminWebAuthn records an accepted assertion as
+	// WebAuthnQueries.UseWebAuthnCredential does (guarded on prev;
+	// ErrConflict otherwise, also for an unknown credential).
+	UseAdminWebAuthn(ctx context.Context, id string, prev, next uint32, backupState bool, at time.Time) error
 
 	// ConsoleCounts counts users by state and the pushes pending at now.
 	ConsoleCounts(ctx context.Context, now time.Time) (ConsoleCounts, error)

@@ -13,13 +13,17 @@ import (
 
 const adminCols = `id, email, name, role, password_hash, totp_secret_enc, totp_last_step, created, last_login`
 
+// adminSelect reads adminCols and the count of security keys.
+const adminSelect = `SELECT ` + adminCols + `,
+	(SELECT COUNT(*) FROM admin_webauthn_credentials w WHERE w.admin_id = admins.id) FROM admins`
+
 func scanAdmin(r scanner) (store.Admin, error) {
 	var (
 		a                 store.Admin
 		role              string
 		created, lastSeen int64
 	)
-	if err := r.Scan(&a.ID, &a.Email, &a.Name, &role, &a.PasswordHash, &a.TOTPSecretEnc, &a.TOTPLastStep, &created, &lastSeen); err != nil {
+	if err := r.Scan(&a.ID, &a.Email, &a.Name, &role, &a.PasswordHash, &a.TOTPSecretEnc, &a.TOTPLastStep, &created, &lastSeen, &a.Keys); err != nil {
 		return store.Admin{}, err
 	}
 	if len(a.TOTPSecretEnc) == 0 {
@@ -47,7 +51,7 @@ func (q *queries) CreateAdmin(ctx context.Context, a store.Admin) error {
 }
 
 func (q *queries) GetAdmin(ctx context.Context, id string) (store.Admin, error) {
-	a, err := scanAdmin(q.queryRow(ctx, `SELECT `+adminCols+` FROM admins WHERE id = ?`+q.forUpdate(), id))
+	a, err := scanAdmin(q.queryRow(ctx, adminSelect+` WHERE id = ?`+q.forUpdate(), id))
 	if err != nil {
 		return store.Admin{}, fmt.Errorf("sqlstore: get admin %s: %w", id, mapErr(err))
 	}
@@ -55,7 +59,7 @@ func (q *queries) GetAdmin(ctx context.Context, id string) (store.Admin, error) 
 }
 
 func (q *queries) GetAdminByEmail(ctx context.Context, email string) (store.Admin, error) {
-	a, err := scanAdmin(q.queryRow(ctx, `SELECT `+adminCols+` FROM admins WHERE email = ?`+q.forUpdate(), email))
+	a, err := scanAdmin(q.queryRow(ctx, adminSelect+` WHERE email = ?`+q.forUpdate(), email))
 	if err != nil {
 		return store.Admin{}, fmt.Errorf("sqlstore: get admin %q: %w", email, mapErr(err))
 	}
@@ -63,7 +67,7 @@ func (q *queries) GetAdminByEmail(ctx context.Context, email string) (store.Admi
 }
 
 func (q *queries) ListAdmins(ctx context.Context) ([]store.Admin, error) {
-	rows, err := q.query(ctx, `SELECT `+adminCols+` FROM admins ORDER BY email`+q.d.binary+`, id`+q.d.binary)
+	rows, err := q.query(ctx, adminSelect+` ORDER BY email`+q.d.binary+`, id`+q.d.binary)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list admins: %w", err)
 	}
@@ -99,6 +103,9 @@ func (q *queries) AdvanceAdminTOTP(ctx context.Context, id string, step int64, a
 func (q *queries) DeleteAdmin(ctx context.Context, id string) error {
 	if _, err := q.exec(ctx, `DELETE FROM admin_sessions WHERE admin_id = ?`, id); err != nil {
 		return fmt.Errorf("sqlstore: delete admin %s: sessions: %w", id, mapErr(err))
+	}
+	if _, err := q.exec(ctx, `DELETE FROM admin_webauthn_credentials WHERE admin_id = ?`, id); err != nil {
+		return fmt.Errorf("sqlstore: delete admin %s: security keys: %w", id, mapErr(err))
 	}
 	if err := q.changeOne(ctx, `DELETE FROM admins WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("sqlstore: delete admin %s: %w", id, err)

@@ -46,6 +46,7 @@ var copyTables = []string{
 	"admin_sessions",
 	"user_sessions",
 	"user_default_method",
+	"admin_webauthn_credentials",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

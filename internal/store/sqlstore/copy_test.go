@@ -144,6 +144,8 @@ var sampleRows = []string{
 	`INSERT INTO admin_sessions (hash, admin_id, created, last_seen, reauth, ip) VALUES (X'5e55', 'DEAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.9')`,
 	`INSERT INTO user_sessions (hash, user_id, created, last_seen, reauth, ip) VALUES (X'5e56', 'DUAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.10')`,
 	`INSERT INTO user_default_method (user_id, method_id, updated) VALUES ('DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', 1700000000)`,
+	`INSERT INTO admin_webauthn_credentials (id, admin_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, name, backup_eligible, backup_state, created, last_used)
+	 VALUES ('DWBBBBBBBBBBBBBBBBBB', 'DEAAAAAAAAAAAAAAAAAA', X'c0ffef', X'a5010203', 'none', X'00000000000000000000000000000000', 3, 'usb', 'YubiKey', 0, 0, 1700000000, 1700000500)`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

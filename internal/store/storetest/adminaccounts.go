@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ func RunAdminAccountTests(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Admins", func(t *testing.T) { testAdmins(t, open(t)) })
 	t.Run("AdminTOTPReplay", func(t *testing.T) { testAdminTOTP(t, open(t)) })
 	t.Run("AdminSessions", func(t *testing.T) { testAdminSessions(t, open(t)) })
+	t.Run("AdminWebAuthn", func(t *testing.T) { testAdminWebAuthn(t, open(t)) })
 	t.Run("ConsoleUsers", func(t *testing.T) { testConsoleUsers(t, open(t)) })
 }
 
@@ -227,4 +229,82 @@ func testAdminSessions(t *testing.T, s store.Store) {
 	must(t, "DeleteAdmin", s.DeleteAdmin(ctx, b.ID))
 	_, err = s.GetAdminSession(ctx, s4.Hash)
 	wantErr(t, "GetAdminSession of a deleted admin's session", err, store.ErrNotFound)
+}
+
+// testAdminWebAuthn: administrators' security keys, the count GetAdmin
+// reports, the guarded counter, and deletion with the administrator.
+func testAdminWebAuthn(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := store.Admin{ID: adminID(1), Email: "a@example.com", Role: store.RoleOwner, PasswordHash: "$argon2id$x", Created: at(0)}
+	b := store.Admin{ID: adminID(2), Email: "b@example.com", Role: store.RoleReadOnly, Created: at(0)}
+	must(t, "CreateAdmin a", s.CreateAdmin(ctx, a))
+	must(t, "CreateAdmin b", s.CreateAdmin(ctx, b))
+	k1 := store.WebAuthnCredential{ID: "DW" + strings.Repeat("A", 18), UserID: a.ID, CredentialID: []byte{1, 2, 3}, PublicKey: []byte{0xa5, 1},
+		AttestationType: "none", AAGUID: make([]byte, 16), SignCount: 5, Transports: []string{"usb", "nfc"}, Name: "YubiKey",
+		BackupEligible: true, Created: at(time.Minute)}
+	k2 := store.WebAuthnCredential{ID: "DW" + strings.Repeat("B", 18), UserID: a.ID, CredentialID: []byte{4}, PublicKey: []byte{0xa5, 2},
+		AAGUID: make([]byte, 16), Name: "Passkey", Created: at(0)}
+	must(t, "CreateAdminWebAuthn k1", s.CreateAdminWebAuthn(ctx, k1))
+	must(t, "CreateAdminWebAuthn k2", s.CreateAdminWebAuthn(ctx, k2))
+	dup := k1
+	dup.ID = "DW" + strings.Repeat("C", 18)
+	wantErr(t, "CreateAdminWebAuthn with a taken credential ID", s.CreateAdminWebAuthn(ctx, dup), store.ErrAlreadyExists)
+	dup = k2
+	dup.UserID = adminID(9)
+	dup.ID, dup.CredentialID = "DW"+strings.Repeat("D", 18), []byte{9}
+	wantErr(t, "CreateAdminWebAuthn of an unknown admin", s.CreateAdminWebAuthn(ctx, dup), store.ErrNotFound)
+
+	list, err := s.ListAdminWebAuthn(ctx, a.ID)
+	must(t, "ListAdminWebAuthn", err)
+	checkList(t, "a's keys (by creation)", list, []store.WebAuthnCredential{k2, k1}, normWebAuthn)
+	list, err = s.ListAdminWebAuthn(ctx, b.ID)
+	must(t, "ListAdminWebAuthn of b", err)
+	if len(list) != 0 {
+		t.Errorf("b has %d keys, want 0", len(list))
+	}
+	got, err := s.GetAdmin(ctx, a.ID)
+	must(t, "GetAdmin", err)
+	if got.Keys != 2 || got.Pending() || got.HasTOTP() {
+		t.Errorf("admin with a password and 2 keys: Keys %d, pending %v, TOTP %v", got.Keys, got.Pending(), got.HasTOTP())
+	}
+	must(t, "GetAdmin in a transaction", s.InTx(ctx, func(q store.Queries) error {
+		got, err := q.GetAdminByEmail(ctx, a.Email)
+		if err == nil && got.Keys != 2 {
+			t.Errorf("GetAdminByEmail in a transaction: Keys %d, want 2", got.Keys)
+		}
+		return err
+	}))
+	admins, err := s.ListAdmins(ctx)
+	must(t, "ListAdmins", err)
+	if len(admins) != 2 || admins[0].Keys != 2 || admins[1].Keys != 0 {
+		t.Errorf("ListAdmins keys: %+v", admins)
+	}
+
+	must(t, "UseAdminWebAuthn 5 → 6", s.UseAdminWebAuthn(ctx, k1.ID, 5, 6, true, at(time.Hour)))
+	wantErr(t, "UseAdminWebAuthn from a stale counter", s.UseAdminWebAuthn(ctx, k1.ID, 5, 7, true, at(time.Hour)), store.ErrConflict)
+	wantErr(t, "UseAdminWebAuthn of an unknown key", s.UseAdminWebAuthn(ctx, "DW"+strings.Repeat("Z", 18), 0, 1, false, at(0)), store.ErrConflict)
+	list, err = s.ListAdminWebAuthn(ctx, a.ID)
+	must(t, "ListAdminWebAuthn after use", err)
+	k1.SignCount, k1.BackupState, k1.LastUsed = 6, true, at(time.Hour)
+	checkList(t, "a's keys after use", list, []store.WebAuthnCredential{k2, k1}, normWebAuthn)
+
+	must(t, "DeleteAdminWebAuthn", s.DeleteAdminWebAuthn(ctx, k2.ID))
+	wantErr(t, "DeleteAdminWebAuthn again", s.DeleteAdminWebAuthn(ctx, k2.ID), store.ErrNotFound)
+	n, err := s.DeleteAdminWebAuthnOf(ctx, a.ID)
+	must(t, "DeleteAdminWebAuthnOf", err)
+	if n != 1 {
+		t.Errorf("DeleteAdminWebAuthnOf deleted %d, want 1", n)
+	}
+	got, err = s.GetAdmin(ctx, a.ID)
+	must(t, "GetAdmin after deleting the keys", err)
+	if got.Keys != 0 || !got.Pending() {
+		t.Errorf("admin without keys or TOTP: Keys %d, pending %v", got.Keys, got.Pending())
+	}
+	must(t, "CreateAdminWebAuthn again", s.CreateAdminWebAuthn(ctx, k2))
+	must(t, "DeleteAdmin", s.DeleteAdmin(ctx, a.ID))
+	list, err = s.ListAdminWebAuthn(ctx, a.ID)
+	must(t, "ListAdminWebAuthn after DeleteAdmin", err)
+	if len(list) != 0 {
+		t.Errorf("a deleted admin still has %d keys", len(list))
+	}
 }

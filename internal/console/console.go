@@ -67,7 +67,7 @@ type Core interface {
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
-	appsCore // applications, groups, tokens, settings (apps.go)
+	appsCore   // applications, groups, tokens, settings (apps.go)
 	adminsCore // administrators, accounts, security keys (admins.go)
 }
 
@@ -231,7 +231,7 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
-	Apps  *appsView // applications, groups, tokens, settings (apps.go)
+	Apps  *appsView   // applications, groups, tokens, settings (apps.go)
 	Adm   *adminsView // admins.go's pages
 	Path  string      // the request's path (to come back after re-authentication)
 

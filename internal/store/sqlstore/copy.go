@@ -26,6 +26,7 @@ var copyTables = []string{
 	"users",
 	"user_groups",
 	"user_group_members",
+	"user_aliases",
 	"bypass_codes",
 	"devices",
 	"pending_phones",

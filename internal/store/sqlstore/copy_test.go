@@ -96,14 +96,17 @@ func TestCopyCoversEveryTable(t *testing.T) {
 // sampleRows inserts rows into every copied table, with values of every
 // kind a column holds (empty and non-empty bytes, NULLs, large integers).
 var sampleRows = []string{
-	`INSERT INTO integrations (ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, prev_secret_enc, prev_secret_expires, verified_push)
-	 VALUES ('DIAAAAAAAAAAAAAAAAAA', 'vpn', 'authapi', X'0102ff', 'enroll', 1700000000, 'https://a.example', 1, '', X'', 0, 3),
-	        ('DIBBBBBBBBBBBBBBBBBB', 'admin', 'adminapi', X'ffee', 'deny', 1700000001, '', 0, 'read-log write-resource', X'aabb', 1800000000, 0)`,
+	`INSERT INTO integrations (ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, prev_secret_enc, prev_secret_expires, verified_push, username_normalization_policy)
+	 VALUES ('DIAAAAAAAAAAAAAAAAAA', 'vpn', 'authapi', X'0102ff', 'enroll', 1700000000, 'https://a.example', 1, '', X'', 0, 3, 'simple'),
+	        ('DIBBBBBBBBBBBBBBBBBB', 'admin', 'adminapi', X'ffee', 'deny', 1700000001, '', 0, 'read-log write-resource', X'aabb', 1800000000, 0, 'none')`,
 	`INSERT INTO users (id, username, username_norm, status, failed_attempts, lockout_reason, created, last_login, realname, email, notes, firstname, lastname)
 	 VALUES ('DUAAAAAAAAAAAAAAAAAA', 'Alice', 'alice', 'active', 2, '', 1700000000, 1700000100, 'Alice A', 'alice@example.com', 'n', 'Alice', 'A'),
 	        ('DUBBBBBBBBBBBBBBBBBB', 'bob', 'bob', 'locked_out', 10, 'failed attempts', 1700000001, 0, '', '', '', '', '')`,
 	`INSERT INTO user_groups (id, name, description, status, created) VALUES ('DGAAAAAAAAAAAAAAAAAA', 'staff', 'all staff', 'active', 1700000000)`,
 	`INSERT INTO user_group_members (group_id, user_id) VALUES ('DGAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA')`,
+	`INSERT INTO user_aliases (user_id, position, alias, alias_norm) VALUES
+	   ('DUAAAAAAAAAAAAAAAAAA', 1, 'A.Smith', 'a.smith'),
+	   ('DUAAAAAAAAAAAAAAAAAA', 4, 'asmith@example.com', 'asmith@example.com')`,
 	`INSERT INTO bypass_codes (id, user_id, hash, remaining_uses, expires, created) VALUES
 	   ('BC1', 'DUAAAAAAAAAAAAAAAAAA', X'00112233', 1, 0, 1700000000),
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,

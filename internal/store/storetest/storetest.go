@@ -9,6 +9,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueryAdminLogConcurrent", testQueryAdminLogConcurrent},
 		{"Groups", testGroups},
 		{"PendingPhones", testPendingPhones},
+		{"UserAliases", testUserAliases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +110,7 @@ func normIntegration(in store.Integration) store.Integration {
 	if len(in.AllowedOrigins) == 0 {
 		in.AllowedOrigins = nil
 	}
+	in.UsernameNormalization = cmp.Or(in.UsernameNormalization, "none") // "" reads as "none"
 	return in
 }
 

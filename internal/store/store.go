@@ -215,7 +215,7 @@ type Queries interface {
 	// GetUserByUsername finds the user whose username, or else one of
 	// whose aliases, is username (compared as package username says).
 	GetUserByUsername(ctx context.Context, username string) (User, error)
-	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username
+	ListUsers(ctx context.Context) ([]User, error) // ordered by username
 	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
 	// LastLogin of the user with u.ID; ErrNotFound if absent,
 	// ErrAlreadyExists if a new username is taken (as CreateUser).

@@ -154,4 +154,3 @@ func TestAliasesOneNamespace(t *testing.T) {
 		t.Errorf("a ninth alias: %v", err)
 	}
 }
-

@@ -25,6 +25,7 @@ func newUserCmd(e *env) *cobra.Command {
 		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
 		newUserRemoveDeviceCmd(e), newUserTOTPCmd(e))
 	cmd.AddCommand(newUserKeysCmd(e)) // security keys and passkeys (webauthn.go)
+	cmd.AddCommand(newUserAliasCmd(e)) // username aliases (useralias.go)
 	return cmd
 }
 

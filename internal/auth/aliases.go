@@ -175,6 +175,19 @@ func (s *Service) setAliases(ctx context.Context, nameOrID string, set map[int]s
 	return s.UserAliases(ctx, u.ID)
 }
 
+// sameUsername reports whether a and b compare equal as usernames.
+func sameUsername(a, b string) bool {
+	if a == b {
+		return true
+	}
+	na, err := username.Normalize(a)
+	if err != nil {
+		return false
+	}
+	nb, err := username.Normalize(b)
+	return err == nil && na == nb
+}
+
 // errAliasTakenMeanwhile: an alias checked as free was taken by another
 // user's change before this one committed.
 var errAliasTakenMeanwhile = &Error{Kind: KindConflict, Param: "aliases",

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -70,10 +71,19 @@ func TestUsernamePolicyAndAliases(t *testing.T) {
 			}
 		}
 	}
+	aliases := map[string]bool{}
 	for _, l := range f.logs(t, alice.ID) {
 		if l.Username != "alice" {
 			t.Errorf("auth log names %q, want the user's username alice", l.Username)
 		}
+		if l.Alias != "" {
+			aliases[l.Alias] = true
+		}
+	}
+	// Duo's alias: the alias a login used (after the policy), never a
+	// spelling of the username.
+	if want := map[string]bool{"a.smith": true, "A.Smith": true, "ASmith@Corp.example": true}; !maps.Equal(aliases, want) {
+		t.Errorf("auth log aliases %v, want %v", aliases, want)
 	}
 	// An unknown user is logged as typed.
 	f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: none, Username: `EXAMPLE\nobody`}})

@@ -346,6 +346,8 @@ func (s *Service) logRow(req Request, u store.User) store.AuthLog {
 	}
 	if l.Username == "" {
 		l.Username = cmp.Or(req.typed, req.Username)
+	} else if req.Username != "" && !sameUsername(req.Username, u.Username) {
+		l.Alias = req.Username // found by an alias
 	}
 	return l
 }

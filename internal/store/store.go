@@ -158,7 +158,11 @@ type AuthLog struct {
 	Time     time.Time
 	IKey     string // integration that asked; empty for internal callers
 	UserID   string // empty when the user is unknown
-	Username string // as the caller sent it
+	Username string // the user's username; as the caller sent it when the user is unknown
+	// Alias is the name the user was found by when it was one of the
+	// user's aliases rather than the username (Duo's alias); empty
+	// otherwise.
+	Alias    string
 	Factor   string // passcode, bypass_code, push, …; empty if none was tried
 	Device   string // device ID or empty
 	Result   string // allow, deny, …

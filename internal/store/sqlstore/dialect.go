@@ -61,8 +61,8 @@ func (d *dialect) withUserReads() *dialect {
 }
 
 func appendAuthLogSQL(greatest string) string {
-	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list)
-		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
+	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias)
+		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
 }
 
 var (

@@ -24,3 +24,7 @@ CREATE TABLE user_aliases (
 CREATE UNIQUE INDEX user_aliases_alias_norm ON user_aliases (alias_norm);
 
 ALTER TABLE integrations ADD COLUMN username_normalization_policy TEXT NOT NULL DEFAULT 'none';
+
+-- auth_log.alias is Duo's: the name a user logged in with when it was an
+-- alias rather than the username ('' otherwise).
+ALTER TABLE auth_log ADD COLUMN alias TEXT NOT NULL DEFAULT '';

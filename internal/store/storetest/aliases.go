@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -121,6 +122,38 @@ func testUserAliases(t *testing.T, s store.Store) {
 		wantErr(t, "InTx with a taken alias", err, store.ErrAlreadyExists)
 		if _, err := s.GetUserByUsername(ctx, "bobby"); err == nil {
 			t.Error("a rolled-back alias finds the user")
+		}
+	})
+
+	t.Run("concurrent claims", func(t *testing.T) {
+		// Users race for one alias: the unique index lets exactly one
+		// have it.
+		var ids []string
+		for i := range 6 {
+			u := mkUser(20+i, fmt.Sprintf("racer%d", i))
+			createUsers(t, s, u)
+			ids = append(ids, u.ID)
+		}
+		errs := make(chan error, len(ids))
+		for _, id := range ids {
+			go func() { errs <- s.SetUserAliases(ctx, id, []string{"contested"}) }()
+		}
+		won := 0
+		for range ids {
+			err := <-errs
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrAlreadyExists):
+				t.Errorf("a losing claim: %v, want ErrAlreadyExists", err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d users got the alias, want 1", won)
+		}
+		u, err := s.GetUserByUsername(ctx, "CONTESTED")
+		if err != nil || !slices.Contains(ids, u.ID) {
+			t.Errorf("GetUserByUsername(CONTESTED) = %s, %v", u.ID, err)
 		}
 	})
 

@@ -27,6 +27,7 @@ type Core interface {
 	AddUser(ctx context.Context, n auth.NewUser) (store.User, error)
 	ModifyUser(ctx context.Context, nameOrID string, up auth.UserUpdate) (store.User, error)
 	DeleteUser(ctx context.Context, nameOrID string) error
+	UserAliases(ctx context.Context, nameOrID string) ([]string, error)
 	IssueBypassCodes(ctx context.Context, nameOrID string, n auth.NewBypassCodes) (auth.IssuedBypassCodes, error)
 	BypassCodes(ctx context.Context, nameOrID string) ([]store.BypassCode, error)
 	AllBypassCodes(ctx context.Context, offset, limit int) ([]store.BypassCode, int, error)

@@ -146,8 +146,8 @@ func TestSignaturesAndMethods(t *testing.T) {
 	if status, e := call(t, s, ikey, skey, 2, "GET", "/admin/v1/users/DUNOSUCHUSER00000000", nil); status != 404 || e.Code != 40401 {
 		t.Errorf("GET a missing user: %d %+v", status, e)
 	}
-	if status, e := call(t, s, ikey, skey, 2, "POST", "/admin/v1/users", url.Values{"username": {"x"}, "alias1": {"y"}}); status != 400 || e.Code != 40002 {
-		t.Errorf("alias1: %d %+v", status, e)
+	if status, e := call(t, s, ikey, skey, 2, "POST", "/admin/v1/users", url.Values{"username": {"x"}, "alias1": {"X"}}); status != 400 || e.Code != 40002 {
+		t.Errorf("alias1 = username: %d %+v", status, e)
 	}
 	aikey, askey := integration(t, s, store.TypeAuthAPI)
 	if status, e := call(t, s, aikey, askey, 2, "GET", "/admin/v1/users", nil); status != 403 || e.Code != 40301 {

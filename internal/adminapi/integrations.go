@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"cmp"
 	"net/http"
 	"slices"
 	"strconv"
@@ -56,7 +57,7 @@ func integrationOf(in store.Integration) integrationJSON {
 		AdminAPIIntegrations: has(store.GrantWriteResource),
 		Created:              in.Created.Unix(), EnrollPolicy: string(in.NewUserPolicy), GroupsAllowed: []string{},
 		IntegrationKey: in.IKey, IPWhitelist: []string{}, Name: in.Name, Type: string(in.Type),
-		UsernameNormalization: "simple", WebSDKAllowedOrigins: in.AllowedOrigins, LegacySignaturesAssent: in.LegacySignatures,
+		UsernameNormalization: cmp.Or(in.UsernameNormalization, "none"), WebSDKAllowedOrigins: in.AllowedOrigins, LegacySignaturesAssent: in.LegacySignatures,
 	}
 }
 
@@ -133,6 +134,7 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request, c *httpa
 		return err
 	}
 	n.Grants = grants
+	n.UsernameNormalization = strings.ToLower(v.Get("username_normalization_policy")) // "": none
 	in, skey, err := a.Core.CreateIntegration(r.Context(), n)
 	if err != nil {
 		return err
@@ -153,6 +155,10 @@ func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request, c *httpa
 	if _, ok := v["enroll_policy"]; ok {
 		p := store.NewUserPolicy(v.Get("enroll_policy"))
 		u.NewUserPolicy = &p
+	}
+	if _, ok := v["username_normalization_policy"]; ok {
+		p := strings.ToLower(v.Get("username_normalization_policy"))
+		u.UsernameNormalization = &p
 	}
 	grants, given, err := grantParams(c)
 	if err != nil {

@@ -134,6 +134,7 @@ func (a *API) appNames(r *http.Request) (map[string]string, error) {
 func v2Row(l store.AuthLog, apps map[string]string) authLogV2JSON {
 	return authLogV2JSON{
 		AccessDevice: accessDevice{Hostname: nullable(l.Hostname), IP: nullable(l.IP)},
+		Alias:        l.Alias,
 		Application:  keyName{Key: l.IKey, Name: apps[l.IKey]},
 		AuthDevice:   authDevice{Name: nullable(l.Device)},
 		EventType:    "authentication",

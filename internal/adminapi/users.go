@@ -3,6 +3,7 @@ package adminapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,31 +18,31 @@ import (
 // userJSON is Duo's v1 user object. Fields Assent has no data for are
 // present with Duo's empty values, so clients that index them work.
 type userJSON struct {
-	Alias1              *string       `json:"alias1"`
-	Alias2              *string       `json:"alias2"`
-	Alias3              *string       `json:"alias3"`
-	Alias4              *string       `json:"alias4"`
-	Aliases             struct{}      `json:"aliases"`
-	Created             int64         `json:"created"`
-	DesktopTokens       []any         `json:"desktoptokens"`
-	Email               string        `json:"email"`
-	ExternalID          *string       `json:"external_id"`
-	FirstName           string        `json:"firstname"`
-	Groups              []groupV1     `json:"groups"`
-	IsEnrolled          bool          `json:"is_enrolled"`
-	LastDirectorySync   *int64        `json:"last_directory_sync"`
-	LastLogin           *int64        `json:"last_login"`
-	LastName            string        `json:"lastname"`
-	LockoutReason       *string       `json:"lockout_reason"`
-	Notes               string        `json:"notes"`
-	Phones              []phoneRef    `json:"phones"`
-	RealName            string        `json:"realname"`
-	Status              string        `json:"status"`
-	Tokens              []tokenRef    `json:"tokens"`
-	U2FTokens           []any         `json:"u2ftokens"`
-	UserID              string        `json:"user_id"`
-	Username            string        `json:"username"`
-	WebAuthnCredentials []webauthnRef `json:"webauthncredentials"`
+	Alias1              *string           `json:"alias1"`
+	Alias2              *string           `json:"alias2"`
+	Alias3              *string           `json:"alias3"`
+	Alias4              *string           `json:"alias4"`
+	Aliases             map[string]string `json:"aliases"`
+	Created             int64             `json:"created"`
+	DesktopTokens       []any             `json:"desktoptokens"`
+	Email               string            `json:"email"`
+	ExternalID          *string           `json:"external_id"`
+	FirstName           string            `json:"firstname"`
+	Groups              []groupV1         `json:"groups"`
+	IsEnrolled          bool              `json:"is_enrolled"`
+	LastDirectorySync   *int64            `json:"last_directory_sync"`
+	LastLogin           *int64            `json:"last_login"`
+	LastName            string            `json:"lastname"`
+	LockoutReason       *string           `json:"lockout_reason"`
+	Notes               string            `json:"notes"`
+	Phones              []phoneRef        `json:"phones"`
+	RealName            string            `json:"realname"`
+	Status              string            `json:"status"`
+	Tokens              []tokenRef        `json:"tokens"`
+	U2FTokens           []any             `json:"u2ftokens"`
+	UserID              string            `json:"user_id"`
+	Username            string            `json:"username"`
+	WebAuthnCredentials []webauthnRef     `json:"webauthncredentials"`
 }
 
 type userRef struct {
@@ -62,7 +63,28 @@ func (a *API) userJSON(r *http.Request, u store.User) (userJSON, error) {
 		Notes: u.Profile.Notes, RealName: u.Profile.RealName, Status: string(u.Status), UserID: u.ID, Username: u.Username,
 		LastLogin:     timePtr(u.LastLogin),
 		DesktopTokens: []any{}, Groups: []groupV1{}, Tokens: []tokenRef{}, U2FTokens: []any{}, WebAuthnCredentials: []webauthnRef{},
-		Phones: []phoneRef{},
+		Phones: []phoneRef{}, Aliases: map[string]string{},
+	}
+	aliases, err := a.Core.UserAliases(r.Context(), u.ID)
+	if err != nil {
+		return userJSON{}, err
+	}
+	for i, al := range aliases {
+		if al == "" {
+			continue
+		}
+		out.Aliases[fmt.Sprintf("alias%d", i+1)] = al
+		v := al
+		switch i { // alias1…alias4 also stand alone, as Duo's do
+		case 0:
+			out.Alias1 = &v
+		case 1:
+			out.Alias2 = &v
+		case 2:
+			out.Alias3 = &v
+		case 3:
+			out.Alias4 = &v
+		}
 	}
 	groups, err := a.Core.UserGroups(r.Context(), u.ID)
 	if err != nil {
@@ -218,20 +240,61 @@ func profileParams(c *httpapi.Call) auth.UserUpdate {
 	return up
 }
 
-// aliasParams refuses aliases: Assent has no username aliases yet, and
-// silently dropping them would let a user log in under fewer names than the
-// script set up.
-func aliasParams(c *httpapi.Call) error {
-	for _, k := range []string{"alias1", "alias2", "alias3", "alias4", "aliases"} {
-		if c.Params.Get(k) != "" {
-			return httpapi.InvalidParams(k + ": username aliases are not supported by Assent")
+// aliasParams reads Duo's alias parameters: alias1 to alias4, and aliases,
+// "alias1=joe&alias2=jsmith@example.com" (URL-encoded pairs, as Duo
+// documents it) or a JSON object {"alias1": "joe"} (a JSON body's object
+// parameter), for alias1 to alias8. A position given with "" is cleared;
+// positions not given stay. nil: no alias parameter.
+func aliasParams(c *httpapi.Call) (map[int]string, error) {
+	v := c.Params.Values
+	var set map[int]string
+	put := func(param, key, val string) error {
+		n, err := strconv.Atoi(strings.TrimPrefix(key, "alias"))
+		if !strings.HasPrefix(key, "alias") || err != nil || n < 1 || n > store.MaxAliases {
+			return httpapi.InvalidParams(param + ": alias keys are alias1 to alias" + strconv.Itoa(store.MaxAliases))
+		}
+		if set == nil {
+			set = map[int]string{}
+		}
+		set[n-1] = val
+		return nil
+	}
+	if _, ok := v["aliases"]; ok {
+		raw := strings.TrimSpace(v.Get("aliases"))
+		pairs := map[string]string{}
+		if strings.HasPrefix(raw, "{") {
+			if err := json.Unmarshal([]byte(raw), &pairs); err != nil {
+				return nil, httpapi.InvalidParams("aliases: a JSON object of alias1…alias8 to names")
+			}
+		} else {
+			q, err := url.ParseQuery(raw)
+			if err != nil {
+				return nil, httpapi.InvalidParams("aliases: URL-encoded pairs such as alias1=joe&alias2=jsmith")
+			}
+			for k := range q {
+				pairs[k] = q.Get(k)
+			}
+		}
+		for k, val := range pairs {
+			if err := put("aliases", k, val); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return nil
+	for i := 1; i <= 4; i++ {
+		k := fmt.Sprintf("alias%d", i)
+		if _, ok := v[k]; ok {
+			if err := put(k, k, v.Get(k)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return set, nil
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if err := aliasParams(c); err != nil {
+	aliases, err := aliasParams(c)
+	if err != nil {
 		return err
 	}
 	up := profileParams(c)
@@ -239,6 +302,12 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 		return httpapi.InvalidParams("username")
 	}
 	n := auth.NewUser{Username: *up.Username}
+	for i, al := range aliases {
+		for len(n.Aliases) <= i {
+			n.Aliases = append(n.Aliases, "")
+		}
+		n.Aliases[i] = al
+	}
 	if up.Status != nil {
 		n.Status = *up.Status
 	}
@@ -263,14 +332,17 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 }
 
 func (a *API) updateUser(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if err := aliasParams(c); err != nil {
+	aliases, err := aliasParams(c)
+	if err != nil {
 		return err
 	}
 	u, err := a.user(r)
 	if err != nil {
 		return err
 	}
-	u, err = a.Core.ModifyUser(r.Context(), u.ID, profileParams(c))
+	up := profileParams(c)
+	up.Aliases = aliases
+	u, err = a.Core.ModifyUser(r.Context(), u.ID, up)
 	if err != nil {
 		return err
 	}

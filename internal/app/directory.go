@@ -16,7 +16,7 @@ import (
 // add` (every directory_sync_interval in the server, or on demand). It
 // reports every problem of the [[directory]] tables. Its Syncer's Notifier
 // e-mails new users their enrollment link when directory_enrollment_email
-// is on; its Aliases (alias1–alias4) are nil until aliases are wired here.
+// is on; its Aliases stores the mapped aliases as alias1–alias4.
 func (a *App) NewDirectoryRunner() (*directory.Runner, error) {
 	log := a.Logger.With("component", "directory")
 	r := &directory.Runner{
@@ -33,6 +33,7 @@ func (a *App) NewDirectoryRunner() (*directory.Runner, error) {
 		}
 		r.Syncer.Notifier = enrollmentMailer{core: a.Core, log: log}
 	}
+	r.Syncer.Aliases = directoryAliases{core: a.Core}
 	for _, d := range a.Config.Directories {
 		s := directory.Settings{URL: d.URL, StartTLS: d.StartTLS, CAFile: d.CAFile, BindDN: d.BindDN, BaseDN: d.BaseDN,
 			UserFilter: d.UserFilter, GroupDNs: d.GroupDNs, Schema: d.Schema, Nested: d.Nested, PageSize: d.PageSize,
@@ -66,6 +67,37 @@ func (m enrollmentMailer) UserCreated(ctx context.Context, u store.User) error {
 	}
 	if _, err := m.core.SendEnrollmentEmail(ctx, u.ID); err != nil {
 		return fmt.Errorf("enrollment e-mail to %s: %w", u.Username, err)
+	}
+	return nil
+}
+
+// directoryAliases stores the aliases a directory maps as the user's
+// alias1–alias4 (the positions a sync owns; alias5–alias8 stay).
+type directoryAliases struct {
+	core interface {
+		UserAliases(ctx context.Context, nameOrID string) ([]string, error)
+		ModifyUser(ctx context.Context, nameOrID string, up auth.UserUpdate) (store.User, error)
+	}
+}
+
+// directoryAliasPositions are the alias positions a directory sets.
+const directoryAliasPositions = 4
+
+func (d directoryAliases) UserAliases(ctx context.Context, userID string) ([]string, error) {
+	list, err := d.core.UserAliases(ctx, userID)
+	return list[:min(len(list), directoryAliasPositions)], err
+}
+
+func (d directoryAliases) SetUserAliases(ctx context.Context, userID string, aliases []string) error {
+	set := make(map[int]string, directoryAliasPositions)
+	for i := range directoryAliasPositions {
+		set[i] = ""
+		if i < len(aliases) {
+			set[i] = aliases[i]
+		}
+	}
+	if _, err := d.core.ModifyUser(ctx, userID, auth.UserUpdate{Aliases: set}); err != nil {
+		return fmt.Errorf("aliases of %s: %w", userID, err)
 	}
 	return nil
 }

@@ -48,3 +48,38 @@ func TestEnrollmentMailer(t *testing.T) {
 		})
 	}
 }
+
+type fakeAliasCore struct {
+	aliases []string
+	set     map[int]string
+}
+
+func (f *fakeAliasCore) UserAliases(context.Context, string) ([]string, error) { return f.aliases, nil }
+
+func (f *fakeAliasCore) ModifyUser(_ context.Context, _ string, up auth.UserUpdate) (store.User, error) {
+	f.set = up.Aliases
+	return store.User{}, nil
+}
+
+// TestDirectoryAliases: a sync owns alias1–alias4: it sets those it maps,
+// clears the others of the four, and leaves alias5–alias8 alone.
+func TestDirectoryAliases(t *testing.T) {
+	core := &fakeAliasCore{aliases: []string{"a", "b", "c", "d", "e5"}}
+	d := directoryAliases{core: core}
+	got, err := d.UserAliases(t.Context(), "DU1")
+	if err != nil || len(got) != 4 || got[3] != "d" {
+		t.Fatalf("UserAliases = %q, %v; want the first four", got, err)
+	}
+	if err := d.SetUserAliases(t.Context(), "DU1", []string{"x@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{0: "x@example.com", 1: "", 2: "", 3: ""}
+	if len(core.set) != len(want) {
+		t.Fatalf("set %v, want %v", core.set, want)
+	}
+	for k, v := range want {
+		if core.set[k] != v {
+			t.Errorf("position %d set to %q, want %q", k, core.set[k], v)
+		}
+	}
+}

@@ -84,6 +84,9 @@ type NewUser struct {
 	Username string
 	Status   store.UserStatus // "": active
 	Profile  store.UserProfile
+	// Aliases are Duo's alias1…alias8 (element i is alias<i+1>, "" for
+	// none).
+	Aliases []string
 }
 
 // AddUser creates a user with a status and profile, in one transaction
@@ -98,19 +101,39 @@ func (s *Service) AddUser(ctx context.Context, n NewUser) (store.User, error) {
 	if err := adminStatus(n.Status); err != nil {
 		return store.User{}, err
 	}
+	aliases, err := mergeAliases(nil, aliasMap(n.Aliases))
+	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.checkAliases(ctx, "", n.Username, aliases); err != nil {
+		return store.User{}, err
+	}
 	u := store.User{ID: ids.New(ids.User), Username: n.Username, Status: n.Status, Created: s.now(), Profile: n.Profile}
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	aliasTakenMeanwhile := false
+	err = s.st.InTx(ctx, func(q store.Queries) error {
 		if err := q.CreateUser(ctx, u); err != nil {
 			return err
+		}
+		if len(aliases) > 0 {
+			if err := q.SetUserAliases(ctx, u.ID, aliases); err != nil {
+				aliasTakenMeanwhile = errors.Is(err, store.ErrAlreadyExists)
+				return err
+			}
 		}
 		if n.Profile != (store.UserProfile{}) {
 			if err := q.UpdateUserProfile(ctx, u.ID, n.Profile); err != nil {
 				return err
 			}
 		}
-		return s.adminLog(ctx, q, "user_create", u.Username, map[string]any{"user_id": u.ID, "status": u.Status,
-			"realname": n.Profile.RealName, "email": n.Profile.Email})
+		desc := map[string]any{"user_id": u.ID, "status": u.Status, "realname": n.Profile.RealName, "email": n.Profile.Email}
+		if len(aliases) > 0 {
+			desc["aliases"] = aliases
+		}
+		return s.adminLog(ctx, q, "user_create", u.Username, desc)
 	})
+	if aliasTakenMeanwhile {
+		return store.User{}, errAliasTakenMeanwhile
+	}
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return store.User{}, s.usernameTaken(ctx, n.Username)
 	}
@@ -140,6 +163,9 @@ type UserUpdate struct {
 	Notes     *string
 	FirstName *string
 	LastName  *string
+	// Aliases sets alias positions (0-based: 0 is Duo's alias1) to an
+	// alias, or clears them with ""; positions not in the map stay.
+	Aliases map[int]string
 }
 
 // ModifyUser changes a user's username, status or profile in one
@@ -155,7 +181,33 @@ func (s *Service) ModifyUser(ctx context.Context, nameOrID string, up UserUpdate
 			return store.User{}, err
 		}
 	}
+	var aliases []string // the new list, when up.Aliases changes it
+	if up.Aliases != nil {
+		u, err := s.User(ctx, nameOrID)
+		if err != nil {
+			return store.User{}, err
+		}
+		cur, err := s.st.ListUserAliases(ctx, u.ID)
+		if err != nil {
+			return store.User{}, wrap("update user", err)
+		}
+		if aliases, err = mergeAliases(cur, up.Aliases); err != nil {
+			return store.User{}, err
+		}
+		name := u.Username
+		if up.Username != nil {
+			name = *up.Username
+		}
+		if err := s.checkAliases(ctx, u.ID, name, aliases); err != nil {
+			return store.User{}, err
+		}
+		nameOrID = u.ID
+		if aliases == nil {
+			aliases = []string{} // cleared: not "unchanged"
+		}
+	}
 	desc := map[string]any{}
+	aliasTakenMeanwhile := false
 	out, err := s.updateUserLogged(ctx, "update user", nameOrID, func(u *store.User) {
 		set := func(name string, dst *string, v *string) {
 			if v != nil {
@@ -177,8 +229,18 @@ func (s *Service) ModifyUser(ctx context.Context, nameOrID string, up UserUpdate
 		if err := q.UpdateUserProfile(ctx, u.ID, u.Profile); err != nil {
 			return err
 		}
+		if aliases != nil {
+			if err := q.SetUserAliases(ctx, u.ID, aliases); err != nil {
+				aliasTakenMeanwhile = errors.Is(err, store.ErrAlreadyExists)
+				return err
+			}
+			desc["aliases"] = aliases
+		}
 		return s.adminLog(ctx, q, "user_update", u.Username, desc)
 	})
+	if aliasTakenMeanwhile {
+		return store.User{}, errAliasTakenMeanwhile
+	}
 	if errors.Is(err, store.ErrAlreadyExists) && up.Username != nil {
 		return store.User{}, s.usernameTaken(ctx, *up.Username)
 	}

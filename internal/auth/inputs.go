@@ -39,6 +39,11 @@ func (r Request) check() (Request, error) {
 		return r, err
 	}
 	if r.Username != "" {
+		if r.typed == "" {
+			r.typed = r.Username
+		}
+		// The application's users may type DOMAIN\user or user@domain.
+		r.Username = LookupUsername(r.Integration, r.typed)
 		if err := validateUsername(r.Username); err != nil {
 			return r, err
 		}

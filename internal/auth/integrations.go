@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/username"
 )
 
 // skeyAlphabet is what Duo secret keys are made of.
@@ -33,6 +35,9 @@ type NewIntegration struct {
 	// VerifiedPush is the length of the code its pushes carry: 0 (off),
 	// 3 or 6; see store.Integration.
 	VerifiedPush int
+	// UsernameNormalization is "none" (the default) or "simple"; see
+	// LookupUsername.
+	UsernameNormalization string
 }
 
 // NormalizeOrigin checks that o is a web origin (http or https scheme and a
@@ -103,6 +108,10 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 	if !ValidVerifiedPush(n.VerifiedPush) {
 		return store.Integration{}, "", invalid("verified_push", "must be off, on (3 digits) or 6")
 	}
+	n.UsernameNormalization = cmp.Or(n.UsernameNormalization, string(username.PolicyNone))
+	if err := CheckUsernamePolicy(n.UsernameNormalization); err != nil {
+		return store.Integration{}, "", err
+	}
 	skey := ids.Random(40, skeyAlphabet)
 	in := store.Integration{
 		Grants:        grants,
@@ -115,6 +124,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 		LegacySignatures: n.LegacySignatures,
 		VerifiedPush:     n.VerifiedPush,
 	}
+	in.UsernameNormalization = n.UsernameNormalization
 	if len(origins) > 0 {
 		in.AllowedOrigins = origins
 	}
@@ -128,7 +138,7 @@ func (s *Service) CreateIntegration(ctx context.Context, n NewIntegration) (stor
 			return err
 		}
 		return s.adminLog(ctx, q, "integration_create", in.IKey, map[string]any{"name": in.Name, "type": in.Type,
-			"grants": in.Grants, "new_user_policy": in.NewUserPolicy})
+			"grants": in.Grants, "new_user_policy": in.NewUserPolicy, "username_normalization_policy": in.UsernameNormalization})
 	})
 	if err != nil {
 		return store.Integration{}, "", wrap("create integration", err)
@@ -154,6 +164,9 @@ type IntegrationUpdate struct {
 	// VerifiedPush, when not nil, sets the Verified Push code length (0:
 	// off, 3 or 6); pushes already sent keep theirs.
 	VerifiedPush *int
+	// UsernameNormalization, when not nil, sets the username
+	// normalization policy ("none" or "simple").
+	UsernameNormalization *string
 }
 
 // UpdateIntegration changes the name, new-user policy, allowed origins or
@@ -163,8 +176,13 @@ type IntegrationUpdate struct {
 // Integration). A missing integration is a KindNotFound error.
 func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u IntegrationUpdate) (store.Integration, error) {
 	if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil &&
-		u.VerifiedPush == nil {
+		u.VerifiedPush == nil && u.UsernameNormalization == nil {
 		return store.Integration{}, invalid("", "nothing to update")
+	}
+	if u.UsernameNormalization != nil {
+		if err := CheckUsernamePolicy(*u.UsernameNormalization); err != nil {
+			return store.Integration{}, err
+		}
 	}
 	if u.VerifiedPush != nil && !ValidVerifiedPush(*u.VerifiedPush) {
 		return store.Integration{}, invalid("verified_push", "must be off, on (3 digits) or 6")
@@ -225,6 +243,10 @@ func (s *Service) UpdateIntegration(ctx context.Context, ikey string, u Integrat
 		if u.VerifiedPush != nil {
 			in.VerifiedPush = *u.VerifiedPush
 			desc["verified_push"] = in.VerifiedPush
+		}
+		if u.UsernameNormalization != nil {
+			in.UsernameNormalization = *u.UsernameNormalization
+			desc["username_normalization_policy"] = in.UsernameNormalization
 		}
 		if u.Name != nil {
 			desc["name"] = in.Name

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,10 @@ type Request struct {
 	UserID      string
 	IP          string // ipaddr, optional
 	Hostname    string // hostname, optional
+
+	// typed is Username as the caller sent it, before check applied the
+	// integration's username normalization policy (LookupUsername).
+	typed string
 }
 
 func (r Request) ref() userRef { return userRef{Username: r.Username, UserID: r.UserID} }
@@ -326,19 +331,23 @@ func buildPrompt(username string, r PreauthResult) *Prompt {
 	return p
 }
 
-// logRow starts an auth-log row for req about user u (zero if unknown).
+// logRow starts an auth-log row for req about user u (zero if unknown):
+// the user's username when the user is known (whether it was typed in
+// another case, with a domain, or as an alias), else the name as typed.
 func (s *Service) logRow(req Request, u store.User) store.AuthLog {
 	l := store.AuthLog{
 		TxID:     ids.TxID(),
 		Time:     s.now(),
 		IKey:     req.Integration.IKey,
 		UserID:   u.ID,
-		Username: req.Username,
+		Username: u.Username,
 		IP:       req.IP,
 		Hostname: req.Hostname,
 	}
 	if l.Username == "" {
-		l.Username = u.Username
+		l.Username = cmp.Or(req.typed, req.Username)
+	} else if req.Username != "" && !sameUsername(req.Username, u.Username) {
+		l.Alias = req.Username // found by an alias
 	}
 	return l
 }

@@ -57,8 +57,14 @@ func (s *Service) CreateUser(ctx context.Context, username string) (store.User, 
 // new name collides with (it may look different: "ALICE", "ａｌｉｃｅ").
 func (s *Service) usernameTaken(ctx context.Context, name string) error {
 	detail := "a user with that username already exists"
-	if u, err := s.st.GetUserByUsername(ctx, name); err == nil && u.Username != name {
-		detail = fmt.Sprintf("%q is the same username as the existing user %q (usernames are compared ignoring case and character width)", name, u.Username)
+	if u, err := s.st.GetUserByUsername(ctx, name); err == nil {
+		n, _ := username.Normalize(name)
+		if o, _ := username.Normalize(u.Username); o != n {
+			return aliasTaken("username", name, u) // name is one of u's aliases
+		}
+		if u.Username != name {
+			detail = fmt.Sprintf("%q is the same username as the existing user %q (usernames are compared ignoring case and character width)", name, u.Username)
+		}
 	}
 	return &Error{Kind: KindConflict, Param: "username", Detail: detail}
 }

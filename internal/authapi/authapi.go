@@ -294,7 +294,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request, c *httpapi.Call) er
 		}
 		codes = n
 	}
-	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: p.Get("username"), Valid: valid, IKey: c.Integration.IKey, BypassCodes: codes})
+	e, err := a.Core.Enroll(r.Context(), auth.EnrollRequest{Username: auth.LookupUsername(c.Integration, p.Get("username")), Valid: valid, IKey: c.Integration.IKey, BypassCodes: codes})
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ type integrationJSON struct {
 	// VerifiedPush is the length of the code its pushes carry; 0: off.
 	VerifiedPush int   `json:"verified_push"`
 	Created      int64 `json:"created"`
+	// UsernameNormalization is Duo's username_normalization_policy.
+	UsernameNormalization string `json:"username_normalization_policy"`
 }
 
 // toIntegrationJSON is an integration as the CLI prints it, without its
@@ -48,8 +51,12 @@ func toIntegrationJSON(in store.Integration, apiHostname string) integrationJSON
 	return integrationJSON{IntegrationKey: in.IKey, APIHostname: apiHostname, Name: in.Name,
 		Type: string(in.Type), NewUserPolicy: string(in.NewUserPolicy), Created: in.Created.Unix(),
 		AllowedOrigins: in.AllowedOrigins, LegacySignatures: in.LegacySignatures, Grants: in.Grants,
-		VerifiedPush: in.VerifiedPush}
+		VerifiedPush: in.VerifiedPush, UsernameNormalization: cmp.Or(in.UsernameNormalization, "none")}
 }
+
+// usernameNormFlagHelp explains --username-normalization.
+const usernameNormFlagHelp = "Duo's username normalization policy: none (usernames are looked up as typed) or simple " +
+	`(DOMAIN\alice and alice@example.com are looked up as alice)`
 
 // verifiedPushFlagHelp explains --verified-push where it is defined.
 const verifiedPushFlagHelp = "Verified Push (number matching): on (a 3-digit code, as Duo), 6 (a 6-digit code) or off; " +
@@ -90,7 +97,7 @@ func yesNo(b bool) string {
 }
 
 func newIntegrationCreateCmd(e *env) *cobra.Command {
-	var name, typ, policy, verified string
+	var name, typ, policy, verified, usernameNorm string
 	var origins, grants []string
 	var asJSON, legacy bool
 	cmd := &cobra.Command{
@@ -110,6 +117,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			in, skey, err := a.Core.CreateIntegration(cmd.Context(), auth.NewIntegration{
 				Name: name, Type: store.IntegrationType(typ), NewUserPolicy: store.NewUserPolicy(policy),
 				AllowedOrigins: origins, LegacySignatures: legacy, Grants: grants, VerifiedPush: digits,
+				UsernameNormalization: usernameNorm,
 			})
 			if err != nil {
 				return err
@@ -134,6 +142,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if out.VerifiedPush > 0 {
 				fmt.Fprintf(e.stdout, "  verified push    %s\n", onOff(out.VerifiedPush))
 			}
+			fmt.Fprintf(e.stdout, "  usernames        %s normalization\n", out.UsernameNormalization)
 			return nil
 		},
 	}
@@ -146,6 +155,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.BoolVar(&legacy, "legacy-signatures", false, legacyFlagHelp)
 	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp)
 	f.StringVar(&verified, "verified-push", "off", verifiedPushFlagHelp)
+	f.StringVar(&usernameNorm, "username-normalization", "none", usernameNormFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
@@ -187,12 +197,12 @@ func newIntegrationListCmd(e *env) *cobra.Command {
 }
 
 func newIntegrationUpdateCmd(e *env) *cobra.Command {
-	var name, policy, verified string
+	var name, policy, verified, usernameNorm string
 	var origins, grants []string
 	var clearOrigins, asJSON, legacy bool
 	cmd := &cobra.Command{
 		Use: "update INTEGRATION_KEY [--name NAME] [--new-user-policy enroll|allow|deny] [--allowed-origin URL]... " +
-			"[--clear-allowed-origins] [--legacy-signatures[=false]] [--verified-push on|off|6]",
+			"[--clear-allowed-origins] [--legacy-signatures[=false]] [--verified-push on|off|6] [--username-normalization none|simple]",
 		Short: "Change an integration's name, new-user policy, allowed origins or legacy signatures (its keys stay the same)",
 		Long: "Change an integration's name, new-user policy, allowed origins or legacy signatures. Only the flags\n" +
 			"given change. --allowed-origin replaces the whole list of allowed origins; --clear-allowed-origins\n" +
@@ -233,8 +243,12 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 				}
 				u.VerifiedPush = &digits
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil && u.VerifiedPush == nil {
-				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants or --verified-push")
+			if f.Changed("username-normalization") {
+				u.UsernameNormalization = &usernameNorm
+			}
+			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil && u.VerifiedPush == nil &&
+				u.UsernameNormalization == nil {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants, --verified-push or --username-normalization")
 			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
@@ -267,6 +281,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&grants, "grant", nil, grantFlagHelp+"; replaces the current grants")
 	f.Bool("clear-grants", false, "remove every Admin API grant")
 	f.StringVar(&verified, "verified-push", "", verifiedPushFlagHelp)
+	f.StringVar(&usernameNorm, "username-normalization", "", usernameNormFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	cmd.MarkFlagsMutuallyExclusive("grant", "clear-grants")

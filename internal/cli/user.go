@@ -24,7 +24,8 @@ func newUserCmd(e *env) *cobra.Command {
 	cmd.AddCommand(newUserCreateCmd(e), newUserListCmd(e), newUserSetStatusCmd(e), newUserRenameCmd(e),
 		newUserBypassCodesCmd(e), newUserDeleteCmd(e), newUserEnrollCmd(e), newUserDevicesCmd(e),
 		newUserRemoveDeviceCmd(e), newUserTOTPCmd(e))
-	cmd.AddCommand(newUserKeysCmd(e)) // security keys and passkeys (webauthn.go)
+	cmd.AddCommand(newUserKeysCmd(e))  // security keys and passkeys (webauthn.go)
+	cmd.AddCommand(newUserAliasCmd(e)) // username aliases (useralias.go)
 	return cmd
 }
 

@@ -434,3 +434,40 @@ func TestCSRFAndState(t *testing.T) {
 		t.Errorf("expired-session page CSP %q: the parent could not show it", csp)
 	}
 }
+
+// TestDomainUsername: with the integration's username normalization
+// "simple", an application that signs EXAMPLE\carol (or an alias of carol)
+// gets carol's prompt, and the signed response names the user as the
+// application sent it, which is what its check compares.
+func TestDomainUsername(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, store.PolicyDeny)
+	ctx := context.Background()
+	simple := "simple"
+	if _, err := a.s.Core.UpdateIntegration(ctx, a.in.IKey, auth.IntegrationUpdate{UsernameNormalization: &simple}); err != nil {
+		t.Fatal(err)
+	}
+	d := a.s.Enroll(t, "carol")
+	if _, err := a.s.Core.AddUserAlias(ctx, "carol", "c.jones"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`EXAMPLE\carol`, "Carol@example.com", `EXAMPLE\C.Jones`} {
+		tx, appHalf := a.sign(t, name)
+		p := a.frame(t, tx)
+		if p.State() != "choose" {
+			t.Fatalf("%s: state %q (%q), want carol's choice of devices", name, p.State(), p.Text("status"))
+		}
+		a.verify(t, a.s.Action(t, p, "/prompt/passcode", "passcode", d.Passcode(t)), appHalf, name)
+	}
+	// Under none, EXAMPLE\carol is an unknown user: denied by the policy.
+	none := "none"
+	if _, err := a.s.Core.UpdateIntegration(ctx, a.in.IKey, auth.IntegrationUpdate{UsernameNormalization: &none}); err != nil {
+		t.Fatal(err)
+	}
+	tx, _ := a.sign(t, `EXAMPLE\carol`)
+	p := a.frame(t, tx)
+	noAuth(t, p)
+	if p.State() == "choose" {
+		t.Errorf(`EXAMPLE\carol under none: state %q, want a refusal`, p.State())
+	}
+}

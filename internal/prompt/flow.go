@@ -503,7 +503,7 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 	}
 	o := Outcome{UserID: st.UserID, Factor: FactorPush, DeviceID: st.Device, TxID: st.TxID, Status: s.Status, StatusMsg: s.StatusMsg}
 	p.Core.RememberMethod(r.Context(), st.UserID, "push")
-	if devices, err := p.Core.Devices(r.Context(), st.Username); err == nil {
+	if devices, err := p.Core.Devices(r.Context(), auth.LookupUsername(in, st.Username)); err == nil {
 		for i, d := range devices {
 			// "auto" pushes to the first device, as the core does.
 			if d.ID == st.Device || (st.Device == "auto" && i == 0) {
@@ -552,7 +552,7 @@ func (p *Prompt) enroll(w http.ResponseWriter, r *http.Request, st state, in sto
 	}
 	// The code dies with the prompt at the latest.
 	valid := min(auth.PromptEnrollValid, st.Expires.Sub(p.now()))
-	e, err := p.Core.Enroll(r.Context(), auth.EnrollRequest{Username: st.Username, Valid: max(valid, time.Second), IKey: in.IKey})
+	e, err := p.Core.Enroll(r.Context(), auth.EnrollRequest{Username: auth.LookupUsername(in, st.Username), Valid: max(valid, time.Second), IKey: in.IKey})
 	if err != nil {
 		return err
 	}

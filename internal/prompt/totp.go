@@ -53,7 +53,7 @@ func (p *Prompt) totpAdd(w http.ResponseWriter, r *http.Request, st state, in st
 	if err != nil || res.Result != auth.ResultEnroll {
 		return p.begin(w, r, st, in, "", "") // no longer the case: show what is
 	}
-	return p.startTOTP(w, r, st, in, st.Username, in.IKey)
+	return p.startTOTP(w, r, st, in, auth.LookupUsername(in, st.Username), in.IKey)
 }
 
 // startTOTP adds an unconfirmed app for username and shows its page.

@@ -99,7 +99,7 @@ func (p *Prompt) webauthnRegister(w http.ResponseWriter, r *http.Request, st sta
 	if err != nil || res.Result != auth.ResultEnroll {
 		return p.begin(w, r, st, in, "", "") // no longer the case: show what is
 	}
-	return p.startRegistration(w, r, st, in, st.Username, in.IKey)
+	return p.startRegistration(w, r, st, in, auth.LookupUsername(in, st.Username), in.IKey)
 }
 
 // startRegistration shows the "touch your key" page for username.

@@ -87,6 +87,9 @@ type Integration struct {
 	// VerifiedPush is the number of digits of the code its pushes carry
 	// (number matching): 0 is off, 3 as Duo's, 6 for more assurance.
 	VerifiedPush int
+	// UsernameNormalization is Duo's username_normalization_policy
+	// ("none" or "simple", see package username); "" reads as "none".
+	UsernameNormalization string
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -127,6 +130,10 @@ type User struct {
 	GroupsRead bool
 }
 
+// MaxAliases is how many username aliases a user may have (Duo's alias1
+// to alias8).
+const MaxAliases = 8
+
 // BypassCode is an administrator-issued one-time (or N-time) passcode. Only a
 // keyed hash of the code is stored.
 type BypassCode struct {
@@ -151,7 +158,11 @@ type AuthLog struct {
 	Time     time.Time
 	IKey     string // integration that asked; empty for internal callers
 	UserID   string // empty when the user is unknown
-	Username string // as the caller sent it
+	Username string // the user's username; as the caller sent it when the user is unknown
+	// Alias is the name the user was found by when it was one of the
+	// user's aliases rather than the username (Duo's alias); empty
+	// otherwise.
+	Alias    string
 	Factor   string // passcode, bypass_code, push, …; empty if none was tried
 	Device   string // device ID or empty
 	Result   string // allow, deny, …
@@ -186,7 +197,7 @@ type Queries interface {
 	ListIntegrations(ctx context.Context) ([]Integration, error) // ordered by Created, then IKey
 	DeleteIntegration(ctx context.Context, ikey string) error    // ErrNotFound if absent
 	// UpdateIntegration writes Name, NewUserPolicy, AllowedOrigins,
-	// LegacySignatures and VerifiedPush of the integration with in.IKey
+	// LegacySignatures, VerifiedPush and UsernameNormalization of the integration with in.IKey
 	// (never its type, secret or creation time); ErrNotFound if absent.
 	UpdateIntegration(ctx context.Context, in Integration) error
 	// IntegrationsVersion returns a number that grows with every change of
@@ -197,7 +208,7 @@ type Queries interface {
 	IntegrationsVersion(ctx context.Context) (int64, error)
 
 	// CreateUser returns ErrAlreadyExists if the ID or the username (compared
-	// case-insensitively) is taken.
+	// case-insensitively) is taken, as a username or as another user's alias.
 	CreateUser(ctx context.Context, u User) error
 	// GetUser and GetUserByUsername lock the row until the end of the
 	// transaction when called inside InTx on engines that lock rows
@@ -205,11 +216,22 @@ type Queries interface {
 	// of one user serialize. Authentication decisions read outside the
 	// transaction instead and write with GuardedQueries.
 	GetUser(ctx context.Context, id string) (User, error)
-	GetUserByUsername(ctx context.Context, username string) (User, error) // compared as package username says
-	ListUsers(ctx context.Context) ([]User, error)                        // ordered by username
+	// GetUserByUsername finds the user whose username, or else one of
+	// whose aliases, is username (compared as package username says).
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error) // ordered by username
 	// UpdateUser writes Username, Status, FailedAttempts, LockoutReason and
-	// LastLogin of the user with u.ID; ErrNotFound if absent.
+	// LastLogin of the user with u.ID; ErrNotFound if absent,
+	// ErrAlreadyExists if a new username is taken (as CreateUser).
 	UpdateUser(ctx context.Context, u User) error
+	// SetUserAliases replaces the user's aliases: aliases[i] is Duo's
+	// alias<i+1>, "" for none; at most MaxAliases. It returns
+	// ErrAlreadyExists if an alias is another user's username or alias (or
+	// two are the same), ErrNotFound if the user does not exist.
+	SetUserAliases(ctx context.Context, userID string, aliases []string) error
+	// ListUserAliases returns the user's aliases as SetUserAliases takes
+	// them, without trailing empty positions (nil: none).
+	ListUserAliases(ctx context.Context, userID string) ([]string, error)
 	// DeleteUser also deletes the user's bypass codes, devices,
 	// activations, transactions and authenticator apps, and unassigns the
 	// user's hardware tokens.

@@ -251,3 +251,37 @@ func TestFlowErrorPages(t *testing.T) {
 		t.Errorf("POST authorize: %d", rec.Code)
 	}
 }
+
+// TestFlowDomainUsername: with the integration's username normalization
+// "simple", duo_uname EXAMPLE\dora (or an alias) reaches dora, and the
+// id_token's preferred_username is the name the application sent, which
+// the SDKs compare with it; auth_context.user.key is dora's.
+func TestFlowDomainUsername(t *testing.T) {
+	t.Parallel()
+	fl := newFlow(t, store.PolicyDeny)
+	ctx := context.Background()
+	simple := "simple"
+	if _, err := fl.s.Core.UpdateIntegration(ctx, fl.ikey, auth.IntegrationUpdate{UsernameNormalization: &simple}); err != nil {
+		t.Fatal(err)
+	}
+	dev := fl.s.Enroll(t, "dora")
+	if _, err := fl.s.Core.AddUserAlias(ctx, "dora", "d.explorer"); err != nil {
+		t.Fatal(err)
+	}
+	dora, err := fl.s.Core.User(ctx, "dora")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{`EXAMPLE\dora`, "DORA@example.com", "d.explorer@example.com"} {
+		page := fl.authorize(t, name, nil)
+		if page.Status != 200 || page.State() != "choose" {
+			t.Fatalf("%s: authorize: %d state %q", name, page.Status, page.State())
+		}
+		q := fl.redirected(t, fl.s.Action(t, page, "/prompt/passcode", "passcode", dev.Passcode(t)), "duo_code")
+		claims, actx := fl.exchange(t, q.Get("duo_code"))
+		user, _ := actx["user"].(map[string]any)
+		if claims["preferred_username"] != name || user["key"] != dora.ID {
+			t.Errorf("%s: preferred_username %v, user %v; want the name sent and dora's key", name, claims["preferred_username"], user)
+		}
+	}
+}

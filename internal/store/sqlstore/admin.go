@@ -132,8 +132,8 @@ func (q *queries) ListUsersPage(ctx context.Context, p store.UserPage) ([]store.
 		if err != nil {
 			return nil, 0, nil // no user can have an invalid name
 		}
-		where = append(where, "username_norm = ?")
-		args = append(args, norm)
+		where = append(where, userByName) // the username or an alias, as Duo's filter
+		args = append(args, norm, norm)
 	}
 	if p.Email != "" {
 		where = append(where, "email = ?")
@@ -144,11 +144,11 @@ func (q *queries) ListUsersPage(ctx context.Context, p store.UserPage) ([]store.
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
 	var total int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users`+cond, args...).Scan(&total); err != nil {
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM users u`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: count users: %w", err)
 	}
 	limit := max(p.Limit, 1)
-	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users`+cond+` ORDER BY created, id`+q.d.binary+` LIMIT ? OFFSET ?`,
+	rows, err := q.query(ctx, `SELECT `+userCols+` FROM users u`+cond+` ORDER BY created, id`+q.d.binary+` LIMIT ? OFFSET ?`,
 		append(args, limit, max(p.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlstore: list users: %w", err)

@@ -29,6 +29,7 @@ var copyTables = []string{
 	"directories",
 	"directory_users",
 	"directory_groups",
+	"user_aliases",
 	"bypass_codes",
 	"devices",
 	"pending_phones",

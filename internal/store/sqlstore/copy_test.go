@@ -96,9 +96,9 @@ func TestCopyCoversEveryTable(t *testing.T) {
 // sampleRows inserts rows into every copied table, with values of every
 // kind a column holds (empty and non-empty bytes, NULLs, large integers).
 var sampleRows = []string{
-	`INSERT INTO integrations (ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, prev_secret_enc, prev_secret_expires, verified_push)
-	 VALUES ('DIAAAAAAAAAAAAAAAAAA', 'vpn', 'authapi', X'0102ff', 'enroll', 1700000000, 'https://a.example', 1, '', X'', 0, 3),
-	        ('DIBBBBBBBBBBBBBBBBBB', 'admin', 'adminapi', X'ffee', 'deny', 1700000001, '', 0, 'read-log write-resource', X'aabb', 1800000000, 0)`,
+	`INSERT INTO integrations (ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, prev_secret_enc, prev_secret_expires, verified_push, username_normalization_policy)
+	 VALUES ('DIAAAAAAAAAAAAAAAAAA', 'vpn', 'authapi', X'0102ff', 'enroll', 1700000000, 'https://a.example', 1, '', X'', 0, 3, 'simple'),
+	        ('DIBBBBBBBBBBBBBBBBBB', 'admin', 'adminapi', X'ffee', 'deny', 1700000001, '', 0, 'read-log write-resource', X'aabb', 1800000000, 0, 'none')`,
 	`INSERT INTO users (id, username, username_norm, status, failed_attempts, lockout_reason, created, last_login, realname, email, notes, firstname, lastname)
 	 VALUES ('DUAAAAAAAAAAAAAAAAAA', 'Alice', 'alice', 'active', 2, '', 1700000000, 1700000100, 'Alice A', 'alice@example.com', 'n', 'Alice', 'A'),
 	        ('DUBBBBBBBBBBBBBBBBBB', 'bob', 'bob', 'locked_out', 10, 'failed attempts', 1700000001, 0, '', '', '', '', '')`,
@@ -111,6 +111,9 @@ var sampleRows = []string{
 	   ('corp', 'DUAAAAAAAAAAAAAAAAAA', 'cn=alice,dc=example,dc=com', 0),
 	   ('corp', 'DUBBBBBBBBBBBBBBBBBB', 'cn=bob,dc=example,dc=com', 1700000200)`,
 	`INSERT INTO directory_groups (directory, group_id, external_id, missing_since) VALUES ('corp', 'DGAAAAAAAAAAAAAAAAAA', 'cn=staff,dc=example,dc=com', 0)`,
+	`INSERT INTO user_aliases (user_id, position, alias, alias_norm) VALUES
+	   ('DUAAAAAAAAAAAAAAAAAA', 1, 'A.Smith', 'a.smith'),
+	   ('DUAAAAAAAAAAAAAAAAAA', 4, 'asmith@example.com', 'asmith@example.com')`,
 	`INSERT INTO bypass_codes (id, user_id, hash, remaining_uses, expires, created) VALUES
 	   ('BC1', 'DUAAAAAAAAAAAAAAAAAA', X'00112233', 1, 0, 1700000000),
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,
@@ -134,9 +137,9 @@ var sampleRows = []string{
 	`INSERT INTO user_last_method (user_id, method, updated) VALUES ('DUAAAAAAAAAAAAAAAAAA', 'webauthn', 1700000000)`,
 	`INSERT INTO onetime_tokens (hash, kind, payload, expires, created) VALUES (X'aa55', 'enroll', X'7b7d', 1900000000, 1700000000)`,
 	`INSERT INTO settings (key, value) VALUES ('master_key_check', 'check'), ('webpush_vapid_key', 'sealed')`,
-	`INSERT INTO auth_log (id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname) VALUES
-	   (5, 'tx1', 1700000000, 'DIAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'Alice', 'passcode', '', 'success', 'valid_passcode', '192.0.2.1', ''),
-	   (9, 'tx2', 1700000001, 'DIAAAAAAAAAAAAAAAAAA', '', 'eve', 'passcode', '', 'denied', 'user_not_found', '', '')`,
+	`INSERT INTO auth_log (id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, alias) VALUES
+	   (5, 'tx1', 1700000000, 'DIAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'Alice', 'passcode', '', 'success', 'valid_passcode', '192.0.2.1', '', 'A.Smith'),
+	   (9, 'tx2', 1700000001, 'DIAAAAAAAAAAAAAAAAAA', '', 'eve', 'passcode', '', 'denied', 'user_not_found', '', '', '')`,
 	`INSERT INTO admin_log (id, time, actor, action, object, description, ip) VALUES (3, 1700000000, 'cli:root@h', 'user_create', 'alice', '{}', '')`,
 	`INSERT INTO admins (id, email, name, role, password_hash, totp_secret_enc, totp_last_step, created, last_login) VALUES
 	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),

@@ -133,17 +133,17 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 		}
 		return u, ds, nil
 	}
-	query, key := q.d.userAndDevicesByID, userID
+	query, args := q.d.userAndDevicesByID, []any{userID}
 	if username != "" {
 		norm, err := normUsername(username)
 		if err != nil {
 			// No user can have a name that is not valid.
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices by username: %w", store.ErrNotFound)
 		}
-		query, key = q.d.userAndDevicesByName, norm
+		query, args = q.d.userAndDevicesByName, []any{norm, norm}
 	}
 	// One statement: the user, once per device (or once with no device).
-	rows, err := q.query(ctx, query, key)
+	rows, err := q.query(ctx, query, args...)
 	if err != nil {
 		return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 	}

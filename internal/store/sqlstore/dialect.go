@@ -34,13 +34,20 @@ type dialect struct {
 	userAndCode, userAndDevicesByID, userAndDevicesByName string
 }
 
+// userByName is the condition that finds the user u whose username, or
+// else one of whose aliases, has the normalised form given twice (two
+// placeholders): each scalar subquery is one unique-index probe, the user
+// one primary-key probe, and COALESCE reads the aliases only when no
+// username matched. TestUserByNameUsesIndexes checks the plans.
+const userByName = `u.id = COALESCE((SELECT id FROM users WHERE username_norm = ?), (SELECT user_id FROM user_aliases WHERE alias_norm = ?))`
+
 // withUserReads fills d's user reads.
 func (d *dialect) withUserReads() *dialect {
 	groups := userGroupsJSON(d)
 	d.userAndCode = `SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(b.id, ''), COALESCE(b.remaining_uses, 0), COALESCE(b.expires, 0), COALESCE(b.created, 0), ` + groups + `
 		 FROM users u LEFT JOIN bypass_codes b ON b.user_id = u.id AND u.id = ? AND b.hash = ?
-		 WHERE u.username_norm = ?`
+		 WHERE ` + userByName
 	devices := func(where string) string {
 		return `SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
@@ -49,7 +56,7 @@ func (d *dialect) withUserReads() *dialect {
 		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		 WHERE ` + where + ` ORDER BY d.created, d.id` + d.binary
 	}
-	d.userAndDevicesByID, d.userAndDevicesByName = devices(`u.id = ?`), devices(`u.username_norm = ?`)
+	d.userAndDevicesByID, d.userAndDevicesByName = devices(`u.id = ?`), devices(userByName)
 	return d
 }
 
@@ -59,8 +66,8 @@ const insertAuthLog = `INSERT INTO auth_log (txid, time, ikey, user_id, username
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func appendAuthLogSQL(greatest string) string {
-	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list)
-		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
+	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias)
+		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
 }
 
 var (

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -243,7 +244,7 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 // Integrations.
 
-const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, verified_push`
+const integrationCols = `ikey, name, type, secret_enc, new_user_policy, created, allowed_origins, legacy_signatures, grants, verified_push, username_normalization_policy`
 
 // integrationReadCols adds what CreateIntegration never writes (rotation).
 const integrationReadCols = integrationCols + `, prev_secret_enc, prev_secret_expires`
@@ -262,7 +263,7 @@ func scanIntegration(r scanner) (store.Integration, error) {
 		verified    int64
 	)
 	if err := r.Scan(&in.IKey, &in.Name, &typ, &secret, &policy, &created, &origins, &legacy,
-		&grants, &verified, &prev, &prevExpires); err != nil {
+		&grants, &verified, &in.UsernameNormalization, &prev, &prevExpires); err != nil {
 		return store.Integration{}, err
 	}
 	if grants != "" {
@@ -286,9 +287,10 @@ func scanIntegration(r scanner) (store.Integration, error) {
 
 func (q *queries) CreateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO integrations (`+integrationCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		in.IKey, in.Name, string(in.Type), blob(in.SecretEnc), string(in.NewUserPolicy), toUnix(in.Created),
-		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), strings.Join(in.Grants, " "), int64(in.VerifiedPush))
+		strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures), strings.Join(in.Grants, " "), int64(in.VerifiedPush),
+		cmp.Or(in.UsernameNormalization, "none"))
 	if err != nil {
 		return fmt.Errorf("sqlstore: create integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -326,9 +328,10 @@ func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, er
 
 func (q *queries) UpdateIntegration(ctx context.Context, in store.Integration) error {
 	res, err := q.exec(ctx,
-		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ?, legacy_signatures = ?, verified_push = ? WHERE ikey = ?`,
+		`UPDATE integrations SET name = ?, new_user_policy = ?, allowed_origins = ?, legacy_signatures = ?, verified_push = ?,
+		 username_normalization_policy = ? WHERE ikey = ?`,
 		in.Name, string(in.NewUserPolicy), strings.Join(in.AllowedOrigins, " "), flag(in.LegacySignatures),
-		int64(in.VerifiedPush), in.IKey)
+		int64(in.VerifiedPush), cmp.Or(in.UsernameNormalization, "none"), in.IKey)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update integration %s: %w", in.IKey, mapErr(err))
 	}
@@ -403,9 +406,10 @@ func (q *queries) CreateUser(ctx context.Context, u store.User) error {
 	}
 	res, err := q.exec(ctx,
 		`INSERT INTO users (id, username, username_norm, status, failed_attempts, lockout_reason, created, last_login)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		 SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM user_aliases WHERE alias_norm = ?)
+		 ON CONFLICT DO NOTHING`,
 		u.ID, u.Username, norm, string(u.Status), u.FailedAttempts, u.LockoutReason,
-		toUnix(u.Created), toUnix(u.LastLogin))
+		toUnix(u.Created), toUnix(u.LastLogin), norm)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create user %s: %w", u.ID, mapErr(err))
 	}
@@ -435,7 +439,7 @@ func (q *queries) GetUserByUsername(ctx context.Context, name string) (store.Use
 		return store.User{}, fmt.Errorf("sqlstore: get user by username: %w", store.ErrNotFound)
 	}
 	u, err := scanUser(q.queryRow(ctx,
-		`SELECT `+userCols+` FROM users WHERE username_norm = ?`+q.forUpdate(), norm))
+		`SELECT `+userCols+` FROM users u WHERE `+userByName+q.forUpdate(), norm, norm))
 	if err != nil {
 		return store.User{}, fmt.Errorf("sqlstore: get user by username %q: %w", name, mapErr(err))
 	}
@@ -469,9 +473,9 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 		res, err = q.exec(ctx,
 			`UPDATE users SET username = ?, username_norm = CASE WHEN username = ? THEN username_norm ELSE ? END,
 			 status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
-			 WHERE id = ?`,
+			 WHERE id = ? AND (username = ? OR NOT EXISTS (SELECT 1 FROM user_aliases WHERE alias_norm = ? AND user_id <> ?))`,
 			u.Username, u.Username, norm, string(u.Status), u.FailedAttempts, u.LockoutReason, toUnix(u.LastLogin),
-			u.ID)
+			u.ID, u.Username, norm, u.ID)
 	} else {
 		res, err = q.exec(ctx,
 			`UPDATE users SET status = ?, failed_attempts = ?, lockout_reason = ?, last_login = ?
@@ -488,11 +492,13 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 	if n > 0 {
 		return nil
 	}
-	if normErr != nil {
-		var one int
-		if err := q.queryRow(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one); err == nil {
+	var one int
+	if err := q.queryRow(ctx, `SELECT 1 FROM users WHERE id = ?`, u.ID).Scan(&one); err == nil {
+		if normErr != nil {
 			return fmt.Errorf("sqlstore: update user %s: username %w", u.ID, normErr)
 		}
+		// The row is there, so the new name is another user's alias.
+		return fmt.Errorf("sqlstore: update user %s: username %q is another user's alias: %w", u.ID, u.Username, store.ErrAlreadyExists)
 	}
 	return fmt.Errorf("sqlstore: update user %s: %w", u.ID, store.ErrNotFound)
 }
@@ -500,7 +506,7 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 func (q *queries) DeleteUser(ctx context.Context, id string) error {
 	// The foreign keys cascade too; deleting explicitly does not depend on
 	// them. Transactions go before the devices they reference.
-	for _, table := range []string{"transactions", "activations", "devices", "bypass_codes", "webauthn_credentials", "user_last_method", "user_group_members", "user_sessions", "user_default_method"} {
+	for _, table := range []string{"transactions", "activations", "devices", "bypass_codes", "webauthn_credentials", "user_last_method", "user_group_members", "user_sessions", "user_default_method", "user_aliases"} {
 		if _, err := q.exec(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
 			return fmt.Errorf("sqlstore: delete user %s: %s: %w", id, table, err)
 		}
@@ -648,7 +654,7 @@ func (q *queries) GetUserAndBypassCode(ctx context.Context, username, userID str
 		expires, cCreated  int64
 		groups             string
 	)
-	err = q.queryRow(ctx, q.d.userAndCode, userID, blob(hash), norm).
+	err = q.queryRow(ctx, q.d.userAndCode, userID, blob(hash), norm, norm).
 		Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
 			&c.ID, &c.RemainingUses, &expires, &cCreated, &groups)
 	if err != nil {
@@ -710,7 +716,7 @@ func (q *queries) DeleteBypassCodesForUser(ctx context.Context, userID string) e
 
 // Auth log.
 
-const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list`
+const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias`
 
 func scanAuthLog(r scanner) (store.AuthLog, error) {
 	var (
@@ -719,7 +725,7 @@ func scanAuthLog(r scanner) (store.AuthLog, error) {
 		groups string
 	)
 	if err := r.Scan(&l.ID, &l.TxID, &at, &l.IKey, &l.UserID, &l.Username, &l.Factor, &l.Device,
-		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups); err != nil {
+		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups, &l.Alias); err != nil {
 		return store.AuthLog{}, err
 	}
 	l.Time = fromUnix(at)
@@ -759,7 +765,7 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	}
 	var id, at int64
 	err = q.queryRow(ctx, q.d.appendAuthLog,
-		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups).Scan(&id, &at)
+		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups, l.Alias).Scan(&id, &at)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}

@@ -92,6 +92,11 @@ func renormalizeUsernames(ctx context.Context, q *queries) ([]normNotice, error)
 			}
 		}
 	}
+	aliasNotices, err := renormalizeAliases(ctx, q, users)
+	if err != nil {
+		return nil, err
+	}
+	notices = append(notices, aliasNotices...)
 	if err := q.PutSetting(ctx, settingUsernameNorm, username.Version); err != nil {
 		return nil, err
 	}
@@ -154,4 +159,70 @@ func logNotices(log *slog.Logger, notices []normNotice) {
 	for _, n := range notices {
 		log.Log(context.Background(), n.level, n.msg, n.attrs...)
 	}
+}
+
+// aliasRow is one alias as renormalizeAliases sees it.
+type aliasRow struct {
+	userID, alias, norm string
+	pos                 int
+	target              string
+}
+
+// renormalizeAliases brings user_aliases.alias_norm up to the current rule,
+// after the users' norms (users holds their targets). An alias that is no
+// longer valid, or now equals a username or an earlier alias, is set aside
+// like such a username (a norm nobody can type) with a warning; it stays
+// listed, so an administrator can see and replace it.
+func renormalizeAliases(ctx context.Context, q *queries, users []normRow) ([]normNotice, error) {
+	rows, err := q.query(ctx, `SELECT user_id, position, alias, alias_norm FROM user_aliases ORDER BY user_id, position`)
+	if err != nil {
+		return nil, fmt.Errorf("read aliases: %w", err)
+	}
+	aliases, err := collect(rows, func(r scanner) (aliasRow, error) {
+		var a aliasRow
+		return a, r.Scan(&a.userID, &a.pos, &a.alias, &a.norm)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read aliases: %w", err)
+	}
+	taken := map[string]bool{}
+	for _, u := range users {
+		taken[u.target] = true
+	}
+	var notices []normNotice
+	var changed []*aliasRow
+	for i := range aliases {
+		a := &aliases[i]
+		key := fmt.Sprintf("%s%s:%d", unreachableNorm, a.userID, a.pos)
+		n, err := username.Normalize(a.alias)
+		switch {
+		case err != nil:
+			a.target = key
+			notices = append(notices, normNotice{level: slog.LevelWarn,
+				msg:   "username alias is not valid under the current rule; it no longer reaches its user",
+				attrs: []any{"user_id", a.userID, "alias", a.alias, "reason", err.Error(), "remedy", "assent user alias remove " + a.userID + " ALIAS, then add a valid one"}})
+		case taken[n]:
+			a.target = key
+			notices = append(notices, normNotice{level: slog.LevelWarn,
+				msg:   "username alias is now the same as another username or alias; it no longer reaches its user",
+				attrs: []any{"user_id", a.userID, "alias", a.alias, "remedy", "assent user alias remove " + a.userID + " ALIAS"}})
+		default:
+			a.target = n
+			taken[n] = true
+		}
+		if a.target != a.norm {
+			changed = append(changed, a)
+		}
+	}
+	for _, pass := range []func(a *aliasRow) string{
+		func(a *aliasRow) string { return fmt.Sprintf("%s%s:%d", movingNorm, a.userID, a.pos) },
+		func(a *aliasRow) string { return a.target },
+	} {
+		for _, a := range changed {
+			if _, err := q.exec(ctx, `UPDATE user_aliases SET alias_norm = ? WHERE user_id = ? AND position = ?`, pass(a), a.userID, a.pos); err != nil {
+				return nil, fmt.Errorf("update alias %s/%d: %w", a.userID, a.pos, mapErr(err))
+			}
+		}
+	}
+	return notices, nil
 }

@@ -51,6 +51,14 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 				return err
 			}
 		}
+		// alice's aliases: one that now normalises differently, one that
+		// is now karl's username, one no longer valid.
+		for i, a := range []string{"Ａ.Smith", "KARL", "\u212Ael"} {
+			if _, err := q.exec(ctx, `INSERT INTO user_aliases (user_id, position, alias, alias_norm) VALUES (?, ?, ?, ?)`,
+				"DU000000000000000001", i+1, a, strings.ToLower(a)); err != nil {
+				return err
+			}
+		}
 		return q.PutSetting(ctx, settingUsernameNorm, "lower")
 	})
 	if err != nil {
@@ -75,13 +83,18 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 		{"ｋａｒｌ", "DU000000000000000003"},
 		{"jos\u00e9", "DU000000000000000005"},
 		{"JOSE\u0301", "DU000000000000000005"},
+		{"a.smith", "DU000000000000000001"}, // the alias, renormalised
+		{"A.SMITH", "DU000000000000000001"},
 	} {
 		u, err := s.GetUserByUsername(ctx, tc.lookup)
 		if err != nil || u.ID != tc.wantID {
 			t.Errorf("GetUserByUsername(%+q) = %s, %v; want %s", tc.lookup, u.ID, err, tc.wantID)
 		}
 	}
-	for _, name := range []string{"kelvin", "Kelvin", "\u212Aelvin"} {
+	if list, err := s.ListUserAliases(ctx, "DU000000000000000001"); err != nil || len(list) != 3 {
+		t.Errorf("alice's aliases after the upgrade: %q, %v; want all three kept", list, err)
+	}
+	for _, name := range []string{"kelvin", "Kelvin", "\u212Aelvin", "kel"} {
 		if u, err := s.GetUserByUsername(ctx, name); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetUserByUsername(%+q) = %s, %v; want not found", name, u.ID, err)
 		}
@@ -122,6 +135,8 @@ func testRenormalize(t *testing.T, open func(t *testing.T, log *slog.Logger) (*S
 		"level=WARN msg=\"username is not valid",
 		"user_id=DU000000000000000006",
 		"assent user rename DU000000000000000002",
+		"msg=\"username alias is now the same as another username or alias",
+		"msg=\"username alias is not valid under the current rule",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)

@@ -9,6 +9,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,6 +76,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Groups", testGroups},
 		{"PendingPhones", testPendingPhones},
 		{"Directories", testDirectories},
+		{"UserAliases", testUserAliases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +111,7 @@ func normIntegration(in store.Integration) store.Integration {
 	if len(in.AllowedOrigins) == 0 {
 		in.AllowedOrigins = nil
 	}
+	in.UsernameNormalization = cmp.Or(in.UsernameNormalization, "none") // "" reads as "none"
 	return in
 }
 

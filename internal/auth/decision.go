@@ -264,7 +264,7 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 		}
 		if t := s.lockoutThreshold(); t > 0 && n >= t {
 			reason := fmt.Sprintf("%d consecutive failed authentication attempts", n)
-			if err := q.LockOut(ctx, d.user, reason); err != nil {
+			if err := q.LockOut(ctx, d.user, reason, d.log.Time); err != nil {
 				return err
 			}
 			d.lockedOut = n

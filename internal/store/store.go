@@ -87,6 +87,11 @@ type Integration struct {
 	// VerifiedPush is the number of digits of the code its pushes carry
 	// (number matching): 0 is off, 3 as Duo's, 6 for more assurance.
 	VerifiedPush int
+	// Policies are the global policy and this integration's own and group
+	// policies, read with the integration (see PolicyQueries); nil when
+	// there are none. Never written by CreateIntegration or
+	// UpdateIntegration.
+	Policies []Policy
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -261,6 +266,8 @@ type Queries interface {
 	PhoneQueries
 	// Console administrators and their sessions (issue 15).
 	AdminAccountQueries
+	// Policies (issue 16).
+	PolicyQueries
 }
 
 // Store is a database.

@@ -41,6 +41,7 @@ var copyTables = []string{
 	"admin_log",
 	"admins",
 	"admin_sessions",
+	"policies",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

@@ -135,6 +135,8 @@ var sampleRows = []string{
 	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),
 	   ('DEBBBBBBBBBBBBBBBBBB', 'new@example.com', '', 'read_only', '', NULL, 0, 1700000001, 0)`,
 	`INSERT INTO admin_sessions (hash, admin_id, created, last_seen, reauth, ip) VALUES (X'5e55', 'DEAAAAAAAAAAAAAAAAAA', 1700000400, 1700000500, 1700000400, '192.0.2.9')`,
+	`INSERT INTO policies (ikey, group_id, settings, updated) VALUES ('', '', '{"remember_days":7}', 1700000000),
+	 ((SELECT ikey FROM integrations LIMIT 1), 'DGAAAAAAAAAAAAAAAAAA', '{"methods":["push"]}', 1700000000)`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

@@ -74,6 +74,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueryAdminLogConcurrent", testQueryAdminLogConcurrent},
 		{"Groups", testGroups},
 		{"PendingPhones", testPendingPhones},
+		{"Policies", testPolicies},
+		{"AutoUnlock", testAutoUnlock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"github.com/assent-auth/assent/internal/store"
 )
 
-
 // setPolicy changes a policy and returns the integration as requests then
 // carry it (with its policies).
 func (f *fixture) setPolicy(t *testing.T, c auth.PolicyChange) store.Integration {

@@ -188,3 +188,55 @@ type netipAddr = netip.Addr
 func parseAddrForTest(s string) (netip.Addr, error) { return netip.ParseAddr(s) }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestParsePolicyAssignments(t *testing.T) {
+	t.Parallel()
+	got, err := ParsePolicyAssignments([]string{"methods=push, webauthn", "networks=deny:203.0.113.0/24,192.0.2.0/24,2001:db8::/32,require:2001:db9::/32",
+		"trusted_device_days=7", "verified_push=true", "groups_allowed=", "new_user_policy=deny", "ip_whitelist_enroll_policy=allow",
+		"lockout_threshold=3", "lockout_unlock_minutes=15", "self_service_allowed=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, err := CheckPolicySettings(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.NetworkRule{{Range: "203.0.113.0/24", Action: store.NetworkDeny}, {Range: "192.0.2.0/24", Action: store.NetworkAllow},
+		{Range: "2001:db8::/32", Action: store.NetworkAllow}, {Range: "2001:db9::/32", Action: store.NetworkRequire}}
+	if !slices.Equal(*checked.Networks, want) || !slices.Equal(*checked.Methods, []string{"push", "webauthn"}) ||
+		*checked.RememberDays != 7 || !*checked.VerifiedPush || len(*checked.GroupsAllowed) != 0 || *checked.NewUserPolicy != store.PolicyDeny ||
+		*checked.NetworksEnrollPolicy != "allow" || *checked.LockoutThreshold != 3 || *checked.LockoutUnlockMinutes != 15 || *checked.SelfServiceAllowed {
+		t.Errorf("parsed %+v", checked)
+	}
+	_, err = ParsePolicyAssignments([]string{"colour=blue", "trusted_device_days=many", "verified_push=perhaps", "methods"})
+	for _, want := range []string{"colour", "many", "perhaps", `"methods"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+func FuzzPolicyAssignments(f *testing.F) {
+	for _, s := range []string{"networks=deny:203.0.113.0/24,192.0.2.*", "methods=push,sms", "trusted_device_days=30",
+		"groups_allowed=DG1,DG2", "networks=allow:2001:db8::/32", "verified_push=1", "x", "networks=require:1.2.3.4-1.2.3.9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePolicyAssignments(strings.Split(s, "\n"))
+		if err != nil {
+			return
+		}
+		c, err := CheckPolicySettings(p)
+		if err != nil {
+			return
+		}
+		// Checked settings are a fixed point of the check.
+		again, err := CheckPolicySettings(c)
+		if err != nil {
+			t.Fatalf("checked settings %+v refused on a second check: %v", c, err)
+		}
+		if c.Networks != nil && !slices.Equal(*c.Networks, *again.Networks) {
+			t.Fatalf("networks %v became %v", *c.Networks, *again.Networks)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/assent-auth/assent/internal/store"
@@ -231,4 +232,98 @@ func WithAllowNetworks(rules *[]store.NetworkRule, allow []store.NetworkRule) *[
 		out = []store.NetworkRule{}
 	}
 	return &out
+}
+
+// ParsePolicyAssignments reads settings written NAME=VALUE, as `assent
+// policy set` takes them, and lists every problem at once:
+//
+//	new_user_policy=enroll|allow|deny
+//	methods=push,webauthn,...        (empty: none)
+//	verified_push=true|false
+//	networks=allow:192.0.2.0/24,deny:203.0.113.0/24,require:10.0.0.0/8
+//	                                 (a range without action: allow; empty: none)
+//	ip_whitelist_enroll_policy=enforce|allow
+//	trusted_device_days=N, lockout_threshold=N, lockout_unlock_minutes=N
+//	groups_allowed=DG...,DG...       (group IDs; empty: everyone)
+//	self_service_allowed=true|false
+//
+// The result is not yet checked: see CheckPolicySettings.
+func ParsePolicyAssignments(args []string) (store.PolicySettings, error) {
+	var (
+		p        store.PolicySettings
+		problems []string
+	)
+	list := func(v string) []string {
+		out := []string{}
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	for _, a := range args {
+		name, value, ok := strings.Cut(a, "=")
+		name = strings.TrimSpace(strings.ToLower(name))
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%q: write NAME=VALUE", a))
+			continue
+		}
+		num := func() *int {
+			n, err := strconv.Atoi(strings.TrimSpace(value))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %q is not a number", name, value))
+				return nil
+			}
+			return &n
+		}
+		flag := func() *bool {
+			b, err := strconv.ParseBool(strings.TrimSpace(value))
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %q is not true or false", name, value))
+				return nil
+			}
+			return &b
+		}
+		switch name {
+		case SettingNewUserPolicy:
+			v := store.NewUserPolicy(strings.TrimSpace(value))
+			p.NewUserPolicy = &v
+		case SettingMethods:
+			v := list(value)
+			p.Methods = &v
+		case SettingVerifiedPush:
+			p.VerifiedPush = flag()
+		case SettingNetworks:
+			rules := []store.NetworkRule{}
+			for _, f := range list(value) {
+				action, rng, ok := strings.Cut(f, ":")
+				if !ok || !store.NetworkAction(action).Valid() {
+					action, rng = string(store.NetworkAllow), f // a bare range (IPv6 ones have colons)
+				}
+				rules = append(rules, store.NetworkRule{Range: rng, Action: store.NetworkAction(action)})
+			}
+			p.Networks = &rules
+		case SettingNetworksEnrollPolicy:
+			v := strings.TrimSpace(value)
+			p.NetworksEnrollPolicy = &v
+		case SettingRememberDays:
+			p.RememberDays = num()
+		case SettingLockoutThreshold:
+			p.LockoutThreshold = num()
+		case SettingLockoutUnlockMinutes:
+			p.LockoutUnlockMinutes = num()
+		case SettingGroupsAllowed:
+			v := list(value)
+			p.GroupsAllowed = &v
+		case SettingSelfServiceAllowed:
+			p.SelfServiceAllowed = flag()
+		default:
+			problems = append(problems, fmt.Sprintf("unknown setting %q (known: %s)", name, strings.Join(PolicySettingNames, ", ")))
+		}
+	}
+	if len(problems) > 0 {
+		return p, invalid("policy", strings.Join(problems, "; "))
+	}
+	return p, nil
 }

@@ -114,6 +114,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if in, err = applyIntegrationPolicy(cmd, a, in); err != nil {
+				return fmt.Errorf("integration %s created, but its policy was not set: %w", in.IKey, err)
+			}
 			out := toIntegrationJSON(in, a.APIHostname())
 			out.SecretKey = skey
 			if asJSON {
@@ -149,6 +152,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
+	integrationPolicyFlags(cmd)
 	return cmd
 }
 
@@ -233,7 +237,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 				}
 				u.VerifiedPush = &digits
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil && u.VerifiedPush == nil {
+			if u == (auth.IntegrationUpdate{}) && !anyIntegrationPolicyFlag(cmd) {
 				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants or --verified-push")
 			}
 			a, err := openApp(cmd, e, true)
@@ -241,8 +245,16 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			in, err := a.Core.UpdateIntegration(cmd.Context(), args[0], u)
+			in, _, err := a.Core.Integration(cmd.Context(), args[0])
 			if err != nil {
+				return err
+			}
+			if u != (auth.IntegrationUpdate{}) {
+				if in, err = a.Core.UpdateIntegration(cmd.Context(), args[0], u); err != nil {
+					return err
+				}
+			}
+			if in, err = applyIntegrationPolicy(cmd, a, in); err != nil {
 				return err
 			}
 			if asJSON {
@@ -268,6 +280,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	f.Bool("clear-grants", false, "remove every Admin API grant")
 	f.StringVar(&verified, "verified-push", "", verifiedPushFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
+	integrationPolicyFlags(cmd)
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	cmd.MarkFlagsMutuallyExclusive("grant", "clear-grants")
 	return cmd

@@ -49,6 +49,10 @@ type AuthResult struct {
 	// VerifyCode is the Verified Push code of an asynchronous push, for
 	// the waiting side to show; "" for a plain push.
 	VerifyCode string
+	// TrustedDeviceToken is Duo's trusted_device_token: issued with an
+	// allow after a passcode when the policy remembers devices (see
+	// RememberToken).
+	TrustedDeviceToken string
 }
 
 // maxPasscodeLen bounds passcodes; YubiKey OTPs are 44 characters.
@@ -175,6 +179,9 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 	if pending == nil {
 		if req.Async {
 			return AuthResult{TxID: d.res.TxID}, nil
+		}
+		if d.res.Result == ResultAllow && d.log.Reason == ReasonValidPasscode {
+			d.res.TrustedDeviceToken, _ = s.RememberToken(req.Integration, d.log.UserID, groupIDs(d.log.Groups))
 		}
 		return d.res, nil
 	}

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,5 +273,60 @@ func TestChangePolicy(t *testing.T) {
 	}
 	if len(actions) != 3 {
 		t.Errorf("administrator log policy actions %v, want 3", actions)
+	}
+}
+
+// TestTrustedDeviceToken: with trusted_device_days set, a passcode allow
+// carries a token; preauth with it allows the same user at the same
+// integration without a second factor until it expires, and nobody else.
+func TestTrustedDeviceToken(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{})
+	f.user(t, "alice", store.StatusActive)
+	f.user(t, "bob", store.StatusActive)
+	codes := f.codes(t, "alice", auth.NewBypassCodes{Count: 3, Uses: 1})
+	f.codes(t, "bob", auth.NewBypassCodes{Count: 1, Uses: 1})
+	if res := f.passcode(t, "alice", codes[0]); res.TrustedDeviceToken != "" {
+		t.Fatalf("a token without the policy: %+v", res)
+	}
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{RememberDays: ptr(2)}})
+	res := f.passcode(t, "alice", codes[1])
+	if res.Result != auth.ResultAllow || res.TrustedDeviceToken == "" {
+		t.Fatalf("auth: %+v, want allow with a trusted_device_token", res)
+	}
+	tok := res.TrustedDeviceToken
+	pre := func(user, token string) auth.PreauthResult {
+		t.Helper()
+		r, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: user}, TrustedDeviceToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := pre("alice", tok); r.Result != auth.ResultAllow || r.Reason() != auth.ReasonRememberedDevice {
+		t.Fatalf("preauth with the token: %+v", r)
+	}
+	for _, bad := range []string{tok[:len(tok)-2] + "AA", strings.Replace(tok, f.in.IKey, "DI000000000000000001", 1), "garbage", tok + "."} {
+		if r := pre("alice", bad); r.Result != auth.ResultAuth {
+			t.Errorf("preauth with %q: %+v, want auth", bad, r)
+		}
+	}
+	if r := pre("bob", tok); r.Result != auth.ResultAuth {
+		t.Errorf("another user with alice's token: %+v", r)
+	}
+	f.clock.Advance(47 * time.Hour)
+	if r := pre("alice", tok); r.Result != auth.ResultAllow {
+		t.Errorf("47 hours later: %+v, want still remembered", r)
+	}
+	f.clock.Advance(2 * time.Hour)
+	if r := pre("alice", tok); r.Result != auth.ResultAuth {
+		t.Errorf("after 2 days: %+v, want asked again", r)
+	}
+	// Lowering the days to 0 forgets every device.
+	f.clock.Advance(-2 * time.Hour)
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{RememberDays: ptr(0)}})
+	if r := pre("alice", tok); r.Result != auth.ResultAuth {
+		t.Errorf("with trusted_device_days=0: %+v", r)
 	}
 }

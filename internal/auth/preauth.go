@@ -39,6 +39,11 @@ type PreauthRequest struct {
 	// VerifiedPush on, an auth answer then carries a TxID, its push
 	// factors are verified_pushN, and the prompt text shows the code.
 	VerifiedPush bool
+	// TrustedDeviceToken is Duo's trusted_device_token (or the prompt's
+	// remembered-device cookie): a valid one for this user and
+	// integration lets the user in without a second factor (see
+	// RememberToken).
+	TrustedDeviceToken string
 }
 
 // DeviceWebAuthn is the Device.Type (and capability) of a security key or
@@ -227,6 +232,13 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgDisabled, reason: ReasonUserDisabled}, nil
 	case store.StatusLockedOut:
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgLockedOut, reason: ReasonLockedOut}, nil
+	}
+	if req.TrustedDeviceToken != "" {
+		if id, ok := s.rememberedUser(req.TrustedDeviceToken, req.Integration, e.rememberDays); ok && id == u.ID {
+			g := gate{ResultAllow, msgRememberedDevice, ReasonRememberedDevice, e.rememberFrom}
+			s.explain(ctx, req.Request, g)
+			return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+		}
 	}
 	tokens, err := s.usableTokens(ctx, u.ID)
 	if err != nil {

@@ -3,8 +3,8 @@ package auth
 import (
 	"context"
 	"crypto/hmac"
-	"errors"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"time"

@@ -193,7 +193,7 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 	if req.Async {
 		return AuthResult{TxID: pending.ID, VerifyCode: s.VerifyCode(*pending)}, nil
 	}
-	return s.awaitPush(ctx, pending.ID, place, held)
+	return s.awaitPush(ctx, req.Integration, pending.ID, place, held)
 }
 
 func finalState(r AuthResult) string {

@@ -330,3 +330,33 @@ func TestTrustedDeviceToken(t *testing.T) {
 		t.Errorf("with trusted_device_days=0: %+v", r)
 	}
 }
+
+// TestTrustedDeviceTokenAfterPush: a synchronous push approved at an
+// integration that remembers devices carries a trusted_device_token; a
+// denied one does not.
+func TestTrustedDeviceTokenAfterPush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{})
+	a := f.device(t, "alice")
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{RememberDays: ptr(1)}})
+	for _, approve := range []bool{true, false} {
+		done := f.answerWhenPending(t, a.Device.ID, approve)
+		res, err := f.svc.Auth(ctx, f.pushReq("alice", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if approve != (res.TrustedDeviceToken != "") || (res.Result == auth.ResultAllow) != approve {
+			t.Fatalf("push approved=%v: %+v", approve, res)
+		}
+		if approve {
+			pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}, TrustedDeviceToken: res.TrustedDeviceToken})
+			if err != nil || pre.Result != auth.ResultAllow {
+				t.Fatalf("preauth with the push's token: %+v %v", pre, err)
+			}
+		}
+	}
+}

@@ -42,28 +42,24 @@ var Methods = []string{MethodPush, MethodMobileOTP, MethodTOTP, MethodHardwareTo
 
 // Auth-log reasons of policy decisions, as Duo names them.
 const (
-	ReasonTrustedNetwork      = "trusted_network"
-	ReasonDeniedByPolicy      = "denied_by_policy"
-	ReasonNotPermittedGroup   = "user_not_in_permitted_group"
-	ReasonFactorRestricted    = "factor_restricted"
-	ReasonRememberedDevice    = "remembered_device"
-	msgTrustedNetwork         = "Allowing access from a trusted network"
-	msgDeniedNetwork          = "Access denied from this network"
-	msgNotPermittedGroup      = "You do not have permission to access this application"
-	msgFactorRestricted       = "This authentication method is not allowed by policy"
-	msgNoAllowedMethod        = "None of your authentication methods is allowed by policy; contact your administrator"
-	msgRememberedDevice       = "Allowing remembered device"
-	networksEnrollEnforce     = "enforce"
-	networksEnrollAllow       = "allow"
-	maxNetworkRules           = 1000
-	maxPolicyGroups           = 1000
-	maxRememberDays           = 365
-	maxLockoutThreshold       = 9999
-	maxLockoutUnlockMinutes   = 60 * 24 * 365
-	policyScopeGlobal         = "global policy"
-	policyScopeDefault        = "default"
-	policyScopeIntegrationFmt = "policy of integration %s"
-	policyScopeGroupFmt       = "policy of group %s in integration %s"
+	ReasonTrustedNetwork    = "trusted_network"
+	ReasonDeniedByPolicy    = "denied_by_policy"
+	ReasonNotPermittedGroup = "user_not_in_permitted_group"
+	ReasonFactorRestricted  = "factor_restricted"
+	ReasonRememberedDevice  = "remembered_device"
+	msgTrustedNetwork       = "Allowing access from a trusted network"
+	msgDeniedNetwork        = "Access denied from this network"
+	msgNotPermittedGroup    = "You do not have permission to access this application"
+	msgFactorRestricted     = "This authentication method is not allowed by policy"
+	msgNoAllowedMethod      = "None of your authentication methods is allowed by policy; contact your administrator"
+	msgRememberedDevice     = "Allowing remembered device"
+	networksEnrollEnforce   = "enforce"
+	networksEnrollAllow     = "allow"
+	maxNetworkRules         = 1000
+	maxPolicyGroups         = 1000
+	maxRememberDays         = 365
+	maxLockoutThreshold     = 9999
+	maxLockoutUnlockMinutes = 60 * 24 * 365
 )
 
 // netRange is an inclusive address range.
@@ -254,31 +250,60 @@ func CheckPolicySettings(p store.PolicySettings) (store.PolicySettings, error) {
 	return p, nil
 }
 
+// scope names the policy that set a setting; formatted only when logged,
+// so evaluating policies allocates no text.
+type scope struct {
+	kind        uint8 // scopeDefault, scopeGlobal, scopeIntegration, scopeGroup
+	ikey, group string
+}
+
+const (
+	scopeDefault uint8 = iota
+	scopeGlobal
+	scopeIntegration
+	scopeGroup
+)
+
+func (s scope) String() string {
+	switch s.kind {
+	case scopeGlobal:
+		return "global policy"
+	case scopeIntegration:
+		return "policy of integration " + s.ikey
+	case scopeGroup:
+		return "policy of group " + s.group + " in integration " + s.ikey
+	}
+	return "default"
+}
+
 // effective is the policy in force for one request: each setting with the
 // scope of the policy that set it.
 type effective struct {
 	newUser       store.NewUserPolicy
-	newUserFrom   string
+	newUserFrom   scope
 	methods       []string // nil: every method
-	methodsFrom   string
+	methodsFrom   scope
 	verifiedPush  bool
 	networks      []store.NetworkRule
-	networksFrom  string
+	networksFrom  scope
 	networksNew   string // ip_whitelist_enroll_policy
 	rememberDays  int
-	rememberFrom  string
+	rememberFrom  scope
 	threshold     int // 0: the service's; negative: off
 	unlockAfter   time.Duration
 	groupsAllowed []string
-	groupsFrom    string
+	groupsFrom    scope
 }
 
 // evaluate computes the policy in force for in and a user in groups
 // (their IDs, in the order the user's groups are read: by name).
 func evaluate(in store.Integration, groups []string) effective {
-	e := effective{newUser: in.NewUserPolicy, newUserFrom: fmt.Sprintf(policyScopeIntegrationFmt, in.IKey)}
+	e := effective{newUser: in.NewUserPolicy, newUserFrom: scope{scopeIntegration, in.IKey, ""}, networksNew: networksEnrollEnforce}
 	if e.newUser == "" {
-		e.newUser, e.newUserFrom = store.PolicyEnroll, policyScopeDefault
+		e.newUser, e.newUserFrom = store.PolicyEnroll, scope{}
+	}
+	if len(in.Policies) == 0 {
+		return e
 	}
 	var global, app *store.PolicySettings
 	var groupPolicies []store.Policy
@@ -299,14 +324,14 @@ func evaluate(in store.Integration, groups []string) effective {
 	})
 	type layer struct {
 		s    *store.PolicySettings
-		from string
+		from scope
 	}
 	// Least specific first: each later layer overrides.
-	layers := []layer{{global, policyScopeGlobal}, {app, fmt.Sprintf(policyScopeIntegrationFmt, in.IKey)}}
+	layers := make([]layer, 0, 2+len(groupPolicies))
+	layers = append(layers, layer{global, scope{scopeGlobal, "", ""}}, layer{app, scope{scopeIntegration, in.IKey, ""}})
 	for i := len(groupPolicies) - 1; i >= 0; i-- {
-		layers = append(layers, layer{&groupPolicies[i].Settings, fmt.Sprintf(policyScopeGroupFmt, groupPolicies[i].GroupID, in.IKey)})
+		layers = append(layers, layer{&groupPolicies[i].Settings, scope{scopeGroup, in.IKey, groupPolicies[i].GroupID}})
 	}
-	e.networksNew = networksEnrollEnforce
 	for _, l := range layers {
 		s := l.s
 		if s == nil {
@@ -314,7 +339,7 @@ func evaluate(in store.Integration, groups []string) effective {
 		}
 		// The integration's own new-user policy is its column; a global
 		// one never overrides it, a group's does.
-		if s.NewUserPolicy != nil && l.from != policyScopeGlobal {
+		if s.NewUserPolicy != nil && l.from.kind != scopeGlobal {
 			e.newUser, e.newUserFrom = *s.NewUserPolicy, l.from
 		}
 		if s.Methods != nil {
@@ -386,7 +411,8 @@ func (e effective) permitted(groups []string) bool {
 // gate is a decision policies make before any second factor: result ""
 // when none applies.
 type gate struct {
-	result, msg, reason, from string
+	result, msg, reason string
+	from                scope
 }
 
 // policyGate refuses a user in none of the permitted groups (groups_allowed)
@@ -424,7 +450,7 @@ func (s *Service) networkAllowsUnenrolled(e effective, req Request) gate {
 // explain logs which policy decided a request and why.
 func (s *Service) explain(ctx context.Context, req Request, g gate) {
 	s.log(ctx).Info("policy decision", "ikey", req.Integration.IKey, "username", req.Username,
-		"ip", req.IP, "result", g.result, "reason", g.reason, "policy", g.from)
+		"ip", req.IP, "result", g.result, "reason", g.reason, "policy", g.from.String())
 }
 
 // groupIDs are the IDs of logged groups.

@@ -84,6 +84,7 @@ type Core interface {
 	UpdateIntegration(ctx context.Context, ikey string, u auth.IntegrationUpdate) (store.Integration, error)
 	DeleteIntegration(ctx context.Context, ikey string) error
 	RotateSecret(ctx context.Context, ikey string, grace time.Duration) (store.Integration, string, error)
+	PolicyCore
 }
 
 // API serves the Admin API.

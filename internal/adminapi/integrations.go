@@ -17,27 +17,29 @@ import (
 // fields Assent has). The secret key is only in a creation's answer and
 // from /skey.
 type integrationJSON struct {
-	AdminAPIAdmins         int      `json:"adminapi_admins"`
-	AdminAPIInfo           int      `json:"adminapi_info"`
-	AdminAPIIntegrations   int      `json:"adminapi_integrations"`
-	AdminAPIReadLog        int      `json:"adminapi_read_log"`
-	AdminAPIReadResource   int      `json:"adminapi_read_resource"`
-	AdminAPISettings       int      `json:"adminapi_settings"`
-	AdminAPIWriteResource  int      `json:"adminapi_write_resource"`
-	Created                int64    `json:"created"`
-	EnrollPolicy           string   `json:"enroll_policy"`
-	Greeting               string   `json:"greeting"`
-	GroupsAllowed          []string `json:"groups_allowed"`
-	IntegrationKey         string   `json:"integration_key"`
-	IPWhitelist            []string `json:"ip_whitelist"`
-	Name                   string   `json:"name"`
-	Notes                  string   `json:"notes"`
-	SecretKey              string   `json:"secret_key,omitempty"`
-	SelfServiceAllowed     bool     `json:"self_service_allowed"`
-	Type                   string   `json:"type"`
-	UsernameNormalization  string   `json:"username_normalization_policy"`
-	WebSDKAllowedOrigins   []string `json:"allowed_origins,omitempty"`
-	LegacySignaturesAssent bool     `json:"assent_legacy_signatures,omitempty"`
+	AdminAPIAdmins          int      `json:"adminapi_admins"`
+	AdminAPIInfo            int      `json:"adminapi_info"`
+	AdminAPIIntegrations    int      `json:"adminapi_integrations"`
+	AdminAPIReadLog         int      `json:"adminapi_read_log"`
+	AdminAPIReadResource    int      `json:"adminapi_read_resource"`
+	AdminAPISettings        int      `json:"adminapi_settings"`
+	AdminAPIWriteResource   int      `json:"adminapi_write_resource"`
+	Created                 int64    `json:"created"`
+	EnrollPolicy            string   `json:"enroll_policy"`
+	Greeting                string   `json:"greeting"`
+	GroupsAllowed           []string `json:"groups_allowed"`
+	IntegrationKey          string   `json:"integration_key"`
+	IPWhitelist             []string `json:"ip_whitelist"`
+	IPWhitelistEnrollPolicy string   `json:"ip_whitelist_enroll_policy"`
+	TrustedDeviceDays       int      `json:"trusted_device_days"`
+	Name                    string   `json:"name"`
+	Notes                   string   `json:"notes"`
+	SecretKey               string   `json:"secret_key,omitempty"`
+	SelfServiceAllowed      bool     `json:"self_service_allowed"`
+	Type                    string   `json:"type"`
+	UsernameNormalization   string   `json:"username_normalization_policy"`
+	WebSDKAllowedOrigins    []string `json:"allowed_origins,omitempty"`
+	LegacySignaturesAssent  bool     `json:"assent_legacy_signatures,omitempty"`
 }
 
 func flag(b bool) int {
@@ -49,7 +51,7 @@ func flag(b bool) int {
 
 func integrationOf(in store.Integration) integrationJSON {
 	has := func(g string) int { return flag(auth.HasGrant(in, g)) }
-	return integrationJSON{
+	return withPolicy(integrationJSON{
 		AdminAPIReadLog: has(store.GrantReadLog), AdminAPIReadResource: has(store.GrantReadResource),
 		AdminAPIWriteResource: has(store.GrantWriteResource), AdminAPISettings: has(store.GrantSettings),
 		// Duo's finer grants follow the four Assent has.
@@ -58,7 +60,7 @@ func integrationOf(in store.Integration) integrationJSON {
 		Created:              in.Created.Unix(), EnrollPolicy: string(in.NewUserPolicy), GroupsAllowed: []string{},
 		IntegrationKey: in.IKey, IPWhitelist: []string{}, Name: in.Name, Type: string(in.Type),
 		UsernameNormalization: cmp.Or(in.UsernameNormalization, "none"), WebSDKAllowedOrigins: in.AllowedOrigins, LegacySignaturesAssent: in.LegacySignatures,
-	}
+	}, in)
 }
 
 // listIntegrations serves v1 and v3 alike: Assent's integrations have no
@@ -135,8 +137,18 @@ func (a *API) createIntegration(w http.ResponseWriter, r *http.Request, c *httpa
 	}
 	n.Grants = grants
 	n.UsernameNormalization = strings.ToLower(v.Get("username_normalization_policy")) // "": none
+	set, policyGiven, err := policyParams(c, store.PolicySettings{})
+	if err != nil {
+		return err
+	}
+	if _, err := auth.CheckPolicySettings(set); err != nil {
+		return err // before the integration exists
+	}
 	in, skey, err := a.Core.CreateIntegration(r.Context(), n)
 	if err != nil {
+		return err
+	}
+	if in, err = a.applyPolicy(r.Context(), in, set, policyGiven); err != nil {
 		return err
 	}
 	out := integrationOf(in)
@@ -180,8 +192,21 @@ func (a *API) updateIntegration(w http.ResponseWriter, r *http.Request, c *httpa
 		}
 		u.Grants = &merged
 	}
-	in, err := a.Core.UpdateIntegration(r.Context(), r.PathValue("ikey"), u)
+	cur, err := a.integration(r)
 	if err != nil {
+		return err
+	}
+	set, policyGiven, err := policyParams(c, auth.IntegrationPolicy(cur))
+	if err != nil {
+		return err
+	}
+	in := cur
+	if !policyGiven || u != (auth.IntegrationUpdate{}) {
+		if in, err = a.Core.UpdateIntegration(r.Context(), r.PathValue("ikey"), u); err != nil {
+			return err
+		}
+	}
+	if in, err = a.applyPolicy(r.Context(), in, set, policyGiven); err != nil {
 		return err
 	}
 	httpapi.WriteOK(w, integrationOf(in))

@@ -49,6 +49,10 @@ type AuthResult struct {
 	// VerifyCode is the Verified Push code of an asynchronous push, for
 	// the waiting side to show; "" for a plain push.
 	VerifyCode string
+	// TrustedDeviceToken is Duo's trusted_device_token: issued with an
+	// allow after a passcode when the policy remembers devices (see
+	// RememberToken).
+	TrustedDeviceToken string
 }
 
 // maxPasscodeLen bounds passcodes; YubiKey OTPs are 44 characters.
@@ -176,6 +180,9 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		if req.Async {
 			return AuthResult{TxID: d.res.TxID}, nil
 		}
+		if d.res.Result == ResultAllow && d.log.Reason == ReasonValidPasscode {
+			d.res.TrustedDeviceToken, _ = s.RememberToken(req.Integration, d.log.UserID, groupIDs(d.log.Groups))
+		}
 		return d.res, nil
 	}
 	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
@@ -186,7 +193,7 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 	if req.Async {
 		return AuthResult{TxID: pending.ID, VerifyCode: s.VerifyCode(*pending)}, nil
 	}
-	return s.awaitPush(ctx, pending.ID, place, held)
+	return s.awaitPush(ctx, req.Integration, pending.ID, place, held)
 }
 
 func finalState(r AuthResult) string {
@@ -211,7 +218,16 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		l.Factor = FactorPasscode
 	}
 	if !known {
-		d.res = s.unenrolledAuth(req.Integration, l)
+		e := evaluate(req.Integration, nil)
+		g := s.policyGate(e, req.Request, nil)
+		if g.result == "" {
+			g = s.networkAllowsUnenrolled(e, req.Request)
+		}
+		if g.result != "" {
+			s.gateAuth(ctx, req.Request, g, d)
+			return nil
+		}
+		d.res = s.unenrolledAuth(e.newUser, l)
 		return nil
 	}
 	status, groups, err := s.statusAndGroups(ctx, s.st, u)
@@ -219,6 +235,28 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		return err
 	}
 	l.Groups = groups
+	ids := groupIDs(groups)
+	e := evaluate(req.Integration, ids)
+	d.threshold = e.threshold
+	if status == store.StatusLockedOut {
+		unlocked, err := s.autoUnlock(ctx, e, u)
+		if err != nil {
+			return err
+		}
+		if unlocked.Status != u.Status {
+			u = unlocked
+			if status, _, err = s.statusAndGroups(ctx, s.st, u); err != nil {
+				return err
+			}
+		}
+	}
+	if g := s.policyGate(e, req.Request, ids); g.result != "" {
+		s.gateAuth(ctx, req.Request, g, d)
+		return nil
+	}
+	if e.verifiedPush && req.Integration.VerifiedPush == 0 {
+		req.Integration.VerifiedPush = 3 // Duo's code length
+	}
 	switch status {
 	case store.StatusBypass:
 		l.Reason = ReasonBypassUser
@@ -277,13 +315,25 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 			// A security key is an enrollment, though not usable here.
 			if !usableBypassCodes(codes, now) && len(keys) == 0 {
 				// Not enrolled: nothing to authenticate with.
+				if g := s.networkAllowsUnenrolled(e, req.Request); g.result != "" {
+					s.gateAuth(ctx, req.Request, g, d)
+					return nil
+				}
 				if p.device != "" {
 					return ErrNoCapableDevice
 				}
-				d.res = s.unenrolledAuth(req.Integration, l)
+				d.res = s.unenrolledAuth(e.newUser, l)
 				return nil
 			}
 		}
+	}
+	if g := s.networkAllows(e, req.Request); g.result != "" {
+		s.gateAuth(ctx, req.Request, g, d)
+		return nil
+	}
+	if p.device != "" && !e.allows(p.device) {
+		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
+		return nil
 	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)
@@ -307,7 +357,23 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
 		return err
 	}
-	return s.checkPasscode(u, devices, tokens, p.passcode, bypass, now, d)
+	if err := s.checkPasscode(u, devices, tokens, p.passcode, bypass, now, d); err != nil {
+		return err
+	}
+	if m := d.method(); m != "" && !e.allows(m) {
+		// A right code of a method the policy does not allow: refused,
+		// neither spent nor counted as a failure.
+		d.code, d.hotp, d.token, d.outcome = nil, nil, nil, outcomeNone
+		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
+	}
+	return nil
+}
+
+// gateAuth records a policy's decision as the auth answer.
+func (s *Service) gateAuth(ctx context.Context, req Request, g gate, d *decision) {
+	s.explain(ctx, req, g)
+	d.log.Reason = g.reason
+	d.res = AuthResult{Result: g.result, Status: g.result, StatusMsg: g.msg}
 }
 
 // bypassMatch is the bypass code a passcode matches.
@@ -381,8 +447,8 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 }
 
 // unenrolledAuth applies the new-user policy to an auth request.
-func (s *Service) unenrolledAuth(in store.Integration, l *store.AuthLog) AuthResult {
-	switch in.NewUserPolicy {
+func (s *Service) unenrolledAuth(p store.NewUserPolicy, l *store.AuthLog) AuthResult {
+	switch p {
 	case store.PolicyAllow:
 		l.Reason = ReasonAllowUnenrolled
 		return AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgAllowUnenroll}

@@ -63,6 +63,23 @@ type decision struct {
 	token   *store.TokenUse   // the app's or token's counter to advance
 
 	lockedOut int // set by commit: the failure count that locked the user out
+	threshold int // the policy's lockout threshold: 0 the service's, negative off
+}
+
+// method is the policy method of the passcode d accepted ("" when none).
+func (d *decision) method() string {
+	switch {
+	case d.code != nil:
+		return MethodBypassCode
+	case d.hotp != nil:
+		return MethodMobileOTP
+	case d.token != nil:
+		if d.log.Factor == factorTOTPApp {
+			return MethodTOTP
+		}
+		return MethodHardwareToken
+	}
+	return ""
 }
 
 // authCall is what one Auth request keeps across tries.
@@ -262,9 +279,13 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 		if err != nil {
 			return err
 		}
-		if t := s.lockoutThreshold(); t > 0 && n >= t {
+		t := s.lockoutThreshold()
+		if d.threshold != 0 {
+			t = d.threshold
+		}
+		if t > 0 && n >= t {
 			reason := fmt.Sprintf("%d consecutive failed authentication attempts", n)
-			if err := q.LockOut(ctx, d.user, reason); err != nil {
+			if err := q.LockOut(ctx, d.user, reason, d.log.Time); err != nil {
 				return err
 			}
 			d.lockedOut = n

@@ -44,6 +44,11 @@ type PreauthRequest struct {
 	// VerifiedPush on, an auth answer then carries a TxID, its push
 	// factors are verified_pushN, and the prompt text shows the code.
 	VerifiedPush bool
+	// TrustedDeviceToken is Duo's trusted_device_token (or the prompt's
+	// remembered-device cookie): a valid one for this user and
+	// integration lets the user in without a second factor (see
+	// RememberToken).
+	TrustedDeviceToken string
 }
 
 // DeviceWebAuthn is the Device.Type (and capability) of a security key or
@@ -158,7 +163,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 		}
 		res.UserID = u.ID
 	} else {
-		res = s.unenrolled(req.Integration)
+		res = s.preauthUnknown(req)
 	}
 	if res.Result == ResultEnroll && !req.NoEnrollPortal {
 		name := req.Username
@@ -195,7 +200,27 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	if err != nil {
 		return PreauthResult{}, err
 	}
-	res, err := s.preauthStatus(ctx, req, u, list, status)
+	ids := groupIDs(groups)
+	e := evaluate(req.Integration, ids)
+	if status == store.StatusLockedOut {
+		unlocked, err := s.autoUnlock(ctx, e, u)
+		if err != nil {
+			return PreauthResult{}, err
+		}
+		if unlocked.Status != u.Status {
+			u = unlocked
+			if status, _, err = s.statusAndGroups(ctx, s.st, u); err != nil {
+				return PreauthResult{}, err
+			}
+		}
+	}
+	var res PreauthResult
+	if g := s.policyGate(e, req.Request, ids); g.result != "" {
+		s.explain(ctx, req.Request, g)
+		res = PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}
+	} else {
+		res, err = s.preauthStatus(ctx, req, u, list, status, e)
+	}
 	res.groups = groups
 	for _, g := range groups {
 		res.Groups = append(res.Groups, g.Name)
@@ -203,7 +228,8 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	return res, err
 }
 
-func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store.User, list []store.Device, status store.UserStatus) (PreauthResult, error) {
+func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store.User, list []store.Device, status store.UserStatus,
+	e effective) (PreauthResult, error) {
 	switch status {
 	case store.StatusBypass:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgBypassUser, reason: ReasonBypassUser}, nil
@@ -211,6 +237,13 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgDisabled, reason: ReasonUserDisabled}, nil
 	case store.StatusLockedOut:
 		return PreauthResult{Result: ResultDeny, StatusMsg: msgLockedOut, reason: ReasonLockedOut}, nil
+	}
+	if req.TrustedDeviceToken != "" {
+		if id, ok := s.rememberedUser(req.TrustedDeviceToken, req.Integration, e.rememberDays); ok && id == u.ID {
+			g := gate{ResultAllow, msgRememberedDevice, ReasonRememberedDevice, e.rememberFrom}
+			s.explain(ctx, req.Request, g)
+			return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+		}
 	}
 	tokens, err := s.usableTokens(ctx, u.ID)
 	if err != nil {
@@ -234,30 +267,65 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 			return PreauthResult{}, wrap("preauth: bypass codes", err)
 		}
 		if !usableBypassCodes(codes, s.now()) {
-			// Not enrolled: the integration's new-user policy decides.
-			return s.unenrolled(req.Integration), nil
+			// Not enrolled: the authorized networks, then the new-user
+			// policy decide.
+			if g := s.networkAllowsUnenrolled(e, req.Request); g.result != "" {
+				s.explain(ctx, req.Request, g)
+				return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+			}
+			return s.unenrolled(e.newUser), nil
 		}
+	}
+	if g := s.networkAllows(e, req.Request); g.result != "" {
+		s.explain(ctx, req.Request, g)
+		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
 	}
 	devices := make([]Device, 0, len(list)+len(tokens))
 	for _, d := range list {
-		devices = append(devices, preauthDevice(d))
+		dev := preauthDevice(d)
+		if dev.Capabilities = e.filterCapabilities(dev.Capabilities); len(dev.Capabilities) > 0 {
+			devices = append(devices, dev)
+		}
 	}
 	for _, t := range tokens {
-		devices = append(devices, preauthToken(t))
+		if e.allows(methodOfToken(t)) {
+			devices = append(devices, preauthToken(t))
+		}
 	}
 	for _, k := range keys {
-		if !req.Browser || s.opts.WebAuthn == nil {
+		if !req.Browser || s.opts.WebAuthn == nil || !e.allows(MethodWebAuthn) {
 			break
 		}
 		devices = append(devices, Device{ID: k.ID, Type: DeviceWebAuthn, Name: k.Name, DisplayName: k.Name,
 			Capabilities: []string{DeviceWebAuthn}})
 	}
+	if len(devices) == 0 && !e.allows(MethodBypassCode) {
+		// Enrolled, but with nothing the policy allows.
+		g := gate{ResultDeny, msgNoAllowedMethod, ReasonFactorRestricted, e.methodsFrom}
+		s.explain(ctx, req.Request, g)
+		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }
 
-// unenrolled applies the integration's new-user policy.
-func (s *Service) unenrolled(in store.Integration) PreauthResult {
-	switch in.NewUserPolicy {
+// preauthUnknown decides for a user Assent does not know: the policies'
+// permitted groups and networks, then the new-user policy.
+func (s *Service) preauthUnknown(req PreauthRequest) PreauthResult {
+	e := evaluate(req.Integration, nil)
+	g := s.policyGate(e, req.Request, nil)
+	if g.result == "" {
+		g = s.networkAllowsUnenrolled(e, req.Request)
+	}
+	if g.result != "" {
+		s.explain(context.Background(), req.Request, g)
+		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}
+	}
+	return s.unenrolled(e.newUser)
+}
+
+// unenrolled applies the new-user policy in force.
+func (s *Service) unenrolled(p store.NewUserPolicy) PreauthResult {
+	switch p {
 	case store.PolicyAllow:
 		return PreauthResult{Result: ResultAllow, StatusMsg: msgAllowUnenroll, reason: ReasonAllowUnenrolled}
 	case store.PolicyDeny:

@@ -217,7 +217,7 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 		}
 	}
 	if reason == ReasonUserMarkedFraud && s.opts.FraudLockout && u.Status == store.StatusActive {
-		if err := q.LockOut(ctx, u.ID, "a login request was reported as fraud (txid "+t.ID+")"); err != nil {
+		if err := q.LockOut(ctx, u.ID, "a login request was reported as fraud (txid "+t.ID+")", s.now()); err != nil {
 			return err
 		}
 		*lockedOut = true

@@ -257,10 +257,10 @@ type MethodKind string
 
 // The kinds of methods.
 const (
-	MethodDevice   MethodKind = "device"   // a phone or desktop app activated with a code (push, passcodes)
-	MethodTOTPApp  MethodKind = "totp_app" // an authenticator app (RFC 6238)
-	MethodToken    MethodKind = "token"    // a hardware token assigned by an administrator
-	MethodWebAuthn MethodKind = "webauthn" // a security key or passkey
+	MethodKindDevice   MethodKind = "device"   // a phone or desktop app activated with a code (push, passcodes)
+	MethodKindTOTPApp  MethodKind = "totp_app" // an authenticator app (RFC 6238)
+	MethodKindToken    MethodKind = "token"    // a hardware token assigned by an administrator
+	MethodKindWebAuthn MethodKind = "webauthn" // a security key or passkey
 )
 
 // Method is one way a user logs in, as the portal lists it.
@@ -280,9 +280,9 @@ type Method struct {
 // promptMethod is the hosted prompt's method of a kind (LastMethod).
 func (k MethodKind) promptMethod() string {
 	switch k {
-	case MethodDevice:
+	case MethodKindDevice:
 		return "push"
-	case MethodWebAuthn:
+	case MethodKindWebAuthn:
 		return FactorWebAuthn
 	}
 	return FactorPasscode
@@ -305,7 +305,7 @@ func userMethods(ctx context.Context, q store.Queries, userID string) ([]Method,
 		return nil, wrap("methods", err)
 	}
 	for _, d := range devs {
-		out = append(out, Method{ID: d.ID, Kind: MethodDevice, Name: d.Name, Detail: d.Platform, Created: d.Created,
+		out = append(out, Method{ID: d.ID, Kind: MethodKindDevice, Name: d.Name, Detail: d.Platform, Created: d.Created,
 			LastUsed: d.LastSeen, Removable: true})
 	}
 	toks, err := q.ListTokens(ctx, userID)
@@ -316,9 +316,9 @@ func userMethods(ctx context.Context, q store.Queries, userID string) ([]Method,
 		if !t.Confirmed {
 			continue
 		}
-		m := Method{ID: t.ID, Kind: MethodToken, Name: t.Name, Detail: t.Serial, Created: t.Created, LastUsed: t.LastUsed}
+		m := Method{ID: t.ID, Kind: MethodKindToken, Name: t.Name, Detail: t.Serial, Created: t.Created, LastUsed: t.LastUsed}
 		if t.Kind == store.TokenTOTPApp {
-			m.Kind, m.Removable = MethodTOTPApp, true
+			m.Kind, m.Removable = MethodKindTOTPApp, true
 		}
 		out = append(out, m)
 	}
@@ -327,7 +327,7 @@ func userMethods(ctx context.Context, q store.Queries, userID string) ([]Method,
 		return nil, wrap("methods", err)
 	}
 	for _, k := range keys {
-		out = append(out, Method{ID: k.ID, Kind: MethodWebAuthn, Name: k.Name, Created: k.Created, LastUsed: k.LastUsed, Removable: true})
+		out = append(out, Method{ID: k.ID, Kind: MethodKindWebAuthn, Name: k.Name, Created: k.Created, LastUsed: k.LastUsed, Removable: true})
 	}
 	for i := range out {
 		out[i].Default = out[i].ID == def
@@ -368,7 +368,7 @@ func (s *Service) RenameUserMethod(ctx context.Context, userID, methodID, name s
 			return errNoMethod
 		}
 		switch m.Kind {
-		case MethodDevice:
+		case MethodKindDevice:
 			d, err := q.GetDevice(ctx, m.ID)
 			if err != nil {
 				return err
@@ -378,7 +378,7 @@ func (s *Service) RenameUserMethod(ctx context.Context, userID, methodID, name s
 			if err != nil {
 				return err
 			}
-		case MethodWebAuthn:
+		case MethodKindWebAuthn:
 			if err := q.RenameWebAuthnCredential(ctx, m.ID, name); err != nil {
 				return err
 			}
@@ -430,11 +430,11 @@ func (s *Service) defaultPromptMethod(ctx context.Context, userID string) string
 	}
 	switch {
 	case strings.HasPrefix(id, ids.Device):
-		return MethodDevice.promptMethod()
+		return MethodKindDevice.promptMethod()
 	case strings.HasPrefix(id, ids.WebAuthn):
-		return MethodWebAuthn.promptMethod()
+		return MethodKindWebAuthn.promptMethod()
 	case strings.HasPrefix(id, ids.Token):
-		return MethodTOTPApp.promptMethod()
+		return MethodKindTOTPApp.promptMethod()
 	}
 	return ""
 }
@@ -457,9 +457,9 @@ func (s *Service) RemoveUserMethod(ctx context.Context, userID, methodID string)
 			return ErrLastMethod
 		}
 		switch m.Kind {
-		case MethodDevice:
+		case MethodKindDevice:
 			err = q.DeleteDevice(ctx, m.ID)
-		case MethodWebAuthn:
+		case MethodKindWebAuthn:
 			err = q.DeleteWebAuthnCredential(ctx, m.ID)
 		default:
 			err = q.DeleteToken(ctx, m.ID)

@@ -38,8 +38,8 @@ func (s *Service) StartAuth(ctx context.Context, req AuthRequest) (AuthResult, *
 
 // awaitPush waits for the synchronous push txid, holding place; with held
 // it returns the Held there at once, for StartAuth's caller to wait.
-func (s *Service) awaitPush(ctx context.Context, txid string, place *heldPlace, held **Held) (AuthResult, error) {
-	h := &Held{place: place.take()}
+func (s *Service) awaitPush(ctx context.Context, in store.Integration, txid string, place *heldPlace, held **Held) (AuthResult, error) {
+	h := &Held{place: place.take(), in: in}
 	h.s, h.txid, h.ctx, h.timeOutAtEnd = s, txid, s.waitContext(ctx), true
 	if held != nil {
 		*held = h
@@ -53,6 +53,7 @@ func (s *Service) awaitPush(ctx context.Context, txid string, place *heldPlace, 
 type Held struct {
 	watch
 	place *heldPlace
+	in    store.Integration // whose policy may remember the device
 }
 
 // TxID is the push's transaction.
@@ -87,7 +88,15 @@ func (h *Held) Watch(done func(AuthResult, error)) {
 			return
 		}
 		st := h.s.txStatus(t)
-		done(AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}, nil)
+		res := AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}
+		if t.State == store.TxAllow && h.in.IKey == t.IKey {
+			groups := make([]string, 0, len(t.Groups))
+			for _, g := range t.Groups {
+				groups = append(groups, g.ID)
+			}
+			res.TrustedDeviceToken, _ = h.s.RememberToken(h.in, t.UserID, groups)
+		}
+		done(res, nil)
 	})
 }
 

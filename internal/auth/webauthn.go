@@ -479,7 +479,7 @@ func (s *Service) commitWebAuthn(ctx context.Context, q store.Queries, d *webaut
 			return err
 		}
 		if t := s.opts.LockoutThreshold; t > 0 && n >= t {
-			if err := q.LockOut(ctx, d.user, fmt.Sprintf("%d consecutive failed authentication attempts", n)); err != nil {
+			if err := q.LockOut(ctx, d.user, fmt.Sprintf("%d consecutive failed authentication attempts", n), s.now()); err != nil {
 				return err
 			}
 			s.opts.Logger.Warn("user locked out", "user_id", d.user, "failed_attempts", n)

@@ -142,7 +142,7 @@ func (a *API) preauth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) e
 		return err
 	}
 	res, err := a.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(c), TextPrompt: textPrompt,
-		VerifiedPush: verified})
+		VerifiedPush: verified, TrustedDeviceToken: c.Params.Get("trusted_device_token")})
 	if err != nil {
 		return err
 	}
@@ -214,6 +214,8 @@ type authResponse struct {
 	Result    string `json:"result"`
 	Status    string `json:"status"`
 	StatusMsg string `json:"status_msg"`
+	// TrustedDeviceToken, as Duo's, when the policy remembers devices.
+	TrustedDeviceToken string `json:"trusted_device_token,omitempty"`
 }
 
 func (a *API) auth(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {

@@ -56,5 +56,6 @@ func (a *API) answerAuth(w http.ResponseWriter, r *http.Request, req auth.AuthRe
 
 // writeAuthResult is v2's synchronous auth answer.
 func writeAuthResult(w http.ResponseWriter, res auth.AuthResult) {
-	httpapi.WriteOK(w, authResponse{Result: res.Result, Status: res.Status, StatusMsg: res.StatusMsg})
+	httpapi.WriteOK(w, authResponse{Result: res.Result, Status: res.Status, StatusMsg: res.StatusMsg,
+		TrustedDeviceToken: res.TrustedDeviceToken})
 }

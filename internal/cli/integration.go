@@ -122,6 +122,9 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if in, err = applyIntegrationPolicy(cmd, a, in); err != nil {
+				return fmt.Errorf("integration %s created, but its policy was not set: %w", in.IKey, err)
+			}
 			out := toIntegrationJSON(in, a.APIHostname())
 			out.SecretKey = skey
 			if asJSON {
@@ -159,6 +162,7 @@ func newIntegrationCreateCmd(e *env) *cobra.Command {
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("type")
+	integrationPolicyFlags(cmd)
 	return cmd
 }
 
@@ -246,17 +250,24 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 			if f.Changed("username-normalization") {
 				u.UsernameNormalization = &usernameNorm
 			}
-			if u.Name == nil && u.NewUserPolicy == nil && u.AllowedOrigins == nil && u.LegacySignatures == nil && u.Grants == nil && u.VerifiedPush == nil &&
-				u.UsernameNormalization == nil {
-				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants, --verified-push or --username-normalization")
+			if u == (auth.IntegrationUpdate{}) && !anyIntegrationPolicyFlag(cmd) {
+				return fmt.Errorf("nothing to update: give --name, --new-user-policy, --allowed-origin, --clear-allowed-origins, --legacy-signatures, --grant, --clear-grants, --verified-push, --username-normalization or a policy flag")
 			}
 			a, err := openApp(cmd, e, true)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			in, err := a.Core.UpdateIntegration(cmd.Context(), args[0], u)
+			in, _, err := a.Core.Integration(cmd.Context(), args[0])
 			if err != nil {
+				return err
+			}
+			if u != (auth.IntegrationUpdate{}) {
+				if in, err = a.Core.UpdateIntegration(cmd.Context(), args[0], u); err != nil {
+					return err
+				}
+			}
+			if in, err = applyIntegrationPolicy(cmd, a, in); err != nil {
 				return err
 			}
 			if asJSON {
@@ -283,6 +294,7 @@ func newIntegrationUpdateCmd(e *env) *cobra.Command {
 	f.StringVar(&verified, "verified-push", "", verifiedPushFlagHelp)
 	f.StringVar(&usernameNorm, "username-normalization", "", usernameNormFlagHelp)
 	f.BoolVar(&asJSON, "json", false, "print JSON (without the secret key)")
+	integrationPolicyFlags(cmd)
 	cmd.MarkFlagsMutuallyExclusive("allowed-origin", "clear-allowed-origins")
 	cmd.MarkFlagsMutuallyExclusive("grant", "clear-grants")
 	return cmd

@@ -105,6 +105,7 @@ func newRoot(e *env) *cobra.Command {
 		newTokenCmd(e),
 		newGroupCmd(e),
 		newDirectoryCmd(e),
+		newPolicyCmd(e),
 		newAdminCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),

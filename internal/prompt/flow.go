@@ -209,7 +209,8 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 	st.TxID, st.Device, st.EnrollUser, st.EnrollCode = "", "", "", ""
 	st.WebAuthnSession, st.WebAuthnChallenge, st.WebAuthnName = nil, "", ""
 	st.TOTPToken = ""
-	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true})
+	res, err := p.Core.Preauth(r.Context(), auth.PreauthRequest{Request: request(st, in, r), NoEnrollPortal: true, Browser: true,
+		TrustedDeviceToken: rememberedToken(r, in)})
 	var ae *auth.Error
 	if errors.As(err, &ae) {
 		// A username the core cannot take (e.g. too long): nothing to offer.
@@ -222,6 +223,9 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 	switch res.Result {
 	case auth.ResultAllow:
 		o := Outcome{UserID: res.UserID, Status: auth.ResultAllow, StatusMsg: res.StatusMsg, Factor: FactorAllowUnenrolled}
+		if ro, ok := rememberedOutcome(res); ok {
+			o = ro
+		}
 		if res.Reason() == auth.ReasonBypassUser {
 			o.Status, o.Factor = "bypass", FactorBypassUser
 		}
@@ -260,6 +264,7 @@ func (p *Prompt) finish(w http.ResponseWriter, r *http.Request, st state, in sto
 		o.AuthTime = p.now()
 	}
 	p.log(r).Info("prompt authenticated", "ikey", in.IKey, "user_id", o.UserID, "factor", o.Factor, "kind", st.Kind)
+	p.remember(w, r, st, in, o)
 	return f.Finish(w, r, st.Session, o)
 }
 

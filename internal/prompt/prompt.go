@@ -108,6 +108,7 @@ type Core interface {
 	BeginWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistrationRequest) (auth.WebAuthnCeremony, error)
 	FinishWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistration) (store.WebAuthnCredential, error)
 	LastMethod(ctx context.Context, userID string) string
+	RememberCore
 
 	// Authenticator apps a user adds (unconfirmed until a first code).
 	BeginTOTPApp(ctx context.Context, req auth.TOTPAppRequest) (auth.TOTPEnrollment, error)

@@ -90,6 +90,11 @@ type Integration struct {
 	// UsernameNormalization is Duo's username_normalization_policy
 	// ("none" or "simple", see package username); "" reads as "none".
 	UsernameNormalization string
+	// Policies are the global policy and this integration's own and group
+	// policies, read with the integration (see PolicyQueries); nil when
+	// there are none. Never written by CreateIntegration or
+	// UpdateIntegration.
+	Policies []Policy
 }
 
 // UserStatus is Duo's user status. StatusLockedOut is set by the system only.
@@ -289,6 +294,8 @@ type Queries interface {
 	UserSessionQueries
 	// The console's log pages and dashboard charts (issue 15).
 	ConsoleLogQueries
+	// Policies (issue 16).
+	PolicyQueries
 }
 
 // Store is a database.

@@ -51,9 +51,10 @@ type GuardedQueries interface {
 	// and returns the new count. ErrConflict if the user is gone or no
 	// longer active.
 	RecordFailure(ctx context.Context, userID string) (int, error)
-	// LockOut sets an active user's status to StatusLockedOut with reason.
-	// ErrConflict if the user is gone or no longer active.
-	LockOut(ctx context.Context, userID, reason string) error
+	// LockOut sets an active user's status to StatusLockedOut with reason,
+	// locked at at (see PolicyQueries.LockedAt). ErrConflict if the user
+	// is gone or no longer active.
+	LockOut(ctx context.Context, userID, reason string, at time.Time) error
 }
 
 // TokenUse is an accepted token code: what AdvanceTokenCounter writes.

@@ -48,6 +48,7 @@ var copyTables = []string{
 	"user_sessions",
 	"user_default_method",
 	"admin_webauthn_credentials",
+	"policies",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

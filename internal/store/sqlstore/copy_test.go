@@ -149,6 +149,8 @@ var sampleRows = []string{
 	`INSERT INTO user_default_method (user_id, method_id, updated) VALUES ('DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', 1700000000)`,
 	`INSERT INTO admin_webauthn_credentials (id, admin_id, credential_id, public_key, attestation_type, aaguid, sign_count, transports, name, backup_eligible, backup_state, created, last_used)
 	 VALUES ('DWBBBBBBBBBBBBBBBBBB', 'DEAAAAAAAAAAAAAAAAAA', X'c0ffef', X'a5010203', 'none', X'00000000000000000000000000000000', 3, 'usb', 'YubiKey', 0, 0, 1700000000, 1700000500)`,
+	`INSERT INTO policies (ikey, group_id, settings, updated) VALUES ('', '', '{"remember_days":7}', 1700000000),
+	 ((SELECT ikey FROM integrations LIMIT 1), 'DGAAAAAAAAAAAAAAAAAA', '{"methods":["push"]}', 1700000000)`,
 	`UPDATE log_clock SET t = 1700000500 WHERE id = 1`,
 	`UPDATE log_clock SET t = 1700000400 WHERE id = 2`,
 }

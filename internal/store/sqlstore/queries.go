@@ -310,6 +310,9 @@ func (q *queries) GetIntegration(ctx context.Context, ikey string) (store.Integr
 	if err != nil {
 		return store.Integration{}, fmt.Errorf("sqlstore: get integration %s: %w", ikey, mapErr(err))
 	}
+	if in.Policies, err = q.integrationPolicies(ctx, ikey); err != nil {
+		return store.Integration{}, err
+	}
 	return in, nil
 }
 
@@ -323,6 +326,11 @@ func (q *queries) ListIntegrations(ctx context.Context) ([]store.Integration, er
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list integrations: %w", err)
 	}
+	policies, err := q.ListPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	withPolicies(out, policies)
 	return out, nil
 }
 

@@ -107,10 +107,10 @@ func (q *queries) RecordFailure(ctx context.Context, userID string) (int, error)
 	return n, nil
 }
 
-func (q *queries) LockOut(ctx context.Context, userID, reason string) error {
+func (q *queries) LockOut(ctx context.Context, userID, reason string, at time.Time) error {
 	err := q.guarded(ctx,
-		`UPDATE users SET status = ?, lockout_reason = ? WHERE id = ? AND status = ?`,
-		string(store.StatusLockedOut), reason, userID, string(store.StatusActive))
+		`UPDATE users SET status = ?, lockout_reason = ?, locked_at = ? WHERE id = ? AND status = ?`,
+		string(store.StatusLockedOut), reason, toUnix(at), userID, string(store.StatusActive))
 	if err != nil {
 		return fmt.Errorf("sqlstore: lock out %s: %w", userID, err)
 	}
@@ -141,6 +141,6 @@ func (s *Store) RecordFailure(ctx context.Context, userID string) (int, error) {
 	return n, err
 }
 
-func (s *Store) LockOut(ctx context.Context, userID, reason string) error {
-	return s.write(ctx, true, func(q *queries) error { return q.LockOut(ctx, userID, reason) })
+func (s *Store) LockOut(ctx context.Context, userID, reason string, at time.Time) error {
+	return s.write(ctx, true, func(q *queries) error { return q.LockOut(ctx, userID, reason, at) })
 }

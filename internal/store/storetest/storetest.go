@@ -77,6 +77,8 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingPhones", testPendingPhones},
 		{"Directories", testDirectories},
 		{"UserAliases", testUserAliases},
+		{"Policies", testPolicies},
+		{"AutoUnlock", testAutoUnlock},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -117,13 +117,13 @@ func testGuardedWrites(t *testing.T, s store.Store) {
 				t.Errorf("RecordFailure: %d, %v; want %d", n, err, want)
 			}
 		}
-		must(t, "LockOut", s.LockOut(ctx, bob.ID, "3 consecutive failed authentication attempts"))
+		must(t, "LockOut", s.LockOut(ctx, bob.ID, "3 consecutive failed authentication attempts", at(5)))
 		got := user("locked out", 3, store.StatusLockedOut, at(2*time.Hour))
 		if got.LockoutReason != "3 consecutive failed authentication attempts" {
 			t.Errorf("lockout reason %q", got.LockoutReason)
 		}
 		// None of them changes a user who is no longer active.
-		wantErr(t, "LockOut of a locked-out user", s.LockOut(ctx, bob.ID, "again"), store.ErrConflict)
+		wantErr(t, "LockOut of a locked-out user", s.LockOut(ctx, bob.ID, "again", at(6)), store.ErrConflict)
 		_, err := s.RecordFailure(ctx, bob.ID)
 		wantErr(t, "RecordFailure of a locked-out user", err, store.ErrConflict)
 		wantErr(t, "RecordSuccess of a locked-out user", s.RecordSuccess(ctx, bob.ID, at(3*time.Hour)), store.ErrConflict)
@@ -138,7 +138,7 @@ func testGuardedWrites(t *testing.T, s store.Store) {
 		_, err = s.RecordFailure(ctx, userID(99))
 		wantErr(t, "RecordFailure of an unknown user", err, store.ErrConflict)
 		wantErr(t, "RecordSuccess of an unknown user", s.RecordSuccess(ctx, userID(99), at(0)), store.ErrConflict)
-		wantErr(t, "LockOut of an unknown user", s.LockOut(ctx, userID(99), "x"), store.ErrConflict)
+		wantErr(t, "LockOut of an unknown user", s.LockOut(ctx, userID(99), "x", at(6)), store.ErrConflict)
 	})
 
 	t.Run("ConflictKeepsTxUsable", func(t *testing.T) {
@@ -260,7 +260,7 @@ func testConcurrentGuardedWrites(t *testing.T, s store.Store) {
 				return err
 			}
 			if c >= threshold {
-				if err := q.LockOut(ctx, u.ID, "locked"); err != nil {
+				if err := q.LockOut(ctx, u.ID, "locked", at(7)); err != nil {
 					return err
 				}
 			}

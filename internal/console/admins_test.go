@@ -181,10 +181,10 @@ func TestConsoleAdministrators(t *testing.T) {
 	}
 
 	// The last owner is never demoted nor deleted.
-	if status, _, _ := owner.do("POST", "/admin/admins/"+ownerAdmin.ID+"/role", url.Values{"role": {"read_only"}, "csrf": {csrf}}); status != 400 {
+	if status, _, _ := owner.do("POST", "/admin/admins/"+ownerAdmin.ID+"/role", url.Values{"role": {"read_only"}, "csrf": {csrf}}); status != 409 {
 		t.Errorf("demote the last owner: %d", status)
 	}
-	if status, _, _ := owner.do("POST", "/admin/admins/"+ownerAdmin.ID+"/delete", url.Values{"csrf": {csrf}}); status != 400 {
+	if status, _, _ := owner.do("POST", "/admin/admins/"+ownerAdmin.ID+"/delete", url.Values{"csrf": {csrf}}); status != 409 {
 		t.Errorf("delete the last owner (yourself): %d", status)
 	}
 	if a, err := s.App.Core.Admin(ctx, "owner@example.com"); err != nil || a.Role != store.RoleOwner {

@@ -371,11 +371,17 @@ func clearNamedCookie(w http.ResponseWriter, name string) {
 
 // render writes a page with the console's security headers.
 func (c *Console) render(w http.ResponseWriter, status int, name string, p *page) error {
+	return writePage(w, status, name, p, p.dataImg)
+}
+
+// writePage renders template name with data, then writes it with the
+// security headers of the console and the portal.
+func writePage(w http.ResponseWriter, status int, name string, data any, dataImages bool) error {
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
+	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
 		return err
 	}
-	web.SetHeaders(w.Header(), web.Headers{DataImages: p.dataImg})
+	web.SetHeaders(w.Header(), web.Headers{DataImages: dataImages})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 	w.WriteHeader(status)
@@ -383,31 +389,38 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, p *page
 	return err
 }
 
-// fail renders an error page: the core's own messages for what the caller
-// caused, a generic one otherwise (logged).
-func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *page, err error) {
-	status, title := http.StatusInternalServerError, "Something went wrong"
+// errorPage is the status and title of the error page for err: the core's
+// own message for what the caller caused, a generic one otherwise (logged
+// under what).
+func (c *Console) errorPage(r *http.Request, what string, err error) (int, string) {
 	var e *auth.Error
 	switch {
 	case errors.Is(err, errCSRF):
-		status, title = http.StatusForbidden, "This form expired or came from another site; go back, reload the page and try again"
+		return http.StatusForbidden, "This form expired or came from another site; go back, reload the page and try again"
 	case errors.Is(err, errForbidden):
-		status, title = http.StatusForbidden, "Your role does not allow this"
+		return http.StatusForbidden, "Your role does not allow this"
 	case errors.As(err, &e):
+		status := http.StatusBadRequest
 		switch e.Kind {
 		case auth.KindNotFound:
 			status = http.StatusNotFound
 		case auth.KindRateLimited:
 			status = http.StatusTooManyRequests
-		default:
-			status = http.StatusBadRequest
+		case auth.KindConflict:
+			status = http.StatusConflict
 		}
-		title = e.Error()
-	default:
-		if c.Logger != nil {
-			c.Logger.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
-		}
+		return status, e.Error()
 	}
+	if c.Logger != nil {
+		c.Logger.ErrorContext(r.Context(), what, "path", r.URL.Path, "err", err)
+	}
+	return http.StatusInternalServerError, "Something went wrong"
+}
+
+// fail renders an error page: the core's own messages for what the caller
+// caused, a generic one otherwise (logged).
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, p *page, err error) {
+	status, title := c.errorPage(r, "console", err)
 	p.Title, p.Page, p.Message, p.MessageKind = title, "error", "", ""
 	if p.Admin.ID == "" {
 		p.Narrow = true

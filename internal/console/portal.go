@@ -1,7 +1,6 @@
 package console
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -185,41 +184,11 @@ func (c *Console) my(h myHandler) http.Handler {
 
 func (c *Console) myRender(w http.ResponseWriter, status int, name string, p *myPage) error {
 	p.Script = web.AssetURL("webauthn.js")
-	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, name, p); err != nil {
-		return err
-	}
-	web.SetHeaders(w.Header(), web.Headers{DataImages: p.dataImg})
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
-	w.WriteHeader(status)
-	_, err := w.Write(b.Bytes())
-	return err
+	return writePage(w, status, name, p, p.dataImg)
 }
 
 func (c *Console) myFail(w http.ResponseWriter, r *http.Request, p *myPage, err error) {
-	status, title := http.StatusInternalServerError, "Something went wrong"
-	var e *auth.Error
-	switch {
-	case errors.Is(err, errCSRF):
-		status, title = http.StatusForbidden, "This form expired or came from another site; go back, reload the page and try again"
-	case errors.As(err, &e):
-		switch e.Kind {
-		case auth.KindNotFound:
-			status = http.StatusNotFound
-		case auth.KindRateLimited:
-			status = http.StatusTooManyRequests
-		case auth.KindConflict:
-			status = http.StatusConflict
-		default:
-			status = http.StatusBadRequest
-		}
-		title = e.Error()
-	default:
-		if c.Logger != nil {
-			c.Logger.ErrorContext(r.Context(), "portal", "path", r.URL.Path, "err", err)
-		}
-	}
+	status, title := c.errorPage(r, "portal", err)
 	p.Title, p.Page, p.Message, p.MessageKind = title, "error", "", ""
 	_ = c.myRender(w, status, "my-error", p)
 }

@@ -60,14 +60,34 @@ func (d *dialect) withUserReads() *dialect {
 	return d
 }
 
+// authLogInsertCols are the columns AppendAuthLog writes, in the order of
+// authLogArgs; time is the second.
+var authLogInsertCols = []string{"txid", "time", "ikey", "user_id", "username", "factor", "device", "result",
+	"reason", "ip", "hostname", "group_list", "alias"}
+
+// authLogArgs are the values of authLogInsertCols for l, stamped at.
+func authLogArgs(l *store.AuthLog, at int64, groups string) []any {
+	return []any{l.TxID, at, l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname,
+		groups, l.Alias}
+}
+
+// insertAuthLogSQL inserts an auth-log row; timeExpr is the time column's
+// value (its own parameter first).
+func insertAuthLogSQL(timeExpr string) string {
+	vals := make([]string, len(authLogInsertCols))
+	for i := range vals {
+		vals[i] = "?"
+	}
+	vals[1] = timeExpr
+	return `INSERT INTO auth_log (` + strings.Join(authLogInsertCols, ", ") + `) VALUES (` + strings.Join(vals, ", ") + `)`
+}
+
 // insertAuthLog inserts an auth-log row with its stamp given (SQLite, see
 // appendAuthLogSQLite).
-const insertAuthLog = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+var insertAuthLog = insertAuthLogSQL("?")
 
 func appendAuthLogSQL(greatest string) string {
-	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias)
-		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
+	return insertAuthLogSQL(greatest+`(?, (SELECT t FROM log_clock WHERE id = 1))`) + ` RETURNING id, time`
 }
 
 var (

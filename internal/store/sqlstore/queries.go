@@ -772,8 +772,7 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 		return q.appendAuthLogSQLite(ctx, l, groups)
 	}
 	var id, at int64
-	err = q.queryRow(ctx, q.d.appendAuthLog,
-		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups, l.Alias).Scan(&id, &at)
+	err = q.queryRow(ctx, q.d.appendAuthLog, authLogArgs(l, toUnix(l.Time), groups)...).Scan(&id, &at)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}
@@ -792,8 +791,7 @@ func (q *queries) appendAuthLogSQLite(ctx context.Context, l *store.AuthLog, gro
 		q.authClockKnown = true
 	}
 	at := max(toUnix(l.Time), q.authClock)
-	res, err := q.exec(ctx, insertAuthLog,
-		l.TxID, at, l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups)
+	res, err := q.exec(ctx, insertAuthLog, authLogArgs(l, at, groups)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}

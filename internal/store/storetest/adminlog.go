@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -163,6 +164,39 @@ func testQueryAdminLogConcurrent(t *testing.T, s store.Store) {
 	for o, n := range seen {
 		if n != 1 {
 			t.Errorf("exporter saw %s %d times", o, n)
+		}
+	}
+}
+
+// testAuthLogFields: every field of an auth-log row comes back as written,
+// whether it was appended alone or inside a transaction (SQLite writes the
+// two ways with different statements).
+func testAuthLogFields(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	full := func(txid string) *store.AuthLog {
+		return &store.AuthLog{TxID: txid, Time: at(0), IKey: "DIFIELDS000000000001", UserID: "DU000000000000000042",
+			Username: "alice", Alias: "a.smith", Factor: "passcode", Device: "DP000000000000000007", Result: "allow",
+			Reason: "valid_passcode", IP: "192.0.2.9", Hostname: "vpn-1",
+			Groups: []store.LogGroup{{ID: "DG000000000000000001", Name: "VPN users"}}}
+	}
+	alone, inTx := full("alone"), full("in-tx")
+	must(t, "AppendAuthLog", s.AppendAuthLog(ctx, alone))
+	must(t, "InTx", s.InTx(ctx, func(q store.Queries) error { return q.AppendAuthLog(ctx, inTx) }))
+	got, _, err := s.QueryAuthLog(ctx, store.AuthLogQuery{Min: at(0), Max: at(time.Hour), Limit: 10})
+	must(t, "QueryAuthLog", err)
+	if len(got) != 2 {
+		t.Fatalf("QueryAuthLog: %d rows, want 2", len(got))
+	}
+	for _, want := range []*store.AuthLog{alone, inTx} {
+		i := slices.IndexFunc(got, func(l store.AuthLog) bool { return l.TxID == want.TxID })
+		if i < 0 {
+			t.Fatalf("row %s missing", want.TxID)
+		}
+		g, w := got[i], *want
+		w.Time = sec(w.Time)
+		g.Time = g.Time.UTC()
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("row %s read back as\n%+v\nwritten as\n%+v", want.TxID, g, w)
 		}
 	}
 }

@@ -71,6 +71,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LogClockConcurrent", testLogClockConcurrent},
 		{"QueryAuthLog", testQueryAuthLog},
 		{"AuthLogGroups", testAuthLogGroups},
+		{"AuthLogFields", testAuthLogFields},
 		{"QueryAdminLog", testQueryAdminLog},
 		{"QueryAdminLogConcurrent", testQueryAdminLogConcurrent},
 		{"Groups", testGroups},

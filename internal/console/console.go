@@ -67,8 +67,9 @@ type Core interface {
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
-	appsCore   // applications, groups, tokens, settings (apps.go)
-	adminsCore // administrators, accounts, security keys (admins.go)
+	appsCore     // applications, groups, tokens, settings (apps.go)
+	adminsCore   // administrators, accounts, security keys (admins.go)
+	policiesCore // policies, directories, aliases (policies.go, directories.go)
 }
 
 // Console serves the pages.
@@ -153,7 +154,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	own := append(c.logRoutes(), c.appsRoutes()...) // logs.go, apps.go
+	own := append(append(c.logRoutes(), c.appsRoutes()...), c.policyRoutes()...) // logs.go, apps.go, policies.go
 	return append(own, append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
@@ -231,9 +232,10 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
-	Apps  *appsView   // applications, groups, tokens, settings (apps.go)
-	Adm   *adminsView // admins.go's pages
-	Path  string      // the request's path (to come back after re-authentication)
+	Apps  *appsView     // applications, groups, tokens, settings (apps.go)
+	Adm   *adminsView   // admins.go's pages
+	Pol   *policiesView // policies.go, directories.go
+	Path  string        // the request's path (to come back after re-authentication)
 
 	script  bool // the page loads webauthn.js
 	session auth.AdminSessionInfo

@@ -67,9 +67,10 @@ type Core interface {
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
-	appsCore     // applications, groups, tokens, settings (apps.go)
-	adminsCore   // administrators, accounts, security keys (admins.go)
-	policiesCore // policies, directories, aliases (policies.go, directories.go)
+	appsCore       // applications, groups, tokens, settings (apps.go)
+	adminsCore     // administrators, accounts, security keys (admins.go)
+	policiesCore   // policies.go
+	userExtrasCore // useraliases.go
 }
 
 // Console serves the pages.
@@ -154,7 +155,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	own := append(append(c.logRoutes(), c.appsRoutes()...), c.policyRoutes()...) // logs.go, apps.go, policies.go
+	own := append(append(c.logRoutes(), c.appsRoutes()...), append(c.policyRoutes(), c.userExtrasRoutes()...)...) // logs.go, apps.go, policies.go, useraliases.go
 	return append(own, append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},

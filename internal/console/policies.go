@@ -142,7 +142,7 @@ func (c *Console) policyDefaults(ctx context.Context) map[string]string {
 		auth.SettingLockoutThreshold:     strconv.Itoa(c.Core.LockoutThreshold(ctx)) + " (the server's setting)",
 		auth.SettingLockoutUnlockMinutes: "0 (never)",
 		auth.SettingGroupsAllowed:        "everyone",
-		auth.SettingSelfServiceAllowed:   "true",
+		auth.SettingSelfServiceAllowed:   "false",
 	}
 }
 

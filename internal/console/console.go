@@ -67,8 +67,11 @@ type Core interface {
 	RecentAuthentications(ctx context.Context, userID string, limit int) ([]store.AuthLog, error)
 	ClaimOnce(ctx context.Context, kind, key string, ttl time.Duration) error
 	PortalCore
-	appsCore   // applications, groups, tokens, settings (apps.go)
-	adminsCore // administrators, accounts, security keys (admins.go)
+	appsCore        // applications, groups, tokens, settings (apps.go)
+	adminsCore      // administrators, accounts, security keys (admins.go)
+	policiesCore    // policies.go
+	userExtrasCore  // useraliases.go
+	directoriesCore // directories.go
 }
 
 // Console serves the pages.
@@ -86,7 +89,9 @@ type Console struct {
 	// Box seals the self-service portal's ceremony state into its pages
 	// (the master key's secrets.Box).
 	Box Sealer
-	Now func() time.Time // nil: time.Now
+	// Directories syncs the directories on demand (directories.go); nil: no sync from the console.
+	Directories DirectorySyncer
+	Now         func() time.Time // nil: time.Now
 }
 
 // Sealer seals and opens what the portal's pages carry.
@@ -153,7 +158,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	own := append(c.logRoutes(), c.appsRoutes()...) // logs.go, apps.go
+	own := append(append(c.logRoutes(), c.appsRoutes()...), append(append(c.policyRoutes(), c.userExtrasRoutes()...), c.directoryRoutes()...)...) // logs.go, apps.go, policies.go, useraliases.go
 	return append(own, append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},
@@ -231,9 +236,11 @@ type page struct {
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string
-	Apps  *appsView   // applications, groups, tokens, settings (apps.go)
-	Adm   *adminsView // admins.go's pages
-	Path  string      // the request's path (to come back after re-authentication)
+	Apps  *appsView        // applications, groups, tokens, settings (apps.go)
+	Adm   *adminsView      // admins.go's pages
+	Pol   *policiesView    // policies.go
+	Dirs  *directoriesView // directories.go
+	Path  string           // the request's path (to come back after re-authentication)
 
 	script  bool // the page loads webauthn.js
 	session auth.AdminSessionInfo

@@ -260,6 +260,7 @@ type userView struct {
 	Groups  []store.Group
 	Bypass  []store.BypassCode
 	Auths   []store.AuthLog
+	Extra   *userExtras // useraliases.go
 }
 
 // userID reads the {id} of a path: user IDs only (usernames may hold
@@ -300,14 +301,18 @@ func (c *Console) loadUser(r *http.Request) (*userView, error) {
 	if v.Auths, err = c.Core.RecentAuthentications(ctx, id, 20); err != nil {
 		return nil, err
 	}
+	if v.Extra, err = c.loadUserExtras(ctx, id); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
 var doneMessages = map[string]string{
-	"created":  "The user was added.",
-	"status":   "The status was changed.",
-	"revoked":  "The bypass code was revoked.",
-	"unlocked": "The user was unlocked.",
+	"created":     "The user was added.",
+	"status":      "The status was changed.",
+	"revoked":     "The bypass code was revoked.",
+	"unlocked":    "The user was unlocked.",
+	"alias-added": "The alias was added.", "alias-removed": "The alias was removed.", "enroll-email": "The enrollment e-mail was sent.",
 }
 
 func (c *Console) user(w http.ResponseWriter, r *http.Request, p *page) error {

@@ -31,6 +31,7 @@ import (
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/console"
 	"github.com/assent-auth/assent/internal/device"
+	"github.com/assent-auth/assent/internal/directory"
 	"github.com/assent-auth/assent/internal/duosig"
 	"github.com/assent-auth/assent/internal/frame"
 	"github.com/assent-auth/assent/internal/gctune"
@@ -73,6 +74,9 @@ type Server struct {
 	// detacher holds synchronous pushes without their serving goroutines;
 	// serve closes it.
 	detacher *httpapi.Detacher
+	// dirs syncs the directories (scheduled, and from the console).
+	dirs    *directory.Runner
+	dirsErr error
 
 	// memoryLimit is the Go runtime's soft memory limit Run left in force
 	// (0: none), for the start-up log.
@@ -165,8 +169,9 @@ func New(a *app.App) (*Server, error) {
 	// unknown Admin API paths, which keep Duo's JSON 404.
 	consoleFailures := ratelimit.NewNamed("rate_limit_console_failures", a.Config.RateLimitConsoleFailures.Limit(), ratelimit.Options{Now: a.Now})
 	s.metrics.WatchRateLimits(consoleFailures)
+	s.dirs, s.dirsErr = a.NewDirectoryRunner() // shared by the console and the scheduled syncs
 	(&console.Console{Core: a.Core, CSRFKey: a.Box.Pepper("console csrf"), Host: a.Config.PublicHostname,
-		SignIns: consoleFailures, Logger: a.Logger, Box: a.Box, Now: a.Now}).Register(mux)
+		SignIns: consoleFailures, Logger: a.Logger, Box: a.Box, Now: a.Now, Directories: s.dirs}).Register(mux)
 	notFound := httpapi.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.ErrNotFound
 	})
@@ -441,7 +446,7 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 	go func() { defer close(purged); s.app.Core.RunPurger(purgeCtx) }()
 	defer func() { stopPurge(); <-purged }()
 	// Directory sync (LDAP, Active Directory) every directory_sync_interval.
-	dirs, err := s.app.NewDirectoryRunner()
+	dirs, err := s.dirs, s.dirsErr
 	if err != nil {
 		closeAll()
 		return err

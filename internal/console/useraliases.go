@@ -1,0 +1,106 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
+)
+
+// The user page's aliases, directory and enrollment e-mail (issues 15 and
+// 16): an administrator adds and removes aliases; a user a directory
+// manages says which; help desk sends the enrollment e-mail when the
+// server sends e-mail.
+
+// userExtrasCore is what this file asks of the core.
+type userExtrasCore interface {
+	UserAliases(ctx context.Context, nameOrID string) ([]string, error)
+	AddUserAlias(ctx context.Context, nameOrID, alias string) ([]string, error)
+	RemoveUserAlias(ctx context.Context, nameOrID, alias string) ([]string, error)
+	UserDirectories(ctx context.Context, userID string) ([]store.DirectoryLink, error)
+	MailConfigured() bool
+	SendEnrollmentEmail(ctx context.Context, nameOrID string) (auth.EnrollmentEmail, error)
+}
+
+func (c *Console) userExtrasRoutes() []route {
+	return []route{
+		{"POST /admin/users/{id}/aliases", c.private(auth.PermManage, c.addAlias)},
+		{"POST /admin/users/{id}/aliases/remove", c.private(auth.PermManage, c.removeAlias)},
+		{"POST /admin/users/{id}/enroll-email", c.private(auth.PermHelpDesk, c.enrollEmail)},
+	}
+}
+
+// userExtras is what the user page shows of this file.
+type userExtras struct {
+	Aliases     []aliasRow
+	Directories []string // the directories that manage the user
+	Mail        bool     // the server sends e-mail
+	Full        bool     // every alias position is taken
+}
+
+type aliasRow struct {
+	Position int // 1–8, Duo's alias<N>
+	Alias    string
+}
+
+func (c *Console) loadUserExtras(ctx context.Context, id string) (*userExtras, error) {
+	list, err := c.Core.UserAliases(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &userExtras{Mail: c.Core.MailConfigured()}
+	for i, a := range list {
+		if a != "" {
+			v.Aliases = append(v.Aliases, aliasRow{Position: i + 1, Alias: a})
+		}
+	}
+	v.Full = len(v.Aliases) >= store.MaxAliases
+	links, err := c.Core.UserDirectories(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		v.Directories = append(v.Directories, l.Directory)
+	}
+	return v, nil
+}
+
+func (c *Console) addAlias(w http.ResponseWriter, r *http.Request, p *page) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Core.AddUserAlias(r.Context(), id, strings.TrimSpace(r.PostFormValue("alias"))); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done=alias-added", http.StatusSeeOther)
+	return nil
+}
+
+func (c *Console) removeAlias(w http.ResponseWriter, r *http.Request, p *page) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Core.RemoveUserAlias(r.Context(), id, r.PostFormValue("alias")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done=alias-removed", http.StatusSeeOther)
+	return nil
+}
+
+// enrollEmail sends the user their enrollment link; without an SMTP
+// server the core's error says so (and the page shows no button).
+func (c *Console) enrollEmail(w http.ResponseWriter, r *http.Request, p *page) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Core.SendEnrollmentEmail(r.Context(), id); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/admin/users/"+id+"?done=enroll-email", http.StatusSeeOther)
+	return nil
+}

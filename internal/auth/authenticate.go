@@ -255,7 +255,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		return nil
 	}
 	if e.verifiedPush && req.Integration.VerifiedPush == 0 {
-		req.Integration.VerifiedPush = 3 // Duo's code length
+		req.Integration.VerifiedPush = VerifiedPushDigits // Duo's code length
 	}
 	switch status {
 	case store.StatusBypass:

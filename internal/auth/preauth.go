@@ -97,6 +97,8 @@ type PreauthResult struct {
 
 	reason string           // auth-log reason of a decision made at preauth
 	groups []store.LogGroup // the user's groups, for the auth log
+	// verifiedPush: a policy requires Verified Push for this user
+	verifiedPush bool
 }
 
 // Reason is the auth-log reason of a decision made at preauth (allow or
@@ -174,8 +176,12 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 			return PreauthResult{}, wrap("preauth: enroll portal link", err)
 		}
 	}
-	if req.VerifiedPush && res.Result == ResultAuth && req.Integration.VerifiedPush > 0 {
-		res.TxID, res.VerifyCode = s.verifiedPushTxID(req.Integration.VerifiedPush)
+	digits := req.Integration.VerifiedPush
+	if digits == VerifiedPushOff && res.verifiedPush {
+		digits = VerifiedPushDigits // as the auth's push then has (see decide)
+	}
+	if req.VerifiedPush && res.Result == ResultAuth && digits > 0 {
+		res.TxID, res.VerifyCode = s.verifiedPushTxID(digits)
 	}
 	if req.TextPrompt {
 		res.Prompt = buildPrompt(displayName(req, u), res)
@@ -221,7 +227,7 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	} else {
 		res, err = s.preauthStatus(ctx, req, u, list, status, e)
 	}
-	res.groups = groups
+	res.groups, res.verifiedPush = groups, e.verifiedPush
 	for _, g := range groups {
 		res.Groups = append(res.Groups, g.Name)
 	}

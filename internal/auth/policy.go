@@ -293,6 +293,7 @@ type effective struct {
 	unlockAfter   time.Duration
 	groupsAllowed []string
 	groupsFrom    scope
+	selfService   bool // self_service_allowed
 }
 
 // evaluate computes the policy in force for in and a user in groups
@@ -369,8 +370,20 @@ func evaluate(in store.Integration, groups []string) effective {
 		if s.GroupsAllowed != nil {
 			e.groupsAllowed, e.groupsFrom = *s.GroupsAllowed, l.from
 		}
+		if s.SelfServiceAllowed != nil {
+			e.selfService = *s.SelfServiceAllowed
+		}
 	}
 	return e
+}
+
+// SelfServiceAllowed is the integration's effective self_service_allowed
+// (its own policy's, else the global policy's; off by default): whether
+// its prompt links to the self-service portal. Group policies do not
+// count, since the prompt shows the link before it knows the user's
+// groups.
+func SelfServiceAllowed(in store.Integration) bool {
+	return evaluate(in, nil).selfService
 }
 
 // allows reports whether method m is allowed.

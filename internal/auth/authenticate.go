@@ -372,7 +372,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 // gateAuth records a policy's decision as the auth answer.
 func (s *Service) gateAuth(ctx context.Context, req Request, g gate, d *decision) {
 	s.explain(ctx, req, g)
-	d.log.Reason = g.reason
+	d.log.Reason, d.log.Policy = g.reason, g.from.logName(d.log.Groups)
 	d.res = AuthResult{Result: g.result, Status: g.result, StatusMsg: g.msg}
 }
 

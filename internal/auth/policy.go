@@ -276,6 +276,31 @@ func (s scope) String() string {
 	return "default"
 }
 
+// logName is the scope as the auth log's policy column records it:
+// "global", "integration" or "group:<name>" (the name among the user's
+// groups as logged, else the ID); "" for the defaults.
+func (s scope) logName(groups []store.LogGroup) string {
+	switch s.kind {
+	case scopeGlobal:
+		return "global"
+	case scopeIntegration:
+		return "integration"
+	case scopeGroup:
+		for _, g := range groups {
+			if g.ID == s.group {
+				return "group:" + g.Name
+			}
+		}
+		return "group:" + s.group
+	}
+	return ""
+}
+
+// preauth is the preauth answer of a gate's decision.
+func (g gate) preauth() PreauthResult {
+	return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason, from: g.from}
+}
+
 // effective is the policy in force for one request: each setting with the
 // scope of the policy that set it.
 type effective struct {

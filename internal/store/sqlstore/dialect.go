@@ -62,12 +62,12 @@ func (d *dialect) withUserReads() *dialect {
 
 // insertAuthLog inserts an auth-log row with its stamp given (SQLite, see
 // appendAuthLogSQLite).
-const insertAuthLog = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAuthLog = `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias, policy)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func appendAuthLogSQL(greatest string) string {
-	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias)
-		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
+	return `INSERT INTO auth_log (txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias, policy)
+		 VALUES (?, ` + greatest + `(?, (SELECT t FROM log_clock WHERE id = 1)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, time`
 }
 
 var (

@@ -724,7 +724,7 @@ func (q *queries) DeleteBypassCodesForUser(ctx context.Context, userID string) e
 
 // Auth log.
 
-const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias`
+const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias, policy`
 
 func scanAuthLog(r scanner) (store.AuthLog, error) {
 	var (
@@ -733,7 +733,7 @@ func scanAuthLog(r scanner) (store.AuthLog, error) {
 		groups string
 	)
 	if err := r.Scan(&l.ID, &l.TxID, &at, &l.IKey, &l.UserID, &l.Username, &l.Factor, &l.Device,
-		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups, &l.Alias); err != nil {
+		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups, &l.Alias, &l.Policy); err != nil {
 		return store.AuthLog{}, err
 	}
 	l.Time = fromUnix(at)
@@ -773,7 +773,7 @@ func (q *queries) AppendAuthLog(ctx context.Context, l *store.AuthLog) error {
 	}
 	var id, at int64
 	err = q.queryRow(ctx, q.d.appendAuthLog,
-		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups, l.Alias).Scan(&id, &at)
+		l.TxID, toUnix(l.Time), l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups, l.Alias, l.Policy).Scan(&id, &at)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}
@@ -793,7 +793,7 @@ func (q *queries) appendAuthLogSQLite(ctx context.Context, l *store.AuthLog, gro
 	}
 	at := max(toUnix(l.Time), q.authClock)
 	res, err := q.exec(ctx, insertAuthLog,
-		l.TxID, at, l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups)
+		l.TxID, at, l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname, groups, l.Alias, l.Policy)
 	if err != nil {
 		return fmt.Errorf("sqlstore: append auth log: %w", err)
 	}

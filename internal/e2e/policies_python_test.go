@@ -98,13 +98,15 @@ func TestPythonPolicies(t *testing.T) {
 	if tok.Token == "" {
 		t.Error("auth with trusted_device_days=7 returned no trusted_device_token")
 	}
-	// async_txn: the txid, then auth_status with the token (Duo's place).
+	// async_txn: the txid, then auth_status with the token (Duo's place;
+	// duo_client's auth_status passes it on only from there, beside its
+	// own success flag).
 	var status struct {
-		Result string `json:"result"`
-		Token  string `json:"trusted_device_token"`
+		Success bool   `json:"success"`
+		Token   string `json:"trusted_device_token"`
 	}
 	out["auth_status_for_token"].decode(t, "auth_status_for_token", &status)
-	if status.Result != "allow" || status.Token == "" {
+	if !status.Success || status.Token == "" {
 		t.Errorf("auth_status after an async passcode with trusted_device_days=7: %+v, want allow with a trusted_device_token", status)
 	}
 	if c := out["update_unknown_group"]; c.Error == "" {

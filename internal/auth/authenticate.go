@@ -255,7 +255,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		return nil
 	}
 	if e.verifiedPush && req.Integration.VerifiedPush == 0 {
-		req.Integration.VerifiedPush = 3 // Duo's code length
+		req.Integration.VerifiedPush = VerifiedPushDigits // Duo's code length
 	}
 	switch status {
 	case store.StatusBypass:
@@ -372,7 +372,7 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 // gateAuth records a policy's decision as the auth answer.
 func (s *Service) gateAuth(ctx context.Context, req Request, g gate, d *decision) {
 	s.explain(ctx, req, g)
-	d.log.Reason = g.reason
+	d.log.Reason, d.log.Policy = g.reason, g.from.logName(d.log.Groups)
 	d.res = AuthResult{Result: g.result, Status: g.result, StatusMsg: g.msg}
 }
 

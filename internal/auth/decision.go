@@ -308,7 +308,7 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 		if err := conflictIfGone(q.CreateTransaction(ctx, store.Transaction{
 			ID: l.TxID, UserID: l.UserID, DeviceID: device, IKey: l.IKey, Factor: l.Factor,
 			State: finalState(d.res), IP: l.IP, Hostname: l.Hostname,
-			Created: l.Time, Expires: l.Time, Answered: l.Time,
+			Created: l.Time, Expires: l.Time, Answered: l.Time, Groups: l.Groups,
 		})); err != nil {
 			return err
 		}

@@ -276,6 +276,31 @@ func (s scope) String() string {
 	return "default"
 }
 
+// logName is the scope as the auth log's policy column records it:
+// "global", "integration" or "group:<name>" (the name among the user's
+// groups as logged, else the ID); "" for the defaults.
+func (s scope) logName(groups []store.LogGroup) string {
+	switch s.kind {
+	case scopeGlobal:
+		return "global"
+	case scopeIntegration:
+		return "integration"
+	case scopeGroup:
+		for _, g := range groups {
+			if g.ID == s.group {
+				return "group:" + g.Name
+			}
+		}
+		return "group:" + s.group
+	}
+	return ""
+}
+
+// preauth is the preauth answer of a gate's decision.
+func (g gate) preauth() PreauthResult {
+	return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason, from: g.from}
+}
+
 // effective is the policy in force for one request: each setting with the
 // scope of the policy that set it.
 type effective struct {
@@ -293,6 +318,7 @@ type effective struct {
 	unlockAfter   time.Duration
 	groupsAllowed []string
 	groupsFrom    scope
+	selfService   bool // self_service_allowed
 }
 
 // evaluate computes the policy in force for in and a user in groups
@@ -369,8 +395,20 @@ func evaluate(in store.Integration, groups []string) effective {
 		if s.GroupsAllowed != nil {
 			e.groupsAllowed, e.groupsFrom = *s.GroupsAllowed, l.from
 		}
+		if s.SelfServiceAllowed != nil {
+			e.selfService = *s.SelfServiceAllowed
+		}
 	}
 	return e
+}
+
+// SelfServiceAllowed is the integration's effective self_service_allowed
+// (its own policy's, else the global policy's; off by default): whether
+// its prompt links to the self-service portal. Group policies do not
+// count, since the prompt shows the link before it knows the user's
+// groups.
+func SelfServiceAllowed(in store.Integration) bool {
+	return evaluate(in, nil).selfService
 }
 
 // allows reports whether method m is allowed.

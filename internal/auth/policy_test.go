@@ -360,3 +360,66 @@ func TestTrustedDeviceTokenAfterPush(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyLogScope: the auth-log row of a decision a policy took names
+// that policy (global, integration, group:<name>); other rows name none.
+func TestPolicyLogScope(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, auth.Options{})
+	f.user(t, "alice", store.StatusActive)
+	f.user(t, "bob", store.StatusActive)
+	codes := map[string][]string{
+		"alice": f.codes(t, "alice", auth.NewBypassCodes{Count: 2, Uses: 0}),
+		"bob":   f.codes(t, "bob", auth.NewBypassCodes{Count: 2, Uses: 0}),
+	}
+	staff := f.group(t, "staff", "alice")
+	f.setPolicy(t, auth.PolicyChange{Set: store.PolicySettings{Networks: &[]store.NetworkRule{
+		{Range: "203.0.113.0/24", Action: store.NetworkDeny}, {Range: "2001:db8::/32", Action: store.NetworkAllow}}}})
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{RememberDays: ptr(1)}})
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, GroupID: staff.ID, Set: store.PolicySettings{Methods: ptr([]string{"push"})}})
+	bob, err := f.svc.User(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := f.svc.RememberToken(f.in, bob.ID, nil)
+	last := func() store.AuthLog {
+		t.Helper()
+		rows, err := f.st.ListAuthLog(ctx, store.AuthLogFilter{Limit: 1})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("auth log: %v %v", rows, err)
+		}
+		return rows[0]
+	}
+	for _, tc := range []struct {
+		user, ip string
+		preauth  bool
+		reason   string
+		policy   string
+	}{
+		{"bob", "203.0.113.4", true, auth.ReasonDeniedByPolicy, "global"},
+		{"bob", "203.0.113.4", false, auth.ReasonDeniedByPolicy, "global"},
+		{"bob", "2001:db8::5", true, auth.ReasonTrustedNetwork, "global"},
+		{"bob", "192.0.2.1", true, auth.ReasonRememberedDevice, "integration"},
+		{"alice", "192.0.2.1", true, auth.ReasonFactorRestricted, "group:staff"},
+		{"alice", "192.0.2.1", false, auth.ReasonFactorRestricted, "group:staff"},
+		{"bob", "192.0.2.1", false, auth.ReasonValidPasscode, ""},
+	} {
+		req := auth.Request{Integration: f.in, Username: tc.user, IP: tc.ip}
+		if tc.preauth {
+			pre := auth.PreauthRequest{Request: req}
+			if tc.reason == auth.ReasonRememberedDevice {
+				pre.TrustedDeviceToken = token
+			}
+			_, err = f.svc.Preauth(ctx, pre)
+		} else {
+			_, err = f.svc.Auth(ctx, auth.AuthRequest{Request: req, Factor: auth.FactorPasscode, Passcode: codes[tc.user][0]})
+		}
+		if err != nil {
+			t.Fatalf("%+v: %v", tc, err)
+		}
+		if l := last(); l.Reason != tc.reason || l.Policy != tc.policy {
+			t.Errorf("%+v: logged reason %q policy %q", tc, l.Reason, l.Policy)
+		}
+	}
+}

@@ -97,6 +97,9 @@ type PreauthResult struct {
 
 	reason string           // auth-log reason of a decision made at preauth
 	groups []store.LogGroup // the user's groups, for the auth log
+	// verifiedPush: a policy requires Verified Push for this user
+	verifiedPush bool
+	from         scope // the policy that decided at preauth, if one did
 }
 
 // Reason is the auth-log reason of a decision made at preauth (allow or
@@ -174,8 +177,12 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 			return PreauthResult{}, wrap("preauth: enroll portal link", err)
 		}
 	}
-	if req.VerifiedPush && res.Result == ResultAuth && req.Integration.VerifiedPush > 0 {
-		res.TxID, res.VerifyCode = s.verifiedPushTxID(req.Integration.VerifiedPush)
+	digits := req.Integration.VerifiedPush
+	if digits == VerifiedPushOff && res.verifiedPush {
+		digits = VerifiedPushDigits // as the auth's push then has (see decide)
+	}
+	if req.VerifiedPush && res.Result == ResultAuth && digits > 0 {
+		res.TxID, res.VerifyCode = s.verifiedPushTxID(digits)
 	}
 	if req.TextPrompt {
 		res.Prompt = buildPrompt(displayName(req, u), res)
@@ -184,6 +191,7 @@ func (s *Service) Preauth(ctx context.Context, req PreauthRequest) (PreauthResul
 		// A decision was made here, so it belongs in the auth log.
 		l := s.logRow(req.Request, u)
 		l.Result, l.Reason, l.Groups = res.Result, res.reason, res.groups
+		l.Policy = res.from.logName(l.Groups)
 		if l.Result == ResultEnroll {
 			l.Result = ResultDeny
 		}
@@ -217,11 +225,11 @@ func (s *Service) preauthKnown(ctx context.Context, req PreauthRequest, u store.
 	var res PreauthResult
 	if g := s.policyGate(e, req.Request, ids); g.result != "" {
 		s.explain(ctx, req.Request, g)
-		res = PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}
+		res = g.preauth()
 	} else {
 		res, err = s.preauthStatus(ctx, req, u, list, status, e)
 	}
-	res.groups = groups
+	res.groups, res.verifiedPush = groups, e.verifiedPush
 	for _, g := range groups {
 		res.Groups = append(res.Groups, g.Name)
 	}
@@ -242,7 +250,7 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		if id, ok := s.rememberedUser(req.TrustedDeviceToken, req.Integration, e.rememberDays); ok && id == u.ID {
 			g := gate{ResultAllow, msgRememberedDevice, ReasonRememberedDevice, e.rememberFrom}
 			s.explain(ctx, req.Request, g)
-			return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+			return g.preauth(), nil
 		}
 	}
 	tokens, err := s.usableTokens(ctx, u.ID)
@@ -271,14 +279,14 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 			// policy decide.
 			if g := s.networkAllowsUnenrolled(e, req.Request); g.result != "" {
 				s.explain(ctx, req.Request, g)
-				return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+				return g.preauth(), nil
 			}
 			return s.unenrolled(e.newUser), nil
 		}
 	}
 	if g := s.networkAllows(e, req.Request); g.result != "" {
 		s.explain(ctx, req.Request, g)
-		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+		return g.preauth(), nil
 	}
 	devices := make([]Device, 0, len(list)+len(tokens))
 	for _, d := range list {
@@ -303,7 +311,7 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		// Enrolled, but with nothing the policy allows.
 		g := gate{ResultDeny, msgNoAllowedMethod, ReasonFactorRestricted, e.methodsFrom}
 		s.explain(ctx, req.Request, g)
-		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}, nil
+		return g.preauth(), nil
 	}
 	return PreauthResult{Result: ResultAuth, StatusMsg: msgAccountActive, Devices: devices}, nil
 }
@@ -318,7 +326,7 @@ func (s *Service) preauthUnknown(req PreauthRequest) PreauthResult {
 	}
 	if g.result != "" {
 		s.explain(context.Background(), req.Request, g)
-		return PreauthResult{Result: g.result, StatusMsg: g.msg, reason: g.reason}
+		return g.preauth()
 	}
 	return s.unenrolled(e.newUser)
 }

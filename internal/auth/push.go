@@ -91,6 +91,10 @@ type Status struct {
 	// VerifyCode is the Verified Push code while the push waits ("" for
 	// a plain push); StatusMsg tells it too, as Duo's does.
 	VerifyCode string
+	// TrustedDeviceToken is Duo's trusted_device_token on an allow that
+	// took a second factor (an approved push, a valid passcode), when the
+	// policy remembers devices.
+	TrustedDeviceToken string
 }
 
 // txStatus renders a transaction as auth_status reports it.
@@ -141,7 +145,29 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 			return Status{}, wrap("auth status", err)
 		}
 	}
-	return s.txStatus(t), nil
+	st := s.txStatus(t)
+	if t.State == store.TxAllow && secondFactor(t.Factor) {
+		st.TrustedDeviceToken, _ = s.RememberToken(in, t.UserID, txGroupIDs(t))
+	}
+	return st, nil
+}
+
+// secondFactor reports whether an allowed transaction of factor took a
+// second factor: a push (allowed only by its device's approval) or a
+// checked passcode (its log factor names what matched). An allow without
+// one (bypass status, an authorized network, a remembered device) records
+// "" or the bare "passcode".
+func secondFactor(factor string) bool {
+	return factor != "" && factor != FactorPasscode
+}
+
+// txGroupIDs are the IDs of the groups t recorded.
+func txGroupIDs(t store.Transaction) []string {
+	groups := make([]string, 0, len(t.Groups))
+	for _, g := range t.Groups {
+		groups = append(groups, g.ID)
+	}
+	return groups
 }
 
 // settle reads a transaction and, if it is still pushed past its expiry,

@@ -268,3 +268,55 @@ func TestPreauthVerifiedPush(t *testing.T) {
 		t.Errorf("4 digits: %v", err)
 	}
 }
+
+// A policy that requires Verified Push (here for one group, on an
+// integration with it off) is announced at preauth as the integration's
+// own setting is: a txid, verified_push1 and the code, which the pushed
+// auth then carries. The async auth's auth_status then also gives the
+// remembered-device token once the push is approved.
+func TestPreauthPolicyVerifiedPush(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, auth.Options{StatusWait: 100 * time.Millisecond})
+	ctx := context.Background()
+	a := f.device(t, "alice")
+	f.device(t, "bob")
+	staff := f.group(t, "staff", a.Device.UserID)
+	on := true
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, GroupID: staff.ID, Set: store.PolicySettings{VerifiedPush: &on, RememberDays: ptr(3)}})
+	pre := func(user string) auth.PreauthResult {
+		t.Helper()
+		p, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: user}, TextPrompt: true, VerifiedPush: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := pre("bob"); p.TxID != "" || p.Prompt.Factors["default"] != "push1" {
+		t.Errorf("preauth outside the group: %+v, want a plain push", p.Prompt)
+	}
+	p := pre("alice")
+	if p.TxID == "" || len(p.VerifyCode) != auth.VerifiedPushDigits || p.Prompt.Factors["default"] != "verified_push1" ||
+		!strings.Contains(p.Prompt.Text, "verification code "+p.VerifyCode) {
+		t.Fatalf("preauth with the policy: %+v %+v", p, p.Prompt)
+	}
+	res, err := f.svc.Auth(ctx, auth.AuthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}, Factor: "prompt",
+		Prompt: "verified_push1", TxID: p.TxID, Async: true})
+	if err != nil || res.TxID != p.TxID || res.VerifyCode != p.VerifyCode {
+		t.Fatalf("auth: %+v %v", res, err)
+	}
+	st, err := f.svc.AuthStatus(ctx, f.in, res.TxID)
+	if err != nil || st.VerifyCode != p.VerifyCode || st.TrustedDeviceToken != "" {
+		t.Errorf("auth_status while waiting: %+v %v", st, err)
+	}
+	if state, err := f.svc.AnswerPush(ctx, a.Device.ID, res.TxID, auth.PushAnswer{Approve: true, Code: p.VerifyCode}); err != nil || state != store.TxAllow {
+		t.Fatalf("answer with the code: %q %v", state, err)
+	}
+	st, err = f.svc.AuthStatus(ctx, f.in, res.TxID)
+	if err != nil || st.Result != auth.ResultAllow || st.TrustedDeviceToken == "" {
+		t.Fatalf("auth_status once approved: %+v %v", st, err)
+	}
+	again, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}, TrustedDeviceToken: st.TrustedDeviceToken})
+	if err != nil || again.Result != auth.ResultAllow {
+		t.Errorf("preauth with the token from auth_status: %+v %v", again, err)
+	}
+}

@@ -90,11 +90,7 @@ func (h *Held) Watch(done func(AuthResult, error)) {
 		st := h.s.txStatus(t)
 		res := AuthResult{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg, TxID: t.ID}
 		if t.State == store.TxAllow && h.in.IKey == t.IKey {
-			groups := make([]string, 0, len(t.Groups))
-			for _, g := range t.Groups {
-				groups = append(groups, g.ID)
-			}
-			res.TrustedDeviceToken, _ = h.s.RememberToken(h.in, t.UserID, groups)
+			res.TrustedDeviceToken, _ = h.s.RememberToken(h.in, t.UserID, txGroupIDs(t))
 		}
 		done(res, nil)
 	})

@@ -322,6 +322,7 @@ type webauthnDecision struct {
 	prev      uint32
 	limited   error
 	lockedOut bool // set by commitWebAuthn: it locked the user out
+	threshold int  // the policy's lockout threshold: 0 the service's, negative off
 }
 
 // WebAuthnLogin decides a login by security key or passkey. Like a
@@ -350,6 +351,7 @@ func (s *Service) WebAuthnLogin(ctx context.Context, req WebAuthnLoginRequest) (
 	var attempt passcodeAttempt
 	committed := false
 	defer func() { attempt.end(committed) }()
+	s.refreshThreshold(ctx) // outside the write transaction, as decideAuth
 	for try := 1; ; try++ {
 		d, err := s.decideWebAuthn(ctx, req, &attempt)
 		if err != nil {
@@ -397,6 +399,22 @@ func (s *Service) decideWebAuthn(ctx context.Context, req WebAuthnLoginRequest, 
 		return nil, err
 	}
 	d.log.Groups = groups
+	// The policy's lockout threshold and automatic unlock, as for a
+	// passcode (see decide).
+	e := evaluate(req.Integration, groupIDs(groups))
+	d.threshold = e.threshold
+	if effective == store.StatusLockedOut {
+		unlocked, err := s.autoUnlock(ctx, e, u)
+		if err != nil {
+			return nil, err
+		}
+		if unlocked.Status != u.Status {
+			u = unlocked
+			if effective, _, err = s.statusAndGroups(ctx, s.st, u); err != nil {
+				return nil, err
+			}
+		}
+	}
 	switch effective {
 	case store.StatusDisabled:
 		return deny(ResultDeny, msgDisabled, ReasonUserDisabled), nil
@@ -478,7 +496,11 @@ func (s *Service) commitWebAuthn(ctx context.Context, q store.Queries, d *webaut
 		if err != nil {
 			return err
 		}
-		if t := s.opts.LockoutThreshold; t > 0 && n >= t {
+		t := s.lockoutThreshold()
+		if d.threshold != 0 {
+			t = d.threshold
+		}
+		if t > 0 && n >= t {
 			if err := q.LockOut(ctx, d.user, fmt.Sprintf("%d consecutive failed authentication attempts", n), s.now()); err != nil {
 				return err
 			}

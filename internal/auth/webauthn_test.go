@@ -393,3 +393,44 @@ func TestWebAuthnPerUserLimit(t *testing.T) {
 		t.Errorf("key %d: %v, want KindInvalid", auth.MaxWebAuthnPerUser+1, err)
 	}
 }
+
+// A policy's lockout threshold (here 2, the service's off) applies to
+// security-key failures as to passcodes, and its automatic unlock too.
+func TestWebAuthnPolicyLockout(t *testing.T) {
+	ctx := context.Background()
+	f := newWebAuthnFixture(t, auth.Options{LockoutThreshold: -1})
+	key := webauthntest.New(waOrigin)
+	register(t, f, "gina", "k", key)
+	register(t, f, "hugo", "k", webauthntest.New(waOrigin))
+	gina, err := f.svc.User(ctx, "gina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff := f.group(t, "staff", gina.ID)
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, GroupID: staff.ID, Set: store.PolicySettings{
+		LockoutThreshold: ptr(2), LockoutUnlockMinutes: ptr(5)}})
+	other := webauthntest.New(waOrigin)
+	for i := range 3 { // hugo is outside the group: the service's threshold (off)
+		if res, err := login(t, f, "hugo", other, ""); err != nil || res.Result != auth.ResultDeny {
+			t.Fatalf("hugo's failure %d: %+v, %v", i, res, err)
+		}
+	}
+	if u, _ := f.svc.User(ctx, "hugo"); u.Status == store.StatusLockedOut {
+		t.Error("hugo locked out by a group policy he is not under")
+	}
+	for i := range 2 {
+		if res, err := login(t, f, "gina", other, ""); err != nil || res.Result != auth.ResultDeny {
+			t.Fatalf("gina's failure %d: %+v, %v", i, res, err)
+		}
+	}
+	if u, _ := f.svc.User(ctx, "gina"); u.Status != store.StatusLockedOut {
+		t.Fatalf("gina's status %q after 2 failures under a policy threshold of 2, want locked out", u.Status)
+	}
+	if res, err := login(t, f, "gina", key, ""); err != nil || res.Status != "locked_out" {
+		t.Errorf("right key while locked out: %+v, %v", res, err)
+	}
+	f.clock.Advance(6 * time.Minute)
+	if res, err := login(t, f, "gina", key, ""); err != nil || res.Result != auth.ResultAllow {
+		t.Errorf("right key after the policy's unlock_after: %+v, %v", res, err)
+	}
+}

@@ -252,6 +252,9 @@ type authStatusResponse struct {
 	Result      string `json:"result"`
 	Status      string `json:"status"`
 	StatusMsg   string `json:"status_msg"`
+	// TrustedDeviceToken, as Duo's, once an async auth was allowed by a
+	// second factor and the policy remembers devices.
+	TrustedDeviceToken string `json:"trusted_device_token,omitempty"`
 }
 
 // authStatus long-polls: it answers when the transaction changes or after
@@ -261,7 +264,8 @@ func (a *API) authStatus(w http.ResponseWriter, r *http.Request, c *httpapi.Call
 	if err != nil {
 		return err
 	}
-	httpapi.WriteOK(w, authStatusResponse{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg})
+	httpapi.WriteOK(w, authStatusResponse{Result: st.Result, Status: st.Status, StatusMsg: st.StatusMsg,
+		TrustedDeviceToken: st.TrustedDeviceToken})
 	return nil
 }
 

@@ -126,6 +126,9 @@ type authLogRow struct {
 	Device      string `json:"device"`
 	IP          string `json:"ip"`
 	Hostname    string `json:"hostname"`
+	// Policy names the policy that decided (global, integration,
+	// group:<name>), "" when none did.
+	Policy string `json:"policy"`
 }
 
 // pollEvery is how often --follow looks for new rows.
@@ -224,7 +227,7 @@ func followAuthLog(ctx context.Context, a *app.App, q store.AuthLogQuery, out *l
 		for _, l := range rows {
 			r := authLogRow{Time: l.Time.UTC().Format(time.DateTime), Timestamp: l.Time.Unix(), TxID: l.TxID, UserID: l.UserID,
 				Username: l.Username, Integration: l.IKey, Factor: l.Factor, Result: l.Result, Reason: l.Reason, Device: l.Device,
-				IP: l.IP, Hostname: l.Hostname}
+				IP: l.IP, Hostname: l.Hostname, Policy: l.Policy}
 			if err := out.row(r, []string{r.Time, r.Username, r.Result, r.Factor, r.Reason, r.Integration, r.IP, r.TxID}); err != nil {
 				return err
 			}

@@ -125,6 +125,9 @@ func TestLogAuth(t *testing.T) {
 		if i%10 == 0 {
 			l.UserID, l.Username, l.Result, l.Reason = alice.ID, "alice", "allow", "valid_passcode"
 		}
+		if i == 7 {
+			l.Reason, l.Policy = "denied_by_policy", "group:staff"
+		}
 		if err := a.Store.AppendAuthLog(ctx, l); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +156,23 @@ func TestLogAuth(t *testing.T) {
 			t.Errorf("log auth %v: %d lines, want %d", tc.args, got, tc.want)
 		}
 	}
-	out, _ := runAssent(t, dir, "log", "auth", "--since", "3h", "--user", "alice")
+	// The policy that decided, in --json only.
+	out, _ := runAssent(t, dir, "log", "auth", "--since", "3h", "--result", "denied", "--json")
+	policies := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Reason string  `json:"reason"`
+			Policy *string `json:"policy"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil || r.Policy == nil {
+			t.Fatalf("log auth --json line %q: %v (policy missing)", line, err)
+		}
+		policies[r.Reason+"/"+*r.Policy]++
+	}
+	if policies["denied_by_policy/group:staff"] != 1 || policies["invalid_passcode/"] != 2249 {
+		t.Errorf("log auth --json policies: %v", policies)
+	}
+	out, _ = runAssent(t, dir, "log", "auth", "--since", "3h", "--user", "alice")
 	if !strings.HasPrefix(out, "TIME (UTC)") || !strings.Contains(out, "valid_passcode") {
 		t.Errorf("log auth table:\n%.300s", out)
 	}

@@ -397,6 +397,7 @@ func (c *Console) authLogEntry(w http.ResponseWriter, r *http.Request, p *page) 
 		{Name: "Time", Value: fmtSec(l.Time) + " UTC"},
 		{Name: "Result", Value: result},
 		{Name: "Reason", Value: l.Reason},
+		{Name: "Decided by policy", Value: l.Policy},
 		user,
 		{Name: "Application", Value: app},
 		{Name: "Factor", Value: l.Factor},

@@ -80,7 +80,7 @@ func TestPythonPolicies(t *testing.T) {
 	for name, want := range map[string]string{
 		"preauth_inside": "allow", "preauth_single": "allow", "preauth_outside": "auth", "preauth_no_ip": "auth",
 		"preauth_denied": "deny", "preauth_token": "allow", "preauth_token_other_user": "auth",
-		"preauth_outsider": "deny", "preauth_member": "auth",
+		"preauth_outsider": "deny", "preauth_member": "auth", "preauth_async_token": "allow",
 	} {
 		if p := preauth(name); p.Result != want {
 			t.Errorf("%s: %+v, want %s", name, p, want)
@@ -97,6 +97,17 @@ func TestPythonPolicies(t *testing.T) {
 	out["auth_for_token"].decode(t, "auth_for_token", &tok)
 	if tok.Token == "" {
 		t.Error("auth with trusted_device_days=7 returned no trusted_device_token")
+	}
+	// async_txn: the txid, then auth_status with the token (Duo's place;
+	// duo_client's auth_status passes it on only from there, beside its
+	// own success flag).
+	var status struct {
+		Success bool   `json:"success"`
+		Token   string `json:"trusted_device_token"`
+	}
+	out["auth_status_for_token"].decode(t, "auth_status_for_token", &status)
+	if !status.Success || status.Token == "" {
+		t.Errorf("auth_status after an async passcode with trusted_device_days=7: %+v, want allow with a trusted_device_token", status)
 	}
 	if c := out["update_unknown_group"]; c.Error == "" {
 		t.Errorf("groups_allowed naming no group: %+v, want an error", c)

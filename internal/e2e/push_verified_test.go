@@ -139,6 +139,39 @@ func TestVerifiedPushBinary(t *testing.T) {
 		pre.Prompt.Factors["1"] != "verified_push1" || !statusCodeRE.MatchString(pre.Prompt.Text) {
 		t.Errorf("preauth with client_supports_verified_push: %s", hr.body)
 	}
+	// The same from a policy (`assent policy set verified_push=true`) on an
+	// integration whose own Verified Push is off.
+	var plain struct {
+		IKey string `json:"integration_key"`
+		SKey string `json:"secret_key"`
+	}
+	r = mustCLI(t, bin, append([]string{"integration", "create", "--type", "authapi", "--name", "Plain VPN", "--json"}, dd...)...)
+	if err := json.Unmarshal([]byte(r.stdout), &plain); err != nil || plain.IKey == "" {
+		t.Fatalf("integration create --json: %v\n%s", err, r.stdout)
+	}
+	preauthVerified := func() (string, bool) {
+		hr := ts.signedCall(t, plain.IKey, plain.SKey, http.MethodPost, "/auth/v2/preauth",
+			url.Values{"username": {"vera"}, "text_prompt": {"1"}, "client_supports_verified_push": {"1"}})
+		pre.TxID, pre.Prompt.Factors = "", nil
+		env := decodeEnvelope(t, hr.body)
+		return string(hr.body), json.Unmarshal(env.Response, &pre) == nil && txidRE.MatchString(pre.TxID) &&
+			pre.Prompt.Factors["1"] == "verified_push1" && statusCodeRE.MatchString(pre.Prompt.Text)
+	}
+	if body, verified := preauthVerified(); verified {
+		t.Errorf("preauth without the policy announced a Verified Push: %s", body)
+	}
+	mustCLI(t, bin, append([]string{"policy", "set", "--integration", plain.IKey, "verified_push=true"}, dd...)...)
+	// The running server sees the change once it notices the new version.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		body, verified := preauthVerified()
+		if verified {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("preauth under a verified_push policy: %s, want txid, verified_push1 and the code", body)
+			break
+		}
+	}
 	if log := srv.Output(); !strings.Contains(log, "push reported as fraud by the user") {
 		t.Errorf("no warning about the fraud report in the server log:\n%s", log)
 	}

@@ -173,6 +173,7 @@ func (p *Prompt) renderStatus(w http.ResponseWriter, status int, st state, in st
 		pg.MessageKind = "info"
 	}
 	pg.Portal = st.Kind == kindPortal
+	pg.ManageDevices = !pg.Portal && pg.State == web.StateChoose && auth.SelfServiceAllowed(in)
 	hd := p.headers(st, in)
 	// Only an authenticator app's page has an inline (data:) QR code.
 	hd.DataImages = pg.TOTP != nil

@@ -178,6 +178,11 @@ type AuthLog struct {
 	// v2 log shows them as user.groups), ordered by name; nil when the
 	// user is unknown or in no group.
 	Groups []LogGroup
+	// Policy names the policy that decided, when one did (a denied or
+	// authorized network, groups_allowed, a remembered device, a method
+	// restriction, a new-user policy): "global", "integration" or
+	// "group:<name>"; empty when no policy setting decided.
+	Policy string
 }
 
 // LogGroup is a group as an auth-log row remembers it.

@@ -119,6 +119,10 @@ type Page struct {
 	TokenCodes bool
 	// TOTP is the authenticator app being set up (StateTOTPAdd).
 	TOTP *TOTPSetup
+	// ManageDevices links the choose page to the self-service portal
+	// (/my/, in a new tab: the prompt may be framed): the integration's
+	// self_service_allowed.
+	ManageDevices bool
 }
 
 // TOTPSetup is what a user needs to add an authenticator app: the QR code

@@ -74,6 +74,15 @@ def main():
     out["preauth_token"] = call(auth.preauth, username="py-member", ipaddr="198.51.100.8", trusted_device_token=token)
     out["preauth_token_other_user"] = call(auth.preauth, username="py-outsider", ipaddr="198.51.100.8",
                                            trusted_device_token=token)
+    # The same with async_txn: auth_status carries the token once allowed.
+    started = call(auth.auth, "passcode", username="py-member", passcode=codes["member"][2], ipaddr="198.51.100.8",
+                   async_txn=True)
+    out["auth_async"] = started
+    status = call(auth.auth_status, started.get("ok", {}).get("txid", ""))
+    out["auth_status_for_token"] = status
+    token = status.get("ok", {}).get("trusted_device_token", "")
+    out["preauth_async_token"] = call(auth.preauth, username="py-member", ipaddr="198.51.100.8",
+                                      trusted_device_token=token)
 
     # groups_allowed: only py-staff may use the integration.
     out["update_groups"] = call(adm.update_integration, ikey, groups_allowed=gid)

@@ -137,9 +137,9 @@ var sampleRows = []string{
 	`INSERT INTO user_last_method (user_id, method, updated) VALUES ('DUAAAAAAAAAAAAAAAAAA', 'webauthn', 1700000000)`,
 	`INSERT INTO onetime_tokens (hash, kind, payload, expires, created) VALUES (X'aa55', 'enroll', X'7b7d', 1900000000, 1700000000)`,
 	`INSERT INTO settings (key, value) VALUES ('master_key_check', 'check'), ('webpush_vapid_key', 'sealed')`,
-	`INSERT INTO auth_log (id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, alias) VALUES
-	   (5, 'tx1', 1700000000, 'DIAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'Alice', 'passcode', '', 'success', 'valid_passcode', '192.0.2.1', '', 'A.Smith'),
-	   (9, 'tx2', 1700000001, 'DIAAAAAAAAAAAAAAAAAA', '', 'eve', 'passcode', '', 'denied', 'user_not_found', '', '', '')`,
+	`INSERT INTO auth_log (id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, alias, policy) VALUES
+	   (5, 'tx1', 1700000000, 'DIAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'Alice', 'passcode', '', 'success', 'valid_passcode', '192.0.2.1', '', 'A.Smith', ''),
+	   (9, 'tx2', 1700000001, 'DIAAAAAAAAAAAAAAAAAA', '', 'eve', 'passcode', '', 'denied', 'denied_by_policy', '', '', '', 'group:staff')`,
 	`INSERT INTO admin_log (id, time, actor, action, object, description, ip) VALUES (3, 1700000000, 'cli:root@h', 'user_create', 'alice', '{}', '')`,
 	`INSERT INTO admins (id, email, name, role, password_hash, totp_secret_enc, totp_last_step, created, last_login) VALUES
 	   ('DEAAAAAAAAAAAAAAAAAA', 'owner@example.com', 'Owner', 'owner', '$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA', X'0c0d', 56666666, 1700000000, 1700000500),

@@ -63,12 +63,12 @@ func (d *dialect) withUserReads() *dialect {
 // authLogInsertCols are the columns AppendAuthLog writes, in the order of
 // authLogArgs; time is the second.
 var authLogInsertCols = []string{"txid", "time", "ikey", "user_id", "username", "factor", "device", "result",
-	"reason", "ip", "hostname", "group_list", "alias"}
+	"reason", "ip", "hostname", "group_list", "alias", "policy"}
 
 // authLogArgs are the values of authLogInsertCols for l, stamped at.
 func authLogArgs(l *store.AuthLog, at int64, groups string) []any {
 	return []any{l.TxID, at, l.IKey, l.UserID, l.Username, l.Factor, l.Device, l.Result, l.Reason, l.IP, l.Hostname,
-		groups, l.Alias}
+		groups, l.Alias, l.Policy}
 }
 
 // insertAuthLogSQL inserts an auth-log row; timeExpr is the time column's

@@ -724,7 +724,7 @@ func (q *queries) DeleteBypassCodesForUser(ctx context.Context, userID string) e
 
 // Auth log.
 
-const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias`
+const authLogCols = `id, txid, time, ikey, user_id, username, factor, device, result, reason, ip, hostname, group_list, alias, policy`
 
 func scanAuthLog(r scanner) (store.AuthLog, error) {
 	var (
@@ -733,7 +733,7 @@ func scanAuthLog(r scanner) (store.AuthLog, error) {
 		groups string
 	)
 	if err := r.Scan(&l.ID, &l.TxID, &at, &l.IKey, &l.UserID, &l.Username, &l.Factor, &l.Device,
-		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups, &l.Alias); err != nil {
+		&l.Result, &l.Reason, &l.IP, &l.Hostname, &groups, &l.Alias, &l.Policy); err != nil {
 		return store.AuthLog{}, err
 	}
 	l.Time = fromUnix(at)

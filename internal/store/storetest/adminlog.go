@@ -176,7 +176,7 @@ func testAuthLogFields(t *testing.T, s store.Store) {
 	full := func(txid string) *store.AuthLog {
 		return &store.AuthLog{TxID: txid, Time: at(0), IKey: "DIFIELDS000000000001", UserID: "DU000000000000000042",
 			Username: "alice", Alias: "a.smith", Factor: "passcode", Device: "DP000000000000000007", Result: "allow",
-			Reason: "valid_passcode", IP: "192.0.2.9", Hostname: "vpn-1",
+			Reason: "valid_passcode", IP: "192.0.2.9", Hostname: "vpn-1", Policy: "group:staff",
 			Groups: []store.LogGroup{{ID: "DG000000000000000001", Name: "VPN users"}}}
 	}
 	alone, inTx := full("alone"), full("in-tx")

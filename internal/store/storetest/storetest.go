@@ -851,7 +851,7 @@ func testAuthLog(t *testing.T, s store.Store) {
 		{TxID: "tx-3", Time: at(2 * time.Second), IKey: k1, UserID: u2, Username: "bob", Factor: "bypass_code",
 			Result: "allow", Reason: "bypass_user"},
 		{TxID: "tx-4", Time: at(2*time.Second + 400*time.Millisecond), IKey: k1, UserID: u1, Username: "alice",
-			Result: "deny", Reason: "locked_out"},
+			Result: "deny", Reason: "denied_by_policy", Policy: "integration"},
 		{TxID: "tx-5", Time: at(-time.Hour), Username: "mallory", Result: "deny", Reason: "no_such_user"},
 	}
 	seen := map[int64]bool{}
@@ -940,7 +940,8 @@ func testInTxCommit(t *testing.T, s store.Store) {
 		NewUserPolicy: store.PolicyEnroll, Created: at(0)}
 	u := mkUser(1, "Alice")
 	code := store.BypassCode{ID: codeID(1), UserID: u.ID, Hash: []byte("h"), RemainingUses: 2, Created: at(0)}
-	entry := &store.AuthLog{TxID: "tx", Time: at(0), UserID: u.ID, Username: "alice", Result: "allow"}
+	entry := &store.AuthLog{TxID: "tx", Time: at(0), UserID: u.ID, Username: "alice", Result: "allow",
+		Alias: "A.Lice", Policy: "group:staff"}
 
 	err := s.InTx(ctx, func(q store.Queries) error {
 		if err := q.CreateIntegration(ctx, in); err != nil {

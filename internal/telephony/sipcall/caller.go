@@ -10,6 +10,7 @@ package sipcall
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,9 +151,10 @@ type Caller struct {
 	mu    sync.Mutex
 	calls map[string]*activeCall // by Call-ID
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	regErr chan error
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	regErr    chan error
+	regCallID string
 }
 
 // New checks the configuration and prepares a Caller.
@@ -161,7 +163,9 @@ func New(cfg Config) (*Caller, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	return &Caller{cfg: cfg, calls: map[string]*activeCall{}, regErr: make(chan error, 1)}, nil
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	return &Caller{cfg: cfg, calls: map[string]*activeCall{}, regErr: make(chan error, 1), regCallID: fmt.Sprintf("%x@assent-register", id)}, nil
 }
 
 // Start opens the SIP socket and, with a registrar, registers and keeps the
@@ -214,6 +218,18 @@ func (c *Caller) Start(ctx context.Context) error {
 		defer c.wg.Done()
 		_ = c.srv.ServeUDP(conn) // returns when conn is closed
 	}()
+	// Requests reuse the listening socket only once the transport layer
+	// knows it; ServeUDP adds it from its goroutine.
+	for i := 0; ; i++ {
+		if cn, _ := ua.TransportLayer().GetConnection("udp", conn.LocalAddr().String()); cn != nil {
+			break
+		}
+		if i == 1000 {
+			c.Close()
+			return errors.New("sip: the SIP socket did not become ready")
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel

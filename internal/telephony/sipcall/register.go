@@ -3,6 +3,7 @@ package sipcall
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -45,15 +46,21 @@ func (c *Caller) registerLoop(ctx context.Context) {
 // register sends one REGISTER and returns the expiry the registrar granted.
 func (c *Caller) register(ctx context.Context, expiry time.Duration) (time.Duration, error) {
 	aor := sip.Uri{Scheme: "sip", User: c.cfg.Username, Host: host(c.cfg.Registrar)}
-	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: host(c.cfg.Registrar)})
-	req.SetDestination(c.cfg.Registrar)
-	if c.cfg.OutboundProxy != "" {
-		req.SetDestination(c.cfg.OutboundProxy)
+	// The registrar is addressed directly, even with an outbound proxy:
+	// a trunk provider's registrar and its call proxy may differ.
+	ruri := sip.Uri{Scheme: "sip", Host: host(c.cfg.Registrar)}
+	if _, p, err := net.SplitHostPort(c.cfg.Registrar); err == nil && p != "5060" {
+		ruri.Port, _ = strconv.Atoi(p)
 	}
+	req := sip.NewRequest(sip.REGISTER, ruri)
+	req.SetDestination(c.cfg.Registrar)
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: aor})
+	// RFC 3261 §10.2: one Call-ID for all registrations of a boot cycle.
+	callID := sip.CallIDHeader(c.regCallID)
+	req.AppendHeader(&callID)
 	ct := c.dlgUA.ContactHDR.Clone()
 	ct.Address.User = c.cfg.Username
 	req.AppendHeader(ct)

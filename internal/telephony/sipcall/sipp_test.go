@@ -339,3 +339,130 @@ func freeUDPPort(t *testing.T) int {
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
+
+// The registrar scenario: REGISTER is challenged, the digest is checked,
+// then the binding is removed on Close (same Call-ID, RFC 3261 §10.2). A
+// second SIPp is the trunk: the number is sent to it as sip:NUMBER@trunk.
+const sippRegistrar = sippHead + `<recv request="REGISTER"/>
+<send><![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="assent.test", nonce="77aa0d3b9c", algorithm=MD5
+Content-Length: 0
+
+]]></send>
+<recv request="REGISTER">
+  <action><verifyauth assign_to="authvalid" username="alice" password="s3cret"/></action>
+</recv>
+<nop test="authvalid" next="good"/>
+<send><![CDATA[
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<nop next="end"/>
+<label id="good"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Contact:];expires=3600
+Content-Length: 0
+
+]]></send>
+<recv request="REGISTER">
+  <action><ereg regexp="^ *0$" search_in="hdr" header="Expires:" check_it="true" assign_to="unreg"/></action>
+</recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+X-Unregistered: [$unreg]
+Content-Length: 0
+
+]]></send>
+` + sippTail
+
+const sippTrunkNumber = `<recv request="INVITE" crlf="true">
+  <action><ereg regexp="^INVITE sip:\+15551234@127\.0\.0\.1;user=phone SIP/2\.0" search_in="msg" check_it="true" assign_to="ruri"/></action>
+</recv>
+<send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+X-Request-Line: [$ruri]
+Content-Length: 0
+
+]]></send>
+`
+
+func TestRegisterAndCallNumberWithSIPp(t *testing.T) {
+	_, err := exec.LookPath("sipp")
+	testutil.Require(t, "sipp (Debian sip-tester)", err == nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	start := func(name, scenario string) (int, chan error, *bytes.Buffer) {
+		f := filepath.Join(dir, name+".xml")
+		if err := os.WriteFile(f, []byte(scenario), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		port := freeUDPPort(t)
+		cmd := exec.CommandContext(ctx, "sipp", "-sf", f, "-i", "127.0.0.1", "-p", fmt.Sprint(port),
+			"-mi", "127.0.0.1", "-mp", fmt.Sprint(freeUDPPort(t)), "-m", "1", "-nostdin", "-timeout", "30s")
+		cmd.Dir = dir
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		return port, done, &out
+	}
+	regPort, regDone, regOut := start("registrar", sippRegistrar)
+	trunkScen := strings.ReplaceAll(sippHead+sippTrunkNumber+sippOK+sippPcap+sippByeFromUs+sippTail,
+		"{{.Pcap}}", filepath.Join(pcapDir, "dtmf_2833_1.pcap"))
+	trunkPort, trunkDone, trunkOut := start("trunk", trunkScen)
+	time.Sleep(300 * time.Millisecond)
+
+	c, err := New(Config{ListenAddr: "127.0.0.1:0", Registrar: fmt.Sprintf("127.0.0.1:%d", regPort),
+		OutboundProxy: fmt.Sprintf("127.0.0.1:%d", trunkPort), Username: "alice", Password: "s3cret",
+		RingTimeout: 5 * time.Second, AnswerTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatalf("Start (REGISTER): %v\n%s", err, regOut)
+	}
+	got, err := c.Call(ctx, "+1 555-1234", DefaultPrompt(), nil)
+	if got != Approved || err != nil {
+		t.Errorf("Call = %s, %v; trunk:\n%s", got, err, trunkOut)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	for name, done := range map[string]chan error{"registrar": regDone, "trunk": trunkDone} {
+		if err := <-done; err != nil {
+			t.Errorf("sipp %s: %v\nregistrar:\n%s\ntrunk:\n%s", name, err, regOut, trunkOut)
+		}
+	}
+}

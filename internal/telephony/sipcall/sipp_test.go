@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -222,6 +223,12 @@ func TestCallWithSIPp(t *testing.T) {
 	_, err = os.Stat(filepath.Join(pcapDir, "dtmf_2833_1.pcap"))
 	testutil.Require(t, "sip-tester's DTMF pcap files", err == nil)
 
+	before := runtime.NumGoroutine()
+	defer func() {
+		if !t.Failed() {
+			checkNoLeak(t, before)
+		}
+	}()
 	answered := "calling,ringing,answered"
 	cases := []sippCase{
 		{name: "rfc4733 key 1 approves", parts: []string{sippRecvInvite, sippRinging, sippOK, sippPcap, sippByeFromUs}, pcap: "dtmf_2833_1.pcap", want: Approved, states: answered},

@@ -57,7 +57,8 @@ func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progres
 		req.SetDestination(dest)
 	}
 
-	ac := newActiveCall()
+	tag, _ := from.Params.Get("tag")
+	ac := newActiveCall(tag)
 	callID := sip.CallIDHeader(fmt.Sprintf("%x@assent", sid))
 	req.AppendHeader(&callID)
 	c.mu.Lock()

@@ -152,7 +152,8 @@ type Caller struct {
 	calls map[string]*activeCall // by Call-ID
 
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // the SIP server
+	regWG     sync.WaitGroup // the registration loop
 	regErr    chan error
 	regCallID string
 }
@@ -169,7 +170,8 @@ func New(cfg Config) (*Caller, error) {
 }
 
 // Start opens the SIP socket and, with a registrar, registers and keeps the
-// registration fresh until Close. It returns the first registration's error.
+// registration fresh until Close. It returns the first registration's error
+// (having closed everything it opened).
 func (c *Caller) Start(ctx context.Context) error {
 	lp := netip.MustParseAddrPort(c.cfg.ListenAddr)
 	network := "udp4"
@@ -234,18 +236,20 @@ func (c *Caller) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	if c.cfg.Registrar != "" {
-		c.wg.Add(1)
+		c.regWG.Add(1)
 		go func() {
-			defer c.wg.Done()
+			defer c.regWG.Done()
 			c.registerLoop(runCtx)
 		}()
+		var err error
 		select {
-		case err := <-c.regErr:
-			if err != nil {
-				return err
-			}
+		case err = <-c.regErr:
 		case <-ctx.Done():
-			return ctx.Err()
+			err = ctx.Err()
+		}
+		if err != nil {
+			c.Close()
+			return err
 		}
 	}
 	return nil
@@ -260,6 +264,7 @@ func (c *Caller) Close() error {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.regWG.Wait() // the unregistration needs the SIP socket still open
 	var err error
 	if c.ua != nil {
 		err = c.ua.Close()
@@ -342,14 +347,24 @@ func (c *Caller) fromHeader() (*sip.FromHeader, error) {
 	return f, nil
 }
 
+// lookup finds the call an in-dialog request belongs to: its Call-ID and
+// its To tag (our From tag) must match, so a request needs both random
+// values of the dialog, not only the Call-ID.
 func (c *Caller) lookup(req *sip.Request) *activeCall {
-	id := req.CallID()
-	if id == nil {
+	id, to := req.CallID(), req.To()
+	if id == nil || to == nil {
 		return nil
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.calls[id.Value()]
+	ac := c.calls[id.Value()]
+	c.mu.Unlock()
+	if ac == nil {
+		return nil
+	}
+	if tag, _ := to.Params.Get("tag"); tag == "" || tag != ac.localTag {
+		return nil
+	}
+	return ac
 }
 
 func (c *Caller) onBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -384,13 +399,14 @@ func (c *Caller) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 
 // activeCall is the state the SIP handlers share with Call.
 type activeCall struct {
-	keys   chan byte
-	byeCh  chan struct{}
-	byeOne sync.Once
+	localTag string // our From tag
+	keys     chan byte
+	byeCh    chan struct{}
+	byeOne   sync.Once
 }
 
-func newActiveCall() *activeCall {
-	return &activeCall{keys: make(chan byte, 8), byeCh: make(chan struct{})}
+func newActiveCall(localTag string) *activeCall {
+	return &activeCall{localTag: localTag, keys: make(chan byte, 8), byeCh: make(chan struct{})}
 }
 
 func (a *activeCall) key(d byte) {

@@ -26,7 +26,7 @@ func TestReceiveDTMFFromCalleeOnly(t *testing.T) {
 	callee := udp(t, "127.0.0.1:0")
 	stranger := udp(t, "127.0.0.2:0")
 	ans := answer{Remote: netip.MustParseAddrPort(callee.LocalAddr().String()), Codec: ptPCMU, EventType: 96}
-	ac := newActiveCall()
+	ac := newActiveCall("t")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { receiveDTMF(ctx, ours, ans, ac); close(done) }()

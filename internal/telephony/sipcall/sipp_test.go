@@ -473,3 +473,37 @@ func TestRegisterAndCallNumberWithSIPp(t *testing.T) {
 		}
 	}
 }
+
+func TestRegisterWrongPasswordWithSIPp(t *testing.T) {
+	_, err := exec.LookPath("sipp")
+	testutil.Require(t, "sipp (Debian sip-tester)", err == nil)
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	f := filepath.Join(dir, "registrar.xml")
+	if err := os.WriteFile(f, []byte(sippRegistrar), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freeUDPPort(t)
+	cmd := exec.CommandContext(ctx, "sipp", "-sf", f, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-m", "1", "-nostdin", "-timeout", "20s")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	c, err := New(Config{ListenAddr: "127.0.0.1:0", Registrar: fmt.Sprintf("127.0.0.1:%d", port), Username: "alice", Password: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("Start = %v, want the registrar's 403\n%s", err, out.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sipp: %v\n%s", err, out.String())
+	}
+	checkNoLeak(t, before) // Start closed what it opened
+}

@@ -36,6 +36,7 @@ cd "$ROOT"
 # Debian packages the tests need.
 APT_PACKAGES=(
 	gcc libc6-dev # cgo, for go test -race
+	sip-tester # SIPp as the phone of phone-callback calls (internal/telephony/sipcall)
 	postgresql
 	python3-duo-client python3-six python3-requests
 	libnet-duo-perl liblwp-protocol-https-perl # Perl Net::Duo (internal/e2e/perl_test.go)

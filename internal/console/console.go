@@ -227,12 +227,14 @@ type page struct {
 	Total    int
 	Query    string
 	Statuses []option
-	Prev     string
-	Next     string
-	User     *userView
-	Codes    *auth.IssuedBypassCodes
-	Logs     *logsView     // logs.go
-	Activity *activityView // activity.go: the dashboard's charts
+	// GroupFilter: the users page's group choices.
+	GroupFilter []option
+	Prev        string
+	Next        string
+	User        *userView
+	Codes       *auth.IssuedBypassCodes
+	Logs        *logsView     // logs.go
+	Activity    *activityView // activity.go: the dashboard's charts
 	// Nonce makes a form that must not be sent twice (bypass codes)
 	// single-use: a reload or the back button does not issue again.
 	Nonce string

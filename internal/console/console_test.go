@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"github.com/assent-auth/assent/internal/auth"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -195,6 +196,24 @@ func TestConsoleOwner(t *testing.T) {
 	}
 	if _, html, _ = b.do("GET", "/admin/users?status=disabled", nil); strings.Contains(html, ">alice</a>") {
 		t.Error("the disabled filter lists an active user")
+	}
+	// The group filter lists the group's members only.
+	g, err := s.App.Core.CreateGroup(context.Background(), auth.NewGroup{Name: "vpn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, html, _ = b.do("GET", "/admin/users?group="+g.ID, nil)
+	if status != 200 || strings.Contains(html, ">alice</a>") || !strings.Contains(html, `value="`+g.ID+`" selected`) {
+		t.Errorf("group filter before alice joins: %d, lists alice: %v", status, strings.Contains(html, ">alice</a>"))
+	}
+	if err := s.App.Core.AddGroupMember(context.Background(), g.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, html, _ = b.do("GET", "/admin/users?group="+g.ID, nil); !strings.Contains(html, ">alice</a>") {
+		t.Error("the group filter leaves out a member")
+	}
+	if status, _, _ = b.do("GET", "/admin/users?group=DG999999999999999999", nil); status != 404 {
+		t.Errorf("unknown group: %d, want 404", status)
 	}
 	// Bypass codes are shown once, on the answer to the POST.
 	_, html, _ = b.do("GET", userPage, nil)

@@ -206,6 +206,22 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 	if n, err := strconv.Atoi(q.Get("offset")); err == nil && n > 0 {
 		cq.Offset = n
 	}
+	groups, err := c.Core.Groups(r.Context())
+	if err != nil {
+		return err
+	}
+	group := q.Get("group")
+	p.GroupFilter = append(p.GroupFilter, option{Value: "", Label: "Any group", Selected: group == ""})
+	for _, g := range groups {
+		sel := g.ID == group
+		if sel {
+			cq.GroupID = g.ID
+		}
+		p.GroupFilter = append(p.GroupFilter, option{Value: g.ID, Label: g.Name, Selected: sel})
+	}
+	if group != "" && cq.GroupID == "" {
+		return &auth.Error{Kind: auth.KindNotFound, Detail: "no group with that ID"}
+	}
 	list, total, err := c.Core.ConsoleUsers(r.Context(), cq)
 	if err != nil {
 		return err
@@ -217,6 +233,9 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, p *page) error {
 		}
 		if status != "" {
 			v.Set("status", status)
+		}
+		if cq.GroupID != "" {
+			v.Set("group", cq.GroupID)
 		}
 		if off > 0 {
 			v.Set("offset", strconv.Itoa(off))

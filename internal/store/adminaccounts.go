@@ -87,8 +87,10 @@ type ConsoleUserQuery struct {
 	// NotEnrolled keeps only users with no device, confirmed token or
 	// security key (as ConsoleCounts.NotEnrolled counts them).
 	NotEnrolled bool
-	Offset      int
-	Limit       int // > 0
+	// GroupID keeps only the members of that group; "" for any.
+	GroupID string
+	Offset  int
+	Limit   int // > 0
 }
 
 // AdminAccountQueries store console administrators and their sessions.

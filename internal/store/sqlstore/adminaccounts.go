@@ -277,6 +277,10 @@ func (q *queries) ConsoleUsers(ctx context.Context, cq store.ConsoleUserQuery) (
 	if cq.NotEnrolled {
 		where = append(where, notEnrolled)
 	}
+	if cq.GroupID != "" {
+		where = append(where, `id IN (SELECT user_id FROM user_group_members WHERE group_id = ?)`)
+		args = append(args, cq.GroupID)
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, " AND ")

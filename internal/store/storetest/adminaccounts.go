@@ -31,6 +31,10 @@ func testConsoleUsers(t *testing.T, s store.Store) {
 	createUsers(t, s, alice, bob, carol, dave)
 	must(t, "UpdateUserProfile", s.UpdateUserProfile(ctx, alice.ID, store.UserProfile{Email: "Alice@Example.com"}))
 	createDevices(t, s, mkDevice(1, alice.ID, at(0)))
+	vpn := store.Group{ID: "DG000000000000000001", Name: "vpn", Status: store.StatusActive, Created: at(0)}
+	must(t, "CreateGroup", s.CreateGroup(ctx, vpn))
+	must(t, "AddGroupMember", s.AddGroupMember(ctx, vpn.ID, carol.ID))
+	must(t, "AddGroupMember", s.AddGroupMember(ctx, vpn.ID, bob.ID))
 
 	c, err := s.ConsoleCounts(ctx, at(0))
 	must(t, "ConsoleCounts", err)
@@ -54,6 +58,9 @@ func testConsoleUsers(t *testing.T, s store.Store) {
 		{store.ConsoleUserQuery{Offset: 1, Limit: 2}, []store.User{dave, bob}, 4},
 		{store.ConsoleUserQuery{NotEnrolled: true, Limit: 10}, []store.User{dave, bob, carol}, 3},
 		{store.ConsoleUserQuery{NotEnrolled: true, Search: "bob", Status: store.StatusDisabled, Limit: 10}, []store.User{dave}, 1},
+		{store.ConsoleUserQuery{GroupID: vpn.ID, Limit: 10}, []store.User{bob, carol}, 2},
+		{store.ConsoleUserQuery{GroupID: vpn.ID, Status: store.StatusLockedOut, Limit: 10}, []store.User{carol}, 1},
+		{store.ConsoleUserQuery{GroupID: "DG999999999999999999", Limit: 10}, nil, 0},
 	} {
 		got, n, err := s.ConsoleUsers(ctx, tc.q)
 		must(t, "ConsoleUsers", err)

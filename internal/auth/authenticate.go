@@ -285,6 +285,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 			}
 		}
 	}
+	if p.device == FactorSMS {
+		return s.decideSMS(req, p, u, devices, now, d, c)
+	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)
 		if err != nil {
@@ -304,10 +307,17 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		d.push = t
 		return nil
 	}
+	var smsCodes []store.SMSPasscode
+	if bypass.code == nil {
+		var err error
+		if smsCodes, err = s.smsCodesFor(ctx, u, devices, p.passcode); err != nil {
+			return err
+		}
+	}
 	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
 		return err
 	}
-	return s.checkPasscode(u, devices, tokens, p.passcode, bypass, now, d)
+	return s.checkPasscode(u, devices, tokens, smsCodes, p.passcode, bypass, now, d)
 }
 
 // bypassMatch is the bypass code a passcode matches.
@@ -334,7 +344,7 @@ func (s *Service) findBypassCode(ctx context.Context, userID, passcode string, n
 // of each device, then the codes of each authenticator app and token. It
 // only reads; the code's use, the counter's advance and the user's success
 // or failure are written by commit, guarded by what was read before.
-func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []store.Token, code string,
+func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []store.Token, smsCodes []store.SMSPasscode, code string,
 	bypass bypassMatch, now time.Time, d *decision) error {
 	l := &d.log
 	d.user = u.ID
@@ -343,6 +353,9 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 		l.Factor = factorBypassCode
 	} else {
 		for _, dev := range devices {
+			if !hasApp(dev) {
+				continue // a phone number only: no HOTP secret
+			}
 			n, matched, err := s.matchHOTP(dev, code)
 			if err != nil {
 				return err
@@ -368,7 +381,12 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 			}
 		}
 	}
-	if d.code != nil || d.hotp != nil || d.token != nil {
+	if d.code == nil && d.hotp == nil && d.token == nil {
+		if d.smsCode = s.matchSMS(u, smsCodes, code, now); d.smsCode != nil {
+			l.Factor, l.Device = factorSMSPasscode, d.smsCode.DeviceID
+		}
+	}
+	if d.code != nil || d.hotp != nil || d.token != nil || d.smsCode != nil {
 		d.outcome = outcomeSuccess
 		l.Reason = ReasonValidPasscode
 		d.res = AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}

@@ -61,6 +61,9 @@ type Device struct {
 	Name         string
 	DisplayName  string
 	Capabilities []string
+	// SMSNextCode is the digit the next SMS passcode starts with, "" when
+	// none is usable (Duo's sms_nextcode).
+	SMSNextCode string
 }
 
 // Prompt is the text menu duo_unix and the RADIUS proxy show.
@@ -234,8 +237,23 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		}
 	}
 	devices := make([]Device, 0, len(list)+len(tokens))
+	var smsCodes []store.SMSPasscode
 	for _, d := range list {
-		devices = append(devices, preauthDevice(d))
+		if s.smsCapable(d) {
+			// Read only when a phone has a number: the hot path skips it.
+			if smsCodes, err = s.st.ListSMSPasscodes(ctx, u.ID); err != nil {
+				return PreauthResult{}, wrap("preauth: sms passcodes", err)
+			}
+			break
+		}
+	}
+	now := s.now()
+	for _, d := range list {
+		pd := s.preauthDevice(d)
+		if s.smsCapable(d) {
+			pd.SMSNextCode = smsNextCode(smsCodes, d.ID, now)
+		}
+		devices = append(devices, pd)
 	}
 	for _, t := range tokens {
 		devices = append(devices, preauthToken(t))
@@ -301,6 +319,9 @@ func buildPrompt(username string, r PreauthResult) *Prompt {
 				label, factor = "Phone call to "+d.DisplayName, fmt.Sprintf("phone%d", n)
 			case "sms":
 				label, factor = "SMS passcodes to "+d.DisplayName, fmt.Sprintf("sms%d", n)
+				if d.SMSNextCode != "" {
+					label += " (next code starts with: " + d.SMSNextCode + ")"
+				}
 			default:
 				continue
 			}

@@ -104,6 +104,7 @@ func newRoot(e *env) *cobra.Command {
 		newDeviceCmd(e),
 		newTokenCmd(e),
 		newGroupCmd(e),
+		newTelephonyCmd(e),
 		newAdminCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -115,25 +116,41 @@ text = "no service"
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			_ = logf.Close()
-			if t.Failed() {
-				for _, f := range []string{"bearerbox.log", "smsbox.log", "bearerbox.out", "smsbox.out", "fakesmsc.out"} {
-					if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
-						t.Logf("kannel %s:\n%s", f, tail(string(b), 3000))
-					}
-				}
-			}
 		})
 	}
+	t.Cleanup(func() { // runs after the programs stopped
+		if t.Failed() {
+			for _, f := range []string{"bearerbox.log", "smsbox.log", "fakesmsc.out"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					t.Logf("kannel %s:\n%s", f, tail(string(b), 3000))
+				}
+			}
+		}
+	})
 	start(bearerbox, nil, "-v", "0", cfg)
-	waitPort(t, smscPort)
+	// Not the SMSC port: bearerbox would take a probe for the fake SMSC.
+	waitPort(t, admin)
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { _ = pw.Close() })
 	// fakesmsc generates no message (-m 0) and prints what it receives.
 	start(fakesmsc, pw, "-H", "127.0.0.1", "-r", strconv.Itoa(smscPort), "-i", "1", "-m", "0", "1 2 text x")
 	go k.read(pr)
+	waitLog(t, filepath.Join(dir, "bearerbox.log"), "Fakesmsc client connected")
 	start(smsbox, nil, "-v", "0", cfg)
 	waitPort(t, sendPort)
 	return k
+}
+
+func waitLog(t testing.TB, file, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(file); err == nil && bytes.Contains(b, []byte(what)) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("kannel: %q never appeared in %s", what, file)
 }
 
 func waitPort(t testing.TB, port int) {

@@ -52,8 +52,15 @@ func phoneOf(p auth.Phone) phoneRef {
 		Model: "Unknown", Name: p.Name, PhoneID: p.ID, Platform: p.Platform, Type: p.Type,
 		Number: p.Number, Extension: p.Extension, Predelay: p.Predelay, Postdelay: p.Postdelay,
 	}
-	if p.Activated {
+	switch {
+	case p.Activated && p.Number != "" && p.UserID != "":
+		out.Capabilities = []string{"auto", "push", "sms", "mobile_otp"}
+	case p.Activated:
 		out.Capabilities = []string{"auto", "push", "mobile_otp"}
+	case p.Number != "" && p.UserID != "":
+		out.Capabilities = []string{"sms"} // a number without an app
+	}
+	if p.Activated {
 		out.Model = p.Name
 	}
 	if !p.LastSeen.IsZero() {

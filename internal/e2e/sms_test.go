@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -96,9 +98,8 @@ func TestSMSKannel(t *testing.T) {
 	// refused (429) and never reaches the SMSC.
 	call("sms").decode(t, "second factor=sms", &a)
 	k.WaitMessages(t, 2)
-	c := call("sms")
-	if c.Error == "" || !strings.Contains(c.Error, "429") {
-		t.Fatalf("third factor=sms: %+v, want a 429 error", c)
+	if third := call("sms"); third.Error == "" || !strings.Contains(third.Error, "429") {
+		t.Fatalf("third factor=sms: %+v, want a 429 error", third)
 	}
 	time.Sleep(2 * time.Second)
 	if n := len(k.Messages()); n != 2 {
@@ -113,5 +114,39 @@ func TestSMSKannel(t *testing.T) {
 	b, _ := json.Marshal(rows)
 	if len(rows) != 2 || strings.Contains(string(b), "5550142") || rows[0].Phone != "XXX-XXX-0142" || rows[0].Provider != "kannel" {
 		t.Fatalf("telephony log: %s", b)
+	}
+
+	// The Admin API's v2 telephony log (duo_api_golang, as duo_log_sync
+	// reads it) returns them, one page at a time.
+	aikey, askey := ts.adminIntegration(t, "read-log")
+	c := goAdmin(t, ts, aikey, askey)
+	now := time.Now().UnixMilli()
+	params := url.Values{"mintime": {strconv.FormatInt(now-600_000, 10)}, "maxtime": {strconv.FormatInt(now+1000, 10)}, "limit": {"1"}}
+	var items []map[string]any
+	for page := 0; page < 3; page++ {
+		resp, body, err := c.SignedCall(http.MethodGet, "/admin/v2/logs/telephony", params)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("telephony log v2: %v %s", err, body)
+		}
+		var v struct {
+			Response struct {
+				Items    []map[string]any `json:"items"`
+				Metadata struct {
+					NextOffset *string `json:"next_offset"`
+				} `json:"metadata"`
+			} `json:"response"`
+		}
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, v.Response.Items...)
+		if v.Response.Metadata.NextOffset == nil {
+			break
+		}
+		params.Set("next_offset", *v.Response.Metadata.NextOffset)
+	}
+	if len(items) != 2 || items[0]["type"] != "sms" || items[0]["context"] != "authentication" || items[0]["phone"] != "XXX-XXX-0142" ||
+		items[0]["credits"] != float64(1) || items[0]["txid"] == "" {
+		t.Fatalf("telephony log v2 items: %v", items)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/httpapi"
 	"github.com/assent-auth/assent/internal/store"
 )
@@ -16,6 +17,21 @@ type TelephonyCore interface {
 	// TelephonyLog lists rows from since to until (zero: no bound),
 	// oldest first, at most limit (0: all).
 	TelephonyLog(ctx context.Context, since, until time.Time, limit int) ([]store.TelephonyLog, error)
+	// SMSSettings are Duo's sms_* settings, from the configuration.
+	SMSSettings() auth.SMSSettings
+}
+
+// smsSettings adds Duo's sms_* keys to the settings object:
+// sms_expiration in minutes (null: until the next batch).
+func (a *API) smsSettings(m map[string]any) {
+	s := a.Core.SMSSettings()
+	m["sms_batch"] = s.Batch
+	m["sms_expiration"] = nil
+	if s.Expiration > 0 {
+		m["sms_expiration"] = int(s.Expiration / time.Minute)
+	}
+	m["sms_message"] = s.Message
+	m["sms_refresh"] = 0
 }
 
 // telephonyV1 is an item of GET /admin/v1/logs/telephony. phone is the

@@ -399,3 +399,15 @@ func (s *Service) TelephonyLog(ctx context.Context, since, until time.Time, limi
 	}
 	return out, nil
 }
+
+// SMSSettings are Duo's sms_* settings as configured.
+type SMSSettings struct {
+	Batch      int
+	Expiration time.Duration // 0: until the next batch
+	Message    string
+}
+
+// SMSSettings reports the SMS settings (the Admin API's settings object).
+func (s *Service) SMSSettings() SMSSettings {
+	return SMSSettings{Batch: s.sms.opts.Batch, Expiration: s.sms.opts.Expiration, Message: s.sms.opts.Message}
+}

@@ -118,7 +118,7 @@ func TestSMSKannel(t *testing.T) {
 
 	// The Admin API's v2 telephony log (duo_api_golang, as duo_log_sync
 	// reads it) returns them, one page at a time.
-	aikey, askey := ts.adminIntegration(t, "read-log")
+	aikey, askey := ts.adminIntegration(t, "read-log", "settings")
 	c := goAdmin(t, ts, aikey, askey)
 	now := time.Now().UnixMilli()
 	params := url.Values{"mintime": {strconv.FormatInt(now-600_000, 10)}, "maxtime": {strconv.FormatInt(now+1000, 10)}, "limit": {"1"}}
@@ -148,5 +148,20 @@ func TestSMSKannel(t *testing.T) {
 	if len(items) != 2 || items[0]["type"] != "sms" || items[0]["context"] != "authentication" || items[0]["phone"] != "XXX-XXX-0142" ||
 		items[0]["credits"] != float64(1) || items[0]["txid"] == "" {
 		t.Fatalf("telephony log v2 items: %v", items)
+	}
+
+	// Duo's settings object names the SMS settings.
+	resp, body, err := c.SignedCall(http.MethodGet, "/admin/v1/settings", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("settings: %v %s", err, body)
+	}
+	var set struct {
+		Response map[string]any `json:"response"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatal(err)
+	}
+	if set.Response["sms_batch"] != float64(3) || set.Response["sms_expiration"] != float64(60) || set.Response["sms_message"] != "" {
+		t.Errorf("settings: %v", set.Response)
 	}
 }

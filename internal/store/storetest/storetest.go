@@ -74,6 +74,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QueryAdminLogConcurrent", testQueryAdminLogConcurrent},
 		{"Groups", testGroups},
 		{"PendingPhones", testPendingPhones},
+		{"Telephony", testTelephony},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

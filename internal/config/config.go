@@ -812,12 +812,19 @@ func (c *Config) validateSMS(bad func(key, msg string)) {
 	switch c.SMSProvider {
 	case "":
 		return
-	case "kannel", "http":
+	case "kannel", "http", "smpp":
 	default:
-		bad("sms_provider", fmt.Sprintf("%q is not kannel, http or unset", c.SMSProvider))
+		bad("sms_provider", fmt.Sprintf("%q is not kannel, http, smpp or unset", c.SMSProvider))
 	}
-	if u, err := url.Parse(c.SMSURL); c.SMSURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(c.SMSURL)
+	switch {
+	case c.SMSProvider == "smpp" && (c.SMSURL == "" || err != nil || u.Scheme != "smpp" || u.Port() == ""):
+		bad("sms_url", "must be the SMSC's smpp://host:port with sms_provider = \"smpp\"")
+	case c.SMSProvider != "smpp" && (c.SMSURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
 		bad("sms_url", "must be the provider's http:// or https:// URL")
+	}
+	if c.SMSProvider == "smpp" && c.SMSUsername == "" {
+		bad("sms_username", "is required with sms_provider = \"smpp\" (the system_id)")
 	}
 	if c.SMSProvider == "kannel" && c.SMSUsername == "" {
 		bad("sms_username", "is required with sms_provider = \"kannel\" (its sendsms-user)")

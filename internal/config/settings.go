@@ -327,15 +327,15 @@ var settings = []Setting{
 	{
 		Key:        "sms_provider",
 		DefaultDoc: "off",
-		Help:       "how SMS passcodes are sent: `kannel` (Kannel's HTTP `sendsms`), `http` (an HTTPS provider; Twilio's request by default). Unset: no phone offers SMS ([telephony](docs/telephony.md))",
+		Help:       "how SMS passcodes are sent: `kannel` (Kannel's HTTP `sendsms`), `http` (an HTTPS provider; Twilio's request by default), `smpp` (SMPP 3.4 straight to an SMSC). Unset: no phone offers SMS ([telephony](docs/telephony.md))",
 	},
 	{
 		Key:  "sms_url",
-		Help: "the provider's endpoint: Kannel's `http://127.0.0.1:13013/cgi-bin/sendsms`, or e.g. `https://api.twilio.com/2010-04-01/Accounts/<sid>/Messages.json`",
+		Help: "the provider's endpoint: Kannel's `http://127.0.0.1:13013/cgi-bin/sendsms`, e.g. `https://api.twilio.com/2010-04-01/Accounts/<sid>/Messages.json`, or the SMSC's `smpp://host:2775`",
 	},
 	{
 		Key:  "sms_username",
-		Help: "Kannel's `sendsms-user`, or the HTTP provider's basic-authentication user (e.g. a Twilio account SID); unset with `http`: the password is sent as a bearer token",
+		Help: "Kannel's `sendsms-user`, the HTTP provider's basic-authentication user (e.g. a Twilio account SID; unset with `http`: the password is sent as a bearer token), or the SMPP `system_id`",
 	},
 	{
 		Key:  "sms_password_file",

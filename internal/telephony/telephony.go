@@ -66,8 +66,10 @@ func New(c Config) (Sender, error) {
 		return newKannel(c)
 	case ProviderHTTP:
 		return newHTTP(c)
+	case ProviderSMPP:
+		return newSMPP(c)
 	}
-	return nil, fmt.Errorf("telephony: unknown sms_provider %q (kannel, http)", c.Provider)
+	return nil, fmt.Errorf("telephony: unknown sms_provider %q (kannel, http, smpp)", c.Provider)
 }
 
 // Mask masks a number as Duo does: XXX-XXX-0123.

@@ -186,7 +186,7 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/phones/{phone_id}/activation_url", methods{post: {wr, a.activationURL}}},
 		{"/admin/v1/phones/{phone_id}/send_sms_activation", methods{post: {wr, a.sendSMS}}},
 		{"/admin/v1/phones/{phone_id}/send_sms_installation", methods{post: {wr, a.sendSMS}}},
-		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMS}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMSPasscodes}}},
 		// Groups.
 		{"/admin/v1/groups", methods{get: {rr, a.listGroups(false)}, post: {wr, a.createGroup}}},
 		{"/admin/v2/groups", methods{get: {rr, a.listGroups(true)}}},

@@ -223,8 +223,8 @@ func qrURL(host, value string) string {
 var errNoSMS = &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidParams, Message: "Invalid request parameters",
 	Detail: "SMS is not configured: Assent has no SMS gateway; create an activation link with POST /admin/v1/phones/{phone_id}/activation_url and pass it on"}
 
-// sendSMS answers send_sms_activation, send_sms_installation and
-// send_sms_passcodes for an existing phone with errNoSMS.
+// sendSMS answers send_sms_activation and send_sms_installation for an
+// existing phone with errNoSMS (activation links are not sent by SMS).
 func (a *API) sendSMS(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	if _, err := a.Core.Phone(r.Context(), r.PathValue("phone_id")); err != nil {
 		return err

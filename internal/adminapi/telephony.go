@@ -19,6 +19,18 @@ type TelephonyCore interface {
 	TelephonyLog(ctx context.Context, since, until time.Time, limit int) ([]store.TelephonyLog, error)
 	// SMSSettings are Duo's sms_* settings, from the configuration.
 	SMSSettings() auth.SMSSettings
+	// SendSMSPasscodes sends a new batch of SMS passcodes to a phone.
+	SendSMSPasscodes(ctx context.Context, phoneID string) error
+}
+
+// sendSMSPasscodes is send_sms_passcodes: a new batch to the phone (its
+// number and user required, SMS configured); Duo answers an empty string.
+func (a *API) sendSMSPasscodes(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	if err := a.Core.SendSMSPasscodes(r.Context(), r.PathValue("phone_id")); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, "")
+	return nil
 }
 
 // smsSettings adds Duo's sms_* keys to the settings object:

@@ -78,6 +78,7 @@ const (
 	TelephonySMS            = "sms"
 	TelephonyAuthentication = "authentication"
 	TelephonyAdminTest      = "administrator test"
+	TelephonyAdministrator  = "administrator"
 	TelephonySent           = "sent"
 	TelephonyFailed         = "failed"
 	detailTooManySMS        = "too many SMS messages for this user; try again later"

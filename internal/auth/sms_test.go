@@ -281,3 +281,30 @@ func TestPendingPhoneWithNumberBecomesSMSPhone(t *testing.T) {
 		t.Fatal(auth.MaskNumber("+442079460958"))
 	}
 }
+
+func TestSendSMSPasscodesAdmin(t *testing.T) {
+	f, rs, _, d := smsFixture(t, auth.SMSOptions{Batch: 2, PerUser: ratelimit.Limit{Every: time.Hour, Burst: 1}})
+	ctx := context.Background()
+	if err := f.svc.SendSMSPasscodes(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	codes, _ := rs.last(t)
+	if r := f.passcode(t, "alice", codes[0]); r.Result != "allow" {
+		t.Fatalf("code sent by the administrator: %+v", r)
+	}
+	if err := f.svc.SendSMSPasscodes(ctx, d.ID); !auth.IsKind(err, auth.KindRateLimited) {
+		t.Fatalf("second batch over the per-user limit: %v", err)
+	}
+	tl, _ := f.svc.TelephonyLog(ctx, time.Time{}, time.Time{}, 0)
+	if len(tl) != 1 || tl[0].Context != "administrator" {
+		t.Fatalf("telephony log: %+v", tl)
+	}
+	num := "+15555550199"
+	p, err := f.svc.AddPhone(ctx, auth.PhoneFields{Number: &num})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.SendSMSPasscodes(ctx, p.ID); !auth.IsKind(err, auth.KindInvalid) {
+		t.Fatalf("a phone without a user: %v", err)
+	}
+}

@@ -223,7 +223,7 @@ func (s *Service) Phone(ctx context.Context, id string) (Phone, error) {
 
 // PhoneQuery selects phones: every one, or those with a number.
 type PhoneQuery struct {
-	Number    string // "": any; else only pending phones with that number (activated ones have none)
+	Number    string // "": any; else only phones with that number: pending ones, then devices
 	Extension string // with Number: that extension too
 	Offset    int
 	Limit     int // > 0
@@ -245,6 +245,15 @@ func (s *Service) Phones(ctx context.Context, pq PhoneQuery) ([]Phone, int, erro
 		for _, p := range pending {
 			if p.Number == number && (pq.Extension == "" || p.Extension == pq.Extension) {
 				list = append(list, phoneOfPending(p))
+			}
+		}
+		devices, err := s.st.ListDevicesByNumber(ctx, number)
+		if err != nil {
+			return nil, 0, wrap("list phones", err)
+		}
+		for _, d := range devices {
+			if pq.Extension == "" || d.Extension == pq.Extension {
+				list = append(list, phoneOfDevice(d))
 			}
 		}
 		if pq.Offset >= len(list) {

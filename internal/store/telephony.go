@@ -51,6 +51,9 @@ type TelephonyQueries interface {
 	// UseSMSPasscode deletes the code: a guarded write (GuardedQueries),
 	// ErrConflict if it is gone (used by a concurrent request, or replaced).
 	UseSMSPasscode(ctx context.Context, id string) error
+	// ListDevicesByNumber lists the devices with that number (E.164),
+	// ordered by Created, then ID.
+	ListDevicesByNumber(ctx context.Context, number string) ([]Device, error)
 	// AppendTelephonyLog sets l.ID.
 	AppendTelephonyLog(ctx context.Context, l *TelephonyLog) error
 	// ListTelephonyLog lists the rows with Since <= Time < Until (a zero

@@ -68,6 +68,22 @@ func (q *queries) UseSMSPasscode(ctx context.Context, id string) error {
 	return nil
 }
 
+func (q *queries) ListDevicesByNumber(ctx context.Context, number string) ([]store.Device, error) {
+	rows, err := q.query(ctx, `SELECT `+deviceCols+` FROM devices WHERE number = ? ORDER BY created, id`+q.d.binary, number)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list devices by number: %w", err)
+	}
+	out, err := collect(rows, scanDevice)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list devices by number: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) ListDevicesByNumber(ctx context.Context, number string) ([]store.Device, error) {
+	return s.rq.ListDevicesByNumber(ctx, number)
+}
+
 const telephonyLogCols = `id, txid, time, user_id, phone, type, context, credits, provider, status`
 
 func scanTelephonyLog(r scanner) (store.TelephonyLog, error) {

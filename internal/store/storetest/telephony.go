@@ -38,6 +38,11 @@ func testTelephony(t *testing.T, s store.Store) {
 	if len(list) != 2 || list[0].Number != d1.Number || list[1].Number != d2.Number || list[1].PublicKey != "" {
 		t.Errorf("GetUserAndDevices numbers: %+v", list)
 	}
+	byNumber, err := s.ListDevicesByNumber(ctx, "+442079460958")
+	must(t, "ListDevicesByNumber", err)
+	if len(byNumber) != 1 || byNumber[0].ID != d2.ID {
+		t.Errorf("ListDevicesByNumber: %+v", byNumber)
+	}
 	got.Number = "+15555550101"
 	must(t, "UpdateDevice", s.UpdateDevice(ctx, got))
 	if g, _ := s.GetDevice(ctx, d1.ID); g.Number != "+15555550101" {

@@ -7,6 +7,8 @@
 -- can receive SMS passcodes and nothing else.
 ALTER TABLE devices ADD COLUMN number TEXT NOT NULL DEFAULT '';
 ALTER TABLE devices ADD COLUMN extension TEXT NOT NULL DEFAULT '';
+-- The Admin API finds phones by number (get_phones_by_number).
+CREATE INDEX devices_number ON devices (number);
 
 -- The SMS passcodes of a batch not yet used. Only a keyed hash of a code
 -- is stored; a code is deleted when it is used (once), when a new batch is

@@ -44,6 +44,9 @@ func (a *API) smsSettings(m map[string]any) {
 	}
 	m["sms_message"] = s.Message
 	m["sms_refresh"] = 0
+	if s.Refresh {
+		m["sms_refresh"] = 1
+	}
 }
 
 // telephonyV1 is an item of GET /admin/v1/logs/telephony. phone is the

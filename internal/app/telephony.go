@@ -15,6 +15,7 @@ import (
 // settings.
 func smsOptions(cfg config.Config) (auth.SMSOptions, error) {
 	o := auth.SMSOptions{Batch: cfg.SMSBatch, Expiration: cfg.SMSExpiration.Duration, Message: cfg.SMSMessage,
+		Refresh: cfg.SMSRefresh,
 		PerUser: cfg.RateLimitSMSPerUser.Limit(), Global: cfg.RateLimitSMSGlobal.Limit()}
 	if cfg.SMSProvider == "" {
 		return o, nil

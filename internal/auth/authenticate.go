@@ -171,6 +171,9 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 	if d.limited != nil {
 		return AuthResult{}, d.limited
 	}
+	if d.smsRefresh != nil {
+		s.refreshSMS(ctx, d)
+	}
 	pending := d.push
 	if pending == nil {
 		if req.Async {
@@ -384,6 +387,7 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 	if d.code == nil && d.hotp == nil && d.token == nil {
 		if d.smsCode = s.matchSMS(u, smsCodes, code, now); d.smsCode != nil {
 			l.Factor, l.Device = factorSMSPasscode, d.smsCode.DeviceID
+			d.smsRefresh = s.lastOfBatch(d.smsCode, smsCodes, devices, now)
 		}
 	}
 	if d.code != nil || d.hotp != nil || d.token != nil || d.smsCode != nil {

@@ -63,6 +63,8 @@ type decision struct {
 	token   *store.TokenUse   // the app's or token's counter to advance
 	sms     *smsBatch         // SMS passcodes delivered: stored by commit
 	smsCode *store.SMSPasscode
+	// smsRefresh is the phone whose batch smsCode ends (sms_refresh).
+	smsRefresh *store.Device
 
 	lockedOut int // set by commit: the failure count that locked the user out
 }
@@ -123,7 +125,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
-		d.push, d.outcome, d.code, d.expired, d.hotp, d.token, d.sms, d.smsCode = nil, outcomeNone, nil, "", nil, nil, nil, nil
+		d.push, d.outcome, d.code, d.expired, d.hotp, d.token, d.sms, d.smsCode, d.smsRefresh = nil, outcomeNone, nil, "", nil, nil, nil, nil, nil
 		return d, nil
 	}
 	if err != nil {

@@ -48,6 +48,9 @@ type SMSOptions struct {
 	Expiration time.Duration
 	// Message is sms_message, the text before the passcodes.
 	Message string
+	// Refresh is sms_refresh: once the last code of a batch logged in, a
+	// new batch is sent.
+	Refresh bool
 	// PerUser limits the messages sent to each user's phones, Global
 	// those sent to anyone (toll fraud and cost). Zero limits disable
 	// them.
@@ -406,9 +409,56 @@ type SMSSettings struct {
 	Batch      int
 	Expiration time.Duration // 0: until the next batch
 	Message    string
+	Refresh    bool
+}
+
+// refreshSMS sends a new batch after the last code of a batch logged in
+// (sms_refresh). The login stands whatever happens: a refusal by a rate
+// limit or a failed delivery is only logged.
+func (s *Service) refreshSMS(ctx context.Context, d *decision) {
+	dev := *d.smsRefresh
+	log := s.opts.Logger.With("user_id", dev.UserID, "device_id", dev.ID, "phone", MaskNumber(dev.Number))
+	if err := s.allowSMS(store.User{ID: dev.UserID}); err != nil {
+		log.Warn("sms_refresh: no new batch", "err", err)
+		return
+	}
+	b, err := s.newSMSBatch(store.User{ID: dev.UserID}, dev, s.now())
+	if err != nil {
+		log.Error("sms_refresh: no new batch", "err", err)
+		return
+	}
+	sd := &decision{sms: b, log: store.AuthLog{TxID: d.log.TxID}}
+	if err := s.sendSMS(ctx, sd); err != nil {
+		return // logged, with its telephony-log row
+	}
+	err = s.st.InTx(ctx, func(q store.Queries) error { return s.commitSMS(ctx, q, sd) })
+	if err != nil {
+		log.Error("sms_refresh: the new batch was sent but not stored", "err", err)
+	}
 }
 
 // SMSSettings reports the SMS settings (the Admin API's settings object).
 func (s *Service) SMSSettings() SMSSettings {
-	return SMSSettings{Batch: s.sms.opts.Batch, Expiration: s.sms.opts.Expiration, Message: s.sms.opts.Message}
+	return SMSSettings{Batch: s.sms.opts.Batch, Expiration: s.sms.opts.Expiration, Message: s.sms.opts.Message,
+		Refresh: s.sms.opts.Refresh}
+}
+
+// lastOfBatch is the phone of code when sms_refresh is on and code is the
+// last usable code of its batch; nil otherwise.
+func (s *Service) lastOfBatch(code *store.SMSPasscode, codes []store.SMSPasscode, devices []store.Device, now time.Time) *store.Device {
+	if !s.sms.opts.Refresh {
+		return nil
+	}
+	for _, c := range codes {
+		if c.DeviceID == code.DeviceID && c.ID != code.ID && !c.Expired(now) {
+			return nil
+		}
+	}
+	for i := range devices {
+		if devices[i].ID == code.DeviceID && s.smsCapable(devices[i]) {
+			d := devices[i]
+			return &d
+		}
+	}
+	return nil
 }

@@ -308,3 +308,21 @@ func TestSendSMSPasscodesAdmin(t *testing.T) {
 		t.Fatalf("a phone without a user: %v", err)
 	}
 }
+
+func TestSMSRefresh(t *testing.T) {
+	f, rs, _, _ := smsFixture(t, auth.SMSOptions{Batch: 2, Refresh: true})
+	if _, err := f.sms(t, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	codes, _ := rs.last(t)
+	if r := f.passcode(t, "alice", codes[0]); r.Result != "allow" || rs.count() != 1 {
+		t.Fatalf("first code: %+v, %d messages", r, rs.count())
+	}
+	if r := f.passcode(t, "alice", codes[1]); r.Result != "allow" || rs.count() != 2 {
+		t.Fatalf("last code: %+v, %d messages (want a new batch)", r, rs.count())
+	}
+	fresh, _ := rs.last(t)
+	if r := f.passcode(t, "alice", fresh[1]); r.Result != "allow" {
+		t.Fatalf("code of the refreshed batch: %+v", r)
+	}
+}

@@ -173,6 +173,7 @@ type Config struct {
 	SMSBatch           int      `toml:"sms_batch"`
 	SMSExpiration      Duration `toml:"sms_expiration"`
 	SMSMessage         string   `toml:"sms_message"`
+	SMSRefresh         bool     `toml:"sms_refresh"`
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`

@@ -368,6 +368,10 @@ var settings = []Setting{
 		Help: "Duo's `sms_message`: a line sent before the passcodes (at most 80 characters)",
 	},
 	{
+		Key: "sms_refresh", Default: "false",
+		Help: "Duo's `sms_refresh`: once the last passcode of a batch logged in, a new batch is sent (within the SMS rate limits)",
+	},
+	{
 		Key:        "max_connections",
 		DefaultDoc: "the open-files limit − 256 (a quarter below 1024), at most 16384; logged at start",
 		Help:       "client connections open at once; more are closed as soon as they arrive (see [Limits](#security-notes)). Set higher than the default only with a higher open-files limit (`LimitNOFILE=`)",

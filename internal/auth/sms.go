@@ -462,3 +462,9 @@ func (s *Service) lastOfBatch(code *store.SMSPasscode, codes []store.SMSPasscode
 	}
 	return nil
 }
+
+// SetSMSLimits changes the SMS rate limits (a configuration reload).
+func (s *Service) SetSMSLimits(perUser, global ratelimit.Limit) {
+	s.sms.perUser.SetLimit(perUser)
+	s.sms.global.SetLimit(global)
+}

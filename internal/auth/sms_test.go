@@ -222,6 +222,11 @@ func TestSMSRateLimits(t *testing.T) {
 			if logs[0].Reason != auth.ReasonRateLimited {
 				t.Fatalf("newest log row: %+v", logs[0])
 			}
+			// A reload that turns the limits off lets the next one go.
+			f.svc.SetSMSLimits(ratelimit.Limit{}, ratelimit.Limit{})
+			if _, err := f.sms(t, "alice"); err != nil || rs.count() != 4 {
+				t.Fatalf("after the reload: %v, %d sent", err, rs.count())
+			}
 		})
 	}
 }

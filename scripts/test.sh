@@ -46,6 +46,7 @@ APT_PACKAGES=(
 	chromium # browser tests (internal/e2e/browser_*_test.go, driven by npm playwright-core)
 	age # the backup format checked against the reference age command (internal/backup)
 	systemd # systemd-analyze verify on the Debian package's units (packaging/deb_test.go)
+	kannel kannel-extras # SMS gateway: bearerbox, smsbox and the test SMSC fakesmsc (internal/telephony, internal/e2e/sms_test.go)
 )
 
 section() { printf '\n==== %s ====\n' "$*"; }

@@ -85,6 +85,7 @@ type Core interface {
 	DeleteIntegration(ctx context.Context, ikey string) error
 	RotateSecret(ctx context.Context, ikey string, grace time.Duration) (store.Integration, string, error)
 	PolicyCore
+	TelephonyCore
 }
 
 // API serves the Admin API.
@@ -156,8 +157,8 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/logs/authentication", methods{get: {rl, a.authLogV1}}},
 		{"/admin/v1/logs/administrator", methods{get: {rl, a.adminLogV1}}},
 		{"/admin/v2/logs/activity", methods{get: {rl, a.activityLog}}},
-		{"/admin/v1/logs/telephony", methods{get: {rl, a.emptyList}}},
-		{"/admin/v2/logs/telephony", methods{get: {rl, a.emptyItems}}},
+		{"/admin/v1/logs/telephony", methods{get: {rl, a.telephonyLogV1}}},
+		{"/admin/v2/logs/telephony", methods{get: {rl, a.telephonyLogV2}}},
 		{"/admin/v1/logs/offline_enrollment", methods{get: {rl, a.emptyList}}},
 		{"/admin/v1/trust_monitor/events", methods{get: {rl, a.trustMonitor}}},
 		// Users.
@@ -184,7 +185,7 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/phones/{phone_id}/activation_url", methods{post: {wr, a.activationURL}}},
 		{"/admin/v1/phones/{phone_id}/send_sms_activation", methods{post: {wr, a.sendSMS}}},
 		{"/admin/v1/phones/{phone_id}/send_sms_installation", methods{post: {wr, a.sendSMS}}},
-		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMS}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMSPasscodes}}},
 		// Groups.
 		{"/admin/v1/groups", methods{get: {rr, a.listGroups(false)}, post: {wr, a.createGroup}}},
 		{"/admin/v2/groups", methods{get: {rr, a.listGroups(true)}}},
@@ -274,20 +275,6 @@ func clientIP(r *http.Request) string {
 
 func (a *API) emptyList(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	httpapi.WriteOK(w, []any{})
-	return nil
-}
-
-// emptyItems is the v2 telephony log: Assent sends no SMS and makes no
-// calls.
-func (a *API) emptyItems(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if _, err := msParam(c.Params.Values, "mintime"); err != nil {
-		return err
-	}
-	if _, err := msParam(c.Params.Values, "maxtime"); err != nil {
-		return err
-	}
-	httpapi.WriteOK(w, map[string]any{"items": []any{},
-		"metadata": map[string]any{"next_offset": nil, "total_objects": map[string]any{"relation": "eq", "value": 0}}})
 	return nil
 }
 

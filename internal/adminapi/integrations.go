@@ -276,17 +276,18 @@ func (a *API) settingsJSON(r *http.Request) map[string]any {
 	if th < 0 {
 		th = 0 // lockout off
 	}
-	return map[string]any{
+	m := map[string]any{
 		"lockout_threshold":        th,
 		"lockout_expire_duration":  nil,
 		"name":                     "Assent",
 		"telephony_warning_min":    0,
-		"sms_batch":                0,
 		"fraud_email":              "",
 		"fraud_email_enabled":      false,
 		"caller_id":                "",
 		"inactive_user_expiration": 0,
 	}
+	a.smsSettings(m)
+	return m
 }
 
 func (a *API) getSettings(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {

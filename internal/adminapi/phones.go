@@ -52,8 +52,15 @@ func phoneOf(p auth.Phone) phoneRef {
 		Model: "Unknown", Name: p.Name, PhoneID: p.ID, Platform: p.Platform, Type: p.Type,
 		Number: p.Number, Extension: p.Extension, Predelay: p.Predelay, Postdelay: p.Postdelay,
 	}
-	if p.Activated {
+	switch {
+	case p.Activated && p.Number != "" && p.UserID != "":
+		out.Capabilities = []string{"auto", "push", "sms", "mobile_otp"}
+	case p.Activated:
 		out.Capabilities = []string{"auto", "push", "mobile_otp"}
+	case p.Number != "" && p.UserID != "":
+		out.Capabilities = []string{"sms"} // a number without an app
+	}
+	if p.Activated {
 		out.Model = p.Name
 	}
 	if !p.LastSeen.IsZero() {
@@ -216,8 +223,8 @@ func qrURL(host, value string) string {
 var errNoSMS = &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidParams, Message: "Invalid request parameters",
 	Detail: "SMS is not configured: Assent has no SMS gateway; create an activation link with POST /admin/v1/phones/{phone_id}/activation_url and pass it on"}
 
-// sendSMS answers send_sms_activation, send_sms_installation and
-// send_sms_passcodes for an existing phone with errNoSMS.
+// sendSMS answers send_sms_activation and send_sms_installation for an
+// existing phone with errNoSMS (activation links are not sent by SMS).
 func (a *API) sendSMS(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
 	if _, err := a.Core.Phone(r.Context(), r.PathValue("phone_id")); err != nil {
 		return err

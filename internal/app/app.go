@@ -149,6 +149,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			cfg.PublicHostname = h
 		}
 	}
+	sms, err := smsOptions(cfg)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
 	if o.now != nil {
 		a.Now = o.now
@@ -245,6 +250,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			EnrollmentsPerIntegration: cfg.RateLimitEnrollmentsPerIntegration.Limit(),
 		},
 		MaxHeldRequests: cfg.MaxHeldRequests,
+		SMS:             sms,
 		// The config's 0 means "keep forever", the core's negative.
 		RetainTransactions: keepForever(cfg.RetentionTransactions.Duration),
 		RetainAuthLog:      cfg.RetentionAuthLog.Duration,

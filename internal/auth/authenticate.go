@@ -175,6 +175,9 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 	if d.limited != nil {
 		return AuthResult{}, d.limited
 	}
+	if d.smsRefresh != nil {
+		s.refreshSMS(ctx, d)
+	}
 	pending := d.push
 	if pending == nil {
 		if req.Async {
@@ -335,6 +338,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
 		return nil
 	}
+	if p.device == FactorSMS {
+		return s.decideSMS(req, p, u, devices, now, d, c)
+	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)
 		if err != nil {
@@ -354,16 +360,23 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		d.push = t
 		return nil
 	}
+	var smsCodes []store.SMSPasscode
+	if bypass.code == nil {
+		var err error
+		if smsCodes, err = s.smsCodesFor(ctx, u, devices, p.passcode); err != nil {
+			return err
+		}
+	}
 	if err := s.beginPasscode(ctx, &c.attempt, u, req.IP); err != nil {
 		return err
 	}
-	if err := s.checkPasscode(u, devices, tokens, p.passcode, bypass, now, d); err != nil {
+	if err := s.checkPasscode(u, devices, tokens, smsCodes, p.passcode, bypass, now, d); err != nil {
 		return err
 	}
 	if m := d.method(); m != "" && !e.allows(m) {
 		// A right code of a method the policy does not allow: refused,
 		// neither spent nor counted as a failure.
-		d.code, d.hotp, d.token, d.outcome = nil, nil, nil, outcomeNone
+		d.code, d.hotp, d.token, d.smsCode, d.smsRefresh, d.outcome = nil, nil, nil, nil, nil, outcomeNone
 		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
 	}
 	return nil
@@ -400,7 +413,7 @@ func (s *Service) findBypassCode(ctx context.Context, userID, passcode string, n
 // of each device, then the codes of each authenticator app and token. It
 // only reads; the code's use, the counter's advance and the user's success
 // or failure are written by commit, guarded by what was read before.
-func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []store.Token, code string,
+func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []store.Token, smsCodes []store.SMSPasscode, code string,
 	bypass bypassMatch, now time.Time, d *decision) error {
 	l := &d.log
 	d.user = u.ID
@@ -409,6 +422,9 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 		l.Factor = factorBypassCode
 	} else {
 		for _, dev := range devices {
+			if !hasApp(dev) {
+				continue // a phone number only: no HOTP secret
+			}
 			n, matched, err := s.matchHOTP(dev, code)
 			if err != nil {
 				return err
@@ -434,7 +450,13 @@ func (s *Service) checkPasscode(u store.User, devices []store.Device, tokens []s
 			}
 		}
 	}
-	if d.code != nil || d.hotp != nil || d.token != nil {
+	if d.code == nil && d.hotp == nil && d.token == nil {
+		if d.smsCode = s.matchSMS(u, smsCodes, code, now); d.smsCode != nil {
+			l.Factor, l.Device = factorSMSPasscode, d.smsCode.DeviceID
+			d.smsRefresh = s.lastOfBatch(d.smsCode, smsCodes, devices, now)
+		}
+	}
+	if d.code != nil || d.hotp != nil || d.token != nil || d.smsCode != nil {
 		d.outcome = outcomeSuccess
 		l.Reason = ReasonValidPasscode
 		d.res = AuthResult{Result: ResultAllow, Status: ResultAllow, StatusMsg: msgSuccess}

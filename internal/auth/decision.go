@@ -61,6 +61,10 @@ type decision struct {
 	expired string            // an expired bypass code that was tried: deleted
 	hotp    *hotpUse          // the HOTP counter to advance
 	token   *store.TokenUse   // the app's or token's counter to advance
+	sms     *smsBatch         // SMS passcodes delivered: stored by commit
+	smsCode *store.SMSPasscode
+	// smsRefresh is the phone whose batch smsCode ends (sms_refresh).
+	smsRefresh *store.Device
 
 	lockedOut int // set by commit: the failure count that locked the user out
 	threshold int // the policy's lockout threshold: 0 the service's, negative off
@@ -78,6 +82,8 @@ func (d *decision) method() string {
 			return MethodTOTP
 		}
 		return MethodHardwareToken
+	case d.smsCode != nil:
+		return MethodSMS
 	}
 	return ""
 }
@@ -86,6 +92,7 @@ func (d *decision) method() string {
 type authCall struct {
 	attempt     passcodeAttempt // the passcode check the limits admitted
 	pushAllowed string          // the user a push token was spent for
+	sms         *smsBatch       // the SMS batch of this request, sent once
 }
 
 // decideAuth reads, decides and commits, again while a guarded write finds
@@ -96,6 +103,9 @@ func (s *Service) decideAuth(ctx context.Context, req AuthRequest, p plan, c *au
 	for try := 1; ; try++ {
 		d, err := s.decideOnce(ctx, req, p, c)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.sendSMS(ctx, d); err != nil {
 			return nil, err
 		}
 		err = s.st.InTx(ctx, func(q store.Queries) error { return s.commit(ctx, q, d) })
@@ -134,7 +144,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
-		d.push, d.outcome, d.code, d.expired, d.hotp, d.token = nil, outcomeNone, nil, "", nil, nil
+		d.push, d.outcome, d.code, d.expired, d.hotp, d.token, d.sms, d.smsCode, d.smsRefresh = nil, outcomeNone, nil, "", nil, nil, nil, nil, nil
 		return d, nil
 	}
 	if err != nil {
@@ -266,6 +276,16 @@ func (s *Service) commit(ctx context.Context, q store.Queries, d *decision) erro
 	}
 	if d.token != nil {
 		if err := q.AdvanceTokenCounter(ctx, *d.token); err != nil {
+			return err
+		}
+	}
+	if d.smsCode != nil {
+		if err := q.UseSMSPasscode(ctx, d.smsCode.ID); err != nil {
+			return err
+		}
+	}
+	if d.sms != nil {
+		if err := s.commitSMS(ctx, q, d); err != nil {
 			return err
 		}
 	}

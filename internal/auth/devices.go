@@ -239,7 +239,7 @@ func (s *Service) takePhone(ctx context.Context, q store.Queries, a store.Activa
 	p, err := q.GetPendingPhone(ctx, a.PhoneID)
 	switch {
 	case err == nil && p.UserID == a.UserID:
-		d.ID = p.ID
+		d.ID, d.Number, d.Extension = p.ID, p.Number, p.Extension
 		if p.Name != "" {
 			d.Name = p.Name
 		}
@@ -259,7 +259,7 @@ func (s *Service) takePhone(ctx context.Context, q store.Queries, a store.Activa
 	case err != nil:
 		return err
 	}
-	d.ID, d.Name = old.ID, old.Name
+	d.ID, d.Name, d.Number, d.Extension = old.ID, old.Name, old.Number, old.Extension
 	return q.DeleteDevice(ctx, old.ID)
 }
 
@@ -391,15 +391,32 @@ func (s *Service) Devices(ctx context.Context, nameOrID string) ([]store.Device,
 }
 
 // preauthDevice describes a device as preauth lists it.
-func preauthDevice(d store.Device) Device {
+// A phone with a number shows it masked (Duo: "iOS (XXX-XXX-1234)"); its
+// sms capability needs an SMS provider. A phone without an app has only
+// that.
+func (s *Service) preauthDevice(d store.Device) Device {
 	display := d.Name
 	if d.Platform != "" && !strings.EqualFold(d.Platform, d.Name) {
 		display = fmt.Sprintf("%s (%s)", d.Name, d.Platform)
 	}
-	return Device{
-		ID: d.ID, Type: "phone", Name: d.Name, DisplayName: display,
-		Capabilities: []string{"auto", "push", "mobile_otp"},
+	caps := make([]string, 0, 4)
+	if hasApp(d) {
+		caps = append(caps, "auto", "push")
 	}
+	if s.smsCapable(d) {
+		caps = append(caps, "sms")
+	}
+	if hasApp(d) {
+		caps = append(caps, "mobile_otp")
+	}
+	masked := MaskNumber(d.Number)
+	switch {
+	case masked != "" && display == "":
+		display = masked
+	case masked != "":
+		display = fmt.Sprintf("%s (%s)", display, masked)
+	}
+	return Device{ID: d.ID, Type: "phone", Number: masked, Name: d.Name, DisplayName: display, Capabilities: caps}
 }
 
 // duoHOTP are the parameters of a Duo device's passcodes: 6 digits,

@@ -28,7 +28,7 @@ type Phone struct {
 	Name      string
 	Type      string // Duo's display value: Mobile, Unknown
 	Platform  string
-	Number    string // pending phones only: Assent places no calls
+	Number    string // E.164; "" for none
 	Extension string
 	Predelay  string
 	Postdelay string
@@ -38,8 +38,8 @@ type Phone struct {
 }
 
 func phoneOfDevice(d store.Device) Phone {
-	return Phone{ID: d.ID, UserID: d.UserID, Name: d.Name, Type: phoneMobile, Platform: d.Platform, Activated: true,
-		Created: d.Created, LastSeen: d.LastSeen}
+	return Phone{ID: d.ID, UserID: d.UserID, Name: d.Name, Type: phoneMobile, Platform: d.Platform, Activated: hasApp(d),
+		Number: d.Number, Extension: d.Extension, Created: d.Created, LastSeen: d.LastSeen}
 }
 
 func phoneOfPending(p store.PendingPhone) Phone {
@@ -178,7 +178,7 @@ func (s *Service) AddPhone(ctx context.Context, f PhoneFields) (Phone, error) {
 			return err
 		}
 		return s.adminLog(ctx, q, "phone_create", p.ID, map[string]any{"name": p.Name, "type": p.Type, "platform": p.Platform,
-			"number": p.Number, "extension": p.Extension})
+			"number": MaskNumber(p.Number), "extension": p.Extension})
 	})
 	if err != nil {
 		return Phone{}, wrap("add phone", err)
@@ -223,7 +223,7 @@ func (s *Service) Phone(ctx context.Context, id string) (Phone, error) {
 
 // PhoneQuery selects phones: every one, or those with a number.
 type PhoneQuery struct {
-	Number    string // "": any; else only pending phones with that number (activated ones have none)
+	Number    string // "": any; else only phones with that number: pending ones, then devices
 	Extension string // with Number: that extension too
 	Offset    int
 	Limit     int // > 0
@@ -245,6 +245,15 @@ func (s *Service) Phones(ctx context.Context, pq PhoneQuery) ([]Phone, int, erro
 		for _, p := range pending {
 			if p.Number == number && (pq.Extension == "" || p.Extension == pq.Extension) {
 				list = append(list, phoneOfPending(p))
+			}
+		}
+		devices, err := s.st.ListDevicesByNumber(ctx, number)
+		if err != nil {
+			return nil, 0, wrap("list phones", err)
+		}
+		for _, d := range devices {
+			if pq.Extension == "" || d.Extension == pq.Extension {
+				list = append(list, phoneOfDevice(d))
 			}
 		}
 		if pq.Offset >= len(list) {
@@ -303,8 +312,7 @@ func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Ph
 	}
 	var out Phone
 	err = s.st.InTx(ctx, func(q store.Queries) error {
-		ph, err := s.phone(ctx, q, id)
-		if err != nil {
+		if _, err := s.phone(ctx, q, id); err != nil {
 			return err
 		}
 		desc := map[string]any{}
@@ -313,26 +321,31 @@ func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Ph
 				*dst, desc[key] = *v, *v
 			}
 		}
-		if ph.Activated {
+		d, err := q.GetDevice(ctx, id)
+		switch {
+		case err == nil:
 			for _, x := range []struct {
 				name string
 				v    *string
-			}{{"type", f.Type}, {"platform", f.Platform}, {"number", f.Number}, {"extension", f.Extension},
-				{"predelay", f.Predelay}, {"postdelay", f.Postdelay}} {
+			}{{"type", f.Type}, {"platform", f.Platform}, {"predelay", f.Predelay}, {"postdelay", f.Postdelay}} {
 				if x.v != nil && *x.v != "" && !(x.name == "type" && *x.v == phoneMobile) {
-					return invalid(x.name, "an activated phone keeps only its name in Assent (type Mobile, the platform its device reported, no number)")
+					return invalid(x.name, "a phone with a user keeps only its name, number and extension in Assent (type Mobile, the platform its device reported)")
 				}
 			}
-			d, err := q.GetDevice(ctx, id)
-			if err != nil {
-				return err
-			}
 			set("name", &d.Name, f.Name)
+			set("number", &d.Number, f.Number)
+			set("extension", &d.Extension, f.Extension)
+			if !hasApp(d) && d.Number == "" {
+				return invalid("number", "a phone without an app needs its number")
+			}
+
 			if err := q.UpdateDevice(ctx, d); err != nil {
 				return err
 			}
 			out = phoneOfDevice(d)
-		} else {
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		default:
 			p, err := q.GetPendingPhone(ctx, id)
 			if err != nil {
 				return err
@@ -348,6 +361,9 @@ func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Ph
 				return err
 			}
 			out = phoneOfPending(p)
+		}
+		if n, ok := desc["number"].(string); ok {
+			desc["number"] = MaskNumber(n) // never logged in full
 		}
 		return s.adminLog(ctx, q, "phone_update", id, desc)
 	})
@@ -389,7 +405,16 @@ func (s *Service) AddUserPhone(ctx context.Context, nameOrID, phoneID string) er
 			return err
 		}
 		p.UserID = u.ID
-		if err := q.UpdatePendingPhone(ctx, p); err != nil {
+		if p.Number != "" {
+			// A phone with a number and a user receives SMS passcodes: it
+			// becomes a device without an app, keeping its ID.
+			if err := q.DeletePendingPhone(ctx, p.ID); err != nil {
+				return err
+			}
+			if err := q.CreateDevice(ctx, numberPhoneOf(p)); err != nil {
+				return err
+			}
+		} else if err := q.UpdatePendingPhone(ctx, p); err != nil {
 			return err
 		}
 		return s.adminLog(ctx, q, "phone_associate", phoneID, map[string]any{"user_id": u.ID, "username": u.Username})

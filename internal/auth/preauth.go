@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/assent-auth/assent/internal/ids"
@@ -71,6 +72,9 @@ type Device struct {
 	Name         string
 	DisplayName  string
 	Capabilities []string
+	// SMSNextCode is the digit the next SMS passcode starts with, "" when
+	// none is usable (Duo's sms_nextcode).
+	SMSNextCode string
 }
 
 // Prompt is the text menu duo_unix and the RADIUS proxy show.
@@ -289,11 +293,26 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 		return g.preauth(), nil
 	}
 	devices := make([]Device, 0, len(list)+len(tokens))
+	var smsCodes []store.SMSPasscode
 	for _, d := range list {
-		dev := preauthDevice(d)
-		if dev.Capabilities = e.filterCapabilities(dev.Capabilities); len(dev.Capabilities) > 0 {
-			devices = append(devices, dev)
+		if s.smsCapable(d) && e.allows(MethodSMS) {
+			// Read only when a phone has a number: the hot path skips it.
+			if smsCodes, err = s.st.ListSMSPasscodes(ctx, u.ID); err != nil {
+				return PreauthResult{}, wrap("preauth: sms passcodes", err)
+			}
+			break
 		}
+	}
+	now := s.now()
+	for _, d := range list {
+		pd := s.preauthDevice(d)
+		if pd.Capabilities = e.filterCapabilities(pd.Capabilities); len(pd.Capabilities) == 0 {
+			continue
+		}
+		if s.smsCapable(d) && slices.Contains(pd.Capabilities, "sms") {
+			pd.SMSNextCode = smsNextCode(smsCodes, d.ID, now)
+		}
+		devices = append(devices, pd)
 	}
 	for _, t := range tokens {
 		if e.allows(methodOfToken(t)) {
@@ -382,6 +401,9 @@ func buildPrompt(username string, r PreauthResult) *Prompt {
 				label, factor = "Phone call to "+d.DisplayName, fmt.Sprintf("phone%d", n)
 			case "sms":
 				label, factor = "SMS passcodes to "+d.DisplayName, fmt.Sprintf("sms%d", n)
+				if d.SMSNextCode != "" {
+					label += " (next code starts with: " + d.SMSNextCode + ")"
+				}
 			default:
 				continue
 			}

@@ -33,8 +33,8 @@ const recheckEvery = 15 * time.Second
 // newPush picks the device and builds the transaction for a push.
 func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store.Device, now time.Time) (*store.Transaction, error) {
 	if p.device != FactorPush {
-		// Phone calls and SMS need a telephony gateway, which Assent does
-		// not have; no enrolled device is capable of them.
+		// Phone calls need a telephony gateway, which Assent does not
+		// have; no enrolled device is capable of them. (SMS: decideSMS.)
 		return nil, ErrNoCapableDevice
 	}
 	var d *store.Device
@@ -44,8 +44,11 @@ func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store
 			d = &devices[p.index-1]
 		}
 	case req.Device == "" || req.Device == "auto":
-		if len(devices) > 0 {
-			d = &devices[0]
+		for i := range devices {
+			if hasApp(devices[i]) {
+				d = &devices[i]
+				break
+			}
 		}
 	default:
 		for i := range devices {
@@ -54,7 +57,7 @@ func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store
 			}
 		}
 	}
-	if d == nil {
+	if d == nil || !hasApp(*d) {
 		return nil, ErrNoCapableDevice
 	}
 	typ := req.Type

@@ -58,6 +58,8 @@ type Options struct {
 	// Limits are the per-user and per-integration rate limits; the zero
 	// value limits nothing.
 	Limits Limits
+	// SMS configures SMS passcodes (sms.go); the zero value sends none.
+	SMS SMSOptions
 	// MaxHeldRequests caps the requests held at once while they wait for a
 	// device (synchronous pushes, auth_status); more are refused with
 	// KindRateLimited. 0 means DefaultMaxHeldRequests; negative, no cap.
@@ -136,6 +138,7 @@ type Service struct {
 	box  *secrets.Box
 	opts Options
 	lim  limiters
+	sms  smsState
 
 	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
@@ -207,7 +210,7 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.MaxHeldRequests == 0 {
 		opts.MaxHeldRequests = DefaultMaxHeldRequests
 	}
-	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now)}
+	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now), sms: newSMSState(opts.SMS, opts.Now)}
 	s.pushTimeout.Store(int64(opts.PushTimeout))
 	return s
 }

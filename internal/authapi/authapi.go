@@ -164,7 +164,7 @@ func PreauthJSON(res auth.PreauthResult) any {
 				caps = []string{}
 			}
 			devices = append(devices, preauthDevice{Capabilities: caps, Device: d.ID, DisplayName: d.DisplayName,
-				Name: d.Name, Number: d.Number, Type: d.Type})
+				Name: d.Name, Number: d.Number, SMSNextCode: d.SMSNextCode, Type: d.Type})
 		}
 		out.Devices = &devices
 	}
@@ -202,6 +202,7 @@ type preauthDevice struct {
 	DisplayName  string   `json:"display_name"`
 	Name         string   `json:"name"`
 	Number       string   `json:"number"`
+	SMSNextCode  string   `json:"sms_nextcode,omitempty"`
 	Type         string   `json:"type"`
 }
 

@@ -106,6 +106,7 @@ func newRoot(e *env) *cobra.Command {
 		newGroupCmd(e),
 		newDirectoryCmd(e),
 		newPolicyCmd(e),
+		newTelephonyCmd(e),
 		newAdminCmd(e),
 		newBenchCmd(e),
 		newAuthproxyCmd(e),

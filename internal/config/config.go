@@ -169,6 +169,28 @@ type Config struct {
 	// RateLimitConsoleFailures bounds failed console sign-ins and
 	// re-authentications, per client address and per e-mail address.
 	RateLimitConsoleFailures RateLimit `toml:"rate_limit_console_failures"`
+	// RateLimitSMSPerUser and RateLimitSMSGlobal bound the SMS messages
+	// sent to one user's phones and to anyone (cost, toll fraud).
+	RateLimitSMSPerUser RateLimit `toml:"rate_limit_sms_per_user"`
+	RateLimitSMSGlobal  RateLimit `toml:"rate_limit_sms_global"`
+
+	// SMS passcodes (docs/telephony.md). SMSProvider is kannel, http or ""
+	// (none); SMSURL its endpoint; SMSUsername and the password in
+	// SMSPasswordFile authenticate; SMSFrom is the sender. SMSHTTPBody and
+	// SMSHTTPContentType shape the http provider's request. SMSBatch,
+	// SMSExpiration and SMSMessage are Duo's sms_batch, sms_expiration and
+	// sms_message.
+	SMSProvider        string   `toml:"sms_provider"`
+	SMSURL             string   `toml:"sms_url"`
+	SMSUsername        string   `toml:"sms_username"`
+	SMSPasswordFile    string   `toml:"sms_password_file"`
+	SMSFrom            string   `toml:"sms_from"`
+	SMSHTTPBody        string   `toml:"sms_http_body"`
+	SMSHTTPContentType string   `toml:"sms_http_content_type"`
+	SMSBatch           int      `toml:"sms_batch"`
+	SMSExpiration      Duration `toml:"sms_expiration"`
+	SMSMessage         string   `toml:"sms_message"`
+	SMSRefresh         bool     `toml:"sms_refresh"`
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
@@ -748,6 +770,7 @@ func (c *Config) validate() Errors {
 			bad(key, "bind_dn needs bind_password_file (the password is never written in this file)")
 		}
 	}
+	c.validateSMS(bad)
 	return errs
 }
 
@@ -903,4 +926,37 @@ func (c *Config) validateMail() Errors {
 		}
 	}
 	return errs
+}
+
+// validateSMS checks the SMS settings (docs/telephony.md).
+func (c *Config) validateSMS(bad func(key, msg string)) {
+	switch c.SMSProvider {
+	case "":
+		return
+	case "kannel", "http", "smpp":
+	default:
+		bad("sms_provider", fmt.Sprintf("%q is not kannel, http, smpp or unset", c.SMSProvider))
+	}
+	u, err := url.Parse(c.SMSURL)
+	switch {
+	case c.SMSProvider == "smpp" && (c.SMSURL == "" || err != nil || u.Scheme != "smpp" || u.Port() == ""):
+		bad("sms_url", "must be the SMSC's smpp://host:port with sms_provider = \"smpp\"")
+	case c.SMSProvider != "smpp" && (c.SMSURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == ""):
+		bad("sms_url", "must be the provider's http:// or https:// URL")
+	}
+	if c.SMSProvider == "smpp" && c.SMSUsername == "" {
+		bad("sms_username", "is required with sms_provider = \"smpp\" (the system_id)")
+	}
+	if c.SMSProvider == "kannel" && c.SMSUsername == "" {
+		bad("sms_username", "is required with sms_provider = \"kannel\" (its sendsms-user)")
+	}
+	if c.SMSBatch < 1 || c.SMSBatch > 10 {
+		bad("sms_batch", "must be from 1 to 10")
+	}
+	if c.SMSExpiration.Duration < 0 || c.SMSExpiration.Duration > 24*time.Hour {
+		bad("sms_expiration", "must be from 0 (until the next batch) to 24h")
+	}
+	if len(c.SMSMessage) > 80 {
+		bad("sms_message", "must be at most 80 characters")
+	}
 }

@@ -25,6 +25,7 @@ var reloadable = []string{
 	"rate_limit_activation_failures_per_ip",
 	"rate_limit_bad_signatures",
 	"mail_templates_dir",
+	"rate_limit_sms_per_user", "rate_limit_sms_global",
 }
 
 // secretKeys are never logged with their values.

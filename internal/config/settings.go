@@ -378,6 +378,61 @@ var settings = []Setting{
 		Help: "failed console sign-ins, setups and re-authentications, per client address and per e-mail address",
 	},
 	{
+		Key: "rate_limit_sms_per_user", Default: "5/1h",
+		Help: "SMS messages sent to one user's phones (passcode batches); over it the request is answered `429 / 42901` and nothing is sent ([telephony](docs/telephony.md))",
+	},
+	{
+		Key: "rate_limit_sms_global", Default: "200/1h",
+		Help: "SMS messages sent to anyone, including `assent telephony test-sms`: a ceiling on cost and toll fraud",
+	},
+	{
+		Key:        "sms_provider",
+		DefaultDoc: "off",
+		Help:       "how SMS passcodes are sent: `kannel` (Kannel's HTTP `sendsms`), `http` (an HTTPS provider; Twilio's request by default), `smpp` (SMPP 3.4 straight to an SMSC). Unset: no phone offers SMS ([telephony](docs/telephony.md))",
+	},
+	{
+		Key:  "sms_url",
+		Help: "the provider's endpoint: Kannel's `http://127.0.0.1:13013/cgi-bin/sendsms`, e.g. `https://api.twilio.com/2010-04-01/Accounts/<sid>/Messages.json`, or the SMSC's `smpp://host:2775`",
+	},
+	{
+		Key:  "sms_username",
+		Help: "Kannel's `sendsms-user`, the HTTP provider's basic-authentication user (e.g. a Twilio account SID; unset with `http`: the password is sent as a bearer token), or the SMPP `system_id`",
+	},
+	{
+		Key:  "sms_password_file",
+		Help: "file holding the provider's password or token (one line; keep it mode 0600), read at start like `master_key_file`: never written in the configuration",
+	},
+	{
+		Key:  "sms_from",
+		Help: "the sender: a number or an alphanumeric sender ID, as the provider allows",
+	},
+	{
+		Key:        "sms_http_body",
+		DefaultDoc: "Twilio's form: `From={{form .From}}&To={{form .To}}&Body={{form .Text}}`",
+		Help:       "the `http` provider's request body, a Go template with `.To`, `.From`, `.Text` and the functions `form` and `json` that quote a value",
+	},
+	{
+		Key:        "sms_http_content_type",
+		DefaultDoc: "`application/x-www-form-urlencoded`",
+		Help:       "the `http` provider's body type (e.g. `application/json` with a JSON `sms_http_body`)",
+	},
+	{
+		Key: "sms_batch", Default: "1",
+		Help: "Duo's `sms_batch`: passcodes per message (1–10); each works once, code k of a batch starts with the digit k (preauth's `sms_nextcode`)",
+	},
+	{
+		Key: "sms_expiration", Default: "1h",
+		Help: "Duo's `sms_expiration`: how long a batch works (`0`: until the next batch, at most 24h)",
+	},
+	{
+		Key:  "sms_message",
+		Help: "Duo's `sms_message`: a line sent before the passcodes (at most 80 characters)",
+	},
+	{
+		Key: "sms_refresh", Default: "false",
+		Help: "Duo's `sms_refresh`: once the last passcode of a batch logged in, a new batch is sent (within the SMS rate limits)",
+	},
+	{
 		Key:        "max_connections",
 		DefaultDoc: "the open-files limit − 256 (a quarter below 1024), at most 16384; logged at start",
 		Help:       "client connections open at once; more are closed as soon as they arrive (see [Limits](#security-notes)). Set higher than the default only with a higher open-files limit (`LimitNOFILE=`)",

@@ -241,6 +241,9 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 			if slices.Contains(d.Capabilities, auth.FactorPush) {
 				pg.Devices = append(pg.Devices, web.Device{ID: d.ID, Name: d.DisplayName})
 			}
+			if slices.Contains(d.Capabilities, auth.FactorSMS) {
+				pg.SMSDevices = append(pg.SMSDevices, web.Device{ID: d.ID, Name: d.Number})
+			}
 			keys = keys || d.Type == auth.DeviceWebAuthn
 			pg.TokenCodes = pg.TokenCodes || d.Type == auth.DeviceToken
 		}
@@ -394,6 +397,7 @@ func (p *Prompt) register(mux *http.ServeMux) {
 	mux.Handle("POST /prompt/status", p.action(p.status, false, true))
 	mux.Handle("POST /prompt/check", p.action(p.check, false, false))
 	mux.Handle("POST /prompt/passcode", p.action(p.passcode, false, false))
+	mux.Handle("POST /prompt/sms", p.action(p.sms, false, false))
 	mux.Handle("POST /prompt/enroll", p.action(p.enroll, false, false))
 	mux.Handle("POST /prompt/enroll_status", p.action(p.enrollStatus, true, true))
 	mux.Handle("POST /prompt/enrolled", p.action(p.enrolled, true, false))

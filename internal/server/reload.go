@@ -119,6 +119,7 @@ func (s *Server) Reload(next config.Config, level *slog.LevelVar) error {
 		EnrollmentsPerIntegration: next.RateLimitEnrollmentsPerIntegration.Limit(),
 	})
 	s.badSignatures.SetLimit(next.RateLimitBadSignatures.Limit())
+	s.app.Core.SetSMSLimits(next.RateLimitSMSPerUser.Limit(), next.RateLimitSMSGlobal.Limit())
 	s.reload.activations.SetLimit(next.RateLimitActivationFailuresPerIP.Limit())
 	if level != nil {
 		level.Set(lvl)

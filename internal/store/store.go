@@ -301,6 +301,8 @@ type Queries interface {
 	ConsoleLogQueries
 	// Policies (issue 16).
 	PolicyQueries
+	// SMS passcodes and the telephony log (issue 17).
+	TelephonyQueries
 }
 
 // Store is a database.
@@ -326,8 +328,13 @@ type Device struct {
 	// or below a used one is spent.
 	HOTPCounter int64
 	PushToken   string // registration token (e.g. "GCM:…"); may be empty
-	Created     time.Time
-	LastSeen    time.Time // zero: never
+	// Number (E.164) and Extension are the phone's, "" for none. A device
+	// without a PublicKey is a phone without an app: it receives SMS
+	// passcodes and nothing else.
+	Number    string
+	Extension string
+	Created   time.Time
+	LastSeen  time.Time // zero: never
 }
 
 // Activation is a pending or used activation code. Only a keyed hash of the

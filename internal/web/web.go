@@ -117,6 +117,9 @@ type Page struct {
 	// TokenCodes: the user has an authenticator app or a hardware token,
 	// so the passcode form asks for their code.
 	TokenCodes bool
+	// SMSDevices are the phones that can be sent SMS passcodes (with the
+	// passcode form): one "Text me passcodes" button each.
+	SMSDevices []Device
 	// TOTP is the authenticator app being set up (StateTOTPAdd).
 	TOTP *TOTPSetup
 	// ManageDevices links the choose page to the self-service portal

@@ -47,7 +47,7 @@ func bulkTables(b store.Bulk) ([]bulkTable, error) {
 	devices := bulkTable{name: "devices", cols: bulkDeviceCols, rows: make([][]any, 0, len(b.Devices))}
 	for _, d := range b.Devices {
 		devices.rows = append(devices.rows, []any{d.ID, d.UserID, d.Name, d.Platform, d.PublicKey, blob(d.HOTPSecretEnc),
-			d.HOTPCounter, d.PushToken, toUnix(d.Created), toUnix(d.LastSeen)})
+			d.HOTPCounter, d.PushToken, toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension})
 	}
 	codes := bulkTable{name: "bypass_codes", cols: bulkCodeCols, rows: make([][]any, 0, len(b.BypassCodes))}
 	for _, c := range b.BypassCodes {

@@ -33,6 +33,7 @@ var copyTables = []string{
 	"bypass_codes",
 	"devices",
 	"pending_phones",
+	"sms_passcodes",
 	"activations",
 	"transactions",
 	"webpush_subscriptions",
@@ -49,6 +50,7 @@ var copyTables = []string{
 	"user_default_method",
 	"admin_webauthn_credentials",
 	"policies",
+	"telephony_log",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:
@@ -64,7 +66,7 @@ var freshSettings = []string{"username_norm"}
 
 // identityTables have a PostgreSQL identity column id whose sequence must
 // continue after the greatest copied id.
-var identityTables = []string{"auth_log", "admin_log"}
+var identityTables = []string{"auth_log", "admin_log", "telephony_log"}
 
 // copyBatch is the number of rows per INSERT statement.
 const copyBatch = 200

@@ -117,8 +117,12 @@ var sampleRows = []string{
 	`INSERT INTO bypass_codes (id, user_id, hash, remaining_uses, expires, created) VALUES
 	   ('BC1', 'DUAAAAAAAAAAAAAAAAAA', X'00112233', 1, 0, 1700000000),
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,
-	`INSERT INTO devices (id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen)
-	 VALUES ('DPAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'phone', 'Android', '-----BEGIN PUBLIC KEY-----', X'0a0b', 9007199254740993, 'tok', 1700000000, 1700000200)`,
+	`INSERT INTO devices (id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension)
+	 VALUES ('DPAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'phone', 'Android', '-----BEGIN PUBLIC KEY-----', X'0a0b', 9007199254740993, 'tok', 1700000000, 1700000200, '+15555550111', '7')`,
+	`INSERT INTO sms_passcodes (id, user_id, device_id, hash, seq, created, expires) VALUES
+	   ('DPSMS1', 'DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', X'5a5a', 1, 1700000000, 1700003600)`,
+	`INSERT INTO telephony_log (id, txid, time, user_id, phone, type, context, credits, provider, status) VALUES
+	   (4, 'tx1', 1700000000, 'DUAAAAAAAAAAAAAAAAAA', 'XXX-XXX-0111', 'sms', 'authentication', 1, 'kannel', 'sent')`,
 	`INSERT INTO pending_phones (id, user_id, name, type, platform, number, extension, predelay, postdelay, created) VALUES
 	   ('DPCCCCCCCCCCCCCCCCCC', 'DUBBBBBBBBBBBBBBBBBB', 'desk', 'mobile', 'Apple iOS', '+15555550100', '12', '', '', 1700000000),
 	   ('DPDDDDDDDDDDDDDDDDDD', NULL, '', '', '', '', '', '', '', 1700000001)`,

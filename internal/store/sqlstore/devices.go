@@ -58,7 +58,7 @@ func (q *queries) changeOne(ctx context.Context, query string, args ...any) erro
 
 // Devices.
 
-const deviceCols = `id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen`
+const deviceCols = `id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension`
 
 func scanDevice(r scanner) (store.Device, error) {
 	var (
@@ -67,7 +67,7 @@ func scanDevice(r scanner) (store.Device, error) {
 		created, lastSeen int64
 	)
 	if err := r.Scan(&d.ID, &d.UserID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter,
-		&d.PushToken, &created, &lastSeen); err != nil {
+		&d.PushToken, &created, &lastSeen, &d.Number, &d.Extension); err != nil {
 		return store.Device{}, err
 	}
 	d.HOTPSecretEnc = secret
@@ -81,9 +81,9 @@ func (q *queries) CreateDevice(ctx context.Context, d store.Device) error {
 		return fmt.Errorf("sqlstore: create device %s: user %s: %w", d.ID, d.UserID, err)
 	}
 	err := q.insertOne(ctx,
-		`INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		d.ID, d.UserID, d.Name, d.Platform, d.PublicKey, blob(d.HOTPSecretEnc), d.HOTPCounter, d.PushToken,
-		toUnix(d.Created), toUnix(d.LastSeen))
+		toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create device %s: %w", d.ID, err)
 	}
@@ -162,7 +162,8 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 			dCreated, lastSeen int64
 		)
 		if err := rows.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
-			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen, &groups); err != nil {
+			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen,
+			&d.Number, &d.Extension, &groups); err != nil {
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 		}
 		if n == 0 {
@@ -194,8 +195,8 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 
 func (q *queries) UpdateDevice(ctx context.Context, d store.Device) error {
 	err := q.changeOne(ctx,
-		`UPDATE devices SET name = ?, hotp_counter = ?, push_token = ?, last_seen = ? WHERE id = ?`,
-		d.Name, d.HOTPCounter, d.PushToken, toUnix(d.LastSeen), d.ID)
+		`UPDATE devices SET name = ?, hotp_counter = ?, push_token = ?, last_seen = ?, number = ?, extension = ? WHERE id = ?`,
+		d.Name, d.HOTPCounter, d.PushToken, toUnix(d.LastSeen), d.Number, d.Extension, d.ID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update device %s: %w", d.ID, err)
 	}
@@ -206,6 +207,9 @@ func (q *queries) DeleteDevice(ctx context.Context, id string) error {
 	// The foreign key cascades too; deleting explicitly does not depend on it.
 	if _, err := q.exec(ctx, `DELETE FROM transactions WHERE device_id = ?`, id); err != nil {
 		return fmt.Errorf("sqlstore: delete device %s: transactions: %w", id, err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM sms_passcodes WHERE device_id = ?`, id); err != nil {
+		return fmt.Errorf("sqlstore: delete device %s: sms passcodes: %w", id, err)
 	}
 	if err := q.changeOne(ctx, `DELETE FROM devices WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("sqlstore: delete device %s: %w", id, err)

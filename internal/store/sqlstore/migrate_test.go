@@ -42,8 +42,8 @@ func testSchemaChecks(t *testing.T, open func(t *testing.T, opts ...Option) (*St
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows := migrationRows(t, s); len(rows) != len(ms) || rows[known] == 0 {
-		t.Fatalf("schema_migrations: %v, want %d rows up to version %d", rows, len(ms), known)
+	if rows := migrationRows(t, s); len(rows) != len(ms) {
+		t.Fatalf("schema_migrations: %v, want %d rows", rows, len(ms))
 	}
 	future := known + 1
 	if _, err := s.w.ExecContext(t.Context(), s.d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),

@@ -80,6 +80,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UserAliases", testUserAliases},
 		{"Policies", testPolicies},
 		{"AutoUnlock", testAutoUnlock},
+		{"Telephony", testTelephony},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

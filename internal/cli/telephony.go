@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/assent-auth/assent/internal/app"
+	"github.com/assent-auth/assent/internal/auth"
+)
+
+// newTelephonyCmd: phones with numbers, SMS test messages and the
+// telephony log (docs/telephony.md).
+func newTelephonyCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "telephony",
+		Short: "SMS: give users phone numbers, send a test message, read the telephony log",
+	}
+	cmd.AddCommand(newTelephonyTestSMSCmd(e), newTelephonyAddPhoneCmd(e), newTelephonyLogCmd(e))
+	return cmd
+}
+
+func newTelephonyTestSMSCmd(e *env) *cobra.Command {
+	var text string
+	cmd := &cobra.Command{
+		Use:   "test-sms NUMBER",
+		Short: "Send a test message through the configured SMS provider (sms_provider)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				if err := a.Core.TestSMS(cmd.Context(), args[0], text); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Sent a test message to %s through %s.\n", auth.MaskNumber(args[0]), a.Config.SMSProvider)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&text, "text", "Assent test message", "the message")
+	return cmd
+}
+
+func newTelephonyAddPhoneCmd(e *env) *cobra.Command {
+	var ext, name string
+	cmd := &cobra.Command{
+		Use:   "add-phone USER NUMBER",
+		Short: "Give a user a phone number that receives SMS passcodes (E.164, e.g. +15555550100)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				d, err := a.Core.AddNumberPhone(cmd.Context(), args[0], args[1], ext, name)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Added phone %s (%s) to %s.\n", d.ID, auth.MaskNumber(d.Number), args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&ext, "extension", "", "extension")
+	cmd.Flags().StringVar(&name, "name", "", "the phone's name")
+	return cmd
+}
+
+func newTelephonyLogCmd(e *env) *cobra.Command {
+	var (
+		since  time.Duration
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Print the telephony log (numbers masked)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				rows, err := a.Core.TelephonyLog(cmd.Context(), a.Now().Add(-since), time.Time{}, 1000)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(e.stdout, rows)
+				}
+				for _, r := range rows {
+					fmt.Fprintf(e.stdout, "%s %s %s %s %s %s credits=%d %s\n", r.Time.Format(time.RFC3339), r.Type, r.Context,
+						r.Phone, r.Provider, r.Status, r.Credits, r.TxID)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -329,5 +330,47 @@ func TestSMSRefresh(t *testing.T) {
 	fresh, _ := rs.last(t)
 	if r := f.passcode(t, "alice", fresh[1]); r.Result != "allow" {
 		t.Fatalf("code of the refreshed batch: %+v", r)
+	}
+}
+
+// TestSMSPolicyMethods: a policy that does not allow sms hides the phone's
+// sms capability in preauth, refuses factor=sms without sending, and refuses
+// a code of a batch sent before the policy changed, without spending it.
+func TestSMSPolicyMethods(t *testing.T) {
+	f, rs, _, _ := smsFixture(t, auth.SMSOptions{Batch: 2, Expiration: time.Hour, Message: "Assent"})
+	ctx := context.Background()
+	if _, err := f.sms(t, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	codes, _ := rs.last(t)
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{Methods: &[]string{auth.MethodPush}}})
+
+	pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range pre.Devices {
+		if slices.Contains(d.Capabilities, "sms") || d.SMSNextCode != "" {
+			t.Errorf("preauth offers sms against the policy: %+v", d)
+		}
+	}
+	sent := rs.count()
+	if res, err := f.sms(t, "alice"); err == nil && res.Result != "deny" {
+		t.Errorf("factor=sms against the policy: %+v", res)
+	}
+	if rs.count() != sent {
+		t.Error("a message was sent against the policy")
+	}
+	res, err := f.svc.Auth(ctx, auth.AuthRequest{Request: auth.Request{Integration: f.in, Username: "alice", IP: "192.0.2.7"},
+		Factor: auth.FactorPasscode, Passcode: codes[0]})
+	if err != nil || res.Result != "deny" {
+		t.Fatalf("an SMS code against the policy: %+v, %v", res, err)
+	}
+	// Allowed again, the same code still works: it was not spent.
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Unset: []string{"methods"}})
+	res, err = f.svc.Auth(ctx, auth.AuthRequest{Request: auth.Request{Integration: f.in, Username: "alice", IP: "192.0.2.7"},
+		Factor: auth.FactorPasscode, Passcode: codes[0]})
+	if err != nil || res.Result != "allow" {
+		t.Fatalf("the code once sms is allowed again: %+v, %v", res, err)
 	}
 }

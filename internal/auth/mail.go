@@ -188,3 +188,24 @@ func (s *Service) noticeFraud(ctx context.Context, t store.Transaction) {
 		}
 	})
 }
+
+// EnrollmentLink is an enrollment link for a user (username, alias or user
+// ID) to hand over another way than e-mail: the console's "Create
+// enrollment link". Logged in the administrator log, never the link.
+func (s *Service) EnrollmentLink(ctx context.Context, nameOrID string) (EnrollmentEmail, error) {
+	u, err := s.User(ctx, nameOrID)
+	if err != nil {
+		return EnrollmentEmail{}, err
+	}
+	if s.opts.EnrollPortalURL == nil {
+		return EnrollmentEmail{}, wrap("enrollment link", errNoPortal)
+	}
+	link, err := s.opts.EnrollPortalURL(ctx, u.Username)
+	if err != nil {
+		return EnrollmentEmail{}, err
+	}
+	if err := s.adminLogIfActor(ctx, s.st, "enroll_link", u.Username, map[string]any{"user_id": u.ID}); err != nil {
+		s.opts.Logger.Warn("admin log of an enrollment link", "err", err)
+	}
+	return EnrollmentEmail{UserID: u.ID, Username: u.Username, Link: link, Expires: s.enrollLinkExpiry(ctx, link)}, nil
+}

@@ -22,6 +22,7 @@ type userExtrasCore interface {
 	UserDirectories(ctx context.Context, userID string) ([]store.DirectoryLink, error)
 	MailConfigured() bool
 	SendEnrollmentEmail(ctx context.Context, nameOrID string) (auth.EnrollmentEmail, error)
+	EnrollmentLink(ctx context.Context, nameOrID string) (auth.EnrollmentEmail, error)
 }
 
 func (c *Console) userExtrasRoutes() []route {
@@ -29,6 +30,7 @@ func (c *Console) userExtrasRoutes() []route {
 		{"POST /admin/users/{id}/aliases", c.private(auth.PermManage, c.addAlias)},
 		{"POST /admin/users/{id}/aliases/remove", c.private(auth.PermManage, c.removeAlias)},
 		{"POST /admin/users/{id}/enroll-email", c.private(auth.PermHelpDesk, c.enrollEmail)},
+		{"POST /admin/users/{id}/enroll-link", c.private(auth.PermHelpDesk, c.enrollLink)},
 	}
 }
 
@@ -37,6 +39,8 @@ type userExtras struct {
 	Aliases     []aliasRow
 	Directories []string // the directories that manage the user
 	Mail        bool     // the server sends e-mail
+	// Link is an enrollment link just created, shown on this answer only.
+	Link *auth.EnrollmentEmail
 	Full        bool     // every alias position is taken
 }
 
@@ -103,4 +107,27 @@ func (c *Console) enrollEmail(w http.ResponseWriter, r *http.Request, p *page) e
 	}
 	http.Redirect(w, r, "/admin/users/"+id+"?done=enroll-email", http.StatusSeeOther)
 	return nil
+}
+
+// enrollLink creates an enrollment link and shows it on the answer, to be
+// copied and handed over another way (a chat, a phone call, in person).
+func (c *Console) enrollLink(w http.ResponseWriter, r *http.Request, p *page) error {
+	id, err := userID(r)
+	if err != nil {
+		return err
+	}
+	link, err := c.Core.EnrollmentLink(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v, err := c.loadUser(r)
+	if err != nil {
+		return err
+	}
+	if v.Extra != nil {
+		v.Extra.Link = &link
+	}
+	p.Title, p.Page, p.Nav, p.User, p.Nonce = v.User.Username, "user", "users", v, nonce()
+	p.Message, p.MessageKind = "Enrollment link created: copy it below. It is shown only now.", "success"
+	return c.render(w, http.StatusOK, "user", p)
 }

@@ -2,7 +2,9 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +131,63 @@ func TestConsoleEnrollmentEmail(t *testing.T) {
 	msgs := mp.Wait(t, 1, 10*time.Second)
 	if len(msgs) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0].Address != email || !strings.Contains(msgs[0].Text, "/portal/enroll/") {
 		t.Errorf("messages: %+v", msgs)
+	}
+}
+
+// TestConsoleEnrollmentLink: help desk creates an enrollment link shown on
+// the answer only (logged, never the link itself); read-only may not; the
+// form needs its CSRF token.
+func TestConsoleEnrollmentLink(t *testing.T) {
+	clock := testutil.NewClock(time.Now())
+	s := assenttest.Start(t, assenttest.Options{Now: clock.Now})
+	ctx := context.Background()
+	u, err := s.App.Core.CreateUser(ctx, "frank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "/admin/users/" + u.ID
+	ro := newBrowser(t, s, clock)
+	ro.setUp("ro@example.com", store.RoleReadOnly)
+	_, html, _ := ro.do("GET", page, nil)
+	if strings.Contains(html, `id="create-enroll-link"`) {
+		t.Error("read-only is offered the enrollment link")
+	}
+	if status, _, _ := ro.do("POST", page+"/enroll-link", url.Values{"csrf": {find(t, reCSRF, html)}}); status != 403 {
+		t.Errorf("read-only creates a link: %d, want 403", status)
+	}
+
+	help := newBrowser(t, s, clock)
+	help.setUp("help@example.com", store.RoleHelpDesk)
+	_, html, _ = help.do("GET", page, nil)
+	if !strings.Contains(html, `id="create-enroll-link"`) || strings.Contains(html, `id="enroll-link"`) {
+		t.Fatal("the user page: no button, or a link before one was asked for")
+	}
+	if status, _, _ := help.do("POST", page+"/enroll-link", url.Values{}); status != 403 {
+		t.Errorf("no CSRF token: %d, want 403", status)
+	}
+	status, answer, _ := help.do("POST", page+"/enroll-link", url.Values{"csrf": {find(t, reCSRF, html)}})
+	link := find(t, regexp.MustCompile(`id="enroll-link" type="text" readonly value="([^"]+)"`), answer)
+	if status != 200 || !strings.Contains(link, "/portal/enroll/") {
+		t.Fatalf("create: %d, link %q", status, link)
+	}
+	if _, again, _ := help.do("GET", page, nil); strings.Contains(again, link) {
+		t.Error("the link is shown again on the user page")
+	}
+	clock.Advance(2 * time.Second) // rows are readable once a seal passes their second
+	rows, err := s.App.Core.AdminLogSince(ctx, time.Unix(0, 0), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := false
+	for _, r := range rows {
+		if r.Action == "enroll_link" && r.Object == "frank" {
+			logged = true
+		}
+		if b, _ := json.Marshal(r); strings.Contains(string(b), strings.TrimPrefix(link, "https://")) {
+			t.Errorf("the admin log holds the link: %s", b)
+		}
+	}
+	if !logged {
+		t.Errorf("no enroll_link row in the admin log: %+v", rows)
 	}
 }

@@ -3,13 +3,18 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"html"
+	"net/url"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/assent-auth/assent/internal/auth"
+	duoauth "github.com/duosecurity/duo_api_golang/authapi"
+
+	"github.com/assent-auth/assent/internal/device"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 )
@@ -18,9 +23,10 @@ import (
 // headless Chromium as a person would: the first owner opens the setup
 // link `assent admin create` prints, sets a password and adds an
 // authenticator app (codes from Debian's oathtool for the key the page
-// shows), signs in, adds a user, finds it, issues bypass codes (one then
-// logs in through the core's Auth), unlocks the user once the core has
-// locked it out; then again at a phone's size. npm axe-core runs on every
+// shows), signs in, adds a user, creates an enrollment link (which then
+// activates a phone), finds the user, issues bypass codes (one then logs
+// in once through the Auth API with duo_api_golang), unlocks the user once
+// the core has locked it out; then again at a phone's size. npm axe-core runs on every
 // page and the test fails on any serious or critical violation.
 // Screenshots of each page, at desktop and phone widths, go to
 // test-artifacts/browser/TestBrowserConsole-*/.
@@ -106,6 +112,11 @@ func TestBrowserConsole(t *testing.T) {
 		step{"do": "click", "sel": "form[action='/admin/users'][method=post] button"},
 		step{"do": "waitVisible", "sel": "#user-status", "shot": "user-added"})
 	add(axe("user")...)
+	// An enrollment link to hand over: shown once, copied from the page.
+	add(step{"do": "click", "sel": "#create-enroll-link"},
+		step{"do": "waitVisible", "sel": "#enroll-link", "shot": "enroll-link"},
+		step{"do": "eval", "expr": "document.querySelector('#enroll-link').value", "as": "enrollLink"})
+	add(axe("enroll-link")...)
 	add(step{"do": "goto", "url": base + "/admin/users?q=ALI"},
 		step{"do": "waitVisible", "sel": "table a", "shot": "users-search"},
 		step{"do": "read", "sel": "#user-count", "as": "count"})
@@ -138,16 +149,34 @@ func TestBrowserConsole(t *testing.T) {
 	if got := res.str(t, "statusAfter"); !strings.Contains(got, "active") {
 		t.Errorf("after unlock the status reads %q", got)
 	}
-	// A bypass code from the page logs in.
+	// A bypass code from the page logs in through the Auth API
+	// (duo_api_golang), once.
 	code := strings.TrimSpace(res.str(t, "bypass"))
-	in, _, err := ts.App.Core.CreateIntegration(ctx, auth.NewIntegration{Name: "api", Type: store.TypeAuthAPI})
-	if err != nil {
-		t.Fatal(err)
+	apiIKey, apiSKey := ts.integration(t, store.TypeAuthAPI)
+	api := goClient(t, ts, apiIKey, apiSKey, ts.Host)
+	ar, err := api.Auth("passcode", duoauth.AuthUsername(user), duoauth.AuthPasscode(code))
+	if err != nil || ar.Stat != "OK" || ar.Response.Result != "allow" {
+		t.Errorf("Auth API with bypass code %q from the console: %+v, %v", code, ar, err)
 	}
-	ar, err := ts.App.Core.Auth(ctx, auth.AuthRequest{Request: auth.Request{Integration: in, Username: user, IP: "192.0.2.9"},
-		Factor: auth.FactorPasscode, Passcode: code})
-	if err != nil || ar.Result != auth.ResultAllow {
-		t.Errorf("Auth with bypass code %q from the console: %+v, %v", code, ar, err)
+	if ar, err = api.Auth("passcode", duoauth.AuthUsername(user), duoauth.AuthPasscode(code)); err != nil || ar.Response.Result != "deny" {
+		t.Errorf("the same single-use bypass code again: %+v, %v", ar, err)
+	}
+	// The enrollment link copied from the page activates a phone.
+	enrollLink := res.str(t, "enrollLink")
+	path, ok := strings.CutPrefix(enrollLink, "https://"+ts.Host+"/portal/enroll/")
+	if !ok || path == "" {
+		t.Fatalf("enrollment link on the page: %q", enrollLink)
+	}
+	start := ts.unsigned(t, "POST", "/portal/enroll/"+path, url.Values{})
+	act := regexp.MustCompile(`data-testid="activation-code">([^<]+)<`).FindSubmatch(start.body)
+	if start.status != 200 || act == nil {
+		t.Fatalf("portal start from the console's link: %d\n%s", start.status, start.body)
+	}
+	if _, err := device.Activate(ctx, html.UnescapeString(string(act[1])), device.ActivateOptions{CAFile: ts.CAFile, Name: "Alice's phone"}); err != nil {
+		t.Fatalf("activate with the console's link: %v", err)
+	}
+	if devs, err := ts.App.Core.Devices(ctx, user); err != nil || len(devs) != 1 {
+		t.Errorf("devices after activation: %d, %v", len(devs), err)
 	}
 
 	// A phone: the same pages at a phone's size.

@@ -126,6 +126,7 @@ func (a *passcodeAttempt) end(committed bool) {
 
 // allowPush spends a push token of the user.
 func (s *Service) allowPush(ctx context.Context, u store.User) error {
+	s.refreshPushLimit(ctx)
 	if ok, retry := s.lim.pushes.Allow(u.ID); !ok {
 		s.lim.pushes.Warn(s.log(ctx).With("username", u.Username), u.ID, retry)
 		return rateLimited(detailTooManyPushes, retry)

@@ -249,3 +249,68 @@ func TestRateLimitsOff(t *testing.T) {
 		}
 	}
 }
+
+// TestPushLimitSetting: the console's push limit overrides the configured
+// one on this node at once and on another node within the refresh time;
+// cleared, the configured limit (as reloaded) holds again.
+func TestPushLimitSetting(t *testing.T) {
+	f := newFixture(t, auth.Options{Limits: auth.Limits{PushesPerUser: ratelimit.Limit{Every: time.Minute, Burst: 3}}})
+	other := newFixtureWith(t, f.st, auth.Options{Now: f.clock.Now, Limits: auth.Limits{PushesPerUser: ratelimit.Limit{Every: time.Minute, Burst: 3}}})
+	ctx := context.Background()
+	f.device(t, "alice")
+	f.device(t, "bob")
+	for _, svc := range []*auth.Service{f.svc, other.svc} { // both nodes read: no setting
+		if got, set := svc.PushLimit(ctx); got != "3/3m" || set {
+			t.Errorf("PushLimit before any setting = %q, %v; want the configured 3/3m", got, set)
+		}
+	}
+	for _, bad := range []string{"0/1m", "5", "1/0s", "x/1m"} {
+		if err := f.svc.SetPushLimit(ctx, bad); err == nil {
+			t.Errorf("SetPushLimit(%q) accepted", bad)
+		}
+	}
+	if err := f.svc.SetPushLimit(ctx, "1/1h"); err != nil {
+		t.Fatal(err)
+	}
+	push := func(svc *auth.Service, user string) error {
+		req := f.pushReq(user, true)
+		_, err := svc.Auth(ctx, req)
+		return err
+	}
+	if err := push(f.svc, "alice"); err != nil {
+		t.Fatalf("first push under 1/1h: %v", err)
+	}
+	rateLimited(t, "second push under 1/1h", push(f.svc, "alice"), time.Hour)
+
+	// The other node still has its configured limit until it re-reads.
+	if err := push(other.svc, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := push(other.svc, "bob"); err != nil {
+		t.Fatalf("the other node before its refresh: %v", err)
+	}
+	f.clock.Advance(11 * time.Second)
+	// Re-read, the setting holds there too (a token bob's bucket kept may
+	// serve one more push; the next is refused for an hour).
+	if err := push(other.svc, "bob"); err != nil {
+		rateLimited(t, "the other node after its refresh", err, time.Hour)
+	} else {
+		rateLimited(t, "the other node after its refresh", push(other.svc, "bob"), time.Hour)
+	}
+	if got, set := other.svc.PushLimit(ctx); got != "1/1h" || !set {
+		t.Errorf("PushLimit on the other node = %q, %v", got, set)
+	}
+
+	// Cleared: the configured limit, as a reload set it, holds again.
+	if err := f.svc.SetPushLimit(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.SetLimits(auth.Limits{PushesPerUser: ratelimit.Limit{Every: time.Second, Burst: 10}})
+	if got, set := f.svc.PushLimit(ctx); got != "10/10s" || set {
+		t.Errorf("PushLimit after clearing = %q, %v; want the reloaded 10/10s", got, set)
+	}
+	f.clock.Advance(2 * time.Second) // a token at the reloaded rate
+	if err := push(f.svc, "alice"); err != nil {
+		t.Errorf("a push once the setting is cleared: %v", err)
+	}
+}

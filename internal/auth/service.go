@@ -146,6 +146,7 @@ type Service struct {
 	versions sharedRead[int64]
 
 	threshold thresholdCache // the lockout threshold in force; see lockoutsetting.go
+	pushLimit pushLimitCache // the pushes-per-user limit in force; see pushlimitsetting.go
 	logo      logoCache      // the console's logo; see logosetting.go
 	userHints sync.Map       // username → the user ID last found for it; see lookupForAuth
 	nhints    atomic.Int64   // entries stored into userHints since it was last cleared
@@ -211,6 +212,7 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 		opts.MaxHeldRequests = DefaultMaxHeldRequests
 	}
 	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now), sms: newSMSState(opts.SMS, opts.Now)}
+	s.pushLimit.configured = opts.Limits.PushesPerUser
 	s.pushTimeout.Store(int64(opts.PushTimeout))
 	return s
 }
@@ -230,7 +232,7 @@ func (s *Service) SetPushTimeout(d time.Duration) {
 // SetLimits changes the core's rate limits (a configuration reload); the
 // buckets already kept take the new rates at once.
 func (s *Service) SetLimits(l Limits) {
-	s.lim.pushes.SetLimit(l.PushesPerUser)
+	s.setConfiguredPushLimit(l.PushesPerUser)
 	s.lim.passcodeUser.SetLimit(l.PasscodeFailuresPerUser)
 	s.lim.passcodeIP.SetLimit(l.PasscodeFailuresPerIP)
 	s.lim.enrollments.SetLimit(l.EnrollmentsPerIntegration)

@@ -46,6 +46,8 @@ type appsCore interface {
 	DeleteToken(ctx context.Context, serial string) error
 
 	LockoutThreshold(ctx context.Context) int
+	PushLimit(ctx context.Context) (string, bool)
+	SetPushLimit(ctx context.Context, rate string) error
 	ConfiguredLockoutThreshold() int
 	SetLockoutThreshold(ctx context.Context, n int) error
 	TOTPIssuer(ctx context.Context) string
@@ -130,6 +132,10 @@ type tokenRow struct {
 type settingsView struct {
 	Lockout, ConfiguredLockout int
 	Issuer, ConfiguredIssuer   string
+	// PushLimit is the pushes-per-user limit in force ("N/duration" or
+	// "off"); PushLimitSet: set here, else the configuration's.
+	PushLimit    string
+	PushLimitSet bool
 	// Logo is the uploaded logo as a data: URL ("" when none).
 	Logo template.URL
 }

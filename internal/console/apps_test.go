@@ -469,6 +469,29 @@ func TestConsoleSettings(t *testing.T) {
 		t.Errorf("issuer after clearing %q", iss)
 	}
 
+	// Pushes per user: set for every node, refused when malformed, and
+	// back to the configuration.
+	for _, bad := range []string{"5", "0/1m", "1/0s"} {
+		if status, _, _ := b.do("POST", "/admin/settings", url.Values{"csrf": {csrf}, "push_limit": {bad}}); status != 400 {
+			t.Errorf("push limit %q: %d, want 400", bad, status)
+		}
+	}
+	if status, _, _ := b.do("POST", "/admin/settings", url.Values{"csrf": {csrf}, "push_limit": {"2/10m"}}); status != 303 {
+		t.Errorf("set the push limit: %d", status)
+	}
+	if got, set := s.App.Core.PushLimit(ctx); got != "2/10m" || !set {
+		t.Errorf("push limit after saving: %q, %v", got, set)
+	}
+	if _, html, _ := b.do("GET", "/admin/settings", nil); !strings.Contains(html, `id="push_limit_reset"`) || !strings.Contains(html, `value="2/10m"`) {
+		t.Error("the settings page does not show the push limit set")
+	}
+	if status, _, _ := b.do("POST", "/admin/settings", url.Values{"csrf": {csrf}, "push_limit": {"2/10m"}, "push_limit_reset": {"on"}}); status != 303 {
+		t.Errorf("reset the push limit: %d", status)
+	}
+	if got, set := s.App.Core.PushLimit(ctx); set || got == "2/10m" {
+		t.Errorf("push limit after going back to the configuration: %q, %v", got, set)
+	}
+
 	// A logo: a small PNG is stored and served by /auth/v2/logo; anything
 	// else is refused.
 	fields := map[string]string{"csrf": csrf, "lockout_threshold": "5", "totp_issuer": "Assent"}

@@ -10,12 +10,14 @@ import (
 	"strings"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/ratelimit"
 )
 
 func (c *Console) settingsView(r *http.Request) *settingsView {
 	ctx := r.Context()
 	v := &settingsView{Lockout: c.Core.LockoutThreshold(ctx), ConfiguredLockout: c.Core.ConfiguredLockoutThreshold(),
 		Issuer: c.Core.TOTPIssuer(ctx), ConfiguredIssuer: c.Core.ConfiguredTOTPIssuer()}
+	v.PushLimit, v.PushLimitSet = c.Core.PushLimit(ctx)
 	if b := c.Core.Logo(ctx); len(b) > 0 {
 		// Checked as a PNG when stored (auth.CheckLogo).
 		v.Logo = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
@@ -77,6 +79,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, p *page) 
 			return again(err.Error(), http.StatusBadRequest)
 		}
 	}
+	pushLimit := strings.TrimSpace(r.PostFormValue("push_limit"))
+	resetPush := r.PostFormValue("push_limit_reset") == "on"
+	if pushLimit != "" && !resetPush {
+		if _, _, err := ratelimit.ParseRate(pushLimit); err != nil {
+			return again("Pushes per user: "+err.Error()+".", http.StatusBadRequest)
+		}
+	}
 	logo, err := uploadedLogo(r)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
@@ -119,6 +128,18 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, p *page) 
 			}
 			return err
 		}
+	}
+	switch {
+	case resetPush && cur.PushLimitSet:
+		err = c.Core.SetPushLimit(r.Context(), "")
+	case !resetPush && pushLimit != "" && pushLimit != cur.PushLimit:
+		err = c.Core.SetPushLimit(r.Context(), pushLimit)
+	}
+	if err != nil {
+		if msg := userMessage(err); msg != "" {
+			return again(msg, http.StatusBadRequest)
+		}
+		return err
 	}
 	if len(logo) > 0 || resetLogo {
 		if resetLogo {

@@ -19,8 +19,11 @@
 package ratelimit
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -361,4 +364,69 @@ func (n *Named) Refused() uint64 {
 		return 0
 	}
 	return n.refused.Load()
+}
+
+// Bounds of a rate written "N/duration": at least one attempt, a refill
+// time of at least a millisecond, and a period a person can reason about.
+const (
+	maxRateN   = 1_000_000
+	maxRatePer = 7 * 24 * time.Hour
+)
+
+// ParseRate reads a rate limit written "N/duration" (a burst of N attempts,
+// refilled at N per duration, e.g. "5/5m"), or "off" (n = 0).
+func ParseRate(s string) (n int, per time.Duration, err error) {
+	s = strings.TrimSpace(s)
+	if s == "off" {
+		return 0, 0, nil
+	}
+	bad := fmt.Errorf("%q is not a rate limit like 5/5m (a burst of N, refilled at N per duration) or off", s)
+	ns, ds, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	if n, err = strconv.Atoi(ns); err != nil || strconv.Itoa(n) != ns {
+		return 0, 0, bad
+	}
+	if per, err = time.ParseDuration(ds); err != nil {
+		return 0, 0, bad
+	}
+	switch {
+	case n < 1 || n > maxRateN:
+		return 0, 0, fmt.Errorf("%q: N must be between 1 and %d (use off to disable the limit)", s, maxRateN)
+	case per <= 0 || per > maxRatePer:
+		return 0, 0, fmt.Errorf("%q: the duration must be positive and at most %s", s, maxRatePer)
+	case per/time.Duration(n) < time.Millisecond:
+		return 0, 0, fmt.Errorf("%q: more than one attempt per millisecond is no limit", s)
+	}
+	return n, per, nil
+}
+
+// RateOf is the Limit of a rate ParseRate read: a burst of n, one token
+// every per/n; the zero Limit (no limit) for n = 0.
+func RateOf(n int, per time.Duration) Limit {
+	if n <= 0 || per <= 0 {
+		return Limit{}
+	}
+	return Limit{Every: per / time.Duration(n), Burst: n}
+}
+
+// FormatRate writes a rate as ParseRate reads it: "N/duration" or "off".
+func FormatRate(n int, per time.Duration) string {
+	if n <= 0 || per <= 0 {
+		return "off"
+	}
+	return strconv.Itoa(n) + "/" + shortDuration(per)
+}
+
+// shortDuration drops the zero units time.Duration.String keeps ("5m0s").
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

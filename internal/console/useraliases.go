@@ -41,7 +41,7 @@ type userExtras struct {
 	Mail        bool     // the server sends e-mail
 	// Link is an enrollment link just created, shown on this answer only.
 	Link *auth.EnrollmentEmail
-	Full        bool     // every alias position is taken
+	Full bool // every alias position is taken
 }
 
 type aliasRow struct {

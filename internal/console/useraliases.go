@@ -39,9 +39,9 @@ type userExtras struct {
 	Aliases     []aliasRow
 	Directories []string // the directories that manage the user
 	Mail        bool     // the server sends e-mail
+	Full        bool     // every alias position is taken
 	// Link is an enrollment link just created, shown on this answer only.
 	Link *auth.EnrollmentEmail
-	Full bool // every alias position is taken
 }
 
 type aliasRow struct {

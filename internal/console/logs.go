@@ -297,9 +297,7 @@ func (c *Console) authLog(w http.ResponseWriter, r *http.Request, p *page) error
 		return err
 	}
 	if newer {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
+		slices.Reverse(rows) // read oldest first from the cursor; shown newest first
 	}
 	v.Total = total
 	for _, l := range rows {
@@ -452,9 +450,7 @@ func (c *Console) adminLog(w http.ResponseWriter, r *http.Request, p *page) erro
 		return err
 	}
 	if newer {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
+		slices.Reverse(rows) // read oldest first from the cursor; shown newest first
 	}
 	v.Total = total
 	for _, l := range rows {

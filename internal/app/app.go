@@ -149,7 +149,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			cfg.PublicHostname = h
 		}
 	}
-	sms, err := smsOptions(cfg)
+	sms, err := smsOptions(ctx, cfg, st, box)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

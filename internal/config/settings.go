@@ -400,7 +400,7 @@ var settings = []Setting{
 	},
 	{
 		Key:  "sms_password_file",
-		Help: "file holding the provider's password or token (one line; keep it mode 0600), read at start like `master_key_file`: never written in the configuration",
+		Help: "file holding the provider's password or token (one line; keep it mode 0600), read at start like `master_key_file`: never written in the configuration. Unset: the credential stored sealed in the database with `assent telephony credential set sms`, if any",
 	},
 	{
 		Key:  "sms_from",

@@ -30,6 +30,11 @@ var errPromptFormat = errors.New("unsupported audio format")
 
 var errWAV = errors.New("malformed WAV file")
 
+// errPromptLong marks a recording longer than MaxPromptSeconds.
+var errPromptLong = errors.New("recording too long")
+
+var errPromptSilent = errors.New("the recording is silent")
+
 // LoadPrompt reads an administrator's recording: a WAV (RIFF) file, 8000 Hz
 // mono, 16-bit linear PCM, G.711 μ-law or G.711 A-law, at most
 // MaxPromptSeconds long and not silent. The error names the file and, for
@@ -50,6 +55,9 @@ func LoadPrompt(path string) (Prompt, error) {
 	}
 	p, err := parseWAV(b)
 	switch {
+	case errors.Is(err, errPromptLong):
+		return Prompt{}, fmt.Errorf("sip prompt %s: %w; keep the first %d s with: sox %s -r 8000 -c 1 -e u-law prompt.wav trim 0 %d",
+			path, err, MaxPromptSeconds, path, MaxPromptSeconds)
 	case errors.Is(err, errPromptFormat):
 		return Prompt{}, fmt.Errorf("sip prompt %s: %w; convert it to 8 kHz mono G.711 μ-law with: sox %s -r 8000 -c 1 -e u-law prompt.wav",
 			path, err, path)
@@ -155,7 +163,7 @@ func parseWAV(b []byte) (Prompt, error) {
 		peak = max(peak, abs(int(s)))
 	}
 	if peak < silencePeak {
-		return Prompt{}, fmt.Errorf("%w: the recording is silent (peak %d of 32767)", errPromptFormat, peak)
+		return Prompt{}, fmt.Errorf("%w (peak %d of 32767)", errPromptSilent, peak)
 	}
 	return Prompt{Samples: samples}, nil
 }
@@ -169,7 +177,7 @@ func checkLength(n int) error {
 		return fmt.Errorf("%w: no audio (empty data chunk)", errWAV)
 	}
 	if n > MaxPromptSeconds*sampleRate {
-		return fmt.Errorf("%w: %.1f s long, at most %d s", errPromptFormat, float64(n)/sampleRate, MaxPromptSeconds)
+		return fmt.Errorf("%w: %.1f s, at most %d s", errPromptLong, float64(n)/sampleRate, MaxPromptSeconds)
 	}
 	return nil
 }

@@ -118,8 +118,8 @@ func TestParseWAV(t *testing.T) {
 		{name: "extensible with a foreign GUID", in: wavFile{fmtBody: badGUID, data: pcm16(sine)}.bytes(), wantErr: errPromptFormat, errText: "SubFormat"},
 		{name: "extensible, short fmt", in: wavFile{fmtBody: extensible(wavPCM, 16)[:30], data: pcm16(sine)}.bytes(), wantErr: errWAV},
 		{name: "16-bit μ-law", in: mono(wavULaw, 16, pcm16(sine)).bytes(), wantErr: errWAV, errText: "16 bits per sample"},
-		{name: "longer than 60 s", in: tooLong.bytes(), wantErr: errPromptFormat, errText: "60.0 s long, at most 60 s"},
-		{name: "silence", in: mono(wavPCM, 16, make([]byte, 1600)).bytes(), wantErr: errPromptFormat, errText: "silent"},
+		{name: "longer than 60 s", in: tooLong.bytes(), wantErr: errPromptLong, errText: "recording too long: 60.0 s, at most 60 s"},
+		{name: "silence", in: mono(wavPCM, 16, make([]byte, 1600)).bytes(), wantErr: errPromptSilent, errText: "silent (peak 0 of 32767)"},
 		{name: "empty data", in: mono(wavPCM, 16, nil).bytes(), wantErr: errWAV, errText: "no audio"},
 		{name: "odd 16-bit data", in: mono(wavPCM, 16, pcm16(sine)[:7]).bytes(), wantErr: errWAV, errText: "odd length"},
 		{name: "truncated data", in: truncated, wantErr: errWAV, errText: "left in the file"},
@@ -199,6 +199,7 @@ func TestLoadPrompt(t *testing.T) {
 	cd := write("cd.wav", wavFile{tag: wavPCM, channels: 2, rate: 44100, bits: 16, data: pcm16(sine)}.bytes())
 	huge := write("huge.wav", make([]byte, maxPromptFile+1))
 	broken := write("broken.wav", []byte("RIFF"))
+	quiet := write("quiet.wav", wavFile{tag: wavULaw, channels: 1, rate: sampleRate, bits: 8, data: bytes.Repeat([]byte{0xff}, 800)}.bytes())
 	for _, tc := range []struct {
 		path string
 		want []string
@@ -206,6 +207,7 @@ func TestLoadPrompt(t *testing.T) {
 		{cd, []string{"sip prompt " + cd + ":", "2 channels", "sox " + cd + " -r 8000 -c 1 -e u-law prompt.wav"}},
 		{huge, []string{"sip prompt " + huge + ":", "more than 60 s", "trim 0 60"}},
 		{broken, []string{"sip prompt " + broken + ":", "malformed WAV file"}},
+		{quiet, []string{"sip prompt " + quiet + ":", "the recording is silent"}},
 		{filepath.Join(dir, "missing.wav"), []string{"sip prompt:", "missing.wav", "no such file"}},
 	} {
 		_, err := LoadPrompt(tc.path)
@@ -215,8 +217,10 @@ func TestLoadPrompt(t *testing.T) {
 			}
 		}
 	}
-	if _, err := LoadPrompt(broken); err != nil && strings.Contains(err.Error(), "sox") {
-		t.Errorf("a malformed file is not a conversion problem: %v", err)
+	for _, p := range []string{broken, quiet} {
+		if _, err := LoadPrompt(p); err != nil && strings.Contains(err.Error(), "sox") {
+			t.Errorf("not a conversion problem: %v", err)
+		}
 	}
 }
 

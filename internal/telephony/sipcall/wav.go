@@ -49,10 +49,9 @@ func LoadPrompt(path string) (Prompt, error) {
 	if err != nil {
 		return Prompt{}, fmt.Errorf("sip prompt %s: %w", path, err)
 	}
-	if len(b) > maxPromptFile {
-		return Prompt{}, fmt.Errorf("sip prompt %s: larger than %d bytes, more than %d s of 8 kHz audio; shorten it: sox %s -r 8000 -c 1 -e u-law prompt.wav trim 0 %d",
-			path, maxPromptFile, MaxPromptSeconds, path, MaxPromptSeconds)
-	}
+	// A larger file is no prompt, but its header still says why: parseWAV
+	// checks the form and the declared length before the data is complete.
+	large := len(b) > maxPromptFile
 	p, err := parseWAV(b)
 	switch {
 	case errors.Is(err, errPromptLong):
@@ -61,6 +60,8 @@ func LoadPrompt(path string) (Prompt, error) {
 	case errors.Is(err, errPromptFormat):
 		return Prompt{}, fmt.Errorf("sip prompt %s: %w; convert it to 8 kHz mono G.711 μ-law with: sox %s -r 8000 -c 1 -e u-law prompt.wav",
 			path, err, path)
+	case large:
+		return Prompt{}, fmt.Errorf("sip prompt %s: larger than %d bytes, more than %d s of 8 kHz audio can take", path, maxPromptFile, MaxPromptSeconds)
 	case err != nil:
 		return Prompt{}, fmt.Errorf("sip prompt %s: %w", path, err)
 	}
@@ -79,17 +80,19 @@ func parseWAV(b []byte) (Prompt, error) {
 		format, channels uint16
 		rate             uint32
 		bits             uint16
-		data             []byte
+		data             []byte // the bytes of the data chunk present in b
+		dataSize         uint32 // the size its header declares
 		haveData         bool
 	)
 	for off := 12; off+8 <= len(b) && !haveData; {
 		id, size := string(b[off:off+4]), binary.LittleEndian.Uint32(b[off+4:])
 		off += 8
-		if uint64(size) > uint64(len(b)-off) {
-			return Prompt{}, fmt.Errorf("%w: %q chunk of %d bytes, %d left in the file", errWAV, id, size, len(b)-off)
+		left := len(b) - off
+		if uint64(size) > uint64(left) && id != "data" {
+			return Prompt{}, fmt.Errorf("%w: %q chunk of %d bytes, %d left in the file", errWAV, id, size, left)
 		}
-		body := b[off : off+int(size)]
-		off += int(size) + int(size&1) // chunks are padded to an even length
+		body := b[off : off+min(int(size), left)] // a short data chunk is reported after its format
+		off += int(size) + int(size&1)            // chunks are padded to an even length
 		switch id {
 		case "fmt ":
 			if haveFmt {
@@ -114,49 +117,51 @@ func parseWAV(b []byte) (Prompt, error) {
 			if !haveFmt {
 				return Prompt{}, fmt.Errorf("%w: data before fmt", errWAV)
 			}
-			data, haveData = body, true
+			data, dataSize, haveData = body, size, true
 		}
 	}
 	if !haveFmt || !haveData {
 		return Prompt{}, fmt.Errorf("%w: no fmt or no data chunk", errWAV)
 	}
+	// The form first, then the length the header declares, then whether
+	// the data is all there: a recording in the wrong form or too long gets
+	// the error that says how to fix it even when LoadPrompt read only the
+	// start of a large file.
 	if channels != 1 {
 		return Prompt{}, fmt.Errorf("%w: %d channels, want mono", errPromptFormat, channels)
 	}
 	if rate != sampleRate {
 		return Prompt{}, fmt.Errorf("%w: %d Hz, want %d Hz", errPromptFormat, rate, sampleRate)
 	}
-	var samples []int16
+	var decode func([]byte) int16
+	width := 1
 	switch {
 	case format == wavPCM && bits == 16:
-		if len(data)%2 != 0 {
-			return Prompt{}, fmt.Errorf("%w: 16-bit data of odd length %d", errWAV, len(data))
-		}
-		if err := checkLength(len(data) / 2); err != nil {
-			return Prompt{}, err
-		}
-		samples = make([]int16, len(data)/2)
-		for i := range samples {
-			samples[i] = int16(binary.LittleEndian.Uint16(data[2*i:]))
-		}
-	case (format == wavULaw || format == wavALaw) && bits == 8:
-		if err := checkLength(len(data)); err != nil {
-			return Prompt{}, err
-		}
-		decode := ULawDecode
-		if format == wavALaw {
-			decode = ALawDecode
-		}
-		samples = make([]int16, len(data))
-		for i, c := range data {
-			samples[i] = decode(c)
-		}
+		width = 2
+		decode = func(b []byte) int16 { return int16(binary.LittleEndian.Uint16(b)) }
+	case format == wavULaw && bits == 8:
+		decode = func(b []byte) int16 { return ULawDecode(b[0]) }
+	case format == wavALaw && bits == 8:
+		decode = func(b []byte) int16 { return ALawDecode(b[0]) }
 	case format == wavPCM:
 		return Prompt{}, fmt.Errorf("%w: %d-bit PCM, want 16-bit PCM, μ-law or A-law", errPromptFormat, bits)
 	case format == wavULaw || format == wavALaw:
 		return Prompt{}, fmt.Errorf("%w: G.711 with %d bits per sample, want 8", errWAV, bits)
 	default:
 		return Prompt{}, fmt.Errorf("%w: WAV format %#04x (%s), want 16-bit PCM, μ-law or A-law", errPromptFormat, format, formatName(format))
+	}
+	if err := checkLength(int(dataSize) / width); err != nil {
+		return Prompt{}, err
+	}
+	if len(data) < int(dataSize) {
+		return Prompt{}, fmt.Errorf("%w: \"data\" chunk of %d bytes, %d left in the file", errWAV, dataSize, len(data))
+	}
+	if len(data)%width != 0 {
+		return Prompt{}, fmt.Errorf("%w: 16-bit data of odd length %d", errWAV, len(data))
+	}
+	samples := make([]int16, len(data)/width)
+	for i := range samples {
+		samples[i] = decode(data[i*width:])
 	}
 	var peak int
 	for _, s := range samples {

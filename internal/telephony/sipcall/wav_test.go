@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -122,7 +123,9 @@ func TestParseWAV(t *testing.T) {
 		{name: "silence", in: mono(wavPCM, 16, make([]byte, 1600)).bytes(), wantErr: errPromptSilent, errText: "silent (peak 0 of 32767)"},
 		{name: "empty data", in: mono(wavPCM, 16, nil).bytes(), wantErr: errWAV, errText: "no audio"},
 		{name: "odd 16-bit data", in: mono(wavPCM, 16, pcm16(sine)[:7]).bytes(), wantErr: errWAV, errText: "odd length"},
-		{name: "truncated data", in: truncated, wantErr: errWAV, errText: "left in the file"},
+		{name: "truncated data", in: truncated, wantErr: errWAV, errText: `"data" chunk of 1600 bytes, 1590 left in the file`},
+		{name: "truncated data of a 44.1 kHz file: the rate is the news", in: wavFile{tag: wavPCM, channels: 1, rate: 44100, bits: 16, data: pcm16(sine)}.bytes()[:100], wantErr: errPromptFormat, errText: "44100 Hz"},
+		{name: "truncated LIST", in: wavFile{tag: wavPCM, channels: 1, rate: sampleRate, bits: 16, before: [][2]string{{"LIST", "INFO"}}}.bytes()[:46], wantErr: errWAV, errText: `"LIST" chunk of 4 bytes, 2 left`},
 		{name: "no data chunk", in: mono(wavPCM, 16, nil).bytes()[:36], wantErr: errWAV, errText: "no fmt or no data"},
 		{name: "data before fmt", in: []byte("RIFF\x14\x00\x00\x00WAVEdata\x02\x00\x00\x00\x01\x02"), wantErr: errWAV, errText: "data before fmt"},
 		{name: "short fmt", in: []byte("RIFF\x14\x00\x00\x00WAVEfmt \x02\x00\x00\x00\x01\x00"), wantErr: errWAV, errText: "fmt chunk of 2 bytes"},
@@ -198,6 +201,9 @@ func TestLoadPrompt(t *testing.T) {
 
 	cd := write("cd.wav", wavFile{tag: wavPCM, channels: 2, rate: 44100, bits: 16, data: pcm16(sine)}.bytes())
 	huge := write("huge.wav", make([]byte, maxPromptFile+1))
+	// Larger than LoadPrompt reads: the header still explains.
+	cdLong := write("cd-long.wav", wavFile{tag: wavPCM, channels: 2, rate: 44100, bits: 16, data: make([]byte, 44100*4*12)}.bytes())
+	long := write("long.wav", wavFile{tag: wavPCM, channels: 1, rate: sampleRate, bits: 16, data: pcm16(tone(70 * sampleRate))}.bytes())
 	broken := write("broken.wav", []byte("RIFF"))
 	quiet := write("quiet.wav", wavFile{tag: wavULaw, channels: 1, rate: sampleRate, bits: 8, data: bytes.Repeat([]byte{0xff}, 800)}.bytes())
 	for _, tc := range []struct {
@@ -205,7 +211,9 @@ func TestLoadPrompt(t *testing.T) {
 		want []string
 	}{
 		{cd, []string{"sip prompt " + cd + ":", "2 channels", "sox " + cd + " -r 8000 -c 1 -e u-law prompt.wav"}},
-		{huge, []string{"sip prompt " + huge + ":", "more than 60 s", "trim 0 60"}},
+		{huge, []string{"sip prompt " + huge + ":", fmt.Sprintf("larger than %d bytes, more than 60 s of 8 kHz audio can take", maxPromptFile)}},
+		{cdLong, []string{"sip prompt " + cdLong + ":", "2 channels", "sox " + cdLong + " -r 8000 -c 1 -e u-law prompt.wav"}},
+		{long, []string{"sip prompt " + long + ":", "recording too long: 70.0 s, at most 60 s", "sox " + long + " -r 8000 -c 1 -e u-law prompt.wav trim 0 60"}},
 		{broken, []string{"sip prompt " + broken + ":", "malformed WAV file"}},
 		{quiet, []string{"sip prompt " + quiet + ":", "the recording is silent"}},
 		{filepath.Join(dir, "missing.wav"), []string{"sip prompt:", "missing.wav", "no such file"}},
@@ -217,7 +225,7 @@ func TestLoadPrompt(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{broken, quiet} {
+	for _, p := range []string{broken, quiet, huge} {
 		if _, err := LoadPrompt(p); err != nil && strings.Contains(err.Error(), "sox") {
 			t.Errorf("not a conversion problem: %v", err)
 		}

@@ -43,6 +43,9 @@ const sippRecvInvite = `<recv request="INVITE" crlf="true">
 </recv>
 `
 
+// sippRinging rings for a moment before what follows, as a phone does: a
+// 180 and a 200 sent back to back can reach sipgo's dialog together, and
+// then the 180 (only reported as progress "ringing") may not be seen.
 const sippRinging = `<send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -54,6 +57,7 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 Content-Length: 0
 
 ]]></send>
+<pause milliseconds="50"/>
 `
 
 const sippOK = `<send retrans="500"><![CDATA[

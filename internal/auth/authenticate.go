@@ -149,7 +149,7 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		return AuthResult{}, err
 	}
 	var place *heldPlace
-	if !req.Async && p.device == FactorPush {
+	if !req.Async && (p.device == FactorPush || p.device == FactorPhone) {
 		// A synchronous push holds the request until the device answers:
 		// take a place first, so a refusal sends no push.
 		if place, err = s.hold(); err != nil {
@@ -188,15 +188,19 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		}
 		return d.res, nil
 	}
-	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
-		"verified_push", pending.StepUpDigits > 0)
-	if s.opts.PushNotifier != nil {
-		s.opts.PushNotifier.PushSent(*pending)
+	if d.call != nil {
+		s.startCall(ctx, *pending, *d.call)
+	} else {
+		s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
+			"verified_push", pending.StepUpDigits > 0)
+		if s.opts.PushNotifier != nil {
+			s.opts.PushNotifier.PushSent(*pending)
+		}
 	}
 	if req.Async {
 		return AuthResult{TxID: pending.ID, VerifyCode: s.VerifyCode(*pending)}, nil
 	}
-	return s.awaitPush(ctx, req.Integration, pending.ID, place, held)
+	return s.awaitPush(ctx, req.Integration, *pending, place, held)
 }
 
 func finalState(r AuthResult) string {
@@ -340,6 +344,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	}
 	if p.device == FactorSMS {
 		return s.decideSMS(req, p, u, devices, now, d, c)
+	}
+	if p.device == FactorPhone {
+		return s.decideCall(req, p, u, devices, now, d, c)
 	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)

@@ -1,13 +1,18 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/config"
 	"github.com/assent-auth/assent/internal/telephony"
+	"github.com/assent-auth/assent/internal/telephony/sipcall"
 )
 
 // smsOptions builds the core's SMS options from the configuration: the
@@ -35,4 +40,118 @@ func smsOptions(cfg config.Config) (auth.SMSOptions, error) {
 	}
 	o.Sender = s
 	return o, nil
+}
+
+// sipPhone is the core's PhoneCaller over a sipcall.Caller.
+type sipPhone struct {
+	c      *sipcall.Caller
+	prompt sipcall.Prompt
+}
+
+// Call dials number through the trunk and plays the prompt. A number with
+// an extension is refused: dialling an extension after the answer is not
+// supported yet, and a call that cannot reach the user is a failure.
+func (p *sipPhone) Call(ctx context.Context, number, extension string, progress func(string)) (string, error) {
+	if extension != "" {
+		return auth.CallFailed, errors.New("sip: numbers with an extension cannot be called yet")
+	}
+	out, err := p.c.Call(ctx, number, p.prompt, func(st sipcall.Progress) { progress(string(st)) })
+	return string(out), err
+}
+
+func (*sipPhone) Name() string { return "sip" }
+
+// sipConfig is the SIP engine's configuration from sip_*; the password is
+// read from sip_password_file.
+func sipConfig(cfg config.Config, log *slog.Logger) (sipcall.Config, error) {
+	lo, hi, err := cfg.RTPPorts()
+	if err != nil {
+		return sipcall.Config{}, fmt.Errorf("sip_rtp_ports: %w", err)
+	}
+	var password string
+	if cfg.SIPPasswordFile != "" {
+		b, err := os.ReadFile(cfg.SIPPasswordFile)
+		if err != nil {
+			return sipcall.Config{}, fmt.Errorf("sip_password_file: %w", err)
+		}
+		password = strings.TrimSpace(string(b))
+	}
+	return sipcall.Config{ListenAddr: cfg.SIPListen, AdvertiseIP: cfg.SIPAdvertiseIP, OutboundProxy: cfg.SIPOutboundProxy,
+		Registrar: cfg.SIPRegistrar, RegisterExpiry: cfg.SIPRegisterExpiry.Duration, Username: cfg.SIPUsername,
+		Password: password, From: cfg.SIPFrom, RTPPortMin: lo, RTPPortMax: hi,
+		RingTimeout: cfg.SIPRingTimeout.Duration, AnswerTimeout: cfg.SIPAnswerTimeout.Duration,
+		MaxDuration: cfg.SIPMaxCallDuration.Duration, Logger: log.With("component", "sip")}, nil
+}
+
+// phoneOptions builds the core's phone-call options and the SIP engine
+// (not started: see App.StartTelephony) from the configuration; without
+// sip_listen, calls are off and the engine is nil.
+func phoneOptions(cfg config.Config, log *slog.Logger) (auth.PhoneOptions, *sipPhone, error) {
+	o := auth.PhoneOptions{MaxDuration: cfg.SIPMaxCallDuration.Duration,
+		PerUser: cfg.RateLimitCallsPerUser.Limit(), Global: cfg.RateLimitCallsGlobal.Limit()}
+	if cfg.SIPListen == "" {
+		return o, nil, nil
+	}
+	sc, err := sipConfig(cfg, log)
+	if err != nil {
+		return o, nil, err
+	}
+	c, err := sipcall.New(sc)
+	if err != nil {
+		return o, nil, err
+	}
+	p := &sipPhone{c: c, prompt: sipcall.DefaultPrompt()}
+	o.Caller = p
+	return o, p, nil
+}
+
+// StartTelephony opens the SIP socket (and registers, with sip_registrar)
+// when phone calls are configured; App.Close closes it. The server starts
+// it; until then calls fail (never allow).
+func (a *App) StartTelephony(ctx context.Context) error {
+	if a.SIP == nil {
+		return nil
+	}
+	return a.startSIP(ctx)
+}
+
+// StartTestTelephony starts the SIP engine for a command run next to the
+// server (assent telephony test-call): on a free port of sip_listen's
+// address, and without registering (which would take the server's
+// registration away); numbers go to sip_outbound_proxy, else to the
+// registrar as a proxy.
+func (a *App) StartTestTelephony(ctx context.Context) error {
+	if a.SIP == nil {
+		return errors.New("phone calls are not configured (sip_listen)")
+	}
+	cfg := a.Config
+	ap, err := netip.ParseAddrPort(cfg.SIPListen)
+	if err != nil {
+		return fmt.Errorf("sip_listen: %w", err)
+	}
+	cfg.SIPListen = netip.AddrPortFrom(ap.Addr(), 0).String()
+	if cfg.SIPOutboundProxy == "" {
+		cfg.SIPOutboundProxy = cfg.SIPRegistrar
+	}
+	cfg.SIPRegistrar = ""
+	sc, err := sipConfig(cfg, a.Logger)
+	if err != nil {
+		return err
+	}
+	c, err := sipcall.New(sc)
+	if err != nil {
+		return err
+	}
+	a.SIP, a.sipPhone.c = c, c
+	return a.startSIP(ctx)
+}
+
+func (a *App) startSIP(ctx context.Context) error {
+	if err := a.SIP.Start(ctx); err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	a.closers = append(a.closers, a.SIP.Close)
+	a.Logger.Info("phone calls over SIP", "sip_listen", a.SIP.LocalAddr().String(),
+		"outbound_proxy", a.Config.SIPOutboundProxy, "registrar", a.Config.SIPRegistrar)
+	return nil
 }

@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/assent-auth/assent/internal/testutil"
+	"github.com/assent-auth/assent/internal/testutil/sipptest"
+)
+
+// TestPhoneCallSIPp places phone-callback calls (factor=phone) through a
+// SIP trunk played by SIPp, driven by Debian's python3-duo-client: the
+// phone answers and presses 1 (allow), presses 2 (deny), lets it ring
+// (the login times out); then async=1 with auth_status reports "calling",
+// "answered" and the result. The auth log and the telephony log record
+// each call, the number masked.
+func TestPhoneCallSIPp(t *testing.T) {
+	t.Parallel()
+	py := testutil.Python3(t)
+	phone := sipptest.New(t)
+	ts := startServer(t, serverOptions{engine: SQLite, flags: map[string]string{
+		"sip_listen": "127.0.0.1:0", "sip_outbound_proxy": phone.Addr(),
+		"sip_ring_timeout": "3s", "sip_answer_timeout": "10s", "sip_max_call_duration": "20s",
+		"rate_limit_calls_per_user": "10/1h",
+	}})
+	ikey, skey := ts.authAPI(t)
+	ts.user(t, "calluser", 0)
+	if _, err := ts.App.Core.AddNumberPhone(testCtx(t), "calluser", "+1 555 555 0142", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_phone.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DUO_IKEY=" + ikey, "DUO_SKEY=" + skey, "DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(ts.Port),
+		"DUO_CA=" + ts.CAFile, "DUO_USERNAME=calluser"}
+	call := func(args ...string) pyCall {
+		var c pyCall
+		runJSON(t, 90*time.Second, &c, py, append([]string{script}, args...), env, "")
+		return c
+	}
+
+	var pre struct {
+		Result  string `json:"result"`
+		Devices []struct {
+			Number       string   `json:"number"`
+			Capabilities []string `json:"capabilities"`
+		} `json:"devices"`
+	}
+	call("preauth").decode(t, "preauth", &pre)
+	if pre.Result != "auth" || len(pre.Devices) != 1 || pre.Devices[0].Number != "XXX-XXX-0142" ||
+		strings.Join(pre.Devices[0].Capabilities, ",") != "phone" {
+		t.Fatalf("preauth: %+v", pre)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		answer sipptest.Answer
+		want   pyAuth
+	}{
+		{"key 1 approves", sipptest.Answer{Key: "1"}, pyAuth{"allow", "allow", "Success. Logging you in..."}},
+		{"key 2 denies", sipptest.Answer{Key: "2"}, pyAuth{"deny", "deny", "Login request denied."}},
+		{"no answer times out", sipptest.Answer{}, pyAuth{"deny", "timeout", "Login timed out."}},
+	} {
+		wait := phone.Expect(t, tc.answer)
+		var a pyAuth
+		call("phone").decode(t, tc.name, &a)
+		if a != tc.want {
+			t.Fatalf("%s: %+v, want %+v", tc.name, a, tc.want)
+		}
+		if dialled := wait(); dialled != "+15555550142" {
+			t.Fatalf("%s: the trunk was asked for %q", tc.name, dialled)
+		}
+	}
+
+	// async=1: the first auth_status answers at once ("Dialing"; the phone
+	// rings a while), the next when the phone answered (it holds the key
+	// a while, the prompt playing), the last with the decision.
+	wait := phone.Expect(t, sipptest.Answer{Key: "1", Ring: 1500 * time.Millisecond, Hold: 2 * time.Second})
+	type pyStatus struct {
+		Waiting   bool   `json:"waiting"`
+		Success   bool   `json:"success"`
+		Status    string `json:"status"`
+		StatusMsg string `json:"status_msg"`
+	}
+	var statuses []pyStatus
+	call("async").decode(t, "async auth_status", &statuses)
+	wait()
+	want := []pyStatus{
+		{true, false, "calling", "Dialing XXX-XXX-0142..."},
+		{true, false, "answered", "Answered. Press '1' on your phone to log in."},
+		{false, true, "allow", "Success. Logging you in..."},
+	}
+	if b, _ := json.Marshal(statuses); len(statuses) != len(want) || statuses[0] != want[0] || statuses[1] != want[1] || statuses[2] != want[2] {
+		t.Fatalf("auth_status answers: %s", b)
+	}
+
+	// Four calls in the auth log and the telephony log; the number is
+	// nowhere in full.
+	rows, err := ts.App.Core.TelephonyLog(testCtx(t), time.Time{}, time.Time{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		if r.Type != "phone" || r.Phone != "XXX-XXX-0142" || r.Provider != "sip" || r.Context != "authentication" {
+			t.Fatalf("telephony log row %+v", r)
+		}
+		got = append(got, r.Status)
+	}
+	slices.Sort(got) // rows of one second come in any order
+	if strings.Join(got, ",") != "approved,approved,denied,no_answer" {
+		t.Fatalf("telephony log statuses %v", got)
+	}
+	var reasons []string
+	for _, l := range ts.AuthLog(t, ikey) {
+		if l.Factor != "phone_call" {
+			t.Fatalf("auth log row %+v", l)
+		}
+		reasons = append(reasons, l.Reason)
+	}
+	slices.Sort(reasons)
+	if strings.Join(reasons, ",") != "no_response,user_approved,user_approved,user_denied" {
+		t.Fatalf("auth log reasons %v", reasons)
+	}
+	if strings.Contains(ts.Logs(), "5550142") {
+		t.Fatal("the server logged the number in full")
+	}
+}

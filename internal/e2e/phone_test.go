@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -130,5 +132,64 @@ func TestPhoneCallSIPp(t *testing.T) {
 	}
 	if strings.Contains(ts.Logs(), "5550142") {
 		t.Fatal("the server logged the number in full")
+	}
+}
+
+// testBinaryPhoneCall runs the assent binary with the sip_* keys in its
+// configuration file: the server calls through SIPp for an Auth API
+// factor=phone (python3-duo-client), and `assent telephony test-call`,
+// run next to the server, places a call of its own; `telephony log`
+// shows both, numbers masked.
+func testBinaryPhoneCall(t *testing.T, bin string) {
+	py := testutil.Python3(t)
+	phone := sipptest.New(t)
+	dataDir := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "assent.toml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsip_listen = \"127.0.0.1:0\"\n"+
+		"sip_outbound_proxy = %q\nsip_ring_timeout = \"5s\"\nsip_max_call_duration = \"20s\"\n",
+		dataDir, phone.Addr())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{DataDir: dataDir, Args: []string{"--config", conf}})
+	cli := func(args ...string) cliResult { t.Helper(); return mustCLI(t, bin, append(args, "--config", conf)...) }
+	var in map[string]any
+	if err := json.Unmarshal([]byte(cli("integration", "create", "--type", "authapi", "--name", "calls", "--json").stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	cli("user", "create", "dora")
+	if r := cli("telephony", "add-phone", "dora", "+1 555 555 0166"); !strings.Contains(r.stdout, "XXX-XXX-0166") {
+		t.Fatalf("add-phone: %s", r.stdout)
+	}
+
+	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_phone.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DUO_IKEY=" + in["integration_key"].(string), "DUO_SKEY=" + in["secret_key"].(string),
+		"DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(srv.Port), "DUO_CA=" + srv.CAFile, "DUO_USERNAME=dora"}
+	wait := phone.Expect(t, sipptest.Answer{Key: "1"})
+	var c pyCall
+	runJSON(t, 90*time.Second, &c, py, []string{script, "phone"}, env, "")
+	var a pyAuth
+	c.decode(t, "factor=phone", &a)
+	if a != (pyAuth{"allow", "allow", "Success. Logging you in..."}) {
+		t.Fatalf("factor=phone: %+v", a)
+	}
+	if dialled := wait(); dialled != "+15555550166" {
+		t.Fatalf("the trunk was asked for %q", dialled)
+	}
+
+	wait = phone.Expect(t, sipptest.Answer{Key: "2"})
+	r := cli("telephony", "test-call", "+15555550199")
+	if !strings.Contains(r.stdout, "Called XXX-XXX-0199 through sip: denied.") {
+		t.Fatalf("test-call: %s", r.stdout)
+	}
+	if dialled := wait(); dialled != "+15555550199" {
+		t.Fatalf("test-call: the trunk was asked for %q", dialled)
+	}
+	r = cli("telephony", "log")
+	if !strings.Contains(r.stdout, "phone authentication XXX-XXX-0166 sip approved credits=1") ||
+		!strings.Contains(r.stdout, "phone administrator test XXX-XXX-0199 sip denied credits=1") || strings.Contains(r.stdout, "55501") {
+		t.Fatalf("telephony log:\n%s", r.stdout)
 	}
 }

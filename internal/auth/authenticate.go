@@ -68,6 +68,7 @@ type plan struct {
 	device   string // "push", "phone" or "sms": needs a device
 	index    int    // 1-based device position from a prompt factor (push2); 0: by req.Device
 	verified bool   // the client asked for a Verified Push (verified_push1)
+	auto     bool   // factor=auto: a push, or a call to a phone without the app
 }
 
 func resolveFactor(req AuthRequest) (plan, error) {
@@ -83,7 +84,7 @@ func resolveFactor(req AuthRequest) (plan, error) {
 		if req.Passcode != "" {
 			return checkPasscodeShape(req.Passcode)
 		}
-		return plan{device: FactorPush}, nil
+		return plan{device: FactorPush, auto: true}, nil
 	case FactorPrompt:
 		if req.Prompt == "" {
 			return plan{}, invalid("prompt", "is required with factor=prompt")
@@ -337,6 +338,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 	if g := s.networkAllows(e, req.Request); g.result != "" {
 		s.gateAuth(ctx, req.Request, g, d)
 		return nil
+	}
+	if p.auto && s.autoCalls(req, devices, e) {
+		p.device = FactorPhone // Duo's auto: push if possible, else phone
 	}
 	if p.device != "" && !e.allows(p.device) {
 		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)

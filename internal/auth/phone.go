@@ -170,6 +170,26 @@ func (s *Service) pickPhoneDevice(req AuthRequest, p plan, devices []store.Devic
 	return *d, nil
 }
 
+// autoCalls reports whether factor=auto calls rather than pushes: the
+// device it names (or, for "auto", every device of the user) has no app
+// but one can be called, and the policy allows calls.
+func (s *Service) autoCalls(req AuthRequest, devices []store.Device, e effective) bool {
+	if !s.phoneEnabled() || !e.allows(MethodPhone) {
+		return false
+	}
+	callable := false
+	for _, d := range devices {
+		if req.Device != "" && req.Device != "auto" && d.ID != req.Device {
+			continue
+		}
+		if hasApp(d) && e.allows(MethodPush) {
+			return false
+		}
+		callable = callable || s.phoneCapable(d)
+	}
+	return callable
+}
+
 // allowCall spends a token of the global and of the user's call buckets.
 func (s *Service) allowCall(u store.User) error {
 	if ok, retry := s.calls.global.Allow(""); !ok {

@@ -257,3 +257,32 @@ func TestPhoneCallEndCalls(t *testing.T) {
 		t.Fatalf("call after EndCalls: %v", err)
 	}
 }
+
+func TestPhoneCallAutoAndPolicy(t *testing.T) {
+	ctx := context.Background()
+	c := &scriptedCaller{outcome: auth.CallApproved}
+	f, _, _ := phoneFixture(t, c, auth.PhoneOptions{})
+	// factor=auto for a user whose only phone has no app: a call.
+	if res, err := f.call(auth.FactorAuto, false); err != nil || res.Result != "allow" || c.calls() != 1 {
+		t.Fatalf("factor=auto = %+v, %v after %d calls", res, err, c.calls())
+	}
+	// A policy without the phone method: no capability, and factor=phone
+	// is refused without dialling.
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{Methods: ptr([]string{"push", "sms"})}})
+	pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range pre.Devices {
+		if slices.Contains(d.Capabilities, "phone") {
+			t.Fatalf("phone listed against the policy: %+v", d)
+		}
+	}
+	res, err := f.call("phone1", false)
+	if err != nil || res.Result != "deny" || c.calls() != 1 {
+		t.Fatalf("phone1 against the policy = %+v, %v after %d calls", res, err, c.calls())
+	}
+	if l := f.logs(t, ""); len(l) == 0 || l[0].Reason != auth.ReasonFactorRestricted {
+		t.Fatalf("auth log = %+v", l)
+	}
+}

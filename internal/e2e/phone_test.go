@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/sipptest"
+	"github.com/assent-auth/assent/pkg/duoweb"
 )
 
 // TestPhoneCallSIPp places phone-callback calls (factor=phone) through a
@@ -191,5 +193,56 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 	if !strings.Contains(r.stdout, "phone authentication XXX-XXX-0166 sip approved credits=1") ||
 		!strings.Contains(r.stdout, "phone administrator test XXX-XXX-0199 sip denied credits=1") || strings.Contains(r.stdout, "55501") {
 		t.Fatalf("telephony log:\n%s", r.stdout)
+	}
+}
+
+// TestBrowserPhoneCall: in the Web SDK v2 frame (headless Chromium), a
+// user whose phone has only a number chooses "Call me"; the waiting page
+// shows the call's progress while SIPp rings, answers and presses 1, and
+// the application logs the user in. Screenshots go to
+// test-artifacts/browser/TestBrowserPhoneCall/.
+func TestBrowserPhoneCall(t *testing.T) {
+	t.Parallel()
+	node, dir := browserPartners(t)
+	phone := sipptest.New(t)
+	ts := startServer(t, serverOptions{engine: SQLite, flags: map[string]string{
+		"sip_listen": "127.0.0.1:0", "sip_outbound_proxy": phone.Addr(),
+		"sip_ring_timeout": "10s", "sip_answer_timeout": "10s", "sip_max_call_duration": "30s"}})
+	ikey, skey := ts.integration(t, store.TypeWebSDK)
+	rp := startRelyingParty(t, node, dir, ts.Host, ikey, skey)
+	const user = "caller"
+	ts.user(t, user, 0)
+	if _, err := ts.App.Core.AddNumberPhone(testCtx(t), user, "+15555550133", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := duoweb.SignRequest(ikey, skey, rp.akey, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, login := rp.login(user, sig, false)
+	// The phone rings and holds a while, so the waiting page is on screen
+	// for its screenshots.
+	wait := phone.Expect(t, sipptest.Answer{Key: "1", Ring: 1500 * time.Millisecond, Hold: 1500 * time.Millisecond})
+	res := runBrowser(t, node, dir, scenario{
+		SPKI: append(servedSPKI(t, ts.IPHost, "localhost", ts.caPool(t)), rp.SPKI...),
+		Steps: append([]step{
+			{"do": "goto", "url": page},
+			{"do": "waitVisible", "frame": duoFrame, "sel": "[data-testid=call-button]", "shot": "choose"},
+			{"do": "read", "frame": duoFrame, "sel": "[data-testid=call-button]", "as": "button"},
+			{"do": "click", "frame": duoFrame, "sel": "[data-testid=call-button]"},
+			{"do": "waitVisible", "frame": duoFrame, "sel": state("pushed"), "shot": "calling"},
+			{"do": "waitText", "frame": duoFrame, "text": "Answered. Press", "shot": "answered"},
+			{"do": "read", "frame": duoFrame, "sel": "#status", "as": "answered"},
+		}, waitLoggedIn()...),
+	}, rp.CAFile, false)
+	if got := res.str(t, "button"); got != "Call me at XXX-XXX-0133" {
+		t.Errorf("the button says %q", got)
+	}
+	if got := res.str(t, "answered"); got != "Answered. Press '1' on your phone to log in." {
+		t.Errorf("the waiting page says %q once answered", got)
+	}
+	loggedIn(t, login, res, user)
+	if dialled := wait(); dialled != "+15555550133" {
+		t.Fatalf("the trunk was asked for %q", dialled)
 	}
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +17,8 @@ import (
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/sipptest"
 	"github.com/assent-auth/assent/pkg/duoweb"
+
+	"github.com/duosecurity/duo_api_golang/authapi"
 )
 
 // TestPhoneCallSIPp places phone-callback calls (factor=phone) through a
@@ -245,4 +249,51 @@ func TestBrowserPhoneCall(t *testing.T) {
 	if dialled := wait(); dialled != "+15555550133" {
 		t.Fatalf("the trunk was asked for %q", dialled)
 	}
+}
+
+// TestPhoneCallAcrossNodes runs two Assent nodes on one PostgreSQL
+// database: node A places the call (async=1, duo_api_golang), node B
+// answers auth_status from the transaction's stored progress, woken
+// through the LISTEN/NOTIFY broker: calling, answered, then allow.
+func TestPhoneCallAcrossNodes(t *testing.T) {
+	t.Parallel()
+	dsn := createPostgresDB(t) // skips without PostgreSQL (fails in CI)
+	phone := sipptest.New(t)
+	var key [32]byte
+	_, _ = rand.Read(key[:])
+	flags := map[string]string{"database_url": dsn, "master_key": base64.StdEncoding.EncodeToString(key[:]),
+		"sip_listen": "127.0.0.1:0", "sip_outbound_proxy": phone.Addr(),
+		"sip_ring_timeout": "10s", "sip_answer_timeout": "10s", "sip_max_call_duration": "30s"}
+	nodeA := startServer(t, serverOptions{flags: flags})
+	nodeB := startServer(t, serverOptions{flags: flags})
+	ikey, skey := nodeA.authAPI(t)
+	nodeA.user(t, "nina", 0)
+	if _, err := nodeA.App.Core.AddNumberPhone(testCtx(t), "nina", "+15555550111", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	apiA := goClient(t, nodeA, ikey, skey, nodeA.Host)
+	apiB := goClient(t, nodeB, ikey, skey, nodeB.Host)
+
+	wait := phone.Expect(t, sipptest.Answer{Key: "1", Ring: 1500 * time.Millisecond, Hold: 1500 * time.Millisecond})
+	res, err := apiA.Auth("phone", authapi.AuthUsername("nina"), authapi.AuthDevice("auto"), authapi.AuthAsync())
+	if err != nil || res.Stat != "OK" || res.Response.Txid == "" {
+		t.Fatalf("async factor=phone on node A: %+v, %v", res, err)
+	}
+	var got []string
+	for range 5 {
+		st, err := apiB.AuthStatus(res.Response.Txid)
+		if err != nil || st.Stat != "OK" {
+			t.Fatalf("auth_status on node B: %+v, %v", st, err)
+		}
+		got = append(got, st.Response.Result+"/"+st.Response.Status+"/"+st.Response.Status_Msg)
+		if st.Response.Result != "waiting" {
+			break
+		}
+	}
+	want := []string{"waiting/calling/Dialing XXX-XXX-0111...", "waiting/answered/Answered. Press '1' on your phone to log in.",
+		"allow/allow/Success. Logging you in..."}
+	if !slices.Equal(got, want) {
+		t.Fatalf("auth_status on node B: %q, want %q", got, want)
+	}
+	wait()
 }

@@ -80,8 +80,21 @@ func sipConfig(cfg config.Config, log *slog.Logger) (sipcall.Config, error) {
 		Registrar: cfg.SIPRegistrar, RegisterExpiry: cfg.SIPRegisterExpiry.Duration, Username: cfg.SIPUsername,
 		Password: password, From: cfg.SIPFrom, RTPPortMin: lo, RTPPortMax: hi,
 		RingTimeout: cfg.SIPRingTimeout.Duration, AnswerTimeout: cfg.SIPAnswerTimeout.Duration,
-		MaxDuration: cfg.SIPMaxCallDuration.Duration, Logger: log.With("component", "sip")}, nil
+		MaxDuration: cfg.SIPMaxCallDuration.Duration,
+		Logger:      slog.New(infoAndAbove{log.Handler()}).With("component", "sip")}, nil
 }
+
+// infoAndAbove drops debug records: sipgo's debug logs carry request
+// lines (INVITE sip:+15555550123@…), and numbers are never logged in full.
+type infoAndAbove struct{ slog.Handler }
+
+func (h infoAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo && h.Handler.Enabled(ctx, l)
+}
+
+func (h infoAndAbove) WithAttrs(a []slog.Attr) slog.Handler { return infoAndAbove{h.Handler.WithAttrs(a)} }
+
+func (h infoAndAbove) WithGroup(name string) slog.Handler { return infoAndAbove{h.Handler.WithGroup(name)} }
 
 // phoneOptions builds the core's phone-call options and the SIP engine
 // (not started: see App.StartTelephony) from the configuration; without

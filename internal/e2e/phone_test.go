@@ -156,7 +156,9 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 		dataDir, phone.Addr())), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := testutil.StartServe(t, bin, testutil.ServeOptions{DataDir: dataDir, Args: []string{"--config", conf}})
+	// Debug logs too: the number must not be in them (sipgo logs request
+	// lines at debug level; the SIP logger drops them).
+	srv := testutil.StartServe(t, bin, testutil.ServeOptions{DataDir: dataDir, Args: []string{"--config", conf, "--log-level", "debug"}})
 	cli := func(args ...string) cliResult { t.Helper(); return mustCLI(t, bin, append(args, "--config", conf)...) }
 	var in map[string]any
 	if err := json.Unmarshal([]byte(cli("integration", "create", "--type", "authapi", "--name", "calls", "--json").stdout), &in); err != nil {
@@ -192,6 +194,9 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 	}
 	if dialled := wait(); dialled != "+15555550199" {
 		t.Fatalf("test-call: the trunk was asked for %q", dialled)
+	}
+	if out := srv.Output(); strings.Contains(out, "5550166") || !strings.Contains(out, "XXX-XXX-0166") {
+		t.Fatalf("the server's log has the number in full, or not masked:\n%s", out)
 	}
 	r = cli("telephony", "log")
 	if !strings.Contains(r.stdout, "phone authentication XXX-XXX-0166 sip approved credits=1") ||

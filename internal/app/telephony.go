@@ -92,9 +92,13 @@ func (h infoAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelInfo && h.Handler.Enabled(ctx, l)
 }
 
-func (h infoAndAbove) WithAttrs(a []slog.Attr) slog.Handler { return infoAndAbove{h.Handler.WithAttrs(a)} }
+func (h infoAndAbove) WithAttrs(a []slog.Attr) slog.Handler {
+	return infoAndAbove{h.Handler.WithAttrs(a)}
+}
 
-func (h infoAndAbove) WithGroup(name string) slog.Handler { return infoAndAbove{h.Handler.WithGroup(name)} }
+func (h infoAndAbove) WithGroup(name string) slog.Handler {
+	return infoAndAbove{h.Handler.WithGroup(name)}
+}
 
 // phoneOptions builds the core's phone-call options and the SIP engine
 // (not started: see App.StartTelephony) from the configuration; without

@@ -37,6 +37,7 @@ cd "$ROOT"
 APT_PACKAGES=(
 	gcc libc6-dev # cgo, for go test -race
 	sip-tester # SIPp as the phone of phone-callback calls (internal/telephony/sipcall)
+	sox # writes the WAV files LoadPrompt reads (internal/telephony/sipcall/sox_test.go)
 	postgresql
 	python3-duo-client python3-six python3-requests
 	libnet-duo-perl liblwp-protocol-https-perl # Perl Net::Duo (internal/e2e/perl_test.go)

@@ -154,12 +154,12 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 			cfg.PublicHostname = h
 		}
 	}
-	sms, err := smsOptions(cfg)
+	sms, err := smsOptions(ctx, cfg, st, box)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	phone, sp, err := phoneOptions(cfg, log)
+	phone, sp, err := phoneOptions(ctx, cfg, st, box, log)
 	if err != nil {
 		_ = st.Close()
 		return nil, err

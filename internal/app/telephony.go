@@ -11,14 +11,16 @@ import (
 
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/config"
+	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/telephony"
 	"github.com/assent-auth/assent/internal/telephony/sipcall"
 )
 
 // smsOptions builds the core's SMS options from the configuration: the
-// provider (its password read from sms_password_file) and Duo's sms_*
-// settings.
-func smsOptions(cfg config.Config) (auth.SMSOptions, error) {
+// provider (its password read from sms_password_file, else the credential
+// stored sealed with `assent telephony credential set sms`) and Duo's
+// sms_* settings.
+func smsOptions(ctx context.Context, cfg config.Config, st auth.SettingReader, box *secrets.Box) (auth.SMSOptions, error) {
 	o := auth.SMSOptions{Batch: cfg.SMSBatch, Expiration: cfg.SMSExpiration.Duration, Message: cfg.SMSMessage,
 		Refresh: cfg.SMSRefresh,
 		PerUser: cfg.RateLimitSMSPerUser.Limit(), Global: cfg.RateLimitSMSGlobal.Limit()}
@@ -32,6 +34,12 @@ func smsOptions(cfg config.Config) (auth.SMSOptions, error) {
 			return o, fmt.Errorf("sms_password_file: %w", err)
 		}
 		password = strings.TrimSpace(string(b))
+	} else {
+		stored, _, err := auth.LoadCredential(ctx, st, box, auth.CredentialSMS)
+		if err != nil {
+			return o, fmt.Errorf("sms_provider: %w", err)
+		}
+		password = stored
 	}
 	s, err := telephony.New(telephony.Config{Provider: cfg.SMSProvider, URL: cfg.SMSURL, From: cfg.SMSFrom,
 		Username: cfg.SMSUsername, Password: password, Body: cfg.SMSHTTPBody, ContentType: cfg.SMSHTTPContentType})
@@ -44,8 +52,9 @@ func smsOptions(cfg config.Config) (auth.SMSOptions, error) {
 
 // sipPhone is the core's PhoneCaller over a sipcall.Caller.
 type sipPhone struct {
-	c      *sipcall.Caller
-	prompt sipcall.Prompt
+	c        *sipcall.Caller
+	prompt   sipcall.Prompt
+	password string // for StartTestTelephony's second engine
 }
 
 // Call dials number through the trunk and plays the prompt. A number with
@@ -61,20 +70,12 @@ func (p *sipPhone) Call(ctx context.Context, number, extension string, progress 
 
 func (*sipPhone) Name() string { return "sip" }
 
-// sipConfig is the SIP engine's configuration from sip_*; the password is
-// read from sip_password_file.
-func sipConfig(cfg config.Config, log *slog.Logger) (sipcall.Config, error) {
+// sipConfig is the SIP engine's configuration from sip_*, with password
+// (see sipPassword).
+func sipConfig(cfg config.Config, password string, log *slog.Logger) (sipcall.Config, error) {
 	lo, hi, err := cfg.RTPPorts()
 	if err != nil {
 		return sipcall.Config{}, fmt.Errorf("sip_rtp_ports: %w", err)
-	}
-	var password string
-	if cfg.SIPPasswordFile != "" {
-		b, err := os.ReadFile(cfg.SIPPasswordFile)
-		if err != nil {
-			return sipcall.Config{}, fmt.Errorf("sip_password_file: %w", err)
-		}
-		password = strings.TrimSpace(string(b))
 	}
 	return sipcall.Config{ListenAddr: cfg.SIPListen, AdvertiseIP: cfg.SIPAdvertiseIP, OutboundProxy: cfg.SIPOutboundProxy,
 		Registrar: cfg.SIPRegistrar, RegisterExpiry: cfg.SIPRegisterExpiry.Duration, Username: cfg.SIPUsername,
@@ -100,16 +101,45 @@ func (h infoAndAbove) WithGroup(name string) slog.Handler {
 	return infoAndAbove{h.Handler.WithGroup(name)}
 }
 
+// sipPassword is the SIP trunk's password: sip_password_file's first
+// line, else the credential stored sealed with `assent telephony
+// credential set sip`, else none.
+func sipPassword(ctx context.Context, cfg config.Config, st auth.SettingReader, box *secrets.Box) (string, error) {
+	if cfg.SIPPasswordFile != "" {
+		b, err := os.ReadFile(cfg.SIPPasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("sip_password_file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	stored, _, err := auth.LoadCredential(ctx, st, box, auth.CredentialSIP)
+	if err != nil {
+		return "", fmt.Errorf("sip: %w", err)
+	}
+	return stored, nil
+}
+
 // phoneOptions builds the core's phone-call options and the SIP engine
-// (not started: see App.StartTelephony) from the configuration; without
-// sip_listen, calls are off and the engine is nil.
-func phoneOptions(cfg config.Config, log *slog.Logger) (auth.PhoneOptions, *sipPhone, error) {
+// (not started: see App.StartTelephony) from the configuration: the
+// password (sipPassword) and the prompt (sip_prompt_file, else the
+// shipped one). Without sip_listen, calls are off and the engine is nil.
+func phoneOptions(ctx context.Context, cfg config.Config, st auth.SettingReader, box *secrets.Box, log *slog.Logger) (auth.PhoneOptions, *sipPhone, error) {
 	o := auth.PhoneOptions{MaxDuration: cfg.SIPMaxCallDuration.Duration,
 		PerUser: cfg.RateLimitCallsPerUser.Limit(), Global: cfg.RateLimitCallsGlobal.Limit()}
 	if cfg.SIPListen == "" {
 		return o, nil, nil
 	}
-	sc, err := sipConfig(cfg, log)
+	password, err := sipPassword(ctx, cfg, st, box)
+	if err != nil {
+		return o, nil, err
+	}
+	prompt := sipcall.DefaultPrompt()
+	if cfg.SIPPromptFile != "" {
+		if prompt, err = sipcall.LoadPrompt(cfg.SIPPromptFile); err != nil {
+			return o, nil, fmt.Errorf("sip_prompt_file: %w", err)
+		}
+	}
+	sc, err := sipConfig(cfg, password, log)
 	if err != nil {
 		return o, nil, err
 	}
@@ -117,7 +147,7 @@ func phoneOptions(cfg config.Config, log *slog.Logger) (auth.PhoneOptions, *sipP
 	if err != nil {
 		return o, nil, err
 	}
-	p := &sipPhone{c: c, prompt: sipcall.DefaultPrompt()}
+	p := &sipPhone{c: c, prompt: prompt, password: password}
 	o.Caller = p
 	return o, p, nil
 }
@@ -151,7 +181,7 @@ func (a *App) StartTestTelephony(ctx context.Context) error {
 		cfg.SIPOutboundProxy = cfg.SIPRegistrar
 	}
 	cfg.SIPRegistrar = ""
-	sc, err := sipConfig(cfg, a.Logger)
+	sc, err := sipConfig(cfg, a.sipPhone.password, a.Logger)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +19,85 @@ func newTelephonyCmd(e *env) *cobra.Command {
 		Use:   "telephony",
 		Short: "SMS and phone calls: give users phone numbers, send a test message, place a test call, read the telephony log",
 	}
-	cmd.AddCommand(newTelephonyTestSMSCmd(e), newTelephonyTestCallCmd(e), newTelephonyAddPhoneCmd(e), newTelephonyLogCmd(e))
+	cmd.AddCommand(newTelephonyTestSMSCmd(e), newTelephonyTestCallCmd(e), newTelephonyAddPhoneCmd(e), newTelephonyLogCmd(e), newTelephonyCredentialCmd(e))
+	return cmd
+}
+
+// newTelephonyCredentialCmd keeps a provider's password or token in the
+// database, sealed with the master key, instead of a plaintext file.
+func newTelephonyCredentialCmd(e *env) *cobra.Command {
+	names := strings.Join(auth.CredentialNames(), "|")
+	cmd := &cobra.Command{
+		Use:   "credential",
+		Short: "Store a provider's password sealed in the database (instead of sms_password_file / sip_password_file)",
+		Long: `Store the password or token of the SMS provider (sms) or the SIP trunk (sip) in
+the database, sealed with the master key: neither the configuration nor a backup
+then holds it in the clear. A password file, when configured, wins. The server
+reads the credential when it starts.
+
+The secret is read from a file or from standard input (-), never from the
+command line:
+
+    printf '%s\n' 'the-token' | assent telephony credential set sms --file -`,
+	}
+	var file string
+	set := &cobra.Command{
+		Use:   "set " + names,
+		Short: "Store (or replace) the provider's password, read from --file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return errors.New("--file is required (a file, or - for standard input): a password is never taken on the command line")
+			}
+			pw, err := readPasswordFile(file, e.stdin)
+			if err != nil {
+				return err
+			}
+			return runApp(cmd, e, func(a *app.App) error {
+				if err := a.Core.SetCredential(cmd.Context(), args[0], *pw); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Stored the %s credential, sealed. Restart the server to use it.\n", args[0])
+				return nil
+			})
+		},
+	}
+	set.Flags().StringVar(&file, "file", "", "file holding the password (first line), - for standard input")
+	clear := &cobra.Command{
+		Use:   "clear " + names,
+		Short: "Remove the provider's stored password",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				if err := a.Core.ClearCredential(cmd.Context(), args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Removed the stored %s credential.\n", args[0])
+				return nil
+			})
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Name the providers that have a stored password (never the password)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				names, err := a.Core.StoredCredentials(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if len(names) == 0 {
+					fmt.Fprintln(e.stdout, "No stored credentials.")
+				}
+				for _, n := range names {
+					fmt.Fprintln(e.stdout, n)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.AddCommand(set, clear, list)
 	return cmd
 }
 

@@ -214,6 +214,9 @@ type Config struct {
 	SIPRingTimeout     Duration `toml:"sip_ring_timeout"`
 	SIPAnswerTimeout   Duration `toml:"sip_answer_timeout"`
 	SIPMaxCallDuration Duration `toml:"sip_max_call_duration"`
+	// SIPPromptFile is an administrator's recording played instead of
+	// the shipped prompt (sipcall.LoadPrompt: WAV, 8 kHz mono, ≤ 60 s).
+	SIPPromptFile string `toml:"sip_prompt_file"`
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
@@ -1044,6 +1047,11 @@ func (c *Config) validateSIP(bad func(key, msg string)) {
 	} {
 		if d.v < d.min || d.v > d.max {
 			bad(d.key, fmt.Sprintf("must be from %s to %s", d.min, d.max))
+		}
+	}
+	if c.SIPPromptFile != "" {
+		if fi, err := os.Stat(c.SIPPromptFile); err != nil || !fi.Mode().IsRegular() {
+			bad("sip_prompt_file", fmt.Sprintf("%q is not a readable file", c.SIPPromptFile))
 		}
 	}
 	if c.SIPMaxCallDuration.Duration < c.SIPRingTimeout.Duration {

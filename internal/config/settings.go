@@ -400,7 +400,7 @@ var settings = []Setting{
 	},
 	{
 		Key:  "sms_password_file",
-		Help: "file holding the provider's password or token (one line; keep it mode 0600), read at start like `master_key_file`: never written in the configuration",
+		Help: "file holding the provider's password or token (one line; keep it mode 0600), read at start like `master_key_file`: never written in the configuration. Unset: the credential stored sealed in the database with `assent telephony credential set sms`, if any",
 	},
 	{
 		Key:  "sms_from",
@@ -468,7 +468,7 @@ var settings = []Setting{
 	},
 	{
 		Key:  "sip_password_file",
-		Help: "file holding the SIP password (one line; keep it mode 0600), read at start: never written in the configuration nor logged",
+		Help: "file holding the SIP password (one line; keep it mode 0600), read at start: never written in the configuration nor logged. Unset: the password stored sealed with `assent telephony credential set sip`, if any",
 	},
 	{
 		Key:        "sip_from",
@@ -490,6 +490,11 @@ var settings = []Setting{
 	{
 		Key: "sip_max_call_duration", Default: "90s",
 		Help: "the bound of a whole call, dialling to hanging up (at least `sip_ring_timeout`); the login waits this long and 10 s more",
+	},
+	{
+		Key:        "sip_prompt_file",
+		DefaultDoc: "the shipped English recording",
+		Help:       "a WAV file the callee hears instead (8000 Hz mono, 16-bit PCM, μ-law or A-law, at most 60 s; say which key approves), read at start: an unreadable or unsuitable file stops the start with the sox command that converts it",
 	},
 	{
 		Key:        "max_connections",

@@ -27,6 +27,9 @@ func TestValidateSIP(t *testing.T) {
 			c.SIPRingTimeout.Duration, c.SIPAnswerTimeout.Duration = 0, time.Hour
 			c.SIPMaxCallDuration.Duration, c.SIPRegisterExpiry.Duration = time.Second, time.Second
 		}, "sip_rtp_ports sip_register_expiry sip_ring_timeout sip_answer_timeout sip_max_call_duration"},
+		{"missing prompt file", func(c *Config) {
+			c.SIPListen, c.SIPOutboundProxy, c.SIPPromptFile = "0.0.0.0:5070", "pbx:5060", "/nonexistent/prompt.wav"
+		}, "sip_prompt_file"},
 		{"call shorter than ringing", func(c *Config) {
 			c.SIPListen, c.SIPOutboundProxy = "0.0.0.0:5070", "pbx:5060"
 			c.SIPMaxCallDuration.Duration = 10 * time.Second

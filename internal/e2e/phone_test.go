@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,7 +84,7 @@ func TestPhoneCallSIPp(t *testing.T) {
 		if a != tc.want {
 			t.Fatalf("%s: %+v, want %+v", tc.name, a, tc.want)
 		}
-		if dialled := wait(); dialled != "+15555550142" {
+		if dialled := wait().Number; dialled != "+15555550142" {
 			t.Fatalf("%s: the trunk was asked for %q", tc.name, dialled)
 		}
 	}
@@ -150,10 +153,16 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 	py := testutil.Python3(t)
 	phone := sipptest.New(t)
 	dataDir := t.TempDir()
+	// An administrator's recording: half a second of 440 Hz, 8 kHz mono
+	// 16-bit PCM.
+	prompt := filepath.Join(t.TempDir(), "prompt.wav")
+	if err := os.WriteFile(prompt, toneWAV(440, 4000), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(t.TempDir(), "assent.toml")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("data_dir = %q\nsip_listen = \"127.0.0.1:0\"\n"+
-		"sip_outbound_proxy = %q\nsip_ring_timeout = \"5s\"\nsip_max_call_duration = \"20s\"\n",
-		dataDir, phone.Addr())), 0o600); err != nil {
+		"sip_outbound_proxy = %q\nsip_ring_timeout = \"5s\"\nsip_max_call_duration = \"20s\"\nsip_prompt_file = %q\nsip_username = \"assent\"\n",
+		dataDir, phone.Addr(), prompt)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Debug logs too: the number must not be in them (sipgo logs request
@@ -183,19 +192,26 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 	if a != (pyAuth{"allow", "allow", "Success. Logging you in..."}) {
 		t.Fatalf("factor=phone: %+v", a)
 	}
-	if dialled := wait(); dialled != "+15555550166" {
+	if dialled := wait().Number; dialled != "+15555550166" {
 		t.Fatalf("the trunk was asked for %q", dialled)
 	}
 
-	wait = phone.Expect(t, sipptest.Answer{Key: "2"})
+	// The trunk's password stored sealed (no sip_password_file): the
+	// trunk challenges test-call's INVITE and checks the digest.
+	pw := filepath.Join(t.TempDir(), "sip-password")
+	if err := os.WriteFile(pw, []byte("trunk-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cli("telephony", "credential", "set", "sip", "--file", pw)
+	wait = phone.Expect(t, sipptest.Answer{Key: "2", User: "assent", Password: "trunk-s3cret"})
 	r := cli("telephony", "test-call", "+15555550199")
 	if !strings.Contains(r.stdout, "Called XXX-XXX-0199 through sip: denied.") {
 		t.Fatalf("test-call: %s", r.stdout)
 	}
-	if dialled := wait(); dialled != "+15555550199" {
-		t.Fatalf("test-call: the trunk was asked for %q", dialled)
+	if c := wait(); c.Number != "+15555550199" || !c.DigestOK {
+		t.Fatalf("test-call: the trunk saw %+v", c)
 	}
-	if out := srv.Output(); strings.Contains(out, "5550166") || !strings.Contains(out, "XXX-XXX-0166") {
+	if out := srv.Output(); strings.Contains(out, "5550166") || !strings.Contains(out, "XXX-XXX-0166") || strings.Contains(out, "trunk-s3cret") {
 		t.Fatalf("the server's log has the number in full, or not masked:\n%s", out)
 	}
 	r = cli("telephony", "log")
@@ -251,7 +267,7 @@ func TestBrowserPhoneCall(t *testing.T) {
 		t.Errorf("the waiting page says %q once answered", got)
 	}
 	loggedIn(t, login, res, user)
-	if dialled := wait(); dialled != "+15555550133" {
+	if dialled := wait().Number; dialled != "+15555550133" {
 		t.Fatalf("the trunk was asked for %q", dialled)
 	}
 }
@@ -301,4 +317,23 @@ func TestPhoneCallAcrossNodes(t *testing.T) {
 		t.Fatalf("auth_status on node B: %q, want %q", got, want)
 	}
 	wait()
+}
+
+// toneWAV is a WAV file (RIFF, 8000 Hz mono, 16-bit PCM) of n samples of
+// a sine at freq Hz.
+func toneWAV(freq float64, n int) []byte {
+	var b bytes.Buffer
+	le := binary.LittleEndian
+	b.WriteString("RIFF")
+	_ = binary.Write(&b, le, uint32(36+2*n))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(8000), uint32(16000), uint16(2), uint16(16)} {
+		_ = binary.Write(&b, le, v)
+	}
+	b.WriteString("data")
+	_ = binary.Write(&b, le, uint32(2*n))
+	for i := range n {
+		_ = binary.Write(&b, le, int16(8000*math.Sin(2*math.Pi*freq*float64(i)/8000)))
+	}
+	return b.Bytes()
 }

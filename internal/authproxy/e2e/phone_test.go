@@ -56,7 +56,7 @@ func TestChallengePhone(t *testing.T) {
 		r.Attrs = append(r.Attrs, "State = "+ch.Get("State"))
 		r.Timeout = 40
 		wantCode(t, radclient(t, r), tc.want)
-		if dialled := wait(); dialled != "+15555550177" {
+		if dialled := wait().Number; dialled != "+15555550177" {
 			t.Fatalf("key %s: the trunk was asked for %q", tc.key, dialled)
 		}
 	}

@@ -119,25 +119,6 @@ func TestParseAnswer(t *testing.T) {
 	}
 }
 
-func TestDefaultPrompt(t *testing.T) {
-	p := DefaultPrompt()
-	if n := len(p.Samples); n < sampleRate/2 || n > 3*sampleRate {
-		t.Fatalf("prompt of %d samples", n)
-	}
-	u, a := p.encode(ptPCMU), p.encode(ptPCMA)
-	if len(u) != len(p.Samples) || len(a) != len(p.Samples) || bytes.Equal(u, a) {
-		t.Fatal("encodings")
-	}
-	// Not silence: the chime reaches about 30 % of full scale.
-	var peak int16
-	for _, s := range p.Samples {
-		peak = max(peak, s)
-	}
-	if peak < 9000 || peak > 10000 {
-		t.Fatalf("peak %d", peak)
-	}
-}
-
 func FuzzParseRTP(f *testing.F) {
 	f.Add(AppendRTP(nil, RTPPacket{PayloadType: 101, Payload: []byte{1, 0x8a, 3, 0x20}}))
 	f.Add([]byte{0xb1, 0xe5, 0, 7, 0, 0, 6, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0xbe, 0xde, 0, 1, 1, 2, 3, 4, 1, 0x8a, 0, 1, 2})

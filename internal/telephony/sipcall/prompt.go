@@ -1,6 +1,6 @@
 package sipcall
 
-import "math"
+import _ "embed" // prompt-en.wav
 
 // Prompt is audio as 16-bit linear PCM at 8000 Hz, encoded to the
 // negotiated G.711 law when sent.
@@ -10,37 +10,24 @@ type Prompt struct {
 
 const sampleRate = 8000
 
-// DefaultPrompt is the prompt shipped with Assent. It is synthesized by this
-// code, not recorded speech: a rising three-note chime (C5, E5, G5, 150 ms
-// each), 300 ms of silence, then two short 1 kHz beeps — the cue "press 1"
-// that docs/telephony-sip.md asks deployments to explain to their users
-// (or to replace with a recorded prompt through Config.Prompt).
+// promptWAV is the spoken prompt shipped with Assent, "This is a login
+// request from Assent. Press 1 to approve. Press any other key to deny.",
+// as 8 kHz mono G.711 μ-law in a WAV file. scripts/gen-voice-prompt.sh
+// makes it with free text-to-speech; README.md beside it has the licences.
+//
+//go:embed prompt-en.wav
+var promptWAV string
+
+// DefaultPrompt is the spoken prompt shipped with Assent (promptWAV),
+// about 6 seconds of speech. It is decoded anew on each call, so callers
+// may keep or change the samples they get.
 func DefaultPrompt() Prompt {
-	var s []int16
-	tone := func(freq float64, ms int) {
-		n := sampleRate * ms / 1000
-		ramp := sampleRate * 10 / 1000 // 10 ms fade in/out: no clicks
-		for i := 0; i < n; i++ {
-			env := 1.0
-			if i < ramp {
-				env = float64(i) / float64(ramp)
-			} else if n-i < ramp {
-				env = float64(n-i) / float64(ramp)
-			}
-			v := 0.3 * env * math.Sin(2*math.Pi*freq*float64(i)/sampleRate)
-			s = append(s, int16(v*32767))
-		}
+	p, err := parseWAV([]byte(promptWAV))
+	if err != nil {
+		// The file is part of the binary and checked by TestDefaultPrompt.
+		panic("sipcall: the embedded prompt-en.wav is broken: " + err.Error())
 	}
-	silence := func(ms int) { s = append(s, make([]int16, sampleRate*ms/1000)...) }
-	tone(523.25, 150)
-	tone(659.25, 150)
-	tone(783.99, 150)
-	silence(300)
-	tone(1000, 120)
-	silence(120)
-	tone(1000, 120)
-	silence(200)
-	return Prompt{Samples: s}
+	return p
 }
 
 // encode returns the prompt in the given G.711 payload type.

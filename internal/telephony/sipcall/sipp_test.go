@@ -43,6 +43,9 @@ const sippRecvInvite = `<recv request="INVITE" crlf="true">
 </recv>
 `
 
+// sippRinging rings for a moment before what follows, as a phone does: a
+// 180 and a 200 sent back to back can reach sipgo's dialog together, and
+// then the 180 (only reported as progress "ringing") may not be seen.
 const sippRinging = `<send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
@@ -54,6 +57,7 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 Content-Length: 0
 
 ]]></send>
+<pause milliseconds="50"/>
 `
 
 const sippOK = `<send retrans="500"><![CDATA[
@@ -79,6 +83,39 @@ a=fmtp:101 0-15
 
 ]]></send>
 <recv request="ACK" crlf="true"/>
+`
+
+// sippOKSink answers like sippOK but names the test's own UDP socket as the
+// media address (c=/m=), so the test hears what the callee is sent (SIPp
+// 3.6 records no RTP, and its -rtp_echo would only send the audio back to
+// Assent's own socket); then sippListen lets the prompt play for 1.5 s
+// before sippHangUp.
+const sippOKSink = `<send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 53655765 2353687637 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio {{.SinkPort}} RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+
+]]></send>
+<recv request="ACK" crlf="true"/>
+`
+
+const sippListen = `<pause milliseconds="1500"/>
 `
 
 const sippByeFromUs = `<recv request="BYE"/>
@@ -215,6 +252,7 @@ type sippCase struct {
 	want    Outcome
 	wantErr bool
 	states  string // progress reported, joined by ","
+	hears   bool   // the media goes to the test (sippOKSink): check the prompt arrives
 }
 
 func TestCallWithSIPp(t *testing.T) {
@@ -236,6 +274,7 @@ func TestCallWithSIPp(t *testing.T) {
 		{name: "info key 1 approves", parts: []string{sippRecvInvite, sippRinging, sippOK, sippInfo, sippByeFromUs}, digit: "1", want: Approved, states: answered},
 		{name: "info key 2 denies", parts: []string{sippRecvInvite, sippRinging, sippOK, sippInfo, sippByeFromUs}, digit: "2", want: Denied, states: answered},
 		{name: "hang up denies", parts: []string{sippRecvInvite, sippRinging, sippOK, sippHangUp}, want: HungUp, states: answered},
+		{name: "callee hears the spoken prompt", parts: []string{sippRecvInvite, sippRinging, sippOKSink, sippListen, sippHangUp}, want: HungUp, states: answered, hears: true},
 		{name: "answered, no key", parts: []string{sippRecvInvite, sippRinging, sippOK, sippByeFromUs}, want: Timeout, states: answered,
 			cfg: func(c *Config) { c.AnswerTimeout = 700 * time.Millisecond }},
 		{name: "no answer cancels", parts: []string{sippRecvInvite, sippRinging, sippCancelled}, want: NoAnswer, states: "calling,ringing",
@@ -267,6 +306,13 @@ func runSIPpCase(t *testing.T, tc sippCase) {
 	}
 	defer c.Close()
 
+	var sink *net.UDPConn
+	sinkPort := 0
+	if tc.hears {
+		sink = udp(t, "127.0.0.1:0")
+		sinkPort = sink.LocalAddr().(*net.UDPAddr).Port
+	}
+
 	dir := t.TempDir()
 	tmpl := template.Must(template.New("s").Parse(sippHead + strings.Join(tc.parts, "") + sippTail))
 	var scen bytes.Buffer
@@ -275,6 +321,7 @@ func runSIPpCase(t *testing.T, tc sippCase) {
 		"Contact":  "sip:assent@" + c.LocalAddr().String(),
 		"Pcap":     filepath.Join(pcapDir, tc.pcap),
 		"Digit":    tc.digit,
+		"SinkPort": sinkPort,
 		"UsesFrom": strings.Contains(body, "[$remote_from]") && tc.parts[0] == sippRecvInvite,
 		"UsesCSeq": strings.Contains(body, "[$invite_cseq]"),
 	}); err != nil {
@@ -319,6 +366,17 @@ func runSIPpCase(t *testing.T, tc sippCase) {
 	if got != tc.want || (err != nil) != tc.wantErr {
 		dump()
 		t.Fatalf("Call = %s, %v; want %s (error: %v)", got, err, tc.want, tc.wantErr)
+	}
+	if tc.hears {
+		// The packets wait in the socket's buffer: 1 s of audio, which must
+		// be the prompt, and speech after its 250 ms of leading silence.
+		heard := receiveAudio(t, sink, ptPCMU, 50)
+		if !equalSamples(heard, DefaultPrompt().decoded(ptPCMU)[:len(heard)]) {
+			t.Error("the callee was sent other audio than the prompt")
+		}
+		if r := rms(heard[sampleRate/4:]); r < speechFloor {
+			t.Errorf("the callee hears RMS %.0f, want speech (at least %d)", r, speechFloor)
+		}
 	}
 	mu.Lock()
 	if s := strings.Join(states, ","); s != tc.states {

@@ -27,7 +27,7 @@ func TestTrunkNoAnswerCancelsWithSIPp(t *testing.T) {
 	if got != NoAnswer || err != nil {
 		t.Fatalf("Call = %s, %v; want no_answer", got, err)
 	}
-	if dialled := wait(); dialled != "+15551234" {
+	if dialled := wait().Number; dialled != "+15551234" {
 		t.Fatalf("the trunk was asked for %q", dialled)
 	}
 }

@@ -50,6 +50,15 @@ type Answer struct {
 	// Ring is how long the phone rings before it answers; Hold how long
 	// it waits after answering before the key, while the prompt plays.
 	Ring, Hold time.Duration
+	// User and Password, when set, make the trunk challenge the INVITE
+	// (401, digest) and check the answer: a wrong one gets 403.
+	User, Password string
+}
+
+// Call is what the trunk saw of a call.
+type Call struct {
+	Number   string // the user part of the request's To: +15555550123
+	DigestOK bool   // the challenge was answered with the right password
 }
 
 const head = `<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -61,7 +70,47 @@ const head = `<?xml version="1.0" encoding="ISO-8859-1" ?>
     <log message="INVITE [$dialled] cseq [$invite_cseq]"/>
   </action>
 </recv>
+`
+
+// challenge answers the first INVITE with 401 and checks the second's
+// digest (%s: user, password); a wrong one gets 403 and the scenario ends.
+const challenge = `<send><![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="assent.test", nonce="6a1f0d3b9c", algorithm=MD5, qop="auth"
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+<recv request="INVITE" crlf="true">
+  <action>
+    <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq2"/>
+    <verifyauth assign_to="authvalid" username="%s" password="%s"/>
+    <log message="INVITE again, cseq [$invite_cseq2]"/>
+  </action>
+</recv>
+<nop test="authvalid" next="good"/>
 <send><![CDATA[
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+<nop next="end"/>
+<label id="good"/>
+<nop><action><log message="digest accepted"/></action></nop>
+`
+
+const ringing = `<send><![CDATA[
 SIP/2.0 180 Ringing
 [last_Via:]
 [last_From:]
@@ -111,6 +160,9 @@ SIP/2.0 200 OK
 Content-Length: 0
 
 ]]></send>
+`
+
+const tail = `<label id="end"/>
 </scenario>
 `
 
@@ -131,27 +183,33 @@ SIP/2.0 487 Request Terminated
 [last_From:]
 [last_To:];tag=[pid]SIPpTag01[call_number]
 [last_Call-ID:]
-CSeq: [$invite_cseq] INVITE
+CSeq: [$%s] INVITE
 Content-Length: 0
 
 ]]></send>
 <recv request="ACK"/>
-</scenario>
 `
 
 // Expect starts SIPp for one call answered as a says, once its port is
 // bound. The returned wait blocks until SIPp ran the scenario to its end
-// and fails the test otherwise (with SIPp's logs); it returns the
-// number dialled (the user part of the request's To).
-func (p *Phone) Expect(t testing.TB, a Answer) (wait func() string) {
+// and fails the test otherwise (with SIPp's logs); it returns what the
+// trunk saw.
+func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 	t.Helper()
 	dir := t.TempDir()
 	scen := head
+	cseq := "invite_cseq"
+	if a.User != "" {
+		scen += fmt.Sprintf(challenge, a.User, a.Password)
+		cseq = "invite_cseq2"
+	}
+	scen += ringing
 	if a.Key == "" {
-		scen += ringUntilCancelled
+		scen += fmt.Sprintf(ringUntilCancelled, cseq)
 	} else {
 		scen += fmt.Sprintf(answerAndKey, max(a.Ring.Milliseconds(), 1), max(a.Hold.Milliseconds(), 200), filepath.Join(pcapDir, "dtmf_2833_"+a.Key+".pcap"))
 	}
+	scen += tail
 	file := filepath.Join(dir, "uas.xml")
 	if err := os.WriteFile(file, []byte(scen), 0o600); err != nil {
 		t.Fatal(err)
@@ -182,20 +240,26 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() string) {
 		t.Logf("sipp output:\n%s", out.String())
 	}
 	// SIPp has bound its port once we cannot.
-	for {
+	for deadline := time.Now().Add(20 * time.Second); ; {
 		c, err := net.ListenPacket("udp4", p.Addr())
 		if err != nil {
 			break
 		}
 		c.Close()
+		if time.Now().After(deadline) {
+			cancel()
+			dump()
+			t.Fatalf("sipp did not bind %s (a scenario error?)", p.Addr())
+		}
 		select {
 		case err := <-done:
+			done <- err // for the cleanup
 			dump()
 			t.Fatalf("sipp ended before binding %s: %v", p.Addr(), err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return func() string {
+	return func() Call {
 		t.Helper()
 		select {
 		case err := <-done:
@@ -211,7 +275,7 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() string) {
 		b, _ := os.ReadFile(filepath.Join(dir, "log.log"))
 		_, after, _ := strings.Cut(string(b), "INVITE sip:")
 		number, _, _ := strings.Cut(after, "@")
-		return number
+		return Call{Number: number, DigestOK: strings.Contains(string(b), "digest accepted")}
 	}
 }
 

@@ -89,10 +89,17 @@ func TestPhoneCallSIPp(t *testing.T) {
 		}
 	}
 
+	// The trunk refuses the call (503): an error, never an allow.
+	wait := phone.Expect(t, sipptest.Answer{Refuse: 503})
+	if c := call("phone"); c.Error == "" || !strings.Contains(c.Error, "500") {
+		t.Fatalf("a refused call: %+v, want a 500 error", c)
+	}
+	wait()
+
 	// async=1: the first auth_status answers at once ("Dialing"; the phone
 	// rings a while), the next when the phone answered (it holds the key
 	// a while, the prompt playing), the last with the decision.
-	wait := phone.Expect(t, sipptest.Answer{Key: "1", Ring: 1500 * time.Millisecond, Hold: 2 * time.Second})
+	wait = phone.Expect(t, sipptest.Answer{Key: "1", Ring: 1500 * time.Millisecond, Hold: 2 * time.Second})
 	type pyStatus struct {
 		Waiting   bool   `json:"waiting"`
 		Success   bool   `json:"success"`
@@ -111,7 +118,7 @@ func TestPhoneCallSIPp(t *testing.T) {
 		t.Fatalf("auth_status answers: %s", b)
 	}
 
-	// Four calls in the auth log and the telephony log; the number is
+	// Five calls in the auth log and the telephony log; the number is
 	// nowhere in full.
 	rows, err := ts.App.Core.TelephonyLog(testCtx(t), time.Time{}, time.Time{}, 0)
 	if err != nil {
@@ -125,7 +132,7 @@ func TestPhoneCallSIPp(t *testing.T) {
 		got = append(got, r.Status)
 	}
 	slices.Sort(got) // rows of one second come in any order
-	if strings.Join(got, ",") != "approved,approved,denied,no_answer" {
+	if strings.Join(got, ",") != "approved,approved,denied,failed,no_answer" {
 		t.Fatalf("telephony log statuses %v", got)
 	}
 	var reasons []string
@@ -136,7 +143,7 @@ func TestPhoneCallSIPp(t *testing.T) {
 		reasons = append(reasons, l.Reason)
 	}
 	slices.Sort(reasons)
-	if strings.Join(reasons, ",") != "no_response,user_approved,user_approved,user_denied" {
+	if strings.Join(reasons, ",") != "call_failed,no_response,user_approved,user_approved,user_denied" {
 		t.Fatalf("auth log reasons %v", reasons)
 	}
 	if strings.Contains(ts.Logs(), "5550142") {

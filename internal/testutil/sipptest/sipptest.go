@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +54,9 @@ type Answer struct {
 	// User and Password, when set, make the trunk challenge the INVITE
 	// (401, digest) and check the answer: a wrong one gets 403.
 	User, Password string
+	// Refuse, when set, answers the INVITE with this final status (503:
+	// the trunk is down) instead of ringing.
+	Refuse int
 }
 
 // Call is what the trunk saw of a call.
@@ -166,6 +170,20 @@ const tail = `<label id="end"/>
 </scenario>
 `
 
+// refuse answers the INVITE with a final status (%d %s).
+const refuse = `<send><![CDATA[
+SIP/2.0 %d %s
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+`
+
 const ringUntilCancelled = `<recv request="CANCEL"/>
 <send><![CDATA[
 SIP/2.0 200 OK
@@ -203,10 +221,14 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 		scen += fmt.Sprintf(challenge, a.User, a.Password)
 		cseq = "invite_cseq2"
 	}
-	scen += ringing
-	if a.Key == "" {
+	switch {
+	case a.Refuse != 0:
+		scen += fmt.Sprintf(refuse, a.Refuse, http.StatusText(a.Refuse))
+	case a.Key == "":
+		scen += ringing
 		scen += fmt.Sprintf(ringUntilCancelled, cseq)
-	} else {
+	default:
+		scen += ringing
 		scen += fmt.Sprintf(answerAndKey, max(a.Ring.Milliseconds(), 1), max(a.Hold.Milliseconds(), 200), filepath.Join(pcapDir, "dtmf_2833_"+a.Key+".pcap"))
 	}
 	scen += tail

@@ -23,6 +23,7 @@ import (
 	"github.com/assent-auth/assent/internal/secrets"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/store/sqlstore"
+	"github.com/assent-auth/assent/internal/telephony/sipcall"
 	"github.com/assent-auth/assent/internal/webauthnrp"
 	"github.com/assent-auth/assent/internal/webpush"
 	"github.com/assent-auth/assent/internal/yubiotp"
@@ -56,6 +57,10 @@ type App struct {
 	// send at once).
 	Mail      *mail.Mailer
 	MailQueue *mail.Queue
+	// SIP places phone-callback calls; nil without sip_listen. Started by
+	// StartTelephony (the server, assent telephony test-call).
+	SIP      *sipcall.Caller
+	sipPhone *sipPhone // the core's PhoneCaller over SIP
 
 	closers []func() error
 }
@@ -154,7 +159,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		_ = st.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now}
+	phone, sp, err := phoneOptions(ctx, cfg, st, box, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, Store: st, Box: box, Logger: log, Now: time.Now, sipPhone: sp}
+	if sp != nil {
+		a.SIP = sp.c
+	}
 	if o.now != nil {
 		a.Now = o.now
 	}
@@ -251,6 +264,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Opti
 		},
 		MaxHeldRequests: cfg.MaxHeldRequests,
 		SMS:             sms,
+		Phone:           phone,
 		// The config's 0 means "keep forever", the core's negative.
 		RetainTransactions: keepForever(cfg.RetentionTransactions.Duration),
 		RetainAuthLog:      cfg.RetentionAuthLog.Duration,

@@ -68,6 +68,7 @@ type plan struct {
 	device   string // "push", "phone" or "sms": needs a device
 	index    int    // 1-based device position from a prompt factor (push2); 0: by req.Device
 	verified bool   // the client asked for a Verified Push (verified_push1)
+	auto     bool   // factor=auto: a push, or a call to a phone without the app
 }
 
 func resolveFactor(req AuthRequest) (plan, error) {
@@ -83,7 +84,7 @@ func resolveFactor(req AuthRequest) (plan, error) {
 		if req.Passcode != "" {
 			return checkPasscodeShape(req.Passcode)
 		}
-		return plan{device: FactorPush}, nil
+		return plan{device: FactorPush, auto: true}, nil
 	case FactorPrompt:
 		if req.Prompt == "" {
 			return plan{}, invalid("prompt", "is required with factor=prompt")
@@ -149,7 +150,7 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		return AuthResult{}, err
 	}
 	var place *heldPlace
-	if !req.Async && p.device == FactorPush {
+	if !req.Async && (p.device == FactorPush || p.device == FactorPhone) {
 		// A synchronous push holds the request until the device answers:
 		// take a place first, so a refusal sends no push.
 		if place, err = s.hold(); err != nil {
@@ -188,15 +189,19 @@ func (s *Service) startAuth(ctx context.Context, req AuthRequest, held **Held) (
 		}
 		return d.res, nil
 	}
-	s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
-		"verified_push", pending.StepUpDigits > 0)
-	if s.opts.PushNotifier != nil {
-		s.opts.PushNotifier.PushSent(*pending)
+	if d.call != nil {
+		s.startCall(ctx, *pending, *d.call)
+	} else {
+		s.opts.Logger.Info("push sent", "txid", pending.ID, "user_id", pending.UserID, "device_id", pending.DeviceID,
+			"verified_push", pending.StepUpDigits > 0)
+		if s.opts.PushNotifier != nil {
+			s.opts.PushNotifier.PushSent(*pending)
+		}
 	}
 	if req.Async {
 		return AuthResult{TxID: pending.ID, VerifyCode: s.VerifyCode(*pending)}, nil
 	}
-	return s.awaitPush(ctx, req.Integration, pending.ID, place, held)
+	return s.awaitPush(ctx, req.Integration, *pending, place, held)
 }
 
 func finalState(r AuthResult) string {
@@ -334,12 +339,18 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		s.gateAuth(ctx, req.Request, g, d)
 		return nil
 	}
+	if p.auto && s.autoCalls(req, devices, e) {
+		p.device = FactorPhone // Duo's auto: push if possible, else phone
+	}
 	if p.device != "" && !e.allows(p.device) {
 		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
 		return nil
 	}
 	if p.device == FactorSMS {
 		return s.decideSMS(req, p, u, devices, now, d, c)
+	}
+	if p.device == FactorPhone {
+		return s.decideCall(req, p, u, devices, now, d, c)
 	}
 	if p.device != "" {
 		t, err := s.newPush(req, p, u, devices, now)

@@ -51,7 +51,8 @@ type hotpUse struct {
 type decision struct {
 	res     AuthResult
 	log     store.AuthLog
-	push    *store.Transaction // a push to create: decided when answered
+	push    *store.Transaction // a push or call to create: decided when answered
+	call    *store.Device      // the phone a call (push.Factor "phone") dials, once committed
 	limited error              // a rate limit's refusal: only its log row is written
 	async   bool               // record the decision as a transaction for auth_status
 
@@ -93,6 +94,7 @@ type authCall struct {
 	attempt     passcodeAttempt // the passcode check the limits admitted
 	pushAllowed string          // the user a push token was spent for
 	sms         *smsBatch       // the SMS batch of this request, sent once
+	callAllowed string          // the user a call token was spent for
 }
 
 // decideAuth reads, decides and commits, again while a guarded write finds
@@ -144,7 +146,7 @@ func (s *Service) decideOnce(ctx context.Context, req AuthRequest, p plan, c *au
 	if IsKind(err, KindRateLimited) {
 		// Nothing was tried; the refusal itself is logged.
 		d.limited, d.log.Result, d.log.Reason = err, ResultDeny, ReasonRateLimited
-		d.push, d.outcome, d.code, d.expired, d.hotp, d.token, d.sms, d.smsCode, d.smsRefresh = nil, outcomeNone, nil, "", nil, nil, nil, nil, nil
+		d.push, d.call, d.outcome, d.code, d.expired, d.hotp, d.token, d.sms, d.smsCode, d.smsRefresh = nil, nil, outcomeNone, nil, "", nil, nil, nil, nil, nil
 		return d, nil
 	}
 	if err != nil {

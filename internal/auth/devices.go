@@ -406,6 +406,9 @@ func (s *Service) preauthDevice(d store.Device) Device {
 	if s.smsCapable(d) {
 		caps = append(caps, "sms")
 	}
+	if s.phoneCapable(d) {
+		caps = append(caps, "phone")
+	}
 	if hasApp(d) {
 		caps = append(caps, "mobile_otp")
 	}

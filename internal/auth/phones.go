@@ -55,8 +55,8 @@ const (
 )
 
 // phoneTypes are the types Duo accepts (any case), as Duo shows them.
-// Landlines are refused: Assent has no telephony, so a landline could
-// never authenticate.
+// Landlines are refused: a phone here is an app or a mobile number (SMS,
+// calls).
 var phoneTypes = map[string]string{"mobile": phoneMobile, "unknown": phoneUnknown}
 
 // phonePlatforms are Duo's platform values (any case), as Duo shows them.
@@ -88,7 +88,7 @@ func (f PhoneFields) check() (PhoneFields, error) {
 		v, ok := phoneTypes[key]
 		switch {
 		case key == "landline":
-			errs = append(errs, invalid("type", "landline phones are not supported: Assent places no calls and sends no SMS; add a mobile phone with an authenticator app"))
+			errs = append(errs, invalid("type", "landline phones are not supported; add a mobile phone (its number receives SMS passcodes and calls) or an authenticator app"))
 		case !ok:
 			errs = append(errs, invalid("type", "must be mobile or unknown"))
 		}

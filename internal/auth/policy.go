@@ -32,8 +32,8 @@ const (
 	MethodHardwareToken = "hardware_token" // OATH HOTP/TOTP and YubiKey OTP tokens
 	MethodWebAuthn      = "webauthn"       // security keys and passkeys
 	MethodBypassCode    = "bypass_code"    // administrator-issued bypass codes
-	MethodPhone         = "phone"          // phone callback (no telephony yet)
-	MethodSMS           = "sms"            // SMS passcodes (no telephony yet)
+	MethodPhone         = "phone"          // phone callback (phone.go)
+	MethodSMS           = "sms"            // SMS passcodes (sms.go)
 )
 
 // Methods lists every method a policy may allow.

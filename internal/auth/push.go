@@ -33,9 +33,7 @@ const recheckEvery = 15 * time.Second
 // newPush picks the device and builds the transaction for a push.
 func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store.Device, now time.Time) (*store.Transaction, error) {
 	if p.device != FactorPush {
-		// Phone calls need a telephony gateway, which Assent does not
-		// have; no enrolled device is capable of them. (SMS: decideSMS.)
-		return nil, ErrNoCapableDevice
+		return nil, ErrNoCapableDevice // phone: decideCall; SMS: decideSMS
 	}
 	var d *store.Device
 	switch {
@@ -104,6 +102,12 @@ type Status struct {
 func (s *Service) txStatus(t store.Transaction) Status {
 	switch t.State {
 	case store.TxPushed:
+		if t.Factor == FactorPhone {
+			if t.Progress == CallAnswered {
+				return Status{Result: "waiting", Status: CallAnswered, StatusMsg: msgAnswered}
+			}
+			return Status{Result: "waiting", Status: CallCalling, StatusMsg: fmt.Sprintf(msgDialing, t.Phone)}
+		}
 		if code := s.VerifyCode(t); code != "" {
 			return Status{Result: "waiting", Status: "pushed", StatusMsg: fmt.Sprintf(msgVerifiedPush, code), VerifyCode: code}
 		}
@@ -134,8 +138,9 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 	if err != nil {
 		return Status{}, wrap("auth status", err)
 	}
-	if t.State == store.TxPushed && t.StepUpDigits > 0 && s.shown.first(t.ID, t.Expires, s.now()) {
-		// The user needs the code before the device can be answered.
+	if t.State == store.TxPushed && (t.StepUpDigits > 0 || t.Factor == FactorPhone) && s.shown.first(t.ID, t.Expires, s.now()) {
+		// The user needs the code before the device can be answered; a
+		// call's first poll shows "Dialing …" at once.
 		return s.txStatus(t), nil
 	}
 	if t.State == store.TxPushed {
@@ -144,9 +149,12 @@ func (s *Service) AuthStatus(ctx context.Context, in store.Integration, txid str
 			return Status{}, err
 		}
 		defer place.release()
-		if t, err = s.waitTx(ctx, txid, s.opts.StatusWait); err != nil {
+		if t, err = s.waitTx(ctx, t, s.opts.StatusWait); err != nil {
 			return Status{}, wrap("auth status", err)
 		}
+	}
+	if t.State == store.TxFailed {
+		return Status{}, fmt.Errorf("auth status %s: %w", t.ID, ErrCallFailed)
 	}
 	st := s.txStatus(t)
 	if t.State == store.TxAllow && secondFactor(t.Factor) {
@@ -231,6 +239,9 @@ func (s *Service) logPush(ctx context.Context, q store.Queries, t store.Transact
 		Factor: factorPushLog, Device: t.DeviceID, Result: result, Reason: reason, IP: t.IP, Hostname: t.Hostname,
 		Groups: t.Groups,
 	}
+	if t.Factor == FactorPhone {
+		l.Factor = factorPhoneLog
+	}
 	if t.Factor == FactorVerificationPush {
 		// An identity check, not a login: it neither logs the user in nor
 		// locks them out (a caller posing as the user must not be able to
@@ -308,7 +319,8 @@ func (s *Service) AnswerPush(ctx context.Context, deviceID, txid string, a PushA
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		locked = false
 		t, err := q.GetTransaction(ctx, txid)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DeviceID != deviceID) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (t.DeviceID != deviceID || t.Factor == FactorPhone)) {
+			// A call is answered on the phone, not by the app.
 			return notFound("no such transaction for this device")
 		}
 		if err != nil {
@@ -375,6 +387,9 @@ func (s *Service) Pending(ctx context.Context, deviceID string) ([]PendingPush, 
 	names := map[string]string{}     // integration key → name
 	usernames := map[string]string{} // user ID → username (one device, usually one user)
 	for _, t := range list {
+		if t.Factor == FactorPhone {
+			continue // a call rings the phone; the app has nothing to answer
+		}
 		p := PendingPush{Transaction: t, Username: t.DisplayUsername}
 		if p.Username == "" {
 			username, ok := usernames[t.UserID]

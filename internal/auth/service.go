@@ -60,6 +60,9 @@ type Options struct {
 	Limits Limits
 	// SMS configures SMS passcodes (sms.go); the zero value sends none.
 	SMS SMSOptions
+	// Phone configures phone-callback calls (phone.go); the zero value
+	// places none.
+	Phone PhoneOptions
 	// MaxHeldRequests caps the requests held at once while they wait for a
 	// device (synchronous pushes, auth_status); more are refused with
 	// KindRateLimited. 0 means DefaultMaxHeldRequests; negative, no cap.
@@ -139,6 +142,8 @@ type Service struct {
 	opts Options
 	lim  limiters
 	sms  smsState
+	// calls is a pointer: its WaitGroup and mutex must not be copied.
+	calls *phoneState
 
 	skeys sync.Map     // ikey → *cachedIntegration; see Integration
 	nkeys atomic.Int64 // entries stored into skeys since it was last cleared
@@ -211,7 +216,8 @@ func New(st store.Store, box *secrets.Box, opts Options) *Service {
 	if opts.MaxHeldRequests == 0 {
 		opts.MaxHeldRequests = DefaultMaxHeldRequests
 	}
-	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now), sms: newSMSState(opts.SMS, opts.Now)}
+	s := &Service{st: st, box: box, opts: opts, lim: newLimiters(opts.Limits, opts.Now), sms: newSMSState(opts.SMS, opts.Now),
+		calls: newPhoneState(opts.Phone, opts.Now)}
 	s.pushLimit.configured = opts.Limits.PushesPerUser
 	s.pushTimeout.Store(int64(opts.PushTimeout))
 	return s

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -38,9 +39,9 @@ func (s *Service) StartAuth(ctx context.Context, req AuthRequest) (AuthResult, *
 
 // awaitPush waits for the synchronous push txid, holding place; with held
 // it returns the Held there at once, for StartAuth's caller to wait.
-func (s *Service) awaitPush(ctx context.Context, in store.Integration, txid string, place *heldPlace, held **Held) (AuthResult, error) {
-	h := &Held{place: place.take(), in: in}
-	h.s, h.txid, h.ctx, h.timeOutAtEnd = s, txid, s.waitContext(ctx), true
+func (s *Service) awaitPush(ctx context.Context, in store.Integration, t store.Transaction, place *heldPlace, held **Held) (AuthResult, error) {
+	h := &Held{place: place.take(), in: in, maxWait: max(t.Expires.Sub(s.now()), 0) + time.Second}
+	h.s, h.txid, h.ctx, h.timeOutAtEnd = s, t.ID, s.waitContext(ctx), true
 	if held != nil {
 		*held = h
 		return AuthResult{}, nil
@@ -54,6 +55,8 @@ type Held struct {
 	watch
 	place *heldPlace
 	in    store.Integration // whose policy may remember the device
+	// maxWait bounds the wait: the push's or call's expiry, and a second.
+	maxWait time.Duration
 }
 
 // TxID is the push's transaction.
@@ -81,10 +84,14 @@ func (h *Held) Wait(ctx context.Context) (AuthResult, error) {
 // with the error that ended the wait; it must not block for long. It does
 // not run once Cancel has returned, unless it had already started.
 func (h *Held) Watch(done func(AuthResult, error)) {
-	h.start(h.s, h.s.PushTimeout()+time.Second, func(t store.Transaction, err error) {
+	h.start(h.s, h.maxWait, func(t store.Transaction, err error) {
 		h.place.release()
 		if err != nil {
 			done(AuthResult{}, wrap("wait for push", err))
+			return
+		}
+		if t.State == store.TxFailed {
+			done(AuthResult{}, fmt.Errorf("phone call %s: %w", t.ID, ErrCallFailed))
 			return
 		}
 		st := h.s.txStatus(t)
@@ -103,15 +110,17 @@ func (h *Held) Cancel() {
 	h.place.release()
 }
 
-// waitTx waits until the transaction leaves TxPushed, times out, or maxWait
-// passes, and returns its latest state.
-func (s *Service) waitTx(ctx context.Context, txid string, maxWait time.Duration) (store.Transaction, error) {
+// waitTx waits until the transaction t leaves TxPushed, times out, or
+// maxWait passes, and returns its latest state; a call's wait also ends
+// when its progress changes (auth_status reports each stage).
+func (s *Service) waitTx(ctx context.Context, t store.Transaction, maxWait time.Duration) (store.Transaction, error) {
+	txid := t.ID
 	type answer struct {
 		t   store.Transaction
 		err error
 	}
 	ch := make(chan answer, 1)
-	w := &watch{txid: txid, ctx: s.waitContext(ctx)}
+	w := &watch{txid: txid, ctx: s.waitContext(ctx), untilProgress: t.Factor == FactorPhone, progress: t.Progress}
 	w.start(s, maxWait, func(t store.Transaction, err error) { ch <- answer{t, err} })
 	select {
 	case a := <-ch:
@@ -152,6 +161,10 @@ type watch struct {
 	// timed out (a synchronous push, whose request is answered now);
 	// otherwise it stays pending (auth_status: the client asks again).
 	timeOutAtEnd bool
+	// untilProgress: the wait also ends when the call's progress is no
+	// longer progress (auth_status of a phone call).
+	untilProgress bool
+	progress      string
 
 	mu    sync.Mutex
 	phase watchPhase
@@ -200,7 +213,7 @@ func (w *watch) check() {
 			return // canceled meanwhile
 		}
 		left := time.Until(w.deadline)
-		if err != nil || t.State != store.TxPushed || left <= 0 || ending {
+		if err != nil || t.State != store.TxPushed || left <= 0 || ending || (w.untilProgress && t.Progress != w.progress) {
 			w.phase = watchDone
 			w.stopTimer()
 			w.mu.Unlock()

@@ -17,9 +17,9 @@ import (
 func newTelephonyCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "telephony",
-		Short: "SMS: give users phone numbers, send a test message, read the telephony log",
+		Short: "SMS and phone calls: give users phone numbers, send a test message, place a test call, read the telephony log",
 	}
-	cmd.AddCommand(newTelephonyTestSMSCmd(e), newTelephonyAddPhoneCmd(e), newTelephonyLogCmd(e), newTelephonyCredentialCmd(e))
+	cmd.AddCommand(newTelephonyTestSMSCmd(e), newTelephonyTestCallCmd(e), newTelephonyAddPhoneCmd(e), newTelephonyLogCmd(e), newTelephonyCredentialCmd(e))
 	return cmd
 }
 
@@ -121,11 +121,36 @@ func newTelephonyTestSMSCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+func newTelephonyTestCallCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "test-call NUMBER",
+		Short: "Call a number through the configured SIP trunk (sip_*): press 1 to approve, another key to deny",
+		Long: "Call a number through the configured SIP trunk or PBX and report how the call ended (approved, denied, " +
+			"hung_up, timeout, no_answer, busy, failed). It runs next to the server: from a free port of sip_listen's " +
+			"address, without registering. The call is written to the telephony log.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApp(cmd, e, func(a *app.App) error {
+				if err := a.StartTestTelephony(cmd.Context()); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Calling %s...\n", auth.MaskNumber(args[0]))
+				outcome, err := a.Core.TestCall(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Called %s through sip: %s.\n", auth.MaskNumber(args[0]), outcome)
+				return nil
+			})
+		},
+	}
+}
+
 func newTelephonyAddPhoneCmd(e *env) *cobra.Command {
 	var ext, name string
 	cmd := &cobra.Command{
 		Use:   "add-phone USER NUMBER",
-		Short: "Give a user a phone number that receives SMS passcodes (E.164, e.g. +15555550100)",
+		Short: "Give a user a phone number for SMS passcodes and phone calls (E.164, e.g. +15555550100)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApp(cmd, e, func(a *app.App) error {

@@ -191,6 +191,32 @@ type Config struct {
 	SMSExpiration      Duration `toml:"sms_expiration"`
 	SMSMessage         string   `toml:"sms_message"`
 	SMSRefresh         bool     `toml:"sms_refresh"`
+	// RateLimitCallsPerUser and RateLimitCallsGlobal bound the phone calls
+	// placed to one user's phones and to anyone (cost, toll fraud).
+	RateLimitCallsPerUser RateLimit `toml:"rate_limit_calls_per_user"`
+	RateLimitCallsGlobal  RateLimit `toml:"rate_limit_calls_global"`
+	// Phone-callback calls over SIP (docs/telephony-sip.md): SIPListen,
+	// when set, turns them on (the local UDP address); SIPAdvertiseIP is
+	// the address the trunk reaches us on; SIPOutboundProxy and
+	// SIPRegistrar the trunk or PBX (host:port); SIPUsername and the
+	// password in SIPPasswordFile answer its digest challenges; SIPFrom is
+	// our identity; SIPRTPPorts the media ports ("10000-20000"); the
+	// durations bound ringing, the wait for a key and the whole call.
+	SIPListen          string   `toml:"sip_listen"`
+	SIPAdvertiseIP     string   `toml:"sip_advertise_ip"`
+	SIPOutboundProxy   string   `toml:"sip_outbound_proxy"`
+	SIPRegistrar       string   `toml:"sip_registrar"`
+	SIPRegisterExpiry  Duration `toml:"sip_register_expiry"`
+	SIPUsername        string   `toml:"sip_username"`
+	SIPPasswordFile    string   `toml:"sip_password_file"`
+	SIPFrom            string   `toml:"sip_from"`
+	SIPRTPPorts        string   `toml:"sip_rtp_ports"`
+	SIPRingTimeout     Duration `toml:"sip_ring_timeout"`
+	SIPAnswerTimeout   Duration `toml:"sip_answer_timeout"`
+	SIPMaxCallDuration Duration `toml:"sip_max_call_duration"`
+	// SIPPromptFile is an administrator's recording played instead of
+	// the shipped prompt (sipcall.LoadPrompt: WAV, 8 kHz mono, ≤ 60 s).
+	SIPPromptFile string `toml:"sip_prompt_file"`
 	// UniversalJWTMaxLifetime bounds how far ahead (plus ClockSkew) the
 	// Universal Prompt's request JWTs and client assertions may expire.
 	UniversalJWTMaxLifetime Duration `toml:"universal_jwt_max_lifetime"`
@@ -771,6 +797,7 @@ func (c *Config) validate() Errors {
 		}
 	}
 	c.validateSMS(bad)
+	c.validateSIP(bad)
 	return errs
 }
 
@@ -958,5 +985,76 @@ func (c *Config) validateSMS(bad func(key, msg string)) {
 	}
 	if len(c.SMSMessage) > 80 {
 		bad("sms_message", "must be at most 80 characters")
+	}
+}
+
+// RTPPorts parses sip_rtp_ports ("10000-20000").
+func (c *Config) RTPPorts() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(c.SIPRTPPorts, "-")
+	if ok {
+		if lo, err = strconv.Atoi(strings.TrimSpace(a)); err == nil {
+			hi, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil || lo < 1024 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("%q is not a port range MIN-MAX with 1024 ≤ MIN ≤ MAX ≤ 65535", c.SIPRTPPorts)
+	}
+	return lo, hi, nil
+}
+
+// validateSIP checks the phone-call settings (docs/telephony-sip.md).
+func (c *Config) validateSIP(bad func(key, msg string)) {
+	if c.SIPListen == "" {
+		return
+	}
+	if _, err := netip.ParseAddrPort(c.SIPListen); err != nil {
+		bad("sip_listen", "must be a local IP address and UDP port, e.g. 0.0.0.0:5070")
+	}
+	if c.SIPAdvertiseIP != "" {
+		if _, err := netip.ParseAddr(c.SIPAdvertiseIP); err != nil {
+			bad("sip_advertise_ip", "must be an IP address")
+		}
+	}
+	for _, kv := range [][2]string{{"sip_outbound_proxy", c.SIPOutboundProxy}, {"sip_registrar", c.SIPRegistrar}} {
+		if kv[1] == "" {
+			continue
+		}
+		if h, p, err := net.SplitHostPort(kv[1]); err != nil || h == "" || p == "" {
+			bad(kv[0], "must be host:port (the trunk's or PBX's SIP address)")
+		}
+	}
+	if c.SIPOutboundProxy == "" && c.SIPRegistrar == "" {
+		bad("sip_outbound_proxy", "or sip_registrar is required with sip_listen: numbers are called through a trunk or PBX")
+	}
+	if c.SIPRegistrar != "" && c.SIPUsername == "" {
+		bad("sip_username", "is required with sip_registrar")
+	}
+	if c.SIPFrom != "" && !strings.HasPrefix(strings.ToLower(c.SIPFrom), "sip:") {
+		bad("sip_from", "must be a SIP URI (sip:assent@pbx.example.org)")
+	}
+	if _, _, err := c.RTPPorts(); err != nil {
+		bad("sip_rtp_ports", err.Error())
+	}
+	for _, d := range []struct {
+		key      string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"sip_register_expiry", c.SIPRegisterExpiry.Duration, time.Minute, 24 * time.Hour},
+		{"sip_ring_timeout", c.SIPRingTimeout.Duration, time.Second, 5 * time.Minute},
+		{"sip_answer_timeout", c.SIPAnswerTimeout.Duration, time.Second, 5 * time.Minute},
+		{"sip_max_call_duration", c.SIPMaxCallDuration.Duration, 2 * time.Second, 10 * time.Minute},
+	} {
+		if d.v < d.min || d.v > d.max {
+			bad(d.key, fmt.Sprintf("must be from %s to %s", d.min, d.max))
+		}
+	}
+	if c.SIPPromptFile != "" {
+		if fi, err := os.Stat(c.SIPPromptFile); err != nil || !fi.Mode().IsRegular() {
+			bad("sip_prompt_file", fmt.Sprintf("%q is not a readable file", c.SIPPromptFile))
+		}
+	}
+	if c.SIPMaxCallDuration.Duration < c.SIPRingTimeout.Duration {
+		bad("sip_max_call_duration", "must be at least sip_ring_timeout")
 	}
 }

@@ -26,6 +26,7 @@ var reloadable = []string{
 	"rate_limit_bad_signatures",
 	"mail_templates_dir",
 	"rate_limit_sms_per_user", "rate_limit_sms_global",
+	"rate_limit_calls_per_user", "rate_limit_calls_global",
 }
 
 // secretKeys are never logged with their values.

@@ -433,6 +433,70 @@ var settings = []Setting{
 		Help: "Duo's `sms_refresh`: once the last passcode of a batch logged in, a new batch is sent (within the SMS rate limits)",
 	},
 	{
+		Key: "rate_limit_calls_per_user", Default: "3/1h",
+		Help: "phone calls placed to one user's phones (`factor=phone`); over it the request is answered `429 / 42901` and nothing is dialled ([phone calls](docs/telephony-sip.md))",
+	},
+	{
+		Key: "rate_limit_calls_global", Default: "100/1h",
+		Help: "phone calls placed to anyone, including `assent telephony test-call`: a ceiling on cost and toll fraud",
+	},
+	{
+		Key:        "sip_listen",
+		DefaultDoc: "off",
+		Help:       "the local UDP address (IP:port, e.g. `0.0.0.0:5070`) phone-callback calls are placed from over SIP. Unset: no phone offers `phone` ([phone calls](docs/telephony-sip.md))",
+	},
+	{
+		Key:        "sip_advertise_ip",
+		DefaultDoc: "`sip_listen`'s IP",
+		Help:       "the address put in Via, Contact and SDP: the one the trunk reaches Assent on (behind NAT)",
+	},
+	{
+		Key:  "sip_outbound_proxy",
+		Help: "the trunk or PBX (`host:port`) every INVITE goes to; a number is dialled as `sip:NUMBER@host;user=phone`",
+	},
+	{
+		Key:  "sip_registrar",
+		Help: "the registrar (`host:port`) Assent registers with and keeps registered; without `sip_outbound_proxy` numbers are dialled through it",
+	},
+	{
+		Key: "sip_register_expiry", Default: "10m",
+		Help: "the registration's requested expiry (1m–24h); refreshed at 80 % of what the registrar grants",
+	},
+	{
+		Key:  "sip_username",
+		Help: "the SIP user for digest authentication (INVITE and REGISTER)",
+	},
+	{
+		Key:  "sip_password_file",
+		Help: "file holding the SIP password (one line; keep it mode 0600), read at start: never written in the configuration nor logged. Unset: the password stored sealed with `assent telephony credential set sip`, if any",
+	},
+	{
+		Key:        "sip_from",
+		DefaultDoc: "`sip:USERNAME@` the proxy's or registrar's host",
+		Help:       "the caller identity (a SIP URI)",
+	},
+	{
+		Key: "sip_rtp_ports", Default: "10000-20000",
+		Help: "the local UDP ports for the calls' audio (RTP), `MIN-MAX`; open them and `sip_listen`'s port to the trunk only",
+	},
+	{
+		Key: "sip_ring_timeout", Default: "30s",
+		Help: "how long a call rings before it is cancelled (`no_answer`: the login times out)",
+	},
+	{
+		Key: "sip_answer_timeout", Default: "20s",
+		Help: "how long an answered call waits for a key (1 approves, any other key denies)",
+	},
+	{
+		Key: "sip_max_call_duration", Default: "90s",
+		Help: "the bound of a whole call, dialling to hanging up (at least `sip_ring_timeout`); the login waits this long and 10 s more",
+	},
+	{
+		Key:        "sip_prompt_file",
+		DefaultDoc: "the shipped English recording",
+		Help:       "a WAV file the callee hears instead (8000 Hz mono, 16-bit PCM, μ-law or A-law, at most 60 s; say which key approves), read at start: an unreadable or unsuitable file stops the start with the sox command that converts it",
+	},
+	{
 		Key:        "max_connections",
 		DefaultDoc: "the open-files limit − 256 (a quarter below 1024), at most 16384; logged at start",
 		Help:       "client connections open at once; more are closed as soon as they arrive (see [Limits](#security-notes)). Set higher than the default only with a higher open-files limit (`LimitNOFILE=`)",

@@ -89,6 +89,10 @@ func TestBinary(t *testing.T) {
 			testIntegrationChangesAtOnce(t, bin, e)
 		})
 	}
+	t.Run("PhoneCall", func(t *testing.T) {
+		t.Parallel()
+		testBinaryPhoneCall(t, bin)
+	})
 	t.Run("SignatureLimits", func(t *testing.T) {
 		t.Parallel()
 		testBinarySignatureLimits(t, bin)

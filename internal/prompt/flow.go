@@ -241,6 +241,9 @@ func (p *Prompt) begin(w http.ResponseWriter, r *http.Request, st state, in stor
 			if slices.Contains(d.Capabilities, auth.FactorPush) {
 				pg.Devices = append(pg.Devices, web.Device{ID: d.ID, Name: d.DisplayName})
 			}
+			if slices.Contains(d.Capabilities, auth.FactorPhone) {
+				pg.CallDevices = append(pg.CallDevices, web.Device{ID: d.ID, Name: d.Number})
+			}
 			if slices.Contains(d.Capabilities, auth.FactorSMS) {
 				pg.SMSDevices = append(pg.SMSDevices, web.Device{ID: d.ID, Name: d.Number})
 			}
@@ -398,6 +401,7 @@ func (p *Prompt) register(mux *http.ServeMux) {
 	mux.Handle("POST /prompt/check", p.action(p.check, false, false))
 	mux.Handle("POST /prompt/passcode", p.action(p.passcode, false, false))
 	mux.Handle("POST /prompt/sms", p.action(p.sms, false, false))
+	mux.Handle("POST /prompt/call", p.action(p.call, false, false))
 	mux.Handle("POST /prompt/enroll", p.action(p.enroll, false, false))
 	mux.Handle("POST /prompt/enroll_status", p.action(p.enrollStatus, true, true))
 	mux.Handle("POST /prompt/enrolled", p.action(p.enrolled, true, false))
@@ -434,7 +438,7 @@ func (p *Prompt) push(w http.ResponseWriter, r *http.Request, st state, in store
 	if err != nil {
 		return err
 	}
-	st.TxID, st.Device = res.TxID, device
+	st.TxID, st.Device, st.Call = res.TxID, device, false
 	msg := "Pushed a login request to your device…"
 	if res.VerifyCode != "" {
 		msg = "Pushed a login request to your device… Enter the code below in your authenticator app."
@@ -461,6 +465,10 @@ func (p *Prompt) status(w http.ResponseWriter, r *http.Request, st state, in sto
 		secs := max(int((ae.RetryAfter+time.Second-1)/time.Second), 1)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"state": "waiting", "message": ""})
+		return nil
+	}
+	if errors.Is(err, auth.ErrCallFailed) {
+		writeJSON(w, http.StatusOK, map[string]any{"state": "deny", "message": msgCallFailed, "kind": "error"})
 		return nil
 	}
 	if err != nil {
@@ -493,6 +501,9 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 		return p.render(w, st, in, web.Page{Title: titleLogin, State: web.StatePushed,
 			Message: "Pushed a login request to your device…", MessageKind: "info"})
 	}
+	if errors.Is(err, auth.ErrCallFailed) {
+		return p.begin(w, r, st, in, msgCallFailed, "error")
+	}
 	if err != nil {
 		return err
 	}
@@ -512,7 +523,11 @@ func (p *Prompt) check(w http.ResponseWriter, r *http.Request, st state, in stor
 		return err
 	}
 	o := Outcome{UserID: st.UserID, Factor: FactorPush, DeviceID: st.Device, TxID: st.TxID, Status: s.Status, StatusMsg: s.StatusMsg}
-	p.Core.RememberMethod(r.Context(), st.UserID, "push")
+	method := "push"
+	if st.Call {
+		o.Factor, method = FactorPhoneCall, "phone"
+	}
+	p.Core.RememberMethod(r.Context(), st.UserID, method)
 	if devices, err := p.Core.Devices(r.Context(), auth.LookupUsername(in, st.Username)); err == nil {
 		for i, d := range devices {
 			// "auto" pushes to the first device, as the core does.

@@ -14,7 +14,7 @@ import (
 
 // fuzzActions are the prompt's POST actions that answer at once (status
 // and enroll_status are long polls) and the enrollment portal.
-var fuzzActions = []string{"/prompt/choose", "/prompt/push", "/prompt/check", "/prompt/passcode", "/prompt/sms",
+var fuzzActions = []string{"/prompt/choose", "/prompt/push", "/prompt/check", "/prompt/passcode", "/prompt/sms", "/prompt/call",
 	"/prompt/enroll", "/prompt/enrolled", "/portal/enroll/"}
 
 // FuzzPromptAction posts arbitrary forms to the prompt's actions, with a

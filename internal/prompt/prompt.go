@@ -60,7 +60,7 @@ type Session struct {
 type Outcome struct {
 	Username   string // Session.Username, as the application sent it
 	UserID     string // DU…; empty for an unknown user let in by the new-user policy
-	Factor     string // FactorPush, FactorPasscode, FactorWebAuthn, FactorBypassUser or FactorAllowUnenrolled
+	Factor     string // FactorPush, FactorPhoneCall, FactorPasscode, FactorWebAuthn, FactorBypassUser or FactorAllowUnenrolled
 	DeviceID   string // the device that approved or whose passcode was used; may be empty
 	DeviceName string
 	TxID       string    // the core's transaction ID, when there is one
@@ -78,6 +78,7 @@ const (
 	FactorBypassUser      = "bypass_user"      // user status "bypass"
 	FactorAllowUnenrolled = "allow_unenrolled" // new-user policy "allow"
 	FactorWebAuthn        = "webauthn"         // a security key or passkey
+	FactorPhoneCall       = "phone_call"       // a phone-callback call, key 1
 )
 
 // Finisher renders what happens after a successful authentication (Web

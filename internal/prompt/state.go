@@ -14,6 +14,7 @@ type state struct {
 	UserID     string `json:"ui,omitempty"` // the user as preauth last found it
 	TxID       string `json:"t,omitempty"`  // the pending push
 	Device     string `json:"dv,omitempty"` // the device it went to
+	Call       bool   `json:"pc,omitempty"` // the pending transaction is a phone call
 	EnrollUser string `json:"eu,omitempty"` // user whose activation code is shown
 	EnrollCode string `json:"ec,omitempty"` // that code (duo://…)
 	// A WebAuthn ceremony in progress: go-webauthn's session data (the

@@ -120,6 +120,7 @@ func (s *Server) Reload(next config.Config, level *slog.LevelVar) error {
 	})
 	s.badSignatures.SetLimit(next.RateLimitBadSignatures.Limit())
 	s.app.Core.SetSMSLimits(next.RateLimitSMSPerUser.Limit(), next.RateLimitSMSGlobal.Limit())
+	s.app.Core.SetCallLimits(next.RateLimitCallsPerUser.Limit(), next.RateLimitCallsGlobal.Limit())
 	s.reload.activations.SetLimit(next.RateLimitActivationFailuresPerIP.Limit())
 	if level != nil {
 		level.Set(lvl)

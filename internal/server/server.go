@@ -398,6 +398,13 @@ func (s *Server) serve(ctx context.Context, ln, mln net.Listener) error {
 		closeAll()
 		return fmt.Errorf("record api hostname: %w", err)
 	}
+	if err := s.app.StartTelephony(ctx); err != nil {
+		closeAll()
+		return err
+	}
+	// Calls under way end once everything else did (App.Close then
+	// closes the SIP socket): their outcomes are written.
+	defer s.app.Core.EndCalls()
 	limits := s.limits()
 	warn := logthrottle.New(s.log, limitWarnEvery)
 	limited, err := s.limitListener(ln, limits, warn)

@@ -357,6 +357,9 @@ const (
 	TxDeny    = "deny"
 	TxTimeout = "timeout"
 	TxFraud   = "fraud" // denied by the user as "this wasn't me"
+	// TxFailed is a phone call that could not be placed (the SIP trunk
+	// refused it, a transport error): neither allow nor deny but an error.
+	TxFailed = "failed"
 )
 
 // Transaction is an out-of-band authentication (a push) waiting for or
@@ -382,6 +385,11 @@ type Transaction struct {
 	// Groups are the user's groups when the push was sent, for the
 	// auth-log row written when it is answered.
 	Groups []LogGroup
+	// Progress is where a phone call (Factor "phone") stands while State
+	// is TxPushed: "calling" or "answered"; "" for a push.
+	Progress string
+	// Phone is the masked number a phone call dials (XXX-XXX-1234).
+	Phone string
 }
 
 // DeviceQueries are the device, activation and transaction reads and
@@ -410,7 +418,7 @@ type DeviceQueries interface {
 
 	CreateTransaction(ctx context.Context, t Transaction) error
 	GetTransaction(ctx context.Context, id string) (Transaction, error)
-	// UpdateTransaction writes State and Answered.
+	// UpdateTransaction writes State, Answered and Progress.
 	UpdateTransaction(ctx context.Context, t Transaction) error
 	// ListPendingTransactions lists a device's transactions in TxPushed that
 	// expire after now, oldest first: the newest MaxPendingTransactions of

@@ -138,6 +138,8 @@ func describe(f string) (factor, reason string) {
 	switch f {
 	case prompt.FactorPush:
 		return "duo_push", "user_approved"
+	case prompt.FactorPhoneCall:
+		return "phone_call", "user_approved"
 	case prompt.FactorPasscode:
 		return "passcode", "valid_passcode"
 	case prompt.FactorWebAuthn:

@@ -120,6 +120,9 @@ type Page struct {
 	// SMSDevices are the phones that can be sent SMS passcodes (with the
 	// passcode form): one "Text me passcodes" button each.
 	SMSDevices []Device
+	// CallDevices are the phones that can be called (factor=phone): one
+	// "Call me" button each.
+	CallDevices []Device
 	// TOTP is the authenticator app being set up (StateTOTPAdd).
 	TOTP *TOTPSetup
 	// ManageDevices links the choose page to the self-service portal

@@ -79,6 +79,8 @@ type Options struct {
 	MaxHeldRequests int
 	// SMS configures the core's SMS passcodes (none by default).
 	SMS auth.SMSOptions
+	// Phone configures the core's phone calls (none by default).
+	Phone auth.PhoneOptions
 	// WebAuthn turns security keys on, with the relying party
 	// localhost:<port> (an IP address cannot be one): the software
 	// authenticator of internal/webauthnrp/webauthntest answers for
@@ -133,7 +135,7 @@ func New(t testing.TB, opts Options) *Stack {
 		}
 		rp = r
 	}
-	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout, WebAuthn: rp, SMS: opts.SMS,
+	s.Core = auth.New(st, box, auth.Options{Now: s.Clock.Now, APIHostname: s.Host, PushTimeout: opts.PushTimeout, WebAuthn: rp, SMS: opts.SMS, Phone: opts.Phone,
 		StatusWait: 2 * time.Second, LockoutThreshold: opts.LockoutThreshold, Limits: opts.Limits,
 		MaxHeldRequests: opts.MaxHeldRequests,
 		EnrollPortalURL: func(ctx context.Context, username string) (string, error) {

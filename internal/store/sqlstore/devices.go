@@ -287,7 +287,8 @@ func (q *queries) DeleteExpiredActivations(ctx context.Context, now time.Time) (
 // device_id are NULL when the transaction has no user or device, so that
 // they can be foreign keys; the store reads and writes that as "".
 const transactionCols = `id, COALESCE(user_id, ''), COALESCE(device_id, ''), ikey, factor, state, type,
-	display_username, push_info, ip, hostname, created, expires, answered, step_up_digits, group_list`
+	display_username, push_info, ip, hostname, created, expires, answered, step_up_digits, group_list,
+	progress, phone`
 
 func scanTransaction(r scanner) (store.Transaction, error) {
 	var (
@@ -297,7 +298,7 @@ func scanTransaction(r scanner) (store.Transaction, error) {
 		groups                     string
 	)
 	if err := r.Scan(&t.ID, &t.UserID, &t.DeviceID, &t.IKey, &t.Factor, &t.State, &t.Type, &t.DisplayUsername,
-		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered, &digits, &groups); err != nil {
+		&t.PushInfo, &t.IP, &t.Hostname, &created, &expires, &answered, &digits, &groups, &t.Progress, &t.Phone); err != nil {
 		return store.Transaction{}, err
 	}
 	if groups != "" {
@@ -341,10 +342,10 @@ func (q *queries) CreateTransaction(ctx context.Context, t store.Transaction) er
 	}
 	err = q.insertOne(ctx,
 		`INSERT INTO transactions (id, user_id, device_id, ikey, factor, state, type, display_username, push_info,
-		 ip, hostname, created, expires, answered, step_up_digits, group_list)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		 ip, hostname, created, expires, answered, step_up_digits, group_list, progress, phone)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, nullIfEmpty(t.UserID), nullIfEmpty(t.DeviceID), t.IKey, t.Factor, t.State, t.Type, t.DisplayUsername,
-		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered), int64(t.StepUpDigits), groups)
+		t.PushInfo, t.IP, t.Hostname, toUnix(t.Created), toUnix(t.Expires), toUnix(t.Answered), int64(t.StepUpDigits), groups, t.Progress, t.Phone)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create transaction %s: %w", t.ID, err)
 	}
@@ -361,8 +362,8 @@ func (q *queries) GetTransaction(ctx context.Context, id string) (store.Transact
 }
 
 func (q *queries) UpdateTransaction(ctx context.Context, t store.Transaction) error {
-	err := q.changeOne(ctx, `UPDATE transactions SET state = ?, answered = ? WHERE id = ?`,
-		t.State, toUnix(t.Answered), t.ID)
+	err := q.changeOne(ctx, `UPDATE transactions SET state = ?, answered = ?, progress = ? WHERE id = ?`,
+		t.State, toUnix(t.Answered), t.Progress, t.ID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update transaction %s: %w", t.ID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,6 +56,14 @@ func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progres
 	req.SetBody(buildOffer(binary.BigEndian.Uint64(sid[:])>>2, netip.AddrPortFrom(c.local.Addr(), rtpPort)))
 	if dest != "" {
 		req.SetDestination(dest)
+		// A loose route through the trunk (RFC 3261 §8.1.2): requests
+		// sipgo builds from the INVITE, CANCEL first (after ring_timeout),
+		// copy it and so reach the trunk too, not the request URI's host.
+		h, p, _ := net.SplitHostPort(dest)
+		port, _ := strconv.Atoi(p)
+		route := &sip.RouteHeader{Address: sip.Uri{Scheme: "sip", Host: h, Port: port, UriParams: sip.NewParams()}}
+		route.Address.UriParams.Add("lr", "")
+		req.AppendHeader(route)
 	}
 
 	tag, _ := from.Params.Get("tag")

@@ -26,7 +26,7 @@ func TestPortalAddNumber(t *testing.T) {
 	b := newBrowser(t, s, clock)
 	b.mySignIn("alice", secret)
 	html, csrf := b.home()
-	if !strings.Contains(html, `href="/my/add/number"`) {
+	if !strings.Contains(html, `action="/my/add/number"`) {
 		t.Fatal("no phone number offered with SMS configured")
 	}
 	status, html, _ := b.do("GET", "/my/add/number", nil)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/assenttest"
 )
@@ -127,5 +128,80 @@ func TestPortalNoSMS(t *testing.T) {
 	}
 	if status, _, _ := b.do("POST", "/my/add/number", url.Values{"csrf": {csrf}, "number": {"+442079460958"}}); status != 404 {
 		t.Errorf("sending without SMS: %d", status)
+	}
+}
+
+// TestConsoleAddUserNumber: an administrator gives a user a phone number
+// from the user page, proving both factors again outside the
+// re-authentication window; a help-desk administrator cannot; without SMS
+// the form is not offered.
+func TestConsoleAddUserNumber(t *testing.T) {
+	sms := testutil.StartSMSCapture(t)
+	clock := testutil.NewClock(time.Now())
+	s := assenttest.Start(t, assenttest.Options{Now: clock.Now, Flags: sms.Flags()})
+	u, err := s.App.Core.CreateUser(t.Context(), "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := newBrowser(t, s, clock)
+	adm.setUp("owner@example.com", store.RoleOwner)
+	page := "/admin/users/" + u.ID
+	status, html, _ := adm.do("GET", page, nil)
+	if status != 200 || !strings.Contains(html, `id="add-phone-number"`) {
+		t.Fatalf("user page: %d, offers a phone number: %v", status, strings.Contains(html, `id="add-phone-number"`))
+	}
+	csrf := find(t, reCSRF, html)
+	post := func(form url.Values) (int, string) {
+		form.Set("csrf", csrf)
+		status, html, _ := adm.do("POST", page+"/phones", form)
+		return status, html
+	}
+	// Past the re-authentication window: the password and a code first.
+	clock.Advance(6 * time.Minute)
+	clock.Advance(30 * time.Second)
+	if status, html := post(url.Values{"number": {"+442079460958"}, "password": {"wrong"}, "code": {adm.code()}}); status != 401 ||
+		!strings.Contains(html, "password or code") || !strings.Contains(html, `442079460958"`) {
+		t.Fatalf("wrong password: %d", status)
+	}
+	clock.Advance(30 * time.Second)
+	if status, html := post(url.Values{"number": {"+44 letters"}, "password": {password}, "code": {adm.code()}}); status != 400 ||
+		!strings.Contains(html, "The phone number must be a phone number") {
+		t.Fatalf("bad number: %d %s", status, html)
+	}
+	// Within the window now: no password needed.
+	status, html = post(url.Values{"number": {"+44 20 7946 0958"}, "name": {"Desk"}})
+	if status != 303 {
+		t.Fatalf("add a number: %d %s", status, html)
+	}
+	_, html, _ = adm.do("GET", page+"?done=phone-added", nil)
+	if !strings.Contains(html, "XXX-XXX-0958") || strings.Contains(html, "2079460958") || !strings.Contains(html, "receives SMS passcodes") {
+		t.Errorf("user page after adding: %s", html)
+	}
+	devs, err := s.App.Core.Devices(t.Context(), u.ID)
+	if err != nil || len(devs) != 1 || devs[0].Number != "+442079460958" || devs[0].Name != "Desk" {
+		t.Fatalf("devices: %+v %v", devs, err)
+	}
+
+	// A help-desk administrator sees no form and is refused.
+	hd := newBrowser(t, s, clock)
+	hd.setUp("helpdesk@example.com", store.RoleHelpDesk)
+	_, html, _ = hd.do("GET", page, nil)
+	if strings.Contains(html, `id="add-phone-number"`) {
+		t.Error("help desk is offered the phone number form")
+	}
+	if status, _, _ := hd.do("POST", page+"/phones", url.Values{"csrf": {find(t, reCSRF, html)}, "number": {"+15555550100"}}); status != 403 {
+		t.Errorf("help desk adds a number: %d", status)
+	}
+
+	// Without SMS: no form.
+	s2, clock2 := start(t)
+	u2, err := s2.App.Core.CreateUser(t.Context(), "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm2 := newBrowser(t, s2, clock2)
+	adm2.setUp("owner@example.com", store.RoleOwner)
+	if _, html, _ := adm2.do("GET", "/admin/users/"+u2.ID, nil); strings.Contains(html, `id="add-phone-number"`) {
+		t.Error("the phone number form is offered without SMS")
 	}
 }

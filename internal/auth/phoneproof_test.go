@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/assent-auth/assent/internal/auth"
 	"github.com/assent-auth/assent/internal/ratelimit"
 	"github.com/assent-auth/assent/internal/store"
+	"github.com/assent-auth/assent/internal/store/sqlstore"
 )
 
 // proofCodeOf reads the 6-digit code of the last message.
@@ -205,4 +207,48 @@ func TestSendPhoneProofRefusals(t *testing.T) {
 	if len(logs) != 1 || logs[0].Status != auth.TelephonyFailed || logs[0].Context != auth.TelephonyEnrollment {
 		t.Errorf("telephony log after a failure: %+v", logs)
 	}
+}
+
+// FuzzConfirmPhoneProof: whatever a user types for the code, a wrong one
+// never adds a phone and is refused as ErrPhoneProofWrong or, after the
+// last try, ErrPhoneProofGone.
+func FuzzConfirmPhoneProof(f *testing.F) {
+	for _, s := range []string{"", "000000", " 12 34 56 ", "\x00", "１２３４５６", "1234567", strings.Repeat("9", 100)} {
+		f.Add(s)
+	}
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(f.TempDir(), "assent.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	rs := &recordingSender{}
+	fx := newFixtureWith(f, st, auth.Options{SMS: auth.SMSOptions{Sender: rs}})
+	u, err := fx.svc.CreateUser(ctx, "alice")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := fx.svc.AddNumberPhone(ctx, "alice", "+15555550123", "", ""); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, typed string) {
+		if _, err := fx.svc.SendPhoneProof(ctx, u.ID, "+442079460958", "", ""); err != nil {
+			t.Fatal(err)
+		}
+		code, _ := proofCodeOf(t, rs)
+		_, err := fx.svc.ConfirmPhoneProof(ctx, u.ID, typed)
+		if strings.Join(strings.Fields(typed), "") == code {
+			if err != nil {
+				t.Fatalf("the right code %q refused: %v", typed, err)
+			}
+			return
+		}
+		if !errors.Is(err, auth.ErrPhoneProofWrong) {
+			t.Fatalf("code %q: %v, want ErrPhoneProofWrong", typed, err)
+		}
+		devs, err := fx.st.ListDevices(ctx, u.ID)
+		if err != nil || len(devs) != 1 {
+			t.Fatalf("devices after a wrong code: %+v %v", devs, err)
+		}
+	})
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/assent-auth/assent/internal/auth"
+	"github.com/assent-auth/assent/internal/console"
+	"github.com/assent-auth/assent/internal/otp"
 	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 )
@@ -23,7 +25,8 @@ import (
 // it) the user chooses "Text me passcodes", types one of the texted
 // passcodes and is logged in, which the client's code exchange confirms.
 // Then at a phone's size: the portal's number form and code page and the
-// prompt's SMS button. npm axe-core runs on every page; screenshots go to
+// prompt's SMS button. In the console, an administrator gives the user a
+// third number from the user page. npm axe-core runs on every page; screenshots go to
 // test-artifacts/browser/TestBrowserSMS-*/.
 func TestBrowserSMS(t *testing.T) {
 	t.Parallel()
@@ -42,6 +45,11 @@ func TestBrowserSMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "https://" + ts.Host
+	adminCookie := "document.cookie = '" + console.CookieName + "=" + adminSession(t, ts) + "; Secure; Path=/; SameSite=Strict'; 'ok'"
+	u, err := ts.App.Core.User(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// codeOf waits for message n (1-based) at the capture and gives the
 	// code in it: the hooks run outside the test goroutine (errors, no
@@ -126,6 +134,21 @@ func TestBrowserSMS(t *testing.T) {
 		step{"do": "click", "sel": "#passcode-button"},
 		step{"do": "waitURL", "pattern": "/universal/callback\\?"},
 		step{"do": "uni.exchange", "client": "app", "username": user, "as": "exchange"})
+	// The console: an administrator gives the user a third number.
+	consoleUser := func() {
+		add(step{"do": "goto", "url": base + "/admin/login"},
+			step{"do": "eval", "expr": adminCookie, "as": "cookie"},
+			step{"do": "goto", "url": base + "/admin/users/" + u.ID},
+			step{"do": "waitVisible", "sel": "#add-phone-number", "shot": "console-user-number"})
+		axe("console-user-number")
+	}
+	consoleUser()
+	add(step{"do": "fill", "sel": "#phone-number", "value": "+1 555 555 0142"},
+		step{"do": "fill", "sel": "#phone-name", "value": "Desk phone"},
+		step{"do": "click", "sel": "#add-number-button"},
+		step{"do": "waitText", "text": "The phone number was added", "shot": "console-number-added"},
+		step{"do": "read", "sel": "[data-testid=device-number]", "as": "consoleNumber"})
+	axe("console-number-added")
 	res := runBrowser(t, node, dir, scenario{Name: "TestBrowserSMS-desktop", SPKI: spki, Universal: uni,
 		Viewport: map[string]int{"width": 1280, "height": 900}, TimeoutMs: 15000, Steps: steps}, rp.CAFile, false)
 	checkAxe(t, res, pages, "desktop")
@@ -140,6 +163,9 @@ func TestBrowserSMS(t *testing.T) {
 	}
 	if got := res.str(t, "smsButton"); got != "Text me passcodes at XXX-XXX-0958" {
 		t.Errorf("the prompt's SMS button reads %q", got)
+	}
+	if got := res.str(t, "consoleNumber"); got != "XXX-XXX-0958" {
+		t.Errorf("the console's first device number reads %q", got)
 	}
 	if ex := res.uni(t, "exchange"); !ex.OK || ex.Token["preferred_username"] != user {
 		t.Errorf("code exchange after the SMS passcode: %+v", ex)
@@ -171,15 +197,37 @@ func TestBrowserSMS(t *testing.T) {
 		step{"do": "goto", "urlFrom": "authURL"},
 		step{"do": "waitVisible", "sel": "[data-testid=sms-button]", "shot": "prompt-sms"})
 	axe("prompt-sms")
+	consoleUser()
 	res = runBrowser(t, node, dir, scenario{Name: "TestBrowserSMS-phone", SPKI: spki, Universal: uni, Device: "Pixel 7",
 		TimeoutMs: 15000, Steps: steps}, rp.CAFile, false)
 	checkAxe(t, res, pages, "phone")
-	u, err := ts.App.Core.User(ctx, user)
+	devs, err := ts.App.Store.ListDevices(ctx, u.ID)
+	if err != nil || len(devs) != 3 {
+		t.Fatalf("devices %+v, %v", devs, err)
+	}
+}
+
+// adminSession makes an owner, set up through the core, and returns the
+// token of a console session of theirs (the browser gets it as a cookie).
+func adminSession(t *testing.T, ts *testServer) string {
+	t.Helper()
+	ctx := testCtx(t)
+	_, link, err := ts.App.Core.CreateAdmin(ctx, "owner@example.com", "Olive Owner", store.RoleOwner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	devs, err := ts.App.Store.ListDevices(ctx, u.ID)
-	if err != nil || len(devs) != 2 {
-		t.Fatalf("devices %+v, %v", devs, err)
+	info, err := ts.App.Core.BeginAdminSetup(ctx, link.Token)
+	if err != nil {
+		t.Fatal(err)
 	}
+	a, err := ts.App.Core.CompleteAdminSetup(ctx, link.Token, "a long console password", info.Sealed,
+		otp.TOTP(info.Secret, time.Now(), 30, 6, otp.SHA1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := ts.App.Core.StartAdminSession(ctx, a.ID, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

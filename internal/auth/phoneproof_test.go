@@ -128,6 +128,14 @@ func TestPhoneProof(t *testing.T) {
 				if err != nil || res.Status != "sent" {
 					t.Errorf("factor=sms to the new phone: %+v, %v", res, err)
 				}
+				// Made the default in the portal, it offers the passcode
+				// field first (not a push it cannot take).
+				if err := f.svc.SetDefaultMethod(ctx, u.ID, d.ID); err != nil {
+					t.Fatal(err)
+				}
+				if m := f.svc.LastMethod(ctx, u.ID); m != auth.FactorPasscode {
+					t.Errorf("LastMethod with the number as default = %q", m)
+				}
 			}
 			logs, err := f.st.ListTelephonyLog(ctx, time.Time{}, time.Time{}, 0)
 			if err != nil {

@@ -434,6 +434,10 @@ func (s *Service) defaultPromptMethod(ctx context.Context, userID string) string
 	}
 	switch {
 	case strings.HasPrefix(id, ids.Device):
+		// A phone number without an app takes passcodes (texted), not pushes.
+		if d, err := s.st.GetDevice(ctx, id); err == nil && !hasApp(d) {
+			return FactorPasscode
+		}
 		return MethodKindDevice.promptMethod()
 	case strings.HasPrefix(id, ids.WebAuthn):
 		return MethodKindWebAuthn.promptMethod()

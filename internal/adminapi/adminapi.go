@@ -183,8 +183,8 @@ func (a *API) routes() []pathRoute {
 		{"/admin/v1/phones", methods{get: {rr, a.listPhones}, post: {wr, a.createPhone}}},
 		{"/admin/v1/phones/{phone_id}", methods{get: {rr, a.getPhone}, post: {wr, a.updatePhone}, del: {wr, a.deletePhone}}},
 		{"/admin/v1/phones/{phone_id}/activation_url", methods{post: {wr, a.activationURL}}},
-		{"/admin/v1/phones/{phone_id}/send_sms_activation", methods{post: {wr, a.sendSMS}}},
-		{"/admin/v1/phones/{phone_id}/send_sms_installation", methods{post: {wr, a.sendSMS}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_activation", methods{post: {wr, a.sendSMSActivation}}},
+		{"/admin/v1/phones/{phone_id}/send_sms_installation", methods{post: {wr, a.sendSMSInstallation}}},
 		{"/admin/v1/phones/{phone_id}/send_sms_passcodes", methods{post: {wr, a.sendSMSPasscodes}}},
 		// Groups.
 		{"/admin/v1/groups", methods{get: {rr, a.listGroups(false)}, post: {wr, a.createGroup}}},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/assent-auth/assent/internal/auth"
@@ -184,20 +185,13 @@ type activationURLJSON struct {
 // Duo-compatible apps scanning it also read. install=1 adds the app's
 // address (installation_url). valid_secs defaults to one day.
 func (a *API) activationURL(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	var valid time.Duration
-	if s := c.Params.Get("valid_secs"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 1 || n > 30*24*3600 {
-			return httpapi.InvalidParams("valid_secs: must be a whole number of seconds from 1 to 2592000 (30 days)")
-		}
-		valid = time.Duration(n) * time.Second
+	valid, err := validSecs(c)
+	if err != nil {
+		return err
 	}
 	install, err := c.Params.Bool("install")
 	if err != nil {
 		return err
-	}
-	if valid == 0 {
-		valid = auth.DefaultEnrollValid
 	}
 	en, err := a.Core.PhoneActivation(r.Context(), r.PathValue("phone_id"), valid)
 	if err != nil {
@@ -207,10 +201,24 @@ func (a *API) activationURL(w http.ResponseWriter, r *http.Request, c *httpapi.C
 	out := activationURLJSON{ActivationURL: link, ActivationBarcode: qrURL(a.APIHostname, link),
 		ValidSecs: int64(valid / time.Second)}
 	if install {
-		out.InstallationURL = "https://" + a.APIHostname + "/app/"
+		out.InstallationURL = a.installationURL()
 	}
 	httpapi.WriteOK(w, out)
 	return nil
+}
+
+// validSecs reads valid_secs: a whole number of seconds up to 30 days,
+// one day when absent.
+func validSecs(c *httpapi.Call) (time.Duration, error) {
+	s := c.Params.Get("valid_secs")
+	if s == "" {
+		return auth.DefaultEnrollValid, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 1 || n > 30*24*3600 {
+		return 0, httpapi.InvalidParams("valid_secs: must be a whole number of seconds from 1 to 2592000 (30 days)")
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // qrURL is the address of the QR image holding value (/frame/qr).
@@ -218,18 +226,99 @@ func qrURL(host, value string) string {
 	return "https://" + host + "/frame/qr?" + url.Values{"value": {value}}.Encode()
 }
 
-// errNoSMS answers the SMS-sending phone endpoints: Assent has no SMS
-// gateway (yet), and a 404 would read as an unknown phone.
-var errNoSMS = &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeInvalidParams, Message: "Invalid request parameters",
-	Detail: "SMS is not configured: Assent has no SMS gateway; create an activation link with POST /admin/v1/phones/{phone_id}/activation_url and pass it on"}
+// Duo's default messages, and the placeholders of custom ones.
+const (
+	defaultActivationMsg   = "To activate the Assent Authenticator, open this link on your phone: <acturl>"
+	defaultInstallationMsg = "Welcome to Assent! To install the Assent Authenticator, open this link on your phone: <insturl>"
+	actURL                 = "<acturl>"
+	instURL                = "<insturl>"
+)
 
-// sendSMS answers send_sms_activation and send_sms_installation for an
-// existing phone with errNoSMS (activation links are not sent by SMS).
-func (a *API) sendSMS(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	if _, err := a.Core.Phone(r.Context(), r.PathValue("phone_id")); err != nil {
+// smsTemplate reads a custom message parameter: absent or empty, the
+// default; otherwise it must hold the placeholder.
+func smsTemplate(c *httpapi.Call, param, placeholder, def string) (string, error) {
+	m := c.Params.Get(param)
+	if m == "" {
+		return def, nil
+	}
+	if !strings.Contains(m, placeholder) {
+		return "", httpapi.InvalidParams(param + ": must contain " + placeholder + ", which is replaced with the link")
+	}
+	return m, nil
+}
+
+// installationURL is where the Assent Authenticator is installed from.
+func (a *API) installationURL() string { return "https://" + a.APIHostname + "/app/" }
+
+type smsActivationJSON struct {
+	ActivationBarcode string `json:"activation_barcode"`
+	ActivationMsg     string `json:"activation_msg"`
+	InstallationMsg   string `json:"installation_msg,omitempty"`
+	ValidSecs         int64  `json:"valid_secs"`
+}
+
+// sendSMSActivation is send_sms_activation: an activation code for the
+// phone (as create_activation_url issues it) texted as a link, after an
+// installation message when install=1. The messages are Duo's templates:
+// activation_msg must contain <acturl>, installation_msg <insturl>.
+func (a *API) sendSMSActivation(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	valid, err := validSecs(c)
+	if err != nil {
 		return err
 	}
-	return errNoSMS
+	install, err := c.Params.Bool("install")
+	if err != nil {
+		return err
+	}
+	actMsg, err := smsTemplate(c, "activation_msg", actURL, defaultActivationMsg)
+	if err != nil {
+		return err
+	}
+	instMsg, err := smsTemplate(c, "installation_msg", instURL, defaultInstallationMsg)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("phone_id")
+	if _, err := a.Core.CheckPhoneSMS(r.Context(), id); err != nil {
+		return err
+	}
+	en, err := a.Core.PhoneActivation(r.Context(), id, valid)
+	if err != nil {
+		return err
+	}
+	link := authenticatorapp.Link(a.APIHostname, en.ActivationCode)
+	out := smsActivationJSON{ActivationBarcode: qrURL(a.APIHostname, link), ActivationMsg: strings.ReplaceAll(actMsg, actURL, link),
+		ValidSecs: int64(valid / time.Second)}
+	var msgs []string
+	if install {
+		out.InstallationMsg = strings.ReplaceAll(instMsg, instURL, a.installationURL())
+		msgs = append(msgs, out.InstallationMsg)
+	}
+	msgs = append(msgs, out.ActivationMsg)
+	if err := a.Core.SendPhoneMessages(r.Context(), id, auth.PhoneSMSActivation, msgs); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, out)
+	return nil
+}
+
+type smsInstallationJSON struct {
+	InstallationMsg string `json:"installation_msg"`
+}
+
+// sendSMSInstallation is send_sms_installation: a message with the link
+// that installs the Assent Authenticator.
+func (a *API) sendSMSInstallation(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
+	instMsg, err := smsTemplate(c, "installation_msg", instURL, defaultInstallationMsg)
+	if err != nil {
+		return err
+	}
+	out := smsInstallationJSON{InstallationMsg: strings.ReplaceAll(instMsg, instURL, a.installationURL())}
+	if err := a.Core.SendPhoneMessages(r.Context(), r.PathValue("phone_id"), auth.PhoneSMSInstallation, []string{out.InstallationMsg}); err != nil {
+		return err
+	}
+	httpapi.WriteOK(w, out)
+	return nil
 }
 
 func (a *API) userPhones(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {

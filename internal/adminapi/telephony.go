@@ -21,6 +21,10 @@ type TelephonyCore interface {
 	SMSSettings() auth.SMSSettings
 	// SendSMSPasscodes sends a new batch of SMS passcodes to a phone.
 	SendSMSPasscodes(ctx context.Context, phoneID string) error
+	// CheckPhoneSMS reports whether a message can be sent to a phone.
+	CheckPhoneSMS(ctx context.Context, phoneID string) (auth.Phone, error)
+	// SendPhoneMessages texts messages to a phone's number.
+	SendPhoneMessages(ctx context.Context, phoneID, kind string, msgs []string) error
 }
 
 // sendSMSPasscodes is send_sms_passcodes: a new batch to the phone (its

@@ -265,13 +265,17 @@ const (
 
 // Method is one way a user logs in, as the portal lists it.
 type Method struct {
-	ID       string
-	Kind     MethodKind
-	Name     string
-	Detail   string // platform, token serial, …
-	Created  time.Time
-	LastUsed time.Time
-	Default  bool
+	ID     string
+	Kind   MethodKind
+	Name   string
+	Detail string // platform, token serial, …
+	// Number is a phone's number, masked (XXX-XXX-1234); NumberOnly: the
+	// phone has a number and no app (it receives SMS passcodes).
+	Number     string
+	NumberOnly bool
+	Created    time.Time
+	LastUsed   time.Time
+	Default    bool
 	// Removable: the user may remove it (hardware tokens belong to the
 	// administrators, who assign them).
 	Removable bool
@@ -306,7 +310,7 @@ func userMethods(ctx context.Context, q store.Queries, userID string) ([]Method,
 	}
 	for _, d := range devs {
 		out = append(out, Method{ID: d.ID, Kind: MethodKindDevice, Name: d.Name, Detail: d.Platform, Created: d.Created,
-			LastUsed: d.LastSeen, Removable: true})
+			LastUsed: d.LastSeen, Removable: true, Number: MaskNumber(d.Number), NumberOnly: d.Number != "" && !hasApp(d)})
 	}
 	toks, err := q.ListTokens(ctx, userID)
 	if err != nil {
@@ -430,6 +434,10 @@ func (s *Service) defaultPromptMethod(ctx context.Context, userID string) string
 	}
 	switch {
 	case strings.HasPrefix(id, ids.Device):
+		// A phone number without an app takes passcodes (texted), not pushes.
+		if d, err := s.st.GetDevice(ctx, id); err == nil && !hasApp(d) {
+			return FactorPasscode
+		}
 		return MethodKindDevice.promptMethod()
 	case strings.HasPrefix(id, ids.WebAuthn):
 		return MethodKindWebAuthn.promptMethod()

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/assent-auth/assent/internal/ids"
 	"github.com/assent-auth/assent/internal/store"
@@ -100,5 +101,83 @@ func (s *Service) SendSMSPasscodes(ctx context.Context, phoneID string) error {
 	if err != nil {
 		return wrap("send sms passcodes", err)
 	}
+	return nil
+}
+
+// Kinds of SendPhoneMessages, as the administrator log names them.
+const (
+	PhoneSMSActivation   = "phone_send_sms_activation"
+	PhoneSMSInstallation = "phone_send_sms_installation"
+)
+
+// maxPhoneMessage bounds a message an administrator composes.
+const maxPhoneMessage = 640
+
+// CheckPhoneSMS reports whether a text message can be sent to a phone: SMS
+// configured and the phone with a number (the Admin API checks before it
+// issues an activation code for the message).
+func (s *Service) CheckPhoneSMS(ctx context.Context, phoneID string) (Phone, error) {
+	ph, err := s.Phone(ctx, phoneID)
+	if err != nil {
+		return Phone{}, err
+	}
+	if !s.smsEnabled() {
+		return Phone{}, errSMSOff
+	}
+	if ph.Number == "" {
+		return Phone{}, invalid("phone_id", "the phone has no number: set one first (POST /admin/v1/phones/{phone_id} number=…)")
+	}
+	return ph, nil
+}
+
+// SendPhoneMessages texts messages an administrator asked for (Duo's
+// send_sms_activation and send_sms_installation) to a phone's number, in
+// order. Each message spends the SMS rate limits (the phone's user's and
+// the global one) and writes its telephony-log row; the first failure
+// stops. The administrator-log row names the kind and the masked number.
+func (s *Service) SendPhoneMessages(ctx context.Context, phoneID, kind string, msgs []string) error {
+	ph, err := s.CheckPhoneSMS(ctx, phoneID)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if err := checkText("message", m, maxPhoneMessage); err != nil {
+			return err
+		}
+	}
+	// A pending phone without a user is limited on its own ID.
+	limitKey := store.User{ID: ph.UserID}
+	if ph.UserID == "" {
+		limitKey.ID = ph.ID
+	}
+	dev := store.Device{ID: ph.ID, UserID: ph.UserID, Number: ph.Number}
+	log := s.opts.Logger.With("phone_id", ph.ID, "user_id", ph.UserID, "phone", MaskNumber(ph.Number), "provider", s.sms.opts.Sender.Name())
+	for _, m := range msgs {
+		if err := s.allowSMS(limitKey); err != nil {
+			return err
+		}
+		sctx, cancel := context.WithTimeout(ctx, smsDeliverTimeout)
+		sendErr := s.sms.opts.Sender.SendSMS(sctx, ph.Number, m)
+		cancel()
+		status := TelephonySent
+		if sendErr != nil {
+			status = TelephonyFailed
+			log.Error("sms delivery failed", "kind", kind, "err", sendErr)
+		}
+		row := s.telephonyRow(ids.TxID(), dev, TelephonyAdministrator, status)
+		if err := s.st.AppendTelephonyLog(ctx, &row); err != nil {
+			return errors.Join(sendErr, wrap("telephony log", err))
+		}
+		if sendErr != nil {
+			return fmt.Errorf("send an sms to %s through %s: %w", MaskNumber(ph.Number), s.sms.opts.Sender.Name(), sendErr)
+		}
+	}
+	err = s.st.InTx(ctx, func(q store.Queries) error {
+		return s.adminLog(ctx, q, kind, ph.ID, map[string]any{"user_id": ph.UserID, "phone": MaskNumber(ph.Number), "messages": len(msgs)})
+	})
+	if err != nil {
+		return wrap("send sms", err)
+	}
+	log.Info("sms sent to a phone", "kind", kind, "messages", len(msgs))
 	return nil
 }

@@ -379,7 +379,7 @@ var settings = []Setting{
 	},
 	{
 		Key: "rate_limit_sms_per_user", Default: "5/1h",
-		Help: "SMS messages sent to one user's phones (passcode batches); over it the request is answered `429 / 42901` and nothing is sent ([telephony](docs/telephony.md))",
+		Help: "SMS messages sent to one user's phones (passcode batches, the portal's proof codes, the Admin API's activation and installation messages); over it the request is answered `429 / 42901` and nothing is sent ([telephony](docs/telephony.md))",
 	},
 	{
 		Key: "rate_limit_sms_global", Default: "200/1h",

@@ -71,6 +71,7 @@ type Core interface {
 	adminsCore      // administrators, accounts, security keys (admins.go)
 	policiesCore    // policies.go
 	userExtrasCore  // useraliases.go
+	userPhonesCore  // userphones.go
 	directoriesCore // directories.go
 }
 
@@ -122,8 +123,9 @@ var roleNames = map[store.AdminRole]string{
 }
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"asset":    func(name string) string { return AssetPrefix + name + "?v=" + assetVersions[name] },
-	"roleName": func(r store.AdminRole) string { return roleNames[r] },
+	"asset":      func(name string) string { return AssetPrefix + name + "?v=" + assetVersions[name] },
+	"roleName":   func(r store.AdminRole) string { return roleNames[r] },
+	"maskNumber": auth.MaskNumber,
 	"fmtTime": func(t time.Time) string {
 		if t.IsZero() {
 			return "never"
@@ -158,7 +160,7 @@ type route struct {
 // routes lists every console route: the pattern, and whether it needs a
 // session and which permission.
 func (c *Console) routes() []route {
-	own := append(append(c.logRoutes(), c.appsRoutes()...), append(append(c.policyRoutes(), c.userExtrasRoutes()...), c.directoryRoutes()...)...) // logs.go, apps.go, policies.go, useraliases.go
+	own := append(append(c.logRoutes(), c.appsRoutes()...), append(append(c.policyRoutes(), c.userExtrasRoutes()...), append(c.directoryRoutes(), c.userPhoneRoutes()...)...)...) // logs.go, apps.go, policies.go, useraliases.go
 	return append(own, append([]route{
 		{"GET " + AssetPrefix + "{name}", http.HandlerFunc(c.asset)},
 		{"GET /admin/login", c.public(c.loginPage)},

@@ -331,7 +331,7 @@ var doneMessages = map[string]string{
 	"status":      "The status was changed.",
 	"revoked":     "The bypass code was revoked.",
 	"unlocked":    "The user was unlocked.",
-	"alias-added": "The alias was added.", "alias-removed": "The alias was removed.", "enroll-email": "The enrollment e-mail was sent.",
+	"alias-added": "The alias was added.", "phone-added": "The phone number was added: it receives SMS passcodes.", "alias-removed": "The alias was removed.", "enroll-email": "The enrollment e-mail was sent.",
 }
 
 func (c *Console) user(w http.ResponseWriter, r *http.Request, p *page) error {

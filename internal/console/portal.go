@@ -54,6 +54,10 @@ type PortalCore interface {
 	WebAuthnLogin(ctx context.Context, req auth.WebAuthnLoginRequest) (auth.WebAuthnResult, error)
 	BeginWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistrationRequest) (auth.WebAuthnCeremony, error)
 	FinishWebAuthnRegistration(ctx context.Context, req auth.WebAuthnRegistration) (store.WebAuthnCredential, error)
+	SMSEnabled() bool
+	SendPhoneProof(ctx context.Context, userID, number, extension, name string) (auth.PhoneProofSent, error)
+	PendingPhoneProof(ctx context.Context, userID string) (auth.PhoneProofSent, error)
+	ConfirmPhoneProof(ctx context.Context, userID, code string) (store.Device, error)
 }
 
 // PortalCookieName is the portal's session cookie; PortalPushCookie holds
@@ -94,6 +98,9 @@ func (c *Console) portalRoutes() []route {
 		{"POST /my/add/key", c.my(c.myAddKey)},
 		{"POST /my/add/key/done", c.my(c.myKeyAdded)},
 		{"POST /my/add/phone", c.my(c.myAddPhone)},
+		{"GET /my/add/number", c.my(c.myAddNumberPage)},
+		{"POST /my/add/number", c.my(c.mySendNumberCode)},
+		{"POST /my/add/number/confirm", c.my(c.myConfirmNumber)},
 		{"POST /my/logins/{id}/report", c.my(c.myReport)},
 		{"/my/", c.myPublic(func(w http.ResponseWriter, r *http.Request, p *myPage) error { return errNotFound })},
 	}
@@ -122,6 +129,9 @@ type myPage struct {
 	Activation string
 	AppLink    string
 	KeyName    string
+	// SMS: a phone number can be added (an SMS provider is configured).
+	SMS        bool
+	PhoneForm  phoneNumberForm
 	Refresh    int // seconds: the push page reloads itself (no script)
 	EnrollLink string
 	// Script is the URL of the prompt's webauthn.js.
@@ -495,6 +505,7 @@ var myDone = map[string]string{
 	"app":     "Your authenticator app was added.",
 	"key":     "Your security key was added.",
 	"phone":   "When the app shows it is activated, it appears here.",
+	"number":  "Your phone number was added: it can receive passcodes by text message.",
 	"report":  "Thank you. The login was reported to your administrators as not made by you.",
 }
 
@@ -510,7 +521,7 @@ func (c *Console) myHome(w http.ResponseWriter, r *http.Request, p *myPage) erro
 		return err
 	}
 	p.Logins = loginViews(rows)
-	p.Title, p.Page = "Your sign-in methods", "home"
+	p.Title, p.Page, p.SMS = "Your sign-in methods", "home", c.Core.SMSEnabled()
 	if m, ok := myDone[r.URL.Query().Get("done")]; ok {
 		p.Message, p.MessageKind = m, "success"
 	}

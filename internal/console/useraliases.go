@@ -42,6 +42,10 @@ type userExtras struct {
 	Full        bool     // every alias position is taken
 	// Link is an enrollment link just created, shown on this answer only.
 	Link *auth.EnrollmentEmail
+	// SMS: a phone number can be added (userphones.go); Phone is the form
+	// shown again after a refusal.
+	SMS   bool
+	Phone phoneNumberForm
 }
 
 type aliasRow struct {
@@ -54,7 +58,7 @@ func (c *Console) loadUserExtras(ctx context.Context, id string) (*userExtras, e
 	if err != nil {
 		return nil, err
 	}
-	v := &userExtras{Mail: c.Core.MailConfigured()}
+	v := &userExtras{Mail: c.Core.MailConfigured(), SMS: c.Core.SMSEnabled()}
 	for i, a := range list {
 		if a != "" {
 			v.Aliases = append(v.Aliases, aliasRow{Position: i + 1, Alias: a})

@@ -303,6 +303,8 @@ type Queries interface {
 	PolicyQueries
 	// SMS passcodes and the telephony log (issue 17).
 	TelephonyQueries
+	// Phone numbers being added in the portal (issue 17).
+	PhoneProofQueries
 }
 
 // Store is a database.

@@ -60,3 +60,35 @@ type TelephonyQueries interface {
 	// Until: no bound), oldest first, at most limit (0: no limit).
 	ListTelephonyLog(ctx context.Context, since, until time.Time, limit int) ([]TelephonyLog, error)
 }
+
+// PhoneProof is a number a user asked to add in the self-service portal,
+// waiting for the code sent to it by SMS. A user has at most one: a new
+// one replaces it. Only a keyed hash of the code is stored.
+type PhoneProof struct {
+	UserID    string
+	Number    string // E.164
+	Extension string
+	Name      string
+	Hash      []byte
+	// Attempts counts the wrong codes typed.
+	Attempts int
+	Created  time.Time
+	Expires  time.Time
+}
+
+// PhoneProofQueries store the portal's pending phone numbers.
+type PhoneProofQueries interface {
+	// PutPhoneProof stores p, replacing the user's proof if there is one;
+	// ErrNotFound for an unknown user.
+	PutPhoneProof(ctx context.Context, p PhoneProof) error
+	// GetPhoneProof returns the user's proof; it locks the row inside InTx
+	// on engines that lock rows, like GetDevice.
+	GetPhoneProof(ctx context.Context, userID string) (PhoneProof, error)
+	// CountPhoneProofFailure adds one to the proof's Attempts; ErrNotFound
+	// if there is none.
+	CountPhoneProofFailure(ctx context.Context, userID string) error
+	// DeletePhoneProof deletes the user's proof: a guarded write
+	// (GuardedQueries), ErrConflict if it is gone (used by a concurrent
+	// request, or replaced).
+	DeletePhoneProof(ctx context.Context, userID string) error
+}

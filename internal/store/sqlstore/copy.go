@@ -51,6 +51,7 @@ var copyTables = []string{
 	"admin_webauthn_credentials",
 	"policies",
 	"telephony_log",
+	"phone_proofs",
 }
 
 // bookkeepingTables are kept by the schema itself rather than copied:

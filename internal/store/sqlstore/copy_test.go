@@ -123,6 +123,8 @@ var sampleRows = []string{
 	   ('DPSMS1', 'DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', X'5a5a', 1, 1700000000, 1700003600)`,
 	`INSERT INTO telephony_log (id, txid, time, user_id, phone, type, context, credits, provider, status) VALUES
 	   (4, 'tx1', 1700000000, 'DUAAAAAAAAAAAAAAAAAA', 'XXX-XXX-0111', 'sms', 'authentication', 1, 'kannel', 'sent')`,
+	`INSERT INTO phone_proofs (user_id, number, extension, name, hash, attempts, created, expires) VALUES
+	   ('DUAAAAAAAAAAAAAAAAAA', '+15555550122', '4', 'desk', X'7b7b', 2, 1700000000, 1700000600)`,
 	`INSERT INTO pending_phones (id, user_id, name, type, platform, number, extension, predelay, postdelay, created) VALUES
 	   ('DPCCCCCCCCCCCCCCCCCC', 'DUBBBBBBBBBBBBBBBBBB', 'desk', 'mobile', 'Apple iOS', '+15555550100', '12', '', '', 1700000000),
 	   ('DPDDDDDDDDDDDDDDDDDD', NULL, '', '', '', '', '', '', '', 1700000001)`,

@@ -514,7 +514,7 @@ func (q *queries) UpdateUser(ctx context.Context, u store.User) error {
 func (q *queries) DeleteUser(ctx context.Context, id string) error {
 	// The foreign keys cascade too; deleting explicitly does not depend on
 	// them. Transactions go before the devices they reference.
-	for _, table := range []string{"transactions", "activations", "sms_passcodes", "devices", "bypass_codes", "webauthn_credentials", "user_last_method", "user_group_members", "user_sessions", "user_default_method", "user_aliases"} {
+	for _, table := range []string{"transactions", "activations", "sms_passcodes", "devices", "bypass_codes", "webauthn_credentials", "user_last_method", "user_group_members", "user_sessions", "user_default_method", "user_aliases", "phone_proofs"} {
 		if _, err := q.exec(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, id); err != nil {
 			return fmt.Errorf("sqlstore: delete user %s: %s: %w", id, table, err)
 		}

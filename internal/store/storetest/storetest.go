@@ -81,6 +81,7 @@ func RunTests(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Policies", testPolicies},
 		{"AutoUnlock", testAutoUnlock},
 		{"Telephony", testTelephony},
+		{"PhoneProofs", testPhoneProofs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -80,8 +80,6 @@ func TestTelephonyCredential(t *testing.T) {
 	if strings.Join(auth, "|") != strings.Join(want, "|") {
 		t.Errorf("the provider was called with %q, want %q", auth, want)
 	}
-	out, err := run(nil, "log", "admin", "--json")
-	if err != nil || strings.Contains(out, "s3cret") || !strings.Contains(out, "credential_set") {
-		t.Errorf("administrator log: %v\n%s", err, out)
-	}
+	// The administrator log rows (without the secret) are checked by
+	// auth.TestCredentials: rows become readable only once their second ends.
 }

@@ -128,6 +128,11 @@ func ParseSettings(b []byte) (Settings, error) {
 	if err := s.Check(); err != nil {
 		return Settings{}, err
 	}
+	// "aliases":[] and no aliases are the same settings; keep one form so
+	// what is stored reads back identical.
+	if len(s.Attributes.Aliases) == 0 {
+		s.Attributes.Aliases = nil
+	}
 	return s, nil
 }
 
@@ -326,19 +331,46 @@ func ParseMapping(m Mapping, spec string) (Mapping, error) {
 	return m, nil
 }
 
+// escapeDNValue is ldap.EscapeDN with control characters written as hex
+// pairs too, since a parser may trim a raw tab or newline at the end.
+func escapeDNValue(v string) string {
+	e := ldap.EscapeDN(v)
+	var b strings.Builder
+	for i := 0; i < len(e); i++ {
+		if c := e[i]; c < 0x20 || c == 0x7f {
+			fmt.Fprintf(&b, "\\%02x", c)
+			continue
+		}
+		b.WriteByte(e[i])
+	}
+	return b.String()
+}
+
 // NormDN is the form DNs are compared in: attribute types and values
 // lower-cased, without extra spaces or escapes. A string that does not
 // parse is lower-cased and trimmed.
 func NormDN(s string) string {
 	dn, err := ldap.ParseDN(s)
 	if err != nil {
-		return strings.ToLower(strings.TrimSpace(s))
+		t := strings.ToLower(strings.TrimSpace(s))
+		if _, err := ldap.ParseDN(t); err == nil && t != s {
+			// Trimming made it a DN ("cn=#0000 " → BER "#0000"): normalise
+			// that, so the result is a fixed point.
+			return NormDN(t)
+		}
+		return t
 	}
 	rdns := make([]string, 0, len(dn.RDNs))
 	for _, r := range dn.RDNs {
 		parts := make([]string, 0, len(r.Attributes))
 		for _, a := range r.Attributes {
-			parts = append(parts, strings.ToLower(strings.TrimSpace(a.Type))+"="+ldap.EscapeDN(strings.ToLower(a.Value)))
+			typ := strings.ToLower(strings.TrimSpace(a.Type))
+			if !validAttr(typ) {
+				// An escaped quote or the like as a type: not a DN a
+				// directory sends; compare it as plain text.
+				return strings.ToLower(strings.TrimSpace(s))
+			}
+			parts = append(parts, typ+"="+escapeDNValue(strings.ToLower(a.Value)))
 		}
 		slices.Sort(parts)
 		rdns = append(rdns, strings.Join(parts, "+"))

@@ -346,6 +346,9 @@ func (s *Service) decide(ctx context.Context, req AuthRequest, p plan, u store.U
 		s.gateAuth(ctx, req.Request, gate{ResultDeny, msgFactorRestricted, ReasonFactorRestricted, e.methodsFrom}, d)
 		return nil
 	}
+	if p.index > 0 {
+		devices = s.preauthListed(devices, e) // phone2 counts as preauth lists
+	}
 	if p.device == FactorSMS {
 		return s.decideSMS(req, p, u, devices, now, d, c)
 	}

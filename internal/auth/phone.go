@@ -174,36 +174,6 @@ func (s *Service) phoneCapable(d store.Device) bool { return s.phoneEnabled() &&
 // callTimeout is how long a call's transaction waits for its outcome.
 func (s *Service) callTimeout() time.Duration { return s.calls.opts.MaxDuration + callGrace }
 
-// pickPhoneDevice chooses the phone a factor=phone request names: by
-// position in preauth's list (phone2), by ID, or the first phone with a
-// number.
-func (s *Service) pickPhoneDevice(req AuthRequest, p plan, devices []store.Device) (store.Device, error) {
-	var d *store.Device
-	switch {
-	case p.index > 0:
-		if p.index <= len(devices) {
-			d = &devices[p.index-1]
-		}
-	case req.Device == "" || req.Device == "auto":
-		for i := range devices {
-			if s.phoneCapable(devices[i]) {
-				d = &devices[i]
-				break
-			}
-		}
-	default:
-		for i := range devices {
-			if devices[i].ID == req.Device {
-				d = &devices[i]
-			}
-		}
-	}
-	if d == nil || !s.phoneCapable(*d) {
-		return store.Device{}, ErrNoCapableDevice
-	}
-	return *d, nil
-}
-
 // autoCalls reports whether factor=auto calls rather than pushes: the
 // device it names (or, for "auto", every device of the user) has no app
 // but one can be called, and the policy allows calls.
@@ -243,7 +213,7 @@ func (s *Service) decideCall(req AuthRequest, p plan, u store.User, devices []st
 	if req.TxID != "" {
 		return invalid("txid", "is only accepted with a verified push (prompt=verified_push1)")
 	}
-	dev, err := s.pickPhoneDevice(req, p, devices)
+	dev, err := pickDevice(req, p, devices, s.phoneCapable)
 	if err != nil {
 		return err
 	}

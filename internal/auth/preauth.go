@@ -305,8 +305,8 @@ func (s *Service) preauthStatus(ctx context.Context, req PreauthRequest, u store
 	}
 	now := s.now()
 	for _, d := range list {
-		pd := s.preauthDevice(d)
-		if pd.Capabilities = e.filterCapabilities(pd.Capabilities); len(pd.Capabilities) == 0 {
+		pd, ok := s.listedDevice(d, e)
+		if !ok {
 			continue
 		}
 		if s.smsCapable(d) && slices.Contains(pd.Capabilities, "sms") {

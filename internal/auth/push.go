@@ -35,28 +35,9 @@ func (s *Service) newPush(req AuthRequest, p plan, u store.User, devices []store
 	if p.device != FactorPush {
 		return nil, ErrNoCapableDevice // phone: decideCall; SMS: decideSMS
 	}
-	var d *store.Device
-	switch {
-	case p.index > 0:
-		if p.index <= len(devices) {
-			d = &devices[p.index-1]
-		}
-	case req.Device == "" || req.Device == "auto":
-		for i := range devices {
-			if hasApp(devices[i]) {
-				d = &devices[i]
-				break
-			}
-		}
-	default:
-		for i := range devices {
-			if devices[i].ID == req.Device {
-				d = &devices[i]
-			}
-		}
-	}
-	if d == nil || !hasApp(*d) {
-		return nil, ErrNoCapableDevice
+	d, err := pickDevice(req, p, devices, hasApp)
+	if err != nil {
+		return nil, err
 	}
 	typ := req.Type
 	if typ == "" {

@@ -208,35 +208,6 @@ func (s *Service) smsHash(userID, code string) []byte {
 	return s.box.KeyedHash(smsHashPurpose, userID, code)
 }
 
-// pickSMSDevice chooses the phone a factor=sms request names: by position
-// in preauth's list (sms2), by ID, or the first phone with a number.
-func (s *Service) pickSMSDevice(req AuthRequest, p plan, devices []store.Device) (store.Device, error) {
-	var d *store.Device
-	switch {
-	case p.index > 0:
-		if p.index <= len(devices) {
-			d = &devices[p.index-1]
-		}
-	case req.Device == "" || req.Device == "auto":
-		for i := range devices {
-			if s.smsCapable(devices[i]) {
-				d = &devices[i]
-				break
-			}
-		}
-	default:
-		for i := range devices {
-			if devices[i].ID == req.Device {
-				d = &devices[i]
-			}
-		}
-	}
-	if d == nil || !s.smsCapable(*d) {
-		return store.Device{}, ErrNoCapableDevice
-	}
-	return *d, nil
-}
-
 // allowSMS spends a token of the user's and of the global SMS buckets.
 func (s *Service) allowSMS(u store.User) error {
 	if ok, retry := s.sms.global.Allow(""); !ok {
@@ -253,7 +224,7 @@ func (s *Service) allowSMS(u store.User) error {
 // decideSMS prepares a batch for factor=sms: the answer is Duo's deny/sent;
 // the codes are sent by sendSMS and stored by commit.
 func (s *Service) decideSMS(req AuthRequest, p plan, u store.User, devices []store.Device, now time.Time, d *decision, c *authCall) error {
-	dev, err := s.pickSMSDevice(req, p, devices)
+	dev, err := pickDevice(req, p, devices, s.smsCapable)
 	if err != nil {
 		return err
 	}

@@ -374,3 +374,33 @@ func TestSMSPolicyMethods(t *testing.T) {
 		t.Fatalf("the code once sms is allowed again: %+v, %v", res, err)
 	}
 }
+
+// sms1 counts the devices as preauth lists them: a phone with only the app,
+// which a policy allowing SMS alone leaves out of the list, is not one.
+func TestSMSIndexCountsPreauthList(t *testing.T) {
+	rs := &recordingSender{}
+	f := newFixture(t, auth.Options{SMS: auth.SMSOptions{Sender: rs, Batch: 1, Expiration: time.Hour}})
+	ctx := context.Background()
+	f.device(t, "alice") // the app, added first
+	f.clock.Advance(time.Second)
+	d, err := f.svc.AddNumberPhone(ctx, "alice", "+1 (555) 555-0123", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.setPolicy(t, auth.PolicyChange{IKey: f.in.IKey, Set: store.PolicySettings{Methods: ptr([]string{auth.MethodSMS})}})
+	r := auth.Request{Integration: f.in, Username: "alice"}
+	pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: r, TextPrompt: true})
+	if err != nil || len(pre.Devices) != 1 || pre.Devices[0].ID != d.ID || pre.Prompt.Factors["1"] != "sms1" {
+		t.Fatalf("preauth = %+v, %v", pre, err)
+	}
+	res, err := f.svc.Auth(ctx, auth.AuthRequest{Request: r, Factor: auth.FactorPrompt, Prompt: "sms1"})
+	if err != nil || res.Status != "sent" {
+		t.Fatalf("sms1 = %+v, %v", res, err)
+	}
+	if _, to := rs.last(t); to != "+15555550123" {
+		t.Fatalf("sent to %s", to)
+	}
+	if _, err := f.svc.Auth(ctx, auth.AuthRequest{Request: r, Factor: auth.FactorPrompt, Prompt: "sms2"}); !errors.Is(err, auth.ErrNoCapableDevice) {
+		t.Fatalf("sms2 = %v, want ErrNoCapableDevice", err)
+	}
+}

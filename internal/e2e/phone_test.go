@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,17 +43,7 @@ func TestPhoneCallSIPp(t *testing.T) {
 	if _, err := ts.App.Core.AddNumberPhone(testCtx(t), "calluser", "+1 555 555 0142", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_phone.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"DUO_IKEY=" + ikey, "DUO_SKEY=" + skey, "DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(ts.Port),
-		"DUO_CA=" + ts.CAFile, "DUO_USERNAME=calluser"}
-	call := func(args ...string) pyCall {
-		var c pyCall
-		runJSON(t, 90*time.Second, &c, py, append([]string{script}, args...), env, "")
-		return c
-	}
+	call := telephonyScript(t, py, ikey, skey, ts.Port, ts.CAFile, "calluser")
 
 	var pre struct {
 		Result  string `json:"result"`
@@ -185,17 +174,10 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 		t.Fatalf("add-phone: %s", r.stdout)
 	}
 
-	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_phone.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"DUO_IKEY=" + in["integration_key"].(string), "DUO_SKEY=" + in["secret_key"].(string),
-		"DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(srv.Port), "DUO_CA=" + srv.CAFile, "DUO_USERNAME=dora"}
+	call := telephonyScript(t, py, in["integration_key"].(string), in["secret_key"].(string), srv.Port, srv.CAFile, "dora")
 	wait := phone.Expect(t, sipptest.Answer{Key: "1"})
-	var c pyCall
-	runJSON(t, 90*time.Second, &c, py, []string{script, "phone"}, env, "")
 	var a pyAuth
-	c.decode(t, "factor=phone", &a)
+	call("phone").decode(t, "factor=phone", &a)
 	if a != (pyAuth{"allow", "allow", "Success. Logging you in..."}) {
 		t.Fatalf("factor=phone: %+v", a)
 	}

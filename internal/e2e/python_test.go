@@ -133,3 +133,22 @@ func TestPythonDuoClient(t *testing.T) {
 		})
 	}
 }
+
+// telephonyScript runs steps of testdata/duo_client_telephony.py (py from
+// testutil.Python3) against the Auth API on localhost:port as user:
+// call("preauth"), call("passcode", code)...
+func telephonyScript(t *testing.T, py, ikey, skey string, port int, caFile, user string) (call func(args ...string) pyCall) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_telephony.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DUO_IKEY=" + ikey, "DUO_SKEY=" + skey, "DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(port),
+		"DUO_CA=" + caFile, "DUO_USERNAME=" + user}
+	return func(args ...string) pyCall {
+		t.Helper()
+		var c pyCall
+		runJSON(t, 90*time.Second, &c, py, append([]string{script}, args...), env, "")
+		return c
+	}
+}

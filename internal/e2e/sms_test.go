@@ -38,17 +38,7 @@ func TestSMSKannel(t *testing.T) {
 	if _, err := ts.App.Core.AddNumberPhone(testCtx(t), "smsuser", "+1 555 555 0142", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_sms.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"DUO_IKEY=" + ikey, "DUO_SKEY=" + skey, "DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(ts.Port),
-		"DUO_CA=" + ts.CAFile, "DUO_USERNAME=smsuser"}
-	call := func(args ...string) pyCall {
-		var c pyCall
-		runJSON(t, 60*time.Second, &c, py, append([]string{script}, args...), env, "")
-		return c
-	}
+	call := telephonyScript(t, py, ikey, skey, ts.Port, ts.CAFile, "smsuser")
 
 	var pre struct {
 		Result  string `json:"result"`

@@ -26,8 +26,10 @@ import (
 	"time"
 
 	"github.com/assent-auth/assent/internal/authproxy"
+	"github.com/assent-auth/assent/internal/store"
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/assenttest"
+	"github.com/assent-auth/assent/internal/testutil/ldaptest"
 )
 
 // requireRadclient skips (fails in CI) without FreeRADIUS's client tools.
@@ -340,4 +342,32 @@ func section(name string, kv ...string) string {
 // absPath joins and cleans a path under dir.
 func absPath(dir string, elem ...string) string {
 	return filepath.Join(append([]string{dir}, elem...)...)
+}
+
+// startPhoneChallenge is the setup of the telephony tests: slapd with
+// user (password user+"pw", in vpnusers), Assent with flags and the user's
+// phone number, and a radius_server_challenge proxy (ad_client first)
+// in front of it. It returns the proxy's RADIUS address.
+func startPhoneChallenge(t *testing.T, user, number, secret string, flags map[string]string) string {
+	t.Helper()
+	ldap := ldaptest.Start(t, ldaptest.Options{Users: []ldaptest.User{{Name: user, Password: user + "pw", Groups: []string{"vpnusers"}}}})
+	as := assenttest.Start(t, assenttest.Options{Flags: flags})
+	as.User(t, user)
+	if _, err := as.App.Core.AddNumberPhone(assenttest.Ctx(t), user, number, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	conn, port := udpSocket(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	ikey, skey := as.AuthAPI(t, "radius "+user, store.PolicyEnroll)
+	cfg := fmt.Sprintf("[main]\nlog_dir = %s\n\n", absPath(t.TempDir(), "log")) +
+		section("ad_client", "host", ldap.Host, "port", fmt.Sprint(ldap.Port), "auth_type", "plain", "bind_dn", ldaptest.ServiceDN,
+			"service_account_username", ldaptest.ServiceUsername, "service_account_password", ldaptest.ServicePassword,
+			"search_dn", ldaptest.BaseDN, "security_group_dn", ldaptest.GroupDN("vpnusers"), "timeout", "5") +
+		section("radius_server_challenge", "ikey", ikey, "skey", skey, "api_host", as.Host, "http_ca_certs_file", as.CAFile,
+			"radius_ip_1", "127.0.0.1", "radius_secret_1", secret, "interface", "127.0.0.1", "port", fmt.Sprint(port),
+			"client", "ad_client")
+	path := absPath(t.TempDir(), "authproxy.cfg")
+	writeFile(t, path, cfg)
+	startProxy(t, path, map[string]net.PacketConn{addr: conn})
+	return addr
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,10 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/assent-auth/assent/internal/store"
-	"github.com/assent-auth/assent/internal/testutil/assenttest"
-	"github.com/assent-auth/assent/internal/testutil/ldaptest"
 )
 
 // TestChallengeSMS: in radius_server_challenge, choosing the menu's SMS
@@ -51,27 +45,9 @@ func TestChallengeSMS(t *testing.T) {
 		return len(msgs), regexp.MustCompile(`\b[0-9]{7}\b`).FindAllString(msgs[len(msgs)-1].Get("Body"), -1)
 	}
 
-	ldap := ldaptest.Start(t, ldaptest.Options{Users: []ldaptest.User{{Name: "sam", Password: "sampw", Groups: []string{"vpnusers"}}}})
-	as := assenttest.Start(t, assenttest.Options{Flags: map[string]string{
-		"sms_provider": "http", "sms_url": carrier.URL + "/Messages.json", "sms_batch": "2"}})
-	as.User(t, "sam")
-	if _, err := as.App.Core.AddNumberPhone(assenttest.Ctx(t), "sam", "+15555550177", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	conn, port := udpSocket(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	ikey, skey := as.AuthAPI(t, "radius sms", store.PolicyEnroll)
 	const secret = "sms-secret"
-	cfg := fmt.Sprintf("[main]\nlog_dir = %s\n\n", absPath(t.TempDir(), "log")) +
-		section("ad_client", "host", ldap.Host, "port", fmt.Sprint(ldap.Port), "auth_type", "plain", "bind_dn", ldaptest.ServiceDN,
-			"service_account_username", ldaptest.ServiceUsername, "service_account_password", ldaptest.ServicePassword,
-			"search_dn", ldaptest.BaseDN, "security_group_dn", ldaptest.GroupDN("vpnusers"), "timeout", "5") +
-		section("radius_server_challenge", "ikey", ikey, "skey", skey, "api_host", as.Host, "http_ca_certs_file", as.CAFile,
-			"radius_ip_1", "127.0.0.1", "radius_secret_1", secret, "interface", "127.0.0.1", "port", fmt.Sprint(port),
-			"client", "ad_client")
-	path := absPath(t.TempDir(), "authproxy.cfg")
-	writeFile(t, path, cfg)
-	startProxy(t, path, map[string]net.PacketConn{addr: conn})
+	addr := startPhoneChallenge(t, "sam", "+15555550177", secret, map[string]string{
+		"sms_provider": "http", "sms_url": carrier.URL + "/Messages.json", "sms_batch": "2"})
 
 	reply := func(answer string, ch radReply) radReply {
 		t.Helper()

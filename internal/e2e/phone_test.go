@@ -193,8 +193,10 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 	}
 	cli("telephony", "credential", "set", "sip", "--file", pw)
 	// The number is behind a PBX: the extension's digits go as SIP INFO
-	// (the attendant takes no telephone-event) after the default delays.
-	wait = phone.Expect(t, sipptest.Answer{Key: "2", User: "assent", Password: "trunk-s3cret", Extension: "7#"})
+	// (the attendant takes no telephone-event) after the default delays;
+	// the key comes once the prompt plays, after the 1 s postdelay.
+	wait = phone.Expect(t, sipptest.Answer{Key: "2", User: "assent", Password: "trunk-s3cret", Extension: "7#",
+		Hold: 2 * time.Second})
 	r := cli("telephony", "test-call", "+15555550199", "--extension", "7#")
 	if !strings.Contains(r.stdout, "Called XXX-XXX-0199 through sip: denied.") {
 		t.Fatalf("test-call: %s", r.stdout)

@@ -223,17 +223,7 @@ const expectDigit = `<recv request="INFO">
     <log message="extension digit [$digit%d]"/>
   </action>
 </recv>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-`
+` + okToLast
 
 const pause = `<pause milliseconds="%d"/>
 `
@@ -275,8 +265,8 @@ Content-Length: 0
 <recv response="200"/>
 `
 
-const byeFromCaller = `<recv request="BYE"/>
-<send><![CDATA[
+// okToLast answers the request just received with 200.
+const okToLast = `<send><![CDATA[
 SIP/2.0 200 OK
 [last_Via:]
 [last_From:]
@@ -287,6 +277,9 @@ Content-Length: 0
 
 ]]></send>
 `
+
+const byeFromCaller = `<recv request="BYE"/>
+` + okToLast
 
 // refuse answers the INVITE with a final status (%d %s).
 const refuse = `<send><![CDATA[
@@ -305,17 +298,7 @@ Content-Length: 0
 // ringUntilCancelled answers the CANCEL and ends the INVITE (%s: the
 // variable holding its CSeq number) with 487.
 const ringUntilCancelled = `<recv request="CANCEL"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<send><![CDATA[
+` + okToLast + `<send><![CDATA[
 SIP/2.0 487 Request Terminated
 [last_Via:]
 [last_From:]

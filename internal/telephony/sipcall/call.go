@@ -63,8 +63,10 @@ func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progres
 		port, _ := strconv.Atoi(p)
 		route := &sip.RouteHeader{Address: sip.Uri{Scheme: "sip", Host: h, Port: port, UriParams: sip.NewParams()}}
 		route.Address.UriParams.Add("lr", "")
+		c.withTransport(&route.Address)
 		req.AppendHeader(route)
 	}
+	c.sendOver(req)
 
 	tag, _ := from.Params.Get("tag")
 	ac := newActiveCall(tag)
@@ -184,7 +186,7 @@ func (c *Caller) listenRTP() (*net.UDPConn, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	start := int(binary.BigEndian.Uint32(b[:]) % uint32(n))
-	ip := netip.MustParseAddrPort(c.conn.LocalAddr().String()).Addr()
+	ip := c.bindIP
 	var lastErr error
 	for i := 0; i < n && i < 200; i++ {
 		port := lo + (start+i)%n

@@ -1,5 +1,5 @@
 // Package sipptest runs SIPp (Debian sip-tester) as the phone a
-// phone-callback call reaches: a trunk on a loopback UDP port that
+// phone-callback call reaches: a trunk on a loopback UDP (or TCP) port that
 // answers one call per Expect the way a person would (answer and press a
 // key, or let it ring). Used by the end-to-end tests of factor=phone.
 package sipptest
@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,9 +25,10 @@ import (
 // (dtmf_2833_N.pcap, payload type 101).
 const pcapDir = "/usr/share/sip-tester"
 
-// Phone is a SIPp trunk on 127.0.0.1:Port.
+// Phone is a SIPp trunk on 127.0.0.1:Port, over UDP unless TCP.
 type Phone struct {
 	Port int
+	TCP  bool // SIPp's -t t1: one TCP connection for all calls
 }
 
 // New reserves a port for the phone; the test is skipped without sipp
@@ -38,6 +40,14 @@ func New(t testing.TB) *Phone {
 	_, err = os.Stat(filepath.Join(pcapDir, "dtmf_2833_1.pcap"))
 	testutil.Require(t, "sip-tester's DTMF pcap files", err == nil)
 	return &Phone{Port: freeUDPPort(t)}
+}
+
+// NewTCP is New with a trunk listening on TCP (sip_transport = "tcp").
+func NewTCP(t testing.TB) *Phone {
+	t.Helper()
+	p := New(t)
+	p.Port, p.TCP = freeTCPPort(t), true
+	return p
 }
 
 // Addr is the trunk's host:port (sip_outbound_proxy).
@@ -237,7 +247,11 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	cmd := exec.CommandContext(ctx, "sipp", "-sf", file, "-i", "127.0.0.1", "-p", fmt.Sprint(p.Port),
+	transport := "u1"
+	if p.TCP {
+		transport = "t1"
+	}
+	cmd := exec.CommandContext(ctx, "sipp", "-sf", file, "-t", transport, "-i", "127.0.0.1", "-p", fmt.Sprint(p.Port),
 		"-mi", "127.0.0.1", "-mp", fmt.Sprint(freeUDPPort(t)), "-m", "1", "-nostdin", "-timeout", "50s",
 		"-trace_err", "-trace_msg", "-trace_logs", "-message_file", filepath.Join(dir, "messages.log"),
 		"-error_file", filepath.Join(dir, "errors.log"), "-log_file", filepath.Join(dir, "log.log"))
@@ -263,7 +277,13 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 	}
 	// SIPp has bound its port once we cannot.
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := net.ListenPacket("udp4", p.Addr())
+		var c io.Closer
+		var err error
+		if p.TCP {
+			c, err = net.Listen("tcp4", p.Addr())
+		} else {
+			c, err = net.ListenPacket("udp4", p.Addr())
+		}
 		if err != nil {
 			break
 		}
@@ -299,6 +319,16 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 		number, _, _ := strings.Cut(after, "@")
 		return Call{Number: number, DigestOK: strings.Contains(string(b), "digest accepted")}
 	}
+}
+
+func freeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func freeUDPPort(t testing.TB) int {

@@ -115,7 +115,7 @@ func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progres
 			return Failed, fmt.Errorf("sip: call rejected: %d %s", dr.Res.StatusCode, dr.Res.Reason)
 		case ctx.Err() != nil:
 			return Failed, fmt.Errorf("sip: call abandoned: %w", context.Cause(ctx))
-		case ringCtx.Err() != nil:
+		case errors.Is(ringCtx.Err(), context.DeadlineExceeded): // not the ringCancel above
 			log.Info("sip call not answered", "ring_timeout", c.cfg.RingTimeout)
 			return NoAnswer, nil
 		}

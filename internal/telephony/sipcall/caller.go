@@ -272,7 +272,16 @@ func (c *Caller) Start(ctx context.Context) error {
 	}
 	c.local = netip.AddrPortFrom(adv, bound.Port())
 
-	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("Assent"), sipgo.WithUserAgentHostname(adv.String())}
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("Assent"), sipgo.WithUserAgentHostname(adv.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(c.cfg.Logger))}
+	txOpts := []sip.TransactionLayerOption{sip.WithTransactionLayerLogger(c.cfg.Logger)}
+	if c.cfg.transport() != "udp" {
+		// A connection that breaks (the trunk closed it, or refused our
+		// certificate after the handshake) ends its transactions at once
+		// rather than after timer B (32 s).
+		txOpts = append(txOpts, sip.WithTransactionLayerTerminateOnConnClose())
+	}
+	uaOpts = append(uaOpts, sipgo.WithUserAgentTransactionLayerOptions(txOpts...))
 	if c.tls != nil {
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(c.tls))
 	}

@@ -260,6 +260,8 @@ func TestCallOverTLS(t *testing.T) {
 			wantErr: "valid for pbx.example.org, not localhost"},
 		{name: "client certificate; the peer's BYE reaches Assent's TLS listener", peerCA: ca, peerHosts: []string{"127.0.0.1"}, trustCA: true,
 			ownCert: true, requireClient: true, hangUp: true, want: HungUp, invites: 1},
+		{name: "the peer requires a client certificate Assent lacks", peerCA: ca, peerHosts: []string{"127.0.0.1"}, trustCA: true,
+			requireClient: true, want: Failed, wantErr: "connection closed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,7 +45,8 @@ type phoneJSON struct {
 }
 
 // phoneOf maps a phone to Duo's shape: an activated one is an authenticator
-// app with push and passcodes; a pending one can do nothing yet.
+// app with push and passcodes; one with a number and a user is texted
+// and called as configured; a pending one can do nothing yet.
 func phoneOf(p auth.Phone) phoneRef {
 	out := phoneRef{
 		Activated: p.Activated, Capabilities: []string{},
@@ -53,13 +54,17 @@ func phoneOf(p auth.Phone) phoneRef {
 		Model: "Unknown", Name: p.Name, PhoneID: p.ID, Platform: p.Platform, Type: p.Type,
 		Number: p.Number, Extension: p.Extension, Predelay: p.Predelay, Postdelay: p.Postdelay,
 	}
-	switch {
-	case p.Activated && p.Number != "" && p.UserID != "":
-		out.Capabilities = []string{"auto", "push", "sms", "mobile_otp"}
-	case p.Activated:
-		out.Capabilities = []string{"auto", "push", "mobile_otp"}
-	case p.Number != "" && p.UserID != "":
-		out.Capabilities = []string{"sms"} // a number without an app
+	if p.Activated {
+		out.Capabilities = append(out.Capabilities, "auto", "push")
+	}
+	if p.SMS {
+		out.Capabilities = append(out.Capabilities, "sms")
+	}
+	if p.Calls {
+		out.Capabilities = append(out.Capabilities, "phone")
+	}
+	if p.Activated {
+		out.Capabilities = append(out.Capabilities, "mobile_otp")
 	}
 	if p.Activated {
 		out.Model = p.Name

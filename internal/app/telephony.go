@@ -57,14 +57,11 @@ type sipPhone struct {
 	password string // for StartTestTelephony's second engine
 }
 
-// Call dials number through the trunk and plays the prompt. A number with
-// an extension is refused: dialling an extension after the answer is not
-// supported yet, and a call that cannot reach the user is a failure.
-func (p *sipPhone) Call(ctx context.Context, number, extension string, progress func(string)) (string, error) {
-	if extension != "" {
-		return auth.CallFailed, errors.New("sip: numbers with an extension cannot be called yet")
-	}
-	out, err := p.c.Call(ctx, number, p.prompt, func(st sipcall.Progress) { progress(string(st)) })
+// Call dials d.Number through the trunk, dials its extension once
+// answered, and plays the prompt.
+func (p *sipPhone) Call(ctx context.Context, d auth.PhoneDial, progress func(string)) (string, error) {
+	ext := sipcall.Extension{Digits: d.Extension, Predelay: d.Predelay, Postdelay: d.Postdelay}
+	out, err := p.c.Dial(ctx, d.Number, ext, p.prompt, func(st sipcall.Progress) { progress(string(st)) })
 	return string(out), err
 }
 

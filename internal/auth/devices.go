@@ -233,13 +233,14 @@ func (s *Service) Activate(ctx context.Context, req ActivateRequest) (Activation
 
 // takePhone gives d the ID of the phone the activation a was issued for,
 // removing what had it: the pending phone, or the device being
-// reactivated (with its pending pushes). A phone deleted or moved to
-// another user since the code was issued makes the code unknown.
+// reactivated (with its pending pushes). A phone deleted, moved to
+// another user or made a landline since the code was issued makes the code
+// unknown.
 func (s *Service) takePhone(ctx context.Context, q store.Queries, a store.Activation, d *store.Device) error {
 	p, err := q.GetPendingPhone(ctx, a.PhoneID)
 	switch {
-	case err == nil && p.UserID == a.UserID:
-		d.ID, d.Number, d.Extension = p.ID, p.Number, p.Extension
+	case err == nil && p.UserID == a.UserID && p.Type != phoneLandline:
+		d.ID, d.Number, d.Extension, d.Predelay, d.Postdelay = p.ID, p.Number, p.Extension, p.Predelay, p.Postdelay
 		if p.Name != "" {
 			d.Name = p.Name
 		}
@@ -254,12 +255,12 @@ func (s *Service) takePhone(ctx context.Context, q store.Queries, a store.Activa
 	}
 	old, err := q.GetDevice(ctx, a.PhoneID)
 	switch {
-	case errors.Is(err, store.ErrNotFound) || (err == nil && old.UserID != a.UserID):
-		return ErrUnknownActivation
+	case errors.Is(err, store.ErrNotFound) || (err == nil && (old.UserID != a.UserID || old.PhoneType == store.PhoneLandline)):
+		return ErrUnknownActivation // gone, moved, or made a landline since the code was issued
 	case err != nil:
 		return err
 	}
-	d.ID, d.Name, d.Number, d.Extension = old.ID, old.Name, old.Number, old.Extension
+	d.ID, d.Name, d.Number, d.Extension, d.Predelay, d.Postdelay = old.ID, old.Name, old.Number, old.Extension, old.Predelay, old.Postdelay
 	return q.DeleteDevice(ctx, old.ID)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,14 +26,47 @@ import (
 // error (Duo's 500), never an allow.
 
 // PhoneCaller places a phone-callback call (internal/telephony/sipcall
-// through the app's adapter). Call dials number (E.164, or a SIP URI) with
-// its extension, reports stages (CallCalling, CallRinging, CallAnswered)
-// through progress, which must not block, and returns an outcome (Call…
-// constants) once the call ended; err says why a call failed.
+// through the app's adapter). Call dials d, reports stages (CallCalling,
+// CallRinging, CallAnswered) through progress, which must not block, and
+// returns an outcome (Call… constants) once the call ended; err says why a
+// call failed.
 type PhoneCaller interface {
-	Call(ctx context.Context, number, extension string, progress func(stage string)) (outcome string, err error)
+	Call(ctx context.Context, d PhoneDial, progress func(stage string)) (outcome string, err error)
 	// Name names the provider in the telephony log (sip).
 	Name() string
+}
+
+// PhoneDial is whom a call reaches: Number (E.164, or a SIP URI) and, for
+// a phone behind a PBX, Extension dialled Predelay after the answer, the
+// prompt starting Postdelay after its last digit.
+type PhoneDial struct {
+	Number, Extension   string
+	Predelay, Postdelay time.Duration
+}
+
+// Delays around an extension when the phone gives none (Duo's predelay
+// and postdelay left empty): time for an attendant's greeting, and for the
+// extension to be put through.
+const (
+	DefaultPredelay  = 2 * time.Second
+	DefaultPostdelay = time.Second
+)
+
+// dialOf is how dev is called.
+func dialOf(dev store.Device) PhoneDial {
+	d := PhoneDial{Number: dev.Number, Extension: dev.Extension}
+	if d.Extension == "" {
+		return d
+	}
+	seconds := func(v string, def time.Duration) time.Duration {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxPhoneDelay { // "" (checked when stored otherwise)
+			return def
+		}
+		return time.Duration(n) * time.Second
+	}
+	d.Predelay, d.Postdelay = seconds(dev.Predelay, DefaultPredelay), seconds(dev.Postdelay, DefaultPostdelay)
+	return d
 }
 
 // PhoneOptions configure phone calls. A nil Caller disables them: no phone
@@ -289,7 +323,7 @@ func (s *Service) runCall(logCtx context.Context, t store.Transaction, dev store
 		default:
 		}
 	}
-	outcome, err := ps.opts.Caller.Call(ctx, dev.Number, dev.Extension, progress)
+	outcome, err := ps.opts.Caller.Call(ctx, dialOf(dev), progress)
 	mu.Lock()
 	closed = true
 	close(stages)
@@ -426,16 +460,18 @@ func (s *Service) EndCalls() {
 	ps.wg.Wait()
 }
 
-// TestCall calls number (assent telephony test-call) and writes its
-// telephony-log row; it returns the call's outcome.
-func (s *Service) TestCall(ctx context.Context, number string) (string, error) {
+// TestCall calls number, dialling extension once answered with the default
+// delays (assent telephony test-call), and writes its telephony-log row; it
+// returns the call's outcome.
+func (s *Service) TestCall(ctx context.Context, number, extension string) (string, error) {
 	if !s.phoneEnabled() {
 		return "", invalid("sip", "no SIP trunk is configured for phone calls")
 	}
-	n, err := normalizeNumber(number)
+	f, err := PhoneFields{Number: &number, Extension: &extension}.check()
 	if err != nil {
 		return "", err
 	}
+	n := *f.Number
 	if n == "" {
 		return "", invalid("number", "is required")
 	}
@@ -445,7 +481,7 @@ func (s *Service) TestCall(ctx context.Context, number string) (string, error) {
 	ctx2, cancel := context.WithTimeout(ctx, s.calls.opts.MaxDuration)
 	defer cancel()
 	caller := s.calls.opts.Caller
-	outcome, callErr := caller.Call(ctx2, n, "", func(string) {})
+	outcome, callErr := caller.Call(ctx2, dialOf(store.Device{Number: n, Extension: *f.Extension}), func(string) {})
 	if callErr != nil {
 		outcome = CallFailed
 	}

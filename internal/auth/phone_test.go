@@ -24,12 +24,12 @@ type scriptedCaller struct {
 	hangup  chan struct{}
 
 	mu     sync.Mutex
-	dialed []string
+	dialed []auth.PhoneDial
 }
 
-func (c *scriptedCaller) Call(ctx context.Context, number, extension string, progress func(string)) (string, error) {
+func (c *scriptedCaller) Call(ctx context.Context, d auth.PhoneDial, progress func(string)) (string, error) {
 	c.mu.Lock()
-	c.dialed = append(c.dialed, number+"/"+extension)
+	c.dialed = append(c.dialed, d)
 	c.mu.Unlock()
 	progress(auth.CallCalling)
 	progress(auth.CallRinging)
@@ -108,7 +108,7 @@ func TestPhoneCallOutcomes(t *testing.T) {
 			} else if err != nil || res.Result != tc.result || res.Status != tc.status {
 				t.Fatalf("auth = %+v, %v; want %s/%s", res, err, tc.result, tc.status)
 			}
-			if c.dialed[0] != "+15555550123/" {
+			if c.dialed[0] != (auth.PhoneDial{Number: "+15555550123"}) {
 				t.Fatalf("dialed %v", c.dialed)
 			}
 			logs := f.logs(t, u.ID)
@@ -284,5 +284,80 @@ func TestPhoneCallAutoAndPolicy(t *testing.T) {
 	}
 	if l := f.logs(t, ""); len(l) == 0 || l[0].Reason != auth.ReasonFactorRestricted {
 		t.Fatalf("auth log = %+v", l)
+	}
+}
+
+// A landline behind a PBX: called with its extension and delays, never
+// texted, never activated as an app; the Admin API's fields reach the call.
+func TestLandlineWithExtension(t *testing.T) {
+	ctx := context.Background()
+	c := &scriptedCaller{outcome: auth.CallApproved}
+	f := newFixture(t, auth.Options{Phone: auth.PhoneOptions{Caller: c}, SMS: auth.SMSOptions{Sender: &recordingSender{}}})
+	t.Cleanup(f.svc.EndCalls)
+	f.user(t, "alice", store.StatusActive)
+	desk, err := f.svc.AddUserNumber(ctx, "alice", auth.PhoneFields{Number: sp("+44 20 7946 0958"), Extension: sp("12#"),
+		Type: sp("Landline"), Predelay: sp("5"), Name: sp("desk")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ph, err := f.svc.Phone(ctx, desk.ID); err != nil || ph.Type != "Landline" || ph.Extension != "12#" || ph.Predelay != "5" || ph.Postdelay != "" {
+		t.Fatalf("phone %+v, %v", ph, err)
+	}
+	pre, err := f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pre.Devices) != 1 || strings.Join(pre.Devices[0].Capabilities, ",") != "phone" {
+		t.Fatalf("a landline is called, never texted: %+v", pre.Devices)
+	}
+	if _, err := f.sms(t, "alice"); !errors.Is(err, auth.ErrNoCapableDevice) {
+		t.Fatalf("factor=sms to a landline: %v", err)
+	}
+	if err := f.svc.SendSMSPasscodes(ctx, desk.ID); err == nil {
+		t.Fatal("send_sms_passcodes to a landline succeeded")
+	}
+	if _, err := f.svc.PhoneActivation(ctx, desk.ID, 0); !auth.IsKind(err, auth.KindInvalid) {
+		t.Fatalf("activation code for a landline: %v", err)
+	}
+	res, err := f.call(auth.FactorPhone, false)
+	if err != nil || res.Result != "allow" {
+		t.Fatalf("call = %+v, %v", res, err)
+	}
+	want := auth.PhoneDial{Number: "+442079460958", Extension: "12#", Predelay: 5 * time.Second, Postdelay: auth.DefaultPostdelay}
+	if c.dialed[0] != want {
+		t.Errorf("dialled %+v; want %+v", c.dialed[0], want)
+	}
+
+	// Made a mobile, it is texted too; the delays follow the phone.
+	if _, err := f.svc.ModifyPhone(ctx, desk.ID, auth.PhoneFields{Type: sp("mobile"), Predelay: sp(""), Postdelay: sp("3")}); err != nil {
+		t.Fatal(err)
+	}
+	pre, _ = f.svc.Preauth(ctx, auth.PreauthRequest{Request: auth.Request{Integration: f.in, Username: "alice"}})
+	if len(pre.Devices) != 1 || strings.Join(pre.Devices[0].Capabilities, ",") != "sms,phone" {
+		t.Fatalf("a mobile again: %+v", pre.Devices)
+	}
+	if _, err := f.call(auth.FactorPhone, false); err != nil {
+		t.Fatal(err)
+	}
+	want.Predelay, want.Postdelay = auth.DefaultPredelay, 3*time.Second
+	if c.dialed[1] != want {
+		t.Errorf("dialled %+v; want %+v", c.dialed[1], want)
+	}
+
+	// Duo's Admin API way: add_phone type=landline, then associate.
+	p, err := f.svc.AddPhone(ctx, auth.PhoneFields{Type: sp("LANDLINE"), Number: sp("+15555550199"), Postdelay: sp("2")})
+	if err != nil || p.Type != "Landline" {
+		t.Fatalf("add_phone landline: %+v, %v", p, err)
+	}
+	if err := f.svc.AddUserPhone(ctx, "alice", p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ph, err := f.svc.Phone(ctx, p.ID); err != nil || ph.Type != "Landline" || ph.UserID == "" || ph.Postdelay != "2" {
+		t.Fatalf("associated landline %+v, %v", ph, err)
+	}
+	// A phone with an app stays a mobile.
+	app := f.device(t, "alice")
+	if _, err := f.svc.ModifyPhone(ctx, app.Device.ID, auth.PhoneFields{Type: sp("landline")}); !auth.IsKind(err, auth.KindInvalid) {
+		t.Fatalf("an app made a landline: %v", err)
 	}
 }

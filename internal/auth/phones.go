@@ -33,13 +33,22 @@ type Phone struct {
 	Predelay  string
 	Postdelay string
 	Activated bool
-	Created   time.Time
-	LastSeen  time.Time // zero: never (always for a pending phone)
+	// SMS and Calls: the phone receives SMS passcodes (a mobile number,
+	// with an SMS provider configured) and phone calls (a number, with a
+	// SIP trunk configured). Always false for a pending phone.
+	SMS, Calls bool
+	Created    time.Time
+	LastSeen   time.Time // zero: never (always for a pending phone)
 }
 
-func phoneOfDevice(d store.Device) Phone {
-	return Phone{ID: d.ID, UserID: d.UserID, Name: d.Name, Type: phoneMobile, Platform: d.Platform, Activated: hasApp(d),
-		Number: d.Number, Extension: d.Extension, Created: d.Created, LastSeen: d.LastSeen}
+func (s *Service) phoneOfDevice(d store.Device) Phone {
+	typ := phoneMobile
+	if d.PhoneType == store.PhoneLandline {
+		typ = phoneLandline
+	}
+	return Phone{ID: d.ID, UserID: d.UserID, Name: d.Name, Type: typ, Platform: d.Platform, Activated: hasApp(d),
+		Number: d.Number, Extension: d.Extension, Predelay: d.Predelay, Postdelay: d.Postdelay, Created: d.Created, LastSeen: d.LastSeen,
+		SMS: s.smsCapable(d), Calls: s.phoneCapable(d)}
 }
 
 func phoneOfPending(p store.PendingPhone) Phone {
@@ -49,15 +58,16 @@ func phoneOfPending(p store.PendingPhone) Phone {
 
 const (
 	phoneMobile   = "Mobile"
+	phoneLandline = "Landline"
 	phoneUnknown  = "Unknown"
 	maxPhoneName  = 64
 	maxPhoneDelay = 3600
 )
 
-// phoneTypes are the types Duo accepts (any case), as Duo shows them.
-// Landlines are refused: a phone here is an app or a mobile number (SMS,
-// calls).
-var phoneTypes = map[string]string{"mobile": phoneMobile, "unknown": phoneUnknown}
+// phoneTypes are the types Duo accepts (any case), as Duo shows them. A
+// landline is called (factor=phone) and never texted, and never runs an
+// app.
+var phoneTypes = map[string]string{"mobile": phoneMobile, "landline": phoneLandline, "unknown": phoneUnknown}
 
 // phonePlatforms are Duo's platform values (any case), as Duo shows them.
 var phonePlatforms = map[string]string{
@@ -86,11 +96,8 @@ func (f PhoneFields) check() (PhoneFields, error) {
 	if f.Type != nil {
 		key := strings.ToLower(strings.TrimSpace(*f.Type))
 		v, ok := phoneTypes[key]
-		switch {
-		case key == "landline":
-			errs = append(errs, invalid("type", "landline phones are not supported; add a mobile phone (its number receives SMS passcodes and calls) or an authenticator app"))
-		case !ok:
-			errs = append(errs, invalid("type", "must be mobile or unknown"))
+		if !ok {
+			errs = append(errs, invalid("type", "must be mobile, landline or unknown"))
 		}
 		f.Type = &v
 	}
@@ -208,7 +215,7 @@ func (s *Service) phone(ctx context.Context, q store.Queries, id string) (Phone,
 	if err != nil {
 		return Phone{}, err
 	}
-	return phoneOfDevice(d), nil
+	return s.phoneOfDevice(d), nil
 }
 
 // Phone finds a phone by ID, pending or activated.
@@ -253,7 +260,7 @@ func (s *Service) Phones(ctx context.Context, pq PhoneQuery) ([]Phone, int, erro
 		}
 		for _, d := range devices {
 			if pq.Extension == "" || d.Extension == pq.Extension {
-				list = append(list, phoneOfDevice(d))
+				list = append(list, s.phoneOfDevice(d))
 			}
 		}
 		if pq.Offset >= len(list) {
@@ -271,7 +278,7 @@ func (s *Service) Phones(ctx context.Context, pq PhoneQuery) ([]Phone, int, erro
 	}
 	if len(list) < pq.Limit {
 		for _, d := range devices {
-			list = append(list, phoneOfDevice(d))
+			list = append(list, s.phoneOfDevice(d))
 		}
 	}
 	return list, len(pending) + n, nil
@@ -293,7 +300,7 @@ func (s *Service) UserPhones(ctx context.Context, nameOrID string) ([]Phone, err
 	}
 	out := make([]Phone, 0, len(devices)+len(pending))
 	for _, d := range devices {
-		out = append(out, phoneOfDevice(d))
+		out = append(out, s.phoneOfDevice(d))
 	}
 	for _, p := range pending {
 		out = append(out, phoneOfPending(p))
@@ -302,9 +309,9 @@ func (s *Service) UserPhones(ctx context.Context, nameOrID string) ([]Phone, err
 }
 
 // ModifyPhone changes a phone, in one transaction with its
-// administrator-log row. A pending phone takes every field; an activated
-// one keeps only a name (its platform is what the device reported, and
-// Assent keeps no number for it).
+// administrator-log row. A pending phone takes every field; a phone with a
+// user keeps the platform its device reported, and one with an app stays a
+// mobile.
 func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Phone, error) {
 	f, err := f.check()
 	if err != nil {
@@ -324,17 +331,24 @@ func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Ph
 		d, err := q.GetDevice(ctx, id)
 		switch {
 		case err == nil:
-			for _, x := range []struct {
-				name string
-				v    *string
-			}{{"type", f.Type}, {"platform", f.Platform}, {"predelay", f.Predelay}, {"postdelay", f.Postdelay}} {
-				if x.v != nil && *x.v != "" && !(x.name == "type" && *x.v == phoneMobile) {
-					return invalid(x.name, "a phone with a user keeps only its name, number and extension in Assent (type Mobile, the platform its device reported)")
+			if f.Platform != nil && *f.Platform != "" && *f.Platform != d.Platform {
+				return invalid("platform", "a phone with a user shows the platform its device reported")
+			}
+			if f.Type != nil {
+				switch {
+				case *f.Type == phoneLandline && hasApp(d):
+					return invalid("type", "this phone runs an authenticator app, so it is a mobile: a landline has no app")
+				case *f.Type == phoneLandline:
+					d.PhoneType, desc["type"] = store.PhoneLandline, *f.Type
+				default: // Mobile or Unknown: a mobile number
+					d.PhoneType, desc["type"] = "", phoneMobile
 				}
 			}
 			set("name", &d.Name, f.Name)
 			set("number", &d.Number, f.Number)
 			set("extension", &d.Extension, f.Extension)
+			set("predelay", &d.Predelay, f.Predelay)
+			set("postdelay", &d.Postdelay, f.Postdelay)
 			if !hasApp(d) && d.Number == "" {
 				return invalid("number", "a phone without an app needs its number")
 			}
@@ -342,7 +356,7 @@ func (s *Service) ModifyPhone(ctx context.Context, id string, f PhoneFields) (Ph
 			if err := q.UpdateDevice(ctx, d); err != nil {
 				return err
 			}
-			out = phoneOfDevice(d)
+			out = s.phoneOfDevice(d)
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		default:

@@ -40,7 +40,7 @@ func FuzzPhoneFields(f *testing.F) {
 			return
 		}
 		switch {
-		case *out.Type != phoneMobile && *out.Type != phoneUnknown:
+		case *out.Type != phoneMobile && *out.Type != phoneUnknown && *out.Type != phoneLandline:
 			t.Fatalf("type %q accepted", *out.Type)
 		case !slices.Contains(platforms, *out.Platform):
 			t.Fatalf("platform %q accepted", *out.Platform)

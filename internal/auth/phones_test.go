@@ -24,9 +24,9 @@ func TestAddPhoneValidation(t *testing.T) {
 	}{
 		{"defaults", auth.PhoneFields{}, nil},
 		{"duo's values in any case", auth.PhoneFields{Type: sp("MOBILE"), Platform: sp("apple ios"), Number: sp("555-555-0100"), Extension: sp("12")}, nil},
-		{"landline", auth.PhoneFields{Type: sp("landline")}, []string{"type"}},
 		{"unknown platform", auth.PhoneFields{Platform: sp("nokia")}, []string{"platform"}},
 		{"letters in the number", auth.PhoneFields{Number: sp("+1555CALLME")}, []string{"number"}},
+		{"unheard-of type", auth.PhoneFields{Type: sp("pager")}, []string{"type"}},
 		{"every problem at once", auth.PhoneFields{Type: sp("pager"), Extension: sp("x1"), Predelay: sp("-1"), Postdelay: sp("soon"),
 			Name: sp(strings.Repeat("n", 65))}, []string{"name", "type", "extension", "predelay", "postdelay"}},
 	} {

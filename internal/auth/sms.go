@@ -113,7 +113,9 @@ func (s *Service) SMSRateLimits() []*ratelimit.Named {
 func (s *Service) smsEnabled() bool { return s.sms.opts.Sender != nil }
 
 // smsCapable reports whether d can receive SMS passcodes.
-func (s *Service) smsCapable(d store.Device) bool { return s.smsEnabled() && d.Number != "" }
+func (s *Service) smsCapable(d store.Device) bool {
+	return s.smsEnabled() && d.Number != "" && d.PhoneType != store.PhoneLandline
+}
 
 // hasApp reports whether d is an authenticator app (push, HOTP), not only a
 // number.

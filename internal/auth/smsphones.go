@@ -16,27 +16,36 @@ import (
 // an authenticator app keeping the number. AddNumberPhone is the same for
 // the CLI, in one step.
 
-// AddNumberPhone gives a user a phone with a number and no app, in one
-// transaction with its administrator-log row.
+// AddNumberPhone gives a user a mobile phone with a number and no app
+// (see AddUserNumber).
 func (s *Service) AddNumberPhone(ctx context.Context, nameOrID, number, extension, name string) (store.Device, error) {
-	f, err := PhoneFields{Number: &number, Extension: &extension, Name: &name}.check()
+	return s.AddUserNumber(ctx, nameOrID, PhoneFields{Number: &number, Extension: &extension, Name: &name})
+}
+
+// AddUserNumber gives a user a phone with a number and no app: a mobile
+// (texted and called) or a landline (called), with an extension and its
+// delays, in one transaction with its administrator-log row. Platform is
+// not taken: a phone without an app reports none.
+func (s *Service) AddUserNumber(ctx context.Context, nameOrID string, f PhoneFields) (store.Device, error) {
+	f, err := f.check()
 	if err != nil {
 		return store.Device{}, err
 	}
-	if *f.Number == "" {
+	if deref(f.Number, "") == "" {
 		return store.Device{}, invalid("number", "is required")
 	}
 	u, err := s.User(ctx, nameOrID)
 	if err != nil {
 		return store.Device{}, err
 	}
-	d := store.Device{ID: ids.New(ids.Device), UserID: u.ID, Name: *f.Name, Number: *f.Number, Extension: *f.Extension,
-		Created: s.now()}
+	d := numberPhoneOf(store.PendingPhone{ID: ids.New(ids.Device), UserID: u.ID, Name: deref(f.Name, ""), Type: deref(f.Type, phoneMobile),
+		Number: *f.Number, Extension: deref(f.Extension, ""), Predelay: deref(f.Predelay, ""), Postdelay: deref(f.Postdelay, ""),
+		Created: s.now()})
 	err = s.st.InTx(ctx, func(q store.Queries) error {
 		if err := q.CreateDevice(ctx, d); err != nil {
 			return err
 		}
-		return s.adminLog(ctx, q, "phone_create", d.ID, map[string]any{"user_id": u.ID, "name": d.Name,
+		return s.adminLog(ctx, q, "phone_create", d.ID, map[string]any{"user_id": u.ID, "name": d.Name, "type": s.phoneOfDevice(d).Type,
 			"number": MaskNumber(d.Number), "extension": d.Extension})
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -52,7 +61,12 @@ func (s *Service) AddNumberPhone(ctx context.Context, nameOrID, number, extensio
 // numberPhoneOf is the device a pending phone with a number becomes once
 // it has a user.
 func numberPhoneOf(p store.PendingPhone) store.Device {
-	return store.Device{ID: p.ID, UserID: p.UserID, Name: p.Name, Number: p.Number, Extension: p.Extension, Created: p.Created}
+	d := store.Device{ID: p.ID, UserID: p.UserID, Name: p.Name, Number: p.Number, Extension: p.Extension,
+		Predelay: p.Predelay, Postdelay: p.Postdelay, Created: p.Created}
+	if p.Type == phoneLandline {
+		d.PhoneType = store.PhoneLandline
+	}
+	return d
 }
 
 // SendSMSPasscodes sends a new batch of passcodes to a phone (the Admin

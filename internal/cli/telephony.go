@@ -122,12 +122,14 @@ func newTelephonyTestSMSCmd(e *env) *cobra.Command {
 }
 
 func newTelephonyTestCallCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	var ext string
+	cmd := &cobra.Command{
 		Use:   "test-call NUMBER",
 		Short: "Call a number through the configured SIP trunk (sip_*): press 1 to approve, another key to deny",
 		Long: "Call a number through the configured SIP trunk or PBX and report how the call ended (approved, denied, " +
 			"hung_up, timeout, no_answer, busy, failed). It runs next to the server: from a free port of sip_listen's " +
-			"address, without registering. The call is written to the telephony log.",
+			"address, without registering. With --extension, the digits are dialled once the call is answered, " +
+			"with the default delays (2 s before, 1 s after). The call is written to the telephony log.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApp(cmd, e, func(a *app.App) error {
@@ -135,7 +137,7 @@ func newTelephonyTestCallCmd(e *env) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "Calling %s...\n", auth.MaskNumber(args[0]))
-				outcome, err := a.Core.TestCall(cmd.Context(), args[0])
+				outcome, err := a.Core.TestCall(cmd.Context(), args[0], ext)
 				if err != nil {
 					return err
 				}
@@ -144,27 +146,43 @@ func newTelephonyTestCallCmd(e *env) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&ext, "extension", "", "digits dialled once answered (0-9, *, #)")
+	return cmd
 }
 
 func newTelephonyAddPhoneCmd(e *env) *cobra.Command {
-	var ext, name string
+	var (
+		ext, name, predelay, postdelay string
+		landline                       bool
+	)
 	cmd := &cobra.Command{
 		Use:   "add-phone USER NUMBER",
 		Short: "Give a user a phone number for SMS passcodes and phone calls (E.164, e.g. +15555550100)",
-		Args:  cobra.ExactArgs(2),
+		Long: "Give a user a phone number without an app. A mobile number receives SMS passcodes and phone calls; " +
+			"a --landline only calls. A number behind a PBX takes --extension, dialled once the call is answered: " +
+			"--predelay seconds after the answer (default 2), the prompt --postdelay seconds after the last digit (default 1).",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runApp(cmd, e, func(a *app.App) error {
-				d, err := a.Core.AddNumberPhone(cmd.Context(), args[0], args[1], ext, name)
+				typ := "mobile"
+				if landline {
+					typ = "landline"
+				}
+				d, err := a.Core.AddUserNumber(cmd.Context(), args[0], auth.PhoneFields{Number: &args[1], Extension: &ext,
+					Name: &name, Type: &typ, Predelay: &predelay, Postdelay: &postdelay})
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "Added phone %s (%s) to %s.\n", d.ID, auth.MaskNumber(d.Number), args[0])
+				fmt.Fprintf(e.stdout, "Added %s phone %s (%s) to %s.\n", typ, d.ID, auth.MaskNumber(d.Number), args[0])
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&ext, "extension", "", "extension")
+	cmd.Flags().StringVar(&ext, "extension", "", "extension dialled once the call is answered (0-9, *, #)")
 	cmd.Flags().StringVar(&name, "name", "", "the phone's name")
+	cmd.Flags().BoolVar(&landline, "landline", false, "a landline: called, never texted")
+	cmd.Flags().StringVar(&predelay, "predelay", "", "seconds between the answer and the extension's first digit (default 2)")
+	cmd.Flags().StringVar(&postdelay, "postdelay", "", "seconds between the extension's last digit and the prompt (default 1)")
 	return cmd
 }
 

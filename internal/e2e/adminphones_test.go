@@ -83,7 +83,11 @@ func testPythonDuoClientAdminPhones(t *testing.T, py string, ts *testServer) {
 		phone.Number != "+15555550142" || phone.Extension != "9" || len(phone.Users) != 0 {
 		t.Errorf("add_phone = %+v", phone)
 	}
-	refused(out, "add_landline", "landline")
+	var landline pyPhone
+	out["add_landline"].decode(t, "add_landline", &landline)
+	if landline.Type != "Landline" || landline.Number != "+15555550143" || landline.Activated || len(landline.Users) != 0 {
+		t.Errorf("add_phone type=Landline = %+v", landline)
+	}
 	out["update_phone"].decode(t, "update_phone", &updated)
 	if updated.PhoneID != phone.PhoneID || updated.Name != "py phone" || updated.Number != phone.Number {
 		t.Errorf("update_phone = %+v", updated)
@@ -102,7 +106,7 @@ func testPythonDuoClientAdminPhones(t *testing.T, py string, ts *testServer) {
 		t.Errorf("get_phones_by_number = %+v", byNumber)
 	}
 	out["get_phones"].decode(t, "get_phones", &all)
-	if len(all) != 1 || all[0].PhoneID != phone.PhoneID {
+	if len(all) != 2 || all[0].PhoneID != phone.PhoneID || all[1].PhoneID != landline.PhoneID {
 		t.Errorf("get_phones = %+v", all)
 	}
 	refused(out, "send_sms_activation", "SMS is not configured")

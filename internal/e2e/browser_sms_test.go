@@ -201,7 +201,8 @@ func TestBrowserSMS(t *testing.T) {
 	res = runBrowser(t, node, dir, scenario{Name: "TestBrowserSMS-phone", SPKI: spki, Universal: uni, Device: "Pixel 7",
 		TimeoutMs: 15000, Steps: steps}, rp.CAFile, false)
 	checkAxe(t, res, pages, "phone")
-	devs, err := ts.App.Store.ListDevices(ctx, u.ID)
+	// A fresh context: the two browser runs may outlast ctx's 30 s.
+	devs, err := ts.App.Store.ListDevices(testCtx(t), u.ID)
 	if err != nil || len(devs) != 3 {
 		t.Fatalf("devices %+v, %v", devs, err)
 	}

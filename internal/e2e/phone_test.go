@@ -210,12 +210,14 @@ func testBinaryPhoneCall(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	cli("telephony", "credential", "set", "sip", "--file", pw)
-	wait = phone.Expect(t, sipptest.Answer{Key: "2", User: "assent", Password: "trunk-s3cret"})
-	r := cli("telephony", "test-call", "+15555550199")
+	// The number is behind a PBX: the extension's digits go as SIP INFO
+	// (the attendant takes no telephone-event) after the default delays.
+	wait = phone.Expect(t, sipptest.Answer{Key: "2", User: "assent", Password: "trunk-s3cret", Extension: "7#"})
+	r := cli("telephony", "test-call", "+15555550199", "--extension", "7#")
 	if !strings.Contains(r.stdout, "Called XXX-XXX-0199 through sip: denied.") {
 		t.Fatalf("test-call: %s", r.stdout)
 	}
-	if c := wait(); c.Number != "+15555550199" || !c.DigestOK {
+	if c := wait(); c.Number != "+15555550199" || !c.DigestOK || c.Extension != "7#" {
 		t.Fatalf("test-call: the trunk saw %+v", c)
 	}
 	if out := srv.Output(); strings.Contains(out, "5550166") || !strings.Contains(out, "XXX-XXX-0166") || strings.Contains(out, "trunk-s3cret") {

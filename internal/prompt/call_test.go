@@ -19,7 +19,7 @@ import (
 // after reporting "answered"; a nil outcome channel fails the call.
 type gatedPhone struct{ outcome chan string }
 
-func (g gatedPhone) Call(ctx context.Context, _, _ string, progress func(string)) (string, error) {
+func (g gatedPhone) Call(ctx context.Context, _ auth.PhoneDial, progress func(string)) (string, error) {
 	progress(auth.CallCalling)
 	select {
 	case o, ok := <-g.outcome:

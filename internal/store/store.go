@@ -335,9 +335,17 @@ type Device struct {
 	// passcodes and nothing else.
 	Number    string
 	Extension string
-	Created   time.Time
-	LastSeen  time.Time // zero: never
+	// PhoneType is "" for a mobile number, PhoneLandline for one that is
+	// called and never texted. Predelay and Postdelay are Duo's seconds
+	// around dialling Extension once answered, as given; "" is the default.
+	PhoneType           string
+	Predelay, Postdelay string
+	Created             time.Time
+	LastSeen            time.Time // zero: never
 }
+
+// PhoneLandline is Device.PhoneType of a landline.
+const PhoneLandline = "landline"
 
 // Activation is a pending or used activation code. Only a keyed hash of the
 // code is stored: the code itself is a bearer secret.

@@ -27,9 +27,14 @@ type bulkTable struct {
 
 var (
 	bulkUserCols   = []string{"id", "username", "username_norm", "status", "failed_attempts", "lockout_reason", "created", "last_login"}
-	bulkDeviceCols = strings.Split(strings.ReplaceAll(deviceCols, " ", ""), ",")
-	bulkCodeCols   = strings.Split(strings.ReplaceAll(bypassCols, " ", ""), ",")
+	bulkDeviceCols = colNames(deviceCols)
+	bulkCodeCols   = colNames(bypassCols)
 )
+
+// colNames splits a column list written for SQL ("a, b,\n\tc").
+func colNames(list string) []string {
+	return strings.Split(strings.Join(strings.Fields(list), ""), ",")
+}
 
 // bulkTables turns b into rows, users first so that the foreign keys of
 // devices and codes find them. Values have the Go types both drivers
@@ -47,7 +52,7 @@ func bulkTables(b store.Bulk) ([]bulkTable, error) {
 	devices := bulkTable{name: "devices", cols: bulkDeviceCols, rows: make([][]any, 0, len(b.Devices))}
 	for _, d := range b.Devices {
 		devices.rows = append(devices.rows, []any{d.ID, d.UserID, d.Name, d.Platform, d.PublicKey, blob(d.HOTPSecretEnc),
-			d.HOTPCounter, d.PushToken, toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension})
+			d.HOTPCounter, d.PushToken, toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension, d.PhoneType, d.Predelay, d.Postdelay})
 	}
 	codes := bulkTable{name: "bypass_codes", cols: bulkCodeCols, rows: make([][]any, 0, len(b.BypassCodes))}
 	for _, c := range b.BypassCodes {

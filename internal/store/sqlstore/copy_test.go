@@ -119,6 +119,8 @@ var sampleRows = []string{
 	   ('BC2', 'DUAAAAAAAAAAAAAAAAAA', X'44556677', 0, 1700003600, 1700000000)`,
 	`INSERT INTO devices (id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension)
 	 VALUES ('DPAAAAAAAAAAAAAAAAAA', 'DUAAAAAAAAAAAAAAAAAA', 'phone', 'Android', '-----BEGIN PUBLIC KEY-----', X'0a0b', 9007199254740993, 'tok', 1700000000, 1700000200, '+15555550111', '7')`,
+	`INSERT INTO devices (id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension, phone_type, predelay, postdelay)
+	 VALUES ('DPEEEEEEEEEEEEEEEEEE', 'DUBBBBBBBBBBBBBBBBBB', 'desk', '', '', X'', 0, '', 1700000000, 0, '+442079460958', '123#', 'landline', '3', '1')`,
 	`INSERT INTO sms_passcodes (id, user_id, device_id, hash, seq, created, expires) VALUES
 	   ('DPSMS1', 'DUAAAAAAAAAAAAAAAAAA', 'DPAAAAAAAAAAAAAAAAAA', X'5a5a', 1, 1700000000, 1700003600)`,
 	`INSERT INTO telephony_log (id, txid, time, user_id, phone, type, context, credits, provider, status) VALUES

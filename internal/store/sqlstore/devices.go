@@ -58,7 +58,8 @@ func (q *queries) changeOne(ctx context.Context, query string, args ...any) erro
 
 // Devices.
 
-const deviceCols = `id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension`
+const deviceCols = `id, user_id, name, platform, public_key, hotp_secret_enc, hotp_counter, push_token, created, last_seen, number, extension,
+	phone_type, predelay, postdelay`
 
 func scanDevice(r scanner) (store.Device, error) {
 	var (
@@ -67,7 +68,7 @@ func scanDevice(r scanner) (store.Device, error) {
 		created, lastSeen int64
 	)
 	if err := r.Scan(&d.ID, &d.UserID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter,
-		&d.PushToken, &created, &lastSeen, &d.Number, &d.Extension); err != nil {
+		&d.PushToken, &created, &lastSeen, &d.Number, &d.Extension, &d.PhoneType, &d.Predelay, &d.Postdelay); err != nil {
 		return store.Device{}, err
 	}
 	d.HOTPSecretEnc = secret
@@ -81,9 +82,9 @@ func (q *queries) CreateDevice(ctx context.Context, d store.Device) error {
 		return fmt.Errorf("sqlstore: create device %s: user %s: %w", d.ID, d.UserID, err)
 	}
 	err := q.insertOne(ctx,
-		`INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		`INSERT INTO devices (`+deviceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		d.ID, d.UserID, d.Name, d.Platform, d.PublicKey, blob(d.HOTPSecretEnc), d.HOTPCounter, d.PushToken,
-		toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension)
+		toUnix(d.Created), toUnix(d.LastSeen), d.Number, d.Extension, d.PhoneType, d.Predelay, d.Postdelay)
 	if err != nil {
 		return fmt.Errorf("sqlstore: create device %s: %w", d.ID, err)
 	}
@@ -163,7 +164,7 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 		)
 		if err := rows.Scan(&u.ID, &u.Username, &status, &u.FailedAttempts, &u.LockoutReason, &created, &lastLogin,
 			&d.ID, &d.Name, &d.Platform, &d.PublicKey, &secret, &d.HOTPCounter, &d.PushToken, &dCreated, &lastSeen,
-			&d.Number, &d.Extension, &groups); err != nil {
+			&d.Number, &d.Extension, &d.PhoneType, &d.Predelay, &d.Postdelay, &groups); err != nil {
 			return store.User{}, nil, fmt.Errorf("sqlstore: get user and devices: %w", err)
 		}
 		if n == 0 {
@@ -195,8 +196,9 @@ func (q *queries) GetUserAndDevices(ctx context.Context, username, userID string
 
 func (q *queries) UpdateDevice(ctx context.Context, d store.Device) error {
 	err := q.changeOne(ctx,
-		`UPDATE devices SET name = ?, hotp_counter = ?, push_token = ?, last_seen = ?, number = ?, extension = ? WHERE id = ?`,
-		d.Name, d.HOTPCounter, d.PushToken, toUnix(d.LastSeen), d.Number, d.Extension, d.ID)
+		`UPDATE devices SET name = ?, hotp_counter = ?, push_token = ?, last_seen = ?, number = ?, extension = ?,
+		 phone_type = ?, predelay = ?, postdelay = ? WHERE id = ?`,
+		d.Name, d.HOTPCounter, d.PushToken, toUnix(d.LastSeen), d.Number, d.Extension, d.PhoneType, d.Predelay, d.Postdelay, d.ID)
 	if err != nil {
 		return fmt.Errorf("sqlstore: update device %s: %w", d.ID, err)
 	}

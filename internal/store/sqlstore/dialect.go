@@ -52,7 +52,8 @@ func (d *dialect) withUserReads() *dialect {
 		return `SELECT u.id, u.username, u.status, u.failed_attempts, u.lockout_reason, u.created, u.last_login,
 		        COALESCE(d.id, ''), COALESCE(d.name, ''), COALESCE(d.platform, ''), COALESCE(d.public_key, ''),
 		        d.hotp_secret_enc, COALESCE(d.hotp_counter, 0), COALESCE(d.push_token, ''),
-		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), COALESCE(d.number, ''), COALESCE(d.extension, ''), ` + groups + `
+		        COALESCE(d.created, 0), COALESCE(d.last_seen, 0), COALESCE(d.number, ''), COALESCE(d.extension, ''),
+		        COALESCE(d.phone_type, ''), COALESCE(d.predelay, ''), COALESCE(d.postdelay, ''), ` + groups + `
 		 FROM users u LEFT JOIN devices d ON d.user_id = u.id
 		 WHERE ` + where + ` ORDER BY d.created, d.id` + d.binary
 	}

@@ -26,7 +26,8 @@ func testTelephony(t *testing.T, s store.Store) {
 	createUsers(t, s, alice)
 	d1, d2 := mkDevice(1, alice.ID, at(0)), mkDevice(2, alice.ID, at(time.Second))
 	d1.Number, d1.Extension = "+15555550100", "12"
-	d2.PublicKey, d2.HOTPSecretEnc, d2.Number = "", nil, "+442079460958" // a number without an app
+	d2.PublicKey, d2.HOTPSecretEnc, d2.Number = "", nil, "+442079460958"                         // a number without an app
+	d2.PhoneType, d2.Extension, d2.Predelay, d2.Postdelay = store.PhoneLandline, "123#", "3", "" // a desk phone behind a PBX
 	createDevices(t, s, d1, d2)
 	got, err := s.GetDevice(ctx, d1.ID)
 	must(t, "GetDevice", err)
@@ -38,15 +39,19 @@ func testTelephony(t *testing.T, s store.Store) {
 	if len(list) != 2 || list[0].Number != d1.Number || list[1].Number != d2.Number || list[1].PublicKey != "" {
 		t.Errorf("GetUserAndDevices numbers: %+v", list)
 	}
+	if d := list[1]; d.PhoneType != store.PhoneLandline || d.Extension != "123#" || d.Predelay != "3" || d.Postdelay != "" || list[0].PhoneType != "" {
+		t.Errorf("GetUserAndDevices phone fields: %+v", list)
+	}
 	byNumber, err := s.ListDevicesByNumber(ctx, "+442079460958")
 	must(t, "ListDevicesByNumber", err)
 	if len(byNumber) != 1 || byNumber[0].ID != d2.ID {
 		t.Errorf("ListDevicesByNumber: %+v", byNumber)
 	}
 	got.Number = "+15555550101"
+	got.PhoneType, got.Predelay, got.Postdelay = store.PhoneLandline, "2", "4"
 	must(t, "UpdateDevice", s.UpdateDevice(ctx, got))
-	if g, _ := s.GetDevice(ctx, d1.ID); g.Number != "+15555550101" {
-		t.Errorf("number after UpdateDevice: %q", g.Number)
+	if g, _ := s.GetDevice(ctx, d1.ID); g.Number != "+15555550101" || g.PhoneType != store.PhoneLandline || g.Predelay != "2" || g.Postdelay != "4" {
+		t.Errorf("after UpdateDevice: %+v", g)
 	}
 
 	mk := func(id, dev string, seq int) store.SMSPasscode {

@@ -23,8 +23,20 @@ import (
 // the configured timeouts and by ctx; a cancelled ctx cancels or hangs up
 // the call and returns Failed with ctx's error.
 func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progress func(Progress)) (Outcome, error) {
+	return c.Dial(ctx, target, Extension{}, prompt, progress)
+}
+
+// Dial is Call for a number with an extension: once answered, it waits
+// ext.Predelay, sends ext's digits and waits ext.Postdelay before the
+// prompt. Keys pressed before the prompt starts are not the callee's answer
+// (an attendant's echo, our own digits) and are ignored; the answer timeout
+// starts with the prompt.
+func (c *Caller) Dial(ctx context.Context, target string, ext Extension, prompt Prompt, progress func(Progress)) (Outcome, error) {
 	if c.client == nil {
 		return Failed, errors.New("sip: caller not started")
+	}
+	if err := ext.Validate(); err != nil {
+		return Failed, err
 	}
 	if progress == nil {
 		progress = func(Progress) {}
@@ -146,19 +158,25 @@ func (c *Caller) Call(ctx context.Context, target string, prompt Prompt, progres
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer mediaCancel()
+	mediaErr := make(chan error, 1)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		sendPrompt(mediaCtx, rtpConn, ans, prompt)
+		if err := sendMedia(mediaCtx, rtpConn, ans, prompt, ext, infoSender(dlg, req, dlg.InviteResponse), ac.arm); err != nil {
+			mediaErr <- err
+		}
 	}()
 	go func() {
 		defer wg.Done()
 		receiveDTMF(mediaCtx, rtpConn, ans, ac)
 	}()
 
-	wait := time.NewTimer(c.cfg.AnswerTimeout)
+	wait := time.NewTimer(ext.duration() + c.cfg.AnswerTimeout)
 	defer wait.Stop()
 	select {
+	case err := <-mediaErr:
+		log.Info("sip call failed dialling the extension", "err", err)
+		return Failed, err
 	case d := <-ac.keys:
 		log.Info("sip call key", "approved", d == '1')
 		if d == '1' {
@@ -197,41 +215,6 @@ func (c *Caller) listenRTP() (*net.UDPConn, error) {
 		lastErr = err
 	}
 	return nil, fmt.Errorf("sip: no free RTP port in %d–%d: %w", lo, hi, lastErr)
-}
-
-// sendPrompt plays the prompt as 20 ms G.711 packets, paced by a ticker,
-// then one second of silence, again and again until ctx ends.
-func sendPrompt(ctx context.Context, conn *net.UDPConn, ans answer, prompt Prompt) {
-	const frame = sampleRate / 50 // 160 samples = 20 ms
-	audio := prompt.encode(ans.Codec)
-	silence := Prompt{Samples: make([]int16, sampleRate)}.encode(ans.Codec)
-	loop := append(audio, silence...)
-	var rnd [10]byte
-	_, _ = rand.Read(rnd[:])
-	pkt := RTPPacket{
-		PayloadType:    ans.Codec,
-		SequenceNumber: binary.BigEndian.Uint16(rnd[0:]),
-		Timestamp:      binary.BigEndian.Uint32(rnd[2:]),
-		SSRC:           binary.BigEndian.Uint32(rnd[6:]),
-		Marker:         true,
-	}
-	dst := net.UDPAddrFromAddrPort(ans.Remote)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	buf := make([]byte, 0, 12+frame)
-	for off := 0; ; off = (off + frame) % (len(loop) - len(loop)%frame) {
-		pkt.Payload = loop[off : off+frame]
-		buf = AppendRTP(buf[:0], pkt)
-		_, _ = conn.WriteToUDP(buf, dst) // a lost packet is a click, not a failure
-		pkt.Marker = false
-		pkt.SequenceNumber++
-		pkt.Timestamp += frame
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // receiveDTMF reads RTP until ctx ends and hands RFC 4733 key presses to

@@ -22,6 +22,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -578,13 +579,20 @@ type activeCall struct {
 	keys     chan byte
 	byeCh    chan struct{}
 	byeOne   sync.Once
+	armed    atomic.Bool
 }
 
 func newActiveCall(localTag string) *activeCall {
 	return &activeCall{localTag: localTag, keys: make(chan byte, 8), byeCh: make(chan struct{})}
 }
 
+// arm starts taking keys: the prompt is playing.
+func (a *activeCall) arm() { a.armed.Store(true) }
+
 func (a *activeCall) key(d byte) {
+	if !a.armed.Load() {
+		return // before the prompt: an attendant's echo or our own extension digits
+	}
 	select {
 	case a.keys <- d:
 	default: // the first key decides; later ones are dropped

@@ -27,6 +27,7 @@ func TestReceiveDTMFFromCalleeOnly(t *testing.T) {
 	stranger := udp(t, "127.0.0.2:0")
 	ans := answer{Remote: netip.MustParseAddrPort(callee.LocalAddr().String()), Codec: ptPCMU, EventType: 96}
 	ac := newActiveCall("t")
+	ac.arm()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { receiveDTMF(ctx, ours, ans, ac); close(done) }()
@@ -73,7 +74,7 @@ func TestSendPromptPacing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	p := DefaultPrompt()
-	go func() { sendPrompt(ctx, ours, ans, p); close(done) }()
+	go func() { _ = sendMedia(ctx, ours, ans, p, Extension{}, nil, func() {}); close(done) }()
 	want := p.encode(ptPCMA)
 	buf := make([]byte, 1500)
 	var first RTPPacket

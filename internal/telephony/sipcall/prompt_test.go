@@ -100,7 +100,7 @@ func TestSendPromptCarriesSpeech(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		p := DefaultPrompt()
-		go func() { sendPrompt(ctx, ours, ans, p); close(done) }()
+		go func() { _ = sendMedia(ctx, ours, ans, p, Extension{}, nil, func() {}); close(done) }()
 		heard := receiveAudio(t, peer, codec, 50) // 1 s
 		cancel()
 		<-done

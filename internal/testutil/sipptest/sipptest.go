@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +68,18 @@ type Answer struct {
 	// Refuse, when set, answers the INVITE with this final status (503:
 	// the trunk is down) instead of ringing.
 	Refuse int
+	// Extension, when set, makes the phone a PBX's attendant that takes
+	// no telephone-event: it expects these digits as SIP INFO
+	// (application/dtmf-relay) once answered, fails the scenario on any
+	// other, and then presses Key as SIP INFO too.
+	Extension string
 }
 
 // Call is what the trunk saw of a call.
 type Call struct {
-	Number   string // the user part of the request's To: +15555550123
-	DigestOK bool   // the challenge was answered with the right password
+	Number    string // the user part of the request's To: +15555550123
+	DigestOK  bool   // the challenge was answered with the right password
+	Extension string // the digits dialled after the answer (Answer.Extension)
 }
 
 const head = `<?xml version="1.0" encoding="ISO-8859-1" ?>
@@ -81,7 +88,7 @@ const head = `<?xml version="1.0" encoding="ISO-8859-1" ?>
   <action>
     <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq"/>
     <ereg regexp="sip:[^@]*@" search_in="hdr" header="To:" assign_to="dialled"/>
-    <log message="INVITE [$dialled] cseq [$invite_cseq]"/>
+    <log message="INVITE [$dialled] cseq [$invite_cseq]"/>%s
   </action>
 </recv>
 `
@@ -176,6 +183,91 @@ Content-Length: 0
 ]]></send>
 `
 
+// captureDialog keeps what an in-dialog request from the phone needs: our
+// From (its To) and our Contact (its request URI).
+const captureDialog = `
+    <ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>
+    <ereg regexp="sip:[^>;]*" search_in="hdr" header="Contact:" assign_to="contact"/>
+    <log message="dialog [$remote_from] [$contact]"/>`
+
+// answerNoEvents answers with G.711 only (no telephone-event), so keys go
+// as SIP INFO (%d: ring ms).
+const answerNoEvents = `<pause milliseconds="%d"/>
+<send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+<recv request="ACK" crlf="true"/>
+`
+
+// expectDigit receives one extension digit as INFO and fails the scenario
+// unless it is %s (a regexp); %d numbers the capture.
+const expectDigit = `<recv request="INFO">
+  <action>
+    <ereg regexp="Signal=%s" search_in="body" check_it="true" assign_to="digit%d"/>
+    <log message="extension digit [$digit%d]"/>
+  </action>
+</recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+`
+
+// infoKey presses a key as SIP INFO after a pause (%d ms, %s key), then
+// waits for our BYE.
+const infoKey = `<pause milliseconds="%d"/>
+<send><![CDATA[
+INFO [$contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
+To: [$remote_from]
+[last_Call-ID:]
+CSeq: 2 INFO
+Max-Forwards: 70
+Contact: <sip:[local_ip]:[local_port]>
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal=%s
+Duration=160
+]]></send>
+<recv response="200"/>
+<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+`
+
 const tail = `<label id="end"/>
 </scenario>
 `
@@ -225,7 +317,11 @@ Content-Length: 0
 func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 	t.Helper()
 	dir := t.TempDir()
-	scen := head
+	capture := ""
+	if a.Extension != "" {
+		capture = captureDialog
+	}
+	scen := fmt.Sprintf(head, capture)
 	cseq := "invite_cseq"
 	if a.User != "" {
 		scen += fmt.Sprintf(challenge, a.User, a.Password)
@@ -234,6 +330,13 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 	switch {
 	case a.Refuse != 0:
 		scen += fmt.Sprintf(refuse, a.Refuse, http.StatusText(a.Refuse))
+	case a.Extension != "":
+		scen += ringing
+		scen += fmt.Sprintf(answerNoEvents, max(a.Ring.Milliseconds(), 1))
+		for i, d := range a.Extension {
+			scen += fmt.Sprintf(expectDigit, regexp.QuoteMeta(string(d)), i, i)
+		}
+		scen += fmt.Sprintf(infoKey, max(a.Hold.Milliseconds(), 200), a.Key)
 	case a.Key == "":
 		scen += ringing
 		scen += fmt.Sprintf(ringUntilCancelled, cseq)
@@ -317,7 +420,13 @@ func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 		b, _ := os.ReadFile(filepath.Join(dir, "log.log"))
 		_, after, _ := strings.Cut(string(b), "INVITE sip:")
 		number, _, _ := strings.Cut(after, "@")
-		return Call{Number: number, DigestOK: strings.Contains(string(b), "digest accepted")}
+		var ext strings.Builder
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, d, ok := strings.Cut(line, "extension digit Signal="); ok {
+				ext.WriteString(strings.TrimSpace(d))
+			}
+		}
+		return Call{Number: number, DigestOK: strings.Contains(string(b), "digest accepted"), Extension: ext.String()}
 	}
 }
 

@@ -115,11 +115,12 @@ func (ca *testCA) issue(t *testing.T, hosts ...string) (pair tls.Certificate, ce
 type tlsPeer struct {
 	addr string
 
-	mu      sync.Mutex
-	invites int
-	errs    []error
-	dlg     *sipgo.DialogServerSession
-	offer   answer
+	mu        sync.Mutex
+	invites   int
+	registers []string // each REGISTER's Expires
+	errs      []error
+	dlg       *sipgo.DialogServerSession
+	offer     answer
 }
 
 func (p *tlsPeer) fail(err error) {
@@ -201,15 +202,40 @@ func startTLSPeer(t *testing.T, ca *testCA, cert tls.Certificate, requireClientC
 			}()
 			return
 		}
-		// Key 1: start and three end packets of one event.
-		to := net.UDPAddrFromAddrPort(offer.Remote)
-		for i, end := range []bool{false, true, true, true} {
-			pkt := AppendRTP(nil, RTPPacket{PayloadType: uint8(offer.EventType), Marker: i == 0, SequenceNumber: uint16(i), Timestamp: 8000, SSRC: 7,
-				Payload: AppendDTMFEvent(nil, DTMFEvent{Event: 1, End: end, Volume: 10, Duration: 800})})
-			if _, err := media.WriteToUDP(pkt, to); err != nil {
-				p.fail(fmt.Errorf("peer: RTP: %w", err))
+		// Key 1 once the prompt plays (keys before it do not count): start
+		// and three end packets of one event.
+		go func() {
+			_ = media.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, _, err := media.ReadFromUDP(make([]byte, 1500)); err != nil {
+				p.fail(fmt.Errorf("peer: no prompt: %w", err))
+				return
 			}
+			to := net.UDPAddrFromAddrPort(offer.Remote)
+			for i, end := range []bool{false, true, true, true} {
+				pkt := AppendRTP(nil, RTPPacket{PayloadType: uint8(offer.EventType), Marker: i == 0, SequenceNumber: uint16(i), Timestamp: 8000, SSRC: 7,
+					Payload: AppendDTMFEvent(nil, DTMFEvent{Event: 1, End: end, Volume: 10, Duration: 800})})
+				if _, err := media.WriteToUDP(pkt, to); err != nil {
+					p.fail(fmt.Errorf("peer: RTP: %w", err))
+				}
+			}
+		}()
+	})
+	srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) {
+		expires := ""
+		if h := req.GetHeader("Expires"); h != nil {
+			expires = h.Value()
 		}
+		p.mu.Lock()
+		p.registers = append(p.registers, expires)
+		p.mu.Unlock()
+		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+		if v := req.Via(); v == nil || v.Transport != "TLS" {
+			p.fail(fmt.Errorf("peer: REGISTER's Via %v, want SIP/2.0/TLS", v))
+		}
+		if ct := req.Contact(); ct == nil || !strings.Contains(ct.Address.String(), "transport=tls") {
+			p.fail(fmt.Errorf("peer: REGISTER's Contact %v lacks transport=tls", ct))
+		}
+		_ = tx.Respond(res)
 	})
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		if err := dialogs.ReadBye(req, tx); err != nil {
@@ -290,6 +316,9 @@ func TestCallOverTLS(t *testing.T) {
 			defer c.Close()
 			got, err := c.Call(t.Context(), "+1 555 0100", DefaultPrompt(), nil)
 			if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				peer.mu.Lock()
+				t.Logf("the peer's errors: %v", peer.errs)
+				peer.mu.Unlock()
 				t.Fatalf("Call = %s, %v; want %s, error with %q", got, err, tc.want, tc.wantErr)
 			}
 			if err != nil {
@@ -299,6 +328,53 @@ func TestCallOverTLS(t *testing.T) {
 			defer peer.mu.Unlock()
 			if peer.invites != tc.invites {
 				t.Errorf("the peer received %d INVITEs, want %d", peer.invites, tc.invites)
+			}
+			for _, err := range peer.errs {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// TestRegisterOverTLS: REGISTER goes over TLS to a registrar whose
+// certificate verifies (Via SIP/2.0/TLS, Contact ;transport=tls), and the
+// binding is removed on Close; a registrar whose certificate does not
+// verify stops Start with the reason.
+func TestRegisterOverTLS(t *testing.T) {
+	ca := newTestCA(t)
+	for _, tc := range []struct {
+		name    string
+		trustCA bool
+		wantErr string
+		want    []string // the Expires of the REGISTERs received
+	}{
+		{name: "verified", trustCA: true, want: []string{"600", "0"}},
+		{name: "not verified", wantErr: "certificate signed by unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert, _, _ := ca.issue(t, "127.0.0.1")
+			peer := startTLSPeer(t, ca, cert, false, false)
+			cfg := Config{ListenAddr: "127.0.0.1:0", Transport: "tls", Registrar: peer.addr, Username: "alice", Password: "s3cret"}
+			if tc.trustCA {
+				cfg.TLSCAFile = ca.file
+			}
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Start(t.Context())
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Start = %v, want an error with %q", err, tc.wantErr)
+			}
+			if err == nil {
+				if err := c.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+			peer.mu.Lock()
+			defer peer.mu.Unlock()
+			if got := strings.Join(peer.registers, ","); got != strings.Join(tc.want, ",") {
+				t.Errorf("the registrar received REGISTERs with Expires %q, want %q", got, strings.Join(tc.want, ","))
 			}
 			for _, err := range peer.errs {
 				t.Error(err)

@@ -74,7 +74,8 @@ func sipConfig(cfg config.Config, password string, log *slog.Logger) (sipcall.Co
 	if err != nil {
 		return sipcall.Config{}, fmt.Errorf("sip_rtp_ports: %w", err)
 	}
-	return sipcall.Config{ListenAddr: cfg.SIPListen, AdvertiseIP: cfg.SIPAdvertiseIP, OutboundProxy: cfg.SIPOutboundProxy,
+	return sipcall.Config{ListenAddr: cfg.SIPListen, Transport: cfg.SIPTransport, TLSCAFile: cfg.SIPTLSCAFile,
+		TLSCertFile: cfg.SIPTLSCertFile, TLSKeyFile: cfg.SIPTLSKeyFile, AdvertiseIP: cfg.SIPAdvertiseIP, OutboundProxy: cfg.SIPOutboundProxy,
 		Registrar: cfg.SIPRegistrar, RegisterExpiry: cfg.SIPRegisterExpiry.Duration, Username: cfg.SIPUsername,
 		Password: password, From: cfg.SIPFrom, RTPPortMin: lo, RTPPortMax: hi,
 		RingTimeout: cfg.SIPRingTimeout.Duration, AnswerTimeout: cfg.SIPAnswerTimeout.Duration,
@@ -195,7 +196,7 @@ func (a *App) startSIP(ctx context.Context) error {
 		return fmt.Errorf("sip: %w", err)
 	}
 	a.closers = append(a.closers, a.SIP.Close)
-	a.Logger.Info("phone calls over SIP", "sip_listen", a.SIP.LocalAddr().String(),
+	a.Logger.Info("phone calls over SIP", "sip_listen", a.SIP.LocalAddr().String(), "transport", a.Config.SIPTransport,
 		"outbound_proxy", a.Config.SIPOutboundProxy, "registrar", a.Config.SIPRegistrar)
 	return nil
 }

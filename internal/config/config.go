@@ -5,6 +5,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding"
 	"errors"
 	"fmt"
@@ -196,13 +198,19 @@ type Config struct {
 	RateLimitCallsPerUser RateLimit `toml:"rate_limit_calls_per_user"`
 	RateLimitCallsGlobal  RateLimit `toml:"rate_limit_calls_global"`
 	// Phone-callback calls over SIP (docs/telephony-sip.md): SIPListen,
-	// when set, turns them on (the local UDP address); SIPAdvertiseIP is
+	// when set, turns them on (the local address, over SIPTransport: udp,
+	// tcp or tls; SIPTLSCAFile verifies the peer, SIPTLSCertFile and
+	// SIPTLSKeyFile are our certificate); SIPAdvertiseIP is
 	// the address the trunk reaches us on; SIPOutboundProxy and
 	// SIPRegistrar the trunk or PBX (host:port); SIPUsername and the
 	// password in SIPPasswordFile answer its digest challenges; SIPFrom is
 	// our identity; SIPRTPPorts the media ports ("10000-20000"); the
 	// durations bound ringing, the wait for a key and the whole call.
 	SIPListen          string   `toml:"sip_listen"`
+	SIPTransport       string   `toml:"sip_transport"`
+	SIPTLSCAFile       string   `toml:"sip_tls_ca_file"`
+	SIPTLSCertFile     string   `toml:"sip_tls_cert_file"`
+	SIPTLSKeyFile      string   `toml:"sip_tls_key_file"`
 	SIPAdvertiseIP     string   `toml:"sip_advertise_ip"`
 	SIPOutboundProxy   string   `toml:"sip_outbound_proxy"`
 	SIPRegistrar       string   `toml:"sip_registrar"`
@@ -1002,14 +1010,51 @@ func (c *Config) RTPPorts() (lo, hi int, err error) {
 	return lo, hi, nil
 }
 
+// validateSIPTransport checks sip_transport and, with tls, the
+// certificate files (docs/telephony-sip.md#transport).
+func (c *Config) validateSIPTransport(bad func(key, msg string)) {
+	switch c.SIPTransport {
+	case "udp", "tcp", "":
+		for _, kv := range [][2]string{{"sip_tls_ca_file", c.SIPTLSCAFile}, {"sip_tls_cert_file", c.SIPTLSCertFile}, {"sip_tls_key_file", c.SIPTLSKeyFile}} {
+			if kv[1] != "" {
+				bad(kv[0], "is only used with sip_transport = \"tls\"")
+			}
+		}
+		return
+	case "tls":
+	default:
+		bad("sip_transport", "must be udp, tcp or tls")
+		return
+	}
+	if c.SIPTLSCAFile != "" {
+		b, err := os.ReadFile(c.SIPTLSCAFile)
+		if err != nil {
+			bad("sip_tls_ca_file", fmt.Sprintf("%q is not a readable file", c.SIPTLSCAFile))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			bad("sip_tls_ca_file", fmt.Sprintf("%q holds no PEM certificate", c.SIPTLSCAFile))
+		}
+	}
+	switch {
+	case c.SIPTLSCertFile == "" && c.SIPTLSKeyFile != "":
+		bad("sip_tls_cert_file", "is required with sip_tls_key_file")
+	case c.SIPTLSCertFile != "" && c.SIPTLSKeyFile == "":
+		bad("sip_tls_key_file", "is required with sip_tls_cert_file")
+	case c.SIPTLSCertFile != "":
+		if _, err := tls.LoadX509KeyPair(c.SIPTLSCertFile, c.SIPTLSKeyFile); err != nil {
+			bad("sip_tls_cert_file", fmt.Sprintf("and sip_tls_key_file: %v", err))
+		}
+	}
+}
+
 // validateSIP checks the phone-call settings (docs/telephony-sip.md).
 func (c *Config) validateSIP(bad func(key, msg string)) {
 	if c.SIPListen == "" {
 		return
 	}
 	if _, err := netip.ParseAddrPort(c.SIPListen); err != nil {
-		bad("sip_listen", "must be a local IP address and UDP port, e.g. 0.0.0.0:5070")
+		bad("sip_listen", "must be a local IP address and port, e.g. 0.0.0.0:5070")
 	}
+	c.validateSIPTransport(bad)
 	if c.SIPAdvertiseIP != "" {
 		if _, err := netip.ParseAddr(c.SIPAdvertiseIP); err != nil {
 			bad("sip_advertise_ip", "must be an IP address")

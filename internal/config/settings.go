@@ -443,7 +443,24 @@ var settings = []Setting{
 	{
 		Key:        "sip_listen",
 		DefaultDoc: "off",
-		Help:       "the local UDP address (IP:port, e.g. `0.0.0.0:5070`) phone-callback calls are placed from over SIP. Unset: no phone offers `phone` ([phone calls](docs/telephony-sip.md))",
+		Help:       "the local address (IP:port, e.g. `0.0.0.0:5070`) phone-callback calls are placed from over SIP, a UDP socket or a TCP listener as `sip_transport` says. Unset: no phone offers `phone` ([phone calls](docs/telephony-sip.md))",
+	},
+	{
+		Key: "sip_transport", Default: "udp",
+		Help: "how SIP is carried to the trunk or PBX: `udp`, `tcp` or `tls` (REGISTER, INVITE and the rest of the call; Assent listens on `sip_listen` over it). The audio stays plain RTP over UDP: no SRTP ([transports](docs/telephony-sip.md#transports))",
+	},
+	{
+		Key:        "sip_tls_ca_file",
+		DefaultDoc: "the system's roots",
+		Help:       "with `tls`: PEM file of the CA certificates the trunk's certificate must chain to. Its name is checked against the host of `sip_outbound_proxy` or `sip_registrar`; verification cannot be turned off",
+	},
+	{
+		Key:  "sip_tls_cert_file",
+		Help: "with `tls`: Assent's certificate (PEM, with `sip_tls_key_file`), shown to a trunk that asks for a client certificate; with it Assent also listens for TLS on `sip_listen`. Unset: the trunk must send its requests over the connections Assent opened",
+	},
+	{
+		Key:  "sip_tls_key_file",
+		Help: "the private key of `sip_tls_cert_file` (PEM; keep it mode 0600)",
 	},
 	{
 		Key:        "sip_advertise_ip",

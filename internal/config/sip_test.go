@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,26 @@ func TestValidateSIP(t *testing.T) {
 		{"missing prompt file", func(c *Config) {
 			c.SIPListen, c.SIPOutboundProxy, c.SIPPromptFile = "0.0.0.0:5070", "pbx:5060", "/nonexistent/prompt.wav"
 		}, "sip_prompt_file"},
+		{"tcp", func(c *Config) { c.SIPListen, c.SIPOutboundProxy, c.SIPTransport = "0.0.0.0:5070", "pbx:5060", "tcp" }, ""},
+		{"tls with system roots", func(c *Config) { c.SIPListen, c.SIPOutboundProxy, c.SIPTransport = "0.0.0.0:5061", "pbx:5061", "tls" }, ""},
+		{"unknown transport", func(c *Config) { c.SIPListen, c.SIPOutboundProxy, c.SIPTransport = "0.0.0.0:5070", "pbx:5060", "sctp" }, "sip_transport"},
+		{"tls files without tls", func(c *Config) {
+			c.SIPListen, c.SIPOutboundProxy, c.SIPTransport, c.SIPTLSCAFile = "0.0.0.0:5070", "pbx:5060", "tcp", "/etc/ssl/certs/ca-certificates.crt"
+		}, "sip_tls_ca_file"},
+		{"tls: every problem", func(c *Config) {
+			c.SIPListen, c.SIPTransport = "0.0.0.0:5061", "tls"
+			c.SIPTLSCAFile, c.SIPTLSKeyFile = "/nonexistent/ca.pem", "/nonexistent/key.pem"
+		}, "sip_tls_ca_file sip_tls_cert_file sip_outbound_proxy"},
+		{"tls: no certificate in the CA file, a pair that does not load", func(c *Config) {
+			dir := c.DataDir
+			for _, f := range []string{"ca.pem", "cert.pem", "key.pem"} {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("not PEM\n"), 0o600); err != nil {
+					panic(err)
+				}
+			}
+			c.SIPListen, c.SIPOutboundProxy, c.SIPTransport = "0.0.0.0:5061", "pbx:5061", "tls"
+			c.SIPTLSCAFile, c.SIPTLSCertFile, c.SIPTLSKeyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		}, "sip_tls_ca_file sip_tls_cert_file"},
 		{"call shorter than ringing", func(c *Config) {
 			c.SIPListen, c.SIPOutboundProxy = "0.0.0.0:5070", "pbx:5060"
 			c.SIPMaxCallDuration.Duration = 10 * time.Second

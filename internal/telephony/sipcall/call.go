@@ -75,8 +75,10 @@ func (c *Caller) Dial(ctx context.Context, target string, ext Extension, prompt 
 		port, _ := strconv.Atoi(p)
 		route := &sip.RouteHeader{Address: sip.Uri{Scheme: "sip", Host: h, Port: port, UriParams: sip.NewParams()}}
 		route.Address.UriParams.Add("lr", "")
+		c.withTransport(&route.Address)
 		req.AppendHeader(route)
 	}
+	c.sendOver(req)
 
 	tag, _ := from.Params.Get("tag")
 	ac := newActiveCall(tag)
@@ -125,7 +127,7 @@ func (c *Caller) Dial(ctx context.Context, target string, ext Extension, prompt 
 			return Failed, fmt.Errorf("sip: call rejected: %d %s", dr.Res.StatusCode, dr.Res.Reason)
 		case ctx.Err() != nil:
 			return Failed, fmt.Errorf("sip: call abandoned: %w", context.Cause(ctx))
-		case ringCtx.Err() != nil:
+		case errors.Is(ringCtx.Err(), context.DeadlineExceeded): // not the ringCancel above
 			log.Info("sip call not answered", "ring_timeout", c.cfg.RingTimeout)
 			return NoAnswer, nil
 		}
@@ -202,7 +204,7 @@ func (c *Caller) listenRTP() (*net.UDPConn, error) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	start := int(binary.BigEndian.Uint32(b[:]) % uint32(n))
-	ip := netip.MustParseAddrPort(c.conn.LocalAddr().String()).Addr()
+	ip := c.bindIP
 	var lastErr error
 	for i := 0; i < n && i < 200; i++ {
 		port := lo + (start+i)%n

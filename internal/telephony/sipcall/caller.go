@@ -11,11 +11,15 @@ package sipcall
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,10 +54,28 @@ const (
 
 // Config is the engine's configuration. Zero durations take the defaults.
 type Config struct {
-	// ListenAddr is the local UDP address for SIP ("127.0.0.1:5070";
-	// port 0 picks one). Its IP, unless unspecified, is also the address
-	// put in Via, Contact and SDP, unless AdvertiseIP is set.
+	// ListenAddr is the local address for SIP ("127.0.0.1:5070"; port 0
+	// picks one), a UDP socket or a TCP listener as Transport says. Its
+	// IP, unless unspecified, is also the address put in Via, Contact and
+	// SDP, unless AdvertiseIP is set.
 	ListenAddr string
+	// Transport carries SIP: "udp" (the default), "tcp" or "tls". It is
+	// used for REGISTER, INVITE and every request of the call, and put in
+	// Via and in the Contact and Route URIs (;transport=tcp|tls). The
+	// audio (RTP) is UDP whatever it is.
+	Transport string
+	// TLSCAFile (PEM) holds the certificates of the CAs a TLS peer's
+	// certificate must chain to; default the system's roots. The name
+	// checked is the host of the request's destination: the outbound
+	// proxy's, the registrar's, or a SIP URI target's. Verification is
+	// never skipped.
+	TLSCAFile string
+	// TLSCertFile and TLSKeyFile (PEM; both or neither) are Assent's
+	// certificate over TLS: shown to peers that ask for a client
+	// certificate, and served on ListenAddr, where Assent then listens
+	// for TLS (without them it does not listen: peers must send their
+	// requests over the connections Assent opened).
+	TLSCertFile, TLSKeyFile string
 	// AdvertiseIP is the address the peer should reach us on (NAT).
 	AdvertiseIP string
 	// OutboundProxy ("host:port") receives every request (trunk or PBX).
@@ -126,6 +148,21 @@ func (c Config) Validate() error {
 	if c.Registrar != "" && c.Username == "" {
 		errs = append(errs, errors.New("sip registrar needs a username"))
 	}
+	switch c.Transport {
+	case "", "udp", "tcp", "tls":
+	default:
+		errs = append(errs, fmt.Errorf("sip transport %q: want udp, tcp or tls", c.Transport))
+	}
+	if c.Transport == "tls" {
+		if c.OutboundProxy == "" && c.Registrar == "" {
+			errs = append(errs, errors.New("sip transport tls needs an outbound proxy or registrar: the host name the peer's certificate is verified against"))
+		}
+		if _, err := c.tlsConfig(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != "" {
+		errs = append(errs, fmt.Errorf("sip TLS certificate files are set but the transport is %s, not tls", c.transport()))
+	}
 	if c.RTPPortMin != 0 || c.RTPPortMax != 0 {
 		if c.RTPPortMin < 1024 || c.RTPPortMax > 65535 || c.RTPPortMin > c.RTPPortMax {
 			errs = append(errs, fmt.Errorf("rtp port range %d–%d: want 1024 ≤ min ≤ max ≤ 65535", c.RTPPortMin, c.RTPPortMax))
@@ -139,14 +176,58 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// transport is Config.Transport with its default.
+func (c Config) transport() string {
+	if c.Transport == "" {
+		return "udp"
+	}
+	return c.Transport
+}
+
+// tlsConfig builds the client side of TLS from the configured files,
+// listing every problem with them. ServerName stays empty: sipgo sets it to
+// each destination's host.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	var errs []error
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("sip TLS CA file: %w", err))
+		default:
+			conf.RootCAs = x509.NewCertPool()
+			if !conf.RootCAs.AppendCertsFromPEM(pem) {
+				errs = append(errs, fmt.Errorf("sip TLS CA file %s holds no PEM certificate", c.TLSCAFile))
+			}
+		}
+	}
+	switch {
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		errs = append(errs, errors.New("sip TLS certificate and key files go together: set both or neither"))
+	case c.TLSCertFile != "":
+		pair, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sip TLS certificate %s and key %s: %w", c.TLSCertFile, c.TLSKeyFile, err))
+		}
+		conf.Certificates = []tls.Certificate{pair}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return conf, nil
+}
+
 // Caller places calls. Start it once, Call concurrently, Close at the end.
 type Caller struct {
 	cfg    Config
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
 	client *sipgo.Client
-	conn   net.PacketConn
+	conn   io.Closer      // the UDP socket or TCP/TLS listener; nil for TLS without a certificate
+	bindIP netip.Addr     // ListenAddr's IP, RTP's too
 	local  netip.AddrPort // advertised SIP address
+	tls    *tls.Config    // with transport tls
 	dlgUA  sipgo.DialogUA
 
 	mu    sync.Mutex
@@ -167,71 +248,109 @@ func New(cfg Config) (*Caller, error) {
 	cfg.defaults()
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	return &Caller{cfg: cfg, calls: map[string]*activeCall{}, regErr: make(chan error, 1), regCallID: fmt.Sprintf("%x@assent-register", id)}, nil
+	c := &Caller{cfg: cfg, calls: map[string]*activeCall{}, regErr: make(chan error, 1), regCallID: fmt.Sprintf("%x@assent-register", id)}
+	if cfg.transport() == "tls" {
+		var err error
+		if c.tls, err = cfg.tlsConfig(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // Start opens the SIP socket and, with a registrar, registers and keeps the
 // registration fresh until Close. It returns the first registration's error
 // (having closed everything it opened).
 func (c *Caller) Start(ctx context.Context) error {
-	lp := netip.MustParseAddrPort(c.cfg.ListenAddr)
-	network := "udp4"
-	if lp.Addr().Is6() {
-		network = "udp6"
-	}
-	conn, err := net.ListenPacket(network, lp.String())
+	bound, err := c.listen()
 	if err != nil {
-		return fmt.Errorf("sip: listen: %w", err)
+		return err
 	}
-	c.conn = conn
-	bound := netip.MustParseAddrPort(conn.LocalAddr().String())
+	c.bindIP = bound.Addr()
 	adv := bound.Addr()
 	if c.cfg.AdvertiseIP != "" {
 		adv = netip.MustParseAddr(c.cfg.AdvertiseIP)
 	}
 	c.local = netip.AddrPortFrom(adv, bound.Port())
 
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Assent"), sipgo.WithUserAgentHostname(adv.String()))
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent("Assent"), sipgo.WithUserAgentHostname(adv.String()),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(c.cfg.Logger))}
+	txOpts := []sip.TransactionLayerOption{sip.WithTransactionLayerLogger(c.cfg.Logger)}
+	if c.cfg.transport() != "udp" {
+		// A connection that breaks (the trunk closed it, or refused our
+		// certificate after the handshake) ends its transactions at once
+		// rather than after timer B (32 s).
+		txOpts = append(txOpts, sip.WithTransactionLayerTerminateOnConnClose())
+	}
+	uaOpts = append(uaOpts, sipgo.WithUserAgentTransactionLayerOptions(txOpts...))
+	if c.tls != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(c.tls))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
-		conn.Close()
+		c.closeListener()
 		return fmt.Errorf("sip: user agent: %w", err)
 	}
 	c.ua = ua
+	clientOpts := []sipgo.ClientOption{sipgo.WithClientLogger(c.cfg.Logger), sipgo.WithClientHostname(adv.String())}
+	switch {
+	case c.cfg.transport() == "udp":
+		// Requests leave from the listening socket, so that the answers
+		// and the peer's requests come back to it.
+		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(c.conn.(net.PacketConn).LocalAddr().String()),
+			sipgo.WithClientPort(int(bound.Port())))
+	case c.conn != nil:
+		// TCP and TLS connections leave from ephemeral ports (the listener
+		// holds ours); Via's sent-by names the listener (RFC 3261 §18.1.1).
+		// Without a listener, sipgo puts the connection's own port there.
+		clientOpts = append(clientOpts, sipgo.WithClientPort(int(bound.Port())))
+	}
 	c.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(c.cfg.Logger))
 	if err == nil {
-		c.client, err = sipgo.NewClient(ua, sipgo.WithClientLogger(c.cfg.Logger),
-			sipgo.WithClientConnectionAddr(conn.LocalAddr().String()),
-			sipgo.WithClientHostname(adv.String()), sipgo.WithClientPort(int(bound.Port())))
+		c.client, err = sipgo.NewClient(ua, clientOpts...)
 	}
 	if err != nil {
 		ua.Close()
-		conn.Close()
+		c.closeListener()
 		return fmt.Errorf("sip: %w", err)
 	}
-	c.dlgUA = sipgo.DialogUA{Client: c.client, ContactHDR: sip.ContactHeader{
-		Address: sip.Uri{Scheme: "sip", User: "assent", Host: adv.String(), Port: int(bound.Port())},
-	}}
+	contact := sip.Uri{Scheme: "sip", User: "assent", Host: adv.String(), Port: int(bound.Port())}
+	c.withTransport(&contact)
+	c.dlgUA = sipgo.DialogUA{Client: c.client, ContactHDR: sip.ContactHeader{Address: contact}}
 	c.srv.OnBye(c.onBye)
 	c.srv.OnInfo(c.onInfo)
 	c.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	})
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		_ = c.srv.ServeUDP(conn) // returns when conn is closed
-	}()
-	// Requests reuse the listening socket only once the transport layer
-	// knows it; ServeUDP adds it from its goroutine.
-	for i := 0; ; i++ {
-		if cn, _ := ua.TransportLayer().GetConnection("udp", conn.LocalAddr().String()); cn != nil {
-			break
+	switch l := c.conn.(type) {
+	case net.PacketConn:
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			_ = c.srv.ServeUDP(l) // returns when conn is closed
+		}()
+		// Requests reuse the listening socket only once the transport layer
+		// knows it; ServeUDP adds it from its goroutine.
+		for i := 0; ; i++ {
+			if cn, _ := ua.TransportLayer().GetConnection("udp", l.LocalAddr().String()); cn != nil {
+				break
+			}
+			if i == 1000 {
+				c.Close()
+				return errors.New("sip: the SIP socket did not become ready")
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if i == 1000 {
-			c.Close()
-			return errors.New("sip: the SIP socket did not become ready")
+	case net.Listener:
+		serve := c.srv.ServeTCP
+		if c.cfg.transport() == "tls" {
+			serve = c.srv.ServeTLS
 		}
-		time.Sleep(time.Millisecond)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			_ = serve(l) // returns when the listener is closed
+		}()
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -256,6 +375,61 @@ func (c *Caller) Start(ctx context.Context) error {
 	return nil
 }
 
+// listen opens ListenAddr for the transport: a UDP socket, a TCP listener,
+// or with TLS a TLS listener serving Assent's certificate (none without
+// one). It returns the bound address.
+func (c *Caller) listen() (netip.AddrPort, error) {
+	lp := netip.MustParseAddrPort(c.cfg.ListenAddr)
+	family := "4"
+	if lp.Addr().Is6() {
+		family = "6"
+	}
+	switch {
+	case c.cfg.transport() == "udp":
+		conn, err := net.ListenPacket("udp"+family, lp.String())
+		if err != nil {
+			return lp, fmt.Errorf("sip: listen: %w", err)
+		}
+		c.conn = conn
+		return netip.MustParseAddrPort(conn.LocalAddr().String()), nil
+	case c.cfg.transport() == "tls" && len(c.tls.Certificates) == 0:
+		return lp, nil
+	}
+	l, err := net.Listen("tcp"+family, lp.String())
+	if err != nil {
+		return lp, fmt.Errorf("sip: listen: %w", err)
+	}
+	bound := netip.MustParseAddrPort(l.Addr().String())
+	if c.cfg.transport() == "tls" {
+		l = tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: c.tls.Certificates})
+	}
+	c.conn = l
+	return bound, nil
+}
+
+func (c *Caller) closeListener() {
+	if c.conn != nil {
+		c.conn.Close()
+	}
+}
+
+// withTransport marks a URI of ours or of the trunk with the transport
+// (;transport=tcp|tls); UDP, the default, is left unmarked.
+func (c *Caller) withTransport(u *sip.Uri) {
+	if t := c.cfg.transport(); t != "udp" {
+		if u.UriParams == nil {
+			u.UriParams = sip.NewParams()
+		}
+		u.UriParams.Add("transport", t)
+	}
+}
+
+// sendOver makes req, and the requests sipgo derives from it (ACK, CANCEL,
+// BYE, the digest retry), use the configured transport.
+func (c *Caller) sendOver(req *sip.Request) {
+	req.SetTransport(sip.NetworkToUpper(c.cfg.transport()))
+}
+
 // LocalAddr is the advertised SIP address (for tests and logs).
 func (c *Caller) LocalAddr() netip.AddrPort { return c.local }
 
@@ -270,9 +444,7 @@ func (c *Caller) Close() error {
 	if c.ua != nil {
 		err = c.ua.Close()
 	}
-	if c.conn != nil {
-		c.conn.Close()
-	}
+	c.closeListener()
 	c.wg.Wait()
 	return err
 }
@@ -302,7 +474,10 @@ func (c *Caller) domain() string {
 func (c *Caller) targetURI(target string) (sip.Uri, string, error) {
 	var u sip.Uri
 	t := strings.TrimSpace(target)
-	if strings.HasPrefix(strings.ToLower(t), "sip:") {
+	if lt := strings.ToLower(t); strings.HasPrefix(lt, "sip:") || strings.HasPrefix(lt, "sips:") {
+		if strings.HasPrefix(lt, "sips:") && c.cfg.transport() != "tls" {
+			return u, "", fmt.Errorf("sip: target %q is a SIPS URI: it needs transport tls", target)
+		}
 		if err := sip.ParseUri(t, &u); err != nil {
 			return u, "", fmt.Errorf("sip: target %q: %w", target, err)
 		}

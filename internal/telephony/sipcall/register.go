@@ -49,10 +49,12 @@ func (c *Caller) register(ctx context.Context, expiry time.Duration) (time.Durat
 	// The registrar is addressed directly, even with an outbound proxy:
 	// a trunk provider's registrar and its call proxy may differ.
 	ruri := sip.Uri{Scheme: "sip", Host: host(c.cfg.Registrar)}
-	if _, p, err := net.SplitHostPort(c.cfg.Registrar); err == nil && p != "5060" {
+	if _, p, err := net.SplitHostPort(c.cfg.Registrar); err == nil && p != strconv.Itoa(sip.DefaultPort(c.cfg.transport())) {
 		ruri.Port, _ = strconv.Atoi(p)
 	}
+	c.withTransport(&ruri)
 	req := sip.NewRequest(sip.REGISTER, ruri)
+	c.sendOver(req)
 	req.SetDestination(c.cfg.Registrar)
 	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))

@@ -1,5 +1,5 @@
 // Package sipptest runs SIPp (Debian sip-tester) as the other end of a SIP
-// test: a Phone is a trunk on a loopback UDP port that answers one call per
+// test: a Phone is a trunk on a loopback UDP (or TCP) port that answers one call per
 // Expect the way a person would (answer and press a key, hang up, or let
 // it ring); Start runs any other scenario (a registrar, say). Used by the
 // sipcall tests and the end-to-end tests of factor=phone.
@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -26,9 +27,10 @@ import (
 // (dtmf_2833_N.pcap, payload type 101).
 const pcapDir = "/usr/share/sip-tester"
 
-// Phone is a SIPp trunk on 127.0.0.1:Port.
+// Phone is a SIPp trunk on 127.0.0.1:Port, over UDP unless TCP.
 type Phone struct {
 	Port int
+	TCP  bool // SIPp's -t t1: one TCP connection for all calls
 }
 
 // New reserves a port for the phone; the test is skipped without sipp
@@ -39,6 +41,14 @@ func New(t testing.TB) *Phone {
 	_, err := os.Stat(filepath.Join(pcapDir, "dtmf_2833_1.pcap"))
 	testutil.Require(t, "sip-tester's DTMF pcap files", err == nil)
 	return &Phone{Port: freeUDPPort(t)}
+}
+
+// NewTCP is New with a trunk listening on TCP (sip_transport = "tcp").
+func NewTCP(t testing.TB) *Phone {
+	t.Helper()
+	p := New(t)
+	p.Port, p.TCP = freeTCPPort(t), true
+	return p
 }
 
 func requireSIPp(t testing.TB) {
@@ -379,7 +389,7 @@ func (a Answer) Scenario() string {
 // trunk saw.
 func (p *Phone) Expect(t testing.TB, a Answer) (wait func() Call) {
 	t.Helper()
-	r := start(t, p.Port, a.Scenario())
+	r := start(t, p.Port, p.TCP, a.Scenario())
 	return func() Call {
 		t.Helper()
 		r.Wait()
@@ -404,6 +414,7 @@ func between(s, from, to string) string {
 // Run is one SIPp process running a scenario once (-m 1) on 127.0.0.1:Port.
 type Run struct {
 	Port int
+	TCP  bool
 	t    testing.TB
 	dir  string
 	out  bytes.Buffer
@@ -417,19 +428,30 @@ type Run struct {
 func Start(t testing.TB, scenario string) *Run {
 	t.Helper()
 	requireSIPp(t)
-	return start(t, freeUDPPort(t), scenario)
+	return start(t, freeUDPPort(t), false, scenario)
 }
 
-func start(t testing.TB, port int, scenario string) *Run {
+// StartTCP is Start with SIPp on a TCP port (-t t1).
+func StartTCP(t testing.TB, scenario string) *Run {
 	t.Helper()
-	r := &Run{Port: port, t: t, dir: t.TempDir(), done: make(chan error, 1)}
+	requireSIPp(t)
+	return start(t, freeTCPPort(t), true, scenario)
+}
+
+func start(t testing.TB, port int, tcp bool, scenario string) *Run {
+	t.Helper()
+	r := &Run{Port: port, TCP: tcp, t: t, dir: t.TempDir(), done: make(chan error, 1)}
 	file := filepath.Join(r.dir, "scenario.xml")
 	if err := os.WriteFile(file, []byte(scenario), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	r.ctx = ctx
-	cmd := exec.CommandContext(ctx, "sipp", "-sf", file, "-i", "127.0.0.1", "-p", fmt.Sprint(port),
+	transport := "u1"
+	if tcp {
+		transport = "t1"
+	}
+	cmd := exec.CommandContext(ctx, "sipp", "-sf", file, "-t", transport, "-i", "127.0.0.1", "-p", fmt.Sprint(port),
 		"-mi", "127.0.0.1", "-mp", fmt.Sprint(freeUDPPort(t)), "-m", "1", "-nostdin", "-timeout", "50s",
 		"-trace_err", "-trace_msg", "-trace_logs", "-message_file", filepath.Join(r.dir, "messages.log"),
 		"-error_file", filepath.Join(r.dir, "errors.log"), "-log_file", filepath.Join(r.dir, "log.log"))
@@ -446,7 +468,13 @@ func start(t testing.TB, port int, scenario string) *Run {
 	})
 	// SIPp has bound its port once we cannot.
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := net.ListenPacket("udp4", r.Addr())
+		var c io.Closer
+		var err error
+		if tcp {
+			c, err = net.Listen("tcp4", r.Addr())
+		} else {
+			c, err = net.ListenPacket("udp4", r.Addr())
+		}
 		if err != nil {
 			return r
 		}
@@ -497,6 +525,16 @@ func (r *Run) dump() {
 		r.t.Logf("sipp %s:\n%s", f, r.file(f))
 	}
 	r.t.Logf("sipp output:\n%s", r.out.String())
+}
+
+func freeTCPPort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func freeUDPPort(t testing.TB) int {

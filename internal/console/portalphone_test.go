@@ -181,6 +181,14 @@ func TestConsoleAddUserNumber(t *testing.T) {
 	if err != nil || len(devs) != 1 || devs[0].Number != "+442079460958" || devs[0].Name != "Desk" {
 		t.Fatalf("devices: %+v %v", devs, err)
 	}
+	// A landline (added with the CLI or the Admin API) is shown as one.
+	landline := "landline"
+	if _, err := s.App.Core.AddUserNumber(t.Context(), "bob", auth.PhoneFields{Number: sp("+15555550142"), Type: &landline}); err != nil {
+		t.Fatal(err)
+	}
+	if _, html, _ = adm.do("GET", page, nil); !strings.Contains(html, `landline <span data-testid="device-number">XXX-XXX-0142</span>`) {
+		t.Errorf("the landline on the user page: %s", html)
+	}
 
 	// A help-desk administrator sees no form and is refused.
 	hd := newBrowser(t, s, clock)
@@ -205,3 +213,5 @@ func TestConsoleAddUserNumber(t *testing.T) {
 		t.Error("the phone number form is offered without SMS")
 	}
 }
+
+func sp(s string) *string { return &s }

@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"path/filepath"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/assent-auth/assent/internal/testutil"
 	"github.com/assent-auth/assent/internal/testutil/sipptest"
@@ -26,15 +23,9 @@ func TestPhoneCallSIPpTCP(t *testing.T) {
 	if _, err := ts.App.Core.AddNumberPhone(testCtx(t), "tcpcaller", "+1 555 555 0143", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	script, err := filepath.Abs(filepath.Join("testdata", "duo_client_phone.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := []string{"DUO_IKEY=" + ikey, "DUO_SKEY=" + skey, "DUO_HOST=localhost", "DUO_PORT=" + strconv.Itoa(ts.Port),
-		"DUO_CA=" + ts.CAFile, "DUO_USERNAME=tcpcaller"}
+	call := telephonyScript(t, py, ikey, skey, ts.Port, ts.CAFile, "tcpcaller")
 	wait := phone.Expect(t, sipptest.Answer{Key: "1"})
-	var c pyCall
-	runJSON(t, 60*time.Second, &c, py, []string{script, "phone"}, env, "")
+	c := call("phone")
 	var a pyAuth
 	c.decode(t, "phone over TCP", &a)
 	if want := (pyAuth{"allow", "allow", "Success. Logging you in..."}); a != want {

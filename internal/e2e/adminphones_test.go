@@ -106,7 +106,9 @@ func testPythonDuoClientAdminPhones(t *testing.T, py string, ts *testServer) {
 		t.Errorf("get_phones_by_number = %+v", byNumber)
 	}
 	out["get_phones"].decode(t, "get_phones", &all)
-	if len(all) != 2 || all[0].PhoneID != phone.PhoneID || all[1].PhoneID != landline.PhoneID {
+	// Pending phones first (the landline, without a user), then devices
+	// (the phone: with a number and a user, it is a phone without an app).
+	if len(all) != 2 || all[0].PhoneID != landline.PhoneID || all[1].PhoneID != phone.PhoneID {
 		t.Errorf("get_phones = %+v", all)
 	}
 	refused(out, "send_sms_activation", "SMS is not configured")

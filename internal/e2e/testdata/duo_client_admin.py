@@ -21,25 +21,13 @@ import sys
 import time
 
 import duo_client
-
-
-def call(fn, *args, **kwargs):
-    try:
-        return {"ok": fn(*args, **kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
-
-
-def client(cls, prefix):
-    env = os.environ
-    return cls(ikey=env[prefix + "_IKEY"], skey=env[prefix + "_SKEY"], host=env["DUO_HOST"],
-               port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+from duotest import call, connect
 
 
 def main():
     env = os.environ
-    adm = client(duo_client.Admin, "DUO_ADMIN")
-    auth = client(duo_client.Auth, "DUO_AUTH")
+    adm = connect(duo_client.Admin, "DUO_ADMIN")
+    auth = connect(duo_client.Auth, "DUO_AUTH")
     out = {}
 
     users = call(adm.get_users)  # pages with limit=100 while next_offset exists
@@ -168,9 +156,9 @@ def main():
     out["telephony"] = call(adm.get_telephony_log)
     out["trust_monitor"] = call(lambda: list(adm.get_trust_monitor_events_iterator(mintime=mintime, maxtime=maxtime)))
 
-    out["auth_keys_on_admin"] = call(client(duo_client.Admin, "DUO_AUTH").get_users)
-    out["no_grant"] = call(client(duo_client.Admin, "DUO_NOGRANT").get_users)
-    out["no_grant_log"] = call(client(duo_client.Admin, "DUO_NOGRANT").get_administrator_log)
+    out["auth_keys_on_admin"] = call(connect(duo_client.Admin, "DUO_AUTH").get_users)
+    out["no_grant"] = call(connect(duo_client.Admin, "DUO_NOGRANT").get_users)
+    out["no_grant_log"] = call(connect(duo_client.Admin, "DUO_NOGRANT").get_administrator_log)
     json.dump(out, sys.stdout)
 
 

@@ -25,24 +25,12 @@ import os
 import sys
 
 import duo_client
-
-
-def call(fn, *args, **kwargs):
-    try:
-        return {"ok": fn(*args, **kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
-
-
-def client(cls, prefix):
-    env = os.environ
-    return cls(ikey=env[prefix + "_IKEY"], skey=env[prefix + "_SKEY"], host=env["DUO_HOST"],
-               port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+from duotest import call, connect
 
 
 def main():
     env = os.environ
-    adm = client(duo_client.Admin, "DUO_ADMIN")
+    adm = connect(duo_client.Admin, "DUO_ADMIN")
     phase = env["DUO_PHASE"]
     out = {}
     if phase == "setup":
@@ -65,7 +53,7 @@ def main():
         out["create_activation_url"] = call(adm.create_activation_url, pid, valid_secs=3600, install=1)
     elif phase == "push":
         uid, pid = env["DUO_USER_ID"], env["DUO_PHONE_ID"]
-        auth = client(duo_client.Auth, "DUO_AUTH")
+        auth = connect(duo_client.Auth, "DUO_AUTH")
         out["auth_push"] = call(auth.auth, "push", username="py-phone-user", device=pid)
         out["get_phone_by_id"] = call(adm.get_phone_by_id, pid)
         out["get_user"] = call(adm.get_user_by_id, uid)

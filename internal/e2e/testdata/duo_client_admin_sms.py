@@ -18,19 +18,12 @@ import json
 import os
 
 import duo_client
-
-
-def call(fn, *args, **kwargs):
-    try:
-        return {"ok": fn(*args, **kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
+from duotest import call, connect
 
 
 def main():
     env = os.environ
-    adm = duo_client.Admin(ikey=env["DUO_ADMIN_IKEY"], skey=env["DUO_ADMIN_SKEY"], host=env["DUO_HOST"],
-                           port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+    adm = connect(duo_client.Admin, "DUO_ADMIN")
     out = {}
     uid = adm.add_user("py-sms-user")["user_id"]
     pid = adm.add_phone(number="+15555550155", type="Mobile", platform="Google Android")["phone_id"]

@@ -26,13 +26,7 @@ import os
 import sys
 
 import duo_client
-
-
-def call(fn, **kwargs):
-    try:
-        return {"ok": fn(**kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
+from duotest import call, connect
 
 
 def main():
@@ -48,15 +42,7 @@ def main():
         sys.exit("DUO_PASSCODES needs %d codes" % len(variants))
     out = {"duo_client_version": getattr(duo_client, "__version__", "")}
     for (name, kwargs), code in zip(variants, passcodes):
-        client = duo_client.Auth(
-            ikey=env["DUO_IKEY"],
-            skey=env["DUO_SKEY"],
-            host=env["DUO_HOST"],
-            port=int(env["DUO_PORT"]),
-            ca_certs=env["DUO_CA"],
-            timeout=20,
-            **kwargs
-        )
+        client = connect(duo_client.Auth, timeout=20, **kwargs)
         r = {
             "check": call(client.check),
             "preauth": call(client.preauth, username=username),

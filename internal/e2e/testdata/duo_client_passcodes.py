@@ -14,25 +14,12 @@ import os
 import sys
 
 import duo_client
-
-
-def call(fn, **kwargs):
-    try:
-        return {"ok": fn(**kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
+from duotest import call, connect
 
 
 def main():
     env = os.environ
-    client = duo_client.Auth(
-        ikey=env["DUO_IKEY"],
-        skey=env["DUO_SKEY"],
-        host=env["DUO_HOST"],
-        port=int(env["DUO_PORT"]),
-        ca_certs=env["DUO_CA"],
-        timeout=20,
-    )
+    client = connect(duo_client.Auth, timeout=20)
     user = env["DUO_USERNAME"]
     out = [call(client.preauth, username=user)]
     for code in sys.argv[1:]:

@@ -14,30 +14,15 @@ Each call's result (or the RuntimeError text) is printed in one JSON object.
 
 import json
 import os
-import warnings
 
 import duo_client
-
-
-def call(fn, *args, **kwargs):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return {"ok": fn(*args, **kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
-
-
-def client(cls, prefix):
-    env = os.environ
-    return cls(ikey=env[prefix + "_IKEY"], skey=env[prefix + "_SKEY"], host=env["DUO_HOST"],
-               port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+from duotest import call, connect
 
 
 def main():
     env = os.environ
-    adm = client(duo_client.Admin, "DUO_ADMIN")
-    auth = client(duo_client.Auth, "DUO_AUTH")
+    adm = connect(duo_client.Admin, "DUO_ADMIN")
+    auth = connect(duo_client.Auth, "DUO_AUTH")
     ikey = env["DUO_AUTH_IKEY"]
     out = {}
 

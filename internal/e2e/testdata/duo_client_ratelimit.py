@@ -21,18 +21,12 @@ import json
 import os
 
 import duo_client
+from duotest import connect
 
 
 def main():
     env = os.environ
-    client = duo_client.Auth(
-        ikey=env["DUO_IKEY"],
-        skey=env["DUO_SKEY"],
-        host=env["DUO_HOST"],
-        port=int(env["DUO_PORT"]),
-        ca_certs=env["DUO_CA"],
-        timeout=20,
-    )
+    client = connect(duo_client.Auth, timeout=20)
     client._MAX_BACKOFF_WAIT_SECS = 0
     out = []
     for _ in range(int(env["DUO_PUSHES"])):

@@ -22,6 +22,7 @@ import os
 import sys
 
 import duo_client
+from duotest import connect
 
 
 def phone_async(client, user):
@@ -48,14 +49,7 @@ STEPS = {
 
 def main():
     env = os.environ
-    client = duo_client.Auth(
-        ikey=env["DUO_IKEY"],
-        skey=env["DUO_SKEY"],
-        host=env["DUO_HOST"],
-        port=int(env["DUO_PORT"]),
-        ca_certs=env["DUO_CA"],
-        timeout=90,  # a call rings, then waits for the key
-    )
+    client = connect(duo_client.Auth, timeout=90)  # a call rings, then waits for the key
     # A 429 is the answer under test: no backoff and retries.
     client._MAX_BACKOFF_WAIT_SECS = 0
     step = STEPS.get(sys.argv[1])

@@ -24,19 +24,7 @@ import json
 import os
 
 import duo_client
-
-
-def call(fn, *args, **kwargs):
-    try:
-        return {"ok": fn(*args, **kwargs)}
-    except RuntimeError as e:  # duo_client raises RuntimeError for FAIL answers
-        return {"error": str(e)}
-
-
-def client(cls, prefix):
-    env = os.environ
-    return cls(ikey=env[prefix + "_IKEY"], skey=env[prefix + "_SKEY"], host=env["DUO_HOST"],
-               port=int(env["DUO_PORT"]), ca_certs=env["DUO_CA"])
+from duotest import call, connect
 
 
 NAMES = ["EXAMPLE\\py-alice", "py-alice@example.com", "PY-ALICE", "py.asmith", "EXAMPLE\\ASmith2@example.org"]
@@ -44,8 +32,8 @@ NAMES = ["EXAMPLE\\py-alice", "py-alice@example.com", "PY-ALICE", "py.asmith", "
 
 def main():
     env = os.environ
-    adm = client(duo_client.Admin, "DUO_ADMIN")
-    auth = client(duo_client.Auth, "DUO_AUTH")
+    adm = connect(duo_client.Admin, "DUO_ADMIN")
+    auth = connect(duo_client.Auth, "DUO_AUTH")
     hotp = env["DUO_HOTP_CODES"].split(",")
     auth_ikey = env["DUO_AUTH_IKEY"]
     out = {}

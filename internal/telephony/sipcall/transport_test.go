@@ -18,71 +18,10 @@ import (
 // sippTCPRegistrar accepts one REGISTER over TCP after a digest challenge,
 // checking that Via and Contact name TCP, then the removal of the binding
 // at Close.
-const sippTCPRegistrar = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="assent-tcp-registrar">
-<recv request="REGISTER">
-  <action>
-    <ereg regexp="^ *SIP/2\.0/TCP 127\.0\.0\.1:[0-9]+;" search_in="hdr" header="Via:" check_it="true" assign_to="via"/>
+var sippTCPRegistrar = sipptest.Registrar("alice", "s3cret", `    <ereg regexp="^ *SIP/2\.0/TCP 127\.0\.0\.1:[0-9]+;" search_in="hdr" header="Via:" check_it="true" assign_to="via"/>
     <ereg regexp="transport=tcp" search_in="hdr" header="Contact:" check_it="true" assign_to="contact"/>
     <ereg regexp="^REGISTER sip:127\.0\.0\.1:[0-9]+;transport=tcp SIP/2\.0" search_in="msg" check_it="true" assign_to="ruri"/>
-    <log message="REGISTER via [$via] contact [$contact] ruri [$ruri]"/>
-  </action>
-</recv>
-<send><![CDATA[
-SIP/2.0 401 Unauthorized
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-WWW-Authenticate: Digest realm="assent.test", nonce="77aa0d3b9c", algorithm=MD5
-Content-Length: 0
-
-]]></send>
-<recv request="REGISTER">
-  <action><verifyauth assign_to="authvalid" username="alice" password="s3cret"/></action>
-</recv>
-<nop test="authvalid" next="good"/>
-<send><![CDATA[
-SIP/2.0 403 Forbidden
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<nop next="end"/>
-<label id="good"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Contact:];expires=3600
-Content-Length: 0
-
-]]></send>
-<recv request="REGISTER">
-  <action><ereg regexp="^ *0$" search_in="hdr" header="Expires:" check_it="true" assign_to="unreg"/></action>
-</recv>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-X-Unregistered: [$unreg]
-Content-Length: 0
-
-]]></send>
-<label id="end"/>
-</scenario>
-`
+    <log message="REGISTER via [$via] contact [$contact] ruri [$ruri]"/>`)
 
 // TestRegisterAndCallOverTCPWithSIPp: with sip_transport tcp, Assent
 // listens on TCP, registers over TCP (digest challenge answered) and calls

@@ -321,6 +321,77 @@ Content-Length: 0
 <recv request="ACK"/>
 `
 
+// registrar is Registrar's scenario after the first REGISTER (%s: user,
+// %s: password).
+const registrar = `<send><![CDATA[
+SIP/2.0 401 Unauthorized
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+WWW-Authenticate: Digest realm="assent.test", nonce="77aa0d3b9c", algorithm=MD5
+Content-Length: 0
+
+]]></send>
+<recv request="REGISTER">
+  <action><verifyauth assign_to="authvalid" username="%s" password="%s"/></action>
+</recv>
+<nop test="authvalid" next="good"/>
+<send><![CDATA[
+SIP/2.0 403 Forbidden
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<nop next="end"/>
+<label id="good"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+[last_Contact:];expires=3600
+Content-Length: 0
+
+]]></send>
+<recv request="REGISTER">
+  <action><ereg regexp="^ *0$" search_in="hdr" header="Expires:" check_it="true" assign_to="unreg"/></action>
+</recv>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+X-Unregistered: [$unreg]
+Content-Length: 0
+
+]]></send>
+`
+
+// Registrar is a registrar's scenario (for Start or StartTCP) for one
+// binding: the first REGISTER, which must pass checks (SIPp actions, such
+// as ereg with check_it; "" for none), is challenged with a digest; the
+// second must answer it for user and password, else it gets 403 and the
+// scenario ends; it is bound for an hour, and a last REGISTER with
+// Expires 0 removes the binding.
+func Registrar(user, password, checks string) string {
+	first := `<recv request="REGISTER"/>
+`
+	if checks != "" {
+		first = "<recv request=\"REGISTER\">\n  <action>\n" + checks + "\n  </action>\n</recv>\n"
+	}
+	return Head + first + fmt.Sprintf(registrar, user, password) + Tail
+}
+
 // reasons are the SIP reason phrases that differ from HTTP's.
 var reasons = map[int]string{480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated", 600: "Busy Everywhere", 603: "Decline"}
 

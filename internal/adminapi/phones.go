@@ -190,19 +190,14 @@ type activationURLJSON struct {
 // Duo-compatible apps scanning it also read. install=1 adds the app's
 // address (installation_url). valid_secs defaults to one day.
 func (a *API) activationURL(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	valid, err := validSecs(c)
+	valid, install, err := activationParams(c)
 	if err != nil {
 		return err
 	}
-	install, err := c.Params.Bool("install")
+	link, err := a.activationLink(r, valid)
 	if err != nil {
 		return err
 	}
-	en, err := a.Core.PhoneActivation(r.Context(), r.PathValue("phone_id"), valid)
-	if err != nil {
-		return err
-	}
-	link := authenticatorapp.Link(a.APIHostname, en.ActivationCode)
 	out := activationURLJSON{ActivationURL: link, ActivationBarcode: qrURL(a.APIHostname, link),
 		ValidSecs: int64(valid / time.Second)}
 	if install {
@@ -210,6 +205,27 @@ func (a *API) activationURL(w http.ResponseWriter, r *http.Request, c *httpapi.C
 	}
 	httpapi.WriteOK(w, out)
 	return nil
+}
+
+// activationParams reads valid_secs and install, the parameters of
+// create_activation_url and send_sms_activation.
+func activationParams(c *httpapi.Call) (valid time.Duration, install bool, err error) {
+	if valid, err = validSecs(c); err != nil {
+		return 0, false, err
+	}
+	install, err = c.Params.Bool("install")
+	return valid, install, err
+}
+
+// activationLink issues an activation code, valid that long, for the phone
+// in the path, and returns the link that opens the Assent Authenticator
+// with it.
+func (a *API) activationLink(r *http.Request, valid time.Duration) (string, error) {
+	en, err := a.Core.PhoneActivation(r.Context(), r.PathValue("phone_id"), valid)
+	if err != nil {
+		return "", err
+	}
+	return authenticatorapp.Link(a.APIHostname, en.ActivationCode), nil
 }
 
 // validSecs reads valid_secs: a whole number of seconds up to 30 days,
@@ -267,11 +283,7 @@ type smsActivationJSON struct {
 // installation message when install=1. The messages are Duo's templates:
 // activation_msg must contain <acturl>, installation_msg <insturl>.
 func (a *API) sendSMSActivation(w http.ResponseWriter, r *http.Request, c *httpapi.Call) error {
-	valid, err := validSecs(c)
-	if err != nil {
-		return err
-	}
-	install, err := c.Params.Bool("install")
+	valid, install, err := activationParams(c)
 	if err != nil {
 		return err
 	}
@@ -287,11 +299,10 @@ func (a *API) sendSMSActivation(w http.ResponseWriter, r *http.Request, c *httpa
 	if _, err := a.Core.CheckPhoneSMS(r.Context(), id); err != nil {
 		return err
 	}
-	en, err := a.Core.PhoneActivation(r.Context(), id, valid)
+	link, err := a.activationLink(r, valid)
 	if err != nil {
 		return err
 	}
-	link := authenticatorapp.Link(a.APIHostname, en.ActivationCode)
 	out := smsActivationJSON{ActivationBarcode: qrURL(a.APIHostname, link), ActivationMsg: strings.ReplaceAll(actMsg, actURL, link),
 		ValidSecs: int64(valid / time.Second)}
 	var msgs []string

@@ -60,7 +60,7 @@ func dialOf(dev store.Device) PhoneDial {
 	}
 	seconds := func(v string, def time.Duration) time.Duration {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxPhoneDelay { // "" (checked when stored otherwise)
+		if err != nil || n < 0 || n > maxPhoneDelay { // "", or not stored through check
 			return def
 		}
 		return time.Duration(n) * time.Second

@@ -141,18 +141,7 @@ const recvInvite = `<recv request="INVITE" crlf="true">
 
 // challenge answers the first INVITE with 401 and checks the second's
 // digest (%s: user, password); a wrong one gets 403 and the scenario ends.
-const challenge = `<send><![CDATA[
-SIP/2.0 401 Unauthorized
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-WWW-Authenticate: Digest realm="assent.test", nonce="6a1f0d3b9c", algorithm=MD5, qop="auth"
-Content-Length: 0
-
-]]></send>
-<recv request="ACK"/>
+var challenge = respond(`401 Unauthorized`, `WWW-Authenticate: Digest realm="assent.test", nonce="6a1f0d3b9c", algorithm=MD5, qop="auth"`) + `<recv request="ACK"/>
 <recv request="INVITE" crlf="true">
   <action>
     <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="invite_cseq2"/>
@@ -161,34 +150,13 @@ Content-Length: 0
   </action>
 </recv>
 <nop test="authvalid" next="good"/>
-<send><![CDATA[
-SIP/2.0 403 Forbidden
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<recv request="ACK"/>
+` + respond(`403 Forbidden`) + `<recv request="ACK"/>
 <nop next="end"/>
 <label id="good"/>
 <nop><action><log message="digest accepted"/></action></nop>
 `
 
-const ringing = `<send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-]]></send>
-`
+var ringing = respond(`180 Ringing`, `Contact: <sip:[local_ip]:[local_port];transport=[transport]>`)
 
 // answer is the 200 with an SDP (%s: origin address, %s: media address,
 // %s: media port) and its ACK.
@@ -292,17 +260,7 @@ const byeFromCaller = `<recv request="BYE"/>
 ` + okToLast
 
 // refuse answers the INVITE with a final status (%d %s).
-const refuse = `<send><![CDATA[
-SIP/2.0 %d %s
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<recv request="ACK"/>
+var refuse = respond(`%d %s`) + `<recv request="ACK"/>
 `
 
 // ringUntilCancelled answers the CANCEL and ends the INVITE (%s: the
@@ -323,59 +281,16 @@ Content-Length: 0
 
 // registrar is Registrar's scenario after the first REGISTER (%s: user,
 // %s: password).
-const registrar = `<send><![CDATA[
-SIP/2.0 401 Unauthorized
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-WWW-Authenticate: Digest realm="assent.test", nonce="77aa0d3b9c", algorithm=MD5
-Content-Length: 0
-
-]]></send>
-<recv request="REGISTER">
+var registrar = respond(`401 Unauthorized`, `WWW-Authenticate: Digest realm="assent.test", nonce="77aa0d3b9c", algorithm=MD5`) + `<recv request="REGISTER">
   <action><verifyauth assign_to="authvalid" username="%s" password="%s"/></action>
 </recv>
 <nop test="authvalid" next="good"/>
-<send><![CDATA[
-SIP/2.0 403 Forbidden
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-<nop next="end"/>
+` + respond(`403 Forbidden`) + `<nop next="end"/>
 <label id="good"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Contact:];expires=3600
-Content-Length: 0
-
-]]></send>
-<recv request="REGISTER">
+` + respond(`200 OK`, `[last_Contact:];expires=3600`) + `<recv request="REGISTER">
   <action><ereg regexp="^ *0$" search_in="hdr" header="Expires:" check_it="true" assign_to="unreg"/></action>
 </recv>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-X-Unregistered: [$unreg]
-Content-Length: 0
-
-]]></send>
-`
+` + respond(`200 OK`, `X-Unregistered: [$unreg]`)
 
 // Registrar is a registrar's scenario (for Start or StartTCP) for one
 // binding: the first REGISTER, which must pass checks (SIPp actions, such
@@ -390,6 +305,17 @@ func Registrar(user, password, checks string) string {
 		first = "<recv request=\"REGISTER\">\n  <action>\n" + checks + "\n  </action>\n</recv>\n"
 	}
 	return Head + first + fmt.Sprintf(registrar, user, password) + Tail
+}
+
+// respond answers the last request with status ("403 Forbidden") and
+// headers, in the dialog SIPp's To tag names.
+func respond(status string, headers ...string) string {
+	var h strings.Builder
+	for _, l := range headers {
+		h.WriteString(l + "\n")
+	}
+	return "<send><![CDATA[\nSIP/2.0 " + status + "\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]SIPpTag01[call_number]\n" +
+		"[last_Call-ID:]\n[last_CSeq:]\n" + h.String() + "Content-Length: 0\n\n]]></send>\n"
 }
 
 // reasons are the SIP reason phrases that differ from HTTP's.
